@@ -1,0 +1,3 @@
+export * from './keys.ts';
+export * from './messages.ts';
+export * from './signing.ts';

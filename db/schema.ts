@@ -1,0 +1,231 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+/** Every status a call can have; the last five are terminal. */
+export const CALL_STATUSES = [
+  'pending',
+  'dialing',
+  'ringing',
+  'answered',
+  'completed',
+  'busy',
+  'no_answer',
+  'failed',
+  'canceled',
+] as const;
+export type CallStatus = (typeof CALL_STATUSES)[number];
+
+export const TERMINAL_STATUSES = ['completed', 'busy', 'no_answer', 'failed', 'canceled'] as const;
+export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
+
+export const ROLES = ['admin', 'operator', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+
+const tz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const inList = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(', '));
+
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    username: text('username').notNull(),
+    passwordHash: text('password_hash').notNull(),
+    role: text('role').$type<Role>().notNull().default('operator'),
+    isActive: boolean('is_active').notNull().default(true),
+    // Bumped on password reset: every token minted before carries an older version and stops working.
+    tokenVersion: integer('token_version').notNull().default(1),
+    createdAt: tz('created_at').notNull().defaultNow(),
+    updatedAt: tz('updated_at').notNull().defaultNow(),
+    lastLoginAt: tz('last_login_at'),
+    createdBy: uuid('created_by'),
+  },
+  (t) => [
+    uniqueIndex('users_username_lower_key').on(sql`lower(${t.username})`),
+    check('users_username_length', sql`char_length(${t.username}) >= 3`),
+    check('users_role_valid', sql`${t.role} in (${inList(ROLES)})`),
+  ],
+);
+
+export const calls = pgTable(
+  'calls',
+  {
+    // The call id is also the ARI channel id of the originated leg.
+    id: uuid('id').primaryKey(),
+    ownerId: uuid('owner_id')
+      .notNull()
+      .references(() => users.id),
+    phoneNumber: text('phone_number').notNull(),
+    context: text('context').notNull(),
+    extension: text('extension').notNull(),
+    priority: integer('priority').notNull(),
+    timeoutMs: integer('timeout_ms').notNull(),
+    callerId: text('caller_id'),
+    variables: jsonb('variables').$type<Record<string, string>>().notNull().default({}),
+    status: text('status').$type<CallStatus>().notNull().default('pending'),
+    reason: text('reason'),
+    hangupCause: integer('hangup_cause'),
+    hangupCauseTxt: text('hangup_cause_txt'),
+    dialStatus: text('dial_status'),
+    channel: text('channel'),
+    sidecarId: text('sidecar_id'),
+    attemptNumber: integer('attempt_number').notNull().default(1),
+    statusCallback: text('status_callback'),
+    statusCallbackEvents: jsonb('status_callback_events').$type<string[]>(),
+    traceparent: text('traceparent'),
+    lastEventSeq: integer('last_event_seq').notNull().default(0),
+    createdAt: tz('created_at').notNull().defaultNow(),
+    updatedAt: tz('updated_at').notNull().defaultNow(),
+    dialedAt: tz('dialed_at'),
+    answeredAt: tz('answered_at'),
+    endedAt: tz('ended_at'),
+    hangupRequestedAt: tz('hangup_requested_at'),
+  },
+  (t) => [
+    index('calls_owner_created_idx').on(t.ownerId, t.createdAt.desc(), t.id.desc()),
+    index('calls_created_idx').on(t.createdAt.desc(), t.id.desc()),
+    index('calls_active_idx')
+      .on(t.status)
+      .where(sql`${t.status} in ('pending', 'dialing', 'ringing', 'answered')`),
+    check('calls_phone_number_length', sql`char_length(${t.phoneNumber}) between 7 and 20`),
+    check('calls_attempt_number_positive', sql`${t.attemptNumber} >= 1`),
+    check('calls_timeout_positive', sql`${t.timeoutMs} > 0`),
+    check('calls_status_valid', sql`${t.status} in (${inList(CALL_STATUSES)})`),
+  ],
+);
+
+export const callEvents = pgTable(
+  'call_events',
+  {
+    // Global, ever-increasing: the cursor of the live event stream.
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    callId: uuid('call_id')
+      .notNull()
+      .references(() => calls.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    // Identity given by the producer (API or sidecar); applying an event twice is a no-op.
+    eventId: text('event_id').notNull(),
+    type: text('type').notNull(),
+    status: text('status').$type<CallStatus>().notNull(),
+    reason: text('reason'),
+    hangupCause: integer('hangup_cause'),
+    hangupCauseTxt: text('hangup_cause_txt'),
+    dialStatus: text('dial_status'),
+    source: text('source').notNull(),
+    occurredAt: tz('occurred_at').notNull(),
+    recordedAt: tz('recorded_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('call_events_call_seq_key').on(t.callId, t.seq),
+    uniqueIndex('call_events_event_id_key').on(t.eventId),
+  ],
+);
+
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    state: text('state').$type<'in_flight' | 'done'>().notNull().default('in_flight'),
+    responseStatus: integer('response_status'),
+    responseBody: jsonb('response_body'),
+    callId: uuid('call_id'),
+    createdAt: tz('created_at').notNull().defaultNow(),
+    expiresAt: tz('expires_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.key] }), index('idempotency_keys_expires_idx').on(t.expiresAt)],
+);
+
+export const revokedTokens = pgTable(
+  'revoked_tokens',
+  {
+    jti: text('jti').primaryKey(),
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'cascade' }),
+    revokedAt: tz('revoked_at').notNull().defaultNow(),
+    // After this the token is expired anyway and the row can go.
+    expiresAt: tz('expires_at').notNull(),
+  },
+  (t) => [index('revoked_tokens_expires_idx').on(t.expiresAt)],
+);
+
+/** Single-use ids of signed channel messages (sidecar event batches), kept until they expire. */
+export const usedJtis = pgTable(
+  'used_jtis',
+  {
+    jti: text('jti').primaryKey(),
+    expiresAt: tz('expires_at').notNull(),
+  },
+  (t) => [index('used_jtis_expires_idx').on(t.expiresAt)],
+);
+
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    at: tz('at').notNull().defaultNow(),
+    actorId: uuid('actor_id'),
+    action: text('action').notNull(),
+    targetType: text('target_type'),
+    targetId: text('target_id'),
+    clientAddress: text('client_address'),
+    requestId: text('request_id'),
+    details: jsonb('details').$type<Record<string, unknown>>(),
+  },
+  (t) => [index('audit_log_at_idx').on(t.at), index('audit_log_actor_idx').on(t.actorId, t.at)],
+);
+
+export const sidecars = pgTable('sidecars', {
+  id: text('id').primaryKey(),
+  url: text('url').notNull(),
+  // The sidecar's Ed25519 public key (JWK): event batches must be signed by it.
+  publicKey: jsonb('public_key').$type<JsonWebKey>().notNull(),
+  maxConcurrentCalls: integer('max_concurrent_calls'),
+  originateCps: integer('originate_cps'),
+  isActive: boolean('is_active').notNull().default(true),
+  lastSeenAt: tz('last_seen_at'),
+  createdAt: tz('created_at').notNull().defaultNow(),
+  updatedAt: tz('updated_at').notNull().defaultNow(),
+});
+
+/** Failed logins, counted per key ("user:<name>" or "addr:<ip>") in a sliding window. */
+export const loginThrottle = pgTable('login_throttle', {
+  key: text('key').primaryKey(),
+  failures: integer('failures').notNull().default(0),
+  windowStartedAt: tz('window_started_at').notNull().defaultNow(),
+  lockedUntil: tz('locked_until'),
+});
+
+/** Fixed-window request counters for rate-limited routes, shared by every API instance. */
+export const rateLimits = pgTable('rate_limits', {
+  key: text('key').primaryKey(),
+  windowStartedAt: tz('window_started_at').notNull(),
+  count: integer('count').notNull(),
+});
+
+export const schema = {
+  users,
+  calls,
+  callEvents,
+  idempotencyKeys,
+  revokedTokens,
+  usedJtis,
+  auditLog,
+  sidecars,
+  loginThrottle,
+  rateLimits,
+};
