@@ -1,0 +1,106 @@
+/**
+ * Errors as data: every error the sidecar raises on purpose carries a marker property, a
+ * `retryable` flag and its `cause`, so policies and callers branch on fields, not on classes
+ * that a second copy of a module would break.
+ */
+
+export type AriErrorKind =
+  /** No HTTP answer: connection refused or reset, DNS, TLS. */
+  | 'network'
+  /** The per-request timeout fired before ARI answered. */
+  | 'timeout'
+  /** ARI answered with a status we treat as an error (4xx, 5xx). */
+  | 'status'
+  /** The circuit breaker is open; ARI was not asked. */
+  | 'breaker_open';
+
+export class AriError extends Error {
+  override name = 'AriError';
+  readonly isAriError = true;
+  readonly kind: AriErrorKind;
+  /** HTTP status when ARI answered, else null. */
+  readonly status: number | null;
+  /** ARI's own message (`message` or `error` member of its JSON body). */
+  readonly ariMessage: string | null;
+  /** Whether repeating the same request may succeed. */
+  readonly retryable: boolean;
+  /** Whether this failure says something about ARI's health (counts for the breaker). */
+  readonly countsForBreaker: boolean;
+  /** Seconds until the breaker lets a probe through (breaker_open only). */
+  readonly retryAfterS: number | null;
+
+  constructor(
+    message: string,
+    options: {
+      kind: AriErrorKind;
+      status?: number | null;
+      ariMessage?: string | null;
+      retryable: boolean;
+      countsForBreaker: boolean;
+      retryAfterS?: number | null;
+      cause?: unknown;
+    },
+  ) {
+    super(message, { cause: options.cause });
+    this.kind = options.kind;
+    this.status = options.status ?? null;
+    this.ariMessage = options.ariMessage ?? null;
+    this.retryable = options.retryable;
+    this.countsForBreaker = options.countsForBreaker;
+    this.retryAfterS = options.retryAfterS ?? null;
+  }
+}
+
+export function isAriError(error: unknown): error is AriError {
+  return (
+    typeof error === 'object' && error !== null && (error as { isAriError?: unknown }).isAriError === true
+  );
+}
+
+/** The API refused or failed an event batch. */
+export class DeliveryError extends Error {
+  override name = 'DeliveryError';
+  readonly isDeliveryError = true;
+  readonly status: number | null;
+  /** 401, 5xx and network errors are retried; 400/422 are not (the batch goes to dead letters). */
+  readonly retryable: boolean;
+
+  constructor(message: string, options: { status: number | null; retryable: boolean; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.status = options.status;
+    this.retryable = options.retryable;
+  }
+}
+
+export function isDeliveryError(error: unknown): error is DeliveryError {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { isDeliveryError?: unknown }).isDeliveryError === true
+  );
+}
+
+/** Configuration that cannot start a sidecar; the message lists every problem. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  readonly isConfigError = true;
+  readonly issues: string[];
+  constructor(issues: string[]) {
+    super(`invalid sidecar configuration:\n  - ${issues.join('\n  - ')}`);
+    this.issues = issues;
+  }
+}
+
+export function isConfigError(error: unknown): error is ConfigError {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { isConfigError?: unknown }).isConfigError === true
+  );
+}
+
+/** A short, safe description of any thrown value for logs (never a stack with secrets in it). */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
