@@ -34,7 +34,8 @@ export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 export const ROLES = ['admin', 'operator', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
 
-const tz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+// Millisecond precision, as JavaScript dates have: keyset cursors then compare exactly.
+const tz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date', precision: 3 });
 const inList = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(', '));
 
 export const users = pgTable(

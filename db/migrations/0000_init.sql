@@ -1,6 +1,6 @@
 CREATE TABLE "audit_log" (
 	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "audit_log_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
-	"at" timestamp with time zone DEFAULT now() NOT NULL,
+	"at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	"actor_id" uuid,
 	"action" text NOT NULL,
 	"target_type" text,
@@ -22,8 +22,8 @@ CREATE TABLE "call_events" (
 	"hangup_cause_txt" text,
 	"dial_status" text,
 	"source" text NOT NULL,
-	"occurred_at" timestamp with time zone NOT NULL,
-	"recorded_at" timestamp with time zone DEFAULT now() NOT NULL
+	"occurred_at" timestamp (3) with time zone NOT NULL,
+	"recorded_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "calls" (
@@ -48,12 +48,12 @@ CREATE TABLE "calls" (
 	"status_callback_events" jsonb,
 	"traceparent" text,
 	"last_event_seq" integer DEFAULT 0 NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"dialed_at" timestamp with time zone,
-	"answered_at" timestamp with time zone,
-	"ended_at" timestamp with time zone,
-	"hangup_requested_at" timestamp with time zone,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"dialed_at" timestamp (3) with time zone,
+	"answered_at" timestamp (3) with time zone,
+	"ended_at" timestamp (3) with time zone,
+	"hangup_requested_at" timestamp (3) with time zone,
 	CONSTRAINT "calls_phone_number_length" CHECK (char_length("calls"."phone_number") between 7 and 20),
 	CONSTRAINT "calls_attempt_number_positive" CHECK ("calls"."attempt_number" >= 1),
 	CONSTRAINT "calls_timeout_positive" CHECK ("calls"."timeout_ms" > 0),
@@ -68,29 +68,29 @@ CREATE TABLE "idempotency_keys" (
 	"response_status" integer,
 	"response_body" jsonb,
 	"call_id" uuid,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"expires_at" timestamp with time zone NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"expires_at" timestamp (3) with time zone NOT NULL,
 	CONSTRAINT "idempotency_keys_user_id_key_pk" PRIMARY KEY("user_id","key")
 );
 --> statement-breakpoint
 CREATE TABLE "login_throttle" (
 	"key" text PRIMARY KEY NOT NULL,
 	"failures" integer DEFAULT 0 NOT NULL,
-	"window_started_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"locked_until" timestamp with time zone
+	"window_started_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"locked_until" timestamp (3) with time zone
 );
 --> statement-breakpoint
 CREATE TABLE "rate_limits" (
 	"key" text PRIMARY KEY NOT NULL,
-	"window_started_at" timestamp with time zone NOT NULL,
+	"window_started_at" timestamp (3) with time zone NOT NULL,
 	"count" integer NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "revoked_tokens" (
 	"jti" text PRIMARY KEY NOT NULL,
 	"user_id" uuid,
-	"revoked_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"expires_at" timestamp with time zone NOT NULL
+	"revoked_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"expires_at" timestamp (3) with time zone NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "sidecars" (
@@ -100,14 +100,14 @@ CREATE TABLE "sidecars" (
 	"max_concurrent_calls" integer,
 	"originate_cps" integer,
 	"is_active" boolean DEFAULT true NOT NULL,
-	"last_seen_at" timestamp with time zone,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+	"last_seen_at" timestamp (3) with time zone,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "used_jtis" (
 	"jti" text PRIMARY KEY NOT NULL,
-	"expires_at" timestamp with time zone NOT NULL
+	"expires_at" timestamp (3) with time zone NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "users" (
@@ -117,9 +117,9 @@ CREATE TABLE "users" (
 	"role" text DEFAULT 'operator' NOT NULL,
 	"is_active" boolean DEFAULT true NOT NULL,
 	"token_version" integer DEFAULT 1 NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"last_login_at" timestamp with time zone,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"last_login_at" timestamp (3) with time zone,
 	"created_by" uuid,
 	CONSTRAINT "users_username_length" CHECK (char_length("users"."username") >= 3),
 	CONSTRAINT "users_role_valid" CHECK ("users"."role" in ('admin', 'operator', 'viewer'))

@@ -1,0 +1,148 @@
+import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { compress } from 'hono/compress';
+import { cors } from 'hono/cors';
+import { secureHeaders } from 'hono/secure-headers';
+import { API_EVENTS_PATH } from './channel/messages.ts';
+import { ApiError, problemResponse, toApiError } from './errors.ts';
+import { requestContext } from './middleware/request-context.ts';
+import { registerMe } from './routes/auth/me.ts';
+import { registerRevoke } from './routes/auth/revoke.ts';
+import { registerToken } from './routes/auth/token.ts';
+import { registerCreateCall } from './routes/calls/create.ts';
+import { registerCallEvents } from './routes/calls/events.ts';
+import { registerGetCall } from './routes/calls/get.ts';
+import { registerHangupCall } from './routes/calls/hangup.ts';
+import { registerListCalls } from './routes/calls/list.ts';
+import { registerInteraction } from './routes/legacy/interaction.ts';
+import { registerStatus } from './routes/legacy/status.ts';
+import { type App, createOpenApiApp } from './routes/openapi.ts';
+import { registerSidecarEvents } from './routes/sidecar/events.ts';
+import { registerDocs } from './routes/system/docs.ts';
+import { API_VERSION, registerSystem } from './routes/system/index.ts';
+import { registerCreateUser } from './routes/users/create.ts';
+import { registerListUsers } from './routes/users/list.ts';
+import { registerUpdateUser } from './routes/users/update.ts';
+import type { AppEnv, Services } from './services.ts';
+
+/** Request bodies above this answer 413, whether announced by Content-Length or streamed chunked. */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+/** Sidecar event batches may be larger than a caller's request. */
+export const EVENT_BATCH_LIMIT_BYTES = 1024 * 1024;
+
+export interface AppOptions {
+  /** The services for a request: the same object for every request on Bun, per isolate on Workers. */
+  services: (c: Context<AppEnv>) => Services;
+  /** CORS origins; taken from the services' config when omitted. */
+  allowedOrigins?: string[];
+}
+
+const tooLarge = () => {
+  throw new ApiError('payload_too_large', 'The request body is larger than allowed');
+};
+
+/** Builds the whole API. It never touches runtime APIs; the entry files do. */
+export function createApp(options: AppOptions): App {
+  const app = createOpenApiApp();
+
+  app.use('*', requestContext({ services: options.services }));
+  app.use(
+    '*',
+    secureHeaders({
+      crossOriginResourcePolicy: 'same-origin',
+      referrerPolicy: 'no-referrer',
+      strictTransportSecurity: 'max-age=31536000; includeSubDomains',
+    }),
+  );
+  app.use('*', async function corsFromConfig(c, next) {
+    const origins = options.allowedOrigins ?? c.get('services').config.ALLOWED_ORIGINS;
+    if (origins.length === 0) return next();
+    return cors({
+      origin: origins.includes('*') ? '*' : origins,
+      allowHeaders: [
+        'Authorization',
+        'Content-Type',
+        'Idempotency-Key',
+        'X-Request-ID',
+        'Last-Event-ID',
+        'traceparent',
+      ],
+      exposeHeaders: [
+        'X-Request-ID',
+        'Retry-After',
+        'X-RateLimit-Limit',
+        'X-RateLimit-Remaining',
+        'X-RateLimit-Reset',
+        'Idempotent-Replayed',
+      ],
+      maxAge: 600,
+    })(c, next);
+  });
+  app.use(API_EVENTS_PATH, bodyLimit({ maxSize: EVENT_BATCH_LIMIT_BYTES, onError: tooLarge }));
+  app.use('*', async function limitBody(c, next) {
+    if (c.req.path === API_EVENTS_PATH) return next();
+    return bodyLimit({ maxSize: BODY_LIMIT_BYTES, onError: tooLarge })(c, next);
+  });
+  app.use('*', compress({ threshold: 2048 }));
+
+  registerSystem(app);
+  registerToken(app);
+  registerRevoke(app);
+  registerMe(app);
+  registerCreateCall(app);
+  registerListCalls(app);
+  registerGetCall(app);
+  registerHangupCall(app);
+  registerCallEvents(app);
+  registerInteraction(app);
+  registerStatus(app);
+  registerCreateUser(app);
+  registerListUsers(app);
+  registerUpdateUser(app);
+  registerSidecarEvents(app);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'An access token from `POST /api/v2/token` (EdDSA-signed JWT).',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'sidecarSignature', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description:
+      'A short-lived, single-use EdDSA JWT signed by the sidecar’s key over the method, path and body hash.',
+  });
+  app.doc31('/openapi.json', (c) => ({
+    openapi: '3.1.0',
+    info: {
+      title: `${c.get('services').config.APP_NAME} API`,
+      version: API_VERSION,
+      description:
+        'Place outbound IVR calls through Asterisk and follow them to their outcome. Errors are RFC 9457 ' +
+        '`application/problem+json` documents. Compatible with the `/api/v2` contract of the service it replaces.',
+    },
+    tags: [
+      { name: 'Calls', description: 'Place, follow and hang up calls' },
+      { name: 'Auth', description: 'Tokens and the calling user' },
+      { name: 'Users', description: 'User administration (admins only)' },
+      { name: 'System', description: 'Health, readiness, metrics' },
+      { name: 'Sidecar', description: 'The channel from the sidecars beside the PBXs' },
+    ],
+  }));
+  registerDocs(app);
+
+  app.notFound((c) =>
+    problemResponse(c, new ApiError('not_found', `No route for ${c.req.method} ${c.req.path}`)),
+  );
+  app.onError((error, c) => {
+    const { apiError, unexpected } = toApiError(error);
+    if (unexpected) {
+      const logger = c.get('logger') ?? c.get('services')?.logger;
+      logger?.error('unhandled error', { error, method: c.req.method, path: c.req.path });
+    }
+    return problemResponse(c, apiError);
+  });
+  return app;
+}

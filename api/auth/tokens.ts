@@ -1,0 +1,89 @@
+import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { ALG, type PublicKeySet, type SigningKey } from '../channel/keys.ts';
+
+/** RFC 9068 access tokens: `typ` at+jwt, EdDSA only, kid, iss, aud, exp, jti always present. */
+export const ACCESS_TOKEN_TYP = 'at+jwt';
+
+export interface AccessClaims extends JWTPayload {
+  sub: string;
+  jti: string;
+  exp: number;
+  iat: number;
+  /** The user's token version when the token was minted; a password reset moves it on. */
+  ver: number;
+}
+
+export interface IssuedToken {
+  token: string;
+  jti: string;
+  expiresIn: number;
+  expiresAt: Date;
+}
+
+export async function issueAccessToken(input: {
+  key: SigningKey;
+  issuer: string;
+  audience: string;
+  userId: string;
+  tokenVersion: number;
+  ttlSeconds: number;
+  now?: Date;
+}): Promise<IssuedToken> {
+  const now = Math.floor((input.now ?? new Date()).getTime() / 1000);
+  const jti = crypto.randomUUID();
+  const token = await new SignJWT({ ver: input.tokenVersion })
+    .setProtectedHeader({ alg: ALG, kid: input.key.kid, typ: ACCESS_TOKEN_TYP })
+    .setSubject(input.userId)
+    .setIssuer(input.issuer)
+    .setAudience(input.audience)
+    .setIssuedAt(now)
+    .setNotBefore(now)
+    .setExpirationTime(now + input.ttlSeconds)
+    .setJti(jti)
+    .sign(input.key.privateKey);
+  return { token, jti, expiresIn: input.ttlSeconds, expiresAt: new Date((now + input.ttlSeconds) * 1000) };
+}
+
+export class InvalidTokenError extends Error {
+  override name = 'InvalidTokenError';
+}
+
+/**
+ * Verifies an access token. The algorithm list is pinned to EdDSA, so `alg: none` and HS256 signed
+ * with a public key are refused before any key is used; the key is chosen by `kid` only.
+ */
+export async function verifyAccessToken(
+  token: string,
+  options: { keys: PublicKeySet; issuer: string; audience: string; now?: Date },
+): Promise<AccessClaims> {
+  let payload: JWTPayload;
+  try {
+    const result = await jwtVerify(
+      token,
+      (header) => {
+        const key = header.kid ? options.keys.get(header.kid) : undefined;
+        if (!key) throw new InvalidTokenError('unknown key');
+        return key;
+      },
+      {
+        algorithms: [ALG],
+        issuer: options.issuer,
+        audience: options.audience,
+        typ: ACCESS_TOKEN_TYP,
+        requiredClaims: ['iss', 'aud', 'exp', 'iat', 'jti', 'sub'],
+        clockTolerance: 5,
+        ...(options.now ? { currentDate: options.now } : {}),
+      },
+    );
+    payload = result.payload;
+  } catch (error) {
+    if (error instanceof InvalidTokenError) throw error;
+    if (error instanceof joseErrors.JWTExpired) throw new InvalidTokenError('token expired');
+    if (error instanceof joseErrors.JOSEError) throw new InvalidTokenError(`invalid token (${error.code})`);
+    throw new InvalidTokenError('invalid token');
+  }
+  if (typeof payload.ver !== 'number' || typeof payload.sub !== 'string' || typeof payload.jti !== 'string') {
+    throw new InvalidTokenError('invalid token claims');
+  }
+  return payload as AccessClaims;
+}

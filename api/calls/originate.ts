@@ -1,0 +1,245 @@
+import {
+  applyCallEvents,
+  type CallEventInput,
+  type CallRow,
+  getCall,
+  insertCall,
+  isTerminal,
+  markHangupRequested,
+} from '../../db/queries/calls.ts';
+import { writeAudit } from '../../db/queries/misc.ts';
+import type { OriginateReply } from '../channel/messages.ts';
+import { ApiError } from '../errors.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Services } from '../services.ts';
+import { isSidecarUnreachable } from './sidecar-client.ts';
+
+export interface OriginateInput {
+  ownerId: string;
+  phoneNumber: string;
+  context?: string | undefined;
+  extension?: string | undefined;
+  priority?: number | undefined;
+  timeoutMs?: number | undefined;
+  callerId?: string | undefined;
+  variables?: Record<string, string> | undefined;
+  statusCallback?: string | undefined;
+  statusCallbackEvents?: string[] | undefined;
+  traceparent?: string | undefined;
+}
+
+export interface RequestMeta {
+  requestId: string;
+  clientAddress: string | null;
+  logger: Logger;
+}
+
+export interface OriginateOutcome {
+  call: CallRow;
+  success: boolean;
+  message: string;
+  error: string | null;
+}
+
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** Seconds a caller should wait before retrying when no sidecar can take the call. */
+const UNREACHABLE_RETRY_AFTER = 5;
+
+function apiEvent(call: CallRow, type: string, fields: Partial<CallEventInput>): CallEventInput {
+  return {
+    eventId: `${call.id}:${type}`,
+    callId: call.id,
+    type,
+    status: fields.status ?? call.status,
+    occurredAt: new Date(),
+    source: 'api',
+    ...fields,
+  };
+}
+
+/**
+ * Accepts a call: checks the context against the allow-list, stores it as `pending`, hands the
+ * signed originate command to the sidecar and records what it answered. When no sidecar can take
+ * the call, the call ends `failed`/`pbx_unreachable` and the caller gets a 503 with Retry-After.
+ */
+export async function originateCall(
+  services: Services,
+  input: OriginateInput,
+  meta: RequestMeta,
+): Promise<OriginateOutcome> {
+  const { config, db, metrics } = services;
+  const context = input.context ?? config.DEFAULT_CONTEXT;
+  if (!config.ALLOWED_CONTEXTS.includes(context)) {
+    throw new ApiError('validation_error', `body.context: "${context}" is not an allowed context`, {
+      errors: [{ path: 'body.context', message: 'is not an allowed context', code: 'not_allowed' }],
+    });
+  }
+  const callerId = input.callerId ?? (config.DEFAULT_CALLER_ID || null);
+  const traceparent =
+    input.traceparent && TRACEPARENT.test(input.traceparent) ? input.traceparent : undefined;
+  const { call: created } = await insertCall(db, {
+    id: crypto.randomUUID(),
+    ownerId: input.ownerId,
+    phoneNumber: input.phoneNumber,
+    context,
+    extension: input.extension ?? config.DEFAULT_EXTENSION,
+    priority: input.priority ?? config.DEFAULT_PRIORITY,
+    timeoutMs: input.timeoutMs ?? config.DEFAULT_TIMEOUT,
+    callerId,
+    variables: input.variables ?? {},
+    sidecarId: services.sidecar.id,
+    statusCallback: input.statusCallback ?? null,
+    statusCallbackEvents: input.statusCallbackEvents ?? null,
+    traceparent: traceparent ?? null,
+  });
+  const log = meta.logger.child({ call_id: created.id });
+  services.background(
+    writeAudit(db, {
+      actorId: input.ownerId,
+      action: 'call.create',
+      targetType: 'call',
+      targetId: created.id,
+      clientAddress: meta.clientAddress,
+      requestId: meta.requestId,
+      details: { phone_number: created.phoneNumber, context },
+    }).catch((error) => log.error('audit write failed', { error })),
+  );
+  metrics.callLaunched();
+
+  const started = performance.now();
+  let reply: OriginateReply;
+  try {
+    reply = await services.sidecar.originate({
+      call_id: created.id,
+      phone_number: created.phoneNumber,
+      context: created.context,
+      extension: created.extension,
+      priority: created.priority,
+      timeout_ms: created.timeoutMs,
+      caller_id: created.callerId,
+      variables: created.variables,
+      ...(traceparent ? { traceparent } : {}),
+      requested_at: created.createdAt.toISOString(),
+    });
+  } catch (error) {
+    if (!isSidecarUnreachable(error)) throw error;
+    metrics.observeOriginate((performance.now() - started) / 1000, 'unreachable');
+    log.warn('sidecar unreachable', { error: error.message });
+    // The command may have arrived even though no answer came back: ask for a hang-up so that a
+    // call we report as failed can never ring on.
+    services.background(
+      services.sidecar
+        .hangup({ call_id: created.id, requested_at: new Date().toISOString() })
+        .catch(() => undefined),
+    );
+    await failUnreachable(services, created);
+    throw new ApiError('pbx_unavailable', 'The PBX cannot be reached; the call was not placed', {
+      retryAfter: UNREACHABLE_RETRY_AFTER,
+    });
+  }
+  metrics.observeOriginate((performance.now() - started) / 1000, reply.outcome);
+
+  switch (reply.outcome) {
+    case 'dialing': {
+      metrics.callAccepted();
+      const call = await applyAndGet(services, created, [
+        apiEvent(created, 'dialing', { status: 'dialing', channel: reply.channel }),
+      ]);
+      return { call, success: true, message: 'Call is dialing', error: null };
+    }
+    case 'queued': {
+      metrics.callAccepted();
+      return {
+        call: (await getCall(db, created.id)) ?? created,
+        success: true,
+        message: `Call is queued for dialing (position ${reply.position})`,
+        error: null,
+      };
+    }
+    case 'finished': {
+      const call = (await getCall(db, created.id)) ?? created;
+      return {
+        call,
+        success: call.status === 'completed',
+        message: `Call already ${reply.status}`,
+        error: null,
+      };
+    }
+    case 'rejected': {
+      metrics.callFailed(reply.reason);
+      const call = await applyAndGet(services, created, [
+        apiEvent(created, 'ended', { status: 'failed', reason: reply.reason }),
+      ]);
+      log.info('originate rejected by the PBX', { reason: reply.reason, ari_status: reply.ari_status });
+      return { call, success: false, message: 'The PBX refused the call', error: reply.detail };
+    }
+    case 'unavailable': {
+      log.warn('sidecar cannot take calls now', { reason: reply.reason });
+      await failUnreachable(services, created);
+      throw new ApiError(
+        'pbx_unavailable',
+        reply.reason === 'queue_full'
+          ? 'Too many calls are waiting to be dialled; the call was not placed'
+          : 'The PBX is unavailable; the call was not placed',
+        { retryAfter: reply.retry_after_s },
+      );
+    }
+  }
+}
+
+async function failUnreachable(services: Services, call: CallRow): Promise<void> {
+  services.metrics.callFailed('pbx_unreachable');
+  await applyCallEvents(services.db, [
+    apiEvent(call, 'ended', { status: 'failed', reason: 'pbx_unreachable' }),
+  ]);
+  services.metrics.callFinished('failed');
+}
+
+async function applyAndGet(services: Services, call: CallRow, events: CallEventInput[]): Promise<CallRow> {
+  const applied = await applyCallEvents(services.db, events);
+  for (const a of applied) {
+    if (a.result === 'applied' && a.call && isTerminal(a.call.status))
+      services.metrics.callFinished(a.call.status);
+  }
+  return applied.at(-1)?.call ?? (await getCall(services.db, call.id)) ?? call;
+}
+
+/**
+ * Asks for a call to be hung up. Before the answer this makes it `canceled`, after it `completed`;
+ * the sidecar reports which. A call the sidecar never received ends `canceled` here.
+ */
+export async function hangupCall(services: Services, call: CallRow, meta: RequestMeta & { actorId: string }) {
+  if (isTerminal(call.status)) {
+    throw new ApiError('call_already_ended', `The call already ended (${call.status})`);
+  }
+  await markHangupRequested(services.db, call.id);
+  await applyCallEvents(services.db, [apiEvent(call, 'hangup_requested', { status: call.status })]);
+  services.background(
+    writeAudit(services.db, {
+      actorId: meta.actorId,
+      action: 'call.hangup',
+      targetType: 'call',
+      targetId: call.id,
+      clientAddress: meta.clientAddress,
+      requestId: meta.requestId,
+    }).catch((error) => meta.logger.error('audit write failed', { error })),
+  );
+  let outcome: 'hanging_up' | 'canceled' | 'not_found';
+  try {
+    outcome = (await services.sidecar.hangup({ call_id: call.id, requested_at: new Date().toISOString() }))
+      .outcome;
+  } catch (error) {
+    if (!isSidecarUnreachable(error)) throw error;
+    throw new ApiError('pbx_unavailable', 'The PBX cannot be reached; try the hang-up again', {
+      retryAfter: UNREACHABLE_RETRY_AFTER,
+    });
+  }
+  const current = (await getCall(services.db, call.id)) ?? call;
+  if (outcome === 'canceled' || (outcome === 'not_found' && current.status === 'pending')) {
+    return applyAndGet(services, current, [
+      apiEvent(current, 'ended', { status: 'canceled', reason: 'hangup_requested' }),
+    ]);
+  }
+  return current;
+}

@@ -1,0 +1,100 @@
+import type { CallEventRow, CallRow } from '../../db/queries/calls.ts';
+import { isTerminal } from '../../db/queries/calls.ts';
+import type { CallBody, OriginateResponse } from '../routes/calls/schema.ts';
+
+const FAILURE_TEXT: Record<string, string> = {
+  busy: 'The callee is busy',
+  rejected: 'The callee rejected the call',
+  timeout: 'No answer before the ring timeout',
+  no_answer: 'The network reported no answer',
+  congestion: 'The network is congested or the route is unavailable',
+  invalid_number: 'The number does not exist',
+  pbx_routing: 'The PBX could not route the call',
+  pbx_unreachable: 'The PBX could not be reached',
+  lost: 'The call was lost when the PBX restarted or disconnected',
+  hangup_requested: 'Hung up through the API',
+  invalid_request: 'The PBX refused the originate request',
+  unknown: 'The call failed',
+};
+
+function failureReason(call: CallRow): string | null {
+  if (!['busy', 'no_answer', 'failed', 'canceled'].includes(call.status)) return null;
+  const base = (call.reason && FAILURE_TEXT[call.reason]) ?? call.reason ?? call.status;
+  return call.hangupCauseTxt && call.hangupCause
+    ? `${base} (cause ${call.hangupCause}: ${call.hangupCauseTxt})`
+    : base;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function presentCall(call: CallRow): CallBody {
+  const duration =
+    call.answeredAt && call.endedAt
+      ? Math.max(0, (call.endedAt.getTime() - call.answeredAt.getTime()) / 1000)
+      : null;
+  const terminal = isTerminal(call.status);
+  return {
+    call_id: call.id,
+    phone_number: call.phoneNumber,
+    status: call.status,
+    channel: call.channel,
+    context: call.context,
+    extension: call.extension,
+    priority: call.priority,
+    timeout: call.timeoutMs,
+    caller_id: call.callerId,
+    variables: call.variables ?? {},
+    created_at: call.createdAt.toISOString(),
+    updated_at: call.updatedAt.toISOString(),
+    dialed_at: iso(call.dialedAt),
+    answered_at: iso(call.answeredAt),
+    ended_at: iso(call.endedAt),
+    duration,
+    failure_reason: failureReason(call),
+    reason: call.reason,
+    hangup_cause: call.hangupCause,
+    hangup_cause_txt: call.hangupCauseTxt,
+    dial_status: call.dialStatus,
+    attempt_number: call.attemptNumber,
+    is_active: !terminal,
+    is_completed: terminal,
+    hangup_requested_at: iso(call.hangupRequestedAt),
+    owner_id: call.ownerId,
+    status_callback: call.statusCallback,
+  };
+}
+
+export function presentOriginate(outcome: {
+  call: CallRow;
+  success: boolean;
+  message: string;
+  error: string | null;
+}): OriginateResponse {
+  return {
+    success: outcome.success,
+    call_id: outcome.call.id,
+    phone_number: outcome.call.phoneNumber,
+    message: outcome.message,
+    channel: outcome.call.channel,
+    status: outcome.call.status,
+    created_at: outcome.call.createdAt.toISOString(),
+    error: outcome.error,
+    reason: outcome.call.reason,
+  };
+}
+
+export function presentEvent(event: CallEventRow) {
+  return {
+    sequence: event.seq,
+    id: String(event.id),
+    call_id: event.callId,
+    type: event.type,
+    status: event.status,
+    time: event.occurredAt.toISOString(),
+    reason: event.reason,
+    hangup_cause: event.hangupCause,
+    hangup_cause_txt: event.hangupCauseTxt,
+    dial_status: event.dialStatus,
+    source: event.source,
+  };
+}

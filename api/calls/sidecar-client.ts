@@ -1,0 +1,105 @@
+import type { z } from 'zod';
+import {
+  HangupCommand,
+  HangupReply,
+  OriginateCommand,
+  OriginateReply,
+  SIDECAR_PATHS,
+  SidecarStatus,
+  type SigningKey,
+  signChannelMessage,
+  TYP_COMMAND,
+} from '../channel/index.ts';
+
+/** The API's half of the channel: signed commands to the sidecar beside the PBX. */
+export interface SidecarClient {
+  readonly id: string;
+  originate(command: OriginateCommand): Promise<OriginateReply>;
+  hangup(command: HangupCommand): Promise<HangupReply>;
+  status(): Promise<SidecarStatus>;
+}
+
+/** The sidecar could not be reached or did not answer sensibly; the command may not have arrived. */
+export class SidecarUnreachableError extends Error {
+  override name = 'SidecarUnreachableError';
+  readonly isSidecarUnreachable = true;
+  readonly retryable = true;
+}
+
+export function isSidecarUnreachable(error: unknown): error is SidecarUnreachableError {
+  return typeof error === 'object' && error !== null && 'isSidecarUnreachable' in error;
+}
+
+export interface HttpSidecarClientOptions {
+  id: string;
+  url: string;
+  key: SigningKey;
+  issuer: string;
+  timeoutMs: number;
+  fetch?: typeof fetch;
+}
+
+export function sidecarAudience(id: string): string {
+  return `sidecar:${id}`;
+}
+
+export function createHttpSidecarClient(options: HttpSidecarClientOptions): SidecarClient {
+  const base = options.url.replace(/\/+$/, '');
+  const doFetch = options.fetch ?? fetch;
+
+  async function send<T extends z.ZodType>(
+    method: 'GET' | 'POST',
+    path: string,
+    payload: unknown,
+    replySchema: T,
+  ): Promise<z.infer<T>> {
+    const body = payload === undefined ? '' : JSON.stringify(payload);
+    const token = await signChannelMessage({
+      key: options.key,
+      issuer: options.issuer,
+      audience: sidecarAudience(options.id),
+      typ: TYP_COMMAND,
+      method,
+      path,
+      body,
+      ttlSeconds: 30,
+    });
+    let response: Response;
+    try {
+      response = await doFetch(`${base}${path}`, {
+        method,
+        headers: {
+          Authorization: `Bearer ${token}`,
+          ...(method === 'POST' ? { 'Content-Type': 'application/json' } : {}),
+        },
+        ...(method === 'POST' ? { body } : {}),
+        signal: AbortSignal.timeout(options.timeoutMs),
+      });
+    } catch (error) {
+      throw new SidecarUnreachableError(`sidecar ${options.id} did not answer`, { cause: error });
+    }
+    let json: unknown;
+    try {
+      json = await response.json();
+    } catch (error) {
+      throw new SidecarUnreachableError(`sidecar ${options.id} answered ${response.status} without JSON`, {
+        cause: error,
+      });
+    }
+    const parsed = replySchema.safeParse(json);
+    if (!parsed.success) {
+      throw new SidecarUnreachableError(
+        `sidecar ${options.id} answered ${response.status} with an unknown body`,
+      );
+    }
+    return parsed.data;
+  }
+
+  return {
+    id: options.id,
+    originate: (command) =>
+      send('POST', SIDECAR_PATHS.originate, OriginateCommand.parse(command), OriginateReply),
+    hangup: (command) => send('POST', SIDECAR_PATHS.hangup, HangupCommand.parse(command), HangupReply),
+    status: () => send('GET', SIDECAR_PATHS.status, undefined, SidecarStatus),
+  };
+}

@@ -1,0 +1,155 @@
+import { z } from 'zod';
+
+/**
+ * The API's configuration, read from the environment and validated once: at boot on Bun (exit
+ * non-zero with a clear message), per isolate on Workers. Names follow the service Outdial
+ * replaces wherever they apply.
+ */
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off', ''])
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? fallback : ['true', '1', 'yes', 'on'].includes(v)));
+
+const int = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return fallback;
+      if (!/^-?\d+$/.test(v.trim())) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number, got "${v}"` });
+        return z.NEVER;
+      }
+      return Number(v);
+    })
+    .pipe(z.number().int().min(min).max(max));
+
+const list = (fallback: string[]) =>
+  z
+    .string()
+    .optional()
+    .transform((v) =>
+      v === undefined || v.trim() === ''
+        ? fallback
+        : v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+    );
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const SAFE_NAME = /^[A-Za-z0-9_-]{1,50}$/;
+
+export const ConfigSchema = z
+  .object({
+    APP_NAME: z.string().default('Outdial'),
+    // production refuses to start without real key material; development generates and keeps it.
+    APP_ENV: z.enum(['production', 'development', 'test']).default('production'),
+    HOST: z.string().default('0.0.0.0'),
+    PORT: int(8000, 0, 65535),
+    PUBLIC_URL: optionalText,
+    LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    DOCS_ENABLED: bool(true),
+    METRICS_ENABLED: bool(true),
+    ALLOWED_ORIGINS: list([]),
+    TRUST_PROXY: bool(false),
+
+    DATABASE_URL: optionalText,
+    DATA_DIR: z.string().default('./.data'),
+    DATABASE_POOL_SIZE: int(20, 1, 500),
+
+    JWT_PRIVATE_KEY: optionalText,
+    JWT_KEY_ID: optionalText,
+    JWT_PUBLIC_KEYS: optionalText,
+    JWT_ISSUER: z.string().min(1).default('outdial'),
+    JWT_AUDIENCE: z.string().min(1).default('outdial-api'),
+    ACCESS_TOKEN_EXPIRE_MINUTES: int(30, 1, 24 * 60),
+    BCRYPT_COST: int(12, 4, 15),
+
+    MAX_FAILED_LOGIN_ATTEMPTS: int(5, 1, 1000),
+    LOGIN_FAILURE_WINDOW: int(900, 1, 86_400),
+    LOGIN_LOCKOUT_DURATION: int(900, 1, 86_400),
+    MAX_FAILED_LOGINS_PER_ADDRESS: int(50, 1, 100_000),
+
+    RATE_LIMIT_REQUESTS: int(10, 1, 1_000_000),
+    RATE_LIMIT_WINDOW: int(60, 1, 86_400),
+    IDEMPOTENCY_TTL: int(86_400, 60, 30 * 86_400),
+    CALL_RETENTION_DAYS: int(90, 1, 3650),
+
+    ALLOWED_CONTEXTS: list(['outbound-ivr']),
+    DEFAULT_CONTEXT: z.string().regex(SAFE_NAME).default('outbound-ivr'),
+    DEFAULT_EXTENSION: z
+      .string()
+      .regex(/^[A-Za-z0-9_*#+-]{1,50}$/)
+      .default('s'),
+    DEFAULT_PRIORITY: int(1, 1, 10),
+    DEFAULT_TIMEOUT: int(30_000, 1, 600_000),
+    DEFAULT_CALLER_ID: z.string().max(50).default('Outbound Call'),
+
+    SIDECAR_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,100}$/)
+      .default('default'),
+    SIDECAR_URL: z.url().default('http://127.0.0.1:8089'),
+    SIDECAR_PUBLIC_KEY: optionalText,
+    SIDECAR_TIMEOUT_MS: int(5000, 100, 120_000),
+  })
+  .superRefine((cfg, ctx) => {
+    for (const name of cfg.ALLOWED_CONTEXTS) {
+      if (!SAFE_NAME.test(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['ALLOWED_CONTEXTS'],
+          message: `"${name}" is not a valid context name`,
+        });
+      }
+    }
+    if (!cfg.ALLOWED_CONTEXTS.includes(cfg.DEFAULT_CONTEXT)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DEFAULT_CONTEXT'],
+        message: `"${cfg.DEFAULT_CONTEXT}" is not in ALLOWED_CONTEXTS (${cfg.ALLOWED_CONTEXTS.join(', ')})`,
+      });
+    }
+    if (cfg.APP_ENV !== 'test' && cfg.BCRYPT_COST < 12) {
+      ctx.addIssue({ code: 'custom', path: ['BCRYPT_COST'], message: 'must be at least 12' });
+    }
+    if (cfg.APP_ENV === 'production') {
+      if (!cfg.JWT_PRIVATE_KEY || /change|placeholder|secret|example/i.test(cfg.JWT_PRIVATE_KEY)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['JWT_PRIVATE_KEY'],
+          message: 'an Ed25519 private key (JWK or PKCS#8 PEM) is required in production',
+        });
+      }
+      if (!cfg.SIDECAR_PUBLIC_KEY) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['SIDECAR_PUBLIC_KEY'],
+          message: "the sidecar's Ed25519 public key is required in production",
+        });
+      }
+    }
+  });
+
+export type Config = z.output<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment; the error lists every problem, one per line, without echoing secrets. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const result = ConfigSchema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(config)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,43 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Context } from 'hono';
+import type { PasswordHasher } from '../auth/passwords.ts';
+import { generateSigningJwk, loadSigningKey, type SigningKey } from '../channel/keys.ts';
+
+/** Runtime adapters for Bun: the native bcrypt on Bun's thread pool, key files, client addresses. */
+
+/** bcrypt on Bun's worker threads: a hash at cost 12 takes ~250 ms but never blocks the event loop. */
+export function createBunPasswordHasher(cost: number): PasswordHasher {
+  return {
+    cost,
+    hash: (password) => Bun.password.hash(password, { algorithm: 'bcrypt', cost }),
+    async verify(password, digest) {
+      if (!/^\$2[aby]\$\d\d\$/.test(digest)) return false;
+      return Bun.password.verify(password, digest, 'bcrypt');
+    },
+  };
+}
+
+/** Reads a private JWK from `path`, creating it (mode 0600) on first use. */
+export async function loadOrCreateKeyFile(path: string): Promise<{ key: SigningKey; created: boolean }> {
+  if (existsSync(path)) return { key: await loadSigningKey(readFileSync(path, 'utf8')), created: false };
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const jwk = await generateSigningJwk();
+  writeFileSync(path, JSON.stringify(jwk, null, 2), { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return { key: await loadSigningKey(JSON.stringify(jwk)), created: true };
+}
+
+type BunEnv = { server?: { requestIP(req: Request): { address: string } | null } };
+
+/** The peer address Bun saw, or with TRUST_PROXY the first X-Forwarded-For hop the proxy wrote. */
+export function bunClientAddress(trustProxy: boolean) {
+  return (c: Context): string | null => {
+    if (trustProxy) {
+      const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
+      if (forwarded) return forwarded.slice(0, 64);
+    }
+    const env = c.env as BunEnv | undefined;
+    return env?.server?.requestIP(c.req.raw)?.address ?? null;
+  };
+}

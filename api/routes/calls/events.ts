@@ -1,0 +1,36 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { listCallEvents } from '../../../db/queries/calls.ts';
+import { presentEvent } from '../../calls/present.ts';
+import { requireAuth } from '../../middleware/auth.ts';
+import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { findVisibleCall } from './get.ts';
+import { CallEventSchema, CallIdParamSchema } from './schema.ts';
+
+export const callEventsRoute = createRoute({
+  method: 'get',
+  path: '/api/v2/calls/{call_id}/events',
+  tags: ['Calls'],
+  summary: 'A call’s event log',
+  description: 'Everything that happened to the call, in order. Visible to the call’s owner and admins.',
+  security: bearerSecurity,
+  middleware: [requireAuth()] as const,
+  request: { params: CallIdParamSchema },
+  responses: {
+    200: {
+      description: 'The ordered event log',
+      content: {
+        'application/json': {
+          schema: z.object({ call_id: z.uuid(), events: z.array(CallEventSchema) }).openapi('CallEventLog'),
+        },
+      },
+    },
+    ...errorResponses(401, 404, 422, 500),
+  },
+});
+
+export const registerCallEvents = (app: App) =>
+  app.openapi(callEventsRoute, async (c) => {
+    const call = await findVisibleCall(c, c.req.valid('param').call_id);
+    const events = await listCallEvents(c.get('services').db, call.id);
+    return c.json({ call_id: call.id, events: events.map(presentEvent) }, 200);
+  });

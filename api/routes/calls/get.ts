@@ -1,0 +1,40 @@
+import { createRoute } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { getCallForReader } from '../../../db/queries/calls.ts';
+import { presentCall } from '../../calls/present.ts';
+import { ApiError } from '../../errors.ts';
+import { requireAuth } from '../../middleware/auth.ts';
+import type { AppEnv } from '../../services.ts';
+import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { CallIdParamSchema, CallSchema } from './schema.ts';
+
+/** The call if the caller may see it: its owner, or an admin. Anyone else gets the same 404. */
+export async function findVisibleCall(c: Context<AppEnv>, callId: string) {
+  const services = c.get('services');
+  const user = c.get('user');
+  const call = await getCallForReader(services.db, callId, user.role === 'admin' ? null : user.id);
+  if (!call) throw new ApiError('call_not_found', 'Call not found');
+  return call;
+}
+
+export const getCallRoute = createRoute({
+  method: 'get',
+  path: '/api/v2/calls/{call_id}',
+  tags: ['Calls'],
+  summary: 'Get a call',
+  description:
+    'The call with its status and outcome. Calls of other users answer 404 (admins see every call).',
+  security: bearerSecurity,
+  middleware: [requireAuth()] as const,
+  request: { params: CallIdParamSchema },
+  responses: {
+    200: { description: 'The call', content: { 'application/json': { schema: CallSchema } } },
+    ...errorResponses(401, 404, 422, 500),
+  },
+});
+
+export const registerGetCall = (app: App) =>
+  app.openapi(getCallRoute, async (c) => {
+    const call = await findVisibleCall(c, c.req.valid('param').call_id);
+    return c.json(presentCall(call), 200);
+  });

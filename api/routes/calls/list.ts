@@ -1,0 +1,73 @@
+import { createRoute } from '@hono/zod-openapi';
+import { listCalls } from '../../../db/queries/calls.ts';
+import { presentCall } from '../../calls/present.ts';
+import { ApiError } from '../../errors.ts';
+import { requireAuth } from '../../middleware/auth.ts';
+import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { CallListSchema, ListCallsQuerySchema } from './schema.ts';
+
+interface Cursor {
+  t: string;
+  i: string;
+}
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(text: string): { createdAt: Date; id: string } {
+  try {
+    const raw = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Cursor;
+    const createdAt = new Date(raw.t);
+    if (
+      typeof raw.t !== 'string' ||
+      Number.isNaN(createdAt.getTime()) ||
+      typeof raw.i !== 'string' ||
+      !/^[0-9a-f-]{36}$/.test(raw.i)
+    ) {
+      throw new Error('bad cursor');
+    }
+    return { createdAt, id: raw.i };
+  } catch {
+    throw new ApiError('validation_error', 'query.cursor: is not a cursor this API returned', {
+      errors: [
+        { path: 'query.cursor', message: 'is not a cursor this API returned', code: 'invalid_cursor' },
+      ],
+    });
+  }
+}
+
+export const listCallsRoute = createRoute({
+  method: 'get',
+  path: '/api/v2/calls',
+  tags: ['Calls'],
+  summary: 'List calls',
+  description: 'The caller’s calls (admins: all calls), newest first, filtered and paged with a cursor.',
+  security: bearerSecurity,
+  middleware: [requireAuth()] as const,
+  request: { query: ListCallsQuerySchema },
+  responses: {
+    200: { description: 'A page of calls', content: { 'application/json': { schema: CallListSchema } } },
+    ...errorResponses(401, 422, 500),
+  },
+});
+
+export const registerListCalls = (app: App) =>
+  app.openapi(listCallsRoute, async (c) => {
+    const q = c.req.valid('query');
+    const user = c.get('user');
+    const rows = await listCalls(c.get('services').db, {
+      ownerId: user.role === 'admin' ? null : user.id,
+      status: q.status,
+      phoneNumber: q.phone_number,
+      createdAfter: q.created_after ? new Date(q.created_after) : undefined,
+      createdBefore: q.created_before ? new Date(q.created_before) : undefined,
+      before: q.cursor ? decodeCursor(q.cursor) : undefined,
+      limit: q.limit + 1,
+    });
+    const page = rows.slice(0, q.limit);
+    const last = page.at(-1);
+    const next =
+      rows.length > q.limit && last ? encodeCursor({ t: last.createdAt.toISOString(), i: last.id }) : null;
+    return c.json({ items: page.map(presentCall), next_cursor: next }, 200);
+  });

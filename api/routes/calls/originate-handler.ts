@@ -1,0 +1,32 @@
+import type { Context } from 'hono';
+import { withIdempotency } from '../../calls/idempotency.ts';
+import { type OriginateInput, originateCall } from '../../calls/originate.ts';
+import { presentOriginate } from '../../calls/present.ts';
+import type { AppEnv } from '../../services.ts';
+import type { OriginateResponse } from './schema.ts';
+
+/**
+ * The shared body of both originate routes (`POST /calls` and the original
+ * `POST /interaction/{number}`): idempotency, then the originate itself.
+ */
+export async function handleOriginate(
+  c: Context<AppEnv>,
+  input: Omit<OriginateInput, 'ownerId' | 'traceparent'>,
+  idempotencyKey: string | undefined,
+): Promise<{ status: 200; body: OriginateResponse; replayed: boolean }> {
+  const services = c.get('services');
+  const user = c.get('user');
+  const result = await withIdempotency(
+    services,
+    { userId: user.id, key: idempotencyKey, request: { route: c.req.routePath, input } },
+    async () => {
+      const outcome = await originateCall(
+        services,
+        { ...input, ownerId: user.id, traceparent: c.req.header('traceparent') },
+        { requestId: c.get('requestId'), clientAddress: services.clientAddress(c), logger: c.get('logger') },
+      );
+      return { status: 200, body: presentOriginate(outcome), callId: outcome.call.id };
+    },
+  );
+  return { status: 200, body: result.body as OriginateResponse, replayed: result.replayed };
+}

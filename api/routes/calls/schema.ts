@@ -1,0 +1,321 @@
+import { z } from '@hono/zod-openapi';
+import { CALL_STATUSES } from '../../../db/schema.ts';
+
+/**
+ * Call schemas. Inputs are validated without rewriting: a value that does not fit is refused,
+ * never trimmed or stripped into something else that would then be dialled.
+ */
+
+export const PhoneNumberSchema = z
+  .string()
+  .min(7, 'must be at least 7 characters')
+  .max(20, 'must be at most 20 characters')
+  .regex(/^\+?[0-9]+$/, 'must be ASCII digits with an optional leading +')
+  .openapi({
+    description: 'Number to call: an optional + then digits, 7 to 20 characters',
+    example: '+15551234000',
+  });
+
+export const ContextSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,50}$/, 'must be 1 to 50 letters, digits, _ or -')
+  .openapi({
+    description:
+      'Dialplan context the answered call runs in; must be one the operator allows (ALLOWED_CONTEXTS)',
+    example: 'outbound-ivr',
+  });
+
+export const ExtensionSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_*#+-]{1,50}$/, 'must be 1 to 50 letters, digits or _ * # + -')
+  .openapi({ description: 'Extension in that context', example: 's' });
+
+export const PrioritySchema = z
+  .number()
+  .int('must be a whole number')
+  .min(1)
+  .max(10)
+  .openapi({ description: 'Dialplan priority (1 to 10)', example: 1 });
+
+export const TimeoutSchema = z
+  .number()
+  .int('must be a whole number of milliseconds')
+  .min(1)
+  .max(600_000)
+  .openapi({
+    description:
+      'How long the callee may ring, in milliseconds (1 to 600000); rounded up to whole seconds for the PBX',
+    example: 30000,
+  });
+
+export const CallerIdSchema = z
+  .string()
+  .min(1)
+  .max(50)
+  .regex(/^[A-Za-z0-9 _.,'"<>()+-]+$/, 'must be letters, digits, spaces and _ . , \' " < > ( ) + -')
+  .openapi({
+    description: 'Caller id shown to the callee (1 to 50 characters)',
+    example: 'Contact Center <5550001111>',
+  });
+
+export const VariablesSchema = z
+  .record(
+    z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'variable names are a letter then letters, digits or _'),
+    z
+      .string()
+      .max(256)
+      .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters'),
+  )
+  .refine((v) => Object.keys(v).length <= 20, 'at most 20 variables')
+  .openapi({
+    description:
+      'Channel variables for the dialplan or app (at most 20; names: a letter then letters, digits, _)',
+    example: { CAMPAIGN: 'spring-2026', CONTACT_ID: '7' },
+  });
+
+export const StatusSchema = z.enum(CALL_STATUSES).openapi({
+  description:
+    'pending → dialing → ringing → answered → completed; other final statuses: busy, no_answer, failed, canceled',
+  example: 'dialing',
+});
+
+export const StatusCallbackSchema = z
+  .url({ protocol: /^https?$/ })
+  .max(2048)
+  .openapi({
+    description: 'URL that receives signed status webhooks for this call',
+    example: 'https://example.com/hooks/outdial',
+  });
+
+export const StatusCallbackEventsSchema = z
+  .array(StatusSchema)
+  .min(1)
+  .max(CALL_STATUSES.length)
+  .openapi({
+    description: 'Statuses that trigger a webhook (default: every status change)',
+    example: ['answered', 'completed', 'failed'],
+  });
+
+const originateFields = {
+  context: ContextSchema.optional(),
+  extension: ExtensionSchema.optional(),
+  priority: PrioritySchema.optional(),
+  timeout: TimeoutSchema.optional(),
+  caller_id: CallerIdSchema.optional(),
+  variables: VariablesSchema.optional(),
+};
+
+export const InteractionBodySchema = z.object(originateFields).openapi('InteractionRequest');
+export type InteractionBody = z.infer<typeof InteractionBodySchema>;
+
+export const CreateCallBodySchema = z
+  .object({
+    phone_number: PhoneNumberSchema,
+    ...originateFields,
+    status_callback: StatusCallbackSchema.optional(),
+    status_callback_events: StatusCallbackEventsSchema.optional(),
+  })
+  .openapi('CreateCallRequest');
+export type CreateCallBody = z.infer<typeof CreateCallBodySchema>;
+
+const isoOrNull = (description: string) =>
+  z.iso.datetime({ offset: true }).nullable().openapi({ description, example: '2026-11-23T15:23:51.213Z' });
+
+export const OriginateResponseSchema = z
+  .object({
+    success: z.boolean().openapi({ description: 'Whether the PBX accepted the call', example: true }),
+    call_id: z.uuid().openapi({
+      description: 'The call id (also the ARI channel id)',
+      example: '5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b',
+    }),
+    phone_number: z.string().openapi({ description: 'The number being called', example: '+15551234000' }),
+    message: z.string().openapi({ description: 'What happened, in words', example: 'Call is dialing' }),
+    channel: z.string().nullable().openapi({
+      description: 'ARI channel name, once known',
+      example: 'Local/+15551234000@outbound-trunk-0000001a;1',
+    }),
+    status: StatusSchema,
+    created_at: z.iso
+      .datetime({ offset: true })
+      .openapi({ description: 'When the call was accepted', example: '2026-11-23T15:23:51.213Z' }),
+    error: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Why the PBX refused the call, if it did', example: null }),
+    reason: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Machine-readable reason for a failure', example: null }),
+  })
+  .openapi('OriginateResponse');
+export type OriginateResponse = z.infer<typeof OriginateResponseSchema>;
+
+export const CallSchema = z
+  .object({
+    call_id: z.uuid().openapi({
+      description: 'The call id (also the ARI channel id)',
+      example: '5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b',
+    }),
+    phone_number: z.string().openapi({ description: 'The number called', example: '+15551234000' }),
+    status: StatusSchema,
+    channel: z
+      .string()
+      .nullable()
+      .openapi({ description: 'ARI channel name', example: 'Local/+15551234000@outbound-trunk-0000001a;1' }),
+    context: z
+      .string()
+      .openapi({ description: 'Dialplan context of the answered call', example: 'outbound-ivr' }),
+    extension: z.string().openapi({ description: 'Extension', example: 's' }),
+    priority: z.number().int().openapi({ description: 'Priority', example: 1 }),
+    timeout: z.number().int().openapi({ description: 'Ring timeout in milliseconds', example: 30000 }),
+    caller_id: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Caller id', example: 'Contact Center <5550001111>' }),
+    variables: z
+      .record(z.string(), z.string())
+      .openapi({ description: 'Channel variables', example: { CAMPAIGN: 'spring-2026' } }),
+    created_at: z.iso
+      .datetime({ offset: true })
+      .openapi({ description: 'When the call was accepted', example: '2026-11-23T15:23:51.213Z' }),
+    updated_at: z.iso
+      .datetime({ offset: true })
+      .openapi({ description: 'Last change', example: '2026-11-23T15:23:55.001Z' }),
+    dialed_at: isoOrNull('When the PBX accepted the originate'),
+    answered_at: isoOrNull('When the callee answered'),
+    ended_at: isoOrNull('When the call reached its final status'),
+    duration: z.number().nullable().openapi({
+      description: 'Seconds from answer to end (null if never answered or still up)',
+      example: 4.012,
+    }),
+    failure_reason: z.string().nullable().openapi({
+      description: 'Why the call did not complete, in words (busy, no_answer, failed, canceled)',
+      example: null,
+    }),
+    reason: z.string().nullable().openapi({
+      description:
+        'Machine-readable reason: normal, hangup_requested, busy, rejected, timeout, no_answer, congestion, invalid_number, pbx_routing, pbx_unreachable, lost, …',
+      example: 'normal',
+    }),
+    hangup_cause: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'Q.850 cause of the call leg', example: 16 }),
+    hangup_cause_txt: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Text of the Q.850 cause', example: 'Normal Clearing' }),
+    dial_status: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Last ARI Dial status (RINGING, ANSWER, BUSY, …)', example: 'ANSWER' }),
+    attempt_number: z.number().int().openapi({ description: 'Attempt number (1 for the first)', example: 1 }),
+    is_active: z.boolean().openapi({ description: 'Not yet in a final status', example: false }),
+    is_completed: z.boolean().openapi({ description: 'In a final status', example: true }),
+    hangup_requested_at: isoOrNull('When a hang-up was requested through the API'),
+    owner_id: z.uuid().openapi({
+      description: 'The user who created the call',
+      example: '8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b',
+    }),
+    status_callback: z.string().nullable().openapi({ description: 'Webhook URL', example: null }),
+  })
+  .openapi('Call');
+export type CallBody = z.infer<typeof CallSchema>;
+
+export const CallIdParamSchema = z.object({
+  call_id: z.uuid('must be a UUID').openapi({
+    param: { name: 'call_id', in: 'path' },
+    description: 'The call id',
+    example: '5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b',
+  }),
+});
+
+export const IdempotencyHeaderSchema = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 visible ASCII characters')
+    .optional()
+    .openapi({
+      param: { name: 'idempotency-key', in: 'header' },
+      description:
+        'Makes the request safe to retry: the same key with the same body returns the stored response for 24 h; the same key with another body is a 422; while the first request runs, 409',
+      example: 'order-7781-call-1',
+    }),
+});
+
+export const ListCallsQuerySchema = z.object({
+  status: StatusSchema.optional().openapi({ param: { name: 'status', in: 'query' } }),
+  phone_number: PhoneNumberSchema.optional().openapi({ param: { name: 'phone_number', in: 'query' } }),
+  created_after: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .openapi({
+      param: { name: 'created_after', in: 'query' },
+      description: 'Only calls created at or after',
+      example: '2026-11-01T00:00:00Z',
+    }),
+  created_before: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .openapi({
+      param: { name: 'created_before', in: 'query' },
+      description: 'Only calls created at or before',
+      example: '2026-12-01T00:00:00Z',
+    }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(50)
+    .openapi({ param: { name: 'limit', in: 'query' }, description: 'Page size (1 to 100)', example: 50 }),
+  cursor: z
+    .string()
+    .max(200)
+    .optional()
+    .openapi({
+      param: { name: 'cursor', in: 'query' },
+      description: 'next_cursor of the previous page',
+      example: 'eyJ0IjoiMjAyNi0xMS0yM1QxNToyMzo1MS4yMTNaIiwiaSI6IjViMGY4YzFlIn0',
+    }),
+});
+
+export const CallListSchema = z
+  .object({
+    items: z.array(CallSchema).openapi({ description: 'Calls, newest first' }),
+    next_cursor: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Pass as `cursor` for the next page; null on the last page', example: null }),
+  })
+  .openapi('CallList');
+
+export const CallEventSchema = z
+  .object({
+    sequence: z.number().int().openapi({ description: 'Position in the call’s log (1, 2, 3…)', example: 2 }),
+    id: z
+      .string()
+      .openapi({ description: 'Global event id; the cursor of the live event stream', example: '1042' }),
+    call_id: z
+      .uuid()
+      .openapi({ description: 'The call id', example: '5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b' }),
+    type: z.string().openapi({
+      description: 'created, dialing, ringing, progress, answered, ended, hangup_requested',
+      example: 'ringing',
+    }),
+    status: StatusSchema,
+    time: z.iso
+      .datetime({ offset: true })
+      .openapi({ description: 'When it happened', example: '2026-11-23T15:23:51.300Z' }),
+    reason: z.string().nullable().openapi({ description: 'Reason, for final events', example: null }),
+    hangup_cause: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'Q.850 cause, for final events', example: null }),
+    hangup_cause_txt: z.string().nullable().openapi({ description: 'Text of the cause', example: null }),
+    dial_status: z.string().nullable().openapi({ description: 'ARI Dial status', example: 'RINGING' }),
+    source: z.string().openapi({ description: 'Who reported it: api or sidecar', example: 'sidecar' }),
+  })
+  .openapi('CallEvent');

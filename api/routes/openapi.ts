@@ -1,0 +1,101 @@
+import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { ERROR_CODES, type ErrorCode, validationError } from '../errors.ts';
+import type { AppEnv } from '../services.ts';
+
+/** Shared OpenAPI pieces: the problem schema, error responses by status, security, the app type. */
+
+export type App = OpenAPIHono<AppEnv>;
+
+export function createOpenApiApp(): App {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success)
+        throw validationError(result.error, result.target === 'json' ? 'body' : result.target);
+    },
+  });
+}
+
+export const FieldErrorSchema = z
+  .object({
+    path: z.string().openapi({ description: 'Where in the request', example: 'body.phone_number' }),
+    message: z
+      .string()
+      .openapi({ description: 'What is wrong', example: 'must be digits with an optional leading +' }),
+    code: z.string().openapi({ description: 'Machine-readable kind of problem', example: 'invalid_format' }),
+  })
+  .openapi('FieldError');
+
+export const ProblemSchema = z
+  .object({
+    type: z
+      .string()
+      .openapi({ description: 'URI of the problem type', example: 'urn:outdial:problem:validation-error' }),
+    title: z
+      .string()
+      .openapi({ description: 'Short summary of the problem type', example: 'Validation error' }),
+    status: z.number().int().openapi({ description: 'HTTP status code', example: 422 }),
+    detail: z.string().openapi({
+      description:
+        'What went wrong with this request; safe to show. Clients of the replaced service read this field.',
+      example: 'body.phone_number: must be digits with an optional leading +',
+    }),
+    code: z
+      .enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]])
+      .openapi({ description: 'Machine-readable error code', example: 'validation_error' }),
+    request_id: z.string().nullable().openapi({
+      description: 'The X-Request-ID of this request',
+      example: '0b9e2f1c-6d5a-4b8e-9f3a-2c1d7e6f5a4b',
+    }),
+    instance: z.string().optional().openapi({ description: 'The request path', example: '/api/v2/calls' }),
+    errors: z.array(FieldErrorSchema).optional().openapi({ description: 'Field errors (validation only)' }),
+    retry_after: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: 'Seconds to wait before retrying (also in Retry-After)', example: 5 }),
+  })
+  .openapi('Problem');
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Malformed request (invalid JSON or form body)',
+  401: 'Missing, invalid, expired or revoked token',
+  403: 'The role of the caller does not allow this',
+  404: 'Not found (or not visible to the caller)',
+  409: 'Conflict with the current state',
+  413: 'Request body larger than 64 KiB',
+  415: 'Unsupported Content-Type',
+  422: 'Validation error',
+  429: 'Too many requests; see Retry-After',
+  500: 'Internal server error',
+  503: 'A dependency (the PBX or the database) is unavailable; see Retry-After',
+};
+
+const problemContent = { 'application/problem+json': { schema: ProblemSchema } };
+
+/** Error responses for the given statuses, all with the problem+json body. */
+export function errorResponses(...statuses: number[]) {
+  const out: Record<number, { description: string; content: typeof problemContent }> = {};
+  for (const s of statuses)
+    out[s] = { description: ERROR_DESCRIPTIONS[s] ?? 'Error', content: problemContent };
+  return out;
+}
+
+/** Errors any authenticated route can answer. */
+export const AUTHED_ERRORS = [401, 500] as const;
+
+export const bearerSecurity = [{ bearerAuth: [] as string[] }];
+
+export const RateLimitHeaders = {
+  'X-RateLimit-Limit': {
+    description: 'Requests allowed in the window',
+    schema: { type: 'integer' as const },
+  },
+  'X-RateLimit-Remaining': {
+    description: 'Requests left in the window',
+    schema: { type: 'integer' as const },
+  },
+  'X-RateLimit-Reset': {
+    description: 'Unix time (s) when the window resets',
+    schema: { type: 'integer' as const },
+  },
+};

@@ -1,0 +1,132 @@
+import { createRoute, type z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { decodeJwt } from 'jose';
+import { applyCallEvents, isTerminal } from '../../../db/queries/calls.ts';
+import { claimJti, touchSidecar } from '../../../db/queries/misc.ts';
+import {
+  API_EVENTS_PATH,
+  bearerToken,
+  EventBatch,
+  EventBatchAck,
+  isChannelAuthError,
+  TYP_EVENTS,
+  verifyChannelMessage,
+} from '../../channel/index.ts';
+import { ApiError, validationError } from '../../errors.ts';
+import type { AppEnv } from '../../services.ts';
+import { type App, errorResponses } from '../openapi.ts';
+
+const SIDECAR_ISSUER = /^sidecar:([A-Za-z0-9_.-]{1,100})$/;
+
+export const sidecarEventsRoute = createRoute({
+  method: 'post',
+  path: API_EVENTS_PATH,
+  tags: ['Sidecar'],
+  summary: 'Receive a batch of call events from a sidecar',
+  description:
+    'Internal: sidecars post the call events they derived from ARI here. The batch must be signed by the ' +
+    'sidecar’s Ed25519 key (`Authorization: Bearer`, typ outdial-events+jwt, bound to this method, path and ' +
+    'body hash, single-use). Events are applied idempotently and in order; a finished call never changes again.',
+  security: [{ sidecarSignature: [] }],
+  request: {
+    body: { required: true, content: { 'application/json': { schema: EventBatch } } },
+  },
+  responses: {
+    200: {
+      description: 'What became of each event',
+      content: { 'application/json': { schema: EventBatchAck } },
+    },
+    ...errorResponses(400, 401, 413, 415, 422, 500),
+  },
+});
+
+/** Verifies the batch signature against the raw bytes before anything is parsed or applied. */
+async function verifyBatch(c: Context<AppEnv>, raw: string) {
+  const services = c.get('services');
+  const token = bearerToken(c.req.header('authorization'));
+  if (!token) throw new ApiError('invalid_signature', 'A signed batch is required');
+  let issuer: string | undefined;
+  try {
+    issuer = decodeJwt(token).iss;
+  } catch {
+    throw new ApiError('invalid_signature', 'The signature is not a JWT');
+  }
+  const match = issuer ? SIDECAR_ISSUER.exec(issuer) : null;
+  const keys = match ? await services.sidecarKeys(match[1]!) : null;
+  if (!match || !keys) throw new ApiError('invalid_signature', 'Unknown sidecar');
+  try {
+    await verifyChannelMessage(token, {
+      keys,
+      issuer: issuer!,
+      audience: services.config.JWT_ISSUER,
+      typ: TYP_EVENTS,
+      method: 'POST',
+      path: API_EVENTS_PATH,
+      body: raw,
+      claimJti: (jti, expiresAt) => claimJti(services.db, jti, expiresAt),
+    });
+  } catch (error) {
+    if (isChannelAuthError(error)) throw new ApiError('invalid_signature', error.message);
+    throw error;
+  }
+  return match[1]!;
+}
+
+// The body is verified as raw bytes before it is parsed, so the route is documented through the
+// registry but handled without zod-openapi's body validator.
+export const registerSidecarEvents = (app: App) => {
+  app.openAPIRegistry.registerPath(sidecarEventsRoute);
+  app.post(API_EVENTS_PATH, async (c) => {
+    const services = c.get('services');
+    const contentType = c.req.header('content-type') ?? '';
+    if (!/^application\/json\b/i.test(contentType)) {
+      throw new ApiError('unsupported_media_type', 'Content-Type must be application/json');
+    }
+    const raw = await c.req.text();
+    const sidecarId = await verifyBatch(c, raw);
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      throw new ApiError('malformed_request', 'The request body is not valid JSON');
+    }
+    const parsed = EventBatch.safeParse(json);
+    if (!parsed.success) throw validationError(parsed.error, 'body');
+    const batch = parsed.data;
+    if (batch.sidecar_id !== sidecarId) {
+      throw new ApiError('validation_error', 'body.sidecar_id: does not match the signer', {
+        errors: [{ path: 'body.sidecar_id', message: 'does not match the signer', code: 'mismatch' }],
+      });
+    }
+    const applied = await applyCallEvents(
+      services.db,
+      batch.events.map((e) => ({
+        eventId: e.event_id,
+        callId: e.call_id,
+        type: e.type,
+        status: e.status,
+        occurredAt: new Date(e.occurred_at),
+        reason: e.reason,
+        hangupCause: e.hangup_cause,
+        hangupCauseTxt: e.hangup_cause_txt,
+        dialStatus: e.dial_status,
+        channel: e.channel,
+        source: `sidecar:${sidecarId}`,
+      })),
+      { sidecarId },
+    );
+    const counts = new Map<string, number>();
+    for (const a of applied) {
+      counts.set(a.result, (counts.get(a.result) ?? 0) + 1);
+      if (a.result === 'applied' && a.call && isTerminal(a.call.status))
+        services.metrics.callFinished(a.call.status);
+    }
+    for (const [result, n] of counts) services.metrics.eventsApplied(result, n);
+    services.background(touchSidecar(services.db, sidecarId).catch(() => undefined));
+    const ack: z.infer<typeof EventBatchAck> = {
+      batch_id: batch.batch_id,
+      results: applied.map((a) => ({ event_id: a.input.eventId, result: a.result })),
+    };
+    return c.json(ack, 200);
+  });
+};

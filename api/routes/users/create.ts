@@ -1,0 +1,49 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { writeAudit } from '../../../db/queries/misc.ts';
+import { createUser } from '../../../db/queries/users.ts';
+import { ApiError } from '../../errors.ts';
+import { requireAuth } from '../../middleware/auth.ts';
+import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { PasswordSchema, presentUser, RoleSchema, UsernameSchema, UserSchema } from './schema.ts';
+
+export const CreateUserBodySchema = z
+  .object({ username: UsernameSchema, password: PasswordSchema, role: RoleSchema.default('operator') })
+  .openapi('CreateUserRequest');
+
+export const createUserRoute = createRoute({
+  method: 'post',
+  path: '/api/v2/users',
+  tags: ['Users'],
+  summary: 'Create a user (admin)',
+  security: bearerSecurity,
+  middleware: [requireAuth('admin')] as const,
+  request: { body: { required: true, content: { 'application/json': { schema: CreateUserBodySchema } } } },
+  responses: {
+    201: { description: 'The new user', content: { 'application/json': { schema: UserSchema } } },
+    ...errorResponses(400, 401, 403, 409, 413, 415, 422, 500),
+  },
+});
+
+export const registerCreateUser = (app: App) =>
+  app.openapi(createUserRoute, async (c) => {
+    const body = c.req.valid('json');
+    const services = c.get('services');
+    const actor = c.get('user');
+    const user = await createUser(services.db, {
+      username: body.username,
+      passwordHash: await services.passwords.hash(body.password),
+      role: body.role,
+      createdBy: actor.id,
+    });
+    if (!user) throw new ApiError('username_taken', `The username "${body.username}" is taken`);
+    await writeAudit(services.db, {
+      actorId: actor.id,
+      action: 'user.create',
+      targetType: 'user',
+      targetId: user.id,
+      clientAddress: services.clientAddress(c),
+      requestId: c.get('requestId'),
+      details: { username: user.username, role: user.role },
+    });
+    return c.json(presentUser(user), 201);
+  });

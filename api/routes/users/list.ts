@@ -1,0 +1,85 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { getUserById, listUsers } from '../../../db/queries/users.ts';
+import { ApiError } from '../../errors.ts';
+import { requireAuth } from '../../middleware/auth.ts';
+import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { presentUser, UserIdParamSchema, UserSchema } from './schema.ts';
+
+export const listUsersRoute = createRoute({
+  method: 'get',
+  path: '/api/v2/users',
+  tags: ['Users'],
+  summary: 'List users (admin)',
+  security: bearerSecurity,
+  middleware: [requireAuth('admin')] as const,
+  request: {
+    query: z.object({
+      limit: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(100)
+        .default(50)
+        .openapi({ param: { name: 'limit', in: 'query' }, description: 'Page size (1 to 100)', example: 50 }),
+      cursor: z
+        .string()
+        .max(200)
+        .optional()
+        .openapi({
+          param: { name: 'cursor', in: 'query' },
+          description: 'next_cursor of the previous page',
+          example: 'YWxpY2U',
+        }),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'Users, by username',
+      content: {
+        'application/json': {
+          schema: z
+            .object({
+              items: z.array(UserSchema),
+              next_cursor: z
+                .string()
+                .nullable()
+                .openapi({ description: 'Cursor of the next page', example: null }),
+            })
+            .openapi('UserList'),
+        },
+      },
+    },
+    ...errorResponses(401, 403, 422, 500),
+  },
+});
+
+export const getUserRoute = createRoute({
+  method: 'get',
+  path: '/api/v2/users/{user_id}',
+  tags: ['Users'],
+  summary: 'Get a user (admin)',
+  security: bearerSecurity,
+  middleware: [requireAuth('admin')] as const,
+  request: { params: UserIdParamSchema },
+  responses: {
+    200: { description: 'The user', content: { 'application/json': { schema: UserSchema } } },
+    ...errorResponses(401, 403, 404, 422, 500),
+  },
+});
+
+export const registerListUsers = (app: App) => {
+  app.openapi(listUsersRoute, async (c) => {
+    const q = c.req.valid('query');
+    const after = q.cursor ? Buffer.from(q.cursor, 'base64url').toString('utf8') : undefined;
+    const rows = await listUsers(c.get('services').db, { after, limit: q.limit + 1 });
+    const page = rows.slice(0, q.limit);
+    const last = page.at(-1);
+    const next = rows.length > q.limit && last ? Buffer.from(last.username).toString('base64url') : null;
+    return c.json({ items: page.map(presentUser), next_cursor: next }, 200);
+  });
+  app.openapi(getUserRoute, async (c) => {
+    const user = await getUserById(c.get('services').db, c.req.valid('param').user_id);
+    if (!user) throw new ApiError('user_not_found', 'User not found');
+    return c.json(presentUser(user), 200);
+  });
+};

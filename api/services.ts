@@ -1,0 +1,50 @@
+import type { Context } from 'hono';
+import type { Database, Db } from '../db/types.ts';
+import type { PasswordHasher } from './auth/passwords.ts';
+import type { SidecarClient } from './calls/sidecar-client.ts';
+import type { PublicKeySet, SigningKey } from './channel/keys.ts';
+import type { Config } from './config.ts';
+import type { Logger } from './lib/logger.ts';
+import type { Metrics } from './lib/metrics.ts';
+
+/** Everything a handler needs, built once by the entry (per process on Bun, per isolate on Workers). */
+export interface Services {
+  config: Config;
+  database: Database;
+  db: Db;
+  keys: {
+    /** Signs access tokens and sidecar commands. */
+    signing: SigningKey;
+    /** Verifies access tokens: the current key and any still-published older ones. */
+    verify: PublicKeySet;
+  };
+  /** Public keys of the sidecars allowed to send event batches, by sidecar id. */
+  sidecarKeys(sidecarId: string): Promise<PublicKeySet | null>;
+  passwords: PasswordHasher;
+  /** A bcrypt hash of a random password, checked when a username is unknown so that costs the same. */
+  dummyPasswordHash: string;
+  sidecar: SidecarClient;
+  metrics: Metrics;
+  logger: Logger;
+  /** The caller's address as the runtime sees it (or as a trusted proxy says). */
+  clientAddress(c: Context): string | null;
+  /** Keeps work alive after the response (Workers' waitUntil); on Bun the promise just runs. */
+  background(task: Promise<unknown>): void;
+}
+
+export interface AuthUser {
+  id: string;
+  username: string;
+  role: 'admin' | 'operator' | 'viewer';
+  jti: string;
+  tokenExpiresAt: Date;
+}
+
+export type AppEnv = {
+  Variables: {
+    services: Services;
+    requestId: string;
+    logger: Logger;
+    user: AuthUser;
+  };
+};

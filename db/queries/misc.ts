@@ -1,0 +1,65 @@
+import { eq, lt, sql } from 'drizzle-orm';
+import { auditLog, revokedTokens, sidecars, usedJtis } from '../schema.ts';
+import type { Db } from '../types.ts';
+
+export type SidecarRow = typeof sidecars.$inferSelect;
+
+export interface AuditEntry {
+  actorId: string | null;
+  action: string;
+  targetType?: string | null;
+  targetId?: string | null;
+  clientAddress?: string | null;
+  requestId?: string | null;
+  details?: Record<string, unknown> | null;
+}
+
+export async function writeAudit(db: Db, entry: AuditEntry): Promise<void> {
+  await db.insert(auditLog).values({
+    actorId: entry.actorId,
+    action: entry.action,
+    targetType: entry.targetType ?? null,
+    targetId: entry.targetId ?? null,
+    clientAddress: entry.clientAddress ?? null,
+    requestId: entry.requestId ?? null,
+    details: entry.details ?? null,
+  });
+}
+
+export async function listAudit(db: Db, limit = 100) {
+  return db.select().from(auditLog).orderBy(sql`${auditLog.id} desc`).limit(limit);
+}
+
+/** Records a single-use id; false when it was recorded before (a replay). */
+export async function claimJti(db: Db, jti: string, expiresAt: Date): Promise<boolean> {
+  const rows = await db.insert(usedJtis).values({ jti, expiresAt }).onConflictDoNothing().returning();
+  return rows.length > 0;
+}
+
+export async function upsertSidecar(
+  db: Db,
+  input: { id: string; url: string; publicKey: JsonWebKey },
+): Promise<void> {
+  await db
+    .insert(sidecars)
+    .values({ id: input.id, url: input.url, publicKey: input.publicKey })
+    .onConflictDoUpdate({
+      target: sidecars.id,
+      set: { url: input.url, publicKey: input.publicKey, updatedAt: sql`now()` },
+    });
+}
+
+export async function getSidecar(db: Db, id: string): Promise<SidecarRow | null> {
+  const rows = await db.select().from(sidecars).where(eq(sidecars.id, id));
+  return rows[0] ?? null;
+}
+
+export async function touchSidecar(db: Db, id: string): Promise<void> {
+  await db.update(sidecars).set({ lastSeenAt: sql`now()` }).where(eq(sidecars.id, id));
+}
+
+/** Deletes bookkeeping rows that have outlived their use. */
+export async function purgeExpired(db: Db): Promise<void> {
+  await db.delete(usedJtis).where(lt(usedJtis.expiresAt, sql`now()`));
+  await db.delete(revokedTokens).where(lt(revokedTokens.expiresAt, sql`now()`));
+}

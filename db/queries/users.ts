@@ -1,0 +1,134 @@
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { type Role, revokedTokens, users } from '../schema.ts';
+import type { Db } from '../types.ts';
+import { preparedFor } from './prepared.ts';
+
+export type UserRow = typeof users.$inferSelect;
+
+const byId = preparedFor((db) =>
+  db
+    .select()
+    .from(users)
+    .where(eq(users.id, sql.placeholder('id')))
+    .prepare('user_by_id'),
+);
+
+const byUsername = preparedFor((db) =>
+  db
+    .select()
+    .from(users)
+    .where(sql`lower(${users.username}) = lower(${sql.placeholder('username')})`)
+    .prepare('user_by_username'),
+);
+
+// Runs on every authenticated request: the user as it is now and whether this token was revoked.
+const authLookup = preparedFor((db) =>
+  db
+    .select({
+      id: users.id,
+      username: users.username,
+      role: users.role,
+      isActive: users.isActive,
+      tokenVersion: users.tokenVersion,
+      revoked: sql<boolean>`exists (select 1 from ${revokedTokens} where ${revokedTokens.jti} = ${sql.placeholder('jti')})`,
+    })
+    .from(users)
+    .where(eq(users.id, sql.placeholder('id')))
+    .prepare('auth_lookup'),
+);
+
+export interface AuthSubject {
+  id: string;
+  username: string;
+  role: Role;
+  isActive: boolean;
+  tokenVersion: number;
+  revoked: boolean;
+}
+
+export async function getAuthSubject(db: Db, id: string, jti: string): Promise<AuthSubject | null> {
+  const rows = await authLookup(db).execute({ id, jti });
+  return (rows[0] as AuthSubject | undefined) ?? null;
+}
+
+export async function getUserById(db: Db, id: string): Promise<UserRow | null> {
+  const rows = await byId(db).execute({ id });
+  return rows[0] ?? null;
+}
+
+export async function getUserByUsername(db: Db, username: string): Promise<UserRow | null> {
+  const rows = await byUsername(db).execute({ username });
+  return rows[0] ?? null;
+}
+
+export interface NewUser {
+  username: string;
+  passwordHash: string;
+  role: Role;
+  createdBy?: string | null;
+}
+
+/** Inserts a user; null when the username (case-insensitively) is taken. */
+export async function createUser(db: Db, input: NewUser): Promise<UserRow | null> {
+  const rows = await db
+    .insert(users)
+    .values({
+      username: input.username,
+      passwordHash: input.passwordHash,
+      role: input.role,
+      createdBy: input.createdBy ?? null,
+    })
+    .onConflictDoNothing()
+    .returning();
+  return rows[0] ?? null;
+}
+
+export async function listUsers(db: Db, options: { after?: string; limit: number }): Promise<UserRow[]> {
+  return db
+    .select()
+    .from(users)
+    .where(options.after ? gt(users.username, options.after) : undefined)
+    .orderBy(asc(users.username))
+    .limit(options.limit);
+}
+
+export async function countActiveAdmins(db: Db): Promise<number> {
+  const rows = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(users)
+    .where(and(eq(users.role, 'admin'), eq(users.isActive, true)));
+  return Number(rows[0]?.n ?? 0);
+}
+
+export async function updateUser(
+  db: Db,
+  id: string,
+  patch: { role?: Role; isActive?: boolean; passwordHash?: string; bumpTokenVersion?: boolean },
+): Promise<UserRow | null> {
+  const rows = await db
+    .update(users)
+    .set({
+      ...(patch.role !== undefined ? { role: patch.role } : {}),
+      ...(patch.isActive !== undefined ? { isActive: patch.isActive } : {}),
+      ...(patch.passwordHash !== undefined ? { passwordHash: patch.passwordHash } : {}),
+      ...(patch.bumpTokenVersion ? { tokenVersion: sql`${users.tokenVersion} + 1` } : {}),
+      updatedAt: sql`now()`,
+    })
+    .where(eq(users.id, id))
+    .returning();
+  return rows[0] ?? null;
+}
+
+export async function touchLastLogin(db: Db, id: string): Promise<void> {
+  await db.update(users).set({ lastLoginAt: sql`now()` }).where(eq(users.id, id));
+}
+
+export async function revokeToken(
+  db: Db,
+  input: { jti: string; userId: string; expiresAt: Date },
+): Promise<void> {
+  await db
+    .insert(revokedTokens)
+    .values({ jti: input.jti, userId: input.userId, expiresAt: input.expiresAt })
+    .onConflictDoNothing();
+}

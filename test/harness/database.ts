@@ -1,0 +1,50 @@
+import { SQL } from 'bun';
+import { openPostgres } from '../../db/driver/bun-sql.ts';
+import { openPglite } from '../../db/driver/pglite.ts';
+import { migrate } from '../../db/migrate.ts';
+import type { Database } from '../../db/types.ts';
+
+/**
+ * The database a test file runs on, chosen by TEST_DB: `pglite` (default, in memory) or `postgres`
+ * (a fresh database in the throwaway cluster at TEST_PG_URL, which the test runner starts).
+ * Every call gives a new, empty, migrated database, so test files never share rows.
+ */
+export type TestDbKind = 'pglite' | 'postgres';
+
+export function testDbKind(): TestDbKind {
+  return process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite';
+}
+
+export async function createTestDatabase(kind: TestDbKind = testDbKind()): Promise<Database> {
+  if (kind === 'pglite') {
+    const database = await openPglite();
+    await migrate(database.db);
+    return database;
+  }
+  const base = process.env.TEST_PG_URL;
+  if (!base) throw new Error('TEST_DB=postgres needs TEST_PG_URL (the test runner sets it)');
+  const name = `t_${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`;
+  const admin = new SQL(base, { max: 1 });
+  try {
+    await admin.unsafe(`create database ${name}`);
+  } finally {
+    await admin.close();
+  }
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  const database = openPostgres(url.toString(), { max: 20 });
+  await migrate(database.db);
+  const close = database.close.bind(database);
+  return {
+    ...database,
+    async close() {
+      await close();
+      const cleanup = new SQL(base, { max: 1 });
+      try {
+        await cleanup.unsafe(`drop database if exists ${name} with (force)`);
+      } finally {
+        await cleanup.close();
+      }
+    },
+  };
+}

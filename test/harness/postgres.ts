@@ -1,0 +1,98 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * A throwaway PostgreSQL cluster for the tests: initdb into a temporary directory (as the
+ * `postgres` user when run as root, since initdb refuses root), started on a free loopback port,
+ * removed again by stop().
+ */
+export interface PostgresCluster {
+  url: (database?: string) => string;
+  port: number;
+  dir: string;
+  stop(): void;
+}
+
+function binDir(): string {
+  const fromEnv = process.env.PG_BINDIR;
+  if (fromEnv && existsSync(join(fromEnv, 'initdb'))) return fromEnv;
+  const out = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
+  if (out.status === 0 && existsSync(join(out.stdout.trim(), 'initdb'))) return out.stdout.trim();
+  for (const v of ['17', '16', '15', '14']) {
+    const dir = `/usr/lib/postgresql/${v}/bin`;
+    if (existsSync(join(dir, 'initdb'))) return dir;
+  }
+  throw new Error(
+    'PostgreSQL server programs (initdb, pg_ctl) not found; install postgresql or set PG_BINDIR',
+  );
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function run(asPostgres: boolean, cmd: string, args: string[]) {
+  const full = asPostgres ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
+  const out = spawnSync(full[0] as string, full[1] as string[], { encoding: 'utf8' });
+  if (out.status !== 0) {
+    throw new Error(`${cmd} failed (${out.status}): ${out.stderr || out.stdout}`);
+  }
+  return out.stdout;
+}
+
+export async function startPostgresCluster(): Promise<PostgresCluster> {
+  const bin = binDir();
+  const asRoot = process.getuid?.() === 0;
+  const dir = mkdtempSync(join(tmpdir(), 'outdial-pg-'));
+  chmodSync(dir, 0o777);
+  if (asRoot) spawnSync('chown', ['postgres', dir]);
+  const data = join(dir, 'data');
+  run(asRoot, join(bin, 'initdb'), [
+    '-D',
+    data,
+    '-A',
+    'trust',
+    '-U',
+    'outdial',
+    '-E',
+    'UTF8',
+    '--no-sync',
+    '--no-instructions',
+  ]);
+  const port = await freePort();
+  run(asRoot, join(bin, 'pg_ctl'), [
+    '-D',
+    data,
+    '-l',
+    join(dir, 'server.log'),
+    '-w',
+    '-t',
+    '30',
+    '-o',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`,
+    'start',
+  ]);
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      run(asRoot, join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  return { url: (db = 'postgres') => `postgres://outdial@127.0.0.1:${port}/${db}`, port, dir, stop };
+}

@@ -1,0 +1,235 @@
+import {
+  API_EVENTS_PATH,
+  bearerToken,
+  type CallEventInput,
+  type ChannelClaims,
+  HangupCommand,
+  type HangupReply,
+  isChannelAuthError,
+  OriginateCommand,
+  type OriginateReply,
+  type PublicKeySet,
+  SIDECAR_PATHS,
+  type SidecarStatus,
+  type SigningKey,
+  signChannelMessage,
+  TYP_COMMAND,
+  TYP_EVENTS,
+  verifyChannelMessage,
+} from '../../api/channel/index.ts';
+
+/**
+ * A small stand-in for the sidecar, over real HTTP, that verifies every command's signature with
+ * the channel module exactly as the real sidecar does, records what it accepted, answers as a test
+ * tells it to, and can post signed event batches to the API.
+ */
+export type OriginateBehaviour = OriginateReply['outcome'] | 'hang' | 'drop' | 'http500';
+
+export interface ReceivedCommand<T> {
+  path: string;
+  body: T;
+  claims: ChannelClaims;
+}
+
+export interface SidecarDouble {
+  readonly id: string;
+  readonly url: string;
+  readonly key: SigningKey;
+  originates: ReceivedCommand<OriginateCommand>[];
+  hangups: ReceivedCommand<HangupCommand>[];
+  refused: { path: string; reason: string }[];
+  /** How the next originates are answered (default `dialing`). */
+  originateBehaviour: OriginateBehaviour;
+  hangupOutcome: HangupReply['outcome'];
+  breaker: SidecarStatus['ari']['breaker'];
+  trust(keys: PublicKeySet, issuer: string): void;
+  sendEvents(apiUrl: string, events: CallEventInput[], options?: SendOptions): Promise<Response>;
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+export interface SendOptions {
+  batchId?: string;
+  /** Signs this body but sends `tamperedBody` instead. */
+  tamperedBody?: string;
+  key?: SigningKey;
+  issuer?: string;
+  ttlSeconds?: number;
+  now?: Date;
+  token?: string;
+}
+
+function problem(status: number, detail: string) {
+  return Response.json(
+    {
+      type: 'about:blank',
+      title: 'Refused',
+      status,
+      detail,
+      code: status === 401 ? 'invalid_signature' : 'invalid',
+    },
+    { status, headers: { 'Content-Type': 'application/problem+json' } },
+  );
+}
+
+export async function startSidecarDouble(options: { id: string; key: SigningKey }): Promise<SidecarDouble> {
+  let keys: PublicKeySet | null = null;
+  let issuer = 'outdial';
+  const seenJtis = new Set<string>();
+  const hanging: Array<() => void> = [];
+
+  const double: SidecarDouble = {
+    id: options.id,
+    url: '',
+    key: options.key,
+    originates: [],
+    hangups: [],
+    refused: [],
+    originateBehaviour: 'dialing',
+    hangupOutcome: 'hanging_up',
+    breaker: 'closed',
+    trust(k, iss) {
+      keys = k;
+      issuer = iss;
+    },
+    async sendEvents(apiUrl, events, send = {}) {
+      const body = JSON.stringify({
+        sidecar_id: options.id,
+        batch_id: send.batchId ?? crypto.randomUUID(),
+        events,
+      });
+      const token =
+        send.token ??
+        (await signChannelMessage({
+          key: send.key ?? options.key,
+          issuer: send.issuer ?? `sidecar:${options.id}`,
+          audience: issuer,
+          typ: TYP_EVENTS,
+          method: 'POST',
+          path: API_EVENTS_PATH,
+          body,
+          ...(send.ttlSeconds !== undefined ? { ttlSeconds: send.ttlSeconds } : {}),
+          ...(send.now ? { now: send.now } : {}),
+        }));
+      return fetch(`${apiUrl}${API_EVENTS_PATH}`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: send.tamperedBody ?? body,
+      });
+    },
+    reset() {
+      double.originates = [];
+      double.hangups = [];
+      double.refused = [];
+      double.originateBehaviour = 'dialing';
+      double.hangupOutcome = 'hanging_up';
+      double.breaker = 'closed';
+    },
+    async stop() {
+      for (const release of hanging.splice(0)) release();
+      server.stop(true);
+    },
+  };
+
+  async function verify(req: Request, path: string, raw: string): Promise<ChannelClaims | Response> {
+    const token = bearerToken(req.headers.get('authorization'));
+    if (!token || !keys) {
+      double.refused.push({ path, reason: 'no token' });
+      return problem(401, 'signature required');
+    }
+    try {
+      return await verifyChannelMessage(token, {
+        keys,
+        issuer,
+        audience: `sidecar:${options.id}`,
+        typ: TYP_COMMAND,
+        method: req.method,
+        path,
+        body: raw,
+        claimJti: (jti) => {
+          if (seenJtis.has(jti)) return false;
+          seenJtis.add(jti);
+          return true;
+        },
+      });
+    } catch (error) {
+      const reason = isChannelAuthError(error) ? error.message : 'invalid';
+      double.refused.push({ path, reason });
+      return problem(401, reason);
+    }
+  }
+
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    async fetch(req) {
+      const path = new URL(req.url).pathname;
+      const raw = req.method === 'GET' ? '' : await req.text();
+      const claims = await verify(req, path, raw);
+      if (claims instanceof Response) return claims;
+      if (path === SIDECAR_PATHS.status) {
+        const status: SidecarStatus = {
+          sidecar_id: options.id,
+          ari: {
+            connected: true,
+            breaker: double.breaker,
+            retry_after_s: double.breaker === 'open' ? 5 : null,
+          },
+          live_calls: 0,
+          queued_calls: 0,
+          outbox_depth: 0,
+        };
+        return Response.json(status);
+      }
+      if (path === SIDECAR_PATHS.originate) {
+        const body = OriginateCommand.parse(JSON.parse(raw));
+        double.originates.push({ path, body, claims });
+        const call_id = body.call_id;
+        const reply = ((): OriginateReply | Response | 'hang' => {
+          switch (double.originateBehaviour) {
+            case 'dialing':
+              return {
+                outcome: 'dialing',
+                call_id,
+                channel: `Local/${body.phone_number}@sim-callee-00000001;1`,
+              };
+            case 'queued':
+              return { outcome: 'queued', call_id, position: 1 };
+            case 'finished':
+              return { outcome: 'finished', call_id, status: 'completed' };
+            case 'rejected':
+              return {
+                outcome: 'rejected',
+                call_id,
+                reason: 'pbx_routing',
+                detail: 'Allocation failed',
+                ari_status: 500,
+              };
+            case 'unavailable':
+              return { outcome: 'unavailable', call_id, reason: 'breaker_open', retry_after_s: 7 };
+            case 'http500':
+              return new Response('oops', { status: 500 });
+            case 'drop':
+              return 'hang';
+            case 'hang':
+              return 'hang';
+          }
+        })();
+        if (reply === 'hang') {
+          await new Promise<void>((resolve) => hanging.push(resolve));
+          return new Response(null, { status: 504 });
+        }
+        if (reply instanceof Response) return reply;
+        return Response.json(reply, { status: reply.outcome === 'unavailable' ? 503 : 200 });
+      }
+      if (path === SIDECAR_PATHS.hangup) {
+        const body = HangupCommand.parse(JSON.parse(raw));
+        double.hangups.push({ path, body, claims });
+        return Response.json({ call_id: body.call_id, outcome: double.hangupOutcome } satisfies HangupReply);
+      }
+      return problem(404, 'no such command');
+    },
+  });
+  (double as { url: string }).url = `http://127.0.0.1:${server.port}`;
+  return double;
+}

@@ -1,0 +1,492 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
+import { count, eq } from 'drizzle-orm';
+import { CallListSchema, CallSchema, OriginateResponseSchema } from '../../api/routes/calls/schema.ts';
+import { calls } from '../../db/schema.ts';
+import { expectProblem, MODES, startTestStack, type TestStack, type TestUser } from '../harness/stack.ts';
+
+let stack: TestStack;
+let admin: TestUser;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  admin = await stack.user('admin');
+});
+afterAll(() => stack.stop());
+beforeEach(() => stack.sidecar.reset());
+
+async function callsOf(userId: string): Promise<number> {
+  const rows = await stack.database.db.select({ n: count() }).from(calls).where(eq(calls.ownerId, userId));
+  return Number(rows[0]?.n ?? 0);
+}
+
+for (const mode of MODES) {
+  describe(`calls (${mode})`, () => {
+    test('POST /api/v2/calls places a call: 200 dialing, stored, one signed command', async () => {
+      const op = await stack.user('operator');
+      const res = await stack.request(mode, '/api/v2/calls', {
+        token: op.token,
+        json: {
+          phone_number: '+15551234000',
+          caller_id: 'Contact Center <5550001111>',
+          variables: { CAMPAIGN: 'x1' },
+        },
+      });
+      expect(res.status).toBe(200);
+      const body = OriginateResponseSchema.parse(await res.json());
+      expect(body).toMatchObject({
+        success: true,
+        phone_number: '+15551234000',
+        status: 'dialing',
+        error: null,
+      });
+      expect(body.channel).toContain('Local/+15551234000@');
+      expect(res.headers.get('x-ratelimit-limit')).toBe('100000');
+      expect(stack.sidecar.originates).toHaveLength(1);
+      const cmd = stack.sidecar.originates[0]!.body;
+      expect(cmd).toMatchObject({
+        call_id: body.call_id,
+        phone_number: '+15551234000',
+        context: 'outbound-ivr',
+        extension: 's',
+        priority: 1,
+        timeout_ms: 30000,
+        caller_id: 'Contact Center <5550001111>',
+        variables: { CAMPAIGN: 'x1' },
+      });
+      const get = await stack.request(mode, `/api/v2/calls/${body.call_id}`, { token: op.token });
+      expect(get.status).toBe(200);
+      const call = CallSchema.parse(await get.json());
+      expect(call).toMatchObject({
+        call_id: body.call_id,
+        status: 'dialing',
+        owner_id: op.id,
+        is_active: true,
+        is_completed: false,
+      });
+      expect(call.dialed_at).not.toBeNull();
+    });
+
+    test('the original route POST /api/v2/interaction/{number} works with and without a body', async () => {
+      const op = await stack.user('operator');
+      const bare = await stack.request(mode, '/api/v2/interaction/5551234000', {
+        method: 'POST',
+        token: op.token,
+      });
+      expect(bare.status).toBe(200);
+      const b1 = OriginateResponseSchema.parse(await bare.json());
+      expect(b1.status).toBe('dialing');
+      const withBody = await stack.request(mode, '/api/v2/interaction/+15551234000', {
+        token: op.token,
+        json: { extension: 'play', priority: 2, timeout: 1500 },
+      });
+      expect(withBody.status).toBe(200);
+      expect(stack.sidecar.originates.at(-1)!.body).toMatchObject({
+        extension: 'play',
+        priority: 2,
+        timeout_ms: 1500,
+      });
+      for (const path of [`/api/v2/status/${b1.call_id}`, `/api/v2/interaction/${b1.call_id}/status`]) {
+        const res = await stack.request(mode, path, { token: op.token });
+        expect(res.status).toBe(200);
+        expect(CallSchema.parse(await res.json()).call_id).toBe(b1.call_id);
+      }
+    });
+
+    test('a call the PBX refuses answers 200 success:false and ends failed', async () => {
+      const op = await stack.user('operator');
+      stack.sidecar.originateBehaviour = 'rejected';
+      const res = await stack.request(mode, '/api/v2/calls', {
+        token: op.token,
+        json: { phone_number: '5551234007' },
+      });
+      expect(res.status).toBe(200);
+      const body = OriginateResponseSchema.parse(await res.json());
+      expect(body).toMatchObject({
+        success: false,
+        status: 'failed',
+        error: 'Allocation failed',
+        reason: 'pbx_routing',
+      });
+    });
+
+    test('a queued call stays pending', async () => {
+      const op = await stack.user('operator');
+      stack.sidecar.originateBehaviour = 'queued';
+      const res = await stack.request(mode, '/api/v2/calls', {
+        token: op.token,
+        json: { phone_number: '5551234000' },
+      });
+      const body = OriginateResponseSchema.parse(await res.json());
+      expect(body).toMatchObject({ success: true, status: 'pending' });
+      expect(body.message).toContain('queued');
+    });
+
+    test('breaker open at the sidecar: 503 with Retry-After, the call ends failed/pbx_unreachable', async () => {
+      const op = await stack.user('operator');
+      stack.sidecar.originateBehaviour = 'unavailable';
+      const res = await stack.request(mode, '/api/v2/calls', {
+        token: op.token,
+        json: { phone_number: '5551234000' },
+      });
+      const problem = await expectProblem(res, 503, 'pbx_unavailable');
+      expect(res.headers.get('retry-after')).toBe('7');
+      expect(problem.detail).not.toContain('breaker');
+      const list = CallListSchema.parse(
+        await (await stack.request(mode, '/api/v2/calls', { token: op.token })).json(),
+      );
+      expect(list.items).toHaveLength(1);
+      expect(list.items[0]).toMatchObject({
+        status: 'failed',
+        reason: 'pbx_unreachable',
+        is_completed: true,
+      });
+    });
+
+    test('sidecar not answering: 503 with Retry-After, failed/pbx_unreachable, and a hang-up is sent', async () => {
+      const op = await stack.user('operator');
+      stack.sidecar.originateBehaviour = 'hang';
+      const started = performance.now();
+      const res = await stack.request(mode, '/api/v2/calls', {
+        token: op.token,
+        json: { phone_number: '5551234000' },
+      });
+      await expectProblem(res, 503, 'pbx_unavailable');
+      expect(res.headers.get('retry-after')).toBe('5');
+      expect(performance.now() - started).toBeGreaterThanOrEqual(1400);
+      const list = CallListSchema.parse(
+        await (await stack.request(mode, '/api/v2/calls', { token: op.token })).json(),
+      );
+      expect(list.items[0]).toMatchObject({ status: 'failed', reason: 'pbx_unreachable' });
+      await Bun.sleep(50);
+      expect(stack.sidecar.hangups.map((h) => h.body.call_id)).toContain(list.items[0]!.call_id);
+    });
+
+    test('GET /api/v2/calls filters and pages with a cursor', async () => {
+      const op = await stack.user('operator');
+      const ids: string[] = [];
+      for (const n of ['5551230001', '5551230002', '5551230003', '5551230001', '5551230004']) {
+        const res = await stack.request(mode, '/api/v2/calls', {
+          token: op.token,
+          json: { phone_number: n },
+        });
+        ids.push(OriginateResponseSchema.parse(await res.json()).call_id);
+      }
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const q: string = cursor ? `?limit=2&cursor=${cursor}` : '?limit=2';
+        const page = CallListSchema.parse(
+          await (await stack.request(mode, `/api/v2/calls${q}`, { token: op.token })).json(),
+        );
+        expect(page.items.length).toBeLessThanOrEqual(2);
+        seen.push(...page.items.map((i) => i.call_id));
+        cursor = page.next_cursor;
+      } while (cursor);
+      expect(seen).toEqual([...ids].reverse());
+      const byNumber = CallListSchema.parse(
+        await (
+          await stack.request(mode, '/api/v2/calls?phone_number=5551230001', { token: op.token })
+        ).json(),
+      );
+      expect(byNumber.items.map((i) => i.call_id).sort()).toEqual([ids[0]!, ids[3]!].sort());
+      const byStatus = CallListSchema.parse(
+        await (await stack.request(mode, '/api/v2/calls?status=failed', { token: op.token })).json(),
+      );
+      expect(byStatus.items).toHaveLength(0);
+      const future = CallListSchema.parse(
+        await (
+          await stack.request(mode, '/api/v2/calls?created_after=2999-01-01T00:00:00Z', { token: op.token })
+        ).json(),
+      );
+      expect(future.items).toHaveLength(0);
+      const past = CallListSchema.parse(
+        await (
+          await stack.request(mode, '/api/v2/calls?created_before=2000-01-01T00:00:00Z', { token: op.token })
+        ).json(),
+      );
+      expect(past.items).toHaveLength(0);
+      for (const bad of [
+        '?limit=0',
+        '?limit=101',
+        '?limit=abc',
+        '?status=bogus',
+        '?cursor=not-a-cursor',
+        '?created_after=yesterday',
+      ]) {
+        await expectProblem(
+          await stack.request(mode, `/api/v2/calls${bad}`, { token: op.token }),
+          422,
+          'validation_error',
+        );
+      }
+    });
+
+    test('hang-up: sends the command; a queued call ends canceled; an ended call answers 409', async () => {
+      const op = await stack.user('operator');
+      const placed = OriginateResponseSchema.parse(
+        await (
+          await stack.request(mode, '/api/v2/calls', {
+            token: op.token,
+            json: { phone_number: '5551234002' },
+          })
+        ).json(),
+      );
+      const res = await stack.request(mode, `/api/v2/calls/${placed.call_id}/hangup`, {
+        method: 'POST',
+        token: op.token,
+      });
+      expect(res.status).toBe(202);
+      const call = CallSchema.parse(await res.json());
+      expect(call.hangup_requested_at).not.toBeNull();
+      expect(stack.sidecar.hangups.map((h) => h.body.call_id)).toEqual([placed.call_id]);
+
+      stack.sidecar.originateBehaviour = 'queued';
+      stack.sidecar.hangupOutcome = 'canceled';
+      const queued = OriginateResponseSchema.parse(
+        await (
+          await stack.request(mode, '/api/v2/calls', {
+            token: op.token,
+            json: { phone_number: '5551234002' },
+          })
+        ).json(),
+      );
+      const cancel = await stack.request(mode, `/api/v2/calls/${queued.call_id}/hangup`, {
+        method: 'POST',
+        token: op.token,
+      });
+      expect(cancel.status).toBe(202);
+      expect(CallSchema.parse(await cancel.json())).toMatchObject({
+        status: 'canceled',
+        reason: 'hangup_requested',
+      });
+      const again = await stack.request(mode, `/api/v2/calls/${queued.call_id}/hangup`, {
+        method: 'POST',
+        token: op.token,
+      });
+      await expectProblem(again, 409, 'call_already_ended');
+      const log = (await (
+        await stack.request(mode, `/api/v2/calls/${queued.call_id}/events`, { token: op.token })
+      ).json()) as {
+        events: { sequence: number; type: string; status: string }[];
+      };
+      expect(log.events.map((e) => [e.sequence, e.type, e.status])).toEqual([
+        [1, 'created', 'pending'],
+        [2, 'hangup_requested', 'pending'],
+        [3, 'ended', 'canceled'],
+      ]);
+    });
+
+    test("another user's call is a 404 on every call route; admins see it", async () => {
+      const a = await stack.user('operator');
+      const b = await stack.user('operator');
+      const placed = OriginateResponseSchema.parse(
+        await (
+          await stack.request(mode, '/api/v2/calls', { token: a.token, json: { phone_number: '5551234000' } })
+        ).json(),
+      );
+      const id = placed.call_id;
+      for (const [method, path] of [
+        ['GET', `/api/v2/calls/${id}`],
+        ['GET', `/api/v2/status/${id}`],
+        ['GET', `/api/v2/interaction/${id}/status`],
+        ['GET', `/api/v2/calls/${id}/events`],
+        ['POST', `/api/v2/calls/${id}/hangup`],
+      ] as const) {
+        await expectProblem(
+          await stack.request(mode, path, { method, token: b.token }),
+          404,
+          'call_not_found',
+        );
+        const asAdmin = await stack.request(mode, path, { method, token: admin.token });
+        expect([200, 202]).toContain(asAdmin.status);
+      }
+      const listB = CallListSchema.parse(
+        await (await stack.request(mode, '/api/v2/calls', { token: b.token })).json(),
+      );
+      expect(listB.items.map((i) => i.call_id)).not.toContain(id);
+      const listAdmin = CallListSchema.parse(
+        await (await stack.request(mode, '/api/v2/calls?limit=100', { token: admin.token })).json(),
+      );
+      expect(listAdmin.items.map((i) => i.call_id)).toContain(id);
+      expect(stack.sidecar.hangups).toHaveLength(1);
+    });
+
+    test('a viewer reads its calls but cannot originate or hang up', async () => {
+      const viewer = await stack.user('viewer');
+      const before = stack.sidecar.originates.length;
+      await expectProblem(
+        await stack.request(mode, '/api/v2/calls', {
+          token: viewer.token,
+          json: { phone_number: '5551234000' },
+        }),
+        403,
+        'forbidden',
+      );
+      await expectProblem(
+        await stack.request(mode, '/api/v2/interaction/5551234000', { method: 'POST', token: viewer.token }),
+        403,
+      );
+      const op = await stack.user('operator');
+      const placed = OriginateResponseSchema.parse(
+        await (
+          await stack.request(mode, '/api/v2/calls', {
+            token: op.token,
+            json: { phone_number: '5551234000' },
+          })
+        ).json(),
+      );
+      // Viewers may not hang up at all: 403 whatever the id, so nothing about the call leaks.
+      await expectProblem(
+        await stack.request(mode, `/api/v2/calls/${placed.call_id}/hangup`, {
+          method: 'POST',
+          token: viewer.token,
+        }),
+        403,
+      );
+      expect(stack.sidecar.originates.length).toBe(before + 1);
+      expect(stack.sidecar.hangups).toHaveLength(0);
+      expect(await callsOf(viewer.id)).toBe(0);
+      const list = await stack.request(mode, '/api/v2/calls', { token: viewer.token });
+      expect(list.status).toBe(200);
+    });
+
+    test('every call route needs a token', async () => {
+      const id = crypto.randomUUID();
+      for (const [method, path] of [
+        ['GET', '/api/v2/calls'],
+        ['POST', '/api/v2/calls'],
+        ['GET', `/api/v2/calls/${id}`],
+        ['POST', `/api/v2/calls/${id}/hangup`],
+        ['GET', `/api/v2/calls/${id}/events`],
+        ['POST', '/api/v2/interaction/5551234000'],
+        ['GET', `/api/v2/status/${id}`],
+        ['GET', `/api/v2/interaction/${id}/status`],
+      ] as const) {
+        const res = await stack.request(mode, path, { method });
+        await expectProblem(res, 401, 'invalid_token');
+        expect(res.headers.get('www-authenticate')).toStartWith('Bearer');
+      }
+      expect(stack.sidecar.originates).toHaveLength(0);
+    });
+  });
+}
+
+describe('idempotency', () => {
+  test('same key and body: one call, the stored response again', async () => {
+    const op = await stack.user('operator');
+    const send = (json: unknown, key = 'k-1') =>
+      stack.request('http', '/api/v2/calls', { token: op.token, json, headers: { 'Idempotency-Key': key } });
+    const first = await send({ phone_number: '5551234000', variables: { A: '1', B: '2' } });
+    const firstBody = await first.json();
+    const second = await send({ variables: { B: '2', A: '1' }, phone_number: '5551234000' });
+    expect(second.status).toBe(200);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    expect(await second.json()).toEqual(firstBody);
+    expect(stack.sidecar.originates).toHaveLength(1);
+    await expectProblem(await send({ phone_number: '5551234001' }), 422, 'idempotency_key_reused');
+    // Keys belong to a user: another user's identical key is a separate request.
+    const other = await stack.user('operator');
+    const res = await stack.request('http', '/api/v2/calls', {
+      token: other.token,
+      json: { phone_number: '5551234000', variables: { A: '1', B: '2' } },
+      headers: { 'Idempotency-Key': 'k-1' },
+    });
+    expect(res.status).toBe(200);
+    expect(stack.sidecar.originates).toHaveLength(2);
+    expect(await callsOf(op.id)).toBe(1);
+  });
+
+  test('while the first request runs, the same key answers 409', async () => {
+    const op = await stack.user('operator');
+    stack.sidecar.originateBehaviour = 'hang';
+    const first = stack.request('http', '/api/v2/calls', {
+      token: op.token,
+      json: { phone_number: '5551234000' },
+      headers: { 'Idempotency-Key': 'slow' },
+    });
+    await Bun.sleep(300);
+    const second = await stack.request('http', '/api/v2/calls', {
+      token: op.token,
+      json: { phone_number: '5551234000' },
+      headers: { 'Idempotency-Key': 'slow' },
+    });
+    await expectProblem(second, 409, 'idempotency_in_flight');
+    // The first ends 503 (no answer): its key is released and a retry places the call.
+    await expectProblem(await first, 503, 'pbx_unavailable');
+    stack.sidecar.originateBehaviour = 'dialing';
+    const retry = await stack.request('http', '/api/v2/calls', {
+      token: op.token,
+      json: { phone_number: '5551234000' },
+      headers: { 'Idempotency-Key': 'slow' },
+    });
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get('idempotent-replayed')).toBeNull();
+    expect(await callsOf(op.id)).toBe(2);
+  });
+
+  test('50 concurrent identical requests with one key make exactly one call and one command', async () => {
+    const op = await stack.user('operator');
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        stack.request('http', '/api/v2/calls', {
+          token: op.token,
+          json: { phone_number: '+15551234000' },
+          headers: { 'Idempotency-Key': 'burst-1' },
+        }),
+      ),
+    );
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.every((s) => s === 200 || s === 409)).toBe(true);
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(1);
+    expect(await callsOf(op.id)).toBe(1);
+    expect(stack.sidecar.originates).toHaveLength(1);
+    const ids = new Set<string>();
+    for (const r of responses)
+      if (r.status === 200) ids.add(((await r.json()) as { call_id: string }).call_id);
+    expect(ids.size).toBe(1);
+  });
+
+  test('a malformed Idempotency-Key is a 422 and places nothing', async () => {
+    const op = await stack.user('operator');
+    const res = await stack.request('http', '/api/v2/calls', {
+      token: op.token,
+      json: { phone_number: '5551234000' },
+      headers: { 'Idempotency-Key': 'x'.repeat(300) },
+    });
+    await expectProblem(res, 422, 'validation_error');
+    expect(stack.sidecar.originates).toHaveLength(0);
+  });
+});
+
+describe('rate limit', () => {
+  test('originates above RATE_LIMIT_REQUESTS per window answer 429 with Retry-After', async () => {
+    const limited = await startTestStack({ env: { RATE_LIMIT_REQUESTS: '3', RATE_LIMIT_WINDOW: '60' } });
+    try {
+      const op = await limited.user('operator');
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await limited.request('http', '/api/v2/calls', {
+          token: op.token,
+          json: { phone_number: '5551234000' },
+        });
+        statuses.push(res.status);
+        if (res.status === 429) {
+          await expectProblem(res, 429, 'rate_limited');
+          expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+          expect(res.headers.get('x-ratelimit-remaining')).toBe('0');
+        }
+      }
+      expect(statuses).toEqual([200, 200, 200, 429, 429]);
+      expect(limited.sidecar.originates).toHaveLength(3);
+      // Another user has a window of its own.
+      const other = await limited.user('operator');
+      const res = await limited.request('http', '/api/v2/calls', {
+        token: other.token,
+        json: { phone_number: '5551234000' },
+      });
+      expect(res.status).toBe(200);
+    } finally {
+      await limited.stop();
+    }
+  });
+});
