@@ -32,7 +32,7 @@ export const TYP_EVENTS = 'outdial-events+jwt';
 
 export const OriginateCommand = z.object({
   call_id: z.uuid(),
-  phone_number: z.string().regex(/^\+?[0-9]{6,19}$/),
+  phone_number: z.string().regex(/^(?=.{7,20}$)\+?[0-9]+$/),
   context: z.string().regex(/^[A-Za-z0-9_-]{1,50}$/),
   extension: z.string().regex(/^[A-Za-z0-9_*#+-]{1,50}$/),
   priority: z.number().int().min(1).max(10),

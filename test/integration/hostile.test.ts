@@ -1,0 +1,276 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { count } from 'drizzle-orm';
+import { callEvents, calls, idempotencyKeys } from '../../db/schema.ts';
+import { expectProblem, MODES, startTestStack, type TestStack, type TestUser } from '../harness/stack.ts';
+
+let stack: TestStack;
+let op: TestUser;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  op = await stack.user('operator');
+});
+afterAll(() => stack.stop());
+
+async function nothingStored() {
+  const db = stack.database.db;
+  const [c] = await db.select({ n: count() }).from(calls);
+  const [e] = await db.select({ n: count() }).from(callEvents);
+  const [k] = await db.select({ n: count() }).from(idempotencyKeys);
+  expect(Number(c!.n)).toBe(0);
+  expect(Number(e!.n)).toBe(0);
+  expect(Number(k!.n)).toBe(0);
+  expect(stack.sidecar.originates).toHaveLength(0);
+  expect(stack.sidecar.hangups).toHaveLength(0);
+}
+
+const BAD_NUMBERS = [
+  '555abc1234',
+  '5551234@evil',
+  '555/1234000',
+  '555&1234000',
+  '555;1234000',
+  '+1-555-12;34@x',
+  '555 1234000',
+  ' 5551234000',
+  '5551234000 ',
+  '５５５１２３４０００', // full-width digits
+  '٥٥٥١٢٣٤٠٠٠', // Arabic-Indic digits
+  '55512340\u0000',
+  '123456', // too short
+  '+12345', // 6 characters with the +
+  '1'.repeat(21), // too long
+  '++5551234000',
+  '5551234000+',
+  '',
+  '0x5551234',
+  '5551234000\n',
+];
+
+for (const mode of MODES) {
+  describe(`hostile input (${mode})`, () => {
+    test('bad numbers in the body of POST /api/v2/calls', async () => {
+      for (const phone_number of BAD_NUMBERS) {
+        const res = await stack.request(mode, '/api/v2/calls', { token: op.token, json: { phone_number } });
+        const problem = await expectProblem(res, 422, 'validation_error');
+        expect(problem.errors?.[0]?.path).toBe('body.phone_number');
+      }
+      for (const phone_number of [5551234000, null, ['5551234000'], { n: 1 }, true]) {
+        await expectProblem(
+          await stack.request(mode, '/api/v2/calls', { token: op.token, json: { phone_number } }),
+          422,
+          'validation_error',
+        );
+      }
+      await nothingStored();
+    });
+
+    test('bad numbers in the path of POST /api/v2/interaction/{number}', async () => {
+      for (const n of BAD_NUMBERS.filter((x) => x.length > 0)) {
+        const res = await stack.request(mode, `/api/v2/interaction/${encodeURIComponent(n)}`, {
+          method: 'POST',
+          token: op.token,
+        });
+        expect(res.status).toBeGreaterThanOrEqual(400);
+        expect(res.status).toBeLessThan(500);
+        expect(res.headers.get('content-type')).toStartWith('application/problem+json');
+      }
+      for (const raw of [
+        '555/1234000',
+        '..%2F..%2Fetc%2Fpasswd',
+        '%2e%2e/%2e%2e/admin',
+        '5551234000%00',
+        '555%201234000',
+      ]) {
+        const res = await stack.request(mode, `/api/v2/interaction/${raw}`, {
+          method: 'POST',
+          token: op.token,
+        });
+        expect([404, 422]).toContain(res.status);
+        expect(res.headers.get('content-type')).toStartWith('application/problem+json');
+      }
+      await nothingStored();
+    });
+
+    test('a context outside the allow-list, unsafe extension, caller id, variables, priority, timeout', async () => {
+      const bodies: Record<string, unknown>[] = [
+        { context: 'from-internal' },
+        { context: 'default' },
+        { context: 'outbound-ivr,s,1' },
+        { context: 'outbound-ivr@evil' },
+        { context: '' },
+        { extension: 's;Dial(x)' },
+        { extension: 's@other' },
+        { extension: 'x'.repeat(51) },
+        { priority: 0 },
+        { priority: 11 },
+        { priority: 1.5 },
+        { priority: '1' },
+        { timeout: 0 },
+        { timeout: 600_001 },
+        { timeout: -1 },
+        { timeout: 2.5 },
+        { caller_id: '' },
+        { caller_id: 'x'.repeat(51) },
+        { caller_id: 'evil\r\nVariable: X=1' },
+        { caller_id: 'a;b' },
+        { variables: { 'CALLERID(num)': '1' } },
+        { variables: { 'A B': '1' } },
+        { variables: { _INHERIT: '1' } },
+        { variables: { A: 'line\nbreak' } },
+        { variables: { A: 'x'.repeat(257) } },
+        { variables: { A: 1 } },
+        { variables: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`V${i}`, 'x'])) },
+        { variables: ['A=1'] },
+        { status_callback: 'ftp://example.com/x' },
+        { status_callback: 'not a url' },
+        { status_callback_events: ['exploded'] },
+      ];
+      for (const extra of bodies) {
+        const res = await stack.request(mode, '/api/v2/calls', {
+          token: op.token,
+          json: { phone_number: '5551234000', ...extra },
+        });
+        const problem = await expectProblem(res, 422, 'validation_error');
+        expect(problem.errors?.length).toBeGreaterThan(0);
+      }
+      const interaction = await stack.request(mode, '/api/v2/interaction/5551234000', {
+        token: op.token,
+        json: { context: 'from-internal' },
+      });
+      expect((await expectProblem(interaction, 422, 'validation_error')).errors?.[0]?.path).toBe(
+        'body.context',
+      );
+      await nothingStored();
+    });
+
+    test('malformed JSON, wrong content types, bodies that are not objects', async () => {
+      const post = (body: string, type?: string) =>
+        stack.request(mode, '/api/v2/calls', {
+          method: 'POST',
+          token: op.token,
+          body,
+          headers: type ? { 'Content-Type': type } : {},
+        });
+      await expectProblem(
+        await post('{"phone_number": "5551234000"', 'application/json'),
+        400,
+        'malformed_request',
+      );
+      await expectProblem(
+        await post("{'phone_number': '5551234000'}", 'application/json'),
+        400,
+        'malformed_request',
+      );
+      await expectProblem(await post('', 'application/json'), 400, 'malformed_request');
+      await expectProblem(await post('[]', 'application/json'), 422, 'validation_error');
+      await expectProblem(await post('"5551234000"', 'application/json'), 422, 'validation_error');
+      await expectProblem(await post('null', 'application/json'), 422, 'validation_error');
+      await expectProblem(await post('phone_number=5551234000', 'application/x-www-form-urlencoded'), 415);
+      await expectProblem(await post('{"phone_number":"5551234000"}', 'text/plain'), 415);
+      await expectProblem(await post('<call/>', 'application/xml'), 415);
+      await expectProblem(await post('{"phone_number":"5551234000"}'), 415);
+      const interaction = await stack.request(mode, '/api/v2/interaction/5551234000', {
+        method: 'POST',
+        token: op.token,
+        body: '{"context": "x"}',
+        headers: { 'Content-Type': 'text/plain' },
+      });
+      await expectProblem(interaction, 415);
+      await expectProblem(
+        await stack.request(mode, '/api/v2/interaction/5551234000', {
+          method: 'POST',
+          token: op.token,
+          body: '{nope',
+          headers: { 'Content-Type': 'application/json' },
+        }),
+        400,
+        'malformed_request',
+      );
+      await nothingStored();
+    });
+
+    test('bodies over 64 KiB: with Content-Length and chunked', async () => {
+      const big = JSON.stringify({ phone_number: '5551234000', variables: { A: 'x'.repeat(70 * 1024) } });
+      await expectProblem(
+        await stack.request(mode, '/api/v2/calls', {
+          method: 'POST',
+          token: op.token,
+          body: big,
+          headers: { 'Content-Type': 'application/json' },
+        }),
+        413,
+        'payload_too_large',
+      );
+      const chunks = [new TextEncoder().encode('{"phone_number":"5551234000","variables":{"A":"')];
+      for (let i = 0; i < 80; i++) chunks.push(new TextEncoder().encode('x'.repeat(1024)));
+      chunks.push(new TextEncoder().encode('"}}'));
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          const next = chunks.shift();
+          if (next) controller.enqueue(next);
+          else controller.close();
+        },
+      });
+      const chunked = await stack.request(mode, '/api/v2/calls', {
+        method: 'POST',
+        token: op.token,
+        body: stream,
+        headers: { 'Content-Type': 'application/json' },
+      });
+      await expectProblem(chunked, 413, 'payload_too_large');
+      // A Content-Length that lies low does not let a large body through either.
+      const login = await stack.request(mode, '/api/v2/token', {
+        method: 'POST',
+        body: `username=a&password=${'x'.repeat(70 * 1024)}`,
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      });
+      await expectProblem(login, 413, 'payload_too_large');
+      await nothingStored();
+    });
+
+    test('non-UUID and path-traversal ids on every call route', async () => {
+      const ids = [
+        'not-a-uuid',
+        '1',
+        '..',
+        '..%2F..%2Fusers',
+        '%2e%2e',
+        '00000000-0000-0000-0000-00000000000g',
+        "1' or '1'='1",
+        'a'.repeat(300),
+      ];
+      for (const id of ids) {
+        for (const [method, path] of [
+          ['GET', `/api/v2/calls/${id}`],
+          ['POST', `/api/v2/calls/${id}/hangup`],
+          ['GET', `/api/v2/calls/${id}/events`],
+          ['GET', `/api/v2/status/${id}`],
+          ['GET', `/api/v2/interaction/${id}/status`],
+        ] as const) {
+          const res = await stack.request(mode, path, { method, token: op.token });
+          expect(res.status).toBeGreaterThanOrEqual(400);
+          expect(res.status).toBeLessThan(500);
+          expect(res.headers.get('content-type')).toStartWith('application/problem+json');
+        }
+      }
+      // A well-formed id that does not exist is a plain 404.
+      await expectProblem(
+        await stack.request(mode, `/api/v2/calls/${crypto.randomUUID()}`, { token: op.token }),
+        404,
+        'call_not_found',
+      );
+      await nothingStored();
+    });
+
+    test('unknown routes and methods answer problem+json', async () => {
+      await expectProblem(await stack.request(mode, '/api/v2/nope', { token: op.token }), 404, 'not_found');
+      await expectProblem(
+        await stack.request(mode, '/api/v2/calls', { method: 'DELETE', token: op.token }),
+        404,
+        'not_found',
+      );
+      await expectProblem(await stack.request(mode, '/../../etc/passwd'), 404, 'not_found');
+    });
+  });
+}
