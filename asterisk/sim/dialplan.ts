@@ -1,0 +1,205 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${...} here is Asterisk dialplan syntax, not JS.
+/**
+ * The dialplan the recordings were made with (shared/ari-traces/recorded-with-extensions.conf),
+ * as data, plus the little of Asterisk's extension matching and ${} substitution it needs.
+ * Keeping it as a table lets every Local/<x>@<context> endpoint behave the way that file
+ * makes Asterisk behave, including odd ones (Local/5@sim-outcome, Local/s@outbound-ivr).
+ */
+
+export type DialplanApp = readonly [app: string, data: string];
+
+interface Extension {
+  readonly exten: string;
+  readonly priorities: readonly DialplanApp[];
+}
+
+export type Dialplan = Readonly<Record<string, readonly Extension[]>>;
+
+const outcome = (digit: string, label: string, ...apps: DialplanApp[]): Extension => ({
+  exten: digit,
+  priorities: [['NoOp', `sim-callee \${SIM_DIALED}: ${label}`], ...apps],
+});
+
+const enterOutcome = (target: string): Extension[] => [
+  {
+    exten: '_X.',
+    priorities: [
+      ['Set', '__SIM_DIALED=${EXTEN}'],
+      ['Goto', `${target},\${EXTEN:-1},1`],
+    ],
+  },
+  {
+    exten: '_+X.',
+    priorities: [
+      ['Set', '__SIM_DIALED=${EXTEN}'],
+      ['Goto', `${target},\${EXTEN:-1},1`],
+    ],
+  },
+];
+
+export const SIM_DIALPLAN: Dialplan = {
+  'outbound-ivr': [
+    {
+      exten: 's',
+      priorities: [
+        ['NoOp', 'outbound-ivr: ${CHANNEL} answered, callerid=${CALLERID(all)}'],
+        ['Answer', ''],
+        ['Wait', '2'],
+        ['Hangup', ''],
+      ],
+    },
+    {
+      exten: 'play',
+      priorities: [
+        ['NoOp', 'outbound-ivr play: ${CHANNEL}'],
+        ['Answer', ''],
+        ['Playback', 'hello-world'],
+        ['Hangup', ''],
+      ],
+    },
+  ],
+  'sim-callee': enterOutcome('sim-outcome'),
+  'sim-trunk': enterOutcome('sim-trunk-outcome'),
+  'sim-trunk-outcome': [
+    {
+      exten: '1',
+      priorities: [
+        ['NoOp', 'sim-trunk ${SIM_DIALED}: busy like SIP 486 -> cause 17'],
+        ['Hangup', '17'],
+      ],
+    },
+    {
+      exten: '3',
+      priorities: [
+        ['NoOp', 'sim-trunk ${SIM_DIALED}: congestion like SIP 503 -> cause 34'],
+        ['Hangup', '34'],
+      ],
+    },
+    { exten: '_[024-9]', priorities: [['Goto', 'sim-outcome,${EXTEN},1']] },
+  ],
+  'sim-outcome': [
+    outcome(
+      '0',
+      'answer, talk 4s, callee hangs up',
+      ['Ringing', ''],
+      ['Wait', '1'],
+      ['Answer', ''],
+      ['Wait', '4'],
+      ['Hangup', '16'],
+    ),
+    outcome('1', 'busy', ['Busy', '20'], ['Hangup', '17']),
+    outcome('2', 'ringing, never answers', ['Ringing', ''], ['Wait', '300'], ['Hangup', '19']),
+    outcome('3', 'congestion', ['Congestion', '20'], ['Hangup', '34']),
+    outcome('4', 'answer then hang up at once', ['Answer', ''], ['Hangup', '16']),
+    outcome(
+      '5',
+      'answer and stay on the line',
+      ['Ringing', ''],
+      ['Wait', '1'],
+      ['Answer', ''],
+      ['Wait', '60'],
+      ['Hangup', '16'],
+    ),
+    outcome(
+      '6',
+      'early media then answer',
+      ['Progress', ''],
+      ['Wait', '2'],
+      ['Answer', ''],
+      ['Wait', '2'],
+      ['Hangup', '16'],
+    ),
+    outcome('7', 'unallocated number', ['Hangup', '1']),
+    outcome('8', 'rings then rejected', ['Ringing', ''], ['Wait', '2'], ['Hangup', '21']),
+    outcome('9', 'rings then network no-answer', ['Ringing', ''], ['Wait', '2'], ['Hangup', '19']),
+  ],
+  default: [
+    {
+      exten: '_X.',
+      priorities: [
+        ['NoOp', 'default context reached: ${EXTEN}'],
+        ['Hangup', ''],
+      ],
+    },
+  ],
+};
+
+const patternCache = new Map<string, RegExp>();
+
+/** Asterisk extension pattern (`_X.`, `_[024-9]`, `_+X.`) to a regular expression. */
+const patternToRegExp = (pattern: string): RegExp => {
+  const cached = patternCache.get(pattern);
+  if (cached) return cached;
+  let source = '';
+  for (let i = 1; i < pattern.length; i++) {
+    const c = pattern[i] as string;
+    if (c === 'X') source += '[0-9]';
+    else if (c === 'Z') source += '[1-9]';
+    else if (c === 'N') source += '[2-9]';
+    else if (c === '.') source += '.+';
+    else if (c === '!') source += '.*';
+    else if (c === '[') {
+      const end = pattern.indexOf(']', i);
+      source += `[${pattern.slice(i + 1, end).replace(/[\\^]/g, '\\$&')}]`;
+      i = end;
+    } else source += c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+  const re = new RegExp(`^${source}$`, 's');
+  patternCache.set(pattern, re);
+  return re;
+};
+
+/** Literal extensions win over patterns, as in Asterisk. */
+export const findExtension = (
+  plan: Dialplan,
+  context: string,
+  exten: string,
+): readonly DialplanApp[] | undefined => {
+  const extensions = plan[context];
+  if (!extensions) return undefined;
+  const literal = extensions.find((e) => !e.exten.startsWith('_') && e.exten === exten);
+  if (literal) return literal.priorities;
+  return extensions.find((e) => e.exten.startsWith('_') && patternToRegExp(e.exten).test(exten))?.priorities;
+};
+
+/** What ${...} can read: channel variables plus the few built-ins the dialplan uses. */
+export type VariableLookup = (name: string) => string | undefined;
+
+const substring = (value: string, offset: number, length: number | undefined): string => {
+  const start = offset < 0 ? Math.max(0, value.length + offset) : Math.min(offset, value.length);
+  if (length === undefined) return value.slice(start);
+  const end = length < 0 ? value.length + length : start + length;
+  return value.slice(start, Math.max(start, end));
+};
+
+/** Expands ${NAME} and ${NAME:offset[:length]} (innermost first, like pbx_substitute_variables). */
+export const substitute = (text: string, lookup: VariableLookup): string => {
+  let out = text;
+  for (;;) {
+    const start = out.lastIndexOf('${');
+    if (start < 0) return out;
+    let depth = 0;
+    let end = -1;
+    for (let i = start + 2; i < out.length; i++) {
+      const c = out[i];
+      if (c === '(') depth++;
+      else if (c === ')') depth--;
+      else if (c === '}' && depth <= 0) {
+        end = i;
+        break;
+      }
+    }
+    if (end < 0) return out;
+    const expr = out.slice(start + 2, end);
+    const m = /^([^:]+?)(?::(-?\d+)(?::(-?\d+))?)?$/.exec(expr);
+    let value = '';
+    if (m) {
+      const raw = lookup(m[1] as string) ?? '';
+      value =
+        m[2] === undefined
+          ? raw
+          : substring(raw, Number(m[2]), m[3] === undefined ? undefined : Number(m[3]));
+    }
+    out = out.slice(0, start) + value + out.slice(end + 1);
+  }
+};

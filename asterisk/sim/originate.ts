@@ -1,0 +1,265 @@
+/**
+ * Parsing and validation of POST /channels and POST /channels/{channelId}, in the order
+ * res/ari/resource_channels.c checks things, so that each malformed request gets the same
+ * status and message as from Asterisk 22 (recordings 50 and 51).
+ */
+
+export interface OriginateArgs {
+  endpoint?: string;
+  extension?: string;
+  context?: string;
+  priority: number;
+  label?: string;
+  app?: string;
+  appArgs?: string;
+  callerId?: string;
+  /** As parsed: 0 means "use the default of 30 s", -1 means no timeout. */
+  timeout: number;
+  channelId?: string;
+  otherChannelId?: string;
+  originator?: string;
+  formats?: string;
+  variables: Array<[string, string]>;
+}
+
+export interface ArgError {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+const error = (status: number, message: string): ArgError => ({ status, body: { message } });
+
+/** C atoi(): leading blanks, an optional sign and digits; anything else reads as 0. */
+export const atoi = (s: string): number => {
+  const m = /^[\s]*([+-]?\d+)/.exec(s);
+  if (!m) return 0;
+  const n = Number.parseInt(m[1] as string, 10);
+  return Number.isFinite(n) ? Math.trunc(Math.max(-2147483648, Math.min(2147483647, n))) : 0;
+};
+
+/** ast_json_string_get(): only JSON strings have a value; anything else is NULL. */
+const jsonString = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** ast_json_integer_get(): only JSON integers count, a string "30" or a real 30.5 reads as 0. */
+const jsonInteger = (v: unknown): number => (typeof v === 'number' && Number.isInteger(v) ? v : 0);
+
+type Body = { kind: 'none' } | { kind: 'json'; value: unknown };
+
+/**
+ * Builds the arguments from the query string and the body. Like the generated
+ * res_ari_channels.c, every field present in a JSON object body overrides the query, and with
+ * `pathChannelId` (originateWithId) the channelId comes from the path only.
+ */
+export const parseOriginateArgs = (
+  query: URLSearchParams,
+  body: Body,
+  pathChannelId?: string,
+): OriginateArgs | ArgError => {
+  const args: OriginateArgs = { priority: 0, timeout: 0, variables: [] };
+  for (const [name, value] of query) {
+    switch (name) {
+      case 'endpoint':
+        args.endpoint = value;
+        break;
+      case 'extension':
+        args.extension = value;
+        break;
+      case 'context':
+        args.context = value;
+        break;
+      case 'priority':
+        args.priority = atoi(value);
+        break;
+      case 'label':
+        args.label = value;
+        break;
+      case 'app':
+        args.app = value;
+        break;
+      case 'appArgs':
+        args.appArgs = value;
+        break;
+      case 'callerId':
+        args.callerId = value;
+        break;
+      case 'timeout':
+        args.timeout = atoi(value);
+        break;
+      case 'channelId':
+        if (pathChannelId === undefined) args.channelId = value;
+        break;
+      case 'otherChannelId':
+        args.otherChannelId = value;
+        break;
+      case 'originator':
+        args.originator = value;
+        break;
+      case 'formats':
+        args.formats = value;
+        break;
+    }
+  }
+  if (pathChannelId !== undefined) args.channelId = pathChannelId;
+
+  if (body.kind === 'json' && body.value !== null && typeof body.value === 'object') {
+    const o = body.value as Record<string, unknown>;
+    const has = (k: string) => !Array.isArray(o) && Object.hasOwn(o, k);
+    if (has('endpoint')) args.endpoint = jsonString(o.endpoint);
+    if (has('extension')) args.extension = jsonString(o.extension);
+    if (has('context')) args.context = jsonString(o.context);
+    if (has('priority')) args.priority = jsonInteger(o.priority);
+    if (has('label')) args.label = jsonString(o.label);
+    if (has('app')) args.app = jsonString(o.app);
+    if (has('appArgs')) args.appArgs = jsonString(o.appArgs);
+    if (has('callerId')) args.callerId = jsonString(o.callerId);
+    if (has('timeout')) args.timeout = jsonInteger(o.timeout);
+    if (has('channelId') && pathChannelId === undefined) args.channelId = jsonString(o.channelId);
+    if (has('otherChannelId')) args.otherChannelId = jsonString(o.otherChannelId);
+    if (has('originator')) args.originator = jsonString(o.originator);
+    if (has('formats')) args.formats = jsonString(o.formats);
+    if (has('variables')) {
+      const vars = o.variables;
+      if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) {
+        return error(400, "Only string values in the 'variables' object allowed");
+      }
+      for (const [k, v] of Object.entries(vars)) {
+        if (typeof v !== 'string') return error(400, "Only string values in the 'variables' object allowed");
+        args.variables.push([k, v]);
+      }
+    }
+  }
+  return args;
+};
+
+/** Formats Asterisk's format cache knows by name (the subset a stock build registers). */
+const KNOWN_FORMATS = new Set([
+  'ulaw',
+  'alaw',
+  'gsm',
+  'g722',
+  'g723',
+  'g726',
+  'g726aal2',
+  'g729',
+  'ilbc',
+  'lpc10',
+  'speex',
+  'speex16',
+  'speex32',
+  'slin',
+  'slin12',
+  'slin16',
+  'slin24',
+  'slin32',
+  'slin44',
+  'slin48',
+  'slin96',
+  'slin192',
+  'opus',
+  'siren7',
+  'siren14',
+  'testlaw',
+  'adpcm',
+  'g719',
+  'h261',
+  'h263',
+  'h263p',
+  'h264',
+  'h265',
+  'mp4',
+  'vp8',
+  'vp9',
+  'red',
+  't140',
+  't140red',
+  'jpeg',
+  'png',
+  'codec2',
+]);
+
+export interface OriginatePlan {
+  tech: string;
+  device: string;
+  args: OriginateArgs;
+  /** Milliseconds before the originate gives up ringing, or null for no limit (timeout=-1). */
+  timeoutMs: number | null;
+  /** Stasis(...) data: "app[,appArgs]", or null for a dialplan-style originate. */
+  appData: string | null;
+  context: string;
+  extension: string;
+  priority: number;
+}
+
+const isEmpty = (s: string | undefined): s is undefined | '' => s === undefined || s === '';
+
+/** The checks ari_channels_handle_originate_with_id makes before any channel exists. */
+export const planOriginate = (args: OriginateArgs): OriginatePlan | ArgError => {
+  if ((args.channelId?.length ?? 0) > 149 || (args.otherChannelId?.length ?? 0) > 149) {
+    return error(400, 'Uniqueid length exceeds maximum of 149');
+  }
+  if (isEmpty(args.endpoint)) return error(400, 'Endpoint must be specified');
+  if (!isEmpty(args.originator) && !isEmpty(args.formats)) {
+    return error(400, "Originator and formats can't both be specified");
+  }
+  const slash = args.endpoint.indexOf('/');
+  const tech = slash < 0 ? args.endpoint : args.endpoint.slice(0, slash);
+  const device = slash < 0 ? '' : args.endpoint.slice(slash + 1);
+  if (tech === '' || device === '') return error(400, 'Invalid endpoint specified');
+
+  let appData: string | null = null;
+  let context = '';
+  let extension = '';
+  let priority = 1;
+  if (!isEmpty(args.app)) {
+    appData = isEmpty(args.appArgs) ? args.app : `${args.app},${args.appArgs}`;
+  } else if (!isEmpty(args.extension)) {
+    context = isEmpty(args.context) ? 'default' : args.context;
+    extension = args.extension;
+    if (!isEmpty(args.label)) {
+      const numeric = /^\s*[+-]?\d+/.exec(args.label);
+      // The simulated dialplan has no labels, so only a numeric label can name a priority.
+      if (!numeric) return error(404, 'Requested label can not be found');
+      priority = atoi(args.label);
+      if (priority === 0) return error(400, 'Requested priority is illegal');
+    } else {
+      priority = args.priority ? args.priority : 1;
+    }
+  } else {
+    return error(400, 'Application or extension must be specified');
+  }
+
+  const timeoutMs = args.timeout > 0 ? args.timeout * 1000 : args.timeout === -1 ? null : 30_000;
+
+  if (!isEmpty(args.formats)) {
+    for (const raw of args.formats.split(',')) {
+      const name = raw.trim();
+      if (!KNOWN_FORMATS.has(name)) return error(400, `Provided format (${name}) was not found`);
+    }
+  }
+  return { tech, device, args, timeoutMs, appData, context, extension, priority };
+};
+
+/** ast_callerid_parse() plus ast_shrink_phone_number(): `"Name" <num>`, `Name <num>`, `num` or `Name`. */
+export const parseCallerId = (input: string): { name: string; number: string } => {
+  const unquote = (s: string) => {
+    const t = s.trim();
+    return t.length >= 2 && t.startsWith('"') && t.endsWith('"') ? t.slice(1, -1) : t;
+  };
+  const text = unquote(input);
+  let name = '';
+  let number = '';
+  const lt = text.lastIndexOf('<');
+  if (lt >= 0) {
+    const gt = text.indexOf('>', lt);
+    number = text.slice(lt + 1, gt < 0 ? undefined : gt).trim();
+    name = unquote(text.slice(0, lt));
+  } else if (/^[0-9*#+\-().\s]+$/.test(text)) {
+    number = text.trim();
+  } else {
+    name = text.trim();
+  }
+  if (/^[0-9*#+\-().\s]+$/.test(number) && /\d/.test(number)) {
+    number = number.replace(/[\s\-().]/g, '');
+  }
+  return { name, number };
+};

@@ -1,0 +1,206 @@
+/**
+ * Compares a replayed scenario with its recording.
+ *
+ * Events are compared per socket and per channel leg (`;1`/`;2` of the n-th call that socket
+ * saw), in four independent streams, because Asterisk publishes from several threads and only
+ * the order within one leg and one kind of event is stable:
+ *  - core: ChannelCreated, ChannelStateChange, Dial, ChannelHangupRequest, ChannelDestroyed,
+ *    StasisStart, StasisEnd and ChannelVarset STASISSTATUS, as (type, state, dialstatus, cause,
+ *    cause_txt, soft, args, value);
+ *  - dialplan: ChannelDialplan (app and data);
+ *  - variables: the other ChannelVarset events;
+ *  - caller ids: ChannelCallerId and ChannelConnectedLine with the caller/connected they carry.
+ * Events without a channel (ApplicationReplaced, Playback*) are compared per socket.
+ * DeviceStateChanged is only checked for shape: Asterisk coalesces device states
+ * asynchronously and the recordings show 2 to 5 of them per call in no stable order.
+ *
+ * One ordering is normalised: `Dial dialstatus=""` of `;1` sometimes comes after the first
+ * reaction of the callee (recordings 11-trunk-dialplan-1, 20-stasis-8 and 70 show it after
+ * ChannelStateChange(Ringing) or ChannelHangupRequest). It is the dial thread racing the callee
+ * thread; both orders are moved to the one the README documents (right after ChannelCreated).
+ * The other orders the README marks (±) are between the two legs, which per-leg streams ignore.
+ */
+import { isCoreEvent } from './replay.ts';
+import { type AriEvent, isEvent, type TraceEntry } from './traces.ts';
+
+interface ChannelLike {
+  id: string;
+  name: string;
+  state: string;
+  caller: { name: string; number: string };
+  connected: { name: string; number: string };
+}
+
+const normalizeText = (s: string): string =>
+  s
+    .replace(/-[0-9a-f]{8}(;[12])/g, '-<n>$1')
+    .replace(/^\d{9,11}\.\d+(;2)?$/, '<auto-id>$1')
+    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}/g, '<time>');
+
+const VOLATILE_KEYS = new Set(['timestamp', 'creationtime', 'startup_time', 'last_reload_time', 'basePath']);
+
+/** Deep copy with times, Local counters and generated ids made comparable. */
+export const normalize = (v: unknown): unknown => {
+  if (typeof v === 'string') return normalizeText(v);
+  if (Array.isArray(v)) return v.map(normalize);
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, val] of Object.entries(v)) out[k] = VOLATILE_KEYS.has(k) ? '<volatile>' : normalize(val);
+    return out;
+  }
+  return v;
+};
+
+/** The keys of an object, recursively, as sorted paths: what "shaped as recorded" means. */
+export const shape = (v: unknown, prefix = ''): string[] => {
+  if (Array.isArray(v)) return [`${prefix}[]`, ...(v.length > 0 ? shape(v[0], `${prefix}[]`) : [])];
+  if (v !== null && typeof v === 'object') {
+    return Object.entries(v)
+      .flatMap(([k, val]) => [`${prefix}.${k}`, ...shape(val, `${prefix}.${k}`)])
+      .sort();
+  }
+  return [];
+};
+
+const channelOf = (e: AriEvent): ChannelLike | undefined => (e.channel ?? e.peer) as ChannelLike | undefined;
+
+const coreItem = (e: AriEvent, ch: ChannelLike): string => {
+  let s = `${e.type}(${ch.state})`;
+  if (e.type === 'Dial') s += ` dialstatus="${e.dialstatus}"`;
+  if (e.cause !== undefined) s += ` cause=${e.cause}`;
+  if (e.cause_txt !== undefined) s += ` "${e.cause_txt}"`;
+  if (e.soft) s += ' soft';
+  if (e.type === 'StasisStart') s += ` args=${JSON.stringify(e.args)}`;
+  if (e.type === 'ChannelVarset') s += ` ${e.variable}="${e.value}"`;
+  return s;
+};
+
+type Streams = Map<string, string[]>;
+
+/** The Dial-race normalisation described at the top of this file. */
+const normalizeDialRace = (seq: string[]): string[] => {
+  const i = seq.findIndex((s) => s.startsWith('Dial(') && s.endsWith('dialstatus=""'));
+  const created = seq[0]?.startsWith('ChannelCreated(') ? 1 : 0;
+  if (i <= created) return seq;
+  const out = [...seq];
+  out.splice(i, 1);
+  const state = created ? /\(([^)]*)\)/.exec(seq[0] as string)?.[1] : 'Down';
+  out.splice(created, 0, `Dial(${state}) dialstatus=""`);
+  return out;
+};
+
+/** Splits a log's events into the compared streams, keyed by socket, call number and leg. */
+export const eventStreams = (log: TraceEntry[]): Streams => {
+  const streams: Streams = new Map();
+  const calls = new Map<string, Map<string, number>>();
+  const push = (key: string, item: string) => {
+    const list = streams.get(key) ?? [];
+    list.push(item);
+    streams.set(key, list);
+  };
+  for (const e of log) {
+    if (!isEvent(e)) continue;
+    const ev = e.body;
+    const ch = channelOf(ev);
+    if (!ch) {
+      if (ev.type === 'DeviceStateChanged') continue;
+      const pb = ev.playback as { state?: string } | undefined;
+      push(`${e.socket} socket`, pb ? `${ev.type} ${pb.state}` : ev.type);
+      continue;
+    }
+    const base = ch.name.replace(/;[12]$/, '');
+    const leg = ch.name.endsWith(';2') ? ';2' : ';1';
+    const perSocket = calls.get(e.socket) ?? new Map<string, number>();
+    calls.set(e.socket, perSocket);
+    if (!perSocket.has(base)) perSocket.set(base, perSocket.size + 1);
+    const key = `${e.socket} call#${perSocket.get(base)} ${leg}`;
+    if (isCoreEvent(ev)) push(`${key} core`, coreItem(ev, ch));
+    else if (ev.type === 'ChannelDialplan') {
+      push(`${key} dialplan`, normalizeText(`${ev.dialplan_app}(${ev.dialplan_app_data})`));
+    } else if (ev.type === 'ChannelVarset') push(`${key} variables`, `${ev.variable}="${ev.value}"`);
+    else if (ev.type === 'ChannelCallerId' || ev.type === 'ChannelConnectedLine') {
+      push(
+        `${key} callerid`,
+        `${ev.type} caller=${ch.caller.name}/${ch.caller.number} connected=${ch.connected.name}/${ch.connected.number}`,
+      );
+    } else push(`${key} other`, `${ev.type}(${ch.state})`);
+  }
+  for (const [key, seq] of streams) {
+    if (key.endsWith(';1 core')) streams.set(key, normalizeDialRace(seq));
+  }
+  return streams;
+};
+
+const httpDigest = (e: TraceEntry) => ({
+  request: `${e.method} ${normalizeText(e.path ?? '')}`,
+  status: e.status,
+  body: normalize(e.body),
+  ...(e.www_authenticate ? { www_authenticate: e.www_authenticate } : {}),
+});
+
+const lifecycle = (log: TraceEntry[]): string[] =>
+  log
+    .filter((e) => e.kind === 'ws' && (e.method === 'OPEN' || e.method === 'CLOSE' || e.method === 'ERROR'))
+    .map((e) => `${e.socket} ${e.method}${e.method === 'ERROR' ? '' : ` ${e.status}`}`)
+    .sort();
+
+export interface Comparison {
+  differences: string[];
+  /** How many compared items matched, to show the test compared something. */
+  compared: { http: number; streams: number; events: number };
+}
+
+export const compareLogs = (recorded: TraceEntry[], observed: TraceEntry[]): Comparison => {
+  const differences: string[] = [];
+  const show = (v: unknown) => JSON.stringify(v);
+
+  const recHttp = recorded.filter((e) => e.kind === 'http' || e.method === 'UPGRADE');
+  const obsHttp = observed.filter((e) => e.kind === 'http' || e.method === 'UPGRADE');
+  if (recHttp.length !== obsHttp.length) {
+    differences.push(`HTTP exchanges: recorded ${recHttp.length}, replayed ${obsHttp.length}`);
+  }
+  for (let i = 0; i < Math.min(recHttp.length, obsHttp.length); i++) {
+    const want = httpDigest(recHttp[i] as TraceEntry);
+    const got = httpDigest(obsHttp[i] as TraceEntry);
+    if (show(want) !== show(got))
+      differences.push(`HTTP #${i + 1}\n  recorded ${show(want)}\n  replayed ${show(got)}`);
+  }
+
+  const recLife = lifecycle(recorded);
+  const obsLife = lifecycle(observed);
+  if (show(recLife) !== show(obsLife)) {
+    differences.push(`websocket opens/closes\n  recorded ${show(recLife)}\n  replayed ${show(obsLife)}`);
+  }
+
+  const rec = eventStreams(recorded);
+  const obs = eventStreams(observed);
+  let events = 0;
+  for (const key of new Set([...rec.keys(), ...obs.keys()])) {
+    const want = rec.get(key) ?? [];
+    const got = obs.get(key) ?? [];
+    events += want.length;
+    if (show(want) !== show(got)) {
+      differences.push(`${key}\n  recorded ${want.join(' | ')}\n  replayed ${got.join(' | ')}`);
+    }
+  }
+
+  // Shape: every replayed event has the keys of some recorded event of its type.
+  const shapes = new Map<string, Set<string>>();
+  for (const e of recorded) {
+    if (!isEvent(e)) continue;
+    const known = shapes.get(e.body.type) ?? new Set<string>();
+    known.add(show(shape(e.body)));
+    shapes.set(e.body.type, known);
+  }
+  const reported = new Set<string>();
+  for (const e of observed) {
+    if (!isEvent(e)) continue;
+    const known = shapes.get(e.body.type);
+    const got = show(shape(e.body));
+    if (known && !known.has(got) && !reported.has(e.body.type)) {
+      reported.add(e.body.type);
+      differences.push(`shape of ${e.body.type}\n  recorded ${[...known].join(' or ')}\n  replayed ${got}`);
+    }
+  }
+  return { differences, compared: { http: recHttp.length, streams: rec.size, events } };
+};

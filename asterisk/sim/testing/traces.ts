@@ -1,0 +1,55 @@
+/**
+ * The recordings of a real Asterisk 22.10.1 (copied byte for byte from shared/ari-traces into
+ * asterisk/sim/traces, gzipped so formatters leave them alone).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const TRACES_DIR = join(import.meta.dir, '..', 'traces');
+
+export interface TraceEntry {
+  t_ms: number;
+  kind: 'http' | 'ws';
+  method: string;
+  path: string | null;
+  status: number | null;
+  body: unknown;
+  socket?: string;
+  latency_ms?: number;
+  connect_ms?: number;
+  content_type?: string | null;
+  request_body?: unknown;
+  request_auth?: string;
+  www_authenticate?: string | null;
+  error?: string;
+}
+
+export interface IndexEntry {
+  name: string;
+  description: string;
+  entries: number;
+  style?: string;
+  outcome?: number;
+  request?: Record<string, string>;
+}
+
+const readGz = (file: string): unknown =>
+  JSON.parse(new TextDecoder().decode(Bun.gunzipSync(readFileSync(join(TRACES_DIR, file)))));
+
+export const loadTrace = (name: string): TraceEntry[] => readGz(`${name}.json.gz`) as TraceEntry[];
+
+export const loadIndex = (): IndexEntry[] => readGz('index.json.gz') as IndexEntry[];
+
+export const scenarioNames = (): string[] =>
+  readdirSync(TRACES_DIR)
+    .filter((f) => f.endsWith('.json.gz') && f !== 'index.json.gz')
+    .map((f) => f.slice(0, -'.json.gz'.length))
+    .sort();
+
+export interface AriEvent {
+  type: string;
+  [key: string]: unknown;
+}
+
+export const isEvent = (e: TraceEntry): e is TraceEntry & { body: AriEvent; socket: string } =>
+  e.kind === 'ws' && e.method === 'EVENT';
