@@ -1,0 +1,182 @@
+import { afterEach, describe, expect, test } from 'bun:test';
+import { isAriError } from '../errors.ts';
+import { createLogger } from '../log.ts';
+import { createMetrics } from '../metrics.ts';
+import { AriClient, type AriClientOptions } from './http.ts';
+
+/** A tiny programmable ARI: each test decides how every request is answered. */
+function fakeAri(answer: (request: Request, url: URL) => Response | Promise<Response>) {
+  const seen: Array<{
+    method: string;
+    path: string;
+    auth: string | null;
+    body: string;
+    connection: string | null;
+  }> = [];
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    async fetch(request) {
+      const url = new URL(request.url);
+      const body = await request.text();
+      seen.push({
+        method: request.method,
+        path: url.pathname + url.search,
+        auth: request.headers.get('authorization'),
+        body,
+        connection: request.headers.get('connection'),
+      });
+      return answer(request, url);
+    },
+  });
+  return { server, seen, url: `http://127.0.0.1:${server.port}/ari` };
+}
+
+const servers: Array<{ stop(force?: boolean): void }> = [];
+const clients: AriClient[] = [];
+afterEach(async () => {
+  for (const client of clients.splice(0)) await client.close();
+  for (const server of servers.splice(0)) server.stop(true);
+});
+
+function client(baseUrl: string, overrides: Partial<AriClientOptions> = {}) {
+  const metrics = createMetrics();
+  const c = new AriClient({
+    baseUrl,
+    username: 'ariuser',
+    password: 'aripass',
+    maxConnections: 10,
+    maxKeepalive: 2,
+    requestTimeoutMs: 300,
+    breakerFailures: 3,
+    breakerHalfOpenAfterMs: 200,
+    retryAttempts: 3,
+    retryInitialDelayMs: 5,
+    retryMaxDelayMs: 20,
+    metrics,
+    log: createLogger({ level: 'silent' }),
+    ...overrides,
+  });
+  clients.push(c);
+  return { client: c, metrics };
+}
+
+const channel = (id: string) => ({ id, name: `Local/5551234000@sim-callee-00000001;1`, state: 'Down' });
+const request = (channelId: string) => ({
+  channelId,
+  endpoint: 'Local/5551234000@sim-callee',
+  timeoutS: 30,
+  callerId: 'Contact Center <5550001111>',
+  target: { style: 'dialplan' as const, context: 'outbound-ivr', extension: 's', priority: 1 },
+  variables: { TRACEPARENT: '00-abc-def-01', CC_CAMPAIGN: '42' },
+});
+
+describe('AriClient', () => {
+  test('originate: query parameters, variables in a JSON body, basic auth', async () => {
+    const ari = fakeAri((_req, url) => Response.json(channel(url.searchParams.get('channelId')!)));
+    servers.push(ari.server);
+    const { client: c } = client(ari.url);
+    const result = await c.originate(request('call-1'));
+    expect(result.id).toBe('call-1');
+    const sent = ari.seen[0]!;
+    const query = new URL(`http://x${sent.path}`).searchParams;
+    expect(sent.path.startsWith('/ari/channels?')).toBe(true);
+    expect(Object.fromEntries(query)).toEqual({
+      endpoint: 'Local/5551234000@sim-callee',
+      timeout: '30',
+      channelId: 'call-1',
+      callerId: 'Contact Center <5550001111>',
+      context: 'outbound-ivr',
+      extension: 's',
+      priority: '1',
+    });
+    expect(JSON.parse(sent.body)).toEqual({ variables: { TRACEPARENT: '00-abc-def-01', CC_CAMPAIGN: '42' } });
+    expect(sent.auth).toBe(`Basic ${btoa('ariuser:aripass')}`);
+  });
+
+  test('5xx and timeouts are retried; a success after them is a success', async () => {
+    let n = 0;
+    const ari = fakeAri(async () => {
+      n += 1;
+      if (n === 1) return new Response('{"message":"oops"}', { status: 503 });
+      if (n === 2) {
+        await Bun.sleep(500);
+        return Response.json(channel('late'));
+      }
+      return Response.json(channel('call-2'));
+    });
+    servers.push(ari.server);
+    const { client: c } = client(ari.url);
+    expect((await c.originate(request('call-2'))).id).toBe('call-2');
+    expect(n).toBe(3);
+    expect(c.breakerState()).toBe('closed');
+  });
+
+  test('4xx is not retried and does not count for the breaker; Allocation failed is not retried', async () => {
+    const ari = fakeAri((_req, url) =>
+      url.searchParams.get('endpoint')?.startsWith('Foo/')
+        ? Response.json({ error: 'Allocation failed' }, { status: 500 })
+        : Response.json({ message: 'Invalid endpoint specified' }, { status: 400 }),
+    );
+    servers.push(ari.server);
+    const { client: c } = client(ari.url);
+    for (let i = 0; i < 5; i++) {
+      const error = await c.originate(request(`bad-${i}`)).catch((e) => e);
+      expect(isAriError(error) && error.status).toBe(400);
+      expect(isAriError(error) && error.retryable).toBe(false);
+    }
+    const alloc = await c.originate({ ...request('alloc'), endpoint: 'Foo/1' }).catch((e) => e);
+    expect(isAriError(alloc) && alloc.ariMessage).toBe('Allocation failed');
+    expect(ari.seen.length).toBe(6);
+    expect(c.breakerState()).toBe('closed');
+  });
+
+  test('consecutive failures open the breaker; it answers at once; a probe closes it when ARI is back', async () => {
+    let healthy = false;
+    const ari = fakeAri((_req, url) => {
+      if (!healthy) return new Response('', { status: 503 });
+      return url.pathname.endsWith('/ping') ? Response.json({ ping: 'pong' }) : Response.json([]);
+    });
+    servers.push(ari.server);
+    const { client: c, metrics } = client(ari.url, { retryAttempts: 1 });
+    const states: string[] = [];
+    c.onBreakerChange((s) => states.push(s));
+    for (let i = 0; i < 3; i++) await c.listChannels().catch(() => undefined);
+    expect(c.breakerState()).toBe('open');
+    const started = performance.now();
+    const error = await c.listChannels().catch((e) => e);
+    expect(performance.now() - started).toBeLessThan(20);
+    expect(isAriError(error) && error.kind).toBe('breaker_open');
+    expect(isAriError(error) && error.retryAfterS).toBe(1);
+    expect((await metrics.registry.getSingleMetric('sidecar_breaker_state')!.get()).values[0]!.value).toBe(2);
+    const before = ari.seen.length;
+    healthy = true;
+    // No traffic from us: the breaker probes by itself after halfOpenAfter.
+    await Bun.sleep(350);
+    expect(c.breakerState()).toBe('closed');
+    expect(ari.seen.slice(before).map((s) => s.path)).toEqual(['/ari/asterisk/ping']);
+    expect(states).toEqual(['open', 'half_open', 'closed']);
+  });
+
+  test('getChannel and hangup treat 404 as an answer', async () => {
+    const ari = fakeAri(() => Response.json({ message: 'Channel not found' }, { status: 404 }));
+    servers.push(ari.server);
+    const { client: c } = client(ari.url);
+    expect(await c.getChannel('gone')).toBeNull();
+    expect(await c.hangup('gone')).toBe('gone');
+    expect(ari.seen.length).toBe(2);
+  });
+
+  test('requests beyond the keep-alive budget ask for their connection to be closed', async () => {
+    const ari = fakeAri(async () => {
+      await Bun.sleep(30);
+      return Response.json([]);
+    });
+    servers.push(ari.server);
+    const { client: c } = client(ari.url, { maxKeepalive: 2 });
+    await Promise.all(Array.from({ length: 6 }, () => c.listChannels()));
+    expect(ari.seen.filter((s) => s.connection === 'close').length).toBe(4);
+    await Bun.sleep(50);
+    expect(c.stats().connected).toBeLessThanOrEqual(2);
+  });
+});

@@ -1,0 +1,363 @@
+import {
+  type CircuitBreakerPolicy,
+  CircuitState,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  ExponentialBackoff,
+  handleWhen,
+  isBrokenCircuitError,
+  isTaskCancelledError,
+  type RetryPolicy,
+  retry,
+  type TimeoutPolicy,
+  TimeoutStrategy,
+  timeout,
+} from 'cockatiel';
+import { Pool } from 'undici/index.js';
+import { AriError, describeError, isAriError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { AriChannel, AriChannelList, AriErrorBody } from './schemas.ts';
+
+export type BreakerState = 'closed' | 'open' | 'half_open';
+
+export interface AriClientOptions {
+  /** e.g. http://localhost:8088/ari */
+  baseUrl: string;
+  username: string;
+  password: string;
+  maxConnections: number;
+  /** Connections kept open between requests; requests beyond it ask the server to close. */
+  maxKeepalive: number;
+  requestTimeoutMs: number;
+  breakerFailures: number;
+  breakerHalfOpenAfterMs: number;
+  retryAttempts: number;
+  retryInitialDelayMs: number;
+  retryMaxDelayMs: number;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export interface OriginateRequest {
+  channelId: string;
+  endpoint: string;
+  timeoutS: number;
+  callerId: string | null;
+  target:
+    | { style: 'dialplan'; context: string; extension: string; priority: number }
+    | { style: 'stasis'; app: string; appArgs: string };
+  variables: Record<string, string>;
+}
+
+interface Sent {
+  status: number;
+  body: unknown;
+}
+
+interface RequestSpec {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** Path below the ARI base, with query. */
+  path: string;
+  /** Route template for metrics (never the raw path: ids would explode the label set). */
+  route: string;
+  body?: unknown;
+  /** Runs before each attempt (pacing of originates). */
+  beforeAttempt?: () => Promise<void>;
+}
+
+/**
+ * ARI over HTTP: one undici Pool, basic auth, and three named cockatiel policies composed as
+ * retry → breaker → timeout. Only answers that say something about ARI's health (network
+ * errors, timeouts, 5xx other than "Allocation failed") count for the breaker; a 4xx is ARI
+ * working as designed. Non-2xx answers come back as AriError values with `retryable`.
+ */
+export class AriClient {
+  private readonly pool: Pool;
+  private readonly basePath: string;
+  private readonly authorization: string;
+  private readonly breaker: CircuitBreakerPolicy;
+  private readonly retryPolicy: RetryPolicy;
+  private readonly timeoutPolicy: TimeoutPolicy;
+  private readonly options: AriClientOptions;
+  private inFlight = 0;
+  private openedAt = 0;
+  private probeTimer: ReturnType<typeof setTimeout> | null = null;
+  private closed = false;
+  private readonly breakerListeners: Array<(state: BreakerState) => void> = [];
+
+  constructor(options: AriClientOptions) {
+    this.options = options;
+    const url = new URL(options.baseUrl);
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.pool = new Pool(url.origin, {
+      connections: options.maxConnections,
+      keepAliveTimeout: 30_000,
+      connectTimeout: options.requestTimeoutMs,
+    });
+    this.authorization = `Basic ${Buffer.from(`${options.username}:${options.password}`).toString('base64')}`;
+
+    this.breaker = circuitBreaker(
+      handleWhen((error) => isAriError(error) && error.countsForBreaker),
+      {
+        halfOpenAfter: options.breakerHalfOpenAfterMs,
+        breaker: new ConsecutiveBreaker(options.breakerFailures),
+      },
+    );
+    this.breaker.onBreak(() => {
+      this.openedAt = Date.now();
+      options.log.warn('ARI circuit breaker opened', { after_failures: options.breakerFailures });
+      this.scheduleProbe();
+    });
+    this.breaker.onHalfOpen(() => options.log.info('ARI circuit breaker half-open: probing'));
+    this.breaker.onReset(() => options.log.info('ARI circuit breaker closed'));
+    this.breaker.onStateChange(() => {
+      const state = this.breakerState();
+      options.metrics.breakerState.set(state === 'closed' ? 0 : state === 'half_open' ? 1 : 2);
+      for (const listener of this.breakerListeners) listener(state);
+    });
+    options.metrics.breakerState.set(0);
+
+    // Aggressive: the attempt is abandoned (and its request aborted) the moment time is up.
+    this.timeoutPolicy = timeout(options.requestTimeoutMs, TimeoutStrategy.Aggressive);
+    this.retryPolicy = retry(
+      handleWhen((error) => isAriError(error) && error.retryable),
+      {
+        maxAttempts: Math.max(0, options.retryAttempts - 1),
+        backoff: new ExponentialBackoff({
+          initialDelay: options.retryInitialDelayMs,
+          maxDelay: options.retryMaxDelayMs,
+        }),
+      },
+    );
+    this.retryPolicy.onRetry((reason) => {
+      const error = 'error' in reason ? describeError(reason.error) : 'result';
+      options.log.debug('retrying ARI request', { error, delay_ms: Math.round(reason.delay) });
+    });
+  }
+
+  breakerState(): BreakerState {
+    switch (this.breaker.state) {
+      case CircuitState.Closed:
+        return 'closed';
+      case CircuitState.HalfOpen:
+        return 'half_open';
+      default:
+        return 'open';
+    }
+  }
+
+  /** Whole seconds until the breaker lets a probe through; null when it is not open. */
+  retryAfterS(): number | null {
+    if (this.breakerState() === 'closed') return null;
+    const left = this.openedAt + this.options.breakerHalfOpenAfterMs - Date.now();
+    return Math.max(1, Math.ceil(left / 1000));
+  }
+
+  onBreakerChange(listener: (state: BreakerState) => void): void {
+    this.breakerListeners.push(listener);
+  }
+
+  /**
+   * POST /channels. Resolves with the `;1` snapshot; ARI's refusals reject with an AriError.
+   * `beforeAttempt` runs before every attempt, retries included: each one is an originate that
+   * the pacing window has to count.
+   */
+  async originate(request: OriginateRequest, beforeAttempt?: () => Promise<void>): Promise<AriChannel> {
+    const query = new URLSearchParams({
+      endpoint: request.endpoint,
+      timeout: String(request.timeoutS),
+      channelId: request.channelId,
+    });
+    if (request.callerId) query.set('callerId', request.callerId);
+    if (request.target.style === 'dialplan') {
+      query.set('context', request.target.context);
+      query.set('extension', request.target.extension);
+      query.set('priority', String(request.target.priority));
+    } else {
+      query.set('app', request.target.app);
+      query.set('appArgs', request.target.appArgs);
+    }
+    const sent = await this.send({
+      method: 'POST',
+      path: `/channels?${query}`,
+      route: '/channels',
+      body: { variables: request.variables },
+      ...(beforeAttempt ? { beforeAttempt } : {}),
+    });
+    return AriChannel.parse(expectOk(sent, 'originate'));
+  }
+
+  /** GET /channels/{id}; null when the channel does not exist. */
+  async getChannel(id: string): Promise<AriChannel | null> {
+    const sent = await this.send({
+      method: 'GET',
+      path: `/channels/${encodeURIComponent(id)}`,
+      route: '/channels/{channelId}',
+    });
+    if (sent.status === 404) return null;
+    return AriChannel.parse(expectOk(sent, 'get channel'));
+  }
+
+  async listChannels(): Promise<AriChannel[]> {
+    const sent = await this.send({ method: 'GET', path: '/channels', route: '/channels' });
+    return AriChannelList.parse(expectOk(sent, 'list channels'));
+  }
+
+  /** DELETE /channels/{id}: 'gone' when ARI no longer has it (404). */
+  async hangup(id: string): Promise<'hung_up' | 'gone'> {
+    const sent = await this.send({
+      method: 'DELETE',
+      path: `/channels/${encodeURIComponent(id)}`,
+      route: '/channels/{channelId}',
+    });
+    if (sent.status === 404) return 'gone';
+    expectOk(sent, 'hangup');
+    return 'hung_up';
+  }
+
+  /** GET /asterisk/ping: ARI is up and answering. */
+  async ping(): Promise<void> {
+    expectOk(await this.send({ method: 'GET', path: '/asterisk/ping', route: '/asterisk/ping' }), 'ping');
+  }
+
+  stats() {
+    return this.pool.stats;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    await this.pool.close().catch(() => this.pool.destroy());
+  }
+
+  /** Once open, probe by ourselves after the delay, so the breaker closes without waiting for traffic. */
+  private scheduleProbe(): void {
+    if (this.closed) return;
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = null;
+      if (this.closed || this.breakerState() === 'closed') return;
+      // A failed probe re-opens the breaker, whose onBreak schedules the next one.
+      this.ping().catch(() => undefined);
+    }, this.options.breakerHalfOpenAfterMs + 5);
+    this.probeTimer.unref?.();
+  }
+
+  private async send(spec: RequestSpec): Promise<Sent> {
+    return this.retryPolicy.execute(async ({ signal }) => {
+      try {
+        return await this.breaker.execute(() => this.attempt(spec, signal), signal);
+      } catch (error) {
+        if (isBrokenCircuitError(error)) {
+          throw new AriError('ARI circuit breaker is open', {
+            kind: 'breaker_open',
+            retryable: false,
+            countsForBreaker: false,
+            retryAfterS: this.retryAfterS(),
+            cause: error,
+          });
+        }
+        throw error;
+      }
+    });
+  }
+
+  private async attempt(spec: RequestSpec, outer: AbortSignal): Promise<Sent> {
+    if (spec.beforeAttempt) await spec.beforeAttempt();
+    const { metrics } = this.options;
+    const stop = metrics.ariRequestDuration.startTimer({ method: spec.method, route: spec.route });
+    const keepAlive = this.inFlight < this.options.maxKeepalive;
+    this.inFlight += 1;
+    try {
+      const sent = await this.timeoutPolicy.execute(async ({ signal }) => {
+        const headers: Record<string, string> = {
+          authorization: this.authorization,
+          accept: 'application/json',
+        };
+        // undici cannot cap idle sockets by count; a request beyond the keep-alive budget asks
+        // for its socket to be closed afterwards, which bounds the idle ones to maxKeepalive.
+        if (!keepAlive) headers.connection = 'close';
+        let body: string | undefined;
+        if (spec.body !== undefined) {
+          body = JSON.stringify(spec.body);
+          headers['content-type'] = 'application/json';
+        }
+        const response = await this.pool.request({
+          method: spec.method,
+          path: `${this.basePath}${spec.path}`,
+          headers,
+          ...(body !== undefined ? { body } : {}),
+          signal,
+        });
+        const text = await response.body.text();
+        return { status: response.statusCode, body: parseBody(text) };
+      }, outer);
+      metrics.ariRequests.inc({ method: spec.method, route: spec.route, status: String(sent.status) });
+      if (sent.status >= 500 && !isAllocationFailed(sent)) {
+        throw new AriError(`ARI answered ${sent.status} to ${spec.method} ${spec.route}`, {
+          kind: 'status',
+          status: sent.status,
+          ariMessage: ariMessage(sent.body),
+          retryable: true,
+          countsForBreaker: true,
+        });
+      }
+      return sent;
+    } catch (error) {
+      if (isAriError(error)) throw error;
+      const timedOut = isTaskCancelledError(error);
+      metrics.ariRequests.inc({
+        method: spec.method,
+        route: spec.route,
+        status: timedOut ? 'timeout' : 'error',
+      });
+      throw new AriError(
+        timedOut
+          ? `ARI did not answer ${spec.method} ${spec.route} within ${this.options.requestTimeoutMs} ms`
+          : `ARI unreachable (${spec.method} ${spec.route}): ${describeError(error)}`,
+        { kind: timedOut ? 'timeout' : 'network', retryable: true, countsForBreaker: true, cause: error },
+      );
+    } finally {
+      this.inFlight -= 1;
+      stop();
+    }
+  }
+}
+
+function parseBody(text: string): unknown {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function ariMessage(body: unknown): string | null {
+  const parsed = AriErrorBody.safeParse(body);
+  if (!parsed.success) return typeof body === 'string' ? body.slice(0, 200) : null;
+  return parsed.data.message ?? parsed.data.error ?? null;
+}
+
+/** The recorded 500 for an unknown channel technology: a routing problem, not ARI's health. */
+function isAllocationFailed(sent: Sent): boolean {
+  return sent.status === 500 && ariMessage(sent.body) === 'Allocation failed';
+}
+
+/** 2xx → body; anything else → a non-retryable AriError carrying ARI's status and message. */
+function expectOk(sent: Sent, what: string): unknown {
+  if (sent.status >= 200 && sent.status < 300) return sent.body;
+  const message = ariMessage(sent.body);
+  throw new AriError(`ARI refused ${what}: ${sent.status}${message ? ` ${message}` : ''}`, {
+    kind: 'status',
+    status: sent.status,
+    ariMessage: message,
+    retryable: false,
+    countsForBreaker: false,
+  });
+}
+
+export function isAllocationFailedError(error: unknown): boolean {
+  return isAriError(error) && error.status === 500 && error.ariMessage === 'Allocation failed';
+}

@@ -1,0 +1,250 @@
+import { ExponentialBackoff, type IBackoff } from 'cockatiel';
+import WebSocket from 'ws';
+import { describeError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { AriEvent } from './schemas.ts';
+
+/**
+ * The ARI events WebSocket as an explicit state machine:
+ *
+ *   idle ─start()→ connecting ─open→ open ─close/1006/timeout→ backoff ─timer→ connecting …
+ *   any ─close()→ closed (no more reconnects)
+ *
+ * Reconnects back off exponentially with jitter; the attempt counter resets only after the
+ * socket stayed up for a minimum time, so a server that accepts and drops at once is not
+ * hammered. A socket that goes silent is pinged; no pong in time means it is half-open, and it
+ * is torn down like an abnormal close.
+ */
+export type SocketState =
+  | { kind: 'idle' }
+  | { kind: 'connecting'; attempt: number; since: number }
+  | { kind: 'open'; since: number }
+  | { kind: 'backoff'; attempt: number; until: number }
+  | { kind: 'closed' };
+
+export interface EventSocketOptions {
+  /** ws(s)://…/ari/events?app=…&subscribeAll=true (no credentials in it). */
+  url: string;
+  headers: Record<string, string>;
+  connectTimeoutMs: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+  minUptimeMs: number;
+  idlePingMs: number;
+  pongTimeoutMs: number;
+  onEvent: (event: AriEvent, receivedAt: number) => void;
+  onOpen: () => void;
+  onDown?: (info: { code: number; reason: string }) => void;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export function eventsUrl(ariHttpUrl: string, app: string): string {
+  const url = new URL(`${ariHttpUrl.replace(/\/+$/, '')}/events`);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.searchParams.set('app', app);
+  url.searchParams.set('subscribeAll', 'true');
+  return url.toString();
+}
+
+export class AriEventSocket {
+  private current: SocketState = { kind: 'idle' };
+  private ws: WebSocket | null = null;
+  private attempt = 0;
+  private backoff: IBackoff<unknown> | null = null;
+  private readonly backoffFactory: ExponentialBackoff<unknown>;
+  private timers = new Set<ReturnType<typeof setTimeout>>();
+  private idleTimer: ReturnType<typeof setTimeout> | null = null;
+  private pongTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly options: EventSocketOptions;
+
+  constructor(options: EventSocketOptions) {
+    this.options = options;
+    this.backoffFactory = new ExponentialBackoff({
+      initialDelay: options.initialDelayMs,
+      maxDelay: options.maxDelayMs,
+    });
+  }
+
+  get state(): SocketState {
+    return this.current;
+  }
+
+  isOpen(): boolean {
+    return this.current.kind === 'open';
+  }
+
+  start(): void {
+    if (this.current.kind !== 'idle') return;
+    this.connect();
+  }
+
+  /** Stops for good: no reconnect after this. */
+  close(): void {
+    if (this.current.kind === 'closed') return;
+    this.transition({ kind: 'closed' });
+    this.clearTimers();
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      try {
+        ws.close(1000, 'sidecar stopping');
+      } catch {
+        ws.terminate();
+      }
+    }
+  }
+
+  /** Drops the connection as if the network had (tests, and a socket found dead). */
+  terminate(): void {
+    this.ws?.terminate();
+  }
+
+  private transition(next: SocketState): void {
+    const wasOpen = this.current.kind === 'open';
+    this.current = next;
+    this.options.metrics.wsConnected.set(next.kind === 'open' ? 1 : 0);
+    if (wasOpen && next.kind !== 'open') this.stopLiveness();
+  }
+
+  private later(ms: number, fn: () => void): ReturnType<typeof setTimeout> {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+    return timer;
+  }
+
+  private clearTimers(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.stopLiveness();
+  }
+
+  private connect(): void {
+    const attempt = this.attempt;
+    this.transition({ kind: 'connecting', attempt, since: Date.now() });
+    const ws = new WebSocket(this.options.url, { headers: this.options.headers });
+    this.ws = ws;
+    const connectTimer = this.later(this.options.connectTimeoutMs, () => {
+      if (this.ws === ws && this.current.kind === 'connecting') {
+        this.options.log.warn('ARI events socket: connect timed out', {
+          timeout_ms: this.options.connectTimeoutMs,
+        });
+        ws.terminate();
+      }
+    });
+
+    ws.on('open', () => {
+      if (this.ws !== ws || this.current.kind !== 'connecting') return;
+      clearTimeout(connectTimer);
+      this.timers.delete(connectTimer);
+      this.transition({ kind: 'open', since: Date.now() });
+      this.options.log.info('ARI events socket open', { attempt });
+      this.later(this.options.minUptimeMs, () => {
+        if (this.ws === ws && this.current.kind === 'open') {
+          this.attempt = 0;
+          this.backoff = null;
+        }
+      });
+      this.armIdle(ws);
+      this.options.onOpen();
+    });
+    ws.on('message', (data: WebSocket.RawData) => {
+      if (this.ws !== ws) return;
+      this.armIdle(ws);
+      this.handleMessage(data);
+    });
+    ws.on('pong', () => {
+      if (this.ws === ws) this.armIdle(ws);
+    });
+    ws.on('error', (error: Error) => {
+      if (this.ws !== ws) return;
+      this.options.log.warn('ARI events socket error', { error: describeError(error) });
+    });
+    ws.on('close', (code: number, reason: Buffer) => {
+      if (this.ws !== ws) return;
+      clearTimeout(connectTimer);
+      this.timers.delete(connectTimer);
+      this.ws = null;
+      if (this.current.kind === 'closed') return;
+      const text = reason?.toString() ?? '';
+      const wasOpen = this.current.kind === 'open';
+      // 1006: no close frame at all. Asterisk closes this way on restart, stop and crash alike.
+      this.options.log.warn(wasOpen ? 'ARI events socket closed' : 'ARI events socket could not connect', {
+        code,
+        reason: text,
+        abnormal: code === 1006,
+      });
+      if (wasOpen) this.options.onDown?.({ code, reason: text });
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    this.attempt += 1;
+    this.backoff = this.backoff ? this.backoff.next(undefined) : this.backoffFactory.next();
+    const delay = Math.round(this.backoff.duration);
+    this.transition({ kind: 'backoff', attempt: this.attempt, until: Date.now() + delay });
+    this.options.metrics.wsReconnects.inc();
+    this.later(delay, () => {
+      if (this.current.kind === 'backoff') this.connect();
+    });
+  }
+
+  private handleMessage(data: WebSocket.RawData): void {
+    const receivedAt = Date.now();
+    let json: unknown;
+    try {
+      json = JSON.parse(data.toString());
+    } catch {
+      this.options.log.warn('ARI events socket: message is not JSON');
+      return;
+    }
+    const parsed = AriEvent.safeParse(json);
+    if (!parsed.success) {
+      const type = (json as { type?: unknown })?.type;
+      this.options.log.warn('ARI event does not match its schema; ignored', {
+        type: typeof type === 'string' ? type : null,
+        issues: parsed.error.issues.slice(0, 3).map((issue) => `${issue.path.join('.')}: ${issue.message}`),
+      });
+      return;
+    }
+    this.options.onEvent(parsed.data, receivedAt);
+  }
+
+  /** Silence for idlePingMs → ping; no pong within pongTimeoutMs → the socket is dead. */
+  private armIdle(ws: WebSocket): void {
+    if (this.pongTimer) {
+      clearTimeout(this.pongTimer);
+      this.pongTimer = null;
+    }
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.ws !== ws || this.current.kind !== 'open') return;
+      try {
+        ws.ping();
+      } catch {
+        // a failing ping is as good as a missing pong
+      }
+      this.pongTimer = setTimeout(() => {
+        this.pongTimer = null;
+        if (this.ws !== ws || this.current.kind !== 'open') return;
+        this.options.log.warn('ARI events socket: no pong; treating it as half-open', {
+          timeout_ms: this.options.pongTimeoutMs,
+        });
+        ws.terminate();
+      }, this.options.pongTimeoutMs);
+    }, this.options.idlePingMs);
+  }
+
+  private stopLiveness(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.pongTimer) clearTimeout(this.pongTimer);
+    this.idleTimer = null;
+    this.pongTimer = null;
+  }
+}

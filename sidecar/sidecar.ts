@@ -1,0 +1,233 @@
+import { join } from 'node:path';
+import { createPublicKeySet, loadPublicJwks, loadSigningKey } from '../api/channel/keys.ts';
+import type { SidecarStatus } from '../api/channel/messages.ts';
+import { AriClient } from './ari/http.ts';
+import { AriEventSocket, eventsUrl } from './ari/socket.ts';
+import { redactedConfig, resolveTuning, type SidecarConfig } from './config.ts';
+import { CallEngine } from './engine.ts';
+import { ConfigError, describeError } from './errors.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { OutboxSender } from './outbox.ts';
+import { RateLimiter } from './pacing.ts';
+import { startCommandServer } from './server.ts';
+import { Store } from './store.ts';
+
+export interface RunningSidecar {
+  /** Base URL of the command endpoint, e.g. http://127.0.0.1:8089 */
+  url: string;
+  port: number;
+  sidecarId: string;
+  /** The sidecar's public signing key (what the API needs to verify event batches). */
+  publicJwk: JsonWebKey & { kid?: string };
+  status(): SidecarStatus;
+  metrics: Metrics;
+  /** Path of the SQLite file holding the outbox, calls and jtis. */
+  databasePath: string;
+  /** Reconcile now (tests; the interval and every reconnect do it anyway). */
+  reconcile(): Promise<void>;
+  /** Drops the events socket as a network failure would (tests). */
+  dropEventsSocket(): void;
+  /** Graceful stop: refuse commands, finish in-flight originates, flush the outbox (bounded), close. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+}
+
+/** Builds and starts a sidecar: outbox, ARI client and events socket, call engine, command server. */
+export async function startSidecar(
+  config: SidecarConfig,
+  options: StartOptions = {},
+): Promise<RunningSidecar> {
+  const tuning = resolveTuning(config);
+  const log =
+    options.log ??
+    createLogger({ level: config.logLevel, base: { service: 'sidecar', sidecar_id: config.sidecarId } });
+
+  const key = await loadSigningKey(config.privateKey);
+  const apiJwks = await loadPublicJwks(config.apiPublicKeys);
+  if (apiJwks.length === 0) throw new ConfigError(['API_PUBLIC_KEYS: holds no key']);
+  const apiKeys = await createPublicKeySet(apiJwks);
+
+  const metrics = createMetrics();
+  const databasePath = join(config.dataDir, `sidecar-${config.sidecarId}.sqlite`);
+  const store = new Store(databasePath, config.sidecarId);
+  const limiter = new RateLimiter({ limit: config.originateCps, windowMs: tuning.pacingWindowMs });
+  const ari = new AriClient({
+    baseUrl: config.ariHttpUrl,
+    username: config.ariUsername,
+    password: config.ariPassword,
+    maxConnections: config.ariMaxConnections,
+    maxKeepalive: config.ariMaxKeepalive,
+    requestTimeoutMs: config.ariRequestTimeoutMs,
+    breakerFailures: config.breakerFailures,
+    breakerHalfOpenAfterMs: config.breakerHalfOpenAfterMs,
+    retryAttempts: tuning.ariRetryAttempts,
+    retryInitialDelayMs: tuning.ariRetryInitialDelayMs,
+    retryMaxDelayMs: tuning.ariRetryMaxDelayMs,
+    metrics,
+    log: log.child({ component: 'ari' }),
+  });
+  const outbox = new OutboxSender({
+    store,
+    key,
+    sidecarId: config.sidecarId,
+    apiUrl: config.apiUrl,
+    apiIssuer: config.apiIssuer,
+    batchSize: config.outboxBatchSize,
+    initialDelayMs: tuning.outboxInitialDelayMs,
+    maxDelayMs: tuning.outboxMaxDelayMs,
+    requestTimeoutMs: tuning.outboxRequestTimeoutMs,
+    metrics,
+    log: log.child({ component: 'outbox' }),
+  });
+
+  let socket: AriEventSocket | null = null;
+  const engine = new CallEngine({
+    config,
+    tuning,
+    store,
+    ari,
+    limiter,
+    metrics,
+    log,
+    eventsConnected: () => socket?.isOpen() ?? false,
+    onEvents: () => outbox.notify(),
+  });
+  socket = new AriEventSocket({
+    url: eventsUrl(config.ariHttpUrl, config.ariApp),
+    headers: {
+      authorization: `Basic ${Buffer.from(`${config.ariUsername}:${config.ariPassword}`).toString('base64')}`,
+    },
+    connectTimeoutMs: tuning.wsConnectTimeoutMs,
+    initialDelayMs: tuning.wsInitialDelayMs,
+    maxDelayMs: tuning.wsMaxDelayMs,
+    minUptimeMs: tuning.wsMinUptimeMs,
+    idlePingMs: tuning.wsIdlePingMs,
+    pongTimeoutMs: tuning.wsPongTimeoutMs,
+    onEvent: (event, receivedAt) => engine.handleAriEvent(event, receivedAt),
+    // Events missed while the socket was down are gone: ARI keeps no backlog. Compare.
+    onOpen: () => {
+      engine.pump();
+      void engine.reconcile('events socket open').then(() => engine.pump());
+    },
+    metrics,
+    log: log.child({ component: 'events' }),
+  });
+  ari.onBreakerChange((state) => {
+    if (state === 'closed') engine.pump();
+  });
+
+  metrics.sources.outboxDepth = () => store.outboxDepth();
+  metrics.sources.deadLetters = () => store.deadLetterCount();
+  metrics.sources.queueDepth = () => engine.queuedCount();
+  metrics.sources.liveChannels = () => engine.liveCount();
+
+  outbox.start();
+  socket.start();
+  engine.pump();
+
+  const reconcileTimer = setInterval(() => void engine.reconcile('interval'), config.reconcileIntervalMs);
+  const pruneTimer = setInterval(() => {
+    try {
+      store.prune(Date.now(), Date.now() - tuning.finishedRetentionMs);
+    } catch (error) {
+      log.warn('pruning the database failed', { error: describeError(error) });
+    }
+  }, 60_000);
+  store.prune(Date.now(), Date.now() - tuning.finishedRetentionMs);
+
+  let accepting = true;
+  const status = (): SidecarStatus => ({
+    sidecar_id: config.sidecarId,
+    ari: {
+      connected: socket?.isOpen() ?? false,
+      breaker: ari.breakerState(),
+      retry_after_s: ari.retryAfterS(),
+    },
+    live_calls: engine.liveCount(),
+    queued_calls: engine.queuedCount(),
+    outbox_depth: store.outboxDepth(),
+  });
+
+  const server = startCommandServer({
+    host: config.host,
+    port: config.port,
+    sidecarId: config.sidecarId,
+    apiIssuer: config.apiIssuer,
+    apiKeys,
+    claimJti: (jti, expiresAt) => store.claimJti(jti, expiresAt.getTime()),
+    maxBodyBytes: tuning.maxCommandBytes,
+    handlers: {
+      accepting: () => accepting,
+      originate: (command) => engine.originate(command),
+      hangup: (command) => engine.hangup(command.call_id),
+      status,
+      readiness: async () => {
+        let ariCheck: { ok: boolean; detail?: string };
+        if (ari.breakerState() === 'open') {
+          ariCheck = { ok: false, detail: 'circuit breaker open' };
+        } else {
+          try {
+            await ari.ping();
+            ariCheck = { ok: true };
+          } catch (error) {
+            ariCheck = { ok: false, detail: describeError(error) };
+          }
+        }
+        const wsCheck = socket?.isOpen()
+          ? { ok: true }
+          : { ok: false, detail: `events socket ${socket?.state.kind ?? 'absent'}` };
+        const apiCheck = outbox.isFailing()
+          ? { ok: false, detail: 'event delivery is failing (not required for readiness)' }
+          : { ok: true };
+        return {
+          ready: accepting && ariCheck.ok && wsCheck.ok,
+          checks: { ari: ariCheck, events_socket: wsCheck, api_delivery: apiCheck },
+        };
+      },
+    },
+    metrics,
+    log: log.child({ component: 'commands' }),
+  });
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`;
+  log.info('sidecar started', { url, config: redactedConfig(config), database: databasePath });
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      const deadline = Date.now() + tuning.stopDeadlineMs;
+      const left = () => Math.max(0, deadline - Date.now());
+      accepting = false;
+      log.info('sidecar stopping');
+      clearInterval(reconcileTimer);
+      clearInterval(pruneTimer);
+      await engine.stop(Math.min(left(), 3000));
+      limiter.close();
+      const flushed = await outbox.flush(Math.min(tuning.flushTimeoutMs, left()));
+      await outbox.stop();
+      socket?.close();
+      server.stop(true);
+      await ari.close();
+      const depth = store.outboxDepth();
+      store.close();
+      log.info('sidecar stopped', { outbox_flushed: flushed, outbox_depth: depth });
+    })();
+    return stopping;
+  };
+
+  return {
+    url,
+    port: server.port ?? config.port,
+    sidecarId: config.sidecarId,
+    publicJwk: key.publicJwk as JsonWebKey & { kid?: string },
+    status,
+    metrics,
+    databasePath,
+    reconcile: () => engine.reconcile('requested'),
+    dropEventsSocket: () => socket?.terminate(),
+    stop,
+  };
+}

@@ -1,0 +1,318 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createPublicKeySet,
+  generateSigningJwk,
+  loadSigningKey,
+  type SigningKey,
+} from '../../api/channel/keys.ts';
+import {
+  API_EVENTS_PATH,
+  type CallEvent,
+  EventBatch,
+  type EventBatchAck,
+  type OriginateCommand,
+  TYP_COMMAND,
+  TYP_EVENTS,
+} from '../../api/channel/messages.ts';
+import { bearerToken, signChannelMessage, verifyChannelMessage } from '../../api/channel/signing.ts';
+import type { SidecarConfig, Tuning } from '../../sidecar/config.ts';
+
+/**
+ * Test doubles around a sidecar: key pairs, a signed fake API that records event batches (and
+ * can fail or go down on demand), and a signer that plays the API's half of the command channel.
+ */
+
+export interface KeyPair {
+  privateJson: string;
+  publicJson: string;
+  key: SigningKey;
+}
+
+export async function keyPair(): Promise<KeyPair> {
+  const jwk = await generateSigningJwk();
+  const key = await loadSigningKey(JSON.stringify(jwk));
+  return { privateJson: JSON.stringify(jwk), publicJson: JSON.stringify(key.publicJwk), key };
+}
+
+export type FakeApiMode = 'ok' | 'fail500' | 'refuse422' | 'refuse401';
+
+export interface FakeApi {
+  url: string;
+  /** Events applied, in the order they arrived, each once. */
+  events: CallEvent[];
+  /** Event ids received again after they were applied. */
+  duplicates: string[];
+  batches: number;
+  refusedSignatures: number;
+  mode: FakeApiMode;
+  /** Refuse (422) batches containing an event for which this returns true. */
+  poison: ((event: CallEvent) => boolean) | null;
+  byCall(callId: string): CallEvent[];
+  ended(callId: string): CallEvent[];
+  waitFor(predicate: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
+  /** Refuses connections until up() (the port stays the same). */
+  down(): Promise<void>;
+  up(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startFakeApi(options: {
+  sidecarPublicJson: string;
+  issuer?: string;
+}): Promise<FakeApi> {
+  const issuer = options.issuer ?? 'outdial';
+  const keys = await createPublicKeySet([JSON.parse(options.sidecarPublicJson)]);
+  const seenJti = new Set<string>();
+  const applied = new Set<string>();
+  let server: ReturnType<typeof Bun.serve> | null = null;
+  let port = 0;
+
+  const api: FakeApi = {
+    url: '',
+    events: [],
+    duplicates: [],
+    batches: 0,
+    refusedSignatures: 0,
+    mode: 'ok',
+    poison: null,
+    byCall: (callId) => api.events.filter((e) => e.call_id === callId),
+    ended: (callId) => api.events.filter((e) => e.call_id === callId && e.type === 'ended'),
+    waitFor: (predicate, timeoutMs = 10_000, what = 'condition') => waitFor(predicate, timeoutMs, what),
+    down: async () => {
+      server?.stop(true);
+      server = null;
+    },
+    up: async () => {
+      listen();
+    },
+    stop: async () => {
+      server?.stop(true);
+      server = null;
+    },
+  };
+
+  async function handle(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (request.method !== 'POST' || url.pathname !== API_EVENTS_PATH)
+      return new Response('no', { status: 404 });
+    const raw = await request.text();
+    if (api.mode === 'fail500') return new Response('{"title":"down"}', { status: 500 });
+    const token = bearerToken(request.headers.get('authorization'));
+    try {
+      if (!token) throw new Error('no token');
+      if (api.mode === 'refuse401') throw new Error('refusing on purpose');
+      const claims = await verifyChannelMessage(token, {
+        keys,
+        issuer: /^sidecar:/.test(tokenIssuer(token)) ? tokenIssuer(token) : 'nobody',
+        audience: issuer,
+        typ: TYP_EVENTS,
+        method: 'POST',
+        path: API_EVENTS_PATH,
+        body: raw,
+        claimJti: (jti) => {
+          if (seenJti.has(jti)) return false;
+          seenJti.add(jti);
+          return true;
+        },
+      });
+      void claims;
+    } catch {
+      api.refusedSignatures += 1;
+      return new Response('{"title":"bad signature"}', {
+        status: 401,
+        headers: { 'content-type': 'application/problem+json' },
+      });
+    }
+    const parsed = EventBatch.safeParse(JSON.parse(raw));
+    if (!parsed.success) return new Response(JSON.stringify(parsed.error.issues), { status: 422 });
+    if (api.mode === 'refuse422' || (api.poison && parsed.data.events.some(api.poison))) {
+      return new Response('{"title":"refused"}', { status: 422 });
+    }
+    api.batches += 1;
+    const results: EventBatchAck['results'] = [];
+    for (const event of parsed.data.events) {
+      if (applied.has(event.event_id)) {
+        api.duplicates.push(event.event_id);
+        results.push({ event_id: event.event_id, result: 'duplicate' });
+        continue;
+      }
+      applied.add(event.event_id);
+      api.events.push(event);
+      results.push({ event_id: event.event_id, result: 'applied' });
+    }
+    return Response.json({ batch_id: parsed.data.batch_id, results } satisfies EventBatchAck);
+  }
+
+  function listen() {
+    server = Bun.serve({ hostname: '127.0.0.1', port, fetch: handle });
+    port = server.port!;
+    api.url = `http://127.0.0.1:${port}`;
+  }
+  listen();
+  return api;
+}
+
+function tokenIssuer(token: string): string {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { iss?: string };
+    return payload.iss ?? '';
+  } catch {
+    return '';
+  }
+}
+
+export async function waitFor(
+  predicate: () => boolean,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+/** Plays the API: signs commands for a sidecar the way api/calls/sidecar-client.ts does. */
+export interface CommandSigner {
+  send(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    options?: {
+      /** Sign this body but send another. */
+      sendBody?: string;
+      /** Sign for this path but send to `path`. */
+      signPath?: string;
+      key?: SigningKey;
+      ttlSeconds?: number;
+      now?: Date;
+      token?: string;
+      audience?: string;
+      typ?: string;
+    },
+  ): Promise<{ status: number; json: unknown; token: string; headers: Headers }>;
+  originate(command: OriginateCommand): Promise<{ status: number; json: unknown }>;
+  hangup(callId: string): Promise<{ status: number; json: unknown }>;
+}
+
+export function commandSigner(
+  sidecarUrl: () => string,
+  sidecarId: string,
+  key: SigningKey,
+  issuer = 'outdial',
+): CommandSigner {
+  const signer: CommandSigner = {
+    async send(method, path, body, options = {}) {
+      const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
+      const token =
+        options.token ??
+        (await signChannelMessage({
+          key: options.key ?? key,
+          issuer,
+          audience: options.audience ?? `sidecar:${sidecarId}`,
+          typ: options.typ ?? TYP_COMMAND,
+          method,
+          path: options.signPath ?? path,
+          body: text,
+          ttlSeconds: options.ttlSeconds ?? 30,
+          ...(options.now ? { now: options.now } : {}),
+        }));
+      const response = await fetch(`${sidecarUrl()}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(method === 'POST' ? { body: options.sendBody ?? text } : {}),
+      });
+      const json = await response.json().catch(() => null);
+      return { status: response.status, json, token, headers: response.headers };
+    },
+    originate: (command) => signer.send('POST', '/v1/commands/originate', command),
+    hangup: (callId) =>
+      signer.send('POST', '/v1/commands/hangup', { call_id: callId, requested_at: new Date().toISOString() }),
+  };
+  return signer;
+}
+
+export function originateCommand(phone: string, overrides: Partial<OriginateCommand> = {}): OriginateCommand {
+  return {
+    call_id: crypto.randomUUID(),
+    phone_number: phone,
+    context: 'outbound-ivr',
+    extension: 's',
+    priority: 1,
+    timeout_ms: 30_000,
+    caller_id: 'Contact Center <5550001111>',
+    variables: {},
+    traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    requested_at: new Date().toISOString(),
+    ...overrides,
+  };
+}
+
+export function tempDir(prefix = 'sidecar-test-'): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Timings for tests: quick retries and reconnects. */
+export const FAST_TUNING: Partial<Tuning> = {
+  ariRetryAttempts: 3,
+  ariRetryInitialDelayMs: 20,
+  ariRetryMaxDelayMs: 100,
+  wsConnectTimeoutMs: 1000,
+  wsInitialDelayMs: 50,
+  wsMaxDelayMs: 300,
+  wsMinUptimeMs: 500,
+  wsIdlePingMs: 2000,
+  wsPongTimeoutMs: 1000,
+  reconcileGraceMs: 100,
+  outboxInitialDelayMs: 20,
+  outboxMaxDelayMs: 200,
+  outboxRequestTimeoutMs: 2000,
+  stopDeadlineMs: 5000,
+  flushTimeoutMs: 2000,
+};
+
+export function sidecarConfig(parts: {
+  sidecarKey: KeyPair;
+  apiKey: KeyPair;
+  apiUrl: string;
+  ariHttpUrl: string;
+  dataDir: string;
+  overrides?: Partial<SidecarConfig>;
+}): SidecarConfig {
+  return {
+    sidecarId: `sc-${crypto.randomUUID().slice(0, 8)}`,
+    host: '127.0.0.1',
+    port: 0,
+    privateKey: parts.sidecarKey.privateJson,
+    apiUrl: parts.apiUrl,
+    apiPublicKeys: parts.apiKey.publicJson,
+    apiIssuer: 'outdial',
+    ariHttpUrl: parts.ariHttpUrl,
+    ariUsername: 'ariuser',
+    ariPassword: 'aripass',
+    ariApp: 'contactcenter',
+    ariMaxConnections: 50,
+    ariMaxKeepalive: 20,
+    ariRequestTimeoutMs: 2000,
+    ariDialContext: 'sim-callee',
+    ariOriginateStyle: 'dialplan',
+    originateCps: 50,
+    maxConcurrentCalls: 50,
+    queueMax: 1000,
+    reconcileIntervalMs: 30_000,
+    breakerFailures: 5,
+    breakerHalfOpenAfterMs: 1000,
+    dataDir: parts.dataDir,
+    outboxBatchSize: 100,
+    logLevel: (process.env.SIDECAR_TEST_LOG as SidecarConfig['logLevel']) ?? 'silent',
+    tuning: FAST_TUNING,
+    ...parts.overrides,
+  };
+}
