@@ -52,7 +52,8 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     const keys = row?.isActive
       ? await createPublicKeySet([{ ...(row.publicKey as JWK), kid: (row.publicKey as JWK).kid ?? id }])
       : null;
-    keyCache.set(id, { at: Date.now(), keys });
+    // Only hits are cached, so a sidecar registered a moment ago is trusted at once.
+    if (keys) keyCache.set(id, { at: Date.now(), keys });
     return keys;
   }
 

@@ -20,7 +20,14 @@ export const callEventsRoute = createRoute({
       description: 'The ordered event log',
       content: {
         'application/json': {
-          schema: z.object({ call_id: z.uuid(), events: z.array(CallEventSchema) }).openapi('CallEventLog'),
+          schema: z
+            .object({
+              call_id: z
+                .uuid()
+                .openapi({ description: 'The call id', example: '5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b' }),
+              events: z.array(CallEventSchema).openapi({ description: 'Events in the order they happened' }),
+            })
+            .openapi('CallEventLog'),
         },
       },
     },

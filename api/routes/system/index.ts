@@ -34,7 +34,9 @@ const ReadinessSchema = z
     status: z
       .enum(['ready', 'not_ready'])
       .openapi({ description: 'ready when every dependency answered', example: 'ready' }),
-    checks: z.object({ database: CheckSchema, sidecar: CheckSchema }),
+    checks: z
+      .object({ database: CheckSchema, sidecar: CheckSchema })
+      .openapi({ description: 'One probe per dependency, each with its own timeout' }),
   })
   .openapi('Readiness');
 

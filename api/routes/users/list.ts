@@ -39,7 +39,7 @@ export const listUsersRoute = createRoute({
         'application/json': {
           schema: z
             .object({
-              items: z.array(UserSchema),
+              items: z.array(UserSchema).openapi({ description: 'Users, by username' }),
               next_cursor: z
                 .string()
                 .nullable()

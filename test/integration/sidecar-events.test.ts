@@ -1,0 +1,321 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
+import {
+  API_EVENTS_PATH,
+  type CallEventInput,
+  EventBatchAck,
+  generateSigningJwk,
+  loadSigningKey,
+  signChannelMessage,
+  TYP_COMMAND,
+} from '../../api/channel/index.ts';
+import { CallSchema } from '../../api/routes/calls/schema.ts';
+import { expectProblem, startTestStack, type TestStack, type TestUser } from '../harness/stack.ts';
+
+let stack: TestStack;
+let op: TestUser;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  op = await stack.user('operator');
+});
+afterAll(() => stack.stop());
+beforeEach(() => stack.sidecar.reset());
+
+async function placeCall(): Promise<string> {
+  const res = await stack.request('http', '/api/v2/calls', {
+    token: op.token,
+    json: { phone_number: '5551234000' },
+  });
+  return ((await res.json()) as { call_id: string }).call_id;
+}
+
+async function getCall(id: string) {
+  return CallSchema.parse(
+    await (await stack.request('http', `/api/v2/calls/${id}`, { token: op.token })).json(),
+  );
+}
+
+async function eventLog(id: string) {
+  const res = await stack.request('http', `/api/v2/calls/${id}/events`, { token: op.token });
+  return (
+    (await res.json()) as { events: { sequence: number; type: string; status: string; source: string }[] }
+  ).events;
+}
+
+let seq = 0;
+function ev(
+  callId: string,
+  type: CallEventInput['type'],
+  status: CallEventInput['status'],
+  extra: Partial<CallEventInput> = {},
+): CallEventInput {
+  seq++;
+  return {
+    event_id: `${callId}:${type}`,
+    call_id: callId,
+    seq,
+    type,
+    status,
+    occurred_at: new Date().toISOString(),
+    ...extra,
+  };
+}
+
+describe('event batches from the sidecar', () => {
+  test('a signed batch moves the call through its statuses, in order, with its outcome', async () => {
+    const id = await placeCall();
+    const res = await stack.sidecar.sendEvents(stack.api.url, [
+      ev(id, 'ringing', 'ringing', { dial_status: 'RINGING' }),
+      ev(id, 'answered', 'answered', { dial_status: 'ANSWER' }),
+      ev(id, 'ended', 'completed', {
+        reason: 'normal',
+        hangup_cause: 16,
+        hangup_cause_txt: 'Normal Clearing',
+        dial_status: 'ANSWER',
+      }),
+    ]);
+    expect(res.status).toBe(200);
+    const ack = EventBatchAck.parse(await res.json());
+    expect(ack.results.map((r) => r.result)).toEqual(['applied', 'applied', 'applied']);
+    const call = await getCall(id);
+    expect(call).toMatchObject({
+      status: 'completed',
+      reason: 'normal',
+      hangup_cause: 16,
+      hangup_cause_txt: 'Normal Clearing',
+      dial_status: 'ANSWER',
+      is_completed: true,
+      failure_reason: null,
+    });
+    expect(call.answered_at).not.toBeNull();
+    expect(call.ended_at).not.toBeNull();
+    expect(call.duration).toBeGreaterThanOrEqual(0);
+    expect((await eventLog(id)).map((e) => [e.sequence, e.type, e.status])).toEqual([
+      [1, 'created', 'pending'],
+      [2, 'dialing', 'dialing'],
+      [3, 'ringing', 'ringing'],
+      [4, 'answered', 'answered'],
+      [5, 'ended', 'completed'],
+    ]);
+  });
+
+  test('applying a batch twice changes nothing; a late event never moves a finished call', async () => {
+    const id = await placeCall();
+    const batch = [
+      ev(id, 'ringing', 'ringing'),
+      ev(id, 'ended', 'busy', { reason: 'busy', hangup_cause: 17, dial_status: 'BUSY' }),
+    ];
+    const first = EventBatchAck.parse(
+      await (await stack.sidecar.sendEvents(stack.api.url, batch, { batchId: 'b1' })).json(),
+    );
+    const second = EventBatchAck.parse(
+      await (await stack.sidecar.sendEvents(stack.api.url, batch, { batchId: 'b1' })).json(),
+    );
+    expect(first.results.map((r) => r.result)).toEqual(['applied', 'applied']);
+    expect(second.results.map((r) => r.result)).toEqual(['duplicate', 'duplicate']);
+    const late = EventBatchAck.parse(
+      await (
+        await stack.sidecar.sendEvents(stack.api.url, [
+          ev(id, 'answered', 'answered', { event_id: `${id}:late-answer` }),
+        ])
+      ).json(),
+    );
+    expect(late.results[0]!.result).toBe('stale');
+    expect(await getCall(id)).toMatchObject({
+      status: 'busy',
+      reason: 'busy',
+      hangup_cause: 17,
+      answered_at: null,
+    });
+    expect(await eventLog(id)).toHaveLength(4);
+  });
+
+  test('a status never goes backwards', async () => {
+    const id = await placeCall();
+    await stack.sidecar.sendEvents(stack.api.url, [ev(id, 'answered', 'answered')]);
+    const ack = EventBatchAck.parse(
+      await (await stack.sidecar.sendEvents(stack.api.url, [ev(id, 'ringing', 'ringing')])).json(),
+    );
+    expect(ack.results[0]!.result).toBe('stale');
+    expect((await getCall(id)).status).toBe('answered');
+  });
+
+  test('events for unknown calls are acknowledged as such and stored nowhere', async () => {
+    const ghost = crypto.randomUUID();
+    const ack = EventBatchAck.parse(
+      await (await stack.sidecar.sendEvents(stack.api.url, [ev(ghost, 'ringing', 'ringing')])).json(),
+    );
+    expect(ack.results[0]!.result).toBe('unknown_call');
+  });
+
+  describe('refused batches change nothing', () => {
+    async function expectRefused(res: Response, id: string, status = 401) {
+      await expectProblem(res, status);
+      expect((await getCall(id)).status).toBe('dialing');
+      expect(await eventLog(id)).toHaveLength(2);
+    }
+
+    test('forged: signed by a key the API does not know', async () => {
+      const id = await placeCall();
+      const stranger = await loadSigningKey(JSON.stringify(await generateSigningJwk()));
+      await expectRefused(
+        await stack.sidecar.sendEvents(stack.api.url, [ev(id, 'ended', 'failed')], { key: stranger }),
+        id,
+      );
+    });
+
+    test('forged: a known kid with another key, and an unknown sidecar', async () => {
+      const id = await placeCall();
+      const stranger = await loadSigningKey(
+        JSON.stringify(await generateSigningJwk()),
+        stack.sidecar.key.kid,
+      );
+      await expectRefused(
+        await stack.sidecar.sendEvents(stack.api.url, [ev(id, 'ended', 'failed')], { key: stranger }),
+        id,
+      );
+      await expectRefused(
+        await stack.sidecar.sendEvents(stack.api.url, [ev(id, 'ended', 'failed')], {
+          issuer: 'sidecar:other',
+        }),
+        id,
+      );
+    });
+
+    test('replayed: the same signed request sent twice', async () => {
+      const id = await placeCall();
+      const body = JSON.stringify({
+        sidecar_id: stack.sidecar.id,
+        batch_id: 'r1',
+        events: [ev(id, 'ringing', 'ringing')],
+      });
+      const token = await signChannelMessage({
+        key: stack.sidecar.key,
+        issuer: `sidecar:${stack.sidecar.id}`,
+        audience: 'outdial',
+        typ: 'outdial-events+jwt',
+        method: 'POST',
+        path: API_EVENTS_PATH,
+        body,
+      });
+      const send = () =>
+        fetch(`${stack.api.url}${API_EVENTS_PATH}`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+          body,
+        });
+      expect((await send()).status).toBe(200);
+      const replay = await send();
+      await expectProblem(replay, 401, 'invalid_signature');
+      expect(((await (await send()).json()) as { detail: string }).detail).toContain('replayed');
+    });
+
+    test('expired, and signed to live too long', async () => {
+      const id = await placeCall();
+      await expectRefused(
+        await stack.sidecar.sendEvents(stack.api.url, [ev(id, 'ended', 'failed')], {
+          now: new Date(Date.now() - 120_000),
+        }),
+        id,
+      );
+      await expectRefused(
+        await stack.sidecar.sendEvents(stack.api.url, [ev(id, 'ended', 'failed')], { ttlSeconds: 3600 }),
+        id,
+      );
+    });
+
+    test('body tampered after signing', async () => {
+      const id = await placeCall();
+      const tampered = JSON.stringify({
+        sidecar_id: stack.sidecar.id,
+        batch_id: 't',
+        events: [ev(id, 'ended', 'completed')],
+      });
+      await expectRefused(
+        await stack.sidecar.sendEvents(stack.api.url, [ev(id, 'ringing', 'ringing')], {
+          tamperedBody: tampered,
+        }),
+        id,
+      );
+    });
+
+    test('a command token (another typ and audience) is not an event token', async () => {
+      const id = await placeCall();
+      const body = JSON.stringify({
+        sidecar_id: stack.sidecar.id,
+        batch_id: 'c',
+        events: [ev(id, 'ended', 'failed')],
+      });
+      const token = await signChannelMessage({
+        key: stack.api.services.keys.signing,
+        issuer: 'outdial',
+        audience: 'outdial',
+        typ: TYP_COMMAND,
+        method: 'POST',
+        path: API_EVENTS_PATH,
+        body,
+      });
+      await expectRefused(
+        await stack.sidecar.sendEvents(stack.api.url, [], { token, tamperedBody: body }),
+        id,
+      );
+    });
+
+    test('no signature, or a user access token', async () => {
+      const id = await placeCall();
+      const body = JSON.stringify({
+        sidecar_id: stack.sidecar.id,
+        batch_id: 'n',
+        events: [ev(id, 'ended', 'failed')],
+      });
+      const plain = await fetch(`${stack.api.url}${API_EVENTS_PATH}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body,
+      });
+      await expectRefused(plain, id);
+      await expectRefused(
+        await stack.sidecar.sendEvents(stack.api.url, [], { token: op.token, tamperedBody: body }),
+        id,
+      );
+    });
+
+    test('a malformed batch is 422 and nothing of it is applied', async () => {
+      const id = await placeCall();
+      const res = await stack.sidecar.sendEvents(stack.api.url, [
+        ev(id, 'ringing', 'ringing'),
+        { ...ev(id, 'ended', 'completed'), status: 'exploded' as never },
+      ]);
+      await expectRefused(res, id, 422);
+    });
+
+    test('a sidecar cannot report on a call handed to another sidecar', async () => {
+      const id = await placeCall();
+      const otherKey = await loadSigningKey(JSON.stringify(await generateSigningJwk()));
+      const { upsertSidecar } = await import('../../db/queries/misc.ts');
+      await upsertSidecar(stack.database.db, {
+        id: 'other',
+        url: 'http://127.0.0.1:1',
+        publicKey: otherKey.publicJwk as JsonWebKey,
+      });
+      const body = JSON.stringify({
+        sidecar_id: 'other',
+        batch_id: 'o',
+        events: [ev(id, 'ended', 'failed')],
+      });
+      const token = await signChannelMessage({
+        key: otherKey,
+        issuer: 'sidecar:other',
+        audience: 'outdial',
+        typ: 'outdial-events+jwt',
+        method: 'POST',
+        path: API_EVENTS_PATH,
+        body,
+      });
+      const res = await stack.sidecar.sendEvents(stack.api.url, [], { token, tamperedBody: body });
+      expect(res.status).toBe(200);
+      expect(EventBatchAck.parse(await res.json()).results[0]!.result).toBe('unknown_call');
+      expect((await getCall(id)).status).toBe('dialing');
+    });
+  });
+});

@@ -1,0 +1,271 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { MODES, startTestStack, type TestStack } from '../harness/stack.ts';
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startTestStack({
+    env: { ALLOWED_ORIGINS: 'https://console.example.com,https://ops.example.com' },
+  });
+});
+afterAll(() => stack.stop());
+
+type Json = Record<string, unknown>;
+
+for (const mode of MODES) {
+  describe(`system routes (${mode})`, () => {
+    test('GET / names the service and links the docs', async () => {
+      const res = await stack.request(mode, '/');
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({
+        name: 'Outdial',
+        version: '2.0.0',
+        docs: '/docs',
+        openapi: '/openapi.json',
+        health: '/health',
+      });
+    });
+
+    test('GET /health is 200 with default settings', async () => {
+      const res = await stack.request(mode, '/health');
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ status: 'ok' });
+    });
+
+    test('GET /readiness reports each dependency and turns 503 when the sidecar is down or its breaker is open', async () => {
+      const ok = await stack.request(mode, '/readiness');
+      expect(ok.status).toBe(200);
+      const body = (await ok.json()) as {
+        status: string;
+        checks: Record<string, { status: string; latency_ms: number }>;
+      };
+      expect(body.status).toBe('ready');
+      expect(body.checks.database!.status).toBe('ok');
+      expect(body.checks.sidecar!.status).toBe('ok');
+      stack.sidecar.breaker = 'open';
+      const open = await stack.request(mode, '/readiness');
+      expect(open.status).toBe(503);
+      const openBody = (await open.json()) as { checks: Record<string, { status: string; error?: string }> };
+      expect(openBody.checks.database!.status).toBe('ok');
+      expect(openBody.checks.sidecar).toMatchObject({ status: 'error' });
+      expect(openBody.checks.sidecar!.error).toContain('breaker');
+      stack.sidecar.breaker = 'closed';
+    });
+
+    test('X-Request-ID: a well-formed one is echoed, anything else is replaced', async () => {
+      const echoed = await stack.request(mode, '/health', { headers: { 'X-Request-ID': 'abc-123.def:9' } });
+      expect(echoed.headers.get('x-request-id')).toBe('abc-123.def:9');
+      for (const bad of ['<script>alert(1)</script>', 'x'.repeat(129), 'a b', 'id;drop']) {
+        const replaced = await stack.request(mode, '/health', { headers: { 'X-Request-ID': bad } });
+        expect(replaced.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+      }
+      const generated = await stack.request(mode, '/api/v2/me');
+      const id = generated.headers.get('x-request-id');
+      expect(id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(((await generated.json()) as { request_id: string }).request_id).toBe(id!);
+    });
+
+    test('security headers on every answer', async () => {
+      for (const path of ['/health', '/api/v2/me', '/nope']) {
+        const res = await stack.request(mode, path);
+        expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+        expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+        expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+        expect(res.headers.get('strict-transport-security')).toContain('max-age=');
+      }
+    });
+
+    test('CORS allows the configured origins only', async () => {
+      const pre = await stack.request(mode, '/api/v2/calls', {
+        method: 'OPTIONS',
+        headers: {
+          Origin: 'https://ops.example.com',
+          'Access-Control-Request-Method': 'POST',
+          'Access-Control-Request-Headers': 'authorization,content-type,idempotency-key',
+        },
+      });
+      expect(pre.status).toBe(204);
+      expect(pre.headers.get('access-control-allow-origin')).toBe('https://ops.example.com');
+      expect(pre.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('idempotency-key');
+      const other = await stack.request(mode, '/health', { headers: { Origin: 'https://evil.example.net' } });
+      expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    });
+
+    test('GET /.well-known/jwks.json publishes the signing key without private parts', async () => {
+      const res = await stack.request(mode, '/.well-known/jwks.json');
+      const jwks = (await res.json()) as { keys: Json[] };
+      expect(jwks.keys).toHaveLength(1);
+      expect(jwks.keys[0]).toMatchObject({
+        kty: 'OKP',
+        crv: 'Ed25519',
+        alg: 'EdDSA',
+        use: 'sig',
+        kid: stack.api.services.keys.signing.kid,
+      });
+      expect(jwks.keys[0]!.d).toBeUndefined();
+    });
+
+    test('GET /docs serves the interactive reference', async () => {
+      const res = await stack.request(mode, '/docs');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('text/html');
+      const html = await res.text();
+      expect(html).toContain('/openapi.json');
+    });
+
+    test('large JSON answers are gzipped when the client accepts it', async () => {
+      const res = await stack.request(mode, '/openapi.json', { headers: { 'Accept-Encoding': 'gzip' } });
+      expect(res.status).toBe(200);
+      // fetch inflates by itself; app.request hands over the compressed bytes.
+      const text =
+        mode === 'in-process'
+          ? new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(await res.arrayBuffer())))
+          : await res.text();
+      if (mode === 'in-process') expect(res.headers.get('content-encoding')).toBe('gzip');
+      expect((JSON.parse(text) as Json).openapi).toBe('3.1.0');
+    });
+  });
+}
+
+describe('metrics', () => {
+  test('the original names, with route templates as labels', async () => {
+    const op = await stack.user('operator');
+    const placed = (await (
+      await stack.request('http', '/api/v2/calls', { token: op.token, json: { phone_number: '5551234000' } })
+    ).json()) as {
+      call_id: string;
+    };
+    await stack.request('http', `/api/v2/calls/${placed.call_id}`, { token: op.token });
+    await stack.request('http', `/api/v2/calls/${crypto.randomUUID()}`, { token: op.token });
+    const text = await (await stack.request('http', '/metrics')).text();
+    for (const name of [
+      'api_requests_total',
+      'api_request_latency_seconds_bucket',
+      'calls_launched_total',
+      'calls_success_total',
+      'originate_latency_seconds_bucket',
+      'process_resident_memory_bytes',
+    ]) {
+      expect(text).toContain(name);
+    }
+    expect(text).toContain('# TYPE calls_failed_total counter');
+    expect(text).toContain('# TYPE calls_total counter');
+    expect(text).toMatch(
+      /api_requests_total\{method="GET",path="\/api\/v2\/calls\/:call_id",status="200"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /api_requests_total\{method="GET",path="\/api\/v2\/calls\/:call_id",status="404"\} [1-9]/,
+    );
+    expect(text).not.toContain(placed.call_id);
+  });
+
+  test('METRICS_ENABLED=false turns /metrics off', async () => {
+    const off = await startTestStack({ env: { METRICS_ENABLED: 'false', DOCS_ENABLED: 'false' } });
+    try {
+      expect((await off.request('http', '/metrics')).status).toBe(404);
+      expect((await off.request('http', '/docs')).status).toBe(404);
+    } finally {
+      await off.stop();
+    }
+  });
+});
+
+describe('the OpenAPI document', () => {
+  let doc: {
+    openapi: string;
+    paths: Record<
+      string,
+      Record<
+        string,
+        {
+          summary?: string;
+          security?: unknown[];
+          responses: Record<string, { content?: Record<string, unknown> }>;
+          parameters?: Json[];
+        }
+      >
+    >;
+    components: { schemas: Record<string, Json>; securitySchemes: Record<string, Json> };
+  };
+
+  beforeAll(async () => {
+    doc = (await (await stack.request('http', '/openapi.json')).json()) as typeof doc;
+  });
+
+  test('is OpenAPI 3.1 with every route of the contract', () => {
+    expect(doc.openapi).toBe('3.1.0');
+    const ops = Object.entries(doc.paths).flatMap(([p, m]) =>
+      Object.keys(m).map((method) => `${method.toUpperCase()} ${p}`),
+    );
+    for (const op of [
+      'POST /api/v2/token',
+      'POST /api/v2/token/revoke',
+      'GET /api/v2/me',
+      'POST /api/v2/interaction/{number}',
+      'GET /api/v2/status/{call_id}',
+      'GET /api/v2/interaction/{call_id}/status',
+      'POST /api/v2/calls',
+      'GET /api/v2/calls',
+      'GET /api/v2/calls/{call_id}',
+      'POST /api/v2/calls/{call_id}/hangup',
+      'GET /api/v2/calls/{call_id}/events',
+      'GET /api/v2/users',
+      'POST /api/v2/users',
+      'GET /api/v2/users/{user_id}',
+      'PATCH /api/v2/users/{user_id}',
+      'POST /api/v2/users/{user_id}/password',
+      'GET /',
+      'GET /health',
+      'GET /readiness',
+      'GET /metrics',
+      'GET /.well-known/jwks.json',
+    ]) {
+      expect(ops).toContain(op);
+    }
+  });
+
+  test('declares the security schemes, and every secured route lists 401 and a problem+json body for each error', () => {
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+    });
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(methods)) {
+        expect(op.summary, `${method} ${path} summary`).toBeTruthy();
+        if (op.security && path.startsWith('/api/v2'))
+          expect(Object.keys(op.responses), `${method} ${path}`).toContain('401');
+        for (const [status, response] of Object.entries(op.responses)) {
+          // /readiness answers its report (not a problem) with 503, as probes expect.
+          if (Number(status) >= 400 && path !== '/readiness')
+            expect(Object.keys(response.content ?? {}), `${method} ${path} ${status}`).toEqual([
+              'application/problem+json',
+            ]);
+        }
+      }
+    }
+  });
+
+  test('every field of every schema has a description and an example', () => {
+    const missing: string[] = [];
+    const visit = (schema: Json, where: string) => {
+      const props = schema.properties as Record<string, Json> | undefined;
+      if (!props) return;
+      for (const [name, prop] of Object.entries(props)) {
+        const p = prop.$ref ? { description: 'ref', example: 'ref' } : prop;
+        const hasExample = 'example' in p || 'examples' in p || (Array.isArray(p.anyOf) && true);
+        if (!p.description) missing.push(`${where}.${name}: description`);
+        if (!hasExample && !(p.type === 'object' || p.type === 'array'))
+          missing.push(`${where}.${name}: example`);
+        if (p.type === 'object') visit(p, `${where}.${name}`);
+        if (p.type === 'array' && p.items && typeof p.items === 'object')
+          visit(p.items as Json, `${where}.${name}[]`);
+      }
+    };
+    for (const [name, schema] of Object.entries(doc.components.schemas)) {
+      if (name === 'EventBatch' || name === 'EventBatchAck') continue;
+      visit(schema, name);
+    }
+    expect(missing).toEqual([]);
+  });
+});

@@ -1,0 +1,220 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { z } from 'zod';
+import { bcryptCost } from '../../api/auth/passwords.ts';
+import { UserSchema } from '../../api/routes/users/schema.ts';
+import { listAudit } from '../../db/queries/misc.ts';
+import { getUserByUsername } from '../../db/queries/users.ts';
+import { expectProblem, MODES, startTestStack, type TestStack, type TestUser } from '../harness/stack.ts';
+
+let stack: TestStack;
+let admin: TestUser;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  admin = await stack.user('admin');
+});
+afterAll(() => stack.stop());
+
+const UserList = z.object({ items: z.array(UserSchema), next_cursor: z.string().nullable() });
+
+for (const mode of MODES) {
+  describe(`users (${mode})`, () => {
+    test('an admin creates a user who can then log in with the role given', async () => {
+      const username = `new-${crypto.randomUUID().slice(0, 8)}`;
+      const res = await stack.request(mode, '/api/v2/users', {
+        token: admin.token,
+        json: { username, password: 'a long enough password', role: 'viewer' },
+      });
+      expect(res.status).toBe(201);
+      const user = UserSchema.parse(await res.json());
+      expect(user).toMatchObject({ username, role: 'viewer', is_active: true, last_login_at: null });
+      expect(JSON.stringify(user)).not.toContain('password');
+      const row = await getUserByUsername(stack.database.db, username);
+      expect(row!.passwordHash).toStartWith('$2');
+      expect(bcryptCost(row!.passwordHash)).toBe(stack.api.services.config.BCRYPT_COST);
+      expect((await stack.login(username, 'a long enough password', mode)).status).toBe(200);
+      const audit = await listAudit(stack.database.db, 200);
+      expect(
+        audit.some((a) => a.action === 'user.create' && a.targetId === user.id && a.actorId === admin.id),
+      ).toBe(true);
+    });
+
+    test('the role defaults to operator; duplicate usernames (any case) are 409', async () => {
+      const username = `dup-${crypto.randomUUID().slice(0, 8)}`;
+      const first = await stack.request(mode, '/api/v2/users', {
+        token: admin.token,
+        json: { username, password: 'password-1234' },
+      });
+      expect(UserSchema.parse(await first.json()).role).toBe('operator');
+      const again = await stack.request(mode, '/api/v2/users', {
+        token: admin.token,
+        json: { username: username.toUpperCase(), password: 'password-1234' },
+      });
+      await expectProblem(again, 409, 'username_taken');
+    });
+
+    test('bad user input is 422', async () => {
+      for (const body of [
+        { username: 'ab', password: 'password-1234' },
+        { username: 'has space', password: 'password-1234' },
+        { username: 'x'.repeat(151), password: 'password-1234' },
+        { username: 'ok-name', password: 'short' },
+        { username: 'ok-name', password: 'é'.repeat(40) },
+        { username: 'ok-name', password: 'password-1234', role: 'root' },
+        { password: 'password-1234' },
+      ]) {
+        await expectProblem(
+          await stack.request(mode, '/api/v2/users', { token: admin.token, json: body }),
+          422,
+          'validation_error',
+        );
+      }
+    });
+
+    test('list pages through users by name; get one; 404 for unknown, 422 for non-UUID', async () => {
+      for (let i = 0; i < 3; i++) await stack.user('viewer');
+      const names: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const q: string = cursor ? `?limit=2&cursor=${cursor}` : '?limit=2';
+        const page = UserList.parse(
+          await (await stack.request(mode, `/api/v2/users${q}`, { token: admin.token })).json(),
+        );
+        names.push(...page.items.map((u) => u.username));
+        cursor = page.next_cursor;
+      } while (cursor);
+      expect(names.length).toBeGreaterThanOrEqual(4);
+      expect([...names].sort()).toEqual(names);
+      const one = await stack.request(mode, `/api/v2/users/${admin.id}`, { token: admin.token });
+      expect(UserSchema.parse(await one.json()).username).toBe(admin.username);
+      await expectProblem(
+        await stack.request(mode, `/api/v2/users/${crypto.randomUUID()}`, { token: admin.token }),
+        404,
+        'user_not_found',
+      );
+      await expectProblem(
+        await stack.request(mode, '/api/v2/users/nope', { token: admin.token }),
+        422,
+        'validation_error',
+      );
+    });
+
+    test('change role, deactivate, reactivate', async () => {
+      const u = await stack.user('operator');
+      const promote = await stack.request(mode, `/api/v2/users/${u.id}`, {
+        method: 'PATCH',
+        token: admin.token,
+        json: { role: 'admin' },
+      });
+      expect(UserSchema.parse(await promote.json()).role).toBe('admin');
+      expect((await stack.request(mode, '/api/v2/users', { token: u.token })).status).toBe(200);
+      const off = await stack.request(mode, `/api/v2/users/${u.id}`, {
+        method: 'PATCH',
+        token: admin.token,
+        json: { is_active: false },
+      });
+      expect(UserSchema.parse(await off.json()).is_active).toBe(false);
+      await expectProblem(await stack.request(mode, '/api/v2/me', { token: u.token }), 401);
+      const on = await stack.request(mode, `/api/v2/users/${u.id}`, {
+        method: 'PATCH',
+        token: admin.token,
+        json: { is_active: true },
+      });
+      expect(UserSchema.parse(await on.json()).is_active).toBe(true);
+      expect((await stack.login(u.username, u.password, mode)).status).toBe(200);
+      await expectProblem(
+        await stack.request(mode, `/api/v2/users/${u.id}`, { method: 'PATCH', token: admin.token, json: {} }),
+        422,
+        'validation_error',
+      );
+      await expectProblem(
+        await stack.request(mode, `/api/v2/users/${crypto.randomUUID()}`, {
+          method: 'PATCH',
+          token: admin.token,
+          json: { role: 'viewer' },
+        }),
+        404,
+      );
+    });
+
+    test('reset password: a given or a generated one; every old token stops working', async () => {
+      const u = await stack.user('operator');
+      const given = await stack.request(mode, `/api/v2/users/${u.id}/password`, {
+        token: admin.token,
+        json: { password: 'brand new password' },
+      });
+      expect(given.status).toBe(200);
+      expect(((await given.json()) as { generated_password: null }).generated_password).toBeNull();
+      await expectProblem(await stack.request(mode, '/api/v2/me', { token: u.token }), 401);
+      await expectProblem(await stack.login(u.username, u.password, mode), 401);
+      expect((await stack.login(u.username, 'brand new password', mode)).status).toBe(200);
+      const generated = await stack.request(mode, `/api/v2/users/${u.id}/password`, {
+        method: 'POST',
+        token: admin.token,
+      });
+      const body = (await generated.json()) as { generated_password: string };
+      expect(body.generated_password).toMatch(/^[A-Za-z0-9_-]{20}$/);
+      expect((await stack.login(u.username, body.generated_password, mode)).status).toBe(200);
+    });
+
+    test('non-admins get 403 on every /api/v2/users route; no token gets 401', async () => {
+      const target = await stack.user('viewer');
+      for (const role of ['operator', 'viewer'] as const) {
+        const u = await stack.user(role);
+        for (const [method, path, json] of [
+          ['GET', '/api/v2/users', undefined],
+          ['POST', '/api/v2/users', { username: 'sneaky', password: 'password-1234', role: 'admin' }],
+          ['GET', `/api/v2/users/${target.id}`, undefined],
+          ['PATCH', `/api/v2/users/${u.id}`, { role: 'admin' }],
+          ['POST', `/api/v2/users/${target.id}/password`, { password: 'password-1234' }],
+        ] as const) {
+          await expectProblem(
+            await stack.request(mode, path, { method, token: u.token, json }),
+            403,
+            'forbidden',
+          );
+          await expectProblem(await stack.request(mode, path, { method, json }), 401, 'invalid_token');
+        }
+        const me = await stack.request(mode, '/api/v2/me', { token: u.token });
+        expect(((await me.json()) as { role: string }).role).toBe(role);
+      }
+      expect(await getUserByUsername(stack.database.db, 'sneaky')).toBeNull();
+    });
+  });
+}
+
+describe('the last admin', () => {
+  test('cannot be demoted or deactivated', async () => {
+    const lone = await startTestStack();
+    try {
+      const only = await lone.user('admin');
+      await expectProblem(
+        await lone.request('http', `/api/v2/users/${only.id}`, {
+          method: 'PATCH',
+          token: only.token,
+          json: { role: 'operator' },
+        }),
+        409,
+        'last_admin',
+      );
+      await expectProblem(
+        await lone.request('http', `/api/v2/users/${only.id}`, {
+          method: 'PATCH',
+          token: only.token,
+          json: { is_active: false },
+        }),
+        409,
+        'last_admin',
+      );
+      const second = await lone.user('admin');
+      const res = await lone.request('http', `/api/v2/users/${only.id}`, {
+        method: 'PATCH',
+        token: second.token,
+        json: { role: 'operator' },
+      });
+      expect(res.status).toBe(200);
+    } finally {
+      await lone.stop();
+    }
+  });
+});
