@@ -1,0 +1,196 @@
+/**
+ * `npm start`: the whole product on embedded defaults. It starts the ARI simulator (unless
+ * ARI_HTTP_URL points at a real Asterisk), the API with the embedded PGlite database (unless
+ * DATABASE_URL is set) and the sidecar, generates and keeps the key pairs in DATA_DIR, creates the
+ * first admin, and prints where to go and how to log in. Every part is the same program that runs
+ * in production; only the wiring is automatic here.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Subprocess } from 'bun';
+import { ensureFirstAdmin } from '../cli/users.ts';
+import { ConfigError } from '../config.ts';
+import { createLogger } from '../lib/logger.ts';
+import { type StartedApi, startApi } from './bun.ts';
+import { loadOrCreateKeyFile } from './bun-runtime.ts';
+
+const env = process.env;
+const root = resolve(import.meta.dir, '..', '..');
+const dataDir = resolve(env.DATA_DIR ?? './.data');
+const apiPort = Number(env.PORT ?? 8000);
+const sidecarPort = Number(env.SIDECAR_PORT ?? 8089);
+const simPort = Number(env.SIM_PORT ?? 8088);
+const sidecarId = env.SIDECAR_ID ?? 'default';
+const ariUsername = env.ARI_USERNAME ?? 'ariuser';
+const ariPassword = env.ARI_PASSWORD ?? 'aripass';
+const useSimulator = !env.ARI_HTTP_URL;
+const ariUrl = env.ARI_HTTP_URL ?? `http://127.0.0.1:${simPort}/ari`;
+const log = createLogger({ level: 'info', base: { service: 'launcher' } });
+
+interface Child {
+  name: string;
+  cmd: string[];
+  env: Record<string, string>;
+  proc: Subprocess | null;
+  restarts: number[];
+}
+
+const children: Child[] = [];
+let stopping = false;
+
+function spawnChild(child: Child) {
+  child.proc = Bun.spawn(child.cmd, {
+    cwd: root,
+    env: { ...env, ...child.env } as Record<string, string>,
+    stdout: 'inherit',
+    stderr: 'inherit',
+    stdin: 'ignore',
+    onExit(_proc, code, signal) {
+      if (stopping) return;
+      const now = Date.now();
+      child.restarts = child.restarts.filter((t) => now - t < 60_000);
+      if (child.restarts.length >= 5) {
+        log.error(`${child.name} keeps exiting; stopping everything`, { code, signal });
+        void shutdown(1);
+        return;
+      }
+      child.restarts.push(now);
+      log.warn(`${child.name} exited; restarting it`, { code, signal });
+      setTimeout(() => spawnChild(child), 1000 * child.restarts.length);
+    },
+  });
+}
+
+async function waitFor(url: string, what: string, headers: Record<string, string> = {}) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { headers, signal: AbortSignal.timeout(1000) });
+      if (res.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    await Bun.sleep(100);
+  }
+  throw new Error(`${what} did not come up at ${url}`);
+}
+
+let api: StartedApi | null = null;
+
+async function shutdown(code: number) {
+  if (stopping) return;
+  stopping = true;
+  const deadline = setTimeout(() => process.exit(code || 1), 15_000);
+  for (const child of [...children].reverse()) child.proc?.kill('SIGTERM');
+  await Promise.all(children.map((c) => c.proc?.exited));
+  await api?.stop();
+  clearTimeout(deadline);
+  process.exit(code);
+}
+
+async function main() {
+  const apiKey = await loadOrCreateKeyFile(resolve(dataDir, 'keys', 'api.jwk.json'));
+  const sidecarKeyFile = resolve(dataDir, 'keys', `sidecar-${sidecarId}.jwk.json`);
+  const sidecarKey = await loadOrCreateKeyFile(sidecarKeyFile);
+
+  if (useSimulator) {
+    const sim: Child = {
+      name: 'ARI simulator',
+      cmd: [process.execPath, 'asterisk/sim/main.ts'],
+      env: {
+        SIM_PORT: String(simPort),
+        SIM_HOST: '127.0.0.1',
+        ARI_USERNAME: ariUsername,
+        ARI_PASSWORD: ariPassword,
+      },
+      proc: null,
+      restarts: [],
+    };
+    children.push(sim);
+    spawnChild(sim);
+    await waitFor(`http://127.0.0.1:${simPort}/ari/asterisk/ping`, 'the ARI simulator', {
+      Authorization: `Basic ${btoa(`${ariUsername}:${ariPassword}`)}`,
+    });
+  }
+
+  api = await startApi({
+    ...env,
+    APP_ENV: env.APP_ENV ?? 'development',
+    DATA_DIR: dataDir,
+    PORT: String(apiPort),
+    HOST: env.HOST ?? '127.0.0.1',
+    JWT_PRIVATE_KEY: env.JWT_PRIVATE_KEY ?? readFileSync(resolve(dataDir, 'keys', 'api.jwk.json'), 'utf8'),
+    SIDECAR_ID: sidecarId,
+    SIDECAR_URL: env.SIDECAR_URL ?? `http://127.0.0.1:${sidecarPort}`,
+    SIDECAR_PUBLIC_KEY: env.SIDECAR_PUBLIC_KEY ?? JSON.stringify(sidecarKey.key.publicJwk),
+  });
+  const admin = await ensureFirstAdmin(api.services.db, api.services.passwords, env);
+
+  const sidecar: Child = {
+    name: 'sidecar',
+    cmd: [process.execPath, 'sidecar/main.ts'],
+    env: {
+      SIDECAR_ID: sidecarId,
+      SIDECAR_HOST: '127.0.0.1',
+      SIDECAR_PORT: String(sidecarPort),
+      SIDECAR_PRIVATE_KEY: readFileSync(sidecarKeyFile, 'utf8'),
+      API_URL: api.url,
+      API_PUBLIC_KEYS: JSON.stringify({ keys: [apiKey.key.publicJwk] }),
+      API_ISSUER: api.services.config.JWT_ISSUER,
+      ARI_HTTP_URL: ariUrl,
+      ARI_USERNAME: ariUsername,
+      ARI_PASSWORD: ariPassword,
+      ARI_DIAL_CONTEXT: env.ARI_DIAL_CONTEXT ?? (useSimulator ? 'sim-callee' : 'outbound-trunk'),
+      DATA_DIR: dataDir,
+    },
+    proc: null,
+    restarts: [],
+  };
+  children.push(sidecar);
+  spawnChild(sidecar);
+  await waitFor(`http://127.0.0.1:${sidecarPort}/health`, 'the sidecar');
+
+  const base = api.url;
+  const lines = [
+    '',
+    'Outdial is running.',
+    '',
+    `  API and console   ${base}            (reference: ${base}/docs, console: ${base}/console)`,
+    `  Sidecar           http://127.0.0.1:${sidecarPort}`,
+    useSimulator
+      ? `  PBX               ARI simulator at ${ariUrl} (the last digit of a number picks the outcome: 0 answers)`
+      : `  PBX               Asterisk at ${ariUrl}`,
+    `  Database          ${api.services.database.label}`,
+    '',
+  ];
+  if (admin.created) {
+    lines.push(`  Log in as "${admin.username}" with password: ${admin.password}`);
+    if (admin.generated)
+      lines.push('  (generated now and shown only this once; set ADMIN_PASSWORD to choose it)');
+  } else {
+    lines.push(
+      '  Log in with your admin account (created on the first start). More users: npm run user:create',
+    );
+  }
+  lines.push(
+    '',
+    '  Try it:',
+    `    TOKEN=$(curl -s -d username=${admin.created ? admin.username : 'admin'} -d password='…' ${base}/api/v2/token | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')`,
+    `    curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"phone_number":"+15551234000"}' ${base}/api/v2/calls`,
+    '',
+    '  Ctrl-C stops everything.',
+    '',
+  );
+  console.log(lines.join('\n'));
+
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+}
+
+try {
+  await main();
+} catch (error) {
+  if (error instanceof ConfigError) console.error(error.message);
+  else log.error('failed to start', { error });
+  await shutdown(1);
+}

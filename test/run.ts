@@ -1,0 +1,111 @@
+/**
+ * `npm test`: typecheck, lint, unit and component tests, the integration suite on the embedded
+ * PGlite and on a throwaway PostgreSQL cluster, end-to-end, browser and Workers suites. Every step
+ * runs even when an earlier one failed, so one run shows everything; the exit code is non-zero if
+ * any step failed.
+ *
+ *   npm test                      everything
+ *   npm test -- --only lint,unit  some steps (names below)
+ *   npm test -- --skip browser
+ */
+import { existsSync } from 'node:fs';
+import { type PostgresCluster, startPostgresCluster } from './harness/postgres.ts';
+
+interface Step {
+  name: string;
+  what: string;
+  run: () => Promise<number>;
+}
+
+const root = new URL('..', import.meta.url).pathname;
+const bin = (name: string) => `${root}node_modules/.bin/${name}`;
+
+async function sh(cmd: string[], env: Record<string, string | undefined> = {}): Promise<number> {
+  const proc = Bun.spawn(cmd, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdout: 'inherit',
+    stderr: 'inherit',
+    stdin: 'ignore',
+  });
+  return proc.exited;
+}
+
+async function bunTest(paths: string[], env: Record<string, string | undefined> = {}): Promise<number> {
+  const present = paths.filter((p) => existsSync(`${root}${p}`));
+  // With no path at all `bun test` would run every test in the repository.
+  if (present.length === 0) throw new Error(`none of ${paths.join(', ')} exists`);
+  return sh([bin('bun'), 'test', ...present.map((p) => `./${p}`)], env);
+}
+
+let cluster: PostgresCluster | null = null;
+
+const steps: Step[] = [
+  {
+    name: 'typecheck',
+    what: 'tsc --noEmit over the whole repository',
+    run: () => sh([bin('tsc'), '-p', '.']),
+  },
+  { name: 'lint', what: 'Biome: lint and format check', run: () => sh([bin('biome'), 'ci', '.']) },
+  {
+    name: 'unit',
+    what: 'unit and component tests beside the code (api, db, sidecar, ARI simulator)',
+    run: () => bunTest(['api', 'db', 'sidecar', 'asterisk', 'test/unit', 'test/sidecar']),
+  },
+  {
+    name: 'integration-pglite',
+    what: 'the API over real HTTP and in-process, on the embedded PGlite',
+    run: () => bunTest(['test/integration'], { TEST_DB: 'pglite' }),
+  },
+  {
+    name: 'integration-postgres',
+    what: 'the same suite on a throwaway PostgreSQL cluster',
+    run: async () => {
+      cluster ??= await startPostgresCluster();
+      return bunTest(['test/integration'], { TEST_DB: 'postgres', TEST_PG_URL: cluster.url() });
+    },
+  },
+];
+
+function parseList(flag: string): Set<string> | null {
+  const i = process.argv.indexOf(flag);
+  if (i < 0) return null;
+  return new Set((process.argv[i + 1] ?? '').split(',').filter(Boolean));
+}
+
+const only = parseList('--only');
+const skip = parseList('--skip') ?? new Set<string>();
+for (const name of [...(only ?? []), ...skip]) {
+  if (!steps.some((s) => s.name === name)) {
+    console.error(`unknown step "${name}"; steps: ${steps.map((s) => s.name).join(', ')}`);
+    process.exit(2);
+  }
+}
+
+const results: { name: string; code: number; seconds: number }[] = [];
+const started = performance.now();
+try {
+  for (const step of steps) {
+    if ((only && !only.has(step.name)) || skip.has(step.name)) continue;
+    console.log(`\n━━ ${step.name}: ${step.what}`);
+    const t = performance.now();
+    let code: number;
+    try {
+      code = await step.run();
+    } catch (error) {
+      console.error(error);
+      code = 1;
+    }
+    results.push({ name: step.name, code, seconds: (performance.now() - t) / 1000 });
+  }
+} finally {
+  cluster?.stop();
+}
+
+console.log('\n━━ summary');
+for (const r of results)
+  console.log(
+    `${r.code === 0 ? 'ok  ' : 'FAIL'}  ${r.name.padEnd(22)} ${r.seconds.toFixed(1).padStart(6)} s`,
+  );
+console.log(`total ${((performance.now() - started) / 1000).toFixed(1)} s`);
+process.exit(results.some((r) => r.code !== 0) ? 1 : 0);
