@@ -1,6 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { loadIndex, loadTrace as loadRecorded, scenarioNames } from '../asterisk/sim/testing/traces.ts';
 import { AriEvent, eventChannel, isKnownAriEvent, type KnownAriEvent } from './ari/schemas.ts';
 import {
   type CallTrack,
@@ -21,8 +20,6 @@ import {
  * hangup cause and dial status of every originated call.
  */
 
-const TRACES = join(import.meta.dir, '..', '..', 'shared', 'ari-traces');
-
 interface Entry {
   t_ms: number;
   kind: 'http' | 'ws';
@@ -33,8 +30,9 @@ interface Entry {
   socket?: string;
 }
 
+/** The recordings of shared/ari-traces, as the simulator keeps them in the repository. */
 function loadTrace(name: string): Entry[] {
-  return JSON.parse(readFileSync(join(TRACES, `${name}.json`), 'utf8')) as Entry[];
+  return loadRecorded(name) as Entry[];
 }
 
 interface Replayed {
@@ -171,7 +169,7 @@ function expectWellFormed(call: Replayed) {
   expect(call.events.filter((e) => e.type === 'answered').length).toBeLessThanOrEqual(1);
 }
 
-const index = JSON.parse(readFileSync(join(TRACES, 'index.json'), 'utf8')) as Array<{
+const index = loadIndex() as Array<{
   name: string;
   style?: string;
   outcome?: number;
@@ -179,9 +177,9 @@ const index = JSON.parse(readFileSync(join(TRACES, 'index.json'), 'utf8')) as Ar
 }>;
 
 describe('every recorded event parses', () => {
-  for (const file of readdirSync(TRACES).filter((f) => /^\d\d-.*\.json$/.test(f))) {
-    test(file, () => {
-      for (const entry of loadTrace(file.replace(/\.json$/, ''))) {
+  for (const name of scenarioNames()) {
+    test(name, () => {
+      for (const entry of loadTrace(name)) {
         if (entry.kind === 'ws' && entry.method === 'EVENT')
           expect(AriEvent.safeParse(entry.body).success).toBe(true);
       }

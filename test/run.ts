@@ -38,7 +38,8 @@ async function bunTest(paths: string[], env: Record<string, string | undefined> 
   return sh([bin('bun'), 'test', ...present.map((p) => `./${p}`)], env);
 }
 
-let cluster: PostgresCluster | null = null;
+// One throwaway cluster serves every step that needs PostgreSQL; it is started on first use.
+const pg: { cluster: PostgresCluster | null } = { cluster: null };
 
 const steps: Step[] = [
   {
@@ -61,8 +62,8 @@ const steps: Step[] = [
     name: 'integration-postgres',
     what: 'the same suite on a throwaway PostgreSQL cluster',
     run: async () => {
-      cluster ??= await startPostgresCluster();
-      return bunTest(['test/integration'], { TEST_DB: 'postgres', TEST_PG_URL: cluster.url() });
+      pg.cluster ??= await startPostgresCluster();
+      return bunTest(['test/integration'], { TEST_DB: 'postgres', TEST_PG_URL: pg.cluster.url() });
     },
   },
 ];
@@ -99,7 +100,7 @@ try {
     results.push({ name: step.name, code, seconds: (performance.now() - t) / 1000 });
   }
 } finally {
-  cluster?.stop();
+  pg.cluster?.stop();
 }
 
 console.log('\n━━ summary');

@@ -124,7 +124,10 @@ async function main() {
     SIDECAR_URL: env.SIDECAR_URL ?? `http://127.0.0.1:${sidecarPort}`,
     SIDECAR_PUBLIC_KEY: env.SIDECAR_PUBLIC_KEY ?? JSON.stringify(sidecarKey.key.publicJwk),
   });
-  const admin = await ensureFirstAdmin(api.services.db, api.services.passwords, env);
+  const admin = await ensureFirstAdmin(api.services.db, api.services.passwords, {
+    ADMIN_USERNAME: env.ADMIN_USERNAME,
+    ADMIN_PASSWORD: env.ADMIN_PASSWORD,
+  });
 
   const sidecar: Child = {
     name: 'sidecar',

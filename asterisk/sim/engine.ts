@@ -99,7 +99,11 @@ class Channel implements ChannelView {
 }
 
 type Runner = 'dial' | 'pbx' | 'stasis' | 'done';
-type PbxEnd = { kind: 'hangup'; cause: number } | { kind: 'invalid' } | { kind: 'fallthrough' };
+type PbxEnd =
+  | { kind: 'hangup'; cause: number }
+  | { kind: 'invalid'; location: Location }
+  | { kind: 'fallthrough' };
+type Location = Pick<DialplanJson, 'context' | 'exten' | 'priority'>;
 
 /** One dialplan thread: runs priorities until an app blocks, then resumes from a timer. */
 class Pbx {
@@ -144,7 +148,10 @@ class Pbx {
     while (!this.stopped) {
       const priorities = findExtension(SIM_DIALPLAN, this.context, this.exten);
       if (!priorities) {
-        this.end({ kind: 'invalid' });
+        this.end({
+          kind: 'invalid',
+          location: { context: this.context, exten: this.exten, priority: this.priority },
+        });
         return;
       }
       const step = priorities[this.priority - 1];
@@ -378,7 +385,7 @@ class LocalCall {
       return;
     }
     if (how.kind === 'invalid') {
-      this.callerDialplanMissing();
+      this.callerDialplanMissing(how.location);
       return;
     }
     this.callerEnded(how.kind === 'hangup' ? how.cause : 16);
@@ -422,10 +429,11 @@ class LocalCall {
    * Dialplan-style originate to an extension that does not exist: the answered `;1` dies with
    * cause 0, and Asterisk even sends one more ChannelDialplan for it after ChannelDestroyed.
    */
-  private callerDialplanMissing(): void {
+  private callerDialplanMissing(location: Location): void {
     this.runner = 'done';
     this.engine.emitHangupRequest(this.ch1, SOFT.endOfDialplan, true);
     this.engine.emitHangupRequest(this.ch2, 0, false);
+    this.ch1.dialplan = { ...this.ch1.dialplan, ...location };
     this.engine.destroy(this, this.ch1, 0);
     this.engine.emitChannel(this.ch1, 'ChannelDialplan', {
       dialplan_app: 'AppDial2',

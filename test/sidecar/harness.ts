@@ -316,3 +316,67 @@ export function sidecarConfig(parts: {
     ...parts.overrides,
   };
 }
+
+/**
+ * A pass-through proxy in front of the simulator (HTTP and the events socket) that can hold
+ * ARI's answers back: the request reaches ARI and is carried out, but its reply comes late,
+ * the way a lost or slow reply looks to the client.
+ */
+export function startAriProxy(target: string) {
+  interface Data {
+    url: string;
+    headers: Record<string, string>;
+    upstream: WebSocket | null;
+    backlog: string[];
+  }
+  let holdNext: { match: RegExp; ms: number; count: number } | null = null;
+  const server = Bun.serve<Data>({
+    hostname: '127.0.0.1',
+    port: 0,
+    async fetch(request, srv) {
+      const url = new URL(request.url);
+      if (url.pathname === '/ari/events') {
+        const headers: Record<string, string> = {};
+        const auth = request.headers.get('authorization');
+        if (auth) headers.authorization = auth;
+        const upstreamUrl = `${target.replace(/^http/, 'ws')}${url.pathname}${url.search}`;
+        if (srv.upgrade(request, { data: { url: upstreamUrl, headers, upstream: null, backlog: [] } })) return;
+        return new Response('upgrade failed', { status: 400 });
+      }
+      const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer();
+      const response = await fetch(`${target}${url.pathname}${url.search}`, {
+        method: request.method,
+        headers: request.headers,
+        ...(body ? { body } : {}),
+      });
+      const text = await response.text();
+      if (holdNext && holdNext.count > 0 && holdNext.match.test(`${request.method} ${url.pathname}`)) {
+        holdNext.count -= 1;
+        await Bun.sleep(holdNext.ms);
+      }
+      return new Response(text, { status: response.status, headers: response.headers });
+    },
+    websocket: {
+      open(ws) {
+        const upstream = new WebSocket(ws.data.url, { headers: ws.data.headers } as unknown as string[]);
+        ws.data.upstream = upstream;
+        upstream.onmessage = (event) => ws.send(String(event.data));
+        upstream.onclose = () => ws.terminate();
+      },
+      message(ws, message) {
+        ws.data.upstream?.send(message);
+      },
+      close(ws) {
+        ws.data.upstream?.close();
+      },
+    },
+  });
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    /** The next `count` requests matching `METHOD /path` are carried out but answered `ms` late. */
+    holdReplies(match: RegExp, ms: number, count = 1) {
+      holdNext = { match, ms, count };
+    },
+    stop: () => server.stop(true),
+  };
+}

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { SIDECAR_PATHS } from '../../api/channel/messages.ts';
-import { originateCommand, waitFor } from './harness.ts';
+import { startAriSimulator } from '../../asterisk/sim/server.ts';
+import { originateCommand, startAriProxy, waitFor } from './harness.ts';
 import { expectWellFormedCall, startStack } from './stack.ts';
 
 /** ARI failing, the events socket dropping, Asterisk restarting, the API going away. */
@@ -12,15 +13,16 @@ describe('circuit breaker', () => {
     const stack = await startStack({ config: { breakerFailures: 5, breakerHalfOpenAfterMs: 800 } });
     try {
       stack.sim.setHttpFault({ kind: 'status', status: 503, paths: /^POST \/ari\/channels$/ });
+      const refused = [originateCommand('5551234000'), originateCommand('5551234000'), originateCommand('5551234000')];
       // Three attempts per originate (retries included): two originates make five failures.
-      const first = (await stack.signer.originate(originateCommand('5551234000'))).json as Reply;
+      const first = (await stack.signer.originate(refused[0]!)).json as Reply;
       expect(first).toMatchObject({ outcome: 'unavailable', reason: 'ari_unreachable' });
-      const second = (await stack.signer.originate(originateCommand('5551234000'))).json as Reply;
+      const second = (await stack.signer.originate(refused[1]!)).json as Reply;
       expect(second.outcome).toBe('unavailable');
       expect(stack.sidecar.status().ari.breaker).toBe('open');
 
       const started = performance.now();
-      const fast = (await stack.signer.originate(originateCommand('5551234000'))).json as Reply;
+      const fast = (await stack.signer.originate(refused[2]!)).json as Reply;
       expect(performance.now() - started).toBeLessThan(100);
       expect(fast).toMatchObject({ outcome: 'unavailable', reason: 'breaker_open' });
       expect(fast.retry_after_s).toBeGreaterThanOrEqual(1);
@@ -33,8 +35,10 @@ describe('circuit breaker', () => {
       await waitFor(() => stack.sidecar.status().ari.breaker === 'closed', 3000, 'breaker closed');
       const ok = await stack.signer.originate(originateCommand('5551234001'));
       expect(ok.json).toMatchObject({ outcome: 'dialing' });
-      // The refused calls were forgotten: they produced no events.
-      expect(new Set(stack.api.events.map((e) => e.call_id)).size).toBeLessThanOrEqual(1);
+      // The refused calls were forgotten: they produce no events, and may be sent again.
+      await stack.waitEnded([(ok.json as { call_id: string }).call_id]);
+      for (const c of refused) expect(stack.api.byCall(c.call_id)).toEqual([]);
+      expect((await stack.signer.originate(refused[0]!)).json).toMatchObject({ outcome: 'dialing' });
     } finally {
       await stack.stop();
     }
@@ -69,11 +73,10 @@ describe('circuit breaker', () => {
     }
   });
 
-  test('a hanging ARI times out per request; the retried originate is answered 409 and followed', async () => {
+  test('a hanging ARI times out per request and the originate is retried', async () => {
     const stack = await startStack({ config: { ariRequestTimeoutMs: 300 } });
     try {
-      // The first POST hangs (as if the reply were lost) but ARI did create nothing yet:
-      // the retry creates it. The call rings once.
+      // The first POST never gets an answer and never reached the dialplan: the retry creates the call.
       stack.sim.setHttpFault({ kind: 'hang', count: 1, paths: /^POST \/ari\/channels$/ });
       const command = originateCommand('5551234000');
       const reply = await stack.signer.originate(command);
@@ -83,6 +86,29 @@ describe('circuit breaker', () => {
       expect(stack.sim.originates.filter((o) => o.channelId === command.call_id).length).toBe(1);
     } finally {
       await stack.stop();
+    }
+  });
+
+  test('a reply lost after ARI created the call: the retry gets 409, the call is reported and rings once', async () => {
+    const sim = await startAriSimulator({ port: 0, timeScale: 0.05 });
+    const proxy = startAriProxy(sim.url);
+    const stack = await startStack({
+      sharedSim: sim,
+      config: { ariHttpUrl: `${proxy.url}/ari`, ariRequestTimeoutMs: 300 },
+    });
+    try {
+      proxy.holdReplies(/^POST \/ari\/channels$/, 600);
+      const command = originateCommand('5551234005');
+      const reply = await stack.signer.originate(command);
+      expect(reply.json).toMatchObject({ outcome: 'dialing', channel: expect.stringContaining('Local/5551234005') });
+      expect(sim.originates.filter((o) => o.channelId === command.call_id).map((o) => o.status)).toEqual([200, 409]);
+      const ended = await stack.waitEnded([command.call_id]);
+      expect(ended.get(command.call_id)).toMatchObject({ status: 'completed', reason: 'normal' });
+      expect(expectWellFormedCall(stack.api.byCall(command.call_id))).toBeNull();
+    } finally {
+      await stack.stop();
+      proxy.stop();
+      await sim.stop();
     }
   });
 });

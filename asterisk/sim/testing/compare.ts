@@ -6,7 +6,7 @@
  * the order within one leg and one kind of event is stable:
  *  - core: ChannelCreated, ChannelStateChange, Dial, ChannelHangupRequest, ChannelDestroyed,
  *    StasisStart, StasisEnd and ChannelVarset STASISSTATUS, as (type, state, dialstatus, cause,
- *    cause_txt, soft, args, value);
+ *    cause_txt, soft, args, value) plus the snapshot's dialplan location and caller/connected;
  *  - dialplan: ChannelDialplan (app and data);
  *  - variables: the other ChannelVarset events;
  *  - caller ids: ChannelCallerId and ChannelConnectedLine with the caller/connected they carry.
@@ -29,6 +29,7 @@ interface ChannelLike {
   state: string;
   caller: { name: string; number: string };
   connected: { name: string; number: string };
+  dialplan: { context: string; exten: string; priority: number; app_name: string; app_data: string };
 }
 
 const normalizeText = (s: string): string =>
@@ -64,8 +65,17 @@ export const shape = (v: unknown, prefix = ''): string[] => {
 
 const channelOf = (e: AriEvent): ChannelLike | undefined => (e.channel ?? e.peer) as ChannelLike | undefined;
 
+/** Where the channel is in the dialplan and who it says it is: `[ctx,exten,prio,App(data)] caller>connected`. */
+const snapshotItem = (ch: ChannelLike): string => {
+  const d = ch.dialplan;
+  const where = `${d.context},${d.exten},${d.priority},${d.app_name}(${d.app_data})`;
+  return normalizeText(
+    `[${where}] ${ch.caller.name}/${ch.caller.number}>${ch.connected.name}/${ch.connected.number}`,
+  );
+};
+
 const coreItem = (e: AriEvent, ch: ChannelLike): string => {
-  let s = `${e.type}(${ch.state})`;
+  let s = `${e.type}(${ch.state}) ${snapshotItem(ch)}`;
   if (e.type === 'Dial') s += ` dialstatus="${e.dialstatus}"`;
   if (e.cause !== undefined) s += ` cause=${e.cause}`;
   if (e.cause_txt !== undefined) s += ` "${e.cause_txt}"`;
@@ -84,8 +94,7 @@ const normalizeDialRace = (seq: string[]): string[] => {
   if (i <= created) return seq;
   const out = [...seq];
   out.splice(i, 1);
-  const state = created ? /\(([^)]*)\)/.exec(seq[0] as string)?.[1] : 'Down';
-  out.splice(created, 0, `Dial(${state}) dialstatus=""`);
+  out.splice(created, 0, (seq[i] as string).replace(/^Dial\(\w+\)/, 'Dial(Down)'));
   return out;
 };
 
@@ -147,7 +156,7 @@ const lifecycle = (log: TraceEntry[]): string[] =>
 export interface Comparison {
   differences: string[];
   /** How many compared items matched, to show the test compared something. */
-  compared: { http: number; streams: number; events: number };
+  compared: { http: number; sockets: number; streams: number; events: number };
 }
 
 export const compareLogs = (recorded: TraceEntry[], observed: TraceEntry[]): Comparison => {
@@ -202,5 +211,8 @@ export const compareLogs = (recorded: TraceEntry[], observed: TraceEntry[]): Com
       differences.push(`shape of ${e.body.type}\n  recorded ${[...known].join(' or ')}\n  replayed ${got}`);
     }
   }
-  return { differences, compared: { http: recHttp.length, streams: rec.size, events } };
+  return {
+    differences,
+    compared: { http: recHttp.length, sockets: recLife.length, streams: rec.size, events },
+  };
 };

@@ -3,13 +3,9 @@
  * opens, closes and refused upgrades, at the recorded times multiplied by the time scale. The
  * result is a log in the recording's own format, so both can be compared the same way.
  */
-import { connect } from 'node:net';
 import type { SimHandle } from '../server.ts';
+import { GOOD_BASIC, PASS, rawUpgrade, USER } from './client.ts';
 import { isEvent, type TraceEntry } from './traces.ts';
-
-export const USER = 'ariuser';
-export const PASS = 'aripass';
-const GOOD_BASIC = `Basic ${btoa(`${USER}:${PASS}`)}`;
 
 /**
  * How the recorder restarted Asterisk in scenarios 70–74, read from their NOTE entries:
@@ -96,43 +92,6 @@ const socketAuth = (socket: string, path: string): { path: string; headers: Reco
   if (socket === 'noauth') return { path, headers: {} };
   return { path, headers: { Authorization: bad ? `Basic ${btoa(`${USER}:wrong`)}` : GOOD_BASIC } };
 };
-
-/** A websocket upgrade that may be refused: read the status, body and WWW-Authenticate. */
-const rawUpgrade = (
-  port: number,
-  path: string,
-  headers: Record<string, string>,
-): Promise<{ status: number; body: string; wwwAuthenticate: string | null }> =>
-  new Promise((resolve, reject) => {
-    const sock = connect(port, '127.0.0.1');
-    let data = '';
-    const finish = () => {
-      const head = data.split('\r\n\r\n')[0] ?? '';
-      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
-      const www = /\r\nwww-authenticate: ([^\r\n]*)/i.exec(head)?.[1] ?? null;
-      const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? -1);
-      const body = data.slice(head.length + 4);
-      if (status === 101 || length < 0 || Buffer.byteLength(body) >= length) {
-        sock.destroy();
-        resolve({ status, body, wwwAuthenticate: www });
-        return true;
-      }
-      return false;
-    };
-    sock.on('data', (chunk) => {
-      data += chunk.toString('utf8');
-      if (data.includes('\r\n\r\n')) finish();
-    });
-    sock.on('end', () => finish());
-    sock.on('error', reject);
-    const extra = Object.entries(headers)
-      .map(([k, v]) => `${k}: ${v}\r\n`)
-      .join('');
-    sock.write(
-      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`,
-    );
-  });
 
 export interface ReplayOptions {
   timeScale: number;
