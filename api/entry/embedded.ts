@@ -158,7 +158,7 @@ async function main() {
     '',
     'Outdial is running.',
     '',
-    `  API and console   ${base}            (reference: ${base}/docs, console: ${base}/console)`,
+    `  API               ${base}            (reference: ${base}/docs)`,
     `  Sidecar           http://127.0.0.1:${sidecarPort}`,
     useSimulator
       ? `  PBX               ARI simulator at ${ariUrl} (the last digit of a number picks the outcome: 0 answers)`
