@@ -237,12 +237,13 @@ export class CallEngine {
         if (!call.accepted) this.adopt(call, channel);
         continue;
       }
+      const lastStatus = call.track.status;
       const step = onLost(call.track, new Date().toISOString());
       this.apply(call, step.track, step.events);
       lost += 1;
       this.o.log.warn('call lost: its channel is gone and no destroy event came', {
         call_id: call.callId,
-        last_status: call.track.status,
+        last_status: lastStatus,
       });
     }
     this.o.log.info('reconciled', { reason, followed: subjects.length, lost });
@@ -335,19 +336,29 @@ export class CallEngine {
   private async dial(call: CallRow, origin: 'command' | 'queue'): Promise<OriginateReply> {
     const log = this.o.log.child({ call_id: call.callId });
     let attempts = 0;
+    const seen = () => this.hasEvidence(call.track) || this.active.get(call.callId) !== call;
     // The first attempt's pacing slot was taken by whoever started the dial; every retry is
-    // another originate at ARI and takes its own.
+    // another originate at ARI and takes its own. A retry is pointless, and could ring the
+    // callee a second time once the first channel is gone, if ARI's events already show that
+    // the first attempt created the channel: then we stop and follow it.
     const beforeAttempt = async () => {
       attempts += 1;
-      if (attempts > 1) await this.o.limiter.acquire();
+      if (attempts === 1) return;
+      if (seen()) throw new AlreadyCreated();
+      await this.o.limiter.acquire();
+      if (seen()) throw new AlreadyCreated();
     };
-    let channel: AriChannel | null;
+    let channelName: string | null;
     try {
-      channel = await this.o.ari.originate(this.originateRequest(call.command), beforeAttempt);
+      channelName = (await this.o.ari.originate(this.originateRequest(call.command), beforeAttempt)).name;
     } catch (error) {
-      if (isAriError(error) && error.status === 409) {
+      if (error instanceof AlreadyCreated) {
+        log.info('originate reply lost, but ARI events show the channel; not retrying');
+        channelName = call.track.channel;
+      } else if (isAriError(error) && error.status === 409) {
         // The id is live at ARI: an earlier attempt of ours (or an earlier command) created it.
         log.info('originate answered 409; reading the existing channel');
+        let channel: AriChannel | null;
         try {
           channel = await this.o.ari.getChannel(call.callId);
         } catch (readError) {
@@ -368,22 +379,27 @@ export class CallEngine {
           );
         }
         this.o.metrics.originates.inc({ outcome: 'existing' });
+        if (this.active.get(call.callId) === call && !this.hasEvidence(call.track)) {
+          // No events for it: catch the status up from the snapshot.
+          this.adopt(call, channel);
+        }
+        channelName = channel.name;
       } else {
         return this.originateFailed(call, origin, error, log);
       }
     }
-    this.accepted(call, channel);
+    this.accepted(call, channelName);
     this.o.metrics.originates.inc({ outcome: 'dialing' });
-    log.info('originate accepted', { channel: channel.name, attempts });
-    return { outcome: 'dialing', call_id: call.callId, channel: channel.name };
+    log.info('originate accepted', { channel: channelName, attempts });
+    return { outcome: 'dialing', call_id: call.callId, channel: channelName };
   }
 
   /** ARI has the channel: follow it; send a DELETE asked for while the originate was in flight. */
-  private accepted(call: CallRow, channel: AriChannel): void {
+  private accepted(call: CallRow, channelName: string | null): void {
     if (this.active.get(call.callId) !== call) return;
     call.accepted = true;
     if (call.state === 'originating') call.state = 'live';
-    const step = onAccepted(call.track, channel.name, new Date().toISOString());
+    const step = onAccepted(call.track, channelName, new Date().toISOString());
     this.apply(call, step.track, step.events);
     if (call.track.hangupRequested && !isTerminal(call.track.status)) {
       this.o.ari.hangup(call.callId).catch((error) => {
@@ -549,6 +565,11 @@ export class CallEngine {
     }
     await Promise.race([this.reconciling ?? Promise.resolve(), sleep(Math.min(timeoutMs, 1000))]);
   }
+}
+
+/** Stops an originate retry: ARI's events show the first attempt created the channel. */
+class AlreadyCreated extends Error {
+  override name = 'AlreadyCreated';
 }
 
 function sameTrack(a: CallTrack, b: CallTrack): boolean {

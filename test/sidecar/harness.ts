@@ -340,10 +340,12 @@ export function startAriProxy(target: string) {
         const auth = request.headers.get('authorization');
         if (auth) headers.authorization = auth;
         const upstreamUrl = `${target.replace(/^http/, 'ws')}${url.pathname}${url.search}`;
-        if (srv.upgrade(request, { data: { url: upstreamUrl, headers, upstream: null, backlog: [] } })) return;
+        if (srv.upgrade(request, { data: { url: upstreamUrl, headers, upstream: null, backlog: [] } }))
+          return;
         return new Response('upgrade failed', { status: 400 });
       }
-      const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer();
+      const body =
+        request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer();
       const response = await fetch(`${target}${url.pathname}${url.search}`, {
         method: request.method,
         headers: request.headers,
