@@ -16,10 +16,10 @@ import { registerHangupCall } from './routes/calls/hangup.ts';
 import { registerListCalls } from './routes/calls/list.ts';
 import { registerInteraction } from './routes/legacy/interaction.ts';
 import { registerStatus } from './routes/legacy/status.ts';
-import { type App, createOpenApiApp } from './routes/openapi.ts';
+import { type App, createOpenApiApp, openApiConfig } from './routes/openapi.ts';
 import { registerSidecarEvents } from './routes/sidecar/events.ts';
 import { registerDocs } from './routes/system/docs.ts';
-import { API_VERSION, registerSystem } from './routes/system/index.ts';
+import { registerSystem } from './routes/system/index.ts';
 import { registerCreateUser } from './routes/users/create.ts';
 import { registerListUsers } from './routes/users/list.ts';
 import { registerUpdateUser } from './routes/users/update.ts';
@@ -114,23 +114,7 @@ export function createApp(options: AppOptions): App {
     description:
       'A short-lived, single-use EdDSA JWT signed by the sidecar’s key over the method, path and body hash.',
   });
-  app.doc31('/openapi.json', (c) => ({
-    openapi: '3.1.0',
-    info: {
-      title: `${c.get('services').config.APP_NAME} API`,
-      version: API_VERSION,
-      description:
-        'Place outbound IVR calls through Asterisk and follow them to their outcome. Errors are RFC 9457 ' +
-        '`application/problem+json` documents. Compatible with the `/api/v2` contract of the service it replaces.',
-    },
-    tags: [
-      { name: 'Calls', description: 'Place, follow and hang up calls' },
-      { name: 'Auth', description: 'Tokens and the calling user' },
-      { name: 'Users', description: 'User administration (admins only)' },
-      { name: 'System', description: 'Health, readiness, metrics' },
-      { name: 'Sidecar', description: 'The channel from the sidecars beside the PBXs' },
-    ],
-  }));
+  app.doc31('/openapi.json', (c) => openApiConfig(c.get('services').config.APP_NAME));
   registerDocs(app);
 
   app.notFound((c) =>

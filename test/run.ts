@@ -66,6 +66,11 @@ const steps: Step[] = [
       return bunTest(['test/integration'], { TEST_DB: 'postgres', TEST_PG_URL: pg.cluster.url() });
     },
   },
+  {
+    name: 'browser',
+    what: 'pages in Debian Chromium driven by Playwright',
+    run: () => bunTest(['test/browser']),
+  },
 ];
 
 function parseList(flag: string): Set<string> | null {

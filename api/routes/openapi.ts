@@ -99,3 +99,26 @@ export const RateLimitHeaders = {
     schema: { type: 'integer' as const },
   },
 };
+
+export const API_VERSION = '2.0.0';
+
+/** The document's top: title, version, description and tags. */
+export function openApiConfig(appName: string) {
+  return {
+    openapi: '3.1.0' as const,
+    info: {
+      title: `${appName} API`,
+      version: API_VERSION,
+      description:
+        'Place outbound IVR calls through Asterisk and follow them to their outcome. Errors are RFC 9457 ' +
+        '`application/problem+json` documents. Compatible with the `/api/v2` contract of the service it replaces.',
+    },
+    tags: [
+      { name: 'Calls', description: 'Place, follow and hang up calls' },
+      { name: 'Auth', description: 'Tokens and the calling user' },
+      { name: 'Users', description: 'User administration (admins only)' },
+      { name: 'System', description: 'Health, readiness, metrics' },
+      { name: 'Sidecar', description: 'The channel from the sidecars beside the PBXs' },
+    ],
+  };
+}

@@ -9,7 +9,7 @@ let stack: TestStack;
 
 beforeAll(async () => {
   stack = await startTestStack({ env: { MAX_FAILED_LOGIN_ATTEMPTS: '5', LOGIN_LOCKOUT_DURATION: '900' } });
-});
+}, 60_000);
 afterAll(() => stack.stop());
 
 const now = () => Math.floor(Date.now() / 1000);

@@ -10,7 +10,7 @@ let admin: TestUser;
 beforeAll(async () => {
   stack = await startTestStack();
   admin = await stack.user('admin');
-});
+}, 60_000);
 afterAll(() => stack.stop());
 beforeEach(() => stack.sidecar.reset());
 

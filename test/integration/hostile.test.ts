@@ -9,7 +9,7 @@ let op: TestUser;
 beforeAll(async () => {
   stack = await startTestStack();
   op = await stack.user('operator');
-});
+}, 60_000);
 afterAll(() => stack.stop());
 
 async function nothingStored() {

@@ -17,7 +17,7 @@ let op: TestUser;
 beforeAll(async () => {
   stack = await startTestStack();
   op = await stack.user('operator');
-});
+}, 60_000);
 afterAll(() => stack.stop());
 beforeEach(() => stack.sidecar.reset());
 

@@ -7,7 +7,7 @@ beforeAll(async () => {
   stack = await startTestStack({
     env: { ALLOWED_ORIGINS: 'https://console.example.com,https://ops.example.com' },
   });
-});
+}, 60_000);
 afterAll(() => stack.stop());
 
 type Json = Record<string, unknown>;

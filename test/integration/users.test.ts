@@ -12,7 +12,7 @@ let admin: TestUser;
 beforeAll(async () => {
   stack = await startTestStack();
   admin = await stack.user('admin');
-});
+}, 60_000);
 afterAll(() => stack.stop());
 
 const UserList = z.object({ items: z.array(UserSchema), next_cursor: z.string().nullable() });

@@ -1,8 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Services } from '../../services.ts';
-import { type App, errorResponses } from '../openapi.ts';
-
-export const API_VERSION = '2.0.0';
+import { API_VERSION, type App, errorResponses } from '../openapi.ts';
 
 const InfoSchema = z
   .object({
