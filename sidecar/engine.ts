@@ -22,11 +22,17 @@ import type { Metrics } from './metrics.ts';
 import type { RateLimiter } from './pacing.ts';
 import type { CallRow, Store } from './store.ts';
 
+/** What the engine needs of ARI (an AriClient; a fake in unit tests). */
+export type AriPort = Pick<
+  AriClient,
+  'originate' | 'getChannel' | 'listChannels' | 'hangup' | 'breakerState' | 'retryAfterS'
+>;
+
 export interface EngineOptions {
   config: SidecarConfig;
   tuning: Tuning;
   store: Store;
-  ari: AriClient;
+  ari: AriPort;
   limiter: RateLimiter;
   metrics: Metrics;
   log: Logger;
@@ -89,8 +95,10 @@ export class CallEngine {
     if (known) return this.replyForKnown(known);
     if (this.stopped) return this.unavailable(callId, 'shutting_down', 5);
 
-    const breaker = this.o.ari.breakerState();
-    if (breaker === 'open') return this.unavailable(callId, 'breaker_open', this.o.ari.retryAfterS() ?? 1);
+    if (this.o.ari.breakerState() === 'open') {
+      this.o.metrics.originates.inc({ outcome: 'unavailable' });
+      return this.unavailable(callId, 'breaker_open', this.o.ari.retryAfterS() ?? 1);
+    }
 
     const now = Date.now();
     const call: CallRow = {
@@ -145,16 +153,37 @@ export class CallEngine {
       this.o.log.info('queued call canceled', { call_id: callId });
       return { call_id: callId, outcome: 'canceled' };
     }
-    // The intent is durable before ARI is asked: an end before answer is then ours.
+    // The intent is durable before ARI is asked (its events may come before the DELETE's
+    // reply): an end before answer is then ours.
     call.track = onHangupRequested(call.track);
     this.commit(call, []);
     if (call.state === 'originating' && !call.accepted && !this.hasEvidence(call.track)) {
       // Nothing to delete yet; the originate reply sends the DELETE (see accepted()).
       return { call_id: callId, outcome: 'hanging_up' };
     }
-    const result = await this.o.ari.hangup(callId);
+    let result: 'hung_up' | 'gone';
+    try {
+      result = await this.o.ari.hangup(callId);
+    } catch (error) {
+      // Never sent (breaker open) or refused: whatever ends the call now, it is not us.
+      if (
+        isAriError(error) &&
+        (error.kind === 'breaker_open' || (error.status !== null && error.status < 500))
+      ) {
+        this.withdrawIntent(call);
+      }
+      throw error;
+    }
+    // 404: the channel was already gone, so our DELETE ended nothing.
+    if (result === 'gone') this.withdrawIntent(call);
     this.o.log.info('hangup requested', { call_id: callId, ari: result });
     return { call_id: callId, outcome: 'hanging_up' };
+  }
+
+  private withdrawIntent(call: CallRow): void {
+    if (this.active.get(call.callId) !== call || isTerminal(call.track.status)) return;
+    call.track = { ...call.track, hangupRequested: false };
+    this.commit(call, []);
   }
 
   // ───────────────────────── ARI events ─────────────────────────
@@ -334,7 +363,8 @@ export class CallEngine {
   }
 
   private async dial(call: CallRow, origin: 'command' | 'queue'): Promise<OriginateReply> {
-    const log = this.o.log.child({ call_id: call.callId });
+    const traceId = call.command.traceparent?.split('-')[1];
+    const log = this.o.log.child({ call_id: call.callId, ...(traceId ? { trace_id: traceId } : {}) });
     let attempts = 0;
     const seen = () => this.hasEvidence(call.track) || this.active.get(call.callId) !== call;
     // The first attempt's pacing slot was taken by whoever started the dial; every retry is

@@ -171,7 +171,7 @@ export async function startSidecar(
           ariCheck = { ok: false, detail: 'circuit breaker open' };
         } else {
           try {
-            await ari.ping();
+            await ari.ping({ once: true });
             ariCheck = { ok: true };
           } catch (error) {
             ariCheck = { ok: false, detail: describeError(error) };

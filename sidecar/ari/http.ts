@@ -216,9 +216,13 @@ export class AriClient {
     return 'hung_up';
   }
 
-  /** GET /asterisk/ping: ARI is up and answering. */
-  async ping(): Promise<void> {
-    expectOk(await this.send({ method: 'GET', path: '/asterisk/ping', route: '/asterisk/ping' }), 'ping');
+  /**
+   * GET /asterisk/ping: ARI is up and answering. `once` skips retries (readiness probes must
+   * answer within their own deadline).
+   */
+  async ping(options: { once?: boolean } = {}): Promise<void> {
+    const spec: RequestSpec = { method: 'GET', path: '/asterisk/ping', route: '/asterisk/ping' };
+    expectOk(await (options.once ? this.sendOnce(spec) : this.send(spec)), 'ping');
   }
 
   stats() {
@@ -244,23 +248,26 @@ export class AriClient {
     this.probeTimer.unref?.();
   }
 
-  private async send(spec: RequestSpec): Promise<Sent> {
-    return this.retryPolicy.execute(async ({ signal }) => {
-      try {
-        return await this.breaker.execute(() => this.attempt(spec, signal), signal);
-      } catch (error) {
-        if (isBrokenCircuitError(error)) {
-          throw new AriError('ARI circuit breaker is open', {
-            kind: 'breaker_open',
-            retryable: false,
-            countsForBreaker: false,
-            retryAfterS: this.retryAfterS(),
-            cause: error,
-          });
-        }
-        throw error;
+  private send(spec: RequestSpec): Promise<Sent> {
+    return this.retryPolicy.execute(({ signal }) => this.sendOnce(spec, signal));
+  }
+
+  /** One attempt through the breaker (and the timeout). */
+  private async sendOnce(spec: RequestSpec, signal?: AbortSignal): Promise<Sent> {
+    try {
+      return await this.breaker.execute(({ signal: inner }) => this.attempt(spec, signal ?? inner), signal);
+    } catch (error) {
+      if (isBrokenCircuitError(error)) {
+        throw new AriError('ARI circuit breaker is open', {
+          kind: 'breaker_open',
+          retryable: false,
+          countsForBreaker: false,
+          retryAfterS: this.retryAfterS(),
+          cause: error,
+        });
       }
-    });
+      throw error;
+    }
   }
 
   private async attempt(spec: RequestSpec, outer: AbortSignal): Promise<Sent> {
