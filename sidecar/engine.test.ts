@@ -324,6 +324,20 @@ describe('CallEngine', () => {
     expect(t.events().some((e) => e.call_id === inFlight.call_id)).toBe(false);
   });
 
+  test('reconciliation catches a live call up with what its snapshot shows (events missed meanwhile)', async () => {
+    const command = originateCommand('5551234005');
+    const t = setup({
+      originate: async (r) => snapshot(r.channelId),
+      listChannels: async () => [snapshot(command.call_id, 'Up')],
+    });
+    await t.engine.originate(command);
+    await t.engine.reconcile('socket reopened');
+    expect(t.events().map((e) => e.type)).toEqual(['dialing', 'answered']);
+    // An older snapshot never moves it back.
+    await t.engine.reconcile('again');
+    expect(t.events().length).toBe(2);
+  });
+
   test('after a crash, a call left originating is adopted if ARI has it and lost if not', async () => {
     const dir = scratch();
     const store = new Store(`${dir}/unit.sqlite`, 'unit');

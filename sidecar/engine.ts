@@ -243,10 +243,14 @@ export class CallEngine {
     for (const call of subjects) {
       if (this.active.get(call.callId) !== call) continue;
       const channel = present.get(call.callId);
-      if (channel) {
-        if (!call.accepted) this.adopt(call, channel);
-      } else {
+      if (!channel) {
         missing.push(call);
+      } else if (!call.accepted) {
+        this.adopt(call, channel);
+      } else {
+        // Events missed while the socket was down: the snapshot can only move the status forward.
+        const step = onSnapshot(call.track, channel, new Date().toISOString());
+        if (step.events.length > 0) this.apply(call, step.track, step.events);
       }
     }
     if (missing.length === 0) return;
@@ -287,13 +291,15 @@ export class CallEngine {
       return;
     }
     this.pumpRunning = true;
-    void this.pumpLoop().finally(() => {
-      this.pumpRunning = false;
-      if (this.pumpAgain) {
-        this.pumpAgain = false;
-        this.pump();
-      }
-    });
+    void this.pumpLoop()
+      .catch((error) => this.o.log.error('pacing queue failed', { error: describeError(error) }))
+      .finally(() => {
+        this.pumpRunning = false;
+        if (this.pumpAgain) {
+          this.pumpAgain = false;
+          this.pump();
+        }
+      });
   }
 
   private canPump(): boolean {
@@ -319,7 +325,12 @@ export class CallEngine {
       call.state = 'originating';
       call.queueSeq = null;
       this.commit(call, []);
-      void this.startDial(call, 'queue');
+      this.startDial(call, 'queue').catch((error) =>
+        this.o.log.error('originate from the queue failed', {
+          call_id: call.callId,
+          error: describeError(error),
+        }),
+      );
     }
   }
 

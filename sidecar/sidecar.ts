@@ -85,6 +85,9 @@ export async function startSidecar(
   });
 
   let socket: AriEventSocket | null = null;
+  // Another client registered our app name: this socket stays open but gets nothing more.
+  let replaced = false;
+  const eventsFlowing = () => (socket?.isOpen() ?? false) && !replaced;
   const engine = new CallEngine({
     config,
     tuning,
@@ -93,7 +96,7 @@ export async function startSidecar(
     limiter,
     metrics,
     log,
-    eventsConnected: () => socket?.isOpen() ?? false,
+    eventsConnected: eventsFlowing,
     onEvents: () => outbox.notify(),
   });
   socket = new AriEventSocket({
@@ -107,9 +110,13 @@ export async function startSidecar(
     minUptimeMs: tuning.wsMinUptimeMs,
     idlePingMs: tuning.wsIdlePingMs,
     pongTimeoutMs: tuning.wsPongTimeoutMs,
-    onEvent: (event, receivedAt) => engine.handleAriEvent(event, receivedAt),
+    onEvent: (event, receivedAt) => {
+      if (event.type === 'ApplicationReplaced') replaced = true;
+      engine.handleAriEvent(event, receivedAt);
+    },
     // Events missed while the socket was down are gone: ARI keeps no backlog. Compare.
     onOpen: () => {
+      replaced = false;
       engine.pump();
       void engine.reconcile('events socket open').then(() => engine.pump());
     },
@@ -143,7 +150,7 @@ export async function startSidecar(
   const status = (): SidecarStatus => ({
     sidecar_id: config.sidecarId,
     ari: {
-      connected: socket?.isOpen() ?? false,
+      connected: eventsFlowing(),
       breaker: ari.breakerState(),
       retry_after_s: ari.retryAfterS(),
     },
@@ -177,9 +184,14 @@ export async function startSidecar(
             ariCheck = { ok: false, detail: describeError(error) };
           }
         }
-        const wsCheck = socket?.isOpen()
+        const wsCheck = eventsFlowing()
           ? { ok: true }
-          : { ok: false, detail: `events socket ${socket?.state.kind ?? 'absent'}` };
+          : {
+              ok: false,
+              detail: replaced
+                ? 'another client registered our ARI app; this socket gets no events'
+                : `events socket ${socket?.state.kind ?? 'absent'}`,
+            };
         const apiCheck = outbox.isFailing()
           ? { ok: false, detail: 'event delivery is failing (not required for readiness)' }
           : { ok: true };

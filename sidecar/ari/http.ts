@@ -185,7 +185,10 @@ export class AriClient {
       body: { variables: request.variables },
       ...(beforeAttempt ? { beforeAttempt } : {}),
     });
-    return AriChannel.parse(expectOk(sent, 'originate'));
+    const body = expectOk(sent, 'originate');
+    const channel = AriChannel.safeParse(body);
+    // ARI said yes: an odd body must not turn a created call into a failed one.
+    return channel.success ? channel.data : { id: request.channelId, name: '', state: 'Down' };
   }
 
   /** GET /channels/{id}; null when the channel does not exist. */

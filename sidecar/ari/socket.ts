@@ -212,7 +212,15 @@ export class AriEventSocket {
       });
       return;
     }
-    this.options.onEvent(parsed.data, receivedAt);
+    try {
+      this.options.onEvent(parsed.data, receivedAt);
+    } catch (error) {
+      // A failing handler must not take the socket (or the process) down with it.
+      this.options.log.error('ARI event handler failed', {
+        type: parsed.data.type,
+        error: describeError(error),
+      });
+    }
   }
 
   /** Silence for idlePingMs → ping; no pong within pongTimeoutMs → the socket is dead. */

@@ -236,6 +236,28 @@ describe('events socket and Asterisk restarts', () => {
     }
   });
 
+  test('another client taking our app name over: not ready, and calls wait instead of ringing blind', async () => {
+    const stack = await startStack();
+    try {
+      const thief = new WebSocket(
+        `${stack.sim.url.replace('http', 'ws')}/ari/events?app=contactcenter&subscribeAll=true`,
+        {
+          headers: { authorization: `Basic ${btoa('ariuser:aripass')}` },
+        } as unknown as string[],
+      );
+      await waitFor(() => !stack.sidecar.status().ari.connected, 2000, 'app replaced');
+      const ready = await fetch(`${stack.sidecar.url}/readiness`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ checks: { events_socket: { ok: false } } });
+      const command = originateCommand('5551234000');
+      expect((await stack.signer.originate(command)).json).toMatchObject({ outcome: 'queued' });
+      expect(stack.sim.originates.length).toBe(0);
+      thief.close();
+    } finally {
+      await stack.stop();
+    }
+  });
+
   test('a call that ends while the socket is down is resolved by reconciliation as lost', async () => {
     const stack = await startStack({ sim: { timeScale: 0.05 } });
     try {

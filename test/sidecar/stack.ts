@@ -1,6 +1,7 @@
 import type { CallEvent } from '../../api/channel/messages.ts';
 import { type SimHandle, type SimOptions, startAriSimulator } from '../../asterisk/sim/server.ts';
 import type { SidecarConfig } from '../../sidecar/config.ts';
+import { createLogger } from '../../sidecar/log.ts';
 import { type RunningSidecar, startSidecar } from '../../sidecar/sidecar.ts';
 import {
   type CommandSigner,
@@ -37,6 +38,8 @@ export async function startStack(
     config?: Partial<SidecarConfig>;
     /** Share a simulator between stacks. */
     sharedSim?: SimHandle;
+    /** Receives the sidecar's JSON log lines (info and up). */
+    logSink?: (line: string) => void;
   } = {},
 ): Promise<Stack> {
   const sidecarKey = await keyPair();
@@ -52,7 +55,14 @@ export async function startStack(
     dataDir: dir.path,
     overrides: options.config ?? {},
   });
-  let sidecar = await startSidecar(config);
+  const start = (c: SidecarConfig) =>
+    startSidecar(
+      c,
+      options.logSink
+        ? { log: createLogger({ level: 'info', base: { sidecar_id: c.sidecarId }, sink: options.logSink }) }
+        : {},
+    );
+  let sidecar = await start(config);
   await waitFor(() => sidecar.status().ari.connected, 5000, 'events socket connected');
   const stack: Stack = {
     sim,
@@ -66,7 +76,7 @@ export async function startStack(
     sidecarKey,
     dataDir: dir.path,
     async restartSidecar(overrides = {}) {
-      sidecar = await startSidecar({ ...config, ...overrides });
+      sidecar = await start({ ...config, ...overrides });
       await waitFor(() => sidecar.status().ari.connected, 5000, 'events socket connected');
       return sidecar;
     },
