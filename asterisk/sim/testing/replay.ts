@@ -8,23 +8,42 @@ import { GOOD_BASIC, PASS, rawUpgrade, USER } from './client.ts';
 import { isEvent, type TraceEntry } from './traces.ts';
 
 /**
- * How the recorder restarted Asterisk in scenarios 70–74, read from their NOTE entries:
- * `at` the command (or the first 1006 close), `downMs` until HTTP answered again,
- * `delayMs` until the shutdown events of recording 70, `resumeAt` the first action that
- * needs the new instance. All in recorded milliseconds.
+ * How the recorder restarted Asterisk in scenarios 70–74, read from their NOTE entries, in
+ * recorded milliseconds: `at` the command (or the first 1006 close), `downMs` until HTTP answered
+ * again, `delayMs` until the shutdown events of recording 70, `resumeAt` the first action that
+ * needs the new instance (the replay waits for the restart to finish before it).
+ * `downMs` gets 250 ms of slack so that requests the recorder made while Asterisk was down
+ * still fall into the window when the machine is busy; nothing after `resumeAt` depends on it.
+ * In 70 the command came 500 ms after the answer, while the callee started Wait(60) and
+ * `;1` had 1.5 s of Wait(2) left; the replay restarts midway so that neither timer races it.
  */
+const SLACK = 250;
 export const RESTARTS: Record<string, { at: number; downMs: number; delayMs?: number; resumeAt: number }> = {
-  '70-restart-core-restart-now': { at: 1600, delayMs: 17874 - 1600, downMs: 17982 - 17880, resumeAt: 17982 },
-  '71-kill9-and-start': { at: 0, downMs: 1572, resumeAt: 1572 },
-  '72-core-stop-now-and-start': { at: 936, downMs: 2506 - 937, resumeAt: 2506 },
-  '73-restart-core-restart-now-idle': { at: 914, downMs: 1022 - 915, resumeAt: 1022 },
+  '70-restart-core-restart-now': {
+    at: 2256,
+    delayMs: 17874 - 2256,
+    downMs: 17982 - 17880 + SLACK,
+    resumeAt: 17982,
+  },
+  '71-kill9-and-start': { at: 0, downMs: 1572 + SLACK, resumeAt: 1572 },
+  '72-core-stop-now-and-start': { at: 936, downMs: 2506 - 937 + SLACK, resumeAt: 2506 },
+  '73-restart-core-restart-now-idle': { at: 914, downMs: 1022 - 915 + SLACK, resumeAt: 1022 },
   // Same delay as 70 is asked for, but without a subscribeAll socket Asterisk does not wait.
   '74-restart-live-call-without-subscribeall-socket': {
     at: 2631,
     delayMs: 16000,
-    downMs: 105,
+    downMs: 105 + SLACK,
     resumeAt: 2739,
   },
+};
+
+/**
+ * Requests the recorder happened to send within a few milliseconds of a change they observe;
+ * replayed at a time where the recorded answer is the only possible one (recorded t_ms → when).
+ * 74: GET /channels at 1510 saw `;2` still in Answer(), whose half second ended about 2 ms later.
+ */
+const RETIMED: Record<string, Record<number, number>> = {
+  '74-restart-live-call-without-subscribeall-socket': { 1510: 1300 },
 };
 
 /** Event types whose per-leg order is compared (see compare.ts). */
@@ -62,7 +81,8 @@ const actionsOf = (name: string, trace: TraceEntry[]): Action[] => {
   const actions: Action[] = [];
   for (const e of trace) {
     if (e.kind === 'http') {
-      actions.push({ kind: 'http', at: Math.max(0, e.t_ms - (e.latency_ms ?? 0)), entry: e });
+      const at = RETIMED[name]?.[e.t_ms] ?? Math.max(0, e.t_ms - (e.latency_ms ?? 0));
+      actions.push({ kind: 'http', at, entry: e });
     } else if (e.method === 'OPEN' && e.socket && e.path) {
       actions.push({
         kind: 'open',
