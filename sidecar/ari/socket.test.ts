@@ -164,6 +164,34 @@ describe('AriEventSocket', () => {
     await waitFor(() => opens() === 1, 3000, 'open after the server came back');
   });
 
+  test('the retry counter resets only after the socket stayed up for the minimum uptime', async () => {
+    const srv = wsServer();
+    cleanup.push(() => srv.server.stop(true));
+    const openedAt: number[] = [];
+    const { s, opens } = socket(`ws://127.0.0.1:${srv.server.port}/ari/events?app=cc`, {
+      minUptimeMs: 200,
+      log: createLogger({
+        level: 'info',
+        sink: (line) => {
+          const record = JSON.parse(line) as { msg: string; attempt?: number };
+          if (record.msg === 'ARI events socket open') openedAt.push(record.attempt!);
+        },
+      }),
+    });
+    s.start();
+    // A server that accepts and drops at once, three times: the attempt count keeps growing.
+    for (let n = 1; n <= 3; n++) {
+      await waitFor(() => opens() === n, 2000, `open ${n}`);
+      srv.drop();
+    }
+    await waitFor(() => opens() === 4, 2000, 'open 4');
+    // Up for longer than the minimum: the next failure starts the backoff from the beginning.
+    await Bun.sleep(300);
+    srv.drop();
+    await waitFor(() => opens() === 5, 2000, 'open 5');
+    expect(openedAt).toEqual([0, 1, 2, 3, 1]);
+  });
+
   test('a socket that answers nothing (half-open) is detected by a missing pong and replaced', async () => {
     const silent = silentWsServer();
     cleanup.push(() => silent.listener.stop(true));
