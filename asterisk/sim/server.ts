@@ -293,9 +293,16 @@ export const startAriSimulator = async (options: SimOptions = {}): Promise<SimHa
         if ((n === 3 && b === 'play') || (n === 4 && b === 'play' && c !== undefined)) {
           if (method !== 'POST') return null;
           const media = query.getAll('media').flatMap((m) => m.split(','));
-          return reply(
-            engine.play(a, media, query.get('lang'), n === 4 ? (c as string) : query.get('playbackId')),
+          const playbackId = n === 4 ? (c as string) : query.get('playbackId');
+          // Recording 34: PlaybackStarted reached the socket before the 201.
+          const gated = engine.gated(
+            () => engine.play(a, media, query.get('lang'), playbackId),
+            (_r, published, mode) => (mode === 'never' ? 0 : published),
           );
+          if (gated.sentBeforeReply > 0) await Bun.sleep(2);
+          const res = reply(gated.value);
+          gated.afterReply();
+          return res;
         }
         break;
       case 'endpoints':

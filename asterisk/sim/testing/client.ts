@@ -39,6 +39,21 @@ export const ari = async (
   };
 };
 
+/** Event types whose per-leg order is compared (see compare.ts). */
+export const CORE_TYPES = new Set([
+  'ChannelCreated',
+  'ChannelStateChange',
+  'Dial',
+  'ChannelHangupRequest',
+  'ChannelDestroyed',
+  'StasisStart',
+  'StasisEnd',
+  'ApplicationReplaced',
+]);
+
+export const isCoreEvent = (body: { type: string; variable?: unknown }): boolean =>
+  CORE_TYPES.has(body.type) || (body.type === 'ChannelVarset' && body.variable === 'STASISSTATUS');
+
 export interface ReceivedEvent {
   type: string;
   /** performance.now() on arrival. */
@@ -95,12 +110,12 @@ export class EventSocket {
     }
   }
 
-  /** Events about one channel id, as compact strings. */
+  /** The core events about one channel id, as compact strings. */
   trail(channelId: string): string[] {
     return this.events
       .filter((e) => {
         const ch = (e.channel ?? e.peer) as { id?: string } | undefined;
-        return ch?.id === channelId;
+        return ch?.id === channelId && isCoreEvent(e);
       })
       .map((e) => {
         const ch = (e.channel ?? e.peer) as { state: string };

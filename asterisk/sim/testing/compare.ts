@@ -20,7 +20,7 @@
  * thread; both orders are moved to the one the README documents (right after ChannelCreated).
  * The other orders the README marks (±) are between the two legs, which per-leg streams ignore.
  */
-import { isCoreEvent } from './replay.ts';
+import { isCoreEvent } from './client.ts';
 import { type AriEvent, isEvent, type TraceEntry } from './traces.ts';
 
 interface ChannelLike {

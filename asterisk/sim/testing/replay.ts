@@ -4,7 +4,7 @@
  * result is a log in the recording's own format, so both can be compared the same way.
  */
 import type { SimHandle } from '../server.ts';
-import { GOOD_BASIC, PASS, rawUpgrade, USER } from './client.ts';
+import { GOOD_BASIC, isCoreEvent, PASS, rawUpgrade, USER } from './client.ts';
 import { isEvent, type TraceEntry } from './traces.ts';
 
 /**
@@ -45,21 +45,6 @@ export const RESTARTS: Record<string, { at: number; downMs: number; delayMs?: nu
 const RETIMED: Record<string, Record<number, number>> = {
   '74-restart-live-call-without-subscribeall-socket': { 1510: 1300 },
 };
-
-/** Event types whose per-leg order is compared (see compare.ts). */
-export const CORE_TYPES = new Set([
-  'ChannelCreated',
-  'ChannelStateChange',
-  'Dial',
-  'ChannelHangupRequest',
-  'ChannelDestroyed',
-  'StasisStart',
-  'StasisEnd',
-  'ApplicationReplaced',
-]);
-
-export const isCoreEvent = (body: { type: string; variable?: unknown }): boolean =>
-  CORE_TYPES.has(body.type) || (body.type === 'ChannelVarset' && body.variable === 'STASISSTATUS');
 
 /** Events the recorder was waiting for before its next request, so the replay waits too. */
 const REACTION_TYPES = new Set(['StasisStart', 'PlaybackStarted', 'PlaybackFinished']);
