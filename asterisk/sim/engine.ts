@@ -84,6 +84,8 @@ class Channel implements ChannelView {
   /** Set between StasisStart and StasisEnd. */
   stasisApp: string | null = null;
   alive = true;
+  /** The Local pair this channel is half of; set right after both halves exist. */
+  call: LocalCall | null = null;
 
   constructor(
     readonly id: string,
@@ -326,7 +328,7 @@ class LocalCall {
       this.engine.setVariable(this.ch1, 'STASISSTATUS', '');
       if (this.engine.isRegistered(app)) {
         this.ch1.stasisApp = app;
-        this.engine.emitStasisStart(this.ch1, app, rest.length > 0 ? rest.join(',').split(',') : []);
+        this.engine.emitStasisStart(this.ch1, app, rest);
       } else {
         this.stasisFailed();
       }
@@ -881,6 +883,8 @@ export class Engine {
     const ch1 = this.newChannel(id1, `${base};1`, 1, context, exten);
     const ch2 = this.newChannel(id2, `${base};2`, 2, context, exten);
     const call = new LocalCall(this, ch1, ch2, plan, plan.device, device);
+    ch1.call = call;
+    ch2.call = call;
     this.channels.set(id1, ch1);
     this.channels.set(id2, ch2);
     this.calls.add(call);
@@ -944,8 +948,7 @@ export class Engine {
   hangup(id: string, cause: number): Reply {
     const ch = this.findChannel(id);
     if (!ch) return { status: 404, body: { message: 'Channel not found' } };
-    const call = [...this.calls].find((c) => c.ch1 === ch || c.ch2 === ch);
-    call?.softHangup(ch, SOFT.explicit, cause);
+    ch.call?.softHangup(ch, SOFT.explicit, cause);
     return { status: 204 };
   }
 

@@ -1,27 +1,11 @@
 import { afterEach, describe, expect, test } from 'bun:test';
-import { type SimHandle, type SimOptions, startAriSimulator } from './server.ts';
-import { ari, DIALPLAN_STYLE, EventSocket, originatePath, STASIS_STYLE } from './testing/client.ts';
+import { ari, DIALPLAN_STYLE, originatePath, STASIS_STYLE, simFixtures } from './testing/client.ts';
 
-const started: SimHandle[] = [];
-const sockets: EventSocket[] = [];
+const { start, open, cleanup } = simFixtures({ timeScale: 0.02 });
+afterEach(cleanup);
 
-const start = async (opts: SimOptions = {}) => {
-  const sim = await startAriSimulator({ timeScale: 0.02, ...opts });
-  started.push(sim);
-  return sim;
-};
-const open = async (sim: SimHandle, query: string) => {
-  const s = await EventSocket.open(sim.url, query);
-  sockets.push(s);
-  return s;
-};
 const destroyedEvent = (id: string) => (e: { type: string; channel?: unknown }) =>
   e.type === 'ChannelDestroyed' && (e.channel as { id: string }).id === id;
-
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.close();
-  for (const sim of started.splice(0)) await sim.stop();
-});
 
 describe('subscribeAll', () => {
   test('an app without subscribeAll hears nothing of a dialplan-style originate', async () => {

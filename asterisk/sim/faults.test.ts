@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'bun:test';
 import NodeWebSocket from 'ws';
-import { type SimHandle, type SimOptions, startAriSimulator } from './server.ts';
+import type { SimHandle } from './server.ts';
 import {
   ari,
   DIALPLAN_STYLE,
@@ -8,22 +8,13 @@ import {
   originatePath,
   PASS,
   STASIS_STYLE,
+  simFixtures,
   USER,
 } from './testing/client.ts';
 
-const started: SimHandle[] = [];
-const sockets: EventSocket[] = [];
+const { start, open, cleanup } = simFixtures({ timeScale: 0.02, eventsBeforeReply: 'always' });
+afterEach(cleanup);
 
-const start = async (opts: SimOptions = {}) => {
-  const sim = await startAriSimulator({ timeScale: 0.02, eventsBeforeReply: 'always', ...opts });
-  started.push(sim);
-  return sim;
-};
-const open = async (sim: SimHandle, query: string) => {
-  const s = await EventSocket.open(sim.url, query);
-  sockets.push(s);
-  return s;
-};
 const refused = async (url: string): Promise<boolean> => {
   try {
     await fetch(url);
@@ -32,11 +23,6 @@ const refused = async (url: string): Promise<boolean> => {
     return true;
   }
 };
-
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.close();
-  for (const sim of started.splice(0)) await sim.stop();
-});
 
 /** A `ws` package client that reports how its connection ended. */
 const nodeClient = (sim: SimHandle, query: string) => {

@@ -160,9 +160,17 @@ interface EventBase {
 /** Builds the JSON of one event for one application; `application` sits where Asterisk puts it. */
 export type EventBuilder = (app: string) => Record<string, unknown>;
 
-export const channelEvent =
-  (type: string, ch: ChannelJson, base: EventBase, fields: Record<string, unknown> = {}): EventBuilder =>
+/** Channel events: some carry fields before `type` (ChannelHangupRequest, ChannelVarset). */
+const withChannel =
+  (
+    lead: Record<string, unknown>,
+    type: string,
+    ch: ChannelJson,
+    base: EventBase,
+    fields: Record<string, unknown> = {},
+  ): EventBuilder =>
   (app) => ({
+    ...lead,
     type,
     timestamp: base.timestamp,
     ...fields,
@@ -171,29 +179,26 @@ export const channelEvent =
     application: app,
   });
 
-export const hangupRequestEvent =
-  (ch: ChannelJson, base: EventBase, cause: number, soft: boolean): EventBuilder =>
-  (app) => ({
-    cause,
-    ...(soft ? { soft: true } : {}),
-    type: 'ChannelHangupRequest',
-    timestamp: base.timestamp,
-    channel: ch,
-    asterisk_id: base.asteriskId,
-    application: app,
-  });
+export const channelEvent = (
+  type: string,
+  ch: ChannelJson,
+  base: EventBase,
+  fields: Record<string, unknown> = {},
+): EventBuilder => withChannel({}, type, ch, base, fields);
 
-export const varsetEvent =
-  (ch: ChannelJson, base: EventBase, variable: string, value: string): EventBuilder =>
-  (app) => ({
-    variable,
-    value,
-    type: 'ChannelVarset',
-    timestamp: base.timestamp,
-    channel: ch,
-    asterisk_id: base.asteriskId,
-    application: app,
-  });
+export const hangupRequestEvent = (
+  ch: ChannelJson,
+  base: EventBase,
+  cause: number,
+  soft: boolean,
+): EventBuilder => withChannel(soft ? { cause, soft: true } : { cause }, 'ChannelHangupRequest', ch, base);
+
+export const varsetEvent = (
+  ch: ChannelJson,
+  base: EventBase,
+  variable: string,
+  value: string,
+): EventBuilder => withChannel({ variable, value }, 'ChannelVarset', ch, base);
 
 export const dialEvent =
   (peer: ChannelJson, base: EventBase, dialstatus: string, dialstring: string): EventBuilder =>

@@ -45,10 +45,27 @@ const jsonInteger = (v: unknown): number => (typeof v === 'number' && Number.isI
 
 type Body = { kind: 'none' } | { kind: 'json'; value: unknown };
 
+/** The originate parameters res_ari_channels.c reads as C strings; priority and timeout are integers. */
+const STRING_FIELDS = [
+  'endpoint',
+  'extension',
+  'context',
+  'label',
+  'app',
+  'appArgs',
+  'callerId',
+  'channelId',
+  'otherChannelId',
+  'originator',
+  'formats',
+] as const;
+const INTEGER_FIELDS = ['priority', 'timeout'] as const;
+
 /**
  * Builds the arguments from the query string and the body. Like the generated
- * res_ari_channels.c, every field present in a JSON object body overrides the query, and with
- * `pathChannelId` (originateWithId) the channelId comes from the path only.
+ * res_ari_channels.c, every field present in a JSON object body overrides the query (the last
+ * of repeated query parameters wins), and with `pathChannelId` (originateWithId) the channelId
+ * comes from the path only.
  */
 export const parseOriginateArgs = (
   query: URLSearchParams,
@@ -56,76 +73,34 @@ export const parseOriginateArgs = (
   pathChannelId?: string,
 ): OriginateArgs | ArgError => {
   const args: OriginateArgs = { priority: 0, timeout: 0, variables: [] };
-  for (const [name, value] of query) {
-    switch (name) {
-      case 'endpoint':
-        args.endpoint = value;
-        break;
-      case 'extension':
-        args.extension = value;
-        break;
-      case 'context':
-        args.context = value;
-        break;
-      case 'priority':
-        args.priority = atoi(value);
-        break;
-      case 'label':
-        args.label = value;
-        break;
-      case 'app':
-        args.app = value;
-        break;
-      case 'appArgs':
-        args.appArgs = value;
-        break;
-      case 'callerId':
-        args.callerId = value;
-        break;
-      case 'timeout':
-        args.timeout = atoi(value);
-        break;
-      case 'channelId':
-        if (pathChannelId === undefined) args.channelId = value;
-        break;
-      case 'otherChannelId':
-        args.otherChannelId = value;
-        break;
-      case 'originator':
-        args.originator = value;
-        break;
-      case 'formats':
-        args.formats = value;
-        break;
-    }
+  const object =
+    body.kind === 'json' &&
+    body.value !== null &&
+    typeof body.value === 'object' &&
+    !Array.isArray(body.value)
+      ? (body.value as Record<string, unknown>)
+      : null;
+  const inBody = (name: string) => object !== null && Object.hasOwn(object, name);
+  const fromQuery = (name: string) => query.getAll(name).at(-1);
+  for (const name of STRING_FIELDS) {
+    if (name === 'channelId' && pathChannelId !== undefined) continue;
+    args[name] = inBody(name) ? jsonString(object?.[name]) : (fromQuery(name) ?? args[name]);
+  }
+  for (const name of INTEGER_FIELDS) {
+    const q = fromQuery(name);
+    if (inBody(name)) args[name] = jsonInteger(object?.[name]);
+    else if (q !== undefined) args[name] = atoi(q);
   }
   if (pathChannelId !== undefined) args.channelId = pathChannelId;
 
-  if (body.kind === 'json' && body.value !== null && typeof body.value === 'object') {
-    const o = body.value as Record<string, unknown>;
-    const has = (k: string) => !Array.isArray(o) && Object.hasOwn(o, k);
-    if (has('endpoint')) args.endpoint = jsonString(o.endpoint);
-    if (has('extension')) args.extension = jsonString(o.extension);
-    if (has('context')) args.context = jsonString(o.context);
-    if (has('priority')) args.priority = jsonInteger(o.priority);
-    if (has('label')) args.label = jsonString(o.label);
-    if (has('app')) args.app = jsonString(o.app);
-    if (has('appArgs')) args.appArgs = jsonString(o.appArgs);
-    if (has('callerId')) args.callerId = jsonString(o.callerId);
-    if (has('timeout')) args.timeout = jsonInteger(o.timeout);
-    if (has('channelId') && pathChannelId === undefined) args.channelId = jsonString(o.channelId);
-    if (has('otherChannelId')) args.otherChannelId = jsonString(o.otherChannelId);
-    if (has('originator')) args.originator = jsonString(o.originator);
-    if (has('formats')) args.formats = jsonString(o.formats);
-    if (has('variables')) {
-      const vars = o.variables;
-      if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) {
-        return error(400, "Only string values in the 'variables' object allowed");
-      }
-      for (const [k, v] of Object.entries(vars)) {
-        if (typeof v !== 'string') return error(400, "Only string values in the 'variables' object allowed");
-        args.variables.push([k, v]);
-      }
+  if (object !== null && Object.hasOwn(object, 'variables')) {
+    const vars = object.variables;
+    if (vars === null || typeof vars !== 'object' || Array.isArray(vars)) {
+      return error(400, "Only string values in the 'variables' object allowed");
+    }
+    for (const [k, v] of Object.entries(vars)) {
+      if (typeof v !== 'string') return error(400, "Only string values in the 'variables' object allowed");
+      args.variables.push([k, v]);
     }
   }
   return args;

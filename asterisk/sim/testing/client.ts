@@ -1,5 +1,6 @@
 /** Small ARI clients for the simulator's tests. */
 import { connect } from 'node:net';
+import { type SimHandle, type SimOptions, startAriSimulator } from '../server.ts';
 
 export const USER = 'ariuser';
 export const PASS = 'aripass';
@@ -184,3 +185,28 @@ export const originatePath = (
 
 export const DIALPLAN_STYLE = { extension: 's', context: 'outbound-ivr', priority: '1' };
 export const STASIS_STYLE = { app: 'contactcenter', appArgs: 'campaign-42,contact-7' };
+
+/**
+ * Simulators and event sockets a test file starts, all closed by `cleanup` (for afterEach).
+ * Each test gets its own simulator, so counters and apps never leak between tests.
+ */
+export const simFixtures = (defaults: SimOptions) => {
+  const sims: SimHandle[] = [];
+  const sockets: EventSocket[] = [];
+  return {
+    start: async (opts: SimOptions = {}) => {
+      const sim = await startAriSimulator({ ...defaults, ...opts });
+      sims.push(sim);
+      return sim;
+    },
+    open: async (sim: SimHandle, query: string) => {
+      const socket = await EventSocket.open(sim.url, query);
+      sockets.push(socket);
+      return socket;
+    },
+    cleanup: async () => {
+      for (const s of sockets.splice(0)) s.close();
+      for (const sim of sims.splice(0)) await sim.stop();
+    },
+  };
+};
