@@ -2,8 +2,8 @@
  * The telephony model behind the simulated ARI: channels, Local channel pairs, the originate
  * dial, two dialplan threads per call and Stasis, plus the routing of events to applications.
  *
- * Event orders come from shared/ari-traces. Where Asterisk races (the README marks them ±), the
- * engine always takes one recorded order.
+ * Event orders come from the recordings in traces/ (copied from shared/ari-traces). Where
+ * Asterisk races (their README marks those ±), the engine always takes one recorded order.
  */
 import { findExtension, SIM_DIALPLAN, substitute } from './dialplan.ts';
 import {
@@ -358,6 +358,7 @@ class LocalCall {
   }
 
   private stasisEnd(): void {
+    this.engine.stopPlaybacks(this.ch1);
     const app = this.ch1.stasisApp;
     this.ch1.stasisApp = null;
     if (app !== null) this.engine.emitStasisEnd(this.ch1, app);
@@ -500,8 +501,10 @@ class LocalCall {
   }
 }
 
-interface Playback extends PlaybackJson {
-  cancel: (() => void) | null;
+interface Playback {
+  readonly json: PlaybackJson;
+  readonly channel: Channel;
+  cancel: () => void;
 }
 
 export interface OriginateResult extends Reply {
@@ -986,42 +989,41 @@ export class Engine {
     const first = media[0];
     if (!first) return { status: 400, body: { message: 'media: Required parameter is missing' } };
     const pbId = playbackId || crypto.randomUUID();
-    const pb: Playback = {
+    const json: PlaybackJson = {
       id: pbId,
       media_uri: first,
       target_uri: `channel:${ch.id}`,
       language: lang || 'en',
       state: 'playing',
-      cancel: null,
     };
-    const json = (): PlaybackJson => ({
-      id: pb.id,
-      media_uri: pb.media_uri,
-      target_uri: pb.target_uri,
-      language: pb.language,
-      state: pb.state,
-    });
-    this.playbacks.set(pbId, pb);
-    this.publish(this.channelRoutes(ch), playbackEvent('PlaybackStarted', json(), this.base()));
+    this.publish(this.channelRoutes(ch), playbackEvent('PlaybackStarted', { ...json }, this.base()));
     let ms = 0;
     let failed = false;
     for (const m of media) {
       const sound = /^sound:(.+)$/.exec(m);
-      if (sound) {
-        const known = SOUND_MS[sound[1] as string];
-        if (known === undefined) failed = true;
-        else ms += known;
-      } else {
-        ms += 1000;
-      }
+      if (!sound) ms += 1000;
+      else if (SOUND_MS[sound[1] as string] === undefined) failed = true;
+      else ms += SOUND_MS[sound[1] as string] as number;
     }
-    const reply = { status: 201, body: json(), headers: { Location: `/playbacks/${pbId}` } };
-    pb.cancel = this.timers.after(failed ? 0 : ms, () => {
-      this.playbacks.delete(pbId);
-      pb.state = failed ? 'failed' : 'done';
-      this.publish(this.channelRoutes(ch), playbackEvent('PlaybackFinished', json(), this.base()));
-    });
-    return reply;
+    const pb: Playback = { json, channel: ch, cancel: () => {} };
+    this.playbacks.set(pbId, pb);
+    pb.cancel = this.timers.after(failed ? 0 : ms, () => this.finishPlayback(pb, failed ? 'failed' : 'done'));
+    return { status: 201, body: { ...json }, headers: { Location: `/playbacks/${pbId}` } };
+  }
+
+  private finishPlayback(pb: Playback, state: string): void {
+    pb.cancel();
+    this.playbacks.delete(pb.json.id);
+    pb.json.state = state;
+    this.publish(
+      this.channelRoutes(pb.channel),
+      playbackEvent('PlaybackFinished', { ...pb.json }, this.base()),
+    );
+  }
+
+  /** A channel leaving Stasis stops what it was playing. */
+  stopPlaybacks(ch: Channel): void {
+    for (const pb of [...this.playbacks.values()]) if (pb.channel === ch) this.finishPlayback(pb, 'done');
   }
 
   // ---------------------------------------------------------------- Asterisk itself

@@ -147,6 +147,20 @@ describe('Stasis', () => {
     expect(finished.at - started.at).toBeGreaterThan(1420 * 0.02 * 0.8);
   });
 
+  test('hanging up while playing finishes the playback before StasisEnd', async () => {
+    const sim = await start();
+    const main = await open(sim, 'app=contactcenter&subscribeAll=true');
+    await ari(sim.url, 'POST', originatePath('555123405', { ...STASIS_STYLE, channelId: 'ivr-2' }));
+    await main.waitFor((e) => e.type === 'StasisStart');
+    await ari(sim.url, 'POST', '/ari/channels/ivr-2/play?media=sound:hello-world&playbackId=pb-2');
+    expect((await ari(sim.url, 'DELETE', '/ari/channels/ivr-2')).status).toBe(204);
+    await main.waitFor(destroyedEvent('ivr-2'));
+    const types = main.events
+      .map((e) => e.type)
+      .filter((t) => t.startsWith('Playback') || t.startsWith('Stasis'));
+    expect(types).toEqual(['StasisStart', 'PlaybackStarted', 'PlaybackFinished', 'StasisEnd']);
+  });
+
   test('play on a channel that is not in Stasis is a 409', async () => {
     const sim = await start();
     await ari(sim.url, 'POST', originatePath('555123405', { ...DIALPLAN_STYLE, channelId: 'dp-play' }));
