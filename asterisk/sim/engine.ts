@@ -73,6 +73,12 @@ const ANSWER_DELAY_MS = 500;
 
 const NO_ONE: CallerIdJson = { name: '', number: '' };
 
+/** What ChannelCallerId carries besides the channel; originated caller ids are never restricted. */
+const CALLER_ID_FIELDS = {
+  caller_presentation: 0,
+  caller_presentation_txt: 'Presentation Allowed, Not Screened',
+};
+
 class Channel implements ChannelView {
   state: ChannelStateName;
   caller: CallerIdJson = { ...NO_ONE };
@@ -696,8 +702,8 @@ export class Engine {
     mode: EventsBeforeReply,
     random: () => number,
   ) {
-    if (mode === 'always' || result.status !== 200) return published;
     if (mode === 'never') return 0;
+    if (mode === 'always' || result.status !== 200) return published;
     const r = random();
     if (result.failedFast) return r < 0.1 ? published : result.requestThreadEvents;
     return r < 0.5 ? result.requestThreadEvents : 0;
@@ -760,10 +766,7 @@ export class Engine {
       if (field === 'name') ch.caller = { ...ch.caller, name: value };
       else if (field === 'all') ch.caller = parseCallerId(value);
       else ch.caller = { ...ch.caller, number: value };
-      this.emitChannel(ch, 'ChannelCallerId', {
-        caller_presentation: 0,
-        caller_presentation_txt: 'Presentation Allowed, Not Screened',
-      });
+      this.emitChannel(ch, 'ChannelCallerId', CALLER_ID_FIELDS);
       return;
     }
     ch.vars.set(name.replace(/^_{1,2}/, ''), value);
@@ -901,13 +904,9 @@ export class Engine {
       dialplan_app_data: '(Outgoing Line)',
     });
     const cid = args.callerId ? parseCallerId(args.callerId) : NO_ONE;
-    const callerIdFields = {
-      caller_presentation: 0,
-      caller_presentation_txt: 'Presentation Allowed, Not Screened',
-    };
     if (cid.name || cid.number) {
       ch1.caller = { ...cid };
-      this.emitChannel(ch1, 'ChannelCallerId', callerIdFields);
+      this.emitChannel(ch1, 'ChannelCallerId', CALLER_ID_FIELDS);
       ch1.connected = { ...cid };
       this.emitChannel(ch1, 'ChannelConnectedLine');
     }
@@ -929,7 +928,7 @@ export class Engine {
     ch2.caller = { ...ch1.connected };
     ch2.connected = { ...ch1.caller };
     if (ch2.caller.name || ch2.caller.number || ch2.connected.name || ch2.connected.number) {
-      this.emitChannel(ch2, 'ChannelCallerId', callerIdFields);
+      this.emitChannel(ch2, 'ChannelCallerId', CALLER_ID_FIELDS);
       this.emitChannel(ch2, 'ChannelConnectedLine');
     }
     if (!findExtension(SIM_DIALPLAN, context, exten)) {
