@@ -245,26 +245,30 @@ export const replayScenario = async (
     });
   };
 
-  /** Waits until the simulator has sent what the recorder had seen before `at`. */
-  const catchUp = async (at: number) => {
+  /** Recorded events per socket and type, for the ones `keep` selects. */
+  const tally = (keep: (e: TraceEntry & { body: { type: string }; socket: string }) => boolean) => {
     const wanted = new Map<string, Map<string, number>>();
     for (const e of trace) {
-      if (!isEvent(e)) continue;
-      const reaction = REACTION_TYPES.has(e.body.type);
-      if (!(e.t_ms < at || (reaction && e.t_ms <= at))) continue;
-      if (!reaction && !isCoreEvent(e.body)) continue;
+      if (!isEvent(e) || !keep(e)) continue;
       const m = wanted.get(e.socket) ?? new Map<string, number>();
       m.set(e.body.type, (m.get(e.body.type) ?? 0) + 1);
       wanted.set(e.socket, m);
     }
+    return wanted;
+  };
+  const reached = (wanted: Map<string, Map<string, number>>) => {
+    for (const [socket, types] of wanted)
+      for (const [type, n] of types) if (count(socket, type) < n) return false;
+    return true;
+  };
+
+  /** Waits until the simulator has sent what the recorder had seen before `at`. */
+  const catchUp = async (at: number) => {
+    const wanted = tally((e) =>
+      REACTION_TYPES.has(e.body.type) ? e.t_ms <= at : e.t_ms < at && isCoreEvent(e.body),
+    );
     const deadline = performance.now() + catchUpMs;
-    const behind = () => {
-      for (const [socket, types] of wanted) {
-        for (const [type, n] of types) if (count(socket, type) < n) return true;
-      }
-      return false;
-    };
-    while (behind() && performance.now() < deadline) await Bun.sleep(1);
+    while (!reached(wanted) && performance.now() < deadline) await Bun.sleep(1);
   };
 
   for (const [socket, path] of Object.entries(INITIAL_SOCKETS)) await openSocket(socket, path);
@@ -318,25 +322,14 @@ export const replayScenario = async (
   if (restarting) await restarting;
 
   // Wait for the rest of the recorded traffic (timeouts, callee hangups) to happen here too.
+  const totals = tally((e) => isCoreEvent(e.body));
+  while (performance.now() < at(lastT) && !reached(totals)) await Bun.sleep(2);
   const endBy = at(lastT) + catchUpMs;
-  const totals = new Map<string, Map<string, number>>();
-  for (const e of trace) {
-    if (!isEvent(e) || !isCoreEvent(e.body)) continue;
-    const m = totals.get(e.socket) ?? new Map<string, number>();
-    m.set(e.body.type, (m.get(e.body.type) ?? 0) + 1);
-    totals.set(e.socket, m);
-  }
-  const done = () => {
-    for (const [socket, types] of totals)
-      for (const [type, n] of types) if (count(socket, type) < n) return false;
-    return true;
-  };
-  while (performance.now() < at(lastT) && !done()) await Bun.sleep(2);
-  while (!done() && performance.now() < endBy) await Bun.sleep(2);
+  while (!reached(totals) && performance.now() < endBy) await Bun.sleep(2);
   // A short grace period catches events the simulator sends that the recording does not have.
   await Bun.sleep(Math.max(20, 200 * scale));
 
-  const result = observed.map((e) => e);
+  const result = [...observed];
   for (const ws of sockets.values()) {
     ws.onclose = null;
     ws.onmessage = null;
