@@ -71,6 +71,9 @@ export const ConfigSchema = z
     JWT_AUDIENCE: z.string().min(1).default('outdial-api'),
     ACCESS_TOKEN_EXPIRE_MINUTES: int(30, 1, 24 * 60),
     BCRYPT_COST: int(12, 4, 15),
+    // Password hashes running at once, and waiting; 0 = one less than the number of cores (at least 1).
+    PASSWORD_HASH_CONCURRENCY: int(0, 0, 256),
+    PASSWORD_HASH_QUEUE: int(32, 0, 100_000),
 
     MAX_FAILED_LOGIN_ATTEMPTS: int(5, 1, 1000),
     LOGIN_FAILURE_WINDOW: int(900, 1, 86_400),

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
+import { isHasherBusy } from './auth/passwords.ts';
 
 /**
  * One error model for the whole API: every error is an RFC 9457 problem+json body with
@@ -31,6 +32,7 @@ export const ERROR_CODES = {
   login_locked: { status: 429, title: 'Too many failed logins' },
   internal_error: { status: 500, title: 'Internal server error' },
   pbx_unavailable: { status: 503, title: 'PBX unavailable' },
+  busy: { status: 503, title: 'Busy' },
   not_ready: { status: 503, title: 'Not ready' },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 
@@ -140,6 +142,14 @@ const HTTP_STATUS_CODES: Partial<Record<number, ErrorCode>> = {
 /** Turns whatever was thrown into an ApiError; unknown errors become a 500 that reveals nothing. */
 export function toApiError(error: unknown): { apiError: ApiError; unexpected: boolean } {
   if (isApiError(error)) return { apiError: error, unexpected: false };
+  if (isHasherBusy(error)) {
+    return {
+      apiError: new ApiError('busy', 'The server is busy checking passwords; try again shortly', {
+        retryAfter: 1,
+      }),
+      unexpected: false,
+    };
+  }
   if (error instanceof HTTPException) {
     const code = HTTP_STATUS_CODES[error.status];
     if (code) {

@@ -4,7 +4,7 @@ import { getUserByUsername, touchLastLogin } from '../../db/queries/users.ts';
 import { ApiError } from '../errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Services } from '../services.ts';
-import { MAX_PASSWORD_BYTES } from './passwords.ts';
+import { isHasherBusy, MAX_PASSWORD_BYTES } from './passwords.ts';
 import { type IssuedToken, issueAccessToken } from './tokens.ts';
 
 /**
@@ -31,10 +31,19 @@ export async function login(
 
   const user = await getUserByUsername(db, input.username);
   const tooLong = new TextEncoder().encode(input.password).length > MAX_PASSWORD_BYTES;
-  const matches = await services.passwords.verify(
-    tooLong ? '' : input.password,
-    user?.passwordHash ?? services.dummyPasswordHash,
-  );
+  let matches: boolean;
+  try {
+    matches = await services.passwords.verify(
+      tooLong ? '' : input.password,
+      user?.passwordHash ?? services.dummyPasswordHash,
+    );
+  } catch (error) {
+    if (!isHasherBusy(error)) throw error;
+    services.metrics.loginAttempt('busy');
+    throw new ApiError('busy', 'Too many logins are being checked right now; try again shortly', {
+      retryAfter: 1,
+    });
+  }
   if (!user?.isActive || !matches || tooLong) {
     services.metrics.loginAttempt('failure');
     const userLock = await recordLoginFailure(db, {

@@ -32,3 +32,47 @@ export function bcryptCost(digest: string): number | null {
   const m = /^\$2[aby]\$(\d\d)\$/.exec(digest);
   return m ? Number(m[1]) : null;
 }
+
+/** Thrown when too many hashes are waiting: the caller should come back shortly. */
+export class HasherBusyError extends Error {
+  override name = 'HasherBusyError';
+  readonly isHasherBusy = true;
+}
+
+export function isHasherBusy(error: unknown): error is HasherBusyError {
+  return typeof error === 'object' && error !== null && 'isHasherBusy' in error;
+}
+
+/**
+ * Bounds the CPU that password hashing may take. A bcrypt check at cost 12 costs about a quarter of
+ * a core-second; left unbounded, a burst of logins takes every core and starves every other request.
+ * At most `concurrency` hashes run at once and at most `maxWaiting` wait; beyond that the hasher
+ * refuses at once (the API answers 503 with Retry-After) instead of queueing without end.
+ */
+export function limitHasher(
+  inner: PasswordHasher,
+  options: { concurrency: number; maxWaiting: number },
+): PasswordHasher {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  async function run<T>(task: () => Promise<T>): Promise<T> {
+    if (running >= options.concurrency) {
+      if (waiting.length >= options.maxWaiting) throw new HasherBusyError('too many password checks waiting');
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    } else {
+      running++;
+    }
+    try {
+      return await task();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else running--;
+    }
+  }
+  return {
+    cost: inner.cost,
+    hash: (password) => run(() => inner.hash(password)),
+    verify: (password, digest) => run(() => inner.verify(password, digest)),
+  };
+}

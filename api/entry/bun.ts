@@ -5,6 +5,7 @@ import { purgeExpiredIdempotencyKeys } from '../../db/queries/idempotency.ts';
 import { purgeExpired } from '../../db/queries/misc.ts';
 import type { Database } from '../../db/types.ts';
 import { createApp } from '../app.ts';
+import { limitHasher } from '../auth/passwords.ts';
 import { buildServices } from '../bootstrap.ts';
 import type { SidecarClient } from '../calls/sidecar-client.ts';
 import { loadSigningKey, type SigningKey } from '../channel/keys.ts';
@@ -63,7 +64,10 @@ export async function startApi(
   const services = await buildServices({
     config,
     database,
-    passwords: createBunPasswordHasher(config.BCRYPT_COST),
+    passwords: limitHasher(createBunPasswordHasher(config.BCRYPT_COST), {
+      concurrency: config.PASSWORD_HASH_CONCURRENCY || Math.max(1, navigator.hardwareConcurrency - 1),
+      maxWaiting: config.PASSWORD_HASH_QUEUE,
+    }),
     metrics: config.METRICS_ENABLED ? createPromMetrics() : noopMetrics,
     logger,
     signingKey,

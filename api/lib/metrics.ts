@@ -10,7 +10,7 @@ export interface Metrics {
   callFailed(reason: string): void;
   callFinished(status: string): void;
   observeOriginate(seconds: number, outcome: string): void;
-  loginAttempt(result: 'success' | 'failure' | 'locked'): void;
+  loginAttempt(result: 'success' | 'failure' | 'locked' | 'busy'): void;
   eventsApplied(result: string, count: number): void;
   /** Prometheus text exposition, or null when metrics are off. */
   render(): Promise<{ contentType: string; body: string } | null>;

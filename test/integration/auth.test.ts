@@ -367,4 +367,31 @@ describe('passwords', () => {
       await slow.stop();
     }
   });
+
+  test('a burst of logins beyond the hashing capacity answers 503 busy, and busy logins do not count as failures', async () => {
+    const tight = await startTestStack({
+      env: {
+        PASSWORD_HASH_CONCURRENCY: '1',
+        PASSWORD_HASH_QUEUE: '1',
+        BCRYPT_COST: '10',
+        MAX_FAILED_LOGIN_ATTEMPTS: '3',
+      },
+    });
+    try {
+      const u = await tight.user('operator');
+      const burst = await Promise.all(
+        Array.from({ length: 8 }, () => tight.login(u.username, 'wrong password')),
+      );
+      const statuses = burst.map((r) => r.status).sort();
+      expect(statuses.filter((s) => s === 503).length).toBeGreaterThanOrEqual(5);
+      for (const r of burst.filter((x) => x.status === 503)) {
+        await expectProblem(r, 503, 'busy');
+        expect(r.headers.get('retry-after')).toBe('1');
+      }
+      // At most two failures were counted (the ones that were checked), so the user is not locked.
+      expect((await tight.login(u.username, u.password)).status).toBe(200);
+    } finally {
+      await tight.stop();
+    }
+  });
 });

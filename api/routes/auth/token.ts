@@ -47,7 +47,7 @@ export const tokenRoute = createRoute({
   },
   responses: {
     200: { description: 'An access token', content: { 'application/json': { schema: TokenResponseSchema } } },
-    ...errorResponses(400, 401, 413, 415, 422, 429, 500),
+    ...errorResponses(400, 401, 413, 415, 422, 429, 500, 503),
   },
 });
 

@@ -1,0 +1,155 @@
+import { generateSigningJwk } from '../../api/channel/keys.ts';
+import { openPostgres } from '../../db/driver/bun-sql.ts';
+import { migrate } from '../../db/migrate.ts';
+import { insertCall } from '../../db/queries/calls.ts';
+import { createUser } from '../../db/queries/users.ts';
+import { startPostgresCluster } from '../harness/postgres.ts';
+import { fmt, type Row, rssMiB, startChild, wrk } from './lib.ts';
+
+/**
+ * GET /api/v2/calls/{id} with a token against a real PostgreSQL, at 1 and 50 connections, beside a
+ * bare Bun.serve measured the same way in the same run; then the same GET while 10 logins per
+ * second (bcrypt cost 12) run.
+ */
+export async function benchApi(options: { seconds: number }): Promise<Row[]> {
+  const cluster = await startPostgresCluster();
+  const rows: Row[] = [];
+  try {
+    const url = cluster.url();
+    const database = openPostgres(url, { max: 4 });
+    await migrate(database.db);
+    const password = 'benchmark password';
+    const hash = await Bun.password.hash(password, { algorithm: 'bcrypt', cost: 12 });
+    const user = (await createUser(database.db, {
+      username: 'bench',
+      passwordHash: hash,
+      role: 'operator',
+    }))!;
+    const { call } = await insertCall(database.db, {
+      id: crypto.randomUUID(),
+      ownerId: user.id,
+      phoneNumber: '+15551234000',
+      context: 'outbound-ivr',
+      extension: 's',
+      priority: 1,
+      timeoutMs: 30_000,
+    });
+    await database.close();
+
+    const hello = await startChild('test/bench/hello.ts', {});
+    const api = await startChild('api/entry/bun.ts', {
+      APP_ENV: 'production',
+      HOST: '127.0.0.1',
+      DATABASE_URL: url,
+      JWT_PRIVATE_KEY: JSON.stringify(await generateSigningJwk()),
+      SIDECAR_PUBLIC_KEY: JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: (await generateSigningJwk()).x }),
+      SIDECAR_URL: 'http://127.0.0.1:9',
+      LOG_LEVEL: 'error',
+      RATE_LIMIT_REQUESTS: '1000000',
+      MAX_FAILED_LOGIN_ATTEMPTS: '1000',
+      MAX_FAILED_LOGINS_PER_ADDRESS: '100000',
+    }).catch(async (error) => {
+      await hello.stop();
+      throw error;
+    });
+    try {
+      const login = async () => {
+        const res = await fetch(`${api.url}/api/v2/token`, {
+          method: 'POST',
+          body: new URLSearchParams({ username: 'bench', password }),
+        });
+        if (res.status !== 200) throw new Error(`login: ${res.status}`);
+        return ((await res.json()) as { access_token: string }).access_token;
+      };
+      const token = await login();
+      const target = `${api.url}/api/v2/calls/${call.id}`;
+      const headers = { Authorization: `Bearer ${token}` };
+      const check = await fetch(target, { headers });
+      if (check.status !== 200) throw new Error(`GET answered ${check.status}`);
+      const idleMem = rssMiB(api.proc.pid);
+
+      for (const connections of [1, 50]) {
+        await wrk(`${hello.url}/`, { connections, seconds: 1 }); // warm-up
+        await wrk(target, { connections, seconds: 1, headers });
+        const base = await wrk(`${hello.url}/`, { connections, seconds: options.seconds });
+        const got = await wrk(target, { connections, seconds: options.seconds, headers });
+        const name = `GET /api/v2/calls/{id}, ${connections} conn`;
+        rows.push({
+          bench: name,
+          measure: 'throughput',
+          value: fmt.rps(got.rps),
+          baseline: `Bun.serve ${fmt.rps(base.rps)}`,
+          ratio: fmt.ratio(got.rps, base.rps),
+        });
+        rows.push({
+          bench: name,
+          measure: 'p50',
+          value: fmt.ms(got.p50),
+          baseline: `Bun.serve ${fmt.ms(base.p50)}`,
+          ratio: fmt.ratio(got.p50, base.p50),
+        });
+        rows.push({
+          bench: name,
+          measure: 'p99',
+          value: fmt.ms(got.p99),
+          baseline: `Bun.serve ${fmt.ms(base.p99)}`,
+          ratio: fmt.ratio(got.p99, base.p99),
+        });
+        if (got.errors > 0) rows.push({ bench: name, measure: 'errors', value: String(got.errors) });
+      }
+      const loadedMem = rssMiB(api.proc.pid);
+
+      for (const connections of [1, 50]) {
+        const quiet = await wrk(target, { connections, seconds: options.seconds, headers });
+        let sent = 0;
+        let done = 0;
+        let loginFailures = 0;
+        const pending: Promise<unknown>[] = [];
+        const started = performance.now();
+        const timer = setInterval(() => {
+          sent++;
+          pending.push(
+            login()
+              .then(() => done++)
+              .catch(() => loginFailures++),
+          );
+        }, 100);
+        const busy = await wrk(target, { connections, seconds: options.seconds, headers });
+        clearInterval(timer);
+        const elapsed = (performance.now() - started) / 1000;
+        await Promise.all(pending);
+        const name = `GET /api/v2/calls/{id}, ${connections} conn, 10 logins/s`;
+        rows.push({
+          bench: name,
+          measure: 'p99',
+          value: fmt.ms(busy.p99),
+          baseline: `no logins ${fmt.ms(quiet.p99)}`,
+          ratio: fmt.ratio(busy.p99, quiet.p99),
+        });
+        rows.push({
+          bench: name,
+          measure: 'throughput',
+          value: fmt.rps(busy.rps),
+          baseline: `no logins ${fmt.rps(quiet.rps)}`,
+          ratio: fmt.ratio(busy.rps, quiet.rps),
+        });
+        rows.push({
+          bench: name,
+          measure: 'logins',
+          value: `${sent} sent (${(sent / elapsed).toFixed(1)}/s), ${done} ok, ${loginFailures} failed`,
+        });
+      }
+      rows.push({
+        bench: 'API process',
+        measure: 'memory',
+        value: `idle ${fmt.mib(idleMem)}, after load ${fmt.mib(loadedMem)}`,
+      });
+    } finally {
+      await api.stop();
+      await hello.stop();
+    }
+  } finally {
+    cluster.stop();
+  }
+  return rows;
+}

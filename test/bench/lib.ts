@@ -1,0 +1,141 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Subprocess } from 'bun';
+import { freePort } from '../harness/postgres.ts';
+
+/** Shared pieces of the benchmarks: wrk runs, child processes, memory readings, the results table. */
+
+export const ROOT = join(import.meta.dir, '..', '..');
+export const BUN = join(ROOT, 'node_modules', '.bin', 'bun');
+
+export interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  errors: number;
+}
+
+function toMs(value: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(value.trim());
+  if (!m) return Number.NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
+}
+
+/**
+ * Runs wrk against `url` and parses its latency distribution. It runs as a child process while this
+ * event loop stays free (side loads, such as logins, keep going during the measurement).
+ */
+export async function wrk(
+  url: string,
+  options: { connections: number; threads?: number; seconds: number; headers?: Record<string, string> },
+): Promise<LoadResult> {
+  const args = [
+    `-t${Math.min(options.threads ?? 2, options.connections)}`,
+    `-c${options.connections}`,
+    `-d${options.seconds}s`,
+    '--latency',
+    ...Object.entries(options.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
+    url,
+  ];
+  const proc = Bun.spawn(['wrk', ...args], { stdout: 'pipe', stderr: 'pipe' });
+  const [text, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  if (code !== 0) throw new Error(`wrk failed: ${err || text}`);
+  const pct = (p: string) => toMs(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(text)?.[1] ?? '');
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? Number.NaN);
+  const requests = Number(/(\d+) requests in/.exec(text)?.[1] ?? 0);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0);
+  const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  const errors = non2xx + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { rps, p50: pct('50'), p99: pct('99'), requests, errors };
+}
+
+export interface Child {
+  proc: Subprocess;
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Starts a Bun program as a child process and waits until `readyPath` answers. */
+export async function startChild(
+  script: string,
+  env: Record<string, string>,
+  readyPath = '/health',
+): Promise<Child> {
+  const port = Number(env.PORT ?? (await freePort()));
+  const proc = Bun.spawn([BUN, script], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdout: 'ignore',
+    stderr: 'inherit',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const res = await fetch(`${url}${readyPath}`);
+      if (res.status < 500) break;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`${script} did not start`);
+    await Bun.sleep(100);
+  }
+  return {
+    proc,
+    url,
+    port,
+    async stop() {
+      proc.kill('SIGTERM');
+      await proc.exited;
+    },
+  };
+}
+
+/** Resident memory of a process in MiB (from /proc). */
+export function rssMiB(pid: number): number {
+  try {
+    const status = require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8') as string;
+    const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
+    return kb / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+export interface Row {
+  bench: string;
+  measure: string;
+  value: string;
+  baseline?: string;
+  ratio?: string;
+}
+
+export const fmt = {
+  rps: (n: number) => `${Math.round(n).toLocaleString('en-US')} req/s`,
+  ms: (n: number) => `${n < 10 ? n.toFixed(2) : n.toFixed(1)} ms`,
+  mib: (n: number) => `${n.toFixed(0)} MiB`,
+  ratio: (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : '—'),
+};
+
+export function table(rows: Row[]): string {
+  const head = ['bench', 'measure', 'value', 'baseline (same run)', 'ratio'];
+  const cells = rows.map((r) => [r.bench, r.measure, r.value, r.baseline ?? '', r.ratio ?? '']);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => `| ${c.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');
+}
+
+export function writeResults(name: string, text: string): string {
+  const dir = join(ROOT, 'bench-results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.md`);
+  writeFileSync(file, text);
+  return file;
+}

@@ -1,0 +1,37 @@
+/**
+ * `npm run bench`: runs the benchmarks, prints one table of figures with a baseline measured in the
+ * same run beside each, and writes it to bench-results/. Not part of `npm test`: speed is measured
+ * here, never asserted as a wall-clock limit in tests.
+ *
+ *   npm run bench                 every benchmark
+ *   npm run bench -- --only api   one of them
+ *   BENCH_SECONDS=10 npm run bench
+ */
+import { benchApi } from './api.bench.ts';
+import { type Row, table, writeResults } from './lib.ts';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const benches: Record<string, () => Promise<Row[]>> = {
+  api: () => benchApi({ seconds }),
+};
+
+const onlyIndex = process.argv.indexOf('--only');
+const only = onlyIndex >= 0 ? new Set((process.argv[onlyIndex + 1] ?? '').split(',')) : null;
+const rows: Row[] = [];
+for (const [name, run] of Object.entries(benches)) {
+  if (only && !only.has(name)) continue;
+  console.error(`running ${name}…`);
+  rows.push(...(await run()));
+}
+const header = [
+  `# Outdial benchmarks`,
+  '',
+  `- date: ${new Date().toISOString()}`,
+  `- runtime: Bun ${Bun.version} on ${process.platform}/${process.arch}, ${navigator.hardwareConcurrency} cores`,
+  `- database: PostgreSQL (throwaway local cluster, fsync off)`,
+  `- load generator: wrk (separate process), ${seconds} s per measurement`,
+  '',
+].join('\n');
+const text = `${header}${table(rows)}\n`;
+console.log(text);
+console.error(`written to ${writeResults('bench', text)}`);
