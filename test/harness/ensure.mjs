@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const forTests = process.argv.includes('--test');
+const forBench = process.argv.includes('--bench');
 const say = (msg) => console.log(`[setup] ${msg}`);
 
 function run(cmd, args, opts = {}) {
@@ -73,6 +74,10 @@ try {
   if (forTests) {
     if (!has('chromium') && !existsSync('/usr/bin/chromium')) aptInstall('chromium');
     if (!postgresBinDir()) aptInstall('postgresql');
+  }
+  if (forBench) {
+    if (!postgresBinDir()) aptInstall('postgresql');
+    if (!has('wrk')) aptInstall('wrk');
   }
 } catch (error) {
   console.error(`[setup] ${error.message}`);
