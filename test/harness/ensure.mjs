@@ -68,8 +68,10 @@ function postgresBinDir() {
 
 try {
   if (!dependenciesCurrent()) {
-    say('installing npm dependencies (npm ci)');
-    run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error']);
+    // `npm install` rather than `npm ci`: it installs exactly the lockfile too, and it also works with
+    // registries that do not serve every platform's optional binaries (npm ci then refuses the lockfile).
+    say('installing npm dependencies');
+    run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error']);
   }
   if (forTests) {
     if (!has('chromium') && !existsSync('/usr/bin/chromium')) aptInstall('chromium');
