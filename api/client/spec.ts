@@ -1,0 +1,23 @@
+import { createApp } from '../app.ts';
+import { openApiConfig } from '../routes/openapi.ts';
+
+/** The name the committed document is built with: the default APP_NAME. */
+export const SPEC_APP_NAME = 'Outdial';
+
+/**
+ * The OpenAPI document the app serves at /openapi.json, built from the routes alone: no server,
+ * database or configuration is involved, so the committed copy can be checked against it anywhere.
+ */
+export function buildOpenApiDocument(appName = SPEC_APP_NAME): Record<string, unknown> {
+  const app = createApp({
+    services: () => {
+      throw new Error('the document is built without serving requests');
+    },
+  });
+  return app.getOpenAPI31Document(openApiConfig(appName)) as unknown as Record<string, unknown>;
+}
+
+/** The committed file's exact text: two-space JSON and a final newline, so diffs stay readable. */
+export function renderOpenApiDocument(doc: Record<string, unknown> = buildOpenApiDocument()): string {
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}
