@@ -4,6 +4,7 @@ import {
   releaseIdempotencyKey,
 } from '../../db/queries/idempotency.ts';
 import { ApiError } from '../errors.ts';
+import { encodeBase64Url } from '../lib/base64url.ts';
 import type { Services } from '../services.ts';
 
 /** A stable JSON text: object keys sorted, so equal bodies hash equally whatever their key order. */
@@ -20,7 +21,7 @@ export function canonicalJson(value: unknown): string {
 
 export async function requestHash(parts: unknown): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(canonicalJson(parts)));
-  return Buffer.from(digest).toString('base64url');
+  return encodeBase64Url(digest);
 }
 
 export type IdempotentResult<T> =

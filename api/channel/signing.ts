@@ -1,4 +1,5 @@
 import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { encodeBase64Url } from '../lib/base64url.ts';
 import { ALG, type PublicKeySet, type SigningKey } from './keys.ts';
 
 /**
@@ -59,7 +60,7 @@ const encoder = new TextEncoder();
 export async function bodyHash(body: string | Uint8Array): Promise<string> {
   const bytes = typeof body === 'string' ? encoder.encode(body) : body;
   const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
-  return Buffer.from(digest).toString('base64url');
+  return encodeBase64Url(digest);
 }
 
 export async function signChannelMessage(options: SignOptions): Promise<string> {

@@ -2,6 +2,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { listCalls } from '../../../db/queries/calls.ts';
 import { presentCall } from '../../calls/present.ts';
 import { ApiError } from '../../errors.ts';
+import { decodeBase64UrlText, encodeBase64Url } from '../../lib/base64url.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
 import { CallListSchema, ListCallsQuerySchema } from './schema.ts';
@@ -12,12 +13,12 @@ interface Cursor {
 }
 
 function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify(c)).toString('base64url');
+  return encodeBase64Url(JSON.stringify(c));
 }
 
 function decodeCursor(text: string): { createdAt: Date; id: string } {
   try {
-    const raw = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Cursor;
+    const raw = JSON.parse(decodeBase64UrlText(text) ?? '') as Cursor;
     const createdAt = new Date(raw.t);
     if (
       typeof raw.t !== 'string' ||

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { getUserById, listUsers } from '../../../db/queries/users.ts';
 import { ApiError } from '../../errors.ts';
+import { decodeBase64UrlText, encodeBase64Url } from '../../lib/base64url.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
 import { presentUser, UserIdParamSchema, UserSchema } from './schema.ts';
@@ -67,14 +68,27 @@ export const getUserRoute = createRoute({
   },
 });
 
+/** The username a `next_cursor` carries; anything this API did not hand out is a 422. */
+function decodeUserCursor(cursor: string): string {
+  const username = decodeBase64UrlText(cursor);
+  if (username === null) {
+    throw new ApiError('validation_error', 'query.cursor: is not a cursor this API returned', {
+      errors: [
+        { path: 'query.cursor', message: 'is not a cursor this API returned', code: 'invalid_cursor' },
+      ],
+    });
+  }
+  return username;
+}
+
 export const registerListUsers = (app: App) => {
   app.openapi(listUsersRoute, async (c) => {
     const q = c.req.valid('query');
-    const after = q.cursor ? Buffer.from(q.cursor, 'base64url').toString('utf8') : undefined;
+    const after = q.cursor ? decodeUserCursor(q.cursor) : undefined;
     const rows = await listUsers(c.get('services').db, { after, limit: q.limit + 1 });
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
-    const next = rows.length > q.limit && last ? Buffer.from(last.username).toString('base64url') : null;
+    const next = rows.length > q.limit && last ? encodeBase64Url(last.username) : null;
     return c.json({ items: page.map(presentUser), next_cursor: next }, 200);
   });
   app.openapi(getUserRoute, async (c) => {

@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { writeAudit } from '../../../db/queries/misc.ts';
 import { countActiveAdmins, getUserById, updateUser } from '../../../db/queries/users.ts';
 import { ApiError } from '../../errors.ts';
+import { encodeBase64Url } from '../../lib/base64url.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
 import { PasswordSchema, presentUser, RoleSchema, UserIdParamSchema, UserSchema } from './schema.ts';
@@ -78,7 +79,7 @@ export const resetPasswordRoute = createRoute({
 
 /** A random password of 20 URL-safe characters (120 bits). */
 export function generatePassword(): string {
-  return Buffer.from(crypto.getRandomValues(new Uint8Array(15))).toString('base64url');
+  return encodeBase64Url(crypto.getRandomValues(new Uint8Array(15)));
 }
 
 export const registerUpdateUser = (app: App) => {
