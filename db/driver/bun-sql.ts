@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/bun-sql';
 import { schema } from '../schema.ts';
 import type { Database, Db } from '../types.ts';
+import { redactUrl } from './redact.ts';
 
 export interface PostgresOptions {
   /** Pool size; Bun's client multiplexes queries over these connections. */
@@ -31,14 +32,4 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Databa
       await client.close({ timeout: 5 });
     },
   };
-}
-
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://(unparseable url)';
-  }
 }
