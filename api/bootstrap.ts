@@ -1,13 +1,15 @@
 import type { JWK } from 'jose';
 import { getSidecar, upsertSidecar } from '../db/queries/misc.ts';
-import type { Database } from '../db/types.ts';
+import type { Database, Db } from '../db/types.ts';
 import type { PasswordHasher } from './auth/passwords.ts';
 import { createHttpSidecarClient, type SidecarClient } from './calls/sidecar-client.ts';
 import { createPublicKeySet, loadPublicJwks, type PublicKeySet, type SigningKey } from './channel/keys.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './lib/logger.ts';
 import type { Metrics } from './lib/metrics.ts';
+import { EventHub } from './live/hub.ts';
 import type { Services } from './services.ts';
+import type { WebhookTransport } from './webhooks/transport.ts';
 
 export interface ServiceDeps {
   config: Config;
@@ -21,30 +23,58 @@ export interface ServiceDeps {
   /** Replaces the HTTP sidecar client (tests). */
   sidecar?: SidecarClient;
   fetch?: typeof fetch;
+  webhooks: WebhookTransport;
 }
 
 const SIDECAR_KEY_TTL_MS = 30_000;
 
 /**
- * Builds the services from runtime-neutral parts; the entry files supply the runtime-specific ones
- * (database driver, password hasher, metrics, client address).
+ * What stays the same from one build of the services to the next: the Bun entry builds the services
+ * once, the Workers entry once per request (a database pool must not outlive its request there) and
+ * these once per isolate.
  */
-export async function buildServices(deps: ServiceDeps): Promise<Services> {
-  const { config, database } = deps;
+export interface SharedServiceParts {
+  /** Verifies access tokens: the current key and any still-published older ones. */
+  verify: PublicKeySet;
+  dummyPasswordHash: string;
+  /** Sidecar public keys by id, with the time they were read. */
+  sidecarKeyCache: Map<string, { at: number; keys: PublicKeySet | null }>;
+}
+
+export async function buildSharedServiceParts(
+  deps: Pick<ServiceDeps, 'config' | 'signingKey' | 'passwords'>,
+): Promise<SharedServiceParts> {
+  const { config } = deps;
   const previous = config.JWT_PUBLIC_KEYS ? await loadPublicJwks(config.JWT_PUBLIC_KEYS) : [];
-  const verify = await createPublicKeySet([deps.signingKey.publicJwk, ...previous]);
+  return {
+    verify: await createPublicKeySet([deps.signingKey.publicJwk, ...previous]),
+    dummyPasswordHash: await deps.passwords.hash(crypto.randomUUID()),
+    sidecarKeyCache: new Map(),
+  };
+}
 
-  if (config.SIDECAR_PUBLIC_KEY) {
-    const [jwk] = await loadPublicJwks(config.SIDECAR_PUBLIC_KEY);
-    if (jwk)
-      await upsertSidecar(database.db, {
-        id: config.SIDECAR_ID,
-        url: config.SIDECAR_URL,
-        publicKey: jwk as JsonWebKey,
-      });
+/** Records the sidecar the configuration names (SIDECAR_ID, SIDECAR_URL, SIDECAR_PUBLIC_KEY), if any. */
+export async function registerConfiguredSidecar(config: Config, db: Db): Promise<void> {
+  if (!config.SIDECAR_PUBLIC_KEY) return;
+  const [jwk] = await loadPublicJwks(config.SIDECAR_PUBLIC_KEY);
+  if (jwk)
+    await upsertSidecar(db, { id: config.SIDECAR_ID, url: config.SIDECAR_URL, publicKey: jwk as JsonWebKey });
+}
+
+/**
+ * Builds the services from runtime-neutral parts; the entry files supply the runtime-specific ones
+ * (database driver, password hasher, metrics, client address). Without `shared` it also computes those
+ * parts and registers the configured sidecar; with them, that registration is the caller's.
+ */
+export async function buildServices(deps: ServiceDeps & { shared?: SharedServiceParts }): Promise<Services> {
+  const { config, database } = deps;
+  let shared = deps.shared;
+  if (!shared) {
+    shared = await buildSharedServiceParts(deps);
+    await registerConfiguredSidecar(config, database.db);
   }
+  const { verify, sidecarKeyCache: keyCache } = shared;
 
-  const keyCache = new Map<string, { at: number; keys: PublicKeySet | null }>();
   async function sidecarKeys(id: string): Promise<PublicKeySet | null> {
     const hit = keyCache.get(id);
     if (hit && Date.now() - hit.at < SIDECAR_KEY_TTL_MS) return hit.keys;
@@ -63,6 +93,12 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
       task.catch((error) => deps.logger.error('background task failed', { error }));
     });
 
+  const listeners: Array<() => void> = [];
+  const live = new EventHub(database.db, {
+    pollMs: config.SSE_POLL_MS,
+    maxHeld: config.SSE_MAX_BUFFERED,
+    logger: deps.logger,
+  });
   return {
     config,
     database,
@@ -70,7 +106,7 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     keys: { signing: deps.signingKey, verify },
     sidecarKeys,
     passwords: deps.passwords,
-    dummyPasswordHash: await deps.passwords.hash(crypto.randomUUID()),
+    dummyPasswordHash: shared.dummyPasswordHash,
     sidecar:
       deps.sidecar ??
       createHttpSidecarClient({
@@ -85,5 +121,14 @@ export async function buildServices(deps: ServiceDeps): Promise<Services> {
     logger: deps.logger,
     clientAddress: deps.clientAddress,
     background,
+    webhooks: deps.webhooks,
+    live,
+    eventsRecorded() {
+      live.notify();
+      for (const listener of listeners) listener();
+    },
+    onEventsRecorded(listener: () => void) {
+      listeners.push(listener);
+    },
   };
 }

@@ -102,6 +102,21 @@ export const ConfigSchema = z
     SIDECAR_URL: z.url().default('http://127.0.0.1:8089'),
     SIDECAR_PUBLIC_KEY: optionalText,
     SIDECAR_TIMEOUT_MS: int(5000, 100, 120_000),
+
+    // Development switch: lets webhooks use http:// and reach loopback addresses (tests, npm start).
+    WEBHOOK_ALLOW_LOOPBACK: bool(false),
+    WEBHOOK_TIMEOUT_MS: int(5000, 100, 60_000),
+    WEBHOOK_MAX_ATTEMPTS: int(10, 1, 100),
+    WEBHOOK_RETRY_BASE_MS: int(1000, 10, 3_600_000),
+    WEBHOOK_RETRY_MAX_MS: int(300_000, 10, 86_400_000),
+    // Retries stop this long after the event, whatever the attempt count.
+    WEBHOOK_MAX_AGE: int(3600, 1, 7 * 86_400),
+    WEBHOOK_POLL_MS: int(500, 10, 60_000),
+
+    SSE_HEARTBEAT_MS: int(15_000, 50, 300_000),
+    SSE_POLL_MS: int(250, 10, 60_000),
+    // Events a slow SSE client may have waiting before the server drops it (it resumes with Last-Event-ID).
+    SSE_MAX_BUFFERED: int(1000, 10, 1_000_000),
   })
   .superRefine((cfg, ctx) => {
     for (const name of cfg.ALLOWED_CONTEXTS) {

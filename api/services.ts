@@ -6,6 +6,8 @@ import type { PublicKeySet, SigningKey } from './channel/keys.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './lib/logger.ts';
 import type { Metrics } from './lib/metrics.ts';
+import type { EventHub } from './live/hub.ts';
+import type { WebhookTransport } from './webhooks/transport.ts';
 
 /** Everything a handler needs, built once by the entry (per process on Bun, per isolate on Workers). */
 export interface Services {
@@ -30,6 +32,14 @@ export interface Services {
   clientAddress(c: Context): string | null;
   /** Keeps work alive after the response (Workers' waitUntil); on Bun the promise just runs. */
   background(task: Promise<unknown>): void;
+  /** Sends webhook requests (with the SSRF guard of the runtime). */
+  webhooks: WebhookTransport;
+  /** Live call events for server-sent event streams. */
+  live: EventHub;
+  /** Tells the live hub and the webhook dispatcher that events were just recorded. */
+  eventsRecorded(): void;
+  /** Runs `listener` whenever events were recorded in this process (the webhook dispatcher's wake-up). */
+  onEventsRecorded(listener: () => void): void;
 }
 
 export interface AuthUser {

@@ -218,6 +218,59 @@ export const rateLimits = pgTable('rate_limits', {
   count: integer('count').notNull(),
 });
 
+/**
+ * One webhook delivery per call event that a status callback asked for, written in the same
+ * transaction as the event (so none is lost) and worked off by the dispatcher with retries.
+ */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    callId: uuid('call_id')
+      .notNull()
+      .references(() => calls.id, { onDelete: 'cascade' }),
+    eventId: bigint('event_id', { mode: 'number' })
+      .notNull()
+      .references(() => callEvents.id, { onDelete: 'cascade' }),
+    url: text('url').notNull(),
+    // The exact JSON sent on every attempt; only the signature's timestamp changes between attempts.
+    payload: text('payload').notNull(),
+    state: text('state').$type<'pending' | 'delivered' | 'failed'>().notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: tz('next_attempt_at').notNull().defaultNow(),
+    lockedUntil: tz('locked_until'),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    createdAt: tz('created_at').notNull().defaultNow(),
+    updatedAt: tz('updated_at').notNull().defaultNow(),
+    deliveredAt: tz('delivered_at'),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_event_key').on(t.eventId),
+    index('webhook_deliveries_due_idx')
+      .on(t.nextAttemptAt)
+      .where(sql`${t.state} = 'pending'`),
+    index('webhook_deliveries_call_idx').on(t.callId, t.id),
+  ],
+);
+
+/** Every attempt at a webhook delivery, kept for the call's owner to read. */
+export const webhookAttempts = pgTable(
+  'webhook_attempts',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    deliveryId: bigint('delivery_id', { mode: 'number' })
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+    attempt: integer('attempt').notNull(),
+    startedAt: tz('started_at').notNull(),
+    durationMs: integer('duration_ms').notNull(),
+    statusCode: integer('status_code'),
+    error: text('error'),
+  },
+  (t) => [uniqueIndex('webhook_attempts_delivery_attempt_key').on(t.deliveryId, t.attempt)],
+);
+
 export const schema = {
   users,
   calls,
@@ -229,4 +282,6 @@ export const schema = {
   sidecars,
   loginThrottle,
   rateLimits,
+  webhookDeliveries,
+  webhookAttempts,
 };

@@ -35,7 +35,7 @@ async function bunTest(paths: string[], env: Record<string, string | undefined> 
   const present = paths.filter((p) => existsSync(`${root}${p}`));
   // With no path at all `bun test` would run every test in the repository.
   if (present.length === 0) throw new Error(`none of ${paths.join(', ')} exists`);
-  return sh([bin('bun'), 'test', ...present.map((p) => `./${p}`)], env);
+  return sh([bin('bun'), 'test', '--timeout', '30000', ...present.map((p) => `./${p}`)], env);
 }
 
 // One throwaway cluster serves every step that needs PostgreSQL; it is started on first use.

@@ -1,5 +1,4 @@
 import {
-  applyCallEvents,
   type CallEventInput,
   type CallRow,
   getCall,
@@ -12,6 +11,9 @@ import type { OriginateReply } from '../channel/messages.ts';
 import { ApiError } from '../errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Services } from '../services.ts';
+import { planWebhook } from '../webhooks/planner.ts';
+import { checkWebhookUrl } from '../webhooks/policy.ts';
+import { recordEvents } from './record.ts';
 import { isSidecarUnreachable } from './sidecar-client.ts';
 
 export interface OriginateInput {
@@ -75,24 +77,37 @@ export async function originateCall(
       errors: [{ path: 'body.context', message: 'is not an allowed context', code: 'not_allowed' }],
     });
   }
+  if (input.statusCallback) {
+    const why = checkWebhookUrl(input.statusCallback, config.WEBHOOK_ALLOW_LOOPBACK);
+    if (why) {
+      throw new ApiError('validation_error', `body.status_callback: ${why}`, {
+        errors: [{ path: 'body.status_callback', message: why, code: 'not_allowed' }],
+      });
+    }
+  }
   const callerId = input.callerId ?? (config.DEFAULT_CALLER_ID || null);
   const traceparent =
     input.traceparent && TRACEPARENT.test(input.traceparent) ? input.traceparent : undefined;
-  const { call: created } = await insertCall(db, {
-    id: crypto.randomUUID(),
-    ownerId: input.ownerId,
-    phoneNumber: input.phoneNumber,
-    context,
-    extension: input.extension ?? config.DEFAULT_EXTENSION,
-    priority: input.priority ?? config.DEFAULT_PRIORITY,
-    timeoutMs: input.timeoutMs ?? config.DEFAULT_TIMEOUT,
-    callerId,
-    variables: input.variables ?? {},
-    sidecarId: services.sidecar.id,
-    statusCallback: input.statusCallback ?? null,
-    statusCallbackEvents: input.statusCallbackEvents ?? null,
-    traceparent: traceparent ?? null,
-  });
+  const { call: created } = await insertCall(
+    db,
+    {
+      id: crypto.randomUUID(),
+      ownerId: input.ownerId,
+      phoneNumber: input.phoneNumber,
+      context,
+      extension: input.extension ?? config.DEFAULT_EXTENSION,
+      priority: input.priority ?? config.DEFAULT_PRIORITY,
+      timeoutMs: input.timeoutMs ?? config.DEFAULT_TIMEOUT,
+      callerId,
+      variables: input.variables ?? {},
+      sidecarId: services.sidecar.id,
+      statusCallback: input.statusCallback ?? null,
+      statusCallbackEvents: input.statusCallbackEvents ?? null,
+      traceparent: traceparent ?? null,
+    },
+    { webhook: planWebhook },
+  );
+  services.eventsRecorded();
   const log = meta.logger.child({ call_id: created.id });
   services.background(
     writeAudit(db, {
@@ -190,18 +205,11 @@ export async function originateCall(
 
 async function failUnreachable(services: Services, call: CallRow): Promise<void> {
   services.metrics.callFailed('pbx_unreachable');
-  await applyCallEvents(services.db, [
-    apiEvent(call, 'ended', { status: 'failed', reason: 'pbx_unreachable' }),
-  ]);
-  services.metrics.callFinished('failed');
+  await recordEvents(services, [apiEvent(call, 'ended', { status: 'failed', reason: 'pbx_unreachable' })]);
 }
 
 async function applyAndGet(services: Services, call: CallRow, events: CallEventInput[]): Promise<CallRow> {
-  const applied = await applyCallEvents(services.db, events);
-  for (const a of applied) {
-    if (a.result === 'applied' && a.call && isTerminal(a.call.status))
-      services.metrics.callFinished(a.call.status);
-  }
+  const applied = await recordEvents(services, events);
   return applied.at(-1)?.call ?? (await getCall(services.db, call.id)) ?? call;
 }
 
@@ -214,7 +222,7 @@ export async function hangupCall(services: Services, call: CallRow, meta: Reques
     throw new ApiError('call_already_ended', `The call already ended (${call.status})`);
   }
   await markHangupRequested(services.db, call.id);
-  await applyCallEvents(services.db, [apiEvent(call, 'hangup_requested', { status: call.status })]);
+  await recordEvents(services, [apiEvent(call, 'hangup_requested', { status: call.status })]);
   services.background(
     writeAudit(services.db, {
       actorId: meta.actorId,

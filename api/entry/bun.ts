@@ -14,6 +14,8 @@ import { createLogger, type Logger } from '../lib/logger.ts';
 import { noopMetrics } from '../lib/metrics.ts';
 import { createPromMetrics } from '../lib/prom-metrics.ts';
 import type { Services } from '../services.ts';
+import { startWebhookDispatcher } from '../webhooks/dispatcher.ts';
+import { createUndiciTransport, type Resolver } from '../webhooks/undici-transport.ts';
 import { bunClientAddress, createBunPasswordHasher, loadOrCreateKeyFile } from './bun-runtime.ts';
 
 export interface StartedApi {
@@ -29,6 +31,8 @@ export interface StartApiOptions {
   database?: Database;
   sidecar?: SidecarClient;
   logger?: Logger;
+  /** Replaces DNS resolution for webhook targets (tests of the SSRF guard). */
+  resolveHost?: Resolver;
 }
 
 const HOUSEKEEPING_MS = 10 * 60_000;
@@ -73,7 +77,13 @@ export async function startApi(
     signingKey,
     clientAddress: bunClientAddress(config.TRUST_PROXY),
     ...(options.sidecar ? { sidecar: options.sidecar } : {}),
+    webhooks: createUndiciTransport({
+      allowLoopback: config.WEBHOOK_ALLOW_LOOPBACK,
+      ...(options.resolveHost ? { resolve: options.resolveHost } : {}),
+    }),
   });
+  const dispatcher = startWebhookDispatcher(services);
+  services.onEventsRecorded(() => dispatcher.wake());
   const app = createApp({ services: () => services });
   const server = Bun.serve({
     hostname: config.HOST,
@@ -101,7 +111,9 @@ export async function startApi(
       if (stopped) return;
       stopped = true;
       clearInterval(housekeeping);
-      await server.stop();
+      await services.live.stop();
+      await server.stop(true);
+      await dispatcher.stop();
       if (!options.database) await database.close();
     },
   };

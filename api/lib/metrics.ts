@@ -12,6 +12,8 @@ export interface Metrics {
   observeOriginate(seconds: number, outcome: string): void;
   loginAttempt(result: 'success' | 'failure' | 'locked' | 'busy'): void;
   eventsApplied(result: string, count: number): void;
+  webhookAttempt(result: 'delivered' | 'retry' | 'failed'): void;
+  sseClients(delta: number): void;
   /** Prometheus text exposition, or null when metrics are off. */
   render(): Promise<{ contentType: string; body: string } | null>;
 }
@@ -26,6 +28,8 @@ export const noopMetrics: Metrics = {
   observeOriginate() {},
   loginAttempt() {},
   eventsApplied() {},
+  webhookAttempt() {},
+  sseClients() {},
   async render() {
     return null;
   },

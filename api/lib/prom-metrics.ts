@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Metrics } from './metrics.ts';
 
 /** prom-client metrics under the replaced service's names, plus Outdial's own. One registry per app. */
@@ -59,6 +59,17 @@ export function createPromMetrics(options: { defaultMetrics?: boolean } = {}): M
     labelNames: ['result'] as const,
     registers: [registry],
   });
+  const webhooks = new Counter({
+    name: 'webhook_attempts_total',
+    help: 'Webhook delivery attempts by result',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const sse = new Gauge({
+    name: 'sse_clients',
+    help: 'Open server-sent event streams',
+    registers: [registry],
+  });
   return {
     enabled: true,
     observeRequest(method, path, status, seconds) {
@@ -72,6 +83,8 @@ export function createPromMetrics(options: { defaultMetrics?: boolean } = {}): M
     observeOriginate: (seconds, outcome) => originate.observe({ outcome }, seconds),
     loginAttempt: (result) => logins.inc({ result }),
     eventsApplied: (result, count) => events.inc({ result }, count),
+    webhookAttempt: (result) => webhooks.inc({ result }),
+    sseClients: (delta) => sse.inc(delta),
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };
     },

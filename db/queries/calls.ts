@@ -1,5 +1,5 @@
 import { and, desc, eq, gte, lt, lte, or, type SQL, sql } from 'drizzle-orm';
-import { type CallStatus, callEvents, calls, TERMINAL_STATUSES } from '../schema.ts';
+import { type CallStatus, callEvents, calls, TERMINAL_STATUSES, webhookDeliveries } from '../schema.ts';
 import type { Db } from '../types.ts';
 import { preparedFor, rowsOf } from './prepared.ts';
 
@@ -43,8 +43,34 @@ export interface InsertCallResult {
   event: CallEventRow;
 }
 
+/**
+ * Decides whether a status change goes to the call's webhook and with which body. It runs inside
+ * the transaction that records the event, so a delivery exists exactly when its event does.
+ */
+export type WebhookPlanner = (
+  call: CallRow,
+  event: CallEventRow,
+  previousStatus: CallStatus | null,
+) => { url: string; payload: string } | null;
+
+async function planWebhook(
+  tx: Pick<Db, 'insert'>,
+  planner: WebhookPlanner | undefined,
+  call: CallRow,
+  event: CallEventRow,
+  previousStatus: CallStatus | null,
+) {
+  const plan = planner?.(call, event, previousStatus);
+  if (!plan) return;
+  await tx.insert(webhookDeliveries).values({ callId: call.id, eventId: event.id, url: plan.url, payload: plan.payload });
+}
+
 /** Inserts a new call as `pending` together with the first entry of its event log. */
-export async function insertCall(db: Db, values: NewCall): Promise<InsertCallResult> {
+export async function insertCall(
+  db: Db,
+  values: NewCall,
+  options: { webhook?: WebhookPlanner } = {},
+): Promise<InsertCallResult> {
   return db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${EVENTS_LOCK})`);
     const [call] = await tx
@@ -63,6 +89,7 @@ export async function insertCall(db: Db, values: NewCall): Promise<InsertCallRes
         occurredAt: call!.createdAt,
       })
       .returning();
+    await planWebhook(tx, options.webhook, call!, event!, null);
     return { call: call!, event: event! };
   });
 }
@@ -161,7 +188,7 @@ export interface AppliedEvent {
 export async function applyCallEvents(
   db: Db,
   inputs: CallEventInput[],
-  options: { sidecarId?: string } = {},
+  options: { sidecarId?: string; webhook?: WebhookPlanner } = {},
 ): Promise<AppliedEvent[]> {
   if (inputs.length === 0) return [];
   return db.transaction(async (tx) => {
@@ -235,6 +262,7 @@ export async function applyCallEvents(
       const previousStatus = call.status;
       call = updated!;
       locked.set(input.callId, call);
+      await planWebhook(tx, options.webhook, call, event!, previousStatus);
       out.push({ input, result: 'applied', event: event!, call, previousStatus });
     }
     return out;

@@ -40,7 +40,11 @@ export interface TestStack {
 }
 
 export async function startTestStack(
-  options: { env?: Record<string, string>; database?: Database } = {},
+  options: {
+    env?: Record<string, string>;
+    database?: Database;
+    resolveHost?: (host: string) => Promise<Array<{ address: string; family: number }>>;
+  } = {},
 ): Promise<TestStack> {
   const database = options.database ?? (await createTestDatabase());
   const sidecarKey = await loadSigningKey(JSON.stringify(await generateSigningJwk()));
@@ -62,7 +66,7 @@ export async function startTestStack(
       DATA_DIR: '/nonexistent-outdial-test-data',
       ...options.env,
     },
-    { database, logger: silentLogger },
+    { database, logger: silentLogger, ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}) },
   );
   sidecar.trust(api.services.keys.verify, api.services.config.JWT_ISSUER);
 

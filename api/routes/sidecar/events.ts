@@ -1,8 +1,8 @@
 import { createRoute, type z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { decodeJwt } from 'jose';
-import { applyCallEvents, isTerminal } from '../../../db/queries/calls.ts';
 import { claimJti, touchSidecar } from '../../../db/queries/misc.ts';
+import { recordEvents } from '../../calls/record.ts';
 import {
   API_EVENTS_PATH,
   bearerToken,
@@ -98,8 +98,8 @@ export const registerSidecarEvents = (app: App) => {
         errors: [{ path: 'body.sidecar_id', message: 'does not match the signer', code: 'mismatch' }],
       });
     }
-    const applied = await applyCallEvents(
-      services.db,
+    const applied = await recordEvents(
+      services,
       batch.events.map((e) => ({
         eventId: e.event_id,
         callId: e.call_id,
@@ -116,11 +116,7 @@ export const registerSidecarEvents = (app: App) => {
       { sidecarId },
     );
     const counts = new Map<string, number>();
-    for (const a of applied) {
-      counts.set(a.result, (counts.get(a.result) ?? 0) + 1);
-      if (a.result === 'applied' && a.call && isTerminal(a.call.status))
-        services.metrics.callFinished(a.call.status);
-    }
+    for (const a of applied) counts.set(a.result, (counts.get(a.result) ?? 0) + 1);
     for (const [result, n] of counts) services.metrics.eventsApplied(result, n);
     services.background(touchSidecar(services.db, sidecarId).catch(() => undefined));
     const ack: z.infer<typeof EventBatchAck> = {

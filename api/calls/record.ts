@@ -1,0 +1,27 @@
+import { applyCallEvents, type CallEventInput, type CallRow, isTerminal } from '../../db/queries/calls.ts';
+import type { Services } from '../services.ts';
+import { planWebhook } from '../webhooks/planner.ts';
+
+/**
+ * Records call events (from the API itself or from a sidecar): applies them with the webhook planner
+ * in the same transaction, counts finished calls, and wakes the live stream and the webhook dispatcher.
+ */
+export async function recordEvents(
+  services: Services,
+  inputs: CallEventInput[],
+  options: { sidecarId?: string } = {},
+) {
+  const applied = await applyCallEvents(services.db, inputs, { ...options, webhook: planWebhook });
+  let any = false;
+  for (const a of applied) {
+    if (a.result !== 'applied') continue;
+    any = true;
+    if (a.call && isTerminal(a.call.status)) services.metrics.callFinished(a.call.status);
+  }
+  if (any) services.eventsRecorded();
+  return applied;
+}
+
+export function lastCallState(applied: Awaited<ReturnType<typeof recordEvents>>, fallback: CallRow): CallRow {
+  return applied.at(-1)?.call ?? fallback;
+}

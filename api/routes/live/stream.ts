@@ -1,0 +1,216 @@
+import { z } from '@hono/zod-openapi';
+import { streamSSE } from 'hono/streaming';
+import type { LiveEventRow } from '../../../db/queries/live.ts';
+import { getAuthSubject } from '../../../db/queries/users.ts';
+import { CALL_STATUSES, type CallStatus } from '../../../db/schema.ts';
+import { presentEvent } from '../../calls/present.ts';
+import { ApiError } from '../../errors.ts';
+import { requireAuth } from '../../middleware/auth.ts';
+import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+
+const CURSOR = /^\d{1,18}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const StreamQuerySchema = z.object({
+  call_id: z
+    .string()
+    .optional()
+    .openapi({
+      param: { name: 'call_id', in: 'query' },
+      description: 'Only these calls (comma-separated ids)',
+      example: '5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b',
+    }),
+  status: z
+    .string()
+    .optional()
+    .openapi({
+      param: { name: 'status', in: 'query' },
+      description: 'Only events that moved a call to these statuses (comma-separated)',
+      example: 'answered,completed',
+    }),
+  last_event_id: z
+    .string()
+    .optional()
+    .openapi({
+      param: { name: 'last_event_id', in: 'query' },
+      description: 'Resume after this event id (for clients that cannot send the Last-Event-ID header)',
+      example: '1041',
+    }),
+});
+
+function fieldError(path: string, message: string): ApiError {
+  return new ApiError('validation_error', `${path}: ${message}`, {
+    errors: [{ path, message, code: 'invalid' }],
+  });
+}
+
+function parseList(
+  raw: string | undefined,
+  path: string,
+  check: (v: string) => boolean,
+  what: string,
+): string[] {
+  if (!raw) return [];
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (items.length > 100) throw fieldError(path, 'at most 100 values');
+  for (const item of items) if (!check(item)) throw fieldError(path, `"${item.slice(0, 60)}" is not ${what}`);
+  return items;
+}
+
+/**
+ * GET /api/v2/events: a server-sent event stream of the caller's call events (admins: all calls).
+ * Each event's `id:` is its global id; reconnecting with `Last-Event-ID` resumes after it with no gap
+ * and no duplicate, across API restarts, because the log is in the database. Comments keep the
+ * connection alive; a client that reads too slowly is disconnected (and can resume) rather than
+ * making the server buffer without end. The stream ends when the token expires or stops being valid.
+ */
+export const registerLiveStream = (app: App) => {
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: '/api/v2/events',
+    tags: ['Calls'],
+    summary: 'Live call events (server-sent events)',
+    description:
+      'A `text/event-stream` of call events: `event: call`, `id:` the event id (a resumable cursor), `data:` the event ' +
+      '(as in the call’s event log) as JSON. Send `Last-Event-ID` (or `last_event_id`) to resume; without it the ' +
+      'stream starts with the next event. Comment lines are heartbeats.',
+    security: bearerSecurity,
+    request: {
+      query: StreamQuerySchema,
+      headers: z.object({
+        'last-event-id': z
+          .string()
+          .optional()
+          .openapi({
+            param: { name: 'last-event-id', in: 'header' },
+            description: 'Resume after this event id',
+            example: '1041',
+          }),
+      }),
+    },
+    responses: {
+      200: {
+        description: 'The stream',
+        content: {
+          'text/event-stream': {
+            schema: z.string().openapi({ example: 'id: 1042\nevent: call\ndata: {"sequence":3,...}\n\n' }),
+          },
+        },
+      },
+      ...errorResponses(401, 422, 500),
+    },
+  });
+
+  app.get('/api/v2/events', requireAuth(), async (c) => {
+    const services = c.get('services');
+    const user = c.get('user');
+    const q = c.req.query();
+    const callIds = parseList(q.call_id, 'query.call_id', (v) => UUID.test(v), 'a call id');
+    const statuses = parseList(
+      q.status,
+      'query.status',
+      (v) => (CALL_STATUSES as readonly string[]).includes(v),
+      'a status',
+    ) as CallStatus[];
+    const rawCursor = c.req.header('last-event-id') ?? q.last_event_id;
+    if (rawCursor !== undefined && !CURSOR.test(rawCursor.trim()))
+      throw fieldError('header.last-event-id', 'must be an event id');
+    const afterId = rawCursor === undefined ? null : Number(rawCursor.trim());
+    const { config, live, metrics } = services;
+
+    c.header('Cache-Control', 'no-cache, no-transform');
+    c.header('X-Accel-Buffering', 'no');
+    return streamSSE(c, async (stream) => {
+      const queue: LiveEventRow[] = [];
+      let closed = false;
+      let wake: (() => void) | null = null;
+      let drainedWaiters: Array<() => void> = [];
+      const poke = () => {
+        const w = wake;
+        wake = null;
+        w?.();
+      };
+      const settleDrained = () => {
+        if (queue.length > 0 && !closed) return;
+        const waiters = drainedWaiters;
+        drainedWaiters = [];
+        for (const w of waiters) w();
+      };
+      stream.onAbort(() => {
+        closed = true;
+        poke();
+      });
+      metrics.sseClients(1);
+      let unsubscribe = null as (() => void) | null;
+      try {
+        await stream.writeSSE({
+          event: 'ready',
+          data: JSON.stringify({ resumed_after: afterId }),
+          retry: 2000,
+        });
+        // Catching up waits for the writer below to drain, so the subscription runs beside it.
+        const subscribed = live
+          .subscribe({ ownerId: user.role === 'admin' ? null : user.id, callIds, statuses }, afterId, {
+            deliver(events) {
+              if (closed) return false;
+              if (queue.length + events.length > config.SSE_MAX_BUFFERED) return false;
+              queue.push(...events);
+              poke();
+              return true;
+            },
+            close() {
+              closed = true;
+              poke();
+              settleDrained();
+            },
+            drained() {
+              if (queue.length === 0 || closed) return Promise.resolve();
+              return new Promise<void>((resolve) => drainedWaiters.push(resolve));
+            },
+          })
+          .then((stop) => {
+            unsubscribe = stop;
+            if (closed) stop();
+          })
+          .catch((error) => {
+            c.get('logger').warn('live subscription failed', { error });
+            closed = true;
+            poke();
+          });
+        void subscribed;
+        let nextBeat = Date.now() + config.SSE_HEARTBEAT_MS;
+        while (!closed) {
+          if (queue.length === 0) {
+            const wait = Math.max(0, Math.min(nextBeat, user.tokenExpiresAt.getTime()) - Date.now());
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+              setTimeout(poke, wait);
+            });
+          }
+          while (!closed && queue.length > 0) {
+            const e = queue.shift()!;
+            await stream.writeSSE({ id: String(e.id), event: 'call', data: JSON.stringify(presentEvent(e)) });
+          }
+          settleDrained();
+          if (closed) break;
+          if (Date.now() >= user.tokenExpiresAt.getTime()) break;
+          if (Date.now() >= nextBeat) {
+            nextBeat = Date.now() + config.SSE_HEARTBEAT_MS;
+            // The token was valid when the stream opened; it must stay so (revocation, deactivation).
+            const subject = await getAuthSubject(services.db, user.id, user.jti);
+            if (!subject?.isActive || subject.revoked) break;
+            await stream.write(': keep-alive\n\n');
+          }
+        }
+      } finally {
+        closed = true;
+        settleDrained();
+        unsubscribe?.();
+        metrics.sseClients(-1);
+      }
+    });
+  });
+};

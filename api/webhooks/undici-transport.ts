@@ -1,0 +1,73 @@
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { Agent, request } from 'undici/index.js';
+import { checkAddress, checkWebhookUrl } from './policy.ts';
+import { WebhookRefusedError, type WebhookTransport } from './transport.ts';
+
+export type Resolver = (hostname: string) => Promise<Array<{ address: string; family: number }>>;
+
+const systemResolver: Resolver = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
+
+/**
+ * Webhook transport for Bun and Node: undici with the address check inside the connection's own DNS
+ * lookup, so the address that was checked is the address connected to (no DNS-rebinding window).
+ * Redirects are never followed; connect and overall timeouts are short.
+ */
+export function createUndiciTransport(options: {
+  allowLoopback: boolean;
+  resolve?: Resolver;
+}): WebhookTransport {
+  const resolve = options.resolve ?? systemResolver;
+  const refusals = new Map<string, string>();
+  const agent = new Agent({
+    connect: {
+      timeout: 3000,
+      lookup(hostname, opts, callback) {
+        resolve(hostname).then(
+          (addresses) => {
+            if (addresses.length === 0) return callback(new Error(`${hostname} did not resolve`), '', 4);
+            for (const a of addresses) {
+              const why = checkAddress(a.address, options.allowLoopback);
+              if (why) {
+                refusals.set(hostname, `${hostname} resolves to ${why}`);
+                return callback(new WebhookRefusedError(`${hostname} resolves to ${why}`), '', 4);
+              }
+            }
+            const first = addresses[0]!;
+            if ((opts as { all?: boolean }).all)
+              (callback as unknown as (e: null, a: typeof addresses) => void)(null, addresses);
+            else callback(null, first.address, first.family);
+          },
+          (error) => callback(error, '', 4),
+        );
+      },
+    },
+    keepAliveTimeout: 10_000,
+  });
+  return {
+    async post(url, body, headers, timeoutMs) {
+      const why = checkWebhookUrl(url, options.allowLoopback);
+      if (why) throw new WebhookRefusedError(why);
+      const host = new URL(url).hostname;
+      try {
+        const res = await request(url, {
+          method: 'POST',
+          body,
+          headers,
+          dispatcher: agent,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+        return { status: res.statusCode };
+      } catch (error) {
+        const refusal = refusals.get(host);
+        if (refusal) {
+          refusals.delete(host);
+          throw new WebhookRefusedError(refusal);
+        }
+        throw error;
+      }
+    },
+  };
+}
