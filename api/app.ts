@@ -20,6 +20,7 @@ import { registerStatus } from './routes/legacy/status.ts';
 import { registerLiveStream } from './routes/live/stream.ts';
 import { type App, createOpenApiApp, openApiConfig } from './routes/openapi.ts';
 import { registerSidecarEvents } from './routes/sidecar/events.ts';
+import { registerConsole } from './routes/system/console.ts';
 import { registerDocs } from './routes/system/docs.ts';
 import { registerSystem } from './routes/system/index.ts';
 import { registerCreateUser } from './routes/users/create.ts';
@@ -37,6 +38,8 @@ export interface AppOptions {
   services: (c: Context<AppEnv>) => Services;
   /** CORS origins; taken from the services' config when omitted. */
   allowedOrigins?: string[];
+  /** Compress large answers (default). Off on Workers, whose runtime compresses them itself. */
+  compress?: boolean;
 }
 
 const tooLarge = () => {
@@ -85,7 +88,7 @@ export function createApp(options: AppOptions): App {
     if (c.req.path === API_EVENTS_PATH) return next();
     return bodyLimit({ maxSize: BODY_LIMIT_BYTES, onError: tooLarge })(c, next);
   });
-  app.use('*', compress({ threshold: 2048 }));
+  if (options.compress !== false) app.use('*', compress({ threshold: 2048 }));
 
   registerSystem(app);
   registerToken(app);
@@ -120,6 +123,7 @@ export function createApp(options: AppOptions): App {
   });
   app.doc31('/openapi.json', (c) => openApiConfig(c.get('services').config.APP_NAME));
   registerDocs(app);
+  registerConsole(app);
 
   app.notFound((c) =>
     problemResponse(c, new ApiError('not_found', `No route for ${c.req.method} ${c.req.path}`)),

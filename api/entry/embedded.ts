@@ -116,6 +116,8 @@ async function main() {
   api = await startApi({
     ...env,
     APP_ENV: env.APP_ENV ?? 'development',
+    // The embedded default is for trying things on one machine: webhooks may go to loopback receivers.
+    WEBHOOK_ALLOW_LOOPBACK: env.WEBHOOK_ALLOW_LOOPBACK ?? 'true',
     DATA_DIR: dataDir,
     PORT: String(apiPort),
     HOST: env.HOST ?? '127.0.0.1',
@@ -158,6 +160,7 @@ async function main() {
     '',
     'Outdial is running.',
     '',
+    `  Console           ${base}/console`,
     `  API               ${base}            (reference: ${base}/docs)`,
     `  Sidecar           http://127.0.0.1:${sidecarPort}`,
     useSimulator

@@ -76,6 +76,7 @@ for (const mode of MODES) {
       const sse = readSse(res);
       const ready = await sse.next();
       expect(ready).toMatchObject({ event: 'ready', retry: 2000 });
+      expect(JSON.parse(ready!.data!)).toMatchObject({ resumed: false });
       const id = await place(op);
       await finish(id);
       const frames = await sse.events(5);

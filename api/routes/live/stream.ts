@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
-import type { LiveEventRow } from '../../../db/queries/live.ts';
+import { type LiveEventRow, latestEventId } from '../../../db/queries/live.ts';
 import { getAuthSubject } from '../../../db/queries/users.ts';
 import { CALL_STATUSES, type CallStatus } from '../../../db/schema.ts';
 import { presentEvent } from '../../calls/present.ts';
@@ -146,14 +146,17 @@ export const registerLiveStream = (app: App) => {
       metrics.sseClients(1);
       let unsubscribe = null as (() => void) | null;
       try {
+        // The stream starts after `start`: everything up to it is in the database already, so a client
+        // that (re)loads its view after this frame misses nothing.
+        const start = afterId ?? (await latestEventId(services.db));
         await stream.writeSSE({
           event: 'ready',
-          data: JSON.stringify({ resumed_after: afterId }),
+          data: JSON.stringify({ after: String(start), resumed: afterId !== null }),
           retry: 2000,
         });
         // Catching up waits for the writer below to drain, so the subscription runs beside it.
         const subscribed = live
-          .subscribe({ ownerId: user.role === 'admin' ? null : user.id, callIds, statuses }, afterId, {
+          .subscribe({ ownerId: user.role === 'admin' ? null : user.id, callIds, statuses }, start, {
             deliver(events) {
               if (closed) return false;
               if (queue.length + events.length > config.SSE_MAX_BUFFERED) return false;

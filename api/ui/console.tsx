@@ -1,0 +1,297 @@
+import type { Child } from 'hono/jsx';
+import { CALL_STATUSES } from '../../db/schema.ts';
+import { consoleClient } from './console.client.ts';
+import { STYLE_CSS } from './style.ts';
+
+/**
+ * The operator console at /console: server-rendered with hono/jsx, brought to life by one small
+ * script that talks to the public JSON API (the same routes any client uses) with a bearer token
+ * kept in sessionStorage. No build step, nothing from a CDN.
+ */
+
+export const CONSOLE_JS = `(${consoleClient.toString()})();`;
+export const CONSOLE_CSS = `${STYLE_CSS}
+.console-main { max-width: 1100px; margin: 0 auto; padding: 16px; }
+nav.tabs { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; }
+nav.tabs a[aria-current="page"] { font-weight: 700; text-decoration: underline; }
+dl.details { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; }
+dl.details dt { color: var(--muted); } dl.details dd { margin: 0; overflow-wrap: anywhere; }
+.actions { display: flex; flex-wrap: wrap; gap: 8px; margin: 12px 0; }
+.notice { padding: 8px 12px; border-radius: 6px; border: 1px solid var(--line); background: var(--panel); }
+@media (max-width: 600px) { dl.details { grid-template-columns: 1fr; } th.optional, td.optional { display: none; } }
+`;
+
+export function ConsolePage(props: { appName: string; contexts: string[]; defaultContext: string }): Child {
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>{props.appName} console</title>
+        <link rel="icon" href="data:," />
+        <link rel="stylesheet" href="/console/style.css" />
+        <script src="/console/app.js" defer />
+      </head>
+      <body>
+        <a class="skip" href="#main">
+          Skip to content
+        </a>
+        <header class="top">
+          <h1>{props.appName} console</h1>
+          <nav class="tabs" aria-label="Console" id="nav" hidden>
+            <a href="#/calls" data-nav="calls">
+              Calls
+            </a>
+            <a href="#/users" data-nav="users" data-admin-only hidden>
+              Users
+            </a>
+            <span class="muted small" id="whoami" />
+            <button type="button" id="logout">
+              Log out
+            </button>
+          </nav>
+        </header>
+        <main id="main" class="console-main" tabindex={-1}>
+          <p id="flash" class="notice" role="status" aria-live="polite" hidden />
+
+          <section id="login-view" aria-labelledby="login-title">
+            <h2 id="login-title">Log in</h2>
+            <form id="login-form" class="card" novalidate>
+              <label for="login-username">Username</label>
+              <input id="login-username" name="username" autocomplete="username" required />
+              <label for="login-password">Password</label>
+              <input
+                id="login-password"
+                name="password"
+                type="password"
+                autocomplete="current-password"
+                required
+              />
+              <p id="login-error" class="error" role="alert" hidden />
+              <p>
+                <button type="submit" class="primary">
+                  Log in
+                </button>
+              </p>
+            </form>
+          </section>
+
+          <section id="calls-view" aria-labelledby="calls-title" hidden>
+            <h2 id="calls-title" tabindex={-1}>
+              Calls
+            </h2>
+            <form id="originate-form" class="card" aria-labelledby="originate-title" data-can-originate>
+              <h3 id="originate-title">Place a call</h3>
+              <div class="row">
+                <div>
+                  <label for="originate-number">Phone number</label>
+                  <input
+                    id="originate-number"
+                    name="phone_number"
+                    inputmode="tel"
+                    autocomplete="off"
+                    required
+                    aria-describedby="originate-number-help"
+                  />
+                  <p id="originate-number-help" class="small muted">
+                    An optional + then digits, 7 to 20 characters.
+                  </p>
+                </div>
+                <div>
+                  <label for="originate-context">Context</label>
+                  <select id="originate-context" name="context">
+                    {props.contexts.map((ctx) => (
+                      <option value={ctx} selected={ctx === props.defaultContext}>
+                        {ctx}
+                      </option>
+                    ))}
+                  </select>
+                </div>
+                <div>
+                  <label for="originate-caller-id">Caller id (optional)</label>
+                  <input id="originate-caller-id" name="caller_id" autocomplete="off" />
+                </div>
+                <div>
+                  <label for="originate-timeout">Ring timeout, seconds (optional)</label>
+                  <input
+                    id="originate-timeout"
+                    name="timeout"
+                    type="number"
+                    min="1"
+                    max="600"
+                    inputmode="numeric"
+                  />
+                </div>
+              </div>
+              <p id="originate-error" class="error" role="alert" hidden />
+              <p>
+                <button type="submit" class="primary">
+                  Call
+                </button>
+              </p>
+            </form>
+
+            <form id="filter-form" class="row" aria-label="Filter calls">
+              <div>
+                <label for="filter-status">Status</label>
+                <select id="filter-status" name="status">
+                  <option value="">any</option>
+                  {CALL_STATUSES.map((s) => (
+                    <option value={s}>{s}</option>
+                  ))}
+                </select>
+              </div>
+              <div>
+                <label for="filter-number">Phone number</label>
+                <input id="filter-number" name="phone_number" inputmode="tel" autocomplete="off" />
+              </div>
+              <div>
+                <button type="submit">Filter</button>
+              </div>
+            </form>
+            <div class="table-wrap">
+              <table id="calls-table">
+                <caption class="visually-hidden">Calls, newest first; statuses update live</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Call</th>
+                    <th scope="col">Number</th>
+                    <th scope="col">Status</th>
+                    <th scope="col" class="optional">
+                      Reason
+                    </th>
+                    <th scope="col" class="optional">
+                      Created
+                    </th>
+                  </tr>
+                </thead>
+                <tbody />
+              </table>
+            </div>
+            <p id="calls-empty" class="muted" hidden>
+              No calls yet.
+            </p>
+            <p>
+              <button type="button" id="calls-more" hidden>
+                Load more
+              </button>
+            </p>
+          </section>
+
+          <section id="call-view" aria-labelledby="call-title" hidden>
+            <p>
+              <a href="#/calls">← All calls</a>
+            </p>
+            <h2 id="call-title" tabindex={-1}>
+              Call
+            </h2>
+            <p>
+              Status:{' '}
+              <span id="call-status" class="status" role="status" aria-live="polite">
+                …
+              </span>
+            </p>
+            <div class="actions">
+              <button type="button" id="hangup" class="danger" hidden>
+                Hang up
+              </button>
+            </div>
+            <dl class="details" id="call-details" />
+            <h3>Event log</h3>
+            <div class="table-wrap">
+              <table id="events-table">
+                <caption class="visually-hidden">What happened to the call, in order</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">#</th>
+                    <th scope="col">Event</th>
+                    <th scope="col">Status</th>
+                    <th scope="col">Time</th>
+                    <th scope="col" class="optional">
+                      Details
+                    </th>
+                  </tr>
+                </thead>
+                <tbody />
+              </table>
+            </div>
+            <h3>Webhook deliveries</h3>
+            <div class="table-wrap">
+              <table id="webhooks-table">
+                <caption class="visually-hidden">Status webhooks of this call and their attempts</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Status</th>
+                    <th scope="col">State</th>
+                    <th scope="col">Attempts</th>
+                    <th scope="col" class="optional">
+                      Last result
+                    </th>
+                  </tr>
+                </thead>
+                <tbody />
+              </table>
+            </div>
+            <p id="webhooks-empty" class="muted" hidden>
+              This call has no status webhook.
+            </p>
+          </section>
+
+          <section id="users-view" aria-labelledby="users-title" hidden>
+            <h2 id="users-title" tabindex={-1}>
+              Users
+            </h2>
+            <form id="user-form" class="card" aria-labelledby="user-form-title">
+              <h3 id="user-form-title">Add a user</h3>
+              <div class="row">
+                <div>
+                  <label for="user-username">Username</label>
+                  <input id="user-username" name="username" autocomplete="off" required minlength={3} />
+                </div>
+                <div>
+                  <label for="user-password">Password</label>
+                  <input
+                    id="user-password"
+                    name="password"
+                    type="password"
+                    autocomplete="new-password"
+                    required
+                    minlength={8}
+                  />
+                </div>
+                <div>
+                  <label for="user-role">Role</label>
+                  <select id="user-role" name="role">
+                    <option value="operator">operator</option>
+                    <option value="viewer">viewer</option>
+                    <option value="admin">admin</option>
+                  </select>
+                </div>
+              </div>
+              <p id="user-error" class="error" role="alert" hidden />
+              <p>
+                <button type="submit" class="primary">
+                  Add user
+                </button>
+              </p>
+            </form>
+            <div class="table-wrap">
+              <table id="users-table">
+                <caption class="visually-hidden">Users</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Username</th>
+                    <th scope="col">Role</th>
+                    <th scope="col">Active</th>
+                    <th scope="col">Actions</th>
+                  </tr>
+                </thead>
+                <tbody />
+              </table>
+            </div>
+          </section>
+        </main>
+      </body>
+    </html>
+  );
+}

@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import type { Browser, Page } from 'playwright-core';
+import { collectPageErrors, launchBrowser, screenshot } from '../harness/browser.ts';
+import { type E2EStack, startE2EStack } from '../harness/e2e.ts';
+import type { TestUser } from '../harness/stack.ts';
+
+let stack: E2EStack;
+let browser: Browser;
+let admin: TestUser;
+
+beforeAll(async () => {
+  // At a fifth of real time a call to …0 rings, is answered and ends within about a second and a
+  // half, and a call to …2 rings for six seconds: long enough to hang it up by hand.
+  stack = await startE2EStack({ sim: { timeScale: 0.2 } });
+  browser = await launchBrowser();
+  admin = await stack.user('admin');
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+async function logIn(page: Page, user: { username: string; password: string }) {
+  await page.goto(`${stack.apiUrl}/console`);
+  const form = page.locator('#login-form');
+  await form.getByLabel('Username').fill(user.username);
+  await form.getByLabel('Password').fill(user.password);
+  await form.getByRole('button', { name: 'Log in' }).click();
+}
+
+describe('the operator console', () => {
+  test('a wrong password shows an error and no console', async () => {
+    const page = await browser.newPage();
+    await logIn(page, { username: admin.username, password: 'not the password' });
+    await expect(page.getByRole('alert').textContent()).resolves.toContain('Wrong username or password');
+    expect(await page.locator('#calls-view').isVisible()).toBe(false);
+    await screenshot(page, 'console-login-error');
+    await page.close();
+  });
+
+  test('log in, place a call to a number ending 0 and watch it reach completed live', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors = collectPageErrors(page);
+    await logIn(page, admin);
+    await page.locator('#calls-view').waitFor();
+    await screenshot(page, 'console-calls');
+    await page.locator('#originate-form').getByLabel('Phone number').fill('+15551234000');
+    await page.getByRole('button', { name: 'Call' }).click();
+    await page.locator('#call-view').waitFor();
+    const status = page.locator('#call-status');
+    await status
+      .filter({ hasText: 'ringing' })
+      .or(status.filter({ hasText: 'answered' }))
+      .or(status.filter({ hasText: 'completed' }))
+      .waitFor();
+    await status.filter({ hasText: 'completed' }).waitFor({ timeout: 15_000 });
+    const types = await page.locator('#events-table tbody tr td:nth-child(2)').allTextContents();
+    expect(types).toEqual(['created', 'dialing', 'ringing', 'answered', 'ended']);
+    await expect(page.locator('#call-details').textContent()).resolves.toContain('normal');
+    expect(await page.locator('#hangup').isVisible()).toBe(false);
+    await screenshot(page, 'console-call-completed');
+    // The list shows the final status too.
+    await page.getByRole('link', { name: 'All calls' }).click();
+    await page.locator('#calls-table tbody tr .status.completed').first().waitFor();
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  test('hang up a ringing call and see it canceled', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await logIn(page, admin);
+    await page.locator('#calls-view').waitFor();
+    await page.locator('#originate-form').getByLabel('Phone number').fill('+15551234002');
+    await page.getByRole('button', { name: 'Call' }).click();
+    await page.locator('#call-status', { hasText: 'ringing' }).waitFor({ timeout: 10_000 });
+    await screenshot(page, 'console-call-ringing');
+    await page.getByRole('button', { name: 'Hang up' }).click();
+    await page.locator('#call-status', { hasText: 'canceled' }).waitFor({ timeout: 10_000 });
+    await expect(page.locator('#call-details').textContent()).resolves.toContain('hangup_requested');
+    await screenshot(page, 'console-call-canceled');
+    await page.close();
+  });
+
+  test('a viewer sees calls but no originate form', async () => {
+    const viewer = await stack.user('viewer');
+    const page = await browser.newPage();
+    await logIn(page, viewer);
+    await page.locator('#calls-view').waitFor();
+    await page.locator('#whoami', { hasText: 'viewer' }).waitFor();
+    expect(await page.locator('#originate-form').count()).toBe(0);
+    expect(await page.getByRole('link', { name: 'Users' }).isVisible()).toBe(false);
+    await page.close();
+  });
+
+  test('an admin adds a user and changes its role', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await logIn(page, admin);
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.locator('#users-view').waitFor();
+    const name = `clerk-${crypto.randomUUID().slice(0, 6)}`;
+    await page.locator('#user-username').fill(name);
+    await page.locator('#user-password').fill('a fine password');
+    await page.locator('#user-role').selectOption('viewer');
+    await page.getByRole('button', { name: 'Add user' }).click();
+    const row = page.locator('#users-table tbody tr', { hasText: name });
+    await row.waitFor();
+    await row.getByLabel(`Role of ${name}`).selectOption('operator');
+    await page.locator('#flash', { hasText: `${name} is now operator` }).waitFor();
+    const res = await stack.request('/api/v2/users?limit=100', { token: admin.token });
+    const users = ((await res.json()) as { items: { username: string; role: string }[] }).items;
+    expect(users.find((u) => u.username === name)?.role).toBe('operator');
+    await screenshot(page, 'console-users');
+    await page.close();
+  });
+
+  test('works by keyboard alone and fits a phone-sized screen', async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await page.goto(`${stack.apiUrl}/console`);
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toContain('Skip to content');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('login-username');
+    await page.keyboard.type(admin.username);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(admin.password);
+    await page.keyboard.press('Enter');
+    await page.locator('#calls-view').waitFor();
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    expect(width).toBeLessThanOrEqual(390);
+    // Every form control has a label.
+    const unlabelled = await page.evaluate(() =>
+      Array.from(document.querySelectorAll('input, select, textarea'))
+        .filter((el) => !(el as HTMLInputElement).labels?.length && !el.getAttribute('aria-label'))
+        .map((el) => el.id),
+    );
+    expect(unlabelled).toEqual([]);
+    await screenshot(page, 'console-phone');
+    await page.close();
+  });
+});
