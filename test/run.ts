@@ -67,6 +67,11 @@ const steps: Step[] = [
     },
   },
   {
+    name: 'ops',
+    what: 'compose file, images, Asterisk configuration; alerts and dashboard against a live API and sidecar',
+    run: () => bunTest(['test/ops']),
+  },
+  {
     name: 'browser',
     what: 'pages in Debian Chromium driven by Playwright',
     run: () => bunTest(['test/browser']),

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Installs what `npm start` and `npm test` need and is missing, so both work on a fresh clone:
-// npm dependencies always; for tests also Debian's Chromium (browser tests) and PostgreSQL's
-// server programs (integration tests), when the machine lacks them and we may install them.
+// npm dependencies always; for tests also Debian's Chromium (browser tests), PostgreSQL's
+// server programs (integration tests) and a compose client (test/ops validates docker-compose.yml
+// with it), when the machine lacks them and we may install them.
 // Plain Node and no dependencies: it runs before anything is installed.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -76,6 +77,8 @@ try {
   if (forTests) {
     if (!has('chromium') && !existsSync('/usr/bin/chromium')) aptInstall('chromium');
     if (!postgresBinDir()) aptInstall('postgresql');
+    const composePlugin = spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0;
+    if (!composePlugin && !has('docker-compose')) aptInstall('docker-compose');
   }
   if (forBench) {
     if (!postgresBinDir()) aptInstall('postgresql');

@@ -94,7 +94,7 @@ function tokenize(src: string): Token[] {
       continue;
     }
     const dur = DURATION.exec(rest);
-    if (dur && !/^[a-zA-Z0-9_:]/.test(rest.slice(dur[0].length))) {
+    if (dur && !/^[a-zA-Z0-9_]/.test(rest.slice(dur[0].length))) {
       out.push({ t: 'dur', v: dur[0], at: i });
       i += dur[0].length;
       continue;
@@ -105,7 +105,8 @@ function tokenize(src: string): Token[] {
       i += num[0].length;
       continue;
     }
-    const id = IDENT.exec(rest);
+    // A name may contain ":" (recording rules) but one starting with it would be a subquery's colon.
+    const id = c === ':' ? null : IDENT.exec(rest);
     if (id) {
       out.push({ t: 'id', v: id[0], at: i });
       i += id[0].length;
