@@ -1,0 +1,230 @@
+import type { ExecutionContext } from 'hono';
+import { openNeon, useLocalWebSocketProxy } from '../../db/driver/neon.ts';
+import { purgeExpiredIdempotencyKeys } from '../../db/queries/idempotency.ts';
+import { purgeExpired } from '../../db/queries/misc.ts';
+import type { Database } from '../../db/types.ts';
+import { createApp } from '../app.ts';
+import { createBcryptTsHasher, limitHasher, type PasswordHasher } from '../auth/passwords.ts';
+import {
+  buildServices,
+  buildSharedServiceParts,
+  registerConfiguredSidecar,
+  type SharedServiceParts,
+} from '../bootstrap.ts';
+import { loadSigningKey, type SigningKey } from '../channel/keys.ts';
+import { type Config, ConfigError, loadConfig } from '../config.ts';
+import { PROBLEM_CONTENT_TYPE, problemBody } from '../errors.ts';
+import { createLogger, type Logger } from '../lib/logger.ts';
+import { noopMetrics } from '../lib/metrics.ts';
+import type { Services } from '../services.ts';
+import { runDueWebhooks } from '../webhooks/dispatcher.ts';
+import { createFetchTransport } from '../webhooks/fetch-transport.ts';
+
+/**
+ * The API on Cloudflare Workers: the same app as on Bun, with the Workers runtime's parts.
+ *
+ * Per isolate (cached): the validated configuration, the keys, the password hasher and its limiter, the
+ * app itself. Per request: the database pool (@neondatabase/serverless over WebSockets; its sockets
+ * belong to the request that opened them and cannot be reused by the next one) and the services built
+ * on it. The pool is closed once the response and the work handed to `ctx.waitUntil` are done.
+ *
+ * Differences from Bun: /metrics answers 404 (no process to scrape; see README), the client address is
+ * CF-Connecting-IP, bcrypt runs in JavaScript (bcrypt-ts), migrations are a deploy step
+ * (`npm run db:migrate`), and housekeeping and webhook retries run from Cron Triggers.
+ */
+
+/** What Workers hands every invocation: vars and secrets as strings, bindings as objects. */
+export type WorkerEnv = Record<string, unknown>;
+
+/** The Workers ExecutionContext, as Hono types it. */
+export type WorkerContext = ExecutionContext;
+
+export interface WorkerScheduledEvent {
+  cron: string;
+  scheduledTime: number;
+}
+
+interface Isolate {
+  config: Config & { DATABASE_URL: string };
+  logger: Logger;
+  signingKey: SigningKey;
+  passwords: PasswordHasher;
+  shared: SharedServiceParts;
+  app: ReturnType<typeof createApp>;
+  /** Settles once the configured sidecar is recorded in the database; retried after a failure. */
+  sidecarRegistered: Promise<void> | null;
+}
+
+/** Connections one request's pool may open; a request runs a few queries, most of them one after another. */
+const POOL_MAX = 5;
+/** Hourly cron: housekeeping. Every other cron only works off due webhook deliveries. */
+const HOUSEKEEPING_CRON = '0 * * * *';
+
+let isolate: Promise<Isolate> | null = null;
+
+function stringsOf(env: WorkerEnv): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(env)) if (typeof value === 'string') out[key] = value;
+  return out;
+}
+
+async function setUpIsolate(env: WorkerEnv): Promise<Isolate> {
+  const vars = stringsOf(env);
+  const config = loadConfig(vars);
+  // Workers have no file system for a generated key, and no embedded database.
+  const missing = (['DATABASE_URL', 'JWT_PRIVATE_KEY'] as const).filter((name) => !config[name]);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `invalid configuration:\n${missing.map((name) => `  ${name}: required on Workers (wrangler secret put ${name})`).join('\n')}`,
+    );
+  }
+  if (vars.NEON_WS_PROXY) {
+    if (config.APP_ENV === 'production') {
+      throw new ConfigError(
+        'invalid configuration:\n  NEON_WS_PROXY: sends database traffic unencrypted; for development and tests only',
+      );
+    }
+    useLocalWebSocketProxy(vars.NEON_WS_PROXY);
+  }
+  const logger = createLogger({ level: config.LOG_LEVEL, base: { service: 'api', runtime: 'workerd' } });
+  const signingKey = await loadSigningKey(config.JWT_PRIVATE_KEY!, config.JWT_KEY_ID);
+  // One isolate runs one request's JavaScript at a time; the limiter bounds how many hashes queue up.
+  const passwords = limitHasher(createBcryptTsHasher(config.BCRYPT_COST), {
+    concurrency: config.PASSWORD_HASH_CONCURRENCY || 1,
+    maxWaiting: config.PASSWORD_HASH_QUEUE,
+  });
+  const shared = await buildSharedServiceParts({ config, signingKey, passwords });
+  // Workers compress a response by its Content-Encoding header: the app compressing too would
+  // send gzip inside gzip.
+  const app = createApp({ services: (c) => (c.env as { services: Services }).services, compress: false });
+  return {
+    config: config as Isolate['config'],
+    logger,
+    signingKey,
+    passwords,
+    shared,
+    app,
+    sidecarRegistered: null,
+  };
+}
+
+function getIsolate(env: WorkerEnv): Promise<Isolate> {
+  isolate ??= setUpIsolate(env);
+  return isolate;
+}
+
+/** Work that must finish before the request's pool is closed; it may add more work while it runs. */
+function createTaskGroup(logger: Logger) {
+  const pending = new Set<Promise<unknown>>();
+  return {
+    add(task: Promise<unknown>) {
+      const tracked = task
+        .catch((error) => logger.error('background task failed', { error }))
+        .finally(() => pending.delete(tracked));
+      pending.add(tracked);
+    },
+    async settled() {
+      while (pending.size > 0) await Promise.allSettled([...pending]);
+    },
+  };
+}
+
+async function servicesFor(iso: Isolate, database: Database, background: (task: Promise<unknown>) => void) {
+  iso.sidecarRegistered ??= registerConfiguredSidecar(iso.config, database.db).catch((error) => {
+    iso.sidecarRegistered = null;
+    throw error;
+  });
+  await iso.sidecarRegistered;
+  const services = await buildServices({
+    config: iso.config,
+    database,
+    passwords: iso.passwords,
+    metrics: noopMetrics,
+    logger: iso.logger,
+    signingKey: iso.signingKey,
+    shared: iso.shared,
+    clientAddress: (c) => c.req.header('cf-connecting-ip')?.slice(0, 64) ?? null,
+    background,
+    webhooks: createFetchTransport({ allowLoopback: iso.config.WEBHOOK_ALLOW_LOOPBACK }),
+  });
+  // No dispatcher loop lives between requests here: deliveries due now go out with this request's
+  // remaining work, and the Cron Trigger picks up retries.
+  services.onEventsRecorded(() => background(runDueWebhooks(services)));
+  return services;
+}
+
+function misconfigured(error: unknown): Response {
+  // The reason goes to the Workers log, not to the caller.
+  console.error(error instanceof ConfigError ? error.message : error);
+  const body = problemBody('internal_error', 'The service is not configured correctly', null);
+  return new Response(JSON.stringify(body), {
+    status: 500,
+    headers: { 'Content-Type': PROBLEM_CONTENT_TYPE },
+  });
+}
+
+async function fetchHandler(request: Request, env: WorkerEnv, ctx: WorkerContext): Promise<Response> {
+  let iso: Isolate;
+  try {
+    iso = await getIsolate(env);
+  } catch (error) {
+    return misconfigured(error);
+  }
+  const database = openNeon(iso.config.DATABASE_URL, { max: POOL_MAX });
+  const tasks = createTaskGroup(iso.logger);
+  let services: Services | null = null;
+  const finish = async () => {
+    await tasks.settled();
+    await services?.live.stop();
+    await database.close();
+  };
+  let response: Response;
+  try {
+    services = await servicesFor(iso, database, tasks.add);
+    response = await iso.app.fetch(request, { services }, ctx);
+  } catch (error) {
+    ctx.waitUntil(finish());
+    throw error;
+  }
+  if (response.body && response.headers.get('content-type')?.startsWith('text/event-stream')) {
+    // A live stream reads the database for as long as the client listens: close the pool after it.
+    const { readable, writable } = new TransformStream();
+    ctx.waitUntil(
+      response.body
+        .pipeTo(writable)
+        .catch(() => undefined)
+        .then(finish),
+    );
+    return new Response(readable, response);
+  }
+  ctx.waitUntil(finish());
+  return response;
+}
+
+async function scheduledHandler(event: WorkerScheduledEvent, env: WorkerEnv, ctx: WorkerContext) {
+  const iso = await getIsolate(env);
+  const database = openNeon(iso.config.DATABASE_URL, { max: 2 });
+  const tasks = createTaskGroup(iso.logger);
+  const work = (async () => {
+    try {
+      const services = await servicesFor(iso, database, tasks.add);
+      while ((await runDueWebhooks(services)) > 0) {
+        // keep going while deliveries are due
+      }
+      if (event.cron === HOUSEKEEPING_CRON) {
+        await Promise.all([purgeExpired(database.db), purgeExpiredIdempotencyKeys(database.db)]);
+      }
+      await tasks.settled();
+      await services.live.stop();
+    } finally {
+      await database.close();
+    }
+  })();
+  ctx.waitUntil(work);
+  await work;
+}
+
+export default {
+  fetch: fetchHandler,
+  scheduled: scheduledHandler,
+};
