@@ -62,7 +62,9 @@ async function planWebhook(
 ) {
   const plan = planner?.(call, event, previousStatus);
   if (!plan) return;
-  await tx.insert(webhookDeliveries).values({ callId: call.id, eventId: event.id, url: plan.url, payload: plan.payload });
+  await tx
+    .insert(webhookDeliveries)
+    .values({ callId: call.id, eventId: event.id, url: plan.url, payload: plan.payload });
 }
 
 /** Inserts a new call as `pending` together with the first entry of its event log. */

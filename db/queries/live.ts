@@ -30,6 +30,8 @@ export async function eventsAfter(db: Db, q: LiveQuery): Promise<LiveEventRow[]>
 }
 
 export async function latestEventId(db: Db): Promise<number> {
-  const rows = rowsOf<{ id: string | number | null }>(await db.execute(sql`select max(id) as id from call_events`));
+  const rows = rowsOf<{ id: string | number | null }>(
+    await db.execute(sql`select max(id) as id from call_events`),
+  );
   return Number(rows[0]?.id ?? 0);
 }

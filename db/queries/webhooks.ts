@@ -27,7 +27,11 @@ export async function claimDueDeliveries(db: Db, limit: number, leaseSeconds = 6
       returning id`),
   ).map((r) => Number(r.id));
   if (ids.length === 0) return [];
-  return db.select().from(webhookDeliveries).where(inArray(webhookDeliveries.id, ids)).orderBy(asc(webhookDeliveries.id));
+  return db
+    .select()
+    .from(webhookDeliveries)
+    .where(inArray(webhookDeliveries.id, ids))
+    .orderBy(asc(webhookDeliveries.id));
 }
 
 export interface AttemptOutcome {

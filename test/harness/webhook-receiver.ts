@@ -8,9 +8,9 @@ export interface ReceivedHook {
 export interface WebhookReceiver {
   url: string;
   received: ReceivedHook[];
-  /** Statuses to answer, in order; after they run out, `then`. */
+  /** Statuses to answer, in order; after they run out, `fallback`. */
   script: number[];
-  then: number;
+  fallback: number;
   /** When set, answers 302 with this Location. */
   redirectTo: string | null;
   waitFor(count: number, timeoutMs?: number): Promise<ReceivedHook[]>;
@@ -22,7 +22,7 @@ export function startWebhookReceiver(): WebhookReceiver {
     url: '',
     received: [],
     script: [],
-    then: 200,
+    fallback: 200,
     redirectTo: null,
     async waitFor(count, timeoutMs = 5000) {
       const deadline = Date.now() + timeoutMs;
@@ -42,7 +42,7 @@ export function startWebhookReceiver(): WebhookReceiver {
     async fetch(req) {
       r.received.push({ headers: Object.fromEntries(req.headers), body: await req.text(), at: Date.now() });
       if (r.redirectTo) return new Response(null, { status: 302, headers: { Location: r.redirectTo } });
-      const status = r.script.shift() ?? r.then;
+      const status = r.script.shift() ?? r.fallback;
       return new Response(status < 300 ? 'ok' : 'nope', { status });
     },
   });
