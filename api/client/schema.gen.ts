@@ -948,6 +948,160 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/calls/{call_id}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A call’s webhook deliveries
+         * @description Every status webhook of the call with every attempt. Visible to the call’s owner and admins.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The call id */
+                    call_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deliveries, oldest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CallWebhooks"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live call events (server-sent events)
+         * @description A `text/event-stream` of call events: `event: call`, `id:` the event id (a resumable cursor), `data:` the event (as in the call’s event log) as JSON. Send `Last-Event-ID` (or `last_event_id`) to resume; without it the stream starts with the next event. Comment lines are heartbeats.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Only these calls (comma-separated ids) */
+                    call_id?: string;
+                    /** @description Only events that moved a call to these statuses (comma-separated) */
+                    status?: string;
+                    /** @description Resume after this event id (for clients that cannot send the Last-Event-ID header) */
+                    last_event_id?: string;
+                };
+                header?: {
+                    /** @description Resume after this event id */
+                    "last-event-id"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The stream */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/event-stream": string;
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/interaction/{number}": {
         parameters: {
             query?: never;
@@ -2444,6 +2598,103 @@ export interface components {
              */
             source: string;
         };
+        CallWebhooks: {
+            /**
+             * Format: uuid
+             * @description The call id
+             * @example 5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b
+             */
+            call_id: string;
+            /**
+             * @description The call’s webhook URL
+             * @example https://example.com/hooks/outdial
+             */
+            status_callback: string | null;
+            /** @description Deliveries, oldest first */
+            deliveries: components["schemas"]["WebhookDelivery"][];
+        };
+        WebhookDelivery: {
+            /**
+             * @description Delivery id (the Outdial-Delivery-Id header)
+             * @example 17
+             */
+            id: string;
+            /**
+             * @description The call event it reports (the Outdial-Event-Id header)
+             * @example 1042
+             */
+            event_id: string;
+            /**
+             * @description The event’s place in the call’s log
+             * @example 3
+             */
+            sequence: number;
+            /**
+             * @description pending → dialing → ringing → answered → completed; other final statuses: busy, no_answer, failed, canceled
+             * @example dialing
+             * @enum {string}
+             */
+            status: "pending" | "dialing" | "ringing" | "answered" | "completed" | "busy" | "no_answer" | "failed" | "canceled";
+            /**
+             * @description Where it is sent
+             * @example https://example.com/hooks/outdial
+             */
+            url: string;
+            /**
+             * @description pending (will retry), delivered, or failed (gave up)
+             * @example delivered
+             * @enum {string}
+             */
+            state: "pending" | "delivered" | "failed";
+            /** @description Every attempt, oldest first */
+            attempts: components["schemas"]["WebhookAttempt"][];
+            /**
+             * Format: date-time
+             * @description When the next attempt is due (pending only)
+             * @example 2026-11-23T15:23:55.101Z
+             */
+            next_attempt_at: string | null;
+            /**
+             * Format: date-time
+             * @description When a 2xx came back
+             * @example 2026-11-23T15:23:55.101Z
+             */
+            delivered_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the event was recorded
+             * @example 2026-11-23T15:23:55.100Z
+             */
+            created_at: string;
+        };
+        WebhookAttempt: {
+            /**
+             * @description 1 for the first attempt
+             * @example 1
+             */
+            attempt: number;
+            /**
+             * Format: date-time
+             * @description When it was sent
+             * @example 2026-11-23T15:23:55.101Z
+             */
+            started_at: string;
+            /**
+             * @description How long the receiver took
+             * @example 42
+             */
+            duration_ms: number;
+            /**
+             * @description The receiver’s HTTP status (null if none came)
+             * @example 500
+             */
+            status_code: number | null;
+            /**
+             * @description Why it failed, if it did
+             * @example answered 500
+             */
+            error: string | null;
+        };
         InteractionRequest: {
             /**
              * @description Dialplan context the answered call runs in; must be one the operator allows (ALLOWED_CONTEXTS)
@@ -2498,7 +2749,7 @@ export interface components {
              * @example operator
              * @enum {string}
              */
-            role: "admin" | "operator" | "viewer";
+            role?: "admin" | "operator" | "viewer";
         };
         UserList: {
             /** @description Users, by username */

@@ -21,3 +21,22 @@ export function buildOpenApiDocument(appName = SPEC_APP_NAME): Record<string, un
 export function renderOpenApiDocument(doc: Record<string, unknown> = buildOpenApiDocument()): string {
   return `${JSON.stringify(doc, null, 2)}\n`;
 }
+
+type Operations = Record<string, Record<string, unknown>>;
+
+/** The operations (`GET /path`) that are new, gone or different between two documents. */
+export function differingOperations(
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+): string[] {
+  const a = (before.paths ?? {}) as Operations;
+  const b = (after.paths ?? {}) as Operations;
+  const out: string[] = [];
+  for (const path of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    for (const method of new Set([...Object.keys(a[path] ?? {}), ...Object.keys(b[path] ?? {})])) {
+      if (JSON.stringify(a[path]?.[method]) !== JSON.stringify(b[path]?.[method]))
+        out.push(`${method.toUpperCase()} ${path}`);
+    }
+  }
+  return out.sort();
+}

@@ -33,6 +33,7 @@ const HEADER = `/**
 export async function generateSchemaTypes(specText: string): Promise<string> {
   useBundledCompilerApi();
   const { default: openapiTS, astToString } = await import('openapi-typescript');
-  const ast = await openapiTS(specText, { alphabetize: false });
+  // A field with a default may be left out of a request; openapi-typescript would make it required.
+  const ast = await openapiTS(specText, { alphabetize: false, defaultNonNullable: false });
   return HEADER + astToString(ast);
 }
