@@ -2,6 +2,7 @@ import type { ExecutionContext } from 'hono';
 import { openNeon, useLocalWebSocketProxy } from '../../db/driver/neon.ts';
 import { purgeExpiredIdempotencyKeys } from '../../db/queries/idempotency.ts';
 import { purgeExpired } from '../../db/queries/misc.ts';
+import { nextDeliveryDueAt } from '../../db/queries/webhooks.ts';
 import type { Database } from '../../db/types.ts';
 import { createApp } from '../app.ts';
 import { createBcryptTsHasher, limitHasher, type PasswordHasher } from '../auth/passwords.ts';
@@ -57,6 +58,8 @@ interface Isolate {
 
 /** Connections one request's pool may open; a request runs a few queries, most of them one after another. */
 const POOL_MAX = 5;
+/** How long after a response its webhook deliveries may still be retried (waitUntil allows 30 s). */
+const RETRY_HORIZON_MS = 20_000;
 /** Hourly cron: housekeeping. Every other cron only works off due webhook deliveries. */
 const HOUSEKEEPING_CRON = '0 * * * *';
 
@@ -147,10 +150,47 @@ async function servicesFor(iso: Isolate, database: Database, background: (task: 
     background,
     webhooks: createFetchTransport({ allowLoopback: iso.config.WEBHOOK_ALLOW_LOOPBACK }),
   });
-  // No dispatcher loop lives between requests here: deliveries due now go out with this request's
-  // remaining work, and the Cron Trigger picks up retries.
-  services.onEventsRecorded(() => background(runDueWebhooks(services)));
+  // No dispatcher loop lives between requests here: what events this request recorded owe goes out with
+  // its remaining work (retries due soon included), and the Cron Trigger picks up the rest.
+  let delivering = false;
+  let again = false;
+  services.onEventsRecorded(() => {
+    if (delivering) {
+      again = true;
+      return;
+    }
+    delivering = true;
+    background(
+      (async () => {
+        do {
+          again = false;
+          await deliverWebhooks(services, RETRY_HORIZON_MS);
+        } while (again);
+      })().finally(() => {
+        delivering = false;
+      }),
+    );
+  });
   return services;
+}
+
+/**
+ * Sends the webhook deliveries that are due, in order, and waits for those falling due within
+ * `horizonMs` (a receiver's quick retries), within what ctx.waitUntil allows after a response.
+ */
+async function deliverWebhooks(services: Services, horizonMs: number): Promise<void> {
+  const until = Date.now() + horizonMs;
+  for (;;) {
+    while ((await runDueWebhooks(services)) > 0) {
+      // each round takes the next delivery of every call
+    }
+    const next = await nextDeliveryDueAt(services.db);
+    if (!next) return;
+    // Leased by another instance, or not due yet: look again no sooner than the poll interval.
+    const wait = Math.max(next.getTime() - Date.now(), services.config.WEBHOOK_POLL_MS);
+    if (Date.now() + wait > until) return;
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
 }
 
 function misconfigured(error: unknown): Response {

@@ -94,3 +94,17 @@ export async function listDeliveriesForCall(db: Db, callId: string) {
     : [];
   return deliveries.map((x) => ({ ...x, attempts: attempts.filter((a) => a.deliveryId === x.d.id) }));
 }
+
+/** When the next pending delivery falls due (a leased one included), or null when none is pending. */
+export async function nextDeliveryDueAt(db: Db): Promise<Date | null> {
+  const [row] = await db
+    .select({ at: webhookDeliveries.nextAttemptAt, lockedUntil: webhookDeliveries.lockedUntil })
+    .from(webhookDeliveries)
+    .where(eq(webhookDeliveries.state, 'pending'))
+    .orderBy(asc(webhookDeliveries.nextAttemptAt))
+    .limit(1);
+  if (!row) return null;
+  const at = new Date(row.at);
+  const lockedUntil = row.lockedUntil ? new Date(row.lockedUntil) : null;
+  return lockedUntil && lockedUntil > at ? lockedUntil : at;
+}
