@@ -67,6 +67,18 @@ const steps: Step[] = [
     },
   },
   {
+    name: 'workers',
+    what: 'the same suite against the Workers entry under wrangler dev (workerd), on PostgreSQL',
+    run: async () => {
+      pg.cluster ??= await startPostgresCluster();
+      return bunTest(['test/integration'], {
+        TEST_TARGET: 'workerd',
+        TEST_DB: 'postgres',
+        TEST_PG_URL: pg.cluster.url(),
+      });
+    },
+  },
+  {
     name: 'ops',
     what: 'compose file, images, Asterisk configuration; alerts and dashboard against a live API and sidecar',
     run: () => bunTest(['test/ops']),

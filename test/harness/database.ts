@@ -11,15 +11,18 @@ import type { Database } from '../../db/types.ts';
  */
 export type TestDbKind = 'pglite' | 'postgres';
 
+/** A test database; `url` reaches it from another process (postgres only). */
+export type TestDatabase = Database & { readonly url: string | null };
+
 export function testDbKind(): TestDbKind {
   return process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite';
 }
 
-export async function createTestDatabase(kind: TestDbKind = testDbKind()): Promise<Database> {
+export async function createTestDatabase(kind: TestDbKind = testDbKind()): Promise<TestDatabase> {
   if (kind === 'pglite') {
     const database = await openPglite();
     await migrate(database.db);
-    return database;
+    return Object.assign(database, { url: null });
   }
   const base = process.env.TEST_PG_URL;
   if (!base) throw new Error('TEST_DB=postgres needs TEST_PG_URL (the test runner sets it)');
@@ -37,6 +40,7 @@ export async function createTestDatabase(kind: TestDbKind = testDbKind()): Promi
   const close = database.close.bind(database);
   return {
     ...database,
+    url: url.toString(),
     async close() {
       await close();
       const cleanup = new SQL(base, { max: 1 });

@@ -1,15 +1,87 @@
-import { generateSigningJwk, loadSigningKey } from '../../api/channel/keys.ts';
+import { test as bunTest } from 'bun:test';
+import {
+  createPublicKeySet,
+  generateSigningJwk,
+  loadSigningKey,
+  type SigningKey,
+} from '../../api/channel/keys.ts';
+import {
+  login as clientLogin,
+  createOutdialClient,
+  type OutdialClient,
+  type TokenResponse,
+} from '../../api/client/index.ts';
+import { type Config, loadConfig } from '../../api/config.ts';
 import { type StartedApi, startApi } from '../../api/entry/bun.ts';
+import { createBunPasswordHasher } from '../../api/entry/bun-runtime.ts';
 import { silentLogger } from '../../api/lib/logger.ts';
 import { createUser } from '../../db/queries/users.ts';
 import type { Role } from '../../db/schema.ts';
 import type { Database } from '../../db/types.ts';
-import { createTestDatabase } from './database.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
 import { type SidecarDouble, startSidecarDouble } from './sidecar-double.ts';
+import { startWorkerdApi, type WorkerdApi } from './workerd.ts';
+
+/**
+ * Where the API under test runs: on Bun (default), or under `wrangler dev` in workerd, the Workers
+ * runtime (TEST_TARGET=workerd, with TEST_DB=postgres). The same contract tests run against both.
+ */
+export type Target = 'bun' | 'workerd';
+export const TARGET: Target = process.env.TEST_TARGET === 'workerd' ? 'workerd' : 'bun';
 
 /** How a test reaches the API: through `app.request()` in the same process, or over real HTTP. */
 export type Mode = 'in-process' | 'http';
-export const MODES: Mode[] = ['in-process', 'http'];
+/** workerd runs in another process: HTTP only there. */
+export const MODES: Mode[] = TARGET === 'workerd' ? ['http'] : ['in-process', 'http'];
+
+/**
+ * Tests that cannot run against workerd, by name, and why. They run on Bun and are skipped only on
+ * workerd, by the `test` below, which the integration suites import instead of bun:test's own.
+ */
+export const WORKERD_SKIPS: Readonly<Record<string, string>> = {
+  'the lock holds across API instances sharing the database':
+    'needs a second API instance on the same database; one wrangler dev serves a test file',
+  'failures spread over time: only those inside the window count':
+    'needs a second API with other settings (LOGIN_FAILURE_WINDOW)',
+  'many failures from one address lock that address':
+    'needs a second API with other settings (MAX_FAILED_LOGINS_PER_ADDRESS)',
+  'a hash in progress does not stall other requests':
+    'checks that Bun hashes on worker threads; in workerd bcrypt runs in the isolate itself',
+  'a burst of logins beyond the hashing capacity answers 503 busy, and busy logins do not count as failures':
+    'needs a second API with other settings (PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE)',
+  'originates above RATE_LIMIT_REQUESTS per window answer 429 with Retry-After':
+    'needs a second API with other settings (RATE_LIMIT_REQUESTS)',
+  'the original names, with route templates as labels':
+    'Workers have no metrics registry: /metrics answers 404 there (checked instead)',
+  'METRICS_ENABLED=false turns /metrics off':
+    'needs a second API with other settings (METRICS_ENABLED, DOCS_ENABLED)',
+  'cannot be demoted or deactivated': 'needs a second API on an empty database of its own',
+  'bodies over 64 KiB: with Content-Length and chunked':
+    "wrangler dev's local proxy fails the request after one whose chunked body the Worker stopped reading; " +
+    "Cloudflare's edge discards such a body",
+  'that stops reading is dropped instead of buffering without end, and can resume':
+    'needs a second API with other settings (SSE_MAX_BUFFERED) and in-process requests',
+  'a client resumes on a new API instance with no gap and no duplicate':
+    'stops one API instance and starts another on the same database',
+  'a name that resolves to a private or metadata address is refused at delivery, and not retried':
+    "replaces the Bun API's DNS resolution (resolveHost); on Workers the platform resolves names itself",
+};
+
+/** bun:test's `test`, except that on workerd the tests in WORKERD_SKIPS are skipped, with the reason. */
+export const test: typeof bunTest = new Proxy(bunTest, {
+  apply(target, thisArg, args: unknown[]) {
+    const [name, ...rest] = args;
+    const reason = TARGET === 'workerd' && typeof name === 'string' ? WORKERD_SKIPS[name] : undefined;
+    if (reason)
+      return Reflect.apply(target.skip, thisArg, [`${name} [skipped on workerd: ${reason}]`, ...rest]);
+    return Reflect.apply(target, thisArg, args);
+  },
+  // test.if, test.each, …: bun:test checks what they are called on.
+  get(target, property) {
+    const value = Reflect.get(target, property, target);
+    return typeof value === 'function' ? value.bind(target) : value;
+  },
+});
 
 export interface TestUser {
   id: string;
@@ -29,10 +101,20 @@ export interface RequestOptions {
 }
 
 export interface TestStack {
-  api: StartedApi;
+  readonly target: Target;
+  /** The API's base URL. */
+  readonly url: string;
+  /** The configuration the API runs with, parsed as the API parses it. */
+  readonly config: Config;
+  /** The API's signing key (tests forge tokens with it). */
+  readonly keys: { signing: SigningKey };
+  /** The Bun API's internals; on workerd only its `url` and `port`. */
+  readonly api: StartedApi;
   database: Database;
   sidecar: SidecarDouble;
   request(mode: Mode, path: string, options?: RequestOptions): Promise<Response>;
+  /** The typed client (api/client), with `token` if given, reaching the API the way `mode` says. */
+  client(token?: string, mode?: Mode): OutdialClient;
   /** A new user with a random name, and a token for it. */
   user(role?: Role): Promise<TestUser>;
   login(username: string, password: string, mode?: Mode): Promise<Response>;
@@ -43,32 +125,74 @@ export async function startTestStack(
   options: {
     env?: Record<string, string>;
     database?: Database;
+    /** Replaces DNS resolution for webhook targets (Bun only: workerd resolves on its own). */
     resolveHost?: (host: string) => Promise<Array<{ address: string; family: number }>>;
   } = {},
 ): Promise<TestStack> {
-  const database = options.database ?? (await createTestDatabase());
+  if (TARGET === 'workerd' && process.env.TEST_DB !== 'postgres') {
+    throw new Error('TEST_TARGET=workerd needs TEST_DB=postgres (workerd cannot open the embedded database)');
+  }
+  const database = (options.database ?? (await createTestDatabase())) as TestDatabase;
   const sidecarKey = await loadSigningKey(JSON.stringify(await generateSigningJwk()));
   const sidecar = await startSidecarDouble({ id: 'test-sidecar', key: sidecarKey });
-  const api = await startApi(
-    {
-      APP_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      BCRYPT_COST: '4',
-      LOG_LEVEL: 'error',
-      METRICS_ENABLED: 'true',
-      JWT_PRIVATE_KEY: JSON.stringify(await generateSigningJwk()),
-      SIDECAR_ID: 'test-sidecar',
-      SIDECAR_URL: sidecar.url,
-      SIDECAR_PUBLIC_KEY: JSON.stringify(sidecarKey.publicJwk),
-      SIDECAR_TIMEOUT_MS: '1500',
-      RATE_LIMIT_REQUESTS: '100000',
-      DATA_DIR: '/nonexistent-outdial-test-data',
-      ...options.env,
-    },
-    { database, logger: silentLogger, ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}) },
-  );
-  sidecar.trust(api.services.keys.verify, api.services.config.JWT_ISSUER);
+  const env: Record<string, string> = {
+    APP_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    BCRYPT_COST: '4',
+    LOG_LEVEL: 'error',
+    METRICS_ENABLED: 'true',
+    JWT_PRIVATE_KEY: JSON.stringify(await generateSigningJwk()),
+    SIDECAR_ID: 'test-sidecar',
+    SIDECAR_URL: sidecar.url,
+    SIDECAR_PUBLIC_KEY: JSON.stringify(sidecarKey.publicJwk),
+    SIDECAR_TIMEOUT_MS: '1500',
+    RATE_LIMIT_REQUESTS: '100000',
+    DATA_DIR: '/nonexistent-outdial-test-data',
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  const signing = await loadSigningKey(env.JWT_PRIVATE_KEY!, config.JWT_KEY_ID);
+  sidecar.trust(await createPublicKeySet([signing.publicJwk]), config.JWT_ISSUER);
+
+  let bunApi: StartedApi | null = null;
+  let workerd: WorkerdApi | null = null;
+  let url: string;
+  try {
+    if (TARGET === 'workerd') {
+      if (!database.url) throw new Error('the database for workerd must be reachable by URL');
+      workerd = await startWorkerdApi(env, database.url);
+      url = workerd.url;
+    } else {
+      bunApi = await startApi(env, {
+        database,
+        logger: silentLogger,
+        ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}),
+      });
+      url = bunApi.url;
+    }
+  } catch (error) {
+    await sidecar.stop();
+    if (!options.database) await database.close();
+    throw error;
+  }
+  const hasher = createBunPasswordHasher(config.BCRYPT_COST);
+  const inProcess = (): StartedApi => {
+    if (!bunApi)
+      throw new Error('in-process requests need the Bun API; TEST_TARGET=workerd runs it elsewhere');
+    return bunApi;
+  };
+  // On workerd only the API's address is known here; anything else of StartedApi is an error.
+  const apiView = (): StartedApi =>
+    bunApi ??
+    (new Proxy({ url, port: Number(new URL(url).port) } as StartedApi, {
+      get(target, property) {
+        if (property in target) return target[property as keyof StartedApi];
+        throw new Error(
+          `stack.api.${String(property)} is the Bun API's; use stack.url, stack.config or stack.keys`,
+        );
+      },
+    }) as StartedApi);
 
   async function request(mode: Mode, path: string, opts: RequestOptions = {}): Promise<Response> {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
@@ -80,8 +204,16 @@ export async function startTestStack(
     }
     const init: RequestInit = { method: opts.method ?? (body === undefined ? 'GET' : 'POST'), headers };
     if (body !== undefined) init.body = body;
-    if (mode === 'http') return fetch(`${api.url}${path}`, init);
-    return api.app.request(path, init);
+    if (mode === 'http') return fetch(`${url}${path}`, init);
+    return inProcess().app.request(path, init);
+  }
+
+  function client(token?: string, mode: Mode = 'http'): OutdialClient {
+    return createOutdialClient({
+      baseUrl: url,
+      ...(token ? { token } : {}),
+      ...(mode === 'in-process' ? { fetch: async (req: Request) => inProcess().app.request(req) } : {}),
+    });
   }
 
   async function login(username: string, password: string, mode: Mode = 'http') {
@@ -95,34 +227,40 @@ export async function startTestStack(
   async function user(role: Role = 'operator'): Promise<TestUser> {
     const username = `${role}-${crypto.randomUUID().slice(0, 8)}`;
     const password = `pw-${crypto.randomUUID()}`;
-    const row = await createUser(database.db, {
-      username,
-      passwordHash: await api.services.passwords.hash(password),
-      role,
-    });
-    const res = await login(username, password, 'in-process');
-    if (res.status !== 200)
-      throw new Error(`login failed for the test user: ${res.status} ${await res.text()}`);
-    const { access_token } = (await res.json()) as { access_token: string };
+    const row = await createUser(database.db, { username, passwordHash: await hasher.hash(password), role });
+    let token: TokenResponse;
+    try {
+      token = await clientLogin(client(undefined, MODES[0]), username, password);
+    } catch (error) {
+      throw new Error(`login failed for the test user: ${error}`);
+    }
     return {
       id: row!.id,
       username,
       password,
       role,
-      token: access_token,
-      auth: { Authorization: `Bearer ${access_token}` },
+      token: token.access_token,
+      auth: { Authorization: `Bearer ${token.access_token}` },
     };
   }
 
   return {
-    api,
+    target: TARGET,
+    url,
+    config,
+    keys: { signing },
+    get api() {
+      return apiView();
+    },
     database,
     sidecar,
     request,
+    client,
     user,
     login,
     async stop() {
-      await api.stop();
+      await bunApi?.stop();
+      await workerd?.stop();
       await sidecar.stop();
       if (!options.database) await database.close();
     },

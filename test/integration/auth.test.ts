@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect } from 'bun:test';
 import { base64url, SignJWT } from 'jose';
 import { ACCESS_TOKEN_TYP } from '../../api/auth/tokens.ts';
 import { generateSigningJwk, loadSigningKey } from '../../api/channel/keys.ts';
+import { requestToken } from '../../api/client/index.ts';
 import { listAudit } from '../../db/queries/misc.ts';
-import { expectProblem, MODES, startTestStack, type TestStack } from '../harness/stack.ts';
+import { expectProblem, MODES, startTestStack, type TestStack, test } from '../harness/stack.ts';
 
 let stack: TestStack;
 
@@ -19,8 +20,8 @@ async function forge(
   claims: Record<string, unknown>,
   options: { kid?: string | null; typ?: string; key?: CryptoKey; omit?: string[] } = {},
 ): Promise<string> {
-  const signing = stack.api.services.keys.signing;
-  const cfg = stack.api.services.config;
+  const signing = stack.keys.signing;
+  const cfg = stack.config;
   const payload: Record<string, unknown> = {
     iss: cfg.JWT_ISSUER,
     aud: cfg.JWT_AUDIENCE,
@@ -43,17 +44,21 @@ for (const mode of MODES) {
   describe(`login (${mode})`, () => {
     test('the right password gets a bearer token that works', async () => {
       const u = await stack.user('operator');
-      const res = await stack.login(u.username, u.password, mode);
+      const { data, response: res } = await requestToken(
+        stack.client(undefined, mode),
+        u.username,
+        u.password,
+      );
       expect(res.status).toBe(200);
       expect(res.headers.get('cache-control')).toBe('no-store');
-      const body = (await res.json()) as { access_token: string; token_type: string; expires_in: number };
+      const body = data!;
       expect(body.token_type).toBe('bearer');
       expect(body.expires_in).toBe(30 * 60);
       const header = JSON.parse(new TextDecoder().decode(base64url.decode(body.access_token.split('.')[0]!)));
-      expect(header).toMatchObject({ alg: 'EdDSA', typ: 'at+jwt', kid: stack.api.services.keys.signing.kid });
-      const me = await stack.request(mode, '/api/v2/me', { token: body.access_token });
-      expect(me.status).toBe(200);
-      expect(await me.json()).toMatchObject({
+      expect(header).toMatchObject({ alg: 'EdDSA', typ: 'at+jwt', kid: stack.keys.signing.kid });
+      const { data: me, response: meRes } = await stack.client(body.access_token, mode).GET('/api/v2/me');
+      expect(meRes.status).toBe(200);
+      expect(me).toMatchObject({
         id: u.id,
         username: u.username,
         role: 'operator',
@@ -174,8 +179,8 @@ for (const mode of MODES) {
 
     test('a correctly forged token works (the probes below change one thing each)', async () => {
       const u = await stack.user('operator');
-      const res = await stack.request(mode, '/api/v2/me', { token: await forge({ sub: u.id }) });
-      expect(res.status).toBe(200);
+      const { response } = await stack.client(await forge({ sub: u.id }), mode).GET('/api/v2/me');
+      expect(response.status).toBe(200);
     });
 
     test('alg none', async () => {
@@ -190,14 +195,12 @@ for (const mode of MODES) {
         jti: 'x',
         ver: 1,
       };
-      await expect401(
-        `${enc({ alg: 'none', typ: 'at+jwt', kid: stack.api.services.keys.signing.kid })}.${enc(claims)}.`,
-      );
+      await expect401(`${enc({ alg: 'none', typ: 'at+jwt', kid: stack.keys.signing.kid })}.${enc(claims)}.`);
     });
 
     test('HS256 signed with the public key', async () => {
       const u = await stack.user('operator');
-      const pub = stack.api.services.keys.signing.publicJwk;
+      const pub = stack.keys.signing.publicJwk;
       const payload = {
         sub: u.id,
         iss: 'outdial',
@@ -257,24 +260,23 @@ for (const mode of MODES) {
     test('revoked: the next request fails; other tokens of the user still work', async () => {
       const u = await stack.user('operator');
       const second = (await (await stack.login(u.username, u.password)).json()) as { access_token: string };
-      const res = await stack.request(mode, '/api/v2/token/revoke', { method: 'POST', token: u.token });
-      expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ revoked: true, scope: 'token' });
+      const { data, response } = await stack.client(u.token, mode).POST('/api/v2/token/revoke');
+      expect(response.status).toBe(200);
+      expect(data).toEqual({ revoked: true, scope: 'token' });
       await expect401(u.token);
-      expect((await stack.request(mode, '/api/v2/me', { token: second.access_token })).status).toBe(200);
+      expect((await stack.client(second.access_token, mode).GET('/api/v2/me')).response.status).toBe(200);
     });
 
     test('revoke another token of yours by value, and refuse a token of someone else', async () => {
       const u = await stack.user('operator');
       const other = await stack.user('operator');
       const second = (await (await stack.login(u.username, u.password)).json()) as { access_token: string };
-      const res = await stack.request(mode, '/api/v2/token/revoke', {
-        token: u.token,
-        json: { token: second.access_token },
+      const { response } = await stack.client(u.token, mode).POST('/api/v2/token/revoke', {
+        body: { token: second.access_token },
       });
-      expect(res.status).toBe(200);
+      expect(response.status).toBe(200);
       await expect401(second.access_token);
-      expect((await stack.request(mode, '/api/v2/me', { token: u.token })).status).toBe(200);
+      expect((await stack.client(u.token, mode).GET('/api/v2/me')).response.status).toBe(200);
       const foreign = await stack.request(mode, '/api/v2/token/revoke', {
         token: u.token,
         json: { token: other.token },
@@ -286,23 +288,24 @@ for (const mode of MODES) {
     test('revoke all: every token of the user dies, new logins work', async () => {
       const u = await stack.user('operator');
       const second = (await (await stack.login(u.username, u.password)).json()) as { access_token: string };
-      const res = await stack.request(mode, '/api/v2/token/revoke', { token: u.token, json: { all: true } });
-      expect(await res.json()).toEqual({ revoked: true, scope: 'all' });
+      const { data } = await stack
+        .client(u.token, mode)
+        .POST('/api/v2/token/revoke', { body: { all: true } });
+      expect(data).toEqual({ revoked: true, scope: 'all' });
       await expect401(u.token);
       await expect401(second.access_token);
       const fresh = (await (await stack.login(u.username, u.password)).json()) as { access_token: string };
-      expect((await stack.request(mode, '/api/v2/me', { token: fresh.access_token })).status).toBe(200);
+      expect((await stack.client(fresh.access_token, mode).GET('/api/v2/me')).response.status).toBe(200);
     });
 
     test('a deactivated user: tokens fail at once and login fails', async () => {
       const admin = await stack.user('admin');
       const u = await stack.user('operator');
-      const res = await stack.request(mode, `/api/v2/users/${u.id}`, {
-        method: 'PATCH',
-        token: admin.token,
-        json: { is_active: false },
+      const { response } = await stack.client(admin.token, mode).PATCH('/api/v2/users/{user_id}', {
+        params: { path: { user_id: u.id } },
+        body: { is_active: false },
       });
-      expect(res.status).toBe(200);
+      expect(response.status).toBe(200);
       await expect401(u.token);
       await expectProblem(await stack.login(u.username, u.password), 401, 'invalid_credentials');
     });
@@ -310,10 +313,9 @@ for (const mode of MODES) {
     test('a role change takes effect on the next request', async () => {
       const admin = await stack.user('admin');
       const u = await stack.user('operator');
-      await stack.request(mode, `/api/v2/users/${u.id}`, {
-        method: 'PATCH',
-        token: admin.token,
-        json: { role: 'viewer' },
+      await stack.client(admin.token, mode).PATCH('/api/v2/users/{user_id}', {
+        params: { path: { user_id: u.id } },
+        body: { role: 'viewer' },
       });
       const res = await stack.request(mode, '/api/v2/calls', {
         token: u.token,

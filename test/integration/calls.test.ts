@@ -1,8 +1,16 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, beforeEach, describe, expect } from 'bun:test';
 import { count, eq } from 'drizzle-orm';
+import type { paths } from '../../api/client/index.ts';
 import { CallListSchema, CallSchema, OriginateResponseSchema } from '../../api/routes/calls/schema.ts';
 import { calls } from '../../db/schema.ts';
-import { expectProblem, MODES, startTestStack, type TestStack, type TestUser } from '../harness/stack.ts';
+import {
+  expectProblem,
+  MODES,
+  startTestStack,
+  type TestStack,
+  type TestUser,
+  test,
+} from '../harness/stack.ts';
 
 let stack: TestStack;
 let admin: TestUser;
@@ -23,16 +31,16 @@ for (const mode of MODES) {
   describe(`calls (${mode})`, () => {
     test('POST /api/v2/calls places a call: 200 dialing, stored, one signed command', async () => {
       const op = await stack.user('operator');
-      const res = await stack.request(mode, '/api/v2/calls', {
-        token: op.token,
-        json: {
+      const api = stack.client(op.token, mode);
+      const { data, response: res } = await api.POST('/api/v2/calls', {
+        body: {
           phone_number: '+15551234000',
           caller_id: 'Contact Center <5550001111>',
           variables: { CAMPAIGN: 'x1' },
         },
       });
       expect(res.status).toBe(200);
-      const body = OriginateResponseSchema.parse(await res.json());
+      const body = OriginateResponseSchema.parse(data);
       expect(body).toMatchObject({
         success: true,
         phone_number: '+15551234000',
@@ -53,9 +61,9 @@ for (const mode of MODES) {
         caller_id: 'Contact Center <5550001111>',
         variables: { CAMPAIGN: 'x1' },
       });
-      const get = await stack.request(mode, `/api/v2/calls/${body.call_id}`, { token: op.token });
-      expect(get.status).toBe(200);
-      const call = CallSchema.parse(await get.json());
+      const get = await api.GET('/api/v2/calls/{call_id}', { params: { path: { call_id: body.call_id } } });
+      expect(get.response.status).toBe(200);
+      const call = CallSchema.parse(get.data);
       expect(call).toMatchObject({
         call_id: body.call_id,
         status: 'dialing',
@@ -68,39 +76,41 @@ for (const mode of MODES) {
 
     test('the original route POST /api/v2/interaction/{number} works with and without a body', async () => {
       const op = await stack.user('operator');
-      const bare = await stack.request(mode, '/api/v2/interaction/5551234000', {
-        method: 'POST',
-        token: op.token,
+      const api = stack.client(op.token, mode);
+      const bare = await api.POST('/api/v2/interaction/{number}', {
+        params: { path: { number: '5551234000' } },
       });
-      expect(bare.status).toBe(200);
-      const b1 = OriginateResponseSchema.parse(await bare.json());
+      expect(bare.response.status).toBe(200);
+      const b1 = OriginateResponseSchema.parse(bare.data);
       expect(b1.status).toBe('dialing');
-      const withBody = await stack.request(mode, '/api/v2/interaction/+15551234000', {
-        token: op.token,
-        json: { extension: 'play', priority: 2, timeout: 1500 },
+      const withBody = await api.POST('/api/v2/interaction/{number}', {
+        params: { path: { number: '+15551234000' } },
+        body: { extension: 'play', priority: 2, timeout: 1500 },
       });
-      expect(withBody.status).toBe(200);
+      expect(withBody.response.status).toBe(200);
       expect(stack.sidecar.originates.at(-1)!.body).toMatchObject({
         extension: 'play',
         priority: 2,
         timeout_ms: 1500,
       });
-      for (const path of [`/api/v2/status/${b1.call_id}`, `/api/v2/interaction/${b1.call_id}/status`]) {
-        const res = await stack.request(mode, path, { token: op.token });
-        expect(res.status).toBe(200);
-        expect(CallSchema.parse(await res.json()).call_id).toBe(b1.call_id);
+      const params = { path: { call_id: b1.call_id } };
+      for (const res of [
+        await api.GET('/api/v2/status/{call_id}', { params }),
+        await api.GET('/api/v2/interaction/{call_id}/status', { params }),
+      ]) {
+        expect(res.response.status).toBe(200);
+        expect(CallSchema.parse(res.data).call_id).toBe(b1.call_id);
       }
     });
 
     test('a call the PBX refuses answers 200 success:false and ends failed', async () => {
       const op = await stack.user('operator');
       stack.sidecar.originateBehaviour = 'rejected';
-      const res = await stack.request(mode, '/api/v2/calls', {
-        token: op.token,
-        json: { phone_number: '5551234007' },
-      });
+      const { data, response: res } = await stack
+        .client(op.token, mode)
+        .POST('/api/v2/calls', { body: { phone_number: '5551234007' } });
       expect(res.status).toBe(200);
-      const body = OriginateResponseSchema.parse(await res.json());
+      const body = OriginateResponseSchema.parse(data);
       expect(body).toMatchObject({
         success: false,
         status: 'failed',
@@ -112,11 +122,10 @@ for (const mode of MODES) {
     test('a queued call stays pending', async () => {
       const op = await stack.user('operator');
       stack.sidecar.originateBehaviour = 'queued';
-      const res = await stack.request(mode, '/api/v2/calls', {
-        token: op.token,
-        json: { phone_number: '5551234000' },
-      });
-      const body = OriginateResponseSchema.parse(await res.json());
+      const { data } = await stack
+        .client(op.token, mode)
+        .POST('/api/v2/calls', { body: { phone_number: '5551234000' } });
+      const body = OriginateResponseSchema.parse(data);
       expect(body).toMatchObject({ success: true, status: 'pending' });
       expect(body.message).toContain('queued');
     });
@@ -163,47 +172,30 @@ for (const mode of MODES) {
 
     test('GET /api/v2/calls filters and pages with a cursor', async () => {
       const op = await stack.user('operator');
+      const api = stack.client(op.token, mode);
       const ids: string[] = [];
       for (const n of ['5551230001', '5551230002', '5551230003', '5551230001', '5551230004']) {
-        const res = await stack.request(mode, '/api/v2/calls', {
-          token: op.token,
-          json: { phone_number: n },
-        });
-        ids.push(OriginateResponseSchema.parse(await res.json()).call_id);
+        const { data } = await api.POST('/api/v2/calls', { body: { phone_number: n } });
+        ids.push(OriginateResponseSchema.parse(data).call_id);
       }
+      const list = async (query: paths['/api/v2/calls']['get']['parameters']['query']) =>
+        CallListSchema.parse((await api.GET('/api/v2/calls', { params: { query } })).data);
       const seen: string[] = [];
       let cursor: string | null = null;
       do {
-        const q: string = cursor ? `?limit=2&cursor=${cursor}` : '?limit=2';
-        const page = CallListSchema.parse(
-          await (await stack.request(mode, `/api/v2/calls${q}`, { token: op.token })).json(),
-        );
+        const page = await list(cursor ? { limit: 2, cursor } : { limit: 2 });
         expect(page.items.length).toBeLessThanOrEqual(2);
         seen.push(...page.items.map((i) => i.call_id));
         cursor = page.next_cursor;
       } while (cursor);
       expect(seen).toEqual([...ids].reverse());
-      const byNumber = CallListSchema.parse(
-        await (
-          await stack.request(mode, '/api/v2/calls?phone_number=5551230001', { token: op.token })
-        ).json(),
-      );
+      const byNumber = await list({ phone_number: '5551230001' });
       expect(byNumber.items.map((i) => i.call_id).sort()).toEqual([ids[0]!, ids[3]!].sort());
-      const byStatus = CallListSchema.parse(
-        await (await stack.request(mode, '/api/v2/calls?status=failed', { token: op.token })).json(),
-      );
+      const byStatus = await list({ status: 'failed' });
       expect(byStatus.items).toHaveLength(0);
-      const future = CallListSchema.parse(
-        await (
-          await stack.request(mode, '/api/v2/calls?created_after=2999-01-01T00:00:00Z', { token: op.token })
-        ).json(),
-      );
+      const future = await list({ created_after: '2999-01-01T00:00:00Z' });
       expect(future.items).toHaveLength(0);
-      const past = CallListSchema.parse(
-        await (
-          await stack.request(mode, '/api/v2/calls?created_before=2000-01-01T00:00:00Z', { token: op.token })
-        ).json(),
-      );
+      const past = await list({ created_before: '2000-01-01T00:00:00Z' });
       expect(past.items).toHaveLength(0);
       for (const bad of [
         '?limit=0',
@@ -223,39 +215,28 @@ for (const mode of MODES) {
 
     test('hang-up: sends the command; a queued call ends canceled; an ended call answers 409', async () => {
       const op = await stack.user('operator');
+      const api = stack.client(op.token, mode);
       const placed = OriginateResponseSchema.parse(
-        await (
-          await stack.request(mode, '/api/v2/calls', {
-            token: op.token,
-            json: { phone_number: '5551234002' },
-          })
-        ).json(),
+        (await api.POST('/api/v2/calls', { body: { phone_number: '5551234002' } })).data,
       );
-      const res = await stack.request(mode, `/api/v2/calls/${placed.call_id}/hangup`, {
-        method: 'POST',
-        token: op.token,
+      const res = await api.POST('/api/v2/calls/{call_id}/hangup', {
+        params: { path: { call_id: placed.call_id } },
       });
-      expect(res.status).toBe(202);
-      const call = CallSchema.parse(await res.json());
+      expect(res.response.status).toBe(202);
+      const call = CallSchema.parse(res.data);
       expect(call.hangup_requested_at).not.toBeNull();
       expect(stack.sidecar.hangups.map((h) => h.body.call_id)).toEqual([placed.call_id]);
 
       stack.sidecar.originateBehaviour = 'queued';
       stack.sidecar.hangupOutcome = 'canceled';
       const queued = OriginateResponseSchema.parse(
-        await (
-          await stack.request(mode, '/api/v2/calls', {
-            token: op.token,
-            json: { phone_number: '5551234002' },
-          })
-        ).json(),
+        (await api.POST('/api/v2/calls', { body: { phone_number: '5551234002' } })).data,
       );
-      const cancel = await stack.request(mode, `/api/v2/calls/${queued.call_id}/hangup`, {
-        method: 'POST',
-        token: op.token,
+      const cancel = await api.POST('/api/v2/calls/{call_id}/hangup', {
+        params: { path: { call_id: queued.call_id } },
       });
-      expect(cancel.status).toBe(202);
-      expect(CallSchema.parse(await cancel.json())).toMatchObject({
+      expect(cancel.response.status).toBe(202);
+      expect(CallSchema.parse(cancel.data)).toMatchObject({
         status: 'canceled',
         reason: 'hangup_requested',
       });
@@ -264,12 +245,10 @@ for (const mode of MODES) {
         token: op.token,
       });
       await expectProblem(again, 409, 'call_already_ended');
-      const log = (await (
-        await stack.request(mode, `/api/v2/calls/${queued.call_id}/events`, { token: op.token })
-      ).json()) as {
-        events: { sequence: number; type: string; status: string }[];
-      };
-      expect(log.events.map((e) => [e.sequence, e.type, e.status])).toEqual([
+      const { data: log } = await api.GET('/api/v2/calls/{call_id}/events', {
+        params: { path: { call_id: queued.call_id } },
+      });
+      expect(log!.events.map((e) => [e.sequence, e.type, e.status])).toEqual([
         [1, 'created', 'pending'],
         [2, 'hangup_requested', 'pending'],
         [3, 'ended', 'canceled'],
@@ -280,9 +259,8 @@ for (const mode of MODES) {
       const a = await stack.user('operator');
       const b = await stack.user('operator');
       const placed = OriginateResponseSchema.parse(
-        await (
-          await stack.request(mode, '/api/v2/calls', { token: a.token, json: { phone_number: '5551234000' } })
-        ).json(),
+        (await stack.client(a.token, mode).POST('/api/v2/calls', { body: { phone_number: '5551234000' } }))
+          .data,
       );
       const id = placed.call_id;
       for (const [method, path] of [
@@ -300,12 +278,11 @@ for (const mode of MODES) {
         const asAdmin = await stack.request(mode, path, { method, token: admin.token });
         expect([200, 202]).toContain(asAdmin.status);
       }
-      const listB = CallListSchema.parse(
-        await (await stack.request(mode, '/api/v2/calls', { token: b.token })).json(),
-      );
+      const listB = CallListSchema.parse((await stack.client(b.token, mode).GET('/api/v2/calls')).data);
       expect(listB.items.map((i) => i.call_id)).not.toContain(id);
       const listAdmin = CallListSchema.parse(
-        await (await stack.request(mode, '/api/v2/calls?limit=100', { token: admin.token })).json(),
+        (await stack.client(admin.token, mode).GET('/api/v2/calls', { params: { query: { limit: 100 } } }))
+          .data,
       );
       expect(listAdmin.items.map((i) => i.call_id)).toContain(id);
       expect(stack.sidecar.hangups).toHaveLength(1);
@@ -374,16 +351,18 @@ for (const mode of MODES) {
 describe('idempotency', () => {
   test('same key and body: one call, the stored response again', async () => {
     const op = await stack.user('operator');
-    const send = (json: unknown, key = 'k-1') =>
-      stack.request('http', '/api/v2/calls', { token: op.token, json, headers: { 'Idempotency-Key': key } });
+    const api = stack.client(op.token);
+    const send = (body: { phone_number: string; variables?: Record<string, string> }, key = 'k-1') =>
+      api.POST('/api/v2/calls', { body, params: { header: { 'idempotency-key': key } } });
     const first = await send({ phone_number: '5551234000', variables: { A: '1', B: '2' } });
-    const firstBody = await first.json();
     const second = await send({ variables: { B: '2', A: '1' }, phone_number: '5551234000' });
-    expect(second.status).toBe(200);
-    expect(second.headers.get('idempotent-replayed')).toBe('true');
-    expect(await second.json()).toEqual(firstBody);
+    expect(second.response.status).toBe(200);
+    expect(second.response.headers.get('idempotent-replayed')).toBe('true');
+    expect(second.data).toEqual(first.data!);
     expect(stack.sidecar.originates).toHaveLength(1);
-    await expectProblem(await send({ phone_number: '5551234001' }), 422, 'idempotency_key_reused');
+    const reused = await send({ phone_number: '5551234001' });
+    expect(reused.response.status).toBe(422);
+    expect(reused.error).toMatchObject({ code: 'idempotency_key_reused' });
     // Keys belong to a user: another user's identical key is a separate request.
     const other = await stack.user('operator');
     const res = await stack.request('http', '/api/v2/calls', {

@@ -1,7 +1,14 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect } from 'bun:test';
 import { count } from 'drizzle-orm';
 import { callEvents, calls, idempotencyKeys } from '../../db/schema.ts';
-import { expectProblem, MODES, startTestStack, type TestStack, type TestUser } from '../harness/stack.ts';
+import {
+  expectProblem,
+  MODES,
+  startTestStack,
+  type TestStack,
+  type TestUser,
+  test,
+} from '../harness/stack.ts';
 
 let stack: TestStack;
 let op: TestUser;

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect } from 'bun:test';
 import type { CallEventInput } from '../../api/channel/index.ts';
 import { readSse, type SseFrame } from '../harness/sse.ts';
 import {
@@ -8,6 +8,7 @@ import {
   startTestStack,
   type TestStack,
   type TestUser,
+  test,
 } from '../harness/stack.ts';
 
 let stack: TestStack;

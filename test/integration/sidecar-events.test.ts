@@ -64,7 +64,7 @@ function ev(
 describe('event batches from the sidecar', () => {
   test('a signed batch moves the call through its statuses, in order, with its outcome', async () => {
     const id = await placeCall();
-    const res = await stack.sidecar.sendEvents(stack.api.url, [
+    const res = await stack.sidecar.sendEvents(stack.url, [
       ev(id, 'ringing', 'ringing', { dial_status: 'RINGING' }),
       ev(id, 'answered', 'answered', { dial_status: 'ANSWER' }),
       ev(id, 'ended', 'completed', {
@@ -106,16 +106,16 @@ describe('event batches from the sidecar', () => {
       ev(id, 'ended', 'busy', { reason: 'busy', hangup_cause: 17, dial_status: 'BUSY' }),
     ];
     const first = EventBatchAck.parse(
-      await (await stack.sidecar.sendEvents(stack.api.url, batch, { batchId: 'b1' })).json(),
+      await (await stack.sidecar.sendEvents(stack.url, batch, { batchId: 'b1' })).json(),
     );
     const second = EventBatchAck.parse(
-      await (await stack.sidecar.sendEvents(stack.api.url, batch, { batchId: 'b1' })).json(),
+      await (await stack.sidecar.sendEvents(stack.url, batch, { batchId: 'b1' })).json(),
     );
     expect(first.results.map((r) => r.result)).toEqual(['applied', 'applied']);
     expect(second.results.map((r) => r.result)).toEqual(['duplicate', 'duplicate']);
     const late = EventBatchAck.parse(
       await (
-        await stack.sidecar.sendEvents(stack.api.url, [
+        await stack.sidecar.sendEvents(stack.url, [
           ev(id, 'answered', 'answered', { event_id: `${id}:late-answer` }),
         ])
       ).json(),
@@ -132,9 +132,9 @@ describe('event batches from the sidecar', () => {
 
   test('a status never goes backwards', async () => {
     const id = await placeCall();
-    await stack.sidecar.sendEvents(stack.api.url, [ev(id, 'answered', 'answered')]);
+    await stack.sidecar.sendEvents(stack.url, [ev(id, 'answered', 'answered')]);
     const ack = EventBatchAck.parse(
-      await (await stack.sidecar.sendEvents(stack.api.url, [ev(id, 'ringing', 'ringing')])).json(),
+      await (await stack.sidecar.sendEvents(stack.url, [ev(id, 'ringing', 'ringing')])).json(),
     );
     expect(ack.results[0]!.result).toBe('stale');
     expect((await getCall(id)).status).toBe('answered');
@@ -143,7 +143,7 @@ describe('event batches from the sidecar', () => {
   test('events for unknown calls are acknowledged as such and stored nowhere', async () => {
     const ghost = crypto.randomUUID();
     const ack = EventBatchAck.parse(
-      await (await stack.sidecar.sendEvents(stack.api.url, [ev(ghost, 'ringing', 'ringing')])).json(),
+      await (await stack.sidecar.sendEvents(stack.url, [ev(ghost, 'ringing', 'ringing')])).json(),
     );
     expect(ack.results[0]!.result).toBe('unknown_call');
   });
@@ -159,7 +159,7 @@ describe('event batches from the sidecar', () => {
       const id = await placeCall();
       const stranger = await loadSigningKey(JSON.stringify(await generateSigningJwk()));
       await expectRefused(
-        await stack.sidecar.sendEvents(stack.api.url, [ev(id, 'ended', 'failed')], { key: stranger }),
+        await stack.sidecar.sendEvents(stack.url, [ev(id, 'ended', 'failed')], { key: stranger }),
         id,
       );
     });
@@ -171,11 +171,11 @@ describe('event batches from the sidecar', () => {
         stack.sidecar.key.kid,
       );
       await expectRefused(
-        await stack.sidecar.sendEvents(stack.api.url, [ev(id, 'ended', 'failed')], { key: stranger }),
+        await stack.sidecar.sendEvents(stack.url, [ev(id, 'ended', 'failed')], { key: stranger }),
         id,
       );
       await expectRefused(
-        await stack.sidecar.sendEvents(stack.api.url, [ev(id, 'ended', 'failed')], {
+        await stack.sidecar.sendEvents(stack.url, [ev(id, 'ended', 'failed')], {
           issuer: 'sidecar:other',
         }),
         id,
@@ -199,7 +199,7 @@ describe('event batches from the sidecar', () => {
         body,
       });
       const send = () =>
-        fetch(`${stack.api.url}${API_EVENTS_PATH}`, {
+        fetch(`${stack.url}${API_EVENTS_PATH}`, {
           method: 'POST',
           headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
           body,
@@ -213,13 +213,13 @@ describe('event batches from the sidecar', () => {
     test('expired, and signed to live too long', async () => {
       const id = await placeCall();
       await expectRefused(
-        await stack.sidecar.sendEvents(stack.api.url, [ev(id, 'ended', 'failed')], {
+        await stack.sidecar.sendEvents(stack.url, [ev(id, 'ended', 'failed')], {
           now: new Date(Date.now() - 120_000),
         }),
         id,
       );
       await expectRefused(
-        await stack.sidecar.sendEvents(stack.api.url, [ev(id, 'ended', 'failed')], { ttlSeconds: 3600 }),
+        await stack.sidecar.sendEvents(stack.url, [ev(id, 'ended', 'failed')], { ttlSeconds: 3600 }),
         id,
       );
     });
@@ -232,7 +232,7 @@ describe('event batches from the sidecar', () => {
         events: [ev(id, 'ended', 'completed')],
       });
       await expectRefused(
-        await stack.sidecar.sendEvents(stack.api.url, [ev(id, 'ringing', 'ringing')], {
+        await stack.sidecar.sendEvents(stack.url, [ev(id, 'ringing', 'ringing')], {
           tamperedBody: tampered,
         }),
         id,
@@ -247,7 +247,7 @@ describe('event batches from the sidecar', () => {
         events: [ev(id, 'ended', 'failed')],
       });
       const token = await signChannelMessage({
-        key: stack.api.services.keys.signing,
+        key: stack.keys.signing,
         issuer: 'outdial',
         audience: 'outdial',
         typ: TYP_COMMAND,
@@ -255,10 +255,7 @@ describe('event batches from the sidecar', () => {
         path: API_EVENTS_PATH,
         body,
       });
-      await expectRefused(
-        await stack.sidecar.sendEvents(stack.api.url, [], { token, tamperedBody: body }),
-        id,
-      );
+      await expectRefused(await stack.sidecar.sendEvents(stack.url, [], { token, tamperedBody: body }), id);
     });
 
     test('no signature, or a user access token', async () => {
@@ -268,21 +265,21 @@ describe('event batches from the sidecar', () => {
         batch_id: 'n',
         events: [ev(id, 'ended', 'failed')],
       });
-      const plain = await fetch(`${stack.api.url}${API_EVENTS_PATH}`, {
+      const plain = await fetch(`${stack.url}${API_EVENTS_PATH}`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body,
       });
       await expectRefused(plain, id);
       await expectRefused(
-        await stack.sidecar.sendEvents(stack.api.url, [], { token: op.token, tamperedBody: body }),
+        await stack.sidecar.sendEvents(stack.url, [], { token: op.token, tamperedBody: body }),
         id,
       );
     });
 
     test('a malformed batch is 422 and nothing of it is applied', async () => {
       const id = await placeCall();
-      const res = await stack.sidecar.sendEvents(stack.api.url, [
+      const res = await stack.sidecar.sendEvents(stack.url, [
         ev(id, 'ringing', 'ringing'),
         { ...ev(id, 'ended', 'completed'), status: 'exploded' as never },
       ]);
@@ -312,7 +309,7 @@ describe('event batches from the sidecar', () => {
         path: API_EVENTS_PATH,
         body,
       });
-      const res = await stack.sidecar.sendEvents(stack.api.url, [], { token, tamperedBody: body });
+      const res = await stack.sidecar.sendEvents(stack.url, [], { token, tamperedBody: body });
       expect(res.status).toBe(200);
       expect(EventBatchAck.parse(await res.json()).results[0]!.result).toBe('unknown_call');
       expect((await getCall(id)).status).toBe('dialing');

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { MODES, startTestStack, type TestStack } from '../harness/stack.ts';
+import { afterAll, beforeAll, describe, expect } from 'bun:test';
+import { MODES, startTestStack, TARGET, type TestStack, test } from '../harness/stack.ts';
 
 let stack: TestStack;
 
@@ -15,9 +15,9 @@ type Json = Record<string, unknown>;
 for (const mode of MODES) {
   describe(`system routes (${mode})`, () => {
     test('GET / names the service and links the docs', async () => {
-      const res = await stack.request(mode, '/');
-      expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({
+      const { data, response } = await stack.client(undefined, mode).GET('/');
+      expect(response.status).toBe(200);
+      expect(data).toEqual({
         name: 'Outdial',
         version: '2.0.0',
         docs: '/docs',
@@ -27,21 +27,17 @@ for (const mode of MODES) {
     });
 
     test('GET /health is 200 with default settings', async () => {
-      const res = await stack.request(mode, '/health');
-      expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ status: 'ok' });
+      const { data, response } = await stack.client(undefined, mode).GET('/health');
+      expect(response.status).toBe(200);
+      expect(data).toEqual({ status: 'ok' });
     });
 
     test('GET /readiness reports each dependency and turns 503 when the sidecar is down or its breaker is open', async () => {
-      const ok = await stack.request(mode, '/readiness');
+      const { data: body, response: ok } = await stack.client(undefined, mode).GET('/readiness');
       expect(ok.status).toBe(200);
-      const body = (await ok.json()) as {
-        status: string;
-        checks: Record<string, { status: string; latency_ms: number }>;
-      };
-      expect(body.status).toBe('ready');
-      expect(body.checks.database!.status).toBe('ok');
-      expect(body.checks.sidecar!.status).toBe('ok');
+      expect(body!.status).toBe('ready');
+      expect(body!.checks.database.status).toBe('ok');
+      expect(body!.checks.sidecar.status).toBe('ok');
       stack.sidecar.breaker = 'open';
       const open = await stack.request(mode, '/readiness');
       expect(open.status).toBe(503);
@@ -92,15 +88,15 @@ for (const mode of MODES) {
     });
 
     test('GET /.well-known/jwks.json publishes the signing key without private parts', async () => {
-      const res = await stack.request(mode, '/.well-known/jwks.json');
-      const jwks = (await res.json()) as { keys: Json[] };
+      const { data } = await stack.client(undefined, mode).GET('/.well-known/jwks.json');
+      const jwks = data as { keys: Json[] };
       expect(jwks.keys).toHaveLength(1);
       expect(jwks.keys[0]).toMatchObject({
         kty: 'OKP',
         crv: 'Ed25519',
         alg: 'EdDSA',
         use: 'sig',
-        kid: stack.api.services.keys.signing.kid,
+        kid: stack.keys.signing.kid,
       });
       expect(jwks.keys[0]!.d).toBeUndefined();
     });
@@ -158,6 +154,15 @@ describe('metrics', () => {
     );
     expect(text).not.toContain(placed.call_id);
   });
+
+  test.if(TARGET === 'workerd')(
+    'on Workers /metrics answers 404: there is no registry to scrape',
+    async () => {
+      const res = await stack.request('http', '/metrics');
+      expect(res.status).toBe(404);
+      expect(res.headers.get('content-type')).toStartWith('application/problem+json');
+    },
+  );
 
   test('METRICS_ENABLED=false turns /metrics off', async () => {
     const off = await startTestStack({ env: { METRICS_ENABLED: 'false', DOCS_ENABLED: 'false' } });

@@ -1,10 +1,17 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect } from 'bun:test';
 import { z } from 'zod';
 import { bcryptCost } from '../../api/auth/passwords.ts';
 import { UserSchema } from '../../api/routes/users/schema.ts';
 import { listAudit } from '../../db/queries/misc.ts';
 import { getUserByUsername } from '../../db/queries/users.ts';
-import { expectProblem, MODES, startTestStack, type TestStack, type TestUser } from '../harness/stack.ts';
+import {
+  expectProblem,
+  MODES,
+  startTestStack,
+  type TestStack,
+  type TestUser,
+  test,
+} from '../harness/stack.ts';
 
 let stack: TestStack;
 let admin: TestUser;
@@ -21,17 +28,16 @@ for (const mode of MODES) {
   describe(`users (${mode})`, () => {
     test('an admin creates a user who can then log in with the role given', async () => {
       const username = `new-${crypto.randomUUID().slice(0, 8)}`;
-      const res = await stack.request(mode, '/api/v2/users', {
-        token: admin.token,
-        json: { username, password: 'a long enough password', role: 'viewer' },
+      const { data, response } = await stack.client(admin.token, mode).POST('/api/v2/users', {
+        body: { username, password: 'a long enough password', role: 'viewer' },
       });
-      expect(res.status).toBe(201);
-      const user = UserSchema.parse(await res.json());
+      expect(response.status).toBe(201);
+      const user = UserSchema.parse(data);
       expect(user).toMatchObject({ username, role: 'viewer', is_active: true, last_login_at: null });
       expect(JSON.stringify(user)).not.toContain('password');
       const row = await getUserByUsername(stack.database.db, username);
       expect(row!.passwordHash).toStartWith('$2');
-      expect(bcryptCost(row!.passwordHash)).toBe(stack.api.services.config.BCRYPT_COST);
+      expect(bcryptCost(row!.passwordHash)).toBe(stack.config.BCRYPT_COST);
       expect((await stack.login(username, 'a long enough password', mode)).status).toBe(200);
       const audit = await listAudit(stack.database.db, 200);
       expect(
@@ -41,11 +47,10 @@ for (const mode of MODES) {
 
     test('the role defaults to operator; duplicate usernames (any case) are 409', async () => {
       const username = `dup-${crypto.randomUUID().slice(0, 8)}`;
-      const first = await stack.request(mode, '/api/v2/users', {
-        token: admin.token,
-        json: { username, password: 'password-1234' },
+      const first = await stack.client(admin.token, mode).POST('/api/v2/users', {
+        body: { username, password: 'password-1234' },
       });
-      expect(UserSchema.parse(await first.json()).role).toBe('operator');
+      expect(UserSchema.parse(first.data).role).toBe('operator');
       const again = await stack.request(mode, '/api/v2/users', {
         token: admin.token,
         json: { username: username.toUpperCase(), password: 'password-1234' },
@@ -73,20 +78,19 @@ for (const mode of MODES) {
 
     test('list pages through users by name; get one; 404 for unknown, 422 for non-UUID', async () => {
       for (let i = 0; i < 3; i++) await stack.user('viewer');
+      const api = stack.client(admin.token, mode);
       const names: string[] = [];
       let cursor: string | null = null;
       do {
-        const q: string = cursor ? `?limit=2&cursor=${cursor}` : '?limit=2';
-        const page = UserList.parse(
-          await (await stack.request(mode, `/api/v2/users${q}`, { token: admin.token })).json(),
-        );
+        const query: { limit: number; cursor?: string } = cursor ? { limit: 2, cursor } : { limit: 2 };
+        const page = UserList.parse((await api.GET('/api/v2/users', { params: { query } })).data);
         names.push(...page.items.map((u) => u.username));
         cursor = page.next_cursor;
       } while (cursor);
       expect(names.length).toBeGreaterThanOrEqual(4);
       expect([...names].sort()).toEqual(names);
-      const one = await stack.request(mode, `/api/v2/users/${admin.id}`, { token: admin.token });
-      expect(UserSchema.parse(await one.json()).username).toBe(admin.username);
+      const one = await api.GET('/api/v2/users/{user_id}', { params: { path: { user_id: admin.id } } });
+      expect(UserSchema.parse(one.data).username).toBe(admin.username);
       await expectProblem(
         await stack.request(mode, `/api/v2/users/${crypto.randomUUID()}`, { token: admin.token }),
         404,
@@ -97,30 +101,25 @@ for (const mode of MODES) {
         422,
         'validation_error',
       );
+      await expectProblem(
+        await stack.request(mode, '/api/v2/users?cursor=%25%25', { token: admin.token }),
+        422,
+        'validation_error',
+      );
     });
 
     test('change role, deactivate, reactivate', async () => {
       const u = await stack.user('operator');
-      const promote = await stack.request(mode, `/api/v2/users/${u.id}`, {
-        method: 'PATCH',
-        token: admin.token,
-        json: { role: 'admin' },
-      });
-      expect(UserSchema.parse(await promote.json()).role).toBe('admin');
-      expect((await stack.request(mode, '/api/v2/users', { token: u.token })).status).toBe(200);
-      const off = await stack.request(mode, `/api/v2/users/${u.id}`, {
-        method: 'PATCH',
-        token: admin.token,
-        json: { is_active: false },
-      });
-      expect(UserSchema.parse(await off.json()).is_active).toBe(false);
+      const api = stack.client(admin.token, mode);
+      const params = { path: { user_id: u.id } };
+      const promote = await api.PATCH('/api/v2/users/{user_id}', { params, body: { role: 'admin' } });
+      expect(UserSchema.parse(promote.data).role).toBe('admin');
+      expect((await stack.client(u.token, mode).GET('/api/v2/users')).response.status).toBe(200);
+      const off = await api.PATCH('/api/v2/users/{user_id}', { params, body: { is_active: false } });
+      expect(UserSchema.parse(off.data).is_active).toBe(false);
       await expectProblem(await stack.request(mode, '/api/v2/me', { token: u.token }), 401);
-      const on = await stack.request(mode, `/api/v2/users/${u.id}`, {
-        method: 'PATCH',
-        token: admin.token,
-        json: { is_active: true },
-      });
-      expect(UserSchema.parse(await on.json()).is_active).toBe(true);
+      const on = await api.PATCH('/api/v2/users/{user_id}', { params, body: { is_active: true } });
+      expect(UserSchema.parse(on.data).is_active).toBe(true);
       expect((await stack.login(u.username, u.password, mode)).status).toBe(200);
       await expectProblem(
         await stack.request(mode, `/api/v2/users/${u.id}`, { method: 'PATCH', token: admin.token, json: {} }),
@@ -139,22 +138,21 @@ for (const mode of MODES) {
 
     test('reset password: a given or a generated one; every old token stops working', async () => {
       const u = await stack.user('operator');
-      const given = await stack.request(mode, `/api/v2/users/${u.id}/password`, {
-        token: admin.token,
-        json: { password: 'brand new password' },
+      const api = stack.client(admin.token, mode);
+      const params = { path: { user_id: u.id } };
+      const given = await api.POST('/api/v2/users/{user_id}/password', {
+        params,
+        body: { password: 'brand new password' },
       });
-      expect(given.status).toBe(200);
-      expect(((await given.json()) as { generated_password: null }).generated_password).toBeNull();
+      expect(given.response.status).toBe(200);
+      expect(given.data!.generated_password).toBeNull();
       await expectProblem(await stack.request(mode, '/api/v2/me', { token: u.token }), 401);
       await expectProblem(await stack.login(u.username, u.password, mode), 401);
       expect((await stack.login(u.username, 'brand new password', mode)).status).toBe(200);
-      const generated = await stack.request(mode, `/api/v2/users/${u.id}/password`, {
-        method: 'POST',
-        token: admin.token,
-      });
-      const body = (await generated.json()) as { generated_password: string };
-      expect(body.generated_password).toMatch(/^[A-Za-z0-9_-]{20}$/);
-      expect((await stack.login(u.username, body.generated_password, mode)).status).toBe(200);
+      const generated = await api.POST('/api/v2/users/{user_id}/password', { params });
+      const password = generated.data!.generated_password!;
+      expect(password).toMatch(/^[A-Za-z0-9_-]{20}$/);
+      expect((await stack.login(u.username, password, mode)).status).toBe(200);
     });
 
     test('non-admins get 403 on every /api/v2/users route; no token gets 401', async () => {

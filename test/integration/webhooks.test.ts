@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect } from 'bun:test';
 import type { CallEventInput } from '../../api/channel/index.ts';
 import { verifyWebhook } from '../../api/webhooks/signature.ts';
-import { expectProblem, startTestStack, type TestStack, type TestUser } from '../harness/stack.ts';
+import { expectProblem, startTestStack, type TestStack, type TestUser, test } from '../harness/stack.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../harness/webhook-receiver.ts';
 
 let stack: TestStack;
