@@ -320,7 +320,10 @@ export class CallEngine {
         return; // closed: stopping
       }
       // Things may have changed while waiting for the slot; the slot is then simply unused.
-      if (!this.canPump()) return;
+      if (!this.canPump()) {
+        this.o.limiter.done();
+        return;
+      }
       const call = this.queue.shift()!;
       call.state = 'originating';
       call.queueSeq = null;
@@ -377,21 +380,39 @@ export class CallEngine {
     const traceId = call.command.traceparent?.split('-')[1];
     const log = this.o.log.child({ call_id: call.callId, ...(traceId ? { trace_id: traceId } : {}) });
     let attempts = 0;
+    // When the attempt ARI accepted left here. ARI creates the channel after that, so `dialing`
+    // stamped with it is never later than the ARI-stamped events that follow it in the log.
+    let sentAt = Date.now();
     const seen = () => this.hasEvidence(call.track) || this.active.get(call.callId) !== call;
     // The first attempt's pacing slot was taken by whoever started the dial; every retry is
     // another originate at ARI and takes its own. A retry is pointless, and could ring the
     // callee a second time once the first channel is gone, if ARI's events already show that
-    // the first attempt created the channel: then we stop and follow it.
+    // the first attempt created the channel: then we stop and follow it. Each slot this dial
+    // holds is given back (done) once its attempt was answered, and counts from then.
+    let held = 1;
+    const release = () => {
+      if (held === 0) return;
+      held -= 1;
+      this.o.limiter.done();
+    };
     const beforeAttempt = async () => {
       attempts += 1;
-      if (attempts === 1) return;
-      if (seen()) throw new AlreadyCreated();
-      await this.o.limiter.acquire();
-      if (seen()) throw new AlreadyCreated();
+      if (attempts > 1) {
+        release(); // the previous attempt was answered (or timed out)
+        if (seen()) throw new AlreadyCreated();
+        await this.o.limiter.acquire();
+        held += 1;
+        if (seen()) throw new AlreadyCreated();
+      }
+      sentAt = Date.now();
     };
     let channelName: string | null;
     try {
-      channelName = (await this.o.ari.originate(this.originateRequest(call.command), beforeAttempt)).name;
+      try {
+        channelName = (await this.o.ari.originate(this.originateRequest(call.command), beforeAttempt)).name;
+      } finally {
+        while (held > 0) release();
+      }
     } catch (error) {
       if (error instanceof AlreadyCreated) {
         log.info('originate reply lost, but ARI events show the channel; not retrying');
@@ -429,18 +450,18 @@ export class CallEngine {
         return this.originateFailed(call, origin, error, log);
       }
     }
-    this.accepted(call, channelName);
+    this.accepted(call, channelName, sentAt);
     this.o.metrics.originates.inc({ outcome: 'dialing' });
     log.info('originate accepted', { channel: channelName, attempts });
     return { outcome: 'dialing', call_id: call.callId, channel: channelName };
   }
 
   /** ARI has the channel: follow it; send a DELETE asked for while the originate was in flight. */
-  private accepted(call: CallRow, channelName: string | null): void {
+  private accepted(call: CallRow, channelName: string | null, sentAt: number): void {
     if (this.active.get(call.callId) !== call) return;
     call.accepted = true;
     if (call.state === 'originating') call.state = 'live';
-    const step = onAccepted(call.track, channelName, new Date().toISOString());
+    const step = onAccepted(call.track, channelName, new Date(sentAt).toISOString());
     this.apply(call, step.track, step.events);
     if (call.track.hangupRequested && !isTerminal(call.track.status)) {
       this.o.ari.hangup(call.callId).catch((error) => {

@@ -40,6 +40,52 @@ describe('RateLimiter (fake time)', () => {
     limiter.close();
   });
 
+  test('a grant counts from when its request was answered', async () => {
+    const limiter = new RateLimiter({ limit: 1, windowMs: 1000 });
+    const start = Date.now();
+    expect(limiter.tryAcquire()).toBe(true);
+    let grantedAt = -1;
+    const waiting = limiter.acquire().then(() => {
+      grantedAt = Date.now() - start;
+    });
+    // The first request is answered 300 ms after its grant (a busy process, a slow connection).
+    jest.advanceTimersByTime(300);
+    limiter.done();
+    jest.advanceTimersByTime(800);
+    for (let tick = 0; tick < 5; tick++) await Promise.resolve();
+    expect(grantedAt).toBe(-1);
+    jest.advanceTimersByTime(300);
+    await waiting;
+    expect(grantedAt).toBeGreaterThanOrEqual(1300);
+    expect(grantedAt).toBeLessThan(1400);
+    limiter.close();
+  });
+
+  test('holdUntilDone: a grant whose request is still out never leaves the window', async () => {
+    const limiter = new RateLimiter({ limit: 2, windowMs: 1000, holdUntilDone: true });
+    const start = Date.now();
+    expect(limiter.tryAcquire()).toBe(true);
+    expect(limiter.tryAcquire()).toBe(true);
+    let grantedAt = -1;
+    const waiting = limiter.acquire().then(() => {
+      grantedAt = Date.now() - start;
+    });
+    jest.advanceTimersByTime(5000);
+    for (let tick = 0; tick < 5; tick++) await Promise.resolve();
+    expect(grantedAt).toBe(-1);
+    expect(limiter.inWindow()).toBe(2);
+    // One answer comes; its slot is free a window later.
+    limiter.done();
+    jest.advanceTimersByTime(999);
+    for (let tick = 0; tick < 5; tick++) await Promise.resolve();
+    expect(grantedAt).toBe(-1);
+    jest.advanceTimersByTime(10);
+    await waiting;
+    expect(grantedAt).toBeGreaterThanOrEqual(6000);
+    expect(grantedAt).toBeLessThan(6100);
+    limiter.close();
+  });
+
   test('close rejects the waiters', async () => {
     const limiter = new RateLimiter({ limit: 1, windowMs: 1000 });
     limiter.tryAcquire();

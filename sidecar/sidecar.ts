@@ -54,7 +54,12 @@ export async function startSidecar(
   const metrics = createMetrics();
   const databasePath = join(config.dataDir, `sidecar-${config.sidecarId}.sqlite`);
   const store = new Store(databasePath, config.sidecarId);
-  const limiter = new RateLimiter({ limit: config.originateCps, windowMs: tuning.pacingWindowMs });
+  // A slot is held until ARI answered the originate it was for (see RateLimiter.done).
+  const limiter = new RateLimiter({
+    limit: config.originateCps,
+    windowMs: tuning.pacingWindowMs,
+    holdUntilDone: true,
+  });
   const ari = new AriClient({
     baseUrl: config.ariHttpUrl,
     username: config.ariUsername,
