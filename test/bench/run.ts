@@ -9,10 +9,12 @@
  */
 import { benchApi } from './api.bench.ts';
 import { type Row, table, writeResults } from './lib.ts';
+import { benchWorkers } from './workers.bench.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const benches: Record<string, () => Promise<Row[]>> = {
   api: () => benchApi({ seconds }),
+  workers: () => benchWorkers({ seconds }),
 };
 
 const onlyIndex = process.argv.indexOf('--only');
