@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect } from 'bun:test';
+import { eq } from 'drizzle-orm';
+import { revokedTokens } from '../../db/schema.ts';
 import { MODES, startTestStack, TARGET, type TestStack, test } from '../harness/stack.ts';
 
 let stack: TestStack;
@@ -173,6 +175,24 @@ describe('metrics', () => {
       await off.stop();
     }
   });
+});
+
+describe('Cron Triggers', () => {
+  test.if(TARGET === 'workerd')(
+    'on Workers the hourly Cron Trigger purges expired rows, the every-minute one only sends webhooks',
+    async () => {
+      const jti = `expired-${crypto.randomUUID()}`;
+      await stack.database.db.insert(revokedTokens).values({ jti, expiresAt: new Date(Date.now() - 60_000) });
+      const left = async () =>
+        (await stack.database.db.select().from(revokedTokens).where(eq(revokedTokens.jti, jti))).length;
+      const cron = (expression: string) =>
+        fetch(`${stack.url}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent(expression)}`);
+      expect((await cron('* * * * *')).status).toBe(200);
+      expect(await left()).toBe(1);
+      expect((await cron('0 * * * *')).status).toBe(200);
+      expect(await left()).toBe(0);
+    },
+  );
 });
 
 describe('the OpenAPI document', () => {
