@@ -50,8 +50,8 @@ const steps: Step[] = [
   { name: 'lint', what: 'Biome: lint and format check', run: () => sh([bin('biome'), 'ci', '.']) },
   {
     name: 'unit',
-    what: 'unit and component tests beside the code (api, db, sidecar, ARI simulator)',
-    run: () => bunTest(['api', 'db', 'sidecar', 'asterisk', 'test/unit', 'test/sidecar']),
+    what: 'unit and component tests (api, db, sidecar, ARI simulator, the user CLI)',
+    run: () => bunTest(['api', 'db', 'sidecar', 'asterisk', 'test/unit', 'test/sidecar', 'test/cli']),
   },
   {
     name: 'integration-pglite',
@@ -76,6 +76,14 @@ const steps: Step[] = [
         TEST_DB: 'postgres',
         TEST_PG_URL: pg.cluster.url(),
       });
+    },
+  },
+  {
+    name: 'e2e',
+    what: 'calls end to end: the real API on PostgreSQL, the real sidecar and the ARI simulator',
+    run: async () => {
+      pg.cluster ??= await startPostgresCluster();
+      return bunTest(['test/e2e'], { TEST_PG_URL: pg.cluster.url() });
     },
   },
   {

@@ -28,6 +28,30 @@ async function prompt(question: string): Promise<string> {
   return '';
 }
 
+/** Reads a line from the terminal without echoing it. */
+async function promptSecret(question: string): Promise<string> {
+  process.stdout.write(question);
+  const stdin = process.stdin;
+  stdin.setRawMode(true);
+  stdin.resume();
+  let value = '';
+  try {
+    for await (const chunk of stdin) {
+      for (const ch of String(chunk)) {
+        if (ch === '\r' || ch === '\n') return value;
+        if (ch === '\u0003') throw new UserInputError('interrupted');
+        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
+        else value += ch;
+      }
+    }
+    return value;
+  } finally {
+    stdin.setRawMode(false);
+    stdin.pause();
+    process.stdout.write('\n');
+  }
+}
+
 async function readStdinLine(): Promise<string> {
   const text = await Bun.stdin.text();
   return text.split(/\r?\n/)[0] ?? '';
@@ -64,7 +88,7 @@ async function main(): Promise<number> {
   } else if (values['password-stdin']) {
     password = await readStdinLine();
   } else if (interactive) {
-    password = await prompt('Password (empty to generate one): ');
+    password = await promptSecret('Password (empty to generate one): ');
     if (!password) {
       password = generatePassword();
       generated = true;
