@@ -42,13 +42,16 @@ export interface SharedServiceParts {
 }
 
 export async function buildSharedServiceParts(
-  deps: Pick<ServiceDeps, 'config' | 'signingKey' | 'passwords'>,
+  deps: Pick<ServiceDeps, 'config' | 'signingKey' | 'passwords'> & {
+    /** A digest unknown users are checked against; by default the hash of a random password. */
+    dummyPasswordHash?: string;
+  },
 ): Promise<SharedServiceParts> {
   const { config } = deps;
   const previous = config.JWT_PUBLIC_KEYS ? await loadPublicJwks(config.JWT_PUBLIC_KEYS) : [];
   return {
     verify: await createPublicKeySet([deps.signingKey.publicJwk, ...previous]),
-    dummyPasswordHash: await deps.passwords.hash(crypto.randomUUID()),
+    dummyPasswordHash: deps.dummyPasswordHash ?? (await deps.passwords.hash(crypto.randomUUID())),
     sidecarKeyCache: new Map(),
   };
 }

@@ -5,6 +5,7 @@ import {
   isHasherBusy,
   limitHasher,
   type PasswordHasher,
+  syntheticBcryptDigest,
 } from './passwords.ts';
 
 function gatedHasher() {
@@ -65,5 +66,18 @@ describe('bcrypt-ts hasher (Workers)', () => {
     const native = await Bun.password.hash('correct horse', { algorithm: 'bcrypt', cost: 4 });
     expect(await portable.verify('correct horse', native)).toBe(true);
     expect(await portable.verify('x', 'not a bcrypt hash')).toBe(false);
+  });
+});
+
+describe('syntheticBcryptDigest', () => {
+  test('is a bcrypt digest at the cost asked for, different every time, that no password matches', async () => {
+    const digest = syntheticBcryptDigest(4);
+    expect(digest).toMatch(/^\$2b\$04\$[./A-Za-z0-9]{53}$/);
+    expect(bcryptCost(digest)).toBe(4);
+    expect(bcryptCost(syntheticBcryptDigest(12))).toBe(12);
+    expect(syntheticBcryptDigest(4)).not.toBe(digest);
+    const hasher = createBcryptTsHasher(4);
+    for (const password of ['', 'password', digest])
+      expect(await hasher.verify(password, digest)).toBe(false);
   });
 });

@@ -27,6 +27,19 @@ export function createBcryptTsHasher(cost: number): PasswordHasher {
   };
 }
 
+const BCRYPT_ALPHABET = './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * A bcrypt digest of no password: a random salt and checksum at `cost`. Checking a password against it
+ * costs a full bcrypt at that cost and never succeeds, so it can stand in for an unknown user's hash
+ * without spending a hash to make it. bcrypt-ts checks it; Bun's native verifier wants the canonical
+ * encoding of a real digest and refuses it.
+ */
+export function syntheticBcryptDigest(cost: number): string {
+  const chars = Array.from(crypto.getRandomValues(new Uint8Array(53)), (b) => BCRYPT_ALPHABET[b & 63]);
+  return `$2b$${String(cost).padStart(2, '0')}$${chars.join('')}`;
+}
+
 /** The cost factor a bcrypt hash was made with. */
 export function bcryptCost(digest: string): number | null {
   const m = /^\$2[aby]\$(\d\d)\$/.exec(digest);

@@ -5,7 +5,12 @@ import { purgeExpired } from '../../db/queries/misc.ts';
 import { nextDeliveryDueAt } from '../../db/queries/webhooks.ts';
 import type { Database } from '../../db/types.ts';
 import { createApp } from '../app.ts';
-import { createBcryptTsHasher, limitHasher, type PasswordHasher } from '../auth/passwords.ts';
+import {
+  createBcryptTsHasher,
+  limitHasher,
+  type PasswordHasher,
+  syntheticBcryptDigest,
+} from '../auth/passwords.ts';
 import {
   buildServices,
   buildSharedServiceParts,
@@ -52,8 +57,8 @@ interface Isolate {
   passwords: PasswordHasher;
   shared: SharedServiceParts;
   app: ReturnType<typeof createApp>;
-  /** Settles once the configured sidecar is recorded in the database; retried after a failure. */
-  sidecarRegistered: Promise<void> | null;
+  /** The configured sidecar is recorded in the database. */
+  sidecarRegistered: boolean;
 }
 
 /** Connections one request's pool may open; a request runs a few queries, most of them one after another. */
@@ -96,7 +101,13 @@ async function setUpIsolate(env: WorkerEnv): Promise<Isolate> {
     concurrency: config.PASSWORD_HASH_CONCURRENCY || 1,
     maxWaiting: config.PASSWORD_HASH_QUEUE,
   });
-  const shared = await buildSharedServiceParts({ config, signingKey, passwords });
+  // A hash made here would cost the isolate's first request a bcrypt's CPU, whatever that request is.
+  const shared = await buildSharedServiceParts({
+    config,
+    signingKey,
+    passwords,
+    dummyPasswordHash: syntheticBcryptDigest(config.BCRYPT_COST),
+  });
   // Workers compress a response by its Content-Encoding header: the app compressing too would
   // send gzip inside gzip.
   const app = createApp({ services: (c) => (c.env as { services: Services }).services, compress: false });
@@ -107,7 +118,7 @@ async function setUpIsolate(env: WorkerEnv): Promise<Isolate> {
     passwords,
     shared,
     app,
-    sidecarRegistered: null,
+    sidecarRegistered: false,
   };
 }
 
@@ -133,11 +144,12 @@ function createTaskGroup(logger: Logger) {
 }
 
 async function servicesFor(iso: Isolate, database: Database, background: (task: Promise<unknown>) => void) {
-  iso.sidecarRegistered ??= registerConfiguredSidecar(iso.config, database.db).catch((error) => {
-    iso.sidecarRegistered = null;
-    throw error;
-  });
-  await iso.sidecarRegistered;
+  // Each request until one has succeeded (the upsert is idempotent): a promise must not be shared
+  // with another request, whose I/O it would wait on.
+  if (!iso.sidecarRegistered) {
+    await registerConfiguredSidecar(iso.config, database.db);
+    iso.sidecarRegistered = true;
+  }
   const services = await buildServices({
     config: iso.config,
     database,
