@@ -47,6 +47,9 @@ export interface EngineOptions {
  * through the mapper, hang-up intents and reconciliation. Every change of a call is committed
  * to the store together with the call events it produces, before anything is sent.
  */
+/** How long a hang-up for a call not seen yet keeps its originate from ringing. */
+const HANGUP_BEFORE_ORIGINATE_MS = 10 * 60_000;
+
 export class CallEngine {
   private readonly o: EngineOptions;
   /** Calls not finished: queued, originating, live. The store holds the same rows. */
@@ -93,6 +96,10 @@ export class CallEngine {
     const callId = command.call_id;
     const known = this.active.get(callId) ?? this.o.store.getCall(callId);
     if (known) return this.replyForKnown(known);
+    if (this.o.store.wasHungUpBeforeOriginate(callId, Date.now())) {
+      this.o.log.info('originate refused: the call was hung up before it arrived', { call_id: callId });
+      return { outcome: 'finished', call_id: callId, status: 'canceled' };
+    }
     if (this.stopped) return this.unavailable(callId, 'shutting_down', 5);
 
     if (this.o.ari.breakerState() === 'open') {
@@ -141,7 +148,12 @@ export class CallEngine {
 
   async hangup(callId: string): Promise<HangupReply> {
     const call = this.active.get(callId);
-    if (!call) return { call_id: callId, outcome: 'not_found' };
+    if (!call) {
+      if (!this.o.store.getCall(callId)) {
+        this.o.store.rememberHangupBeforeOriginate(callId, Date.now() + HANGUP_BEFORE_ORIGINATE_MS);
+      }
+      return { call_id: callId, outcome: 'not_found' };
+    }
     if (call.state === 'queued') {
       this.removeFromQueue(call);
       const step = onNeverDialed(

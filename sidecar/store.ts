@@ -93,6 +93,10 @@ CREATE TABLE IF NOT EXISTS used_jti (
   jti TEXT PRIMARY KEY,
   expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hung_up_before_originate (
+  call_id TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
 `;
 
 export class Store {
@@ -115,6 +119,9 @@ export class Store {
     deadCount: Statement<{ n: number }, []>;
     claimJti: Statement<unknown, [string, number]>;
     pruneJti: Statement<unknown, [number]>;
+    rememberHangup: Statement<unknown, [string, number]>;
+    hungUp: Statement<{ n: number }, [string, number]>;
+    pruneHangups: Statement<unknown, [number]>;
     pruneFinished: Statement<unknown, [number]>;
   };
 
@@ -162,6 +169,13 @@ export class Store {
       deadCount: this.db.query('SELECT COUNT(*) AS n FROM dead_letters'),
       claimJti: this.db.query('INSERT OR IGNORE INTO used_jti (jti, expires_at) VALUES (?, ?)'),
       pruneJti: this.db.query('DELETE FROM used_jti WHERE expires_at < ?'),
+      rememberHangup: this.db.query(
+        'INSERT OR REPLACE INTO hung_up_before_originate (call_id, expires_at) VALUES (?, ?)',
+      ),
+      hungUp: this.db.query(
+        'SELECT COUNT(*) AS n FROM hung_up_before_originate WHERE call_id = ? AND expires_at >= ?',
+      ),
+      pruneHangups: this.db.query('DELETE FROM hung_up_before_originate WHERE expires_at < ?'),
       pruneFinished: this.db.query("DELETE FROM calls WHERE state = 'finished' AND updated_at < ?"),
     };
   }
@@ -271,9 +285,22 @@ export class Store {
     return this.q.claimJti.run(jti, expiresAt).changes === 1;
   }
 
+  /**
+   * Remembers a hang-up for a call this sidecar has not seen: its originate may still be on its way
+   * (the API sent both at nearly the same time), and must then not ring.
+   */
+  rememberHangupBeforeOriginate(callId: string, expiresAt: number): void {
+    this.q.rememberHangup.run(callId, expiresAt);
+  }
+
+  wasHungUpBeforeOriginate(callId: string, now: number): boolean {
+    return this.q.hungUp.get(callId, now)!.n > 0;
+  }
+
   /** Drops jtis past their expiry (a token that old fails verification anyway) and old finished calls. */
   prune(now: number, finishedBefore: number): void {
     this.q.pruneJti.run(now);
+    this.q.pruneHangups.run(now);
     this.q.pruneFinished.run(finishedBefore);
   }
 

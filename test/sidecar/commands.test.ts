@@ -212,6 +212,17 @@ describe('hangup', () => {
   test('unknown or finished calls: not_found', async () => {
     expect((await stack.signer.hangup(crypto.randomUUID())).json).toMatchObject({ outcome: 'not_found' });
   });
+
+  test('a hang-up that overtakes its originate keeps the phone from ringing', async () => {
+    const command = originateCommand('5551234000');
+    const before = stack.sim.originates.length;
+    expect((await stack.signer.hangup(command.call_id)).json).toMatchObject({ outcome: 'not_found' });
+    const late = await stack.signer.originate(command);
+    expect(late.json).toEqual({ outcome: 'finished', call_id: command.call_id, status: 'canceled' });
+    await Bun.sleep(100);
+    expect(stack.sim.originates.length).toBe(before);
+    expect(stack.sim.originates.some((o) => o.channelId === command.call_id)).toBe(false);
+  });
 });
 
 describe('plain endpoints', () => {
