@@ -53,7 +53,7 @@ for (const context of ['sim-callee', 'sim-trunk'] as const) {
     describe(`${context}, ${style} originate, through the API`, () => {
       test('every digit ends with the documented status, reason, cause and dial status', async () => {
         const stack = await startE2EStack({
-          sharedSim: sim,
+          ari: sim,
           sidecar: { ariDialContext: context, ariOriginateStyle: style },
         });
         try {
@@ -120,7 +120,7 @@ describe('events that reach the sidecar before the originate reply', () => {
   let stack: E2EStack;
   beforeAll(async () => {
     early = await startAriSimulator({ port: 0, timeScale: 0.05, eventsBeforeReply: 'always' });
-    stack = await startE2EStack({ sharedSim: early });
+    stack = await startE2EStack({ ari: early });
   });
   afterAll(async () => {
     await stack.stop();

@@ -11,7 +11,12 @@ import {
 import { type StartedApi, startApi } from '../../api/entry/bun.ts';
 import { createLogger, silentLogger } from '../../api/lib/logger.ts';
 import { CallEventSchema, CallSchema } from '../../api/routes/calls/schema.ts';
-import { type SimHandle, type SimOptions, startAriSimulator } from '../../asterisk/sim/server.ts';
+import {
+  type OriginateRecord,
+  type SimHandle,
+  type SimOptions,
+  startAriSimulator,
+} from '../../asterisk/sim/server.ts';
 import { createUser } from '../../db/queries/users.ts';
 import type { Role } from '../../db/schema.ts';
 import type { Database } from '../../db/types.ts';
@@ -47,10 +52,13 @@ export type CallBody = z.infer<typeof CallSchema>;
 export type CallEventBody = z.infer<typeof CallEventSchema>;
 
 export interface E2EOptions {
-  /** Options of the simulator this stack starts (ignored with sharedSim). Default time scale 0.05. */
+  /** Options of the simulator this stack starts (unless `ari` is given). Default time scale 0.05. */
   sim?: SimOptions;
-  /** Use this simulator instead of starting one; it is left running by stop(). */
-  sharedSim?: SimHandle;
+  /**
+   * The ARI to use instead of starting a simulator: a simulator handle or process (its `url`),
+   * shared with other stacks and left running by stop().
+   */
+  ari?: { url: string };
   /** `in-process` (default) or `process` (a child process that kill() ends with SIGKILL). */
   sidecarMode?: SidecarMode;
   /**
@@ -104,7 +112,8 @@ export interface EventTap {
 }
 
 export interface E2EStack {
-  sim: SimHandle;
+  /** The simulator this stack started; null when it was given one (`ari`). */
+  sim: SimHandle | null;
   database: Database;
   /** The API as it runs now (a new object after startApi()). */
   readonly api: StartedApi;
@@ -242,7 +251,10 @@ function startTap(target: () => string, port: number) {
           try {
             response = await fetch(`${target()}${url.pathname}${url.search}`, {
               method: request.method,
-              headers: request.headers,
+              headers: {
+                authorization,
+                'content-type': request.headers.get('content-type') ?? 'application/json',
+              },
               body,
             });
           } catch {
@@ -254,7 +266,11 @@ function startTap(target: () => string, port: number) {
             const parsed = EventBatchAck.safeParse(JSON.parse(text));
             record.ack = parsed.success ? parsed.data : null;
           }
-          return new Response(text, { status: response.status, headers: response.headers });
+          // fetch decoded the body: pass it on as plain text, without the upstream's encoding.
+          return new Response(text, {
+            status: response.status,
+            headers: { 'content-type': response.headers.get('content-type') ?? 'application/json' },
+          });
         },
       });
     },
@@ -267,10 +283,73 @@ function startTap(target: () => string, port: number) {
   return tap;
 }
 
-/** Starts simulator (unless shared), database, API and sidecar, wired together. */
+/** The ARI simulator as its own process (`bun asterisk/sim/main.ts`), driven over `/_sim/`. */
+export interface SimProcess {
+  url: string;
+  pid: number;
+  originates(): Promise<OriginateRecord[]>;
+  stats(): Promise<{ originates: number; events: number; sockets: number }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the simulator in a child process. Timing measured at the simulator (originates per
+ * second) is then taken by a process whose event loop nothing else in the test shares.
+ */
+export async function startSimulatorProcess(
+  options: { timeScale?: number; eventsBeforeReply?: 'never' | 'sometimes' | 'always' } = {},
+): Promise<SimProcess> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const auth = { Authorization: `Basic ${btoa('ariuser:aripass')}` };
+  const child = Bun.spawn([process.execPath, 'asterisk/sim/main.ts'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      SIM_PORT: String(port),
+      SIM_HOST: '127.0.0.1',
+      SIM_TIME_SCALE: String(options.timeScale ?? 0.05),
+      SIM_EVENTS_BEFORE_REPLY: options.eventsBeforeReply ?? 'sometimes',
+    },
+    stdin: 'ignore',
+    stdout: LOGS ? 'inherit' : 'ignore',
+    stderr: 'inherit',
+  });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the simulator exited with ${child.exitCode}`);
+    const ok = await fetch(`${url}/ari/asterisk/ping`, { headers: auth, signal: AbortSignal.timeout(500) })
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('the simulator process did not listen');
+    }
+    await Bun.sleep(25);
+  }
+  const get = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`${url}${path}`, { headers: auth });
+    if (!res.ok) throw new Error(`${path}: ${res.status}`);
+    return (await res.json()) as T;
+  };
+  return {
+    url,
+    pid: child.pid,
+    originates: () => get<OriginateRecord[]>('/_sim/originates'),
+    stats: () => get('/_sim/stats'),
+    async stop() {
+      child.kill('SIGTERM');
+      await child.exited;
+    },
+  };
+}
+
+/** Starts the simulator (unless given `ari`), database, API and sidecar, wired together. */
 export async function startE2EStack(options: E2EOptions = {}): Promise<E2EStack> {
   await ensurePostgres();
-  const sim = options.sharedSim ?? (await startAriSimulator({ port: 0, timeScale: 0.05, ...options.sim }));
+  const sim = options.ari ? null : await startAriSimulator({ port: 0, timeScale: 0.05, ...options.sim });
+  const ariUrl = (options.ari ?? sim)!.url;
   const database = await createTestDatabase('postgres');
   const apiKey = await keyPair();
   const sidecarKey = await keyPair();
@@ -284,7 +363,7 @@ export async function startE2EStack(options: E2EOptions = {}): Promise<E2EStack>
       sidecarKey,
       apiKey,
       apiUrl: tap ? tap.url : apiUrl,
-      ariHttpUrl: `${sim.url}/ari`,
+      ariHttpUrl: `${ariUrl}/ari`,
       dataDir: dir.path,
     }),
     sidecarId,
@@ -401,7 +480,7 @@ export async function startE2EStack(options: E2EOptions = {}): Promise<E2EStack>
     await sidecar.stop().catch(() => undefined);
     await api.stop();
     tap?.down();
-    if (!options.sharedSim) await sim.stop();
+    await sim?.stop();
     await database.close();
     dir.remove();
     throw error;
@@ -529,7 +608,7 @@ export async function startE2EStack(options: E2EOptions = {}): Promise<E2EStack>
       if (api) await api.stop();
       api = null;
       tap?.down();
-      if (!options.sharedSim) await sim.stop();
+      await sim?.stop();
       await database.close();
       dir.remove();
     },
@@ -584,4 +663,4 @@ export function busiestWindow(times: number[], windowMs = 1000): number {
   return worst;
 }
 
-export { waitFor };
+export { keyPair, waitFor };
