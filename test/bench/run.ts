@@ -9,12 +9,14 @@
  */
 import { benchApi } from './api.bench.ts';
 import { type Row, table, writeResults } from './lib.ts';
+import { benchSidecar } from './sidecar.bench.ts';
 import { benchSse } from './sse.bench.ts';
 import { benchWorkers } from './workers.bench.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const benches: Record<string, () => Promise<Row[]>> = {
   api: () => benchApi({ seconds }),
+  sidecar: () => benchSidecar({ seconds }),
   sse: () => benchSse({ subscribers: Number(process.env.BENCH_SSE_SUBSCRIBERS ?? 1000), events: 20 }),
   workers: () => benchWorkers({ seconds }),
 };

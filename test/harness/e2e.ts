@@ -187,7 +187,8 @@ async function ensurePostgres(): Promise<void> {
   process.env.TEST_PG_URL = (await ownCluster).url();
 }
 
-function sidecarEnv(c: SidecarConfig): Record<string, string> {
+/** The environment `bun sidecar/main.ts` reads for this configuration (its `tuning` has no variables). */
+export function sidecarEnv(c: SidecarConfig): Record<string, string> {
   return {
     SIDECAR_ID: c.sidecarId,
     SIDECAR_HOST: c.host,
