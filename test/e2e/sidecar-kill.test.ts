@@ -5,7 +5,7 @@ import { eventLogProblem, FINAL_STATUSES, startE2EStack, waitFor } from '../harn
 /**
  * `kill -9` of the sidecar process (`bun sidecar/main.ts`) with 50 live calls, then a restart on
  * the same data directory: every call reaches exactly one final status through the API, and no
- * call is originated twice at ARI.
+ * call is originated twice at ARI. And a graceful restart, which must lose nothing at all.
  */
 
 test('kill -9 with 50 live calls and a restart: one final status each, no originate repeated', async () => {
@@ -83,3 +83,30 @@ test('kill -9 with 50 live calls and a restart: one final status each, no origin
     await sim.stop();
   }
 }, 60_000);
+
+test('a graceful restart with live calls: they are followed to their normal end', async () => {
+  // Digit 5 (stasis style) stays up 61 s, 3 s here.
+  const sim = await startAriSimulator({ port: 0, timeScale: 0.05 });
+  const stack = await startE2EStack({ ari: sim, sidecar: { ariOriginateStyle: 'stasis' } });
+  try {
+    const op = await stack.user('operator');
+    const replies = await Promise.all(
+      Array.from({ length: 5 }, () => stack.placeCall(op, { phone_number: '5551234005' })),
+    );
+    const ids = replies.map((r) => r.body.call_id as string);
+    for (const id of ids) await stack.waitCall(op, id, (c) => c.status === 'answered', 5000, 'answered');
+    await stack.sidecar.restart();
+    const final = await stack.waitFinal(op, ids, 10_000);
+    for (const id of ids) {
+      expect([final.get(id)!.status, final.get(id)!.reason, final.get(id)!.hangup_cause]).toEqual([
+        'completed',
+        'normal',
+        16,
+      ]);
+      expect(eventLogProblem(await stack.events(op, id))).toBeNull();
+    }
+  } finally {
+    await stack.stop();
+    await sim.stop();
+  }
+});

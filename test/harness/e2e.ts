@@ -91,6 +91,8 @@ export interface E2ESidecar {
   kill(): Promise<void>;
   /** Starts it again on the same port, key and data directory; waits for the events socket. */
   start(): Promise<void>;
+  /** stop() then start(). */
+  restart(): Promise<void>;
 }
 
 export interface TappedBatch {
@@ -473,6 +475,10 @@ export async function startE2EStack(options: E2EOptions = {}): Promise<E2EStack>
         }
       }
       await sidecar.waitConnected();
+    },
+    async restart() {
+      await sidecar.stop();
+      await sidecar.start();
     },
   };
   try {
