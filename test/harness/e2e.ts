@@ -166,12 +166,14 @@ let ownCluster: Promise<PostgresCluster> | null = null;
 /**
  * TEST_PG_URL, or a cluster of this process's own. `bun test` runs no exit handlers, so a small
  * watchdog shell stops that cluster (immediate shutdown) and removes it once this process is gone.
+ * It runs in a session of its own: whatever ends this process's group must not end it first.
  */
 async function ensurePostgres(): Promise<void> {
   if (process.env.TEST_PG_URL) return;
   ownCluster ??= startPostgresCluster().then((cluster) => {
     const watchdog = Bun.spawn(
       [
+        'setsid',
         'sh',
         '-c',
         'while kill -0 "$1" 2>/dev/null; do sleep 0.5; done; ' +
