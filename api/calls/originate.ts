@@ -53,7 +53,6 @@ function apiEvent(call: CallRow, type: string, fields: Partial<CallEventInput>):
     eventId: `${call.id}:${type}`,
     callId: call.id,
     type,
-    status: fields.status ?? call.status,
     occurredAt: new Date(),
     source: 'api',
     ...fields,
@@ -222,7 +221,7 @@ export async function hangupCall(services: Services, call: CallRow, meta: Reques
     throw new ApiError('call_already_ended', `The call already ended (${call.status})`);
   }
   await markHangupRequested(services.db, call.id);
-  await recordEvents(services, [apiEvent(call, 'hangup_requested', { status: call.status })]);
+  await recordEvents(services, [apiEvent(call, 'hangup_requested', {})]);
   services.background(
     writeAudit(services.db, {
       actorId: meta.actorId,

@@ -1,7 +1,7 @@
-import { and, desc, eq, gte, lt, lte, or, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, lte, or, type SQL, sql } from 'drizzle-orm';
 import { type CallStatus, callEvents, calls, TERMINAL_STATUSES, webhookDeliveries } from '../schema.ts';
 import type { Db } from '../types.ts';
-import { preparedFor, rowsOf } from './prepared.ts';
+import { preparedFor } from './prepared.ts';
 
 export type CallRow = typeof calls.$inferSelect;
 export type NewCall = typeof calls.$inferInsert;
@@ -146,7 +146,8 @@ export interface CallEventInput {
   eventId: string;
   callId: string;
   type: string;
-  status: CallStatus;
+  /** The status the event moves the call to; omitted for events that leave it as it is then. */
+  status?: CallStatus;
   occurredAt: Date;
   reason?: string | null;
   hangupCause?: number | null;
@@ -171,21 +172,40 @@ const RANK: Record<CallStatus, number> = {
 };
 
 // Types that happen at most once in a call's life, whoever reports them first.
-const ONCE_TYPES = new Set(['created', 'dialing', 'ringing', 'progress', 'answered', 'ended']);
+const ONCE_TYPES = ['created', 'dialing', 'ringing', 'progress', 'answered', 'ended'];
 
 export interface AppliedEvent {
   input: CallEventInput;
   result: ApplyResult;
   event: CallEventRow | null;
+  /** The call as this event left it. */
   call: CallRow | null;
   /** The call's status before this event. */
   previousStatus: CallStatus | null;
 }
 
+/** The call after one event, as the database will hold it. */
+function advance(call: CallRow, input: CallEventInput, status: CallStatus, seq: number): CallRow {
+  const next: CallRow = { ...call, status, lastEventSeq: seq, updatedAt: new Date() };
+  if (input.reason != null) next.reason = input.reason;
+  if (input.hangupCause != null) next.hangupCause = input.hangupCause;
+  if (input.hangupCauseTxt != null) next.hangupCauseTxt = input.hangupCauseTxt;
+  if (input.dialStatus) next.dialStatus = input.dialStatus;
+  if (input.channel) next.channel = input.channel;
+  if ((status === 'dialing' || status === 'ringing' || status === 'answered') && !call.dialedAt) {
+    next.dialedAt = input.occurredAt;
+  }
+  if (status === 'answered' && !call.answeredAt) next.answeredAt = input.occurredAt;
+  if (isTerminal(status) && !isTerminal(call.status)) next.endedAt = input.occurredAt;
+  return next;
+}
+
 /**
  * Applies call events idempotently and monotonically: an event id seen before, a second event of a
  * once-only type, or anything that would move a call backwards or out of a terminal status changes
- * nothing. Events of one call are applied in the order given.
+ * nothing. Events of one call are applied in the order given. A whole batch costs a handful of
+ * statements (lock, read the calls and what they already have, insert the events, one update per
+ * call), not a round of statements per event.
  */
 export async function applyCallEvents(
   db: Db,
@@ -195,77 +215,112 @@ export async function applyCallEvents(
   if (inputs.length === 0) return [];
   return db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${EVENTS_LOCK})`);
+    const callIds = [...new Set(inputs.map((i) => i.callId))];
+    const rows = await tx.select().from(calls).where(inArray(calls.id, callIds)).for('update');
+    const state = new Map<string, CallRow>(rows.map((r) => [r.id, r]));
+    const before = new Map<string, CallRow>(rows.map((r) => [r.id, r]));
+    const known = await tx
+      .select({ eventId: callEvents.eventId, callId: callEvents.callId, type: callEvents.type })
+      .from(callEvents)
+      .where(
+        or(
+          inArray(
+            callEvents.eventId,
+            inputs.map((i) => i.eventId),
+          ),
+          and(inArray(callEvents.callId, callIds), inArray(callEvents.type, ONCE_TYPES)),
+        ),
+      );
+    const seenIds = new Set(known.map((k) => k.eventId));
+    const seenOnce = new Set(
+      known.filter((k) => ONCE_TYPES.includes(k.type)).map((k) => `${k.callId} ${k.type}`),
+    );
+
     const out: AppliedEvent[] = [];
-    const locked = new Map<string, CallRow | null>();
+    const pending: Array<{ index: number; values: typeof callEvents.$inferInsert }> = [];
     for (const input of inputs) {
-      let call = locked.get(input.callId);
-      if (call === undefined) {
-        const rows = await tx.select().from(calls).where(eq(calls.id, input.callId)).for('update');
-        call = rows[0] ?? null;
-        locked.set(input.callId, call);
-      }
+      const call = state.get(input.callId);
       // A sidecar may only report on the calls that were handed to it.
       if (!call || (options.sidecarId !== undefined && call.sidecarId !== options.sidecarId)) {
         out.push({ input, result: 'unknown_call', event: null, call: null, previousStatus: null });
         continue;
       }
-      const seen = rowsOf<{ n: number }>(
-        await tx.execute(
-          sql`select count(*)::int as n from ${callEvents} where ${callEvents.eventId} = ${input.eventId}
-              or (${callEvents.callId} = ${input.callId} and ${callEvents.type} = ${input.type}
-                  and ${ONCE_TYPES.has(input.type)})`,
-        ),
-      );
-      if (Number(seen[0]?.n ?? 0) > 0) {
+      const onceKey = `${input.callId} ${input.type}`;
+      if (seenIds.has(input.eventId) || (ONCE_TYPES.includes(input.type) && seenOnce.has(onceKey))) {
         out.push({ input, result: 'duplicate', event: null, call, previousStatus: call.status });
         continue;
       }
-      if (isTerminal(call.status) || RANK[input.status] < RANK[call.status]) {
+      const status = input.status ?? call.status;
+      if (isTerminal(call.status) || RANK[status] < RANK[call.status]) {
         out.push({ input, result: 'stale', event: null, call, previousStatus: call.status });
         continue;
       }
       const seq = call.lastEventSeq + 1;
-      const [event] = await tx
-        .insert(callEvents)
-        .values({
+      seenIds.add(input.eventId);
+      seenOnce.add(onceKey);
+      const next = advance(call, input, status, seq);
+      state.set(input.callId, next);
+      pending.push({
+        index: out.length,
+        values: {
           callId: input.callId,
           seq,
           eventId: input.eventId,
           type: input.type,
-          status: input.status,
+          status,
           reason: input.reason ?? null,
           hangupCause: input.hangupCause ?? null,
           hangupCauseTxt: input.hangupCauseTxt ?? null,
           dialStatus: input.dialStatus ?? null,
           source: input.source,
           occurredAt: input.occurredAt,
+        },
+      });
+      out.push({ input, result: 'applied', event: null, call: next, previousStatus: call.status });
+    }
+    if (pending.length === 0) return out;
+
+    const inserted = await tx
+      .insert(callEvents)
+      .values(pending.map((p) => p.values))
+      .returning();
+    const byEventId = new Map(inserted.map((e) => [e.eventId, e]));
+    for (const p of pending) out[p.index]!.event = byEventId.get(p.values.eventId) ?? null;
+
+    for (const [id, call] of state) {
+      if (call === before.get(id)) continue;
+      await tx
+        .update(calls)
+        .set({
+          status: call.status,
+          lastEventSeq: call.lastEventSeq,
+          reason: call.reason,
+          hangupCause: call.hangupCause,
+          hangupCauseTxt: call.hangupCauseTxt,
+          dialStatus: call.dialStatus,
+          channel: call.channel,
+          dialedAt: call.dialedAt,
+          answeredAt: call.answeredAt,
+          endedAt: call.endedAt,
+          updatedAt: call.updatedAt,
         })
-        .returning();
-      const terminal = isTerminal(input.status);
-      const patch: Partial<NewCall> = {
-        status: input.status,
-        lastEventSeq: seq,
-        updatedAt: new Date(),
-      };
-      if (input.reason !== undefined && input.reason !== null) patch.reason = input.reason;
-      if (input.hangupCause !== undefined && input.hangupCause !== null)
-        patch.hangupCause = input.hangupCause;
-      if (input.hangupCauseTxt !== undefined && input.hangupCauseTxt !== null) {
-        patch.hangupCauseTxt = input.hangupCauseTxt;
+        .where(eq(calls.id, id));
+    }
+
+    if (options.webhook) {
+      const deliveries: Array<typeof webhookDeliveries.$inferInsert> = [];
+      for (const p of pending) {
+        const applied = out[p.index]!;
+        const plan = options.webhook(applied.call!, applied.event!, applied.previousStatus);
+        if (plan)
+          deliveries.push({
+            callId: applied.call!.id,
+            eventId: applied.event!.id,
+            url: plan.url,
+            payload: plan.payload,
+          });
       }
-      if (input.dialStatus) patch.dialStatus = input.dialStatus;
-      if (input.channel) patch.channel = input.channel;
-      if (['dialing', 'ringing', 'answered'].includes(input.status) && !call.dialedAt) {
-        patch.dialedAt = input.occurredAt;
-      }
-      if (input.status === 'answered' && !call.answeredAt) patch.answeredAt = input.occurredAt;
-      if (terminal) patch.endedAt = input.occurredAt;
-      const [updated] = await tx.update(calls).set(patch).where(eq(calls.id, input.callId)).returning();
-      const previousStatus = call.status;
-      call = updated!;
-      locked.set(input.callId, call);
-      await planWebhook(tx, options.webhook, call, event!, previousStatus);
-      out.push({ input, result: 'applied', event: event!, call, previousStatus });
+      if (deliveries.length > 0) await tx.insert(webhookDeliveries).values(deliveries);
     }
     return out;
   });
