@@ -199,6 +199,52 @@ describe('CallEngine', () => {
     expect(t.calls).toEqual([`originate ${command.call_id}`, `get ${command.call_id}`]);
   });
 
+  test('no answer to the originate: followed as dialing, never sent again; events or reconciliation end it', async () => {
+    const unknown = () =>
+      new AriError('no answer', {
+        kind: 'timeout',
+        retryable: false,
+        countsForBreaker: true,
+        outcomeUnknown: true,
+      });
+    const created = originateCommand('5551234001');
+    const never = originateCommand('5551234000');
+    const t = setup({
+      originate: async () => {
+        throw unknown();
+      },
+      listChannels: async () => [],
+      getChannel: async () => null,
+    });
+    expect(await t.engine.originate(created)).toMatchObject({ outcome: 'dialing' });
+    expect(await t.engine.originate(never)).toMatchObject({ outcome: 'dialing' });
+    // ARI did create the first one: its events are followed to the end.
+    t.engine.handleAriEvent(
+      { type: 'Dial', dialstatus: 'BUSY', peer: snapshot(created.call_id) } as KnownAriEvent,
+      Date.now(),
+    );
+    t.engine.handleAriEvent(destroyed(created.call_id, 0), Date.now());
+    // The second never reached ARI: reconciliation finds no channel.
+    await t.engine.reconcile('test');
+    const byCall = (id: string) =>
+      t
+        .events()
+        .filter((e) => e.call_id === id)
+        .map((e) => [e.type, e.status, e.reason]);
+    expect(byCall(created.call_id)).toEqual([
+      ['dialing', 'dialing', null],
+      ['ended', 'busy', 'busy'],
+    ]);
+    expect(byCall(never.call_id)).toEqual([
+      ['dialing', 'dialing', null],
+      ['ended', 'failed', 'lost'],
+    ]);
+    expect(t.calls.filter((c) => c.startsWith('originate'))).toEqual([
+      `originate ${created.call_id}`,
+      `originate ${never.call_id}`,
+    ]);
+  });
+
   test('a hang-up before the originate reply is sent once ARI has answered; the end is canceled', async () => {
     const command = originateCommand('5551234002');
     const { promise: replied, resolve: reply } = Promise.withResolvers<AriChannel>();

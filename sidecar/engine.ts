@@ -429,6 +429,14 @@ export class CallEngine {
       if (error instanceof AlreadyCreated) {
         log.info('originate reply lost, but ARI events show the channel; not retrying');
         channelName = call.track.channel;
+      } else if (isAriError(error) && error.outcomeUnknown) {
+        // ARI may have created the channel, and sending the originate again could ring the
+        // callee twice. Follow the call instead: its events settle it, or the reconciliation
+        // finds no channel and ends it `lost`.
+        log.warn('originate got no answer; following the call without sending it again', {
+          error: describeError(error),
+        });
+        channelName = call.track.channel;
       } else if (isAriError(error) && error.status === 409) {
         // The id is live at ARI: an earlier attempt of ours (or an earlier command) created it.
         log.info('originate answered 409; reading the existing channel');

@@ -28,6 +28,11 @@ export class AriError extends Error {
   readonly countsForBreaker: boolean;
   /** Seconds until the breaker lets a probe through (breaker_open only). */
   readonly retryAfterS: number | null;
+  /**
+   * No answer came to a request that may have reached ARI (a timeout, a connection lost after
+   * it was opened): ARI may have carried it out.
+   */
+  readonly outcomeUnknown: boolean;
 
   constructor(
     message: string,
@@ -38,6 +43,7 @@ export class AriError extends Error {
       retryable: boolean;
       countsForBreaker: boolean;
       retryAfterS?: number | null;
+      outcomeUnknown?: boolean;
       cause?: unknown;
     },
   ) {
@@ -48,6 +54,7 @@ export class AriError extends Error {
     this.retryable = options.retryable;
     this.countsForBreaker = options.countsForBreaker;
     this.retryAfterS = options.retryAfterS ?? null;
+    this.outcomeUnknown = options.outcomeUnknown ?? false;
   }
 }
 

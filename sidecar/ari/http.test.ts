@@ -94,22 +94,54 @@ describe('AriClient', () => {
     expect(sent.auth).toBe(`Basic ${btoa('ariuser:aripass')}`);
   });
 
-  test('5xx and timeouts are retried; a success after them is a success', async () => {
+  test('5xx and timeouts of a GET are retried; a success after them is a success', async () => {
     let n = 0;
     const ari = fakeAri(async () => {
       n += 1;
       if (n === 1) return new Response('{"message":"oops"}', { status: 503 });
       if (n === 2) {
         await Bun.sleep(500);
-        return Response.json(channel('late'));
+        return Response.json([channel('late')]);
       }
-      return Response.json(channel('call-2'));
+      return Response.json([channel('call-2')]);
     });
     servers.push(ari.server);
     const { client: c } = client(ari.url);
-    expect((await c.originate(request('call-2'))).id).toBe('call-2');
+    expect((await c.listChannels()).map((ch) => ch.id)).toEqual(['call-2']);
     expect(n).toBe(3);
     expect(c.breakerState()).toBe('closed');
+  });
+
+  test('an originate is retried after a 5xx, never after a timeout: ARI may have carried it out', async () => {
+    let n = 0;
+    const ari = fakeAri(async (_req, url) => {
+      n += 1;
+      if (n === 1) return new Response('{"message":"oops"}', { status: 503 });
+      await Bun.sleep(500);
+      return Response.json(channel(url.searchParams.get('channelId')!));
+    });
+    servers.push(ari.server);
+    const { client: c } = client(ari.url);
+    const error = await c.originate(request('call-3')).catch((e) => e);
+    expect(n).toBe(2);
+    expect(isAriError(error) && [error.kind, error.retryable, error.outcomeUnknown]).toEqual([
+      'timeout',
+      false,
+      true,
+    ]);
+  });
+
+  test('an originate that could not connect is not an unknown outcome, and is retried', async () => {
+    const ari = fakeAri(() => Response.json(channel('x')));
+    const port = ari.server.port;
+    ari.server.stop(true);
+    const { client: c } = client(`http://127.0.0.1:${port}/ari`);
+    const error = await c.originate(request('call-4')).catch((e) => e);
+    expect(isAriError(error) && [error.kind, error.retryable, error.outcomeUnknown]).toEqual([
+      'network',
+      true,
+      false,
+    ]);
   });
 
   test('4xx is not retried and does not count for the breaker; Allocation failed is not retried', async () => {

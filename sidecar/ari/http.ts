@@ -316,23 +316,63 @@ export class AriClient {
       return sent;
     } catch (error) {
       if (isAriError(error)) throw error;
-      const timedOut = isTaskCancelledError(error);
+      const timedOut = isTimeout(error);
       metrics.ariRequests.inc({
         method: spec.method,
         route: spec.route,
         status: timedOut ? 'timeout' : 'error',
       });
+      // A POST that may have reached ARI is never sent again: ARI may have carried it out, and
+      // a second originate would ring the callee twice once the first channel is gone.
+      const outcomeUnknown = spec.method === 'POST' && (timedOut || !neverConnected(error));
       throw new AriError(
         timedOut
           ? `ARI did not answer ${spec.method} ${spec.route} within ${this.options.requestTimeoutMs} ms`
           : `ARI unreachable (${spec.method} ${spec.route}): ${describeError(error)}`,
-        { kind: timedOut ? 'timeout' : 'network', retryable: true, countsForBreaker: true, cause: error },
+        {
+          kind: timedOut ? 'timeout' : 'network',
+          retryable: !outcomeUnknown,
+          countsForBreaker: true,
+          outcomeUnknown,
+          cause: error,
+        },
       );
     } finally {
       this.inFlight -= 1;
       stop();
     }
   }
+}
+
+/**
+ * The timeout policy's TaskCancelledError. cockatiel's own isTaskCancelledError tests for the
+ * bulkhead's marker (3.2.1), so it never recognises one.
+ */
+function isTimeout(error: unknown): boolean {
+  return (
+    isTaskCancelledError(error) ||
+    (typeof error === 'object' &&
+      error !== null &&
+      (error as { isTaskCancelledError?: unknown }).isTaskCancelledError === true)
+  );
+}
+
+/** Errors that mean no connection to ARI was made, so nothing was sent. */
+const CONNECT_FAILURES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+function neverConnected(error: unknown): boolean {
+  for (let e = error; typeof e === 'object' && e !== null; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && CONNECT_FAILURES.has(code)) return true;
+  }
+  return false;
 }
 
 function parseBody(text: string): unknown {

@@ -77,17 +77,25 @@ describe('circuit breaker', () => {
     }
   });
 
-  test('a hanging ARI times out per request and the originate is retried', async () => {
+  test('a hanging ARI times out per request; the originate is not sent again, and the call ends lost', async () => {
     const stack = await startStack({ config: { ariRequestTimeoutMs: 300 } });
     try {
-      // The first POST never gets an answer and never reached the dialplan: the retry creates the call.
+      // The POST never gets an answer. Whether ARI carried it out cannot be known, and a second
+      // originate could ring the callee twice: the call is followed, and reconciliation finds
+      // no channel for it.
       stack.sim.setHttpFault({ kind: 'hang', count: 1, paths: /^POST \/ari\/channels$/ });
       const command = originateCommand('5551234000');
       const reply = await stack.signer.originate(command);
       expect(reply.json).toMatchObject({ outcome: 'dialing' });
+      await stack.sidecar.reconcile();
       const ended = await stack.waitEnded([command.call_id]);
-      expect(ended.get(command.call_id)!.status).toBe('completed');
-      expect(stack.sim.originates.filter((o) => o.channelId === command.call_id).length).toBe(1);
+      expect(ended.get(command.call_id)).toMatchObject({ status: 'failed', reason: 'lost' });
+      expect(stack.sim.originates.filter((o) => o.channelId === command.call_id).length).toBe(0);
+      // The next originate goes through as usual.
+      const next = originateCommand('5551234000');
+      expect((await stack.signer.originate(next)).json).toMatchObject({ outcome: 'dialing' });
+      const done = await stack.waitEnded([next.call_id]);
+      expect(done.get(next.call_id)!.status).toBe('completed');
     } finally {
       await stack.stop();
     }
