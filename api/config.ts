@@ -63,6 +63,8 @@ export const ConfigSchema = z
     DATABASE_URL: optionalText,
     DATA_DIR: z.string().default('./.data'),
     DATABASE_POOL_SIZE: int(20, 1, 500),
+    // A round trip to Postgres slower than this fails (503) and the pool is replaced; 0 = no bound.
+    DATABASE_QUERY_TIMEOUT_MS: int(3000, 0, 600_000),
 
     JWT_PRIVATE_KEY: optionalText,
     JWT_KEY_ID: optionalText,

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
+import { isDatabaseUnavailable } from '../db/errors.ts';
 import { isHasherBusy } from './auth/passwords.ts';
 
 /**
@@ -32,6 +33,7 @@ export const ERROR_CODES = {
   login_locked: { status: 429, title: 'Too many failed logins' },
   internal_error: { status: 500, title: 'Internal server error' },
   pbx_unavailable: { status: 503, title: 'PBX unavailable' },
+  database_unavailable: { status: 503, title: 'Database unavailable' },
   busy: { status: 503, title: 'Busy' },
   not_ready: { status: 503, title: 'Not ready' },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
@@ -139,9 +141,21 @@ const HTTP_STATUS_CODES: Partial<Record<number, ErrorCode>> = {
   503: 'not_ready',
 };
 
+/** Seconds a client should wait after database_unavailable: about what a Postgres restart takes. */
+const DATABASE_RETRY_AFTER = 2;
+
 /** Turns whatever was thrown into an ApiError; unknown errors become a 500 that reveals nothing. */
 export function toApiError(error: unknown): { apiError: ApiError; unexpected: boolean } {
   if (isApiError(error)) return { apiError: error, unexpected: false };
+  if (isDatabaseUnavailable(error)) {
+    return {
+      apiError: new ApiError('database_unavailable', 'The database cannot be reached; try again shortly', {
+        retryAfter: DATABASE_RETRY_AFTER,
+        cause: error,
+      }),
+      unexpected: false,
+    };
+  }
   if (isHasherBusy(error)) {
     return {
       apiError: new ApiError('busy', 'The server is busy checking passwords; try again shortly', {

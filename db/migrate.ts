@@ -17,7 +17,16 @@ const MIGRATION_LOCK = 727_110_001;
 export async function migrate(db: Db, folder = MIGRATIONS_FOLDER): Promise<number> {
   const migrations = readMigrationFiles({ migrationsFolder: folder });
   return db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+    // Polled rather than waited for in one statement, which a bound on statement time
+    // (DATABASE_QUERY_TIMEOUT_MS) would cut short while another instance migrates.
+    for (;;) {
+      const got = await tx.execute<{ locked: boolean }>(
+        sql`select pg_try_advisory_xact_lock(${MIGRATION_LOCK}) as locked`,
+      );
+      const list = Array.isArray(got) ? got : (got as { rows: { locked: boolean }[] }).rows;
+      if (list[0]?.locked) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     await tx.execute(sql`create schema if not exists drizzle`);
     await tx.execute(
       sql`create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`,

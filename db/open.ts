@@ -10,13 +10,17 @@ export interface OpenDatabaseOptions {
   /** Where the embedded database keeps its files. */
   dataDir: string;
   poolSize?: number;
+  /** Bound on one round trip to a real Postgres (see PostgresOptions.queryTimeoutMs). */
+  queryTimeoutMs?: number;
 }
 
 /** The driver factory on Bun: a real Postgres when DATABASE_URL is set, otherwise embedded PGlite. */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
-    const opts = options.poolSize === undefined ? {} : { max: options.poolSize };
-    return openPostgres(options.databaseUrl, opts);
+    return openPostgres(options.databaseUrl, {
+      ...(options.poolSize === undefined ? {} : { max: options.poolSize }),
+      ...(options.queryTimeoutMs === undefined ? {} : { queryTimeoutMs: options.queryTimeoutMs }),
+    });
   }
   const dir = resolve(options.dataDir, 'pglite');
   mkdirSync(dir, { recursive: true });

@@ -2118,7 +2118,7 @@ export interface components {
              * @example validation_error
              * @enum {string}
              */
-            code: "malformed_request" | "invalid_token" | "invalid_credentials" | "invalid_signature" | "forbidden" | "not_found" | "call_not_found" | "user_not_found" | "method_not_allowed" | "call_already_ended" | "idempotency_in_flight" | "username_taken" | "last_admin" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "rate_limited" | "login_locked" | "internal_error" | "pbx_unavailable" | "busy" | "not_ready";
+            code: "malformed_request" | "invalid_token" | "invalid_credentials" | "invalid_signature" | "forbidden" | "not_found" | "call_not_found" | "user_not_found" | "method_not_allowed" | "call_already_ended" | "idempotency_in_flight" | "username_taken" | "last_admin" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "rate_limited" | "login_locked" | "internal_error" | "pbx_unavailable" | "database_unavailable" | "busy" | "not_ready";
             /**
              * @description The X-Request-ID of this request
              * @example 0b9e2f1c-6d5a-4b8e-9f3a-2c1d7e6f5a4b

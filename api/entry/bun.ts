@@ -61,6 +61,7 @@ export async function startApi(
       databaseUrl: config.DATABASE_URL,
       dataDir: config.DATA_DIR,
       poolSize: config.DATABASE_POOL_SIZE,
+      queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
     }));
   const applied = await migrate(database.db);
   if (applied > 0) logger.info('applied migrations', { count: applied, database: database.label });

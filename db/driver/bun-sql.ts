@@ -1,6 +1,7 @@
-import { SQL } from 'bun';
+import { SQL, type TransactionSQL } from 'bun';
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/bun-sql';
+import { DatabaseUnavailableError } from '../errors.ts';
 import { schema } from '../schema.ts';
 import type { Database, Db } from '../types.ts';
 import { redactUrl } from './redact.ts';
@@ -10,16 +11,29 @@ export interface PostgresOptions {
   max?: number;
   /** Seconds to wait for a connection before a query fails. */
   connectionTimeout?: number;
+  /**
+   * Milliseconds one round trip to the server may take (a statement, or the BEGIN, COMMIT or
+   * ROLLBACK of a transaction); 0 (default) waits for ever. When it passes, the statement fails
+   * with DatabaseUnavailableError and the whole pool is replaced.
+   */
+  queryTimeoutMs?: number;
 }
 
 /** A real Postgres server through Bun's built-in client; statements are prepared and cached per connection. */
 export function openPostgres(url: string, options: PostgresOptions = {}): Database {
-  const client = new SQL(url, {
-    max: options.max ?? 20,
-    connectionTimeout: options.connectionTimeout ?? 10,
-    idleTimeout: 30,
-    prepare: true,
-  });
+  const timeoutMs = options.queryTimeoutMs ?? 0;
+  const open = () =>
+    new SQL(url, {
+      max: options.max ?? 20,
+      connectionTimeout: options.connectionTimeout ?? 10,
+      idleTimeout: 30,
+      prepare: true,
+      // A connection given up on mid-transaction may never reach the server as closed (the
+      // link died): the server ends such a session itself, rather than hold its row locks.
+      ...(timeoutMs > 0 ? { connection: { idle_in_transaction_session_timeout: timeoutMs } } : {}),
+    });
+  const pool = timeoutMs > 0 ? guardedPool(open, timeoutMs) : null;
+  const client = pool ? (pool.client as unknown as SQL) : open();
   const db = drizzle({ client, schema, casing: 'snake_case' }) as unknown as Db;
   return {
     db,
@@ -29,7 +43,108 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Databa
       await db.execute(sql`select 1`);
     },
     async close() {
-      await client.close({ timeout: 5 });
+      await (pool ? pool.current() : client).close({ timeout: 5 });
     },
   };
+}
+
+/** What drizzle's bun-sql session uses of a client: statements, transactions, savepoints. */
+interface Statements {
+  unsafe(query: string, params?: unknown[]): PromiseLike<unknown> & { values(): Promise<unknown> };
+}
+interface PoolClient extends Statements {
+  begin<T>(fn: (tx: TxClient) => Promise<T>): Promise<T>;
+}
+interface TxClient extends Statements {
+  savepoint<T>(fn: (tx: TxClient) => Promise<T>): Promise<T>;
+}
+
+/**
+ * Bun's client has no bound on how long a statement waits for the server. A connection whose
+ * peer went silent (a firewall that dropped its state, a blackholed link) holds its statements
+ * for ever, and new statements are queued behind them. Every round trip is therefore given
+ * `timeoutMs`; when one passes, it fails and the pool it ran on is closed at once (failing what
+ * else waited on it) and replaced by a fresh one, so that the next statements get new connections.
+ */
+function guardedPool(open: () => SQL, timeoutMs: number) {
+  let current = open();
+
+  const replace = (pool: SQL) => {
+    if (pool !== current) return;
+    current = open();
+    pool.close({ timeout: 0 }).catch(() => undefined);
+  };
+
+  /** Rejects when an armed round trip takes longer than timeoutMs. */
+  const watch = (pool: SQL) => {
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    let fail: (error: Error) => void = () => undefined;
+    const expired = new Promise<never>((_, reject) => {
+      fail = reject;
+    });
+    expired.catch(() => undefined);
+    return {
+      expired,
+      arm(what: string) {
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(() => {
+          fail(new DatabaseUnavailableError(`PostgreSQL did not answer ${what} within ${timeoutMs} ms`));
+          replace(pool);
+        }, timeoutMs);
+      },
+      disarm() {
+        if (timer) clearTimeout(timer);
+        timer = null;
+      },
+    };
+  };
+
+  const bounded = <T>(pool: SQL, work: PromiseLike<T>, what: string): Promise<T> => {
+    const w = watch(pool);
+    w.arm(what);
+    const settled = Promise.resolve(work);
+    settled.catch(() => undefined);
+    return Promise.race([settled, w.expired]).finally(() => w.disarm());
+  };
+
+  const statements = (pool: SQL, target: Pick<SQL, 'unsafe'>): Statements => ({
+    unsafe(query, params) {
+      const q = target.unsafe(query, params);
+      return {
+        // biome-ignore lint/suspicious/noThenProperty: drizzle awaits what unsafe() returns
+        then: (onFulfilled, onRejected) => bounded(pool, q, 'a statement').then(onFulfilled, onRejected),
+        values: () => bounded(pool, q.values(), 'a statement'),
+      };
+    },
+  });
+
+  const transaction = (pool: SQL, tx: TransactionSQL): TxClient => ({
+    ...statements(pool, tx),
+    savepoint: (fn) => tx.savepoint((inner: TransactionSQL) => fn(transaction(pool, inner))),
+  });
+
+  const client: PoolClient = {
+    unsafe: (query, params) => statements(current, current).unsafe(query, params),
+    begin<T>(fn: (tx: TxClient) => Promise<T>): Promise<T> {
+      const pool = current;
+      const w = watch(pool);
+      w.arm('BEGIN');
+      const work = pool.begin(async (tx) => {
+        w.disarm();
+        let value: T;
+        try {
+          value = await fn(transaction(pool, tx));
+        } catch (error) {
+          w.arm('ROLLBACK');
+          throw error;
+        }
+        w.arm('COMMIT');
+        return value;
+      }) as Promise<T>;
+      work.catch(() => undefined);
+      return Promise.race([work, w.expired]).finally(() => w.disarm());
+    },
+  };
+
+  return { client, current: () => current };
 }

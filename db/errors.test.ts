@@ -1,0 +1,44 @@
+import { describe, expect, test } from 'bun:test';
+import { DatabaseUnavailableError, isDatabaseUnavailable } from './errors.ts';
+
+/** Which driver errors mean "the database cannot be reached now" (503) rather than a bug (500). */
+
+const wrapped = (cause: unknown) => Object.assign(new Error('Failed query: select 1'), { cause });
+
+describe('isDatabaseUnavailable', () => {
+  test('Bun SQL connection errors, server shutdown and start-up states, network errors, our timeout', () => {
+    for (const error of [
+      Object.assign(new Error('Connection closed'), { code: 'ERR_POSTGRES_CONNECTION_CLOSED' }),
+      Object.assign(new Error('refused'), { code: 'ERR_POSTGRES_CONNECTION_REFUSED' }),
+      Object.assign(new Error('terminating connection due to administrator command'), {
+        code: 'ERR_POSTGRES_SERVER_ERROR',
+        errno: '57P01',
+      }),
+      Object.assign(new Error('the database system is starting up'), { errno: '57P03' }),
+      Object.assign(new Error('connection failure'), { code: '08006' }),
+      Object.assign(new Error('too many clients'), { errno: '53300' }),
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      new DatabaseUnavailableError('PostgreSQL did not answer a statement within 3000 ms'),
+    ]) {
+      expect({ error: error.message, unavailable: isDatabaseUnavailable(wrapped(error)) }).toEqual({
+        error: error.message,
+        unavailable: true,
+      });
+    }
+  });
+
+  test('a wrong query, a constraint, or anything else is not', () => {
+    for (const error of [
+      Object.assign(new Error('relation "x" does not exist'), {
+        code: 'ERR_POSTGRES_SERVER_ERROR',
+        errno: '42P01',
+      }),
+      Object.assign(new Error('duplicate key'), { code: '23505' }),
+      new TypeError('x is not a function'),
+      'a string',
+      null,
+    ]) {
+      expect(isDatabaseUnavailable(wrapped(error))).toBe(false);
+    }
+  });
+});
