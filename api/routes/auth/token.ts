@@ -8,7 +8,14 @@ export const TokenFormSchema = z
       .literal('password')
       .optional()
       .openapi({ description: 'OAuth2 grant type; only `password`', example: 'password' }),
-    username: z.string().min(1).max(150).openapi({ description: 'Username', example: 'alice' }),
+    username: z
+      .string()
+      .min(1)
+      .max(150)
+      // No username holds one, and the database cannot store a NUL to count the failure under.
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters refused
+      .regex(/^[^\x00-\x1f\x7f]*$/, 'must not contain control characters')
+      .openapi({ description: 'Username', example: 'alice' }),
     password: z
       .string()
       .min(1)

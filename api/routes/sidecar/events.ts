@@ -79,7 +79,7 @@ export const registerSidecarEvents = (app: App) => {
   app.post(API_EVENTS_PATH, async (c) => {
     const services = c.get('services');
     const contentType = c.req.header('content-type') ?? '';
-    if (!/^application\/json\b/i.test(contentType)) {
+    if (!/^application\/json\s*(;|$)/i.test(contentType)) {
       throw new ApiError('unsupported_media_type', 'Content-Type must be application/json');
     }
     const raw = await c.req.text();
