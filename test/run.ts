@@ -1,8 +1,8 @@
 /**
  * `npm test`: typecheck, lint, unit and component tests, the integration suite on the embedded
- * PGlite and on a throwaway PostgreSQL cluster, end-to-end, browser and Workers suites. Every step
- * runs even when an earlier one failed, so one run shows everything; the exit code is non-zero if
- * any step failed.
+ * PGlite and on a throwaway PostgreSQL cluster, end-to-end, faults, browser and Workers suites.
+ * Every step runs even when an earlier one failed, so one run shows everything; the exit code is
+ * non-zero if any step failed.
  *
  *   npm test                      everything
  *   npm test -- --only lint,unit  some steps (names below)
@@ -84,6 +84,14 @@ const steps: Step[] = [
     run: async () => {
       pg.cluster ??= await startPostgresCluster();
       return bunTest(['test/e2e'], { TEST_PG_URL: pg.cluster.url() });
+    },
+  },
+  {
+    name: 'faults',
+    what: 'the fault proxy, and faults between sidecar, ARI, API and PostgreSQL under load (about 3 min)',
+    run: async () => {
+      pg.cluster ??= await startPostgresCluster();
+      return bunTest(['test/faults'], { TEST_PG_URL: pg.cluster.url() });
     },
   },
   {

@@ -17,6 +17,8 @@ import {
   type SimOptions,
   startAriSimulator,
 } from '../../asterisk/sim/server.ts';
+import { openPostgres } from '../../db/driver/bun-sql.ts';
+import { migrate } from '../../db/migrate.ts';
 import { createUser } from '../../db/queries/users.ts';
 import type { Role } from '../../db/schema.ts';
 import type { Database } from '../../db/types.ts';
@@ -32,6 +34,7 @@ import {
   waitFor,
 } from '../sidecar/harness.ts';
 import { createTestDatabase } from './database.ts';
+import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
 import { freePort, type PostgresCluster, startPostgresCluster } from './postgres.ts';
 import type { TestUser } from './stack.ts';
 
@@ -70,6 +73,32 @@ export interface E2EOptions {
   apiEnv?: Record<string, string>;
   /** Put a recording pass-through between the sidecar and the API's event endpoint. */
   tapEvents?: boolean;
+  /**
+   * Put a fault proxy (test/harness/fault-proxy.ts) on every link: sidecar → ARI (HTTP and the
+   * events socket), sidecar → API (event batches, in front of the tap if there is one),
+   * API → sidecar (commands) and API → PostgreSQL. The API then opens its own pool through the
+   * proxy from DATABASE_URL, as it does in production; `database` stays a direct pool.
+   */
+  faults?: boolean;
+  /**
+   * A PostgreSQL cluster of this stack's own, removed by stop(), that `postgres` can restart.
+   * Its commits are durable, so that even an immediate (crash) restart loses none.
+   */
+  ownPostgres?: boolean;
+}
+
+/** The proxies of a stack started with `faults`, one per link. */
+export interface StackFaults {
+  /** Sidecar → ARI: REST requests and the events WebSocket share it. */
+  ari: FaultProxy;
+  /** Sidecar → API: event batches. */
+  api: FaultProxy;
+  /** API → sidecar: signed commands. */
+  sidecarCommands: FaultProxy;
+  /** API → PostgreSQL. */
+  db: FaultProxy;
+  /** Back to pass on every link. */
+  passAll(): void;
 }
 
 export interface E2ESidecar {
@@ -116,7 +145,12 @@ export interface EventTap {
 export interface E2EStack {
   /** The simulator this stack started; null when it was given one (`ari`). */
   sim: SimHandle | null;
+  /** A direct pool on the stack's database (the API's own pool goes through `faults.db`, if any). */
   database: Database;
+  /** The proxies on every link (option `faults`); null otherwise. */
+  faults: StackFaults | null;
+  /** The stack's own cluster (option `ownPostgres`); null otherwise. */
+  postgres: PostgresCluster | null;
   /** The API as it runs now (a new object after startApi()). */
   readonly api: StartedApi;
   /** The API's base URL; it stays the same across stopApi()/startApi(). */
@@ -170,25 +204,55 @@ let ownCluster: Promise<PostgresCluster> | null = null;
  */
 async function ensurePostgres(): Promise<void> {
   if (process.env.TEST_PG_URL) return;
-  ownCluster ??= startPostgresCluster().then((cluster) => {
-    const watchdog = Bun.spawn(
-      [
-        'setsid',
-        'sh',
-        '-c',
-        'while kill -0 "$1" 2>/dev/null; do sleep 0.5; done; ' +
-          'pid=$(head -n 1 "$2/data/postmaster.pid" 2>/dev/null); ' +
-          '[ -n "$pid" ] && kill -QUIT "$pid"; sleep 1; rm -rf "$2"',
-        'watchdog',
-        String(process.pid),
-        cluster.dir,
-      ],
-      { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' },
-    );
-    watchdog.unref();
-    return cluster;
-  });
+  ownCluster ??= startPostgresCluster().then(watchCluster);
   process.env.TEST_PG_URL = (await ownCluster).url();
+}
+
+/** A fresh, migrated database in the shared cluster (TEST_PG_URL, or this process's own). */
+export async function sharedTestDatabase() {
+  await ensurePostgres();
+  return createTestDatabase('postgres');
+}
+
+function watchCluster(cluster: PostgresCluster): PostgresCluster {
+  const watchdog = Bun.spawn(
+    [
+      'setsid',
+      'sh',
+      '-c',
+      'while kill -0 "$1" 2>/dev/null; do sleep 0.5; done; ' +
+        'pid=$(head -n 1 "$2/data/postmaster.pid" 2>/dev/null); ' +
+        '[ -n "$pid" ] && kill -QUIT "$pid"; sleep 1; rm -rf "$2"',
+      'watchdog',
+      String(process.pid),
+      cluster.dir,
+    ],
+    { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' },
+  );
+  watchdog.unref();
+  return cluster;
+}
+
+/** A fresh database in the stack's own cluster, or in the shared one at TEST_PG_URL. */
+async function stackDatabase(
+  own: boolean,
+): Promise<{ database: Database; url: string; cluster: PostgresCluster | null }> {
+  if (!own) {
+    const database = await sharedTestDatabase();
+    return { database, url: database.url!, cluster: null };
+  }
+  const cluster = watchCluster(await startPostgresCluster({ durable: true }));
+  const url = cluster.url();
+  const direct = openPostgres(url, { max: 4 });
+  await migrate(direct.db);
+  const database: Database = {
+    ...direct,
+    async close() {
+      await direct.close().catch(() => undefined);
+      cluster.stop();
+    },
+  };
+  return { database, url, cluster };
 }
 
 /** The environment `bun sidecar/main.ts` reads for this configuration (its `tuning` has no variables). */
@@ -352,23 +416,30 @@ export async function startSimulatorProcess(
 
 /** Starts the simulator (unless given `ari`), database, API and sidecar, wired together. */
 export async function startE2EStack(options: E2EOptions = {}): Promise<E2EStack> {
-  await ensurePostgres();
   const sim = options.ari ? null : await startAriSimulator({ port: 0, timeScale: 0.05, ...options.sim });
   const ariUrl = (options.ari ?? sim)!.url;
-  const database = await createTestDatabase('postgres');
+  const { database, url: databaseUrl, cluster } = await stackDatabase(options.ownPostgres ?? false);
   const apiKey = await keyPair();
   const sidecarKey = await keyPair();
   const [apiPort, sidecarPort, tapPort] = [await freePort(), await freePort(), await freePort()];
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const tap = options.tapEvents ? startTap(() => apiUrl, tapPort) : null;
+  const faults = options.faults
+    ? await startStackFaults({
+        ari: ariUrl,
+        api: tap ? tap.url : apiUrl,
+        sidecarPort,
+        database: databaseUrl,
+      })
+    : null;
   const dir = tempDir('outdial-e2e-');
   const sidecarId = `e2e-${crypto.randomUUID().slice(0, 8)}`;
   const config: SidecarConfig = {
     ...sidecarConfig({
       sidecarKey,
       apiKey,
-      apiUrl: tap ? tap.url : apiUrl,
-      ariHttpUrl: `${ariUrl}/ari`,
+      apiUrl: faults ? faults.api.url() : tap ? tap.url : apiUrl,
+      ariHttpUrl: faults ? faults.ari.url('http', '/ari') : `${ariUrl}/ari`,
       dataDir: dir.path,
     }),
     sidecarId,
@@ -389,14 +460,17 @@ export async function startE2EStack(options: E2EOptions = {}): Promise<E2EStack>
     METRICS_ENABLED: 'true',
     JWT_PRIVATE_KEY: apiKey.privateJson,
     SIDECAR_ID: sidecarId,
-    SIDECAR_URL: `http://127.0.0.1:${sidecarPort}`,
+    SIDECAR_URL: faults ? faults.sidecarCommands.url() : `http://127.0.0.1:${sidecarPort}`,
     SIDECAR_PUBLIC_KEY: sidecarKey.publicJson,
     RATE_LIMIT_REQUESTS: '1000000',
     DATA_DIR: join(dir.path, 'api'),
+    ...(faults ? { DATABASE_URL: throughProxy(databaseUrl, faults.db) } : {}),
     ...options.apiEnv,
   };
+  // Through the database proxy the API opens (and closes) a pool of its own.
+  const apiOptions = faults ? { logger: apiLogger } : { database, logger: apiLogger };
 
-  let api: StartedApi | null = await startApi(apiEnv, { database, logger: apiLogger });
+  let api: StartedApi | null = await startApi(apiEnv, apiOptions);
   const signer = commandSigner(() => `http://127.0.0.1:${sidecarPort}`, sidecarId, apiKey.key);
 
   let running: RunningSidecar | null = null;
@@ -489,6 +563,7 @@ export async function startE2EStack(options: E2EOptions = {}): Promise<E2EStack>
     await sidecar.stop().catch(() => undefined);
     await api.stop();
     tap?.down();
+    await faults?.stop();
     await sim?.stop();
     await database.close();
     dir.remove();
@@ -520,6 +595,8 @@ export async function startE2EStack(options: E2EOptions = {}): Promise<E2EStack>
   const stack: E2EStack = {
     sim,
     database,
+    faults,
+    postgres: cluster,
     get api() {
       return currentApi();
     },
@@ -533,7 +610,7 @@ export async function startE2EStack(options: E2EOptions = {}): Promise<E2EStack>
     },
     async startApi() {
       if (api) throw new Error('the API is running');
-      api = await startApi(apiEnv, { database, logger: apiLogger });
+      api = await startApi(apiEnv, apiOptions);
       tap?.up();
     },
     sidecar,
@@ -617,12 +694,49 @@ export async function startE2EStack(options: E2EOptions = {}): Promise<E2EStack>
       if (api) await api.stop();
       api = null;
       tap?.down();
+      await faults?.stop();
       await sim?.stop();
       await database.close();
       dir.remove();
     },
   };
   return stack;
+}
+
+/** The same URL (credentials, database, parameters) with the proxy's address as its host. */
+function throughProxy(url: string, proxy: FaultProxy): string {
+  const u = new URL(url);
+  u.hostname = proxy.host;
+  u.port = String(proxy.port);
+  return u.toString();
+}
+
+async function startStackFaults(targets: {
+  ari: string;
+  api: string;
+  sidecarPort: number;
+  database: string;
+}): Promise<StackFaults & { stop(): Promise<void> }> {
+  const ari = await startFaultProxy({ target: targets.ari, name: 'sidecar→ari' });
+  const api = await startFaultProxy({ target: targets.api, name: 'sidecar→api' });
+  const sidecarCommands = await startFaultProxy({
+    target: { port: targets.sidecarPort },
+    name: 'api→sidecar',
+  });
+  const db = await startFaultProxy({ target: targets.database, name: 'api→postgres' });
+  const all = [ari, api, sidecarCommands, db];
+  return {
+    ari,
+    api,
+    sidecarCommands,
+    db,
+    passAll: () => {
+      for (const proxy of all) proxy.pass();
+    },
+    async stop() {
+      await Promise.all(all.map((proxy) => proxy.stop()));
+    },
+  };
 }
 
 const RANK: Record<string, number> = {
