@@ -67,6 +67,11 @@ const steps: Step[] = [
     },
   },
   {
+    name: 'fuzz',
+    what: 'hostile input generated from the OpenAPI document (fixed seed), over HTTP and in-process, on PGlite',
+    run: () => bunTest(['test/fuzz'], { TEST_DB: 'pglite' }),
+  },
+  {
     name: 'workers',
     what: 'the same suite against the Workers entry under wrangler dev (workerd), on PostgreSQL',
     run: async () => {

@@ -1,0 +1,389 @@
+import { count } from 'drizzle-orm';
+import fc from 'fast-check';
+import { SignJWT } from 'jose';
+import { issueAccessToken } from '../../api/auth/tokens.ts';
+import {
+  API_EVENTS_PATH,
+  generateSigningJwk,
+  loadSigningKey,
+  type SigningKey,
+  signChannelMessage,
+  TYP_COMMAND,
+  TYP_EVENTS,
+} from '../../api/channel/index.ts';
+import { buildOpenApiDocument } from '../../api/client/spec.ts';
+import { encodeBase64Url } from '../../api/lib/base64url.ts';
+import { getAuthSubject } from '../../db/queries/users.ts';
+import { calls } from '../../db/schema.ts';
+import type { Mode, TestStack, TestUser } from '../harness/stack.ts';
+import { send, type WireResponse } from './client.ts';
+import { type Effects, judge, type RouteSchemaCheck } from './oracle.ts';
+import {
+  type Credential,
+  describe as describeRequest,
+  indexMethods,
+  type OpenApiDocument,
+  type Operation,
+  operations,
+  type Pools,
+  type RequestCase,
+  RequestGenerator,
+  SERVER_METHODS,
+} from './requests.ts';
+import { Schemas } from './schema.ts';
+
+/**
+ * The hostile-input run: the document built from the app, a stack with users of every role, calls
+ * and users to aim at, every kind of bad credential, and `exercise`, which sends one generated
+ * request and judges the answer and what it changed.
+ */
+
+export const SEED = Number(process.env.FUZZ_SEED ?? 20_261_123);
+/** Requests over HTTP in all, spread over the operations. */
+export const RUNS = Number(process.env.FUZZ_RUNS ?? 2600);
+/** Requests in-process (Bun only), as a share of RUNS. */
+export const IN_PROCESS_SHARE = 0.15;
+
+export const DOC = buildOpenApiDocument() as unknown as OpenApiDocument;
+export const OPERATIONS: Operation[] = operations(DOC);
+indexMethods(OPERATIONS);
+export const SCHEMAS = new Schemas(DOC);
+
+const ORIGINATING = new Set(['POST /api/v2/calls', 'POST /api/v2/interaction/{number}']);
+const HANGING_UP = new Set(['POST /api/v2/calls/{call_id}/hangup']);
+const REVOKE = 'POST /api/v2/token/revoke';
+
+export interface Tally {
+  requests: number;
+  byStatus: Map<number, number>;
+  valid: number;
+  invalid: number;
+  /** Reads the document calls invalid that the API answered 2xx (lenient, not wrong). */
+  lenientReads: string[];
+}
+
+export interface Fuzz {
+  stack: TestStack;
+  generator: RequestGenerator;
+  tallies: Map<string, Tally>;
+  exercise(rc: RequestCase, mode: Mode): Promise<void>;
+}
+
+function tally(tallies: Map<string, Tally>, op: string): Tally {
+  let t = tallies.get(op);
+  if (!t) {
+    t = { requests: 0, byStatus: new Map(), valid: 0, invalid: 0, lenientReads: [] };
+    tallies.set(op, t);
+  }
+  return t;
+}
+
+export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
+  const { config, database } = stack;
+  const db = database.db;
+  const signing = stack.keys.signing;
+  const issuer = config.JWT_ISSUER;
+  const audience = config.JWT_AUDIENCE;
+  const ttlSeconds = config.ACCESS_TOKEN_EXPIRE_MINUTES * 60;
+
+  const roles: Record<'admin' | 'operator' | 'viewer', TestUser> = {
+    admin: await stack.user('admin'),
+    operator: await stack.user('operator'),
+    viewer: await stack.user('viewer'),
+  };
+  const tokens = new Map<Credential, string>();
+  for (const [role, u] of Object.entries(roles)) tokens.set(role as Credential, u.token);
+
+  const mint = async (userId: string, extra: Partial<Parameters<typeof issueAccessToken>[0]> = {}) => {
+    const subject = await getAuthSubject(db, userId, crypto.randomUUID());
+    return (
+      await issueAccessToken({
+        key: signing,
+        issuer,
+        audience,
+        userId,
+        tokenVersion: subject?.tokenVersion ?? 1,
+        ttlSeconds,
+        ...extra,
+      })
+    ).token;
+  };
+  const refresh = async (role: 'admin' | 'operator' | 'viewer') =>
+    tokens.set(role, await mint(roles[role].id));
+
+  // Calls to aim at, in several states, owned by the operator and by the admin.
+  const callIds: string[] = [];
+  for (const [owner, n] of [
+    [roles.operator, 3],
+    [roles.admin, 2],
+  ] as const) {
+    for (let i = 0; i < n; i++) {
+      const res = await stack.request('http', '/api/v2/calls', {
+        token: owner.token,
+        json: { phone_number: `+1555000${String(callIds.length).padStart(4, '0')}` },
+      });
+      if (res.status !== 200) throw new Error(`setting up a call: ${res.status} ${await res.text()}`);
+      callIds.push(((await res.json()) as { call_id: string }).call_id);
+    }
+  }
+  // Two of them finished, so a hang-up meets a call that has ended.
+  const ended = await stack.sidecar.sendEvents(
+    stack.url,
+    callIds.slice(0, 2).map((call_id, i) => ({
+      event_id: `fuzz-setup-${i}`,
+      call_id,
+      seq: 1,
+      type: 'ended' as const,
+      status: 'completed' as const,
+      occurred_at: new Date().toISOString(),
+    })),
+  );
+  if (ended.status !== 200) throw new Error(`ending setup calls: ${ended.status} ${await ended.text()}`);
+
+  // Users to aim at (admins change and reset them) and users to log in as, kept apart.
+  const targets = await Promise.all(
+    ['operator', 'viewer', 'admin', 'operator'].map((r) => stack.user(r as 'operator')),
+  );
+  const logins = await Promise.all(['operator', 'viewer'].map((r) => stack.user(r as 'operator')));
+
+  // Every other kind of credential.
+  const revoked = await stack.user('operator');
+  const revokeRes = await stack.request('http', '/api/v2/token/revoke', {
+    method: 'POST',
+    token: revoked.token,
+  });
+  if (revokeRes.status !== 200) throw new Error(`revoking: ${revokeRes.status}`);
+  const deactivated = await stack.user('operator');
+  const deactivate = await stack.request('http', `/api/v2/users/${deactivated.id}`, {
+    method: 'PATCH',
+    token: roles.admin.token,
+    json: { is_active: false },
+  });
+  if (deactivate.status !== 200) throw new Error(`deactivating: ${deactivate.status}`);
+  const otherKey = await loadSigningKey(JSON.stringify(await generateSigningJwk()), signing.kid);
+  const unknownKid = await loadSigningKey(JSON.stringify(await generateSigningJwk()), 'not-a-known-kid');
+  const adminToken = roles.admin.token;
+  const [h, p] = adminToken.split('.') as [string, string, string];
+  const claims = JSON.parse(new TextDecoder().decode(fromB64Url(p))) as Record<string, unknown>;
+  const enc = (o: unknown) => encodeBase64Url(new TextEncoder().encode(JSON.stringify(o)));
+  const operatorSig = roles.operator.token.split('.')[2];
+  const bad: Record<string, string | null> = {
+    none: null,
+    garbage: 'Bearer abc.def.ghi',
+    'empty-bearer': 'Bearer ',
+    basic: `Basic ${btoa(`${roles.admin.username}:${roles.admin.password}`)}`,
+    'no-scheme': adminToken,
+    'lowercase-scheme-garbage': 'bearer not-a-token',
+    expired: `Bearer ${await mint(roles.admin.id, { now: new Date(Date.now() - 7200_000), ttlSeconds: 60 })}`,
+    'not-yet-valid': `Bearer ${await mint(roles.admin.id, { now: new Date(Date.now() + 3600_000) })}`,
+    forged: `Bearer ${await mint(roles.admin.id, { key: otherKey })}`,
+    'alg-none': `Bearer ${enc({ alg: 'none', typ: 'at+jwt', kid: signing.kid })}.${p}.`,
+    hs256: `Bearer ${await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: signing.kid })
+      .sign(new TextEncoder().encode(JSON.stringify(signing.publicJwk)))}`,
+    'wrong-audience': `Bearer ${await mint(roles.admin.id, { audience: 'another-api' })}`,
+    'wrong-issuer': `Bearer ${await mint(roles.admin.id, { issuer: 'someone-else' })}`,
+    'unknown-kid': `Bearer ${await mint(roles.admin.id, { key: unknownKid })}`,
+    // The operator's signature under the admin's header and claims.
+    tampered: `Bearer ${h}.${p}.${operatorSig}`,
+    revoked: `Bearer ${revoked.token}`,
+    deactivated: `Bearer ${deactivated.token}`,
+    'unknown-user': `Bearer ${await mint(crypto.randomUUID())}`,
+    'old-version': `Bearer ${await mint(roles.admin.id, { tokenVersion: 0 })}`,
+    huge: `Bearer ${'A'.repeat(6000)}`,
+    'two-tokens': `Bearer ${adminToken} ${adminToken}`,
+  };
+
+  const sidecarKey = stack.sidecar.key;
+  const wrongSidecarKey = await loadSigningKey(JSON.stringify(await generateSigningJwk()), sidecarKey.kid);
+  const sign = (
+    body: string,
+    o: { key?: SigningKey; iss?: string; path?: string; typ?: string; now?: Date } = {},
+  ) =>
+    signChannelMessage({
+      key: o.key ?? sidecarKey,
+      issuer: o.iss ?? `sidecar:${stack.sidecar.id}`,
+      audience: issuer,
+      typ: o.typ ?? TYP_EVENTS,
+      method: 'POST',
+      path: o.path ?? API_EVENTS_PATH,
+      body,
+      ...(o.now ? { now: o.now } : {}),
+    });
+
+  async function authorization(c: Credential, body: string): Promise<string | null> {
+    switch (c) {
+      case 'admin':
+      case 'operator':
+      case 'viewer':
+        return `Bearer ${tokens.get(c)}`;
+      case 'sidecar':
+        return `Bearer ${await sign(body)}`;
+      case 'sidecar-other-body':
+        return `Bearer ${await sign(`${body} `)}`;
+      case 'sidecar-expired':
+        return `Bearer ${await sign(body, { now: new Date(Date.now() - 600_000) })}`;
+      case 'sidecar-wrong-key':
+        return `Bearer ${await sign(body, { key: wrongSidecarKey })}`;
+      case 'sidecar-unknown-id':
+        return `Bearer ${await sign(body, { iss: 'sidecar:ghost' })}`;
+      case 'sidecar-wrong-path':
+        return `Bearer ${await sign(body, { path: '/api/v2/calls' })}`;
+      case 'sidecar-as-command':
+        return `Bearer ${await sign(body, { typ: TYP_COMMAND })}`;
+      default:
+        return bad[c] ?? null;
+    }
+  }
+
+  const pools: Pools = {
+    call_id: callIds,
+    user_id: targets.map((u) => u.id),
+    logins: logins.map((u) => ({ username: u.username, password: u.password })),
+    sidecarId: stack.sidecar.id,
+  };
+  const generator = new RequestGenerator({
+    schemas: SCHEMAS,
+    pools,
+    shapeBody: (op, body) => {
+      if (op.id === 'POST /api/v2/token') {
+        return fc.oneof(
+          body,
+          fc.constantFrom(...pools.logins).map((l) => ({ grant_type: 'password', ...l })),
+        );
+      }
+      if (op.id === `POST ${API_EVENTS_PATH}`) {
+        return fc.tuple(body, fc.boolean(), fc.nat()).map(([b, keep, i]) => {
+          if (keep) return b;
+          const batch = b as { events: Array<Record<string, unknown>> };
+          return {
+            ...batch,
+            sidecar_id: pools.sidecarId,
+            events: batch.events.map((e, j) => ({
+              ...e,
+              call_id: pools.call_id[(i + j) % pools.call_id.length],
+            })),
+          };
+        });
+      }
+      return body;
+    },
+  });
+
+  // The routes' own zod response schemas, where the app runs in this process.
+  let routeSchema: RouteSchemaCheck | undefined;
+  if (stack.target === 'bun') {
+    const byOp = new Map<
+      string,
+      Record<string, { safeParse(v: unknown): { success: boolean; error?: unknown } }>
+    >();
+    for (const d of stack.api.app.openAPIRegistry.definitions) {
+      if (d.type !== 'route') continue;
+      const schemas: Record<string, { safeParse(v: unknown): { success: boolean } }> = {};
+      for (const [status, r] of Object.entries(d.route.responses ?? {})) {
+        const content = (r as { content?: Record<string, { schema?: unknown }> }).content;
+        const schema = content?.['application/json']?.schema as { safeParse?: unknown } | undefined;
+        if (schema && typeof schema.safeParse === 'function')
+          schemas[status] = schema as { safeParse(v: unknown): { success: boolean } };
+      }
+      byOp.set(`${d.route.method.toUpperCase()} ${d.route.path}`, schemas);
+    }
+    routeSchema = (op, status, body) => {
+      const schema = byOp.get(op)?.[String(status)];
+      if (!schema) return null;
+      const r = schema.safeParse(body);
+      return r.success ? null : String(r.error).slice(0, 300);
+    };
+  }
+
+  const secrets = [JSON.parse(stack.config.JWT_PRIVATE_KEY!).d as string];
+  const tallies = new Map<string, Tally>();
+  const byId = new Map(OPERATIONS.map((o) => [o.id, o]));
+
+  async function countCalls(): Promise<number> {
+    const [row] = await db.select({ n: count() }).from(calls);
+    return Number(row!.n);
+  }
+
+  async function exercise(rc: RequestCase, mode: Mode): Promise<void> {
+    const op = byId.get(rc.op) ?? null;
+    const writes = !['GET', 'HEAD'].includes(rc.method.toUpperCase());
+    const before = {
+      originates: stack.sidecar.originates.length,
+      hangups: stack.sidecar.hangups.length,
+      refused: stack.sidecar.refused.length,
+      calls: writes ? await countCalls() : null,
+    };
+    const headers: Array<[string, string]> = [...rc.headers];
+    const auth = await authorization(rc.credential, rc.body ?? '');
+    if (auth !== null) headers.push(['Authorization', auth]);
+    let res: WireResponse;
+    try {
+      res = await send(
+        stack.url,
+        { ...rc, headers },
+        mode === 'in-process' ? (path, init) => stack.api.app.request(path, init) : undefined,
+      );
+    } catch (error) {
+      // Bun's HTTP parser closes the connection on a method token it does not know, before the app
+      // sees the request; that is an answer of sorts, and nothing happened.
+      const dropped = String(error).includes('closed without a complete answer');
+      if (!(dropped && rc.transport === 'raw' && !SERVER_METHODS.has(rc.method)))
+        throw new Error(`no answer (${error}) to\n${describeRequest(rc)}`);
+      res = { status: 0, headers: new Headers(), body: '' };
+      const t = tally(tallies, rc.op);
+      t.requests++;
+      t.byStatus.set(0, (t.byStatus.get(0) ?? 0) + 1);
+      const moved =
+        stack.sidecar.originates.length - before.originates + stack.sidecar.hangups.length - before.hangups;
+      if (moved > 0) throw new Error(`a dropped request reached the sidecar:\n${describeRequest(rc)}`);
+      return;
+    }
+    const effects: Effects = {
+      originates: stack.sidecar.originates.length - before.originates,
+      hangups: stack.sidecar.hangups.length - before.hangups,
+      refused: stack.sidecar.refused.length - before.refused,
+      calls: before.calls === null ? null : (await countCalls()) - before.calls,
+    };
+    const verdict = judge({
+      op,
+      rc,
+      res,
+      effects,
+      schemas: SCHEMAS,
+      secrets,
+      ...(routeSchema ? { routeSchema } : {}),
+      originates: ORIGINATING.has(rc.op),
+      hangsUp: HANGING_UP.has(rc.op),
+    });
+
+    const t = tally(tallies, rc.op);
+    t.requests++;
+    t.byStatus.set(res.status, (t.byStatus.get(res.status) ?? 0) + 1);
+    if (rc.flaws.length > 0) t.invalid++;
+    else if (rc.unsure.length === 0) t.valid++;
+    if (rc.flaws.length > 0 && res.status < 300 && t.lenientReads.length < 5)
+      t.lenientReads.push(rc.flaws.join('; '));
+
+    // Revoking all of a role's tokens is a valid request: the run goes on with a new token.
+    if (
+      rc.op === REVOKE &&
+      res.status === 200 &&
+      (rc.credential === 'admin' || rc.credential === 'operator' || rc.credential === 'viewer')
+    )
+      await refresh(rc.credential);
+
+    if (verdict.failures.length > 0) {
+      throw new Error(
+        `${verdict.failures.join('\n')}\n\nrequest (${mode}):\n${describeRequest(rc)}\n\nanswer: ${res.status} ${res.headers.get('content-type') ?? ''}\n${res.body.slice(0, 600)}`,
+      );
+    }
+  }
+
+  return { stack, generator, tallies, exercise };
+}
+
+function fromB64Url(s: string): Uint8Array {
+  const b64 = s.replace(/-/g, '+').replace(/_/g, '/');
+  return Uint8Array.from(atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4)), (c) => c.charCodeAt(0));
+}
