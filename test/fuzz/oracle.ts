@@ -44,10 +44,14 @@ const LEAKS: ReadonlyArray<[string, RegExp]> = [
 ];
 
 function requestText(rc: RequestCase): string {
-  let target = rc.target;
-  try {
-    target = decodeURIComponent(rc.target);
-  } catch {}
+  // Escapes decoded run by run, as a server does, leaving the ones that are not UTF-8 as they are.
+  const target = rc.target.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run;
+    }
+  });
   return [rc.target, target, rc.body ?? '', ...rc.headers.map(([, v]) => v)].join('\n');
 }
 

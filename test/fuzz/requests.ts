@@ -106,7 +106,6 @@ export const BAD_USER_CREDENTIALS = [
   'deactivated',
   'unknown-user',
   'old-version',
-  'sidecar-signature',
   'huge',
   'two-tokens',
 ] as const;
