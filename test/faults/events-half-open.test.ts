@@ -2,6 +2,7 @@ import { expect, test } from 'bun:test';
 import { type E2EStack, startE2EStack, waitFor } from '../harness/e2e.ts';
 import type { Direction } from '../harness/fault-proxy.ts';
 import type { TestUser } from '../harness/stack.ts';
+import { FAST_TUNING } from '../sidecar/harness.ts';
 import {
   API_ENV,
   expectAnsweredInTime,
@@ -43,21 +44,7 @@ for (const direction of ['both', 'down'] as Direction[]) {
       sidecar: {
         ariOriginateStyle: 'stasis',
         reconcileIntervalMs: 30_000,
-        tuning: {
-          ariRetryAttempts: 3,
-          ariRetryInitialDelayMs: 20,
-          ariRetryMaxDelayMs: 100,
-          wsConnectTimeoutMs: 1000,
-          wsInitialDelayMs: 50,
-          wsMaxDelayMs: 300,
-          wsMinUptimeMs: 500,
-          wsIdlePingMs: IDLE_PING_MS,
-          wsPongTimeoutMs: PONG_TIMEOUT_MS,
-          reconcileGraceMs: 100,
-          outboxInitialDelayMs: 20,
-          outboxMaxDelayMs: 200,
-          outboxRequestTimeoutMs: 2000,
-        },
+        tuning: { ...FAST_TUNING, wsIdlePingMs: IDLE_PING_MS, wsPongTimeoutMs: PONG_TIMEOUT_MS },
       },
     });
     try {
