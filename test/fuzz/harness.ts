@@ -40,7 +40,7 @@ import { Schemas } from './schema.ts';
 
 export const SEED = Number(process.env.FUZZ_SEED ?? 20_261_123);
 /** Requests over HTTP in all, spread over the operations. */
-export const RUNS = Number(process.env.FUZZ_RUNS ?? 2600);
+export const RUNS = Number(process.env.FUZZ_RUNS ?? 4000);
 /** Requests in-process (Bun only), as a share of RUNS. */
 export const IN_PROCESS_SHARE = 0.15;
 
