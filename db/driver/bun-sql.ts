@@ -99,13 +99,13 @@ function guardedPool(open: () => SQL, timeoutMs: number) {
     };
   };
 
-  const bounded = <T>(pool: SQL, work: PromiseLike<T>, what: string): Promise<T> => {
+  function bounded<T>(pool: SQL, work: PromiseLike<T>, what: string): Promise<T> {
     const w = watch(pool);
     w.arm(what);
     const settled = Promise.resolve(work);
     settled.catch(() => undefined);
     return Promise.race([settled, w.expired]).finally(() => w.disarm());
-  };
+  }
 
   const statements = (pool: SQL, target: Pick<SQL, 'unsafe'>): Statements => ({
     unsafe(query, params) {
