@@ -283,12 +283,15 @@ export class Schemas {
         fc.integer({ min: over, max: over + 100 }).map((n) => '1'.repeat(n)),
       );
     }
-    // Near misses: a conforming value with one character added, removed or replaced.
+    // Near misses: a conforming value with one character added, removed or replaced. They probe
+    // the edges of a pattern or format best, so they come as often as everything else together.
     if (s.pattern || s.format) {
-      parts.push(
-        fc
-          .tuple(this.validString({ ...s, minLength: undefined, maxLength: undefined }), nearMiss())
-          .map(([v, f]) => f(v)),
+      const near = fc
+        .tuple(this.validString({ ...s, minLength: undefined, maxLength: undefined }), nearMiss())
+        .map(([v, f]) => f(v));
+      return fc.oneof(
+        { weight: parts.length, arbitrary: near },
+        ...parts.map((arbitrary) => ({ weight: 1, arbitrary })),
       );
     }
     return fc.oneof(...parts);
@@ -323,14 +326,14 @@ export class Schemas {
       );
     }
     if (props.length > 0 && depth < 3) {
-      parts.push(
-        fc.constantFrom(...props).chain(([k, p]) =>
-          fc.tuple(good, fc.constant(k), this.invalid(p, depth + 1)).map(([o, key, bad]) => ({
-            ...o,
-            [key]: bad,
-          })),
-        ),
+      // One bad property, the commonest mistake, weighs as much as the other kinds together.
+      const oneBad = fc.constantFrom(...props).chain(([k, p]) =>
+        fc.tuple(good, fc.constant(k), this.invalid(p, depth + 1)).map(([o, key, bad]) => ({
+          ...o,
+          [key]: bad,
+        })),
       );
+      parts.push(oneBad, oneBad);
     }
     if (typeof s.additionalProperties === 'object' && this.breakable(s.additionalProperties) && depth < 3) {
       parts.push(

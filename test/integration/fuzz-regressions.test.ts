@@ -38,6 +38,30 @@ for (const mode of MODES) {
       expect((await stack.login(op.username, op.password, mode)).status).toBe(200);
     });
 
+    test('a status callback that is not a URI is refused, not trimmed and dialled', async () => {
+      const before = stack.sidecar.originates.length;
+      for (const status_callback of [
+        ' https://example.com/hooks',
+        'https://example.com/hooks\n',
+        'https://example.com/a b',
+        'https://exämple.com/hooks',
+        'https://example.com/%zz',
+      ]) {
+        const res = await stack.request(mode, '/api/v2/calls', {
+          token: op.token,
+          json: { phone_number: '+15551234000', status_callback },
+        });
+        const problem = await expectProblem(res, 422, 'validation_error');
+        expect(problem.errors?.[0]?.path).toBe('body.status_callback');
+      }
+      expect(stack.sidecar.originates.length).toBe(before);
+      const ok = await stack.request(mode, '/api/v2/calls', {
+        token: op.token,
+        json: { phone_number: '+15551234000', status_callback: 'https://example.com/hooks?a=1&b=%20' },
+      });
+      expect(ok.status).toBe(200);
+    });
+
     test('a sidecar batch under a media type that only starts like application/json is refused', async () => {
       for (const type of ['application/json-seq', 'application/json-patch+json', 'application/json.x']) {
         const body = JSON.stringify({

@@ -89,11 +89,19 @@ export const StatusSchema = z.enum(CALL_STATUSES).openapi({
 });
 
 export const StatusCallbackSchema = z
-  .url({ protocol: /^https?$/ })
+  .string()
   .max(2048)
+  // URL parsing forgives what a URI may not hold (surrounding or inner spaces, control characters,
+  // non-ASCII) and z.url() trims what it forgives; checked first, the value is taken as given or not.
+  .regex(
+    /^(?:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$/,
+    'must be a URL of URI characters only (RFC 3986): no spaces, control characters or non-ASCII',
+  )
+  .pipe(z.url({ protocol: /^https?$/ }))
   .openapi({
     description: 'URL that receives signed status webhooks for this call',
     example: 'https://example.com/hooks/outdial',
+    format: 'uri',
   });
 
 export const StatusCallbackEventsSchema = z
