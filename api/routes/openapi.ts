@@ -122,3 +122,41 @@ export function openApiConfig(appName: string) {
     ],
   };
 }
+
+/**
+ * `limit` of a listing: 1 to 100, default 50. Only plain decimal digits are accepted (not `0x10`,
+ * `+5`, ` 5` or `1e2`, which a bare number coercion would take).
+ */
+export const PageLimitSchema = z
+  .string()
+  .regex(/^[0-9]{1,3}$/, 'must be a whole number from 1 to 100')
+  .optional()
+  .transform((v) => (v === undefined ? 50 : Number(v)))
+  .pipe(
+    z
+      .number()
+      .int()
+      .min(1, 'must be a whole number from 1 to 100')
+      .max(100, 'must be a whole number from 1 to 100'),
+  )
+  .openapi({
+    param: { name: 'limit', in: 'query' },
+    type: 'integer',
+    minimum: 1,
+    maximum: 100,
+    default: 50,
+    description: 'Page size (1 to 100)',
+    example: 50,
+  });
+
+/** `cursor` of a listing: the `next_cursor` of the page before. */
+export const pageCursorSchema = (example: string) =>
+  z
+    .string()
+    .max(200)
+    .optional()
+    .openapi({
+      param: { name: 'cursor', in: 'query' },
+      description: 'next_cursor of the previous page',
+      example,
+    });

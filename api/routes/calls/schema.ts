@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { CALL_STATUSES } from '../../../db/schema.ts';
+import { PageLimitSchema, pageCursorSchema } from '../openapi.ts';
 
 /**
  * Call schemas. Inputs are validated without rewriting: a value that does not fit is refused,
@@ -280,22 +281,8 @@ export const ListCallsQuerySchema = z.object({
       description: 'Only calls created at or before',
       example: '2026-12-01T00:00:00Z',
     }),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(100)
-    .default(50)
-    .openapi({ param: { name: 'limit', in: 'query' }, description: 'Page size (1 to 100)', example: 50 }),
-  cursor: z
-    .string()
-    .max(200)
-    .optional()
-    .openapi({
-      param: { name: 'cursor', in: 'query' },
-      description: 'next_cursor of the previous page',
-      example: 'eyJ0IjoiMjAyNi0xMS0yM1QxNToyMzo1MS4yMTNaIiwiaSI6IjViMGY4YzFlIn0',
-    }),
+  limit: PageLimitSchema,
+  cursor: pageCursorSchema('eyJ0IjoiMjAyNi0xMS0yM1QxNToyMzo1MS4yMTNaIiwiaSI6IjViMGY4YzFlIn0'),
 });
 
 export const CallListSchema = z

@@ -3,7 +3,7 @@ import { getUserById, listUsers } from '../../../db/queries/users.ts';
 import { ApiError } from '../../errors.ts';
 import { decodeBase64UrlText, encodeBase64Url } from '../../lib/base64url.ts';
 import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, bearerSecurity, errorResponses, PageLimitSchema, pageCursorSchema } from '../openapi.ts';
 import { presentUser, UserIdParamSchema, UserSchema } from './schema.ts';
 
 export const listUsersRoute = createRoute({
@@ -15,22 +15,8 @@ export const listUsersRoute = createRoute({
   middleware: [requireAuth('admin')] as const,
   request: {
     query: z.object({
-      limit: z.coerce
-        .number()
-        .int()
-        .min(1)
-        .max(100)
-        .default(50)
-        .openapi({ param: { name: 'limit', in: 'query' }, description: 'Page size (1 to 100)', example: 50 }),
-      cursor: z
-        .string()
-        .max(200)
-        .optional()
-        .openapi({
-          param: { name: 'cursor', in: 'query' },
-          description: 'next_cursor of the previous page',
-          example: 'YWxpY2U',
-        }),
+      limit: PageLimitSchema,
+      cursor: pageCursorSchema('YWxpY2U'),
     }),
   },
   responses: {
