@@ -1,7 +1,7 @@
 import { SQL, type TransactionSQL } from 'bun';
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/bun-sql';
-import { DatabaseUnavailableError } from '../errors.ts';
+import { DatabaseUnavailableError, isDatabaseUnavailable } from '../errors.ts';
 import { schema } from '../schema.ts';
 import type { Database, Db } from '../types.ts';
 import { redactUrl } from './redact.ts';
@@ -14,7 +14,8 @@ export interface PostgresOptions {
   /**
    * Milliseconds one round trip to the server may take (a statement, or the BEGIN, COMMIT or
    * ROLLBACK of a transaction); 0 (default) waits for ever. When it passes, the statement fails
-   * with DatabaseUnavailableError and the whole pool is replaced.
+   * with DatabaseUnavailableError and the whole pool is replaced, as it is when a statement
+   * finds its connection lost.
    */
   queryTimeoutMs?: number;
 }
@@ -99,10 +100,19 @@ function guardedPool(open: () => SQL, timeoutMs: number) {
     };
   };
 
+  // After a server restart every idle connection of the pool is dead, and Bun's client finds
+  // each one only when a statement fails on it: the first such failure replaces them all.
+  function settle<T>(pool: SQL, work: Promise<T>): Promise<T> {
+    return work.catch((error: unknown) => {
+      if (isDatabaseUnavailable(error)) replace(pool);
+      throw error;
+    });
+  }
+
   function bounded<T>(pool: SQL, work: PromiseLike<T>, what: string): Promise<T> {
     const w = watch(pool);
     w.arm(what);
-    const settled = Promise.resolve(work);
+    const settled = settle(pool, Promise.resolve(work));
     settled.catch(() => undefined);
     return Promise.race([settled, w.expired]).finally(() => w.disarm());
   }
@@ -141,8 +151,9 @@ function guardedPool(open: () => SQL, timeoutMs: number) {
         w.arm('COMMIT');
         return value;
       }) as Promise<T>;
-      work.catch(() => undefined);
-      return Promise.race([work, w.expired]).finally(() => w.disarm());
+      const settled = settle(pool, work);
+      settled.catch(() => undefined);
+      return Promise.race([settled, w.expired]).finally(() => w.disarm());
     },
   };
 

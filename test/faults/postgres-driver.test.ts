@@ -125,6 +125,23 @@ describe('a bound on every round trip', () => {
     expect(isDatabaseUnavailable((await failure(database.ping())).error)).toBe(true);
   });
 
+  test('every connection lost at once (a server restart): the first failure replaces them all', async () => {
+    const database = guarded();
+    // Four connections in the pool.
+    await Promise.all([1, 2, 3, 4].map(() => database.db.execute(sql`select pg_sleep(0.05)`)));
+    expect(proxy.stats().active).toBeGreaterThanOrEqual(4);
+    proxy.set({ kind: 'reset' });
+    proxy.pass();
+    let failed = 0;
+    for (let i = 0; i < 8; i++) {
+      await database.ping().catch((error: unknown) => {
+        expect(isDatabaseUnavailable(error)).toBe(true);
+        failed += 1;
+      });
+    }
+    expect(failed).toBeLessThanOrEqual(1);
+  });
+
   test('without a bound (the default) nothing is cut short', async () => {
     const u = new URL(direct.url!);
     u.port = String(proxy.port);
