@@ -27,8 +27,8 @@ test('latency below the ARI timeout: every call is accepted and completes', asyn
   try {
     const op = await stack.user('operator');
     const ledger = new Ledger(stack);
-    // 300 ms each way: a round trip of 600 ms, under the 1 s timeout.
-    stack.faults!.ari.set({ kind: 'latency', ms: 250, jitterMs: 100 });
+    // 200–300 ms each way: a round trip of at most 600 ms, under the 1 s timeout.
+    stack.faults!.ari.set({ kind: 'latency', ms: 200, jitterMs: 100 });
     const load = startLoad(ledger, op, { placers: 3, readers: 2 });
     await Bun.sleep(4000);
     await load.stop();
