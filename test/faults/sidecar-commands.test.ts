@@ -14,15 +14,17 @@ import {
 } from './scenario.ts';
 
 /**
- * The API's commands to the sidecar go nowhere (blackholed) or are reset for a few seconds
- * while calls are placed: callers get a 503 within the sidecar timeout, never a hung request.
- * A command that reached the sidecar before its answer was lost may still ring once; it never
- * rings twice, and the API does not call it accepted.
+ * The API's commands to the sidecar go nowhere (blackholed), are reset, or are answered too
+ * late, for a few seconds while calls are placed: callers get a 503 within the sidecar timeout,
+ * never a hung request. A command that reached the sidecar although its answer never came back
+ * may still ring once; it never rings twice, and the API does not call it accepted.
  */
 
 const cases: [string, Fault][] = [
   ['blackholed', { kind: 'blackhole' }],
   ['reset', { kind: 'reset' }],
+  // The commands arrive; the sidecar's answers come after the API gave up on them.
+  ['answered too late', { kind: 'latency', ms: SIDECAR_TIMEOUT_MS + 500, direction: 'down' }],
 ];
 
 for (const [name, fault] of cases) {
@@ -43,7 +45,15 @@ for (const [name, fault] of cases) {
       expect(ledger.slowest).toBeLessThan(SIDECAR_TIMEOUT_MS + 1000);
       expect((ledger.tally.get('POST /calls 503 pbx_unavailable') ?? 0) - before).toBeGreaterThan(0);
       const final = await expectNoneLost(stack, op, ledger.accepted);
-      console.log(`commands ${name}: ${ledger.summary()}; final: ${statusCounts(final)}`);
+      // Commands that reached the sidecar although the API never heard back: those calls rang
+      // once while their callers were told 503.
+      const accepted = new Set(ledger.accepted);
+      const unheard = stack.sim!.originates.filter(
+        (o) => o.status === 200 && o.channelId && !accepted.has(o.channelId),
+      ).length;
+      console.log(
+        `commands ${name}: ${ledger.summary()}; final: ${statusCounts(final)}; originated though answered 503: ${unheard}`,
+      );
       for (const id of ledger.accepted) expect([id, final.get(id)!.status]).toEqual([id, 'completed']);
       expectNoneRangTwice(stack.sim!.originates);
       await expectRecovers(stack, op);
