@@ -17,7 +17,7 @@ export const meRoute = createRoute({
       description: 'The user the token belongs to',
       content: { 'application/json': { schema: UserSchema } },
     },
-    ...errorResponses(401, 500),
+    ...errorResponses(401, 500, 503),
   },
 });
 

@@ -44,7 +44,7 @@ export const revokeRoute = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 413, 415, 422, 500),
+    ...errorResponses(400, 401, 413, 415, 422, 500, 503),
   },
 });
 

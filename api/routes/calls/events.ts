@@ -31,7 +31,7 @@ export const callEventsRoute = createRoute({
         },
       },
     },
-    ...errorResponses(401, 404, 422, 500),
+    ...errorResponses(401, 404, 422, 500, 503),
   },
 });
 

@@ -29,7 +29,7 @@ export const getCallRoute = createRoute({
   request: { params: CallIdParamSchema },
   responses: {
     200: { description: 'The call', content: { 'application/json': { schema: CallSchema } } },
-    ...errorResponses(401, 404, 422, 500),
+    ...errorResponses(401, 404, 422, 500, 503),
   },
 });
 

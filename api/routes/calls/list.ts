@@ -49,7 +49,7 @@ export const listCallsRoute = createRoute({
   request: { query: ListCallsQuerySchema },
   responses: {
     200: { description: 'A page of calls', content: { 'application/json': { schema: CallListSchema } } },
-    ...errorResponses(401, 422, 500),
+    ...errorResponses(401, 422, 500, 503),
   },
 });
 

@@ -79,7 +79,7 @@ export const callWebhooksRoute = createRoute({
         },
       },
     },
-    ...errorResponses(401, 404, 422, 500),
+    ...errorResponses(401, 404, 422, 500, 503),
   },
 });
 

@@ -18,7 +18,7 @@ const legacyStatusRoute = <P extends string>(path: P) =>
     request: { params: CallIdParamSchema },
     responses: {
       200: { description: 'The call', content: { 'application/json': { schema: CallSchema } } },
-      ...errorResponses(401, 404, 422, 500),
+      ...errorResponses(401, 404, 422, 500, 503),
     },
   });
 

@@ -100,7 +100,7 @@ export const registerLiveStream = (app: App) => {
           },
         },
       },
-      ...errorResponses(401, 422, 500),
+      ...errorResponses(401, 422, 500, 503),
     },
   });
 

@@ -36,7 +36,7 @@ export const sidecarEventsRoute = createRoute({
       description: 'What became of each event',
       content: { 'application/json': { schema: EventBatchAck } },
     },
-    ...errorResponses(400, 401, 413, 415, 422, 500),
+    ...errorResponses(400, 401, 413, 415, 422, 500, 503),
   },
 });
 

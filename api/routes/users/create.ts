@@ -20,7 +20,7 @@ export const createUserRoute = createRoute({
   request: { body: { required: true, content: { 'application/json': { schema: CreateUserBodySchema } } } },
   responses: {
     201: { description: 'The new user', content: { 'application/json': { schema: UserSchema } } },
-    ...errorResponses(400, 401, 403, 409, 413, 415, 422, 500),
+    ...errorResponses(400, 401, 403, 409, 413, 415, 422, 500, 503),
   },
 });
 

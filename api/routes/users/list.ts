@@ -36,7 +36,7 @@ export const listUsersRoute = createRoute({
         },
       },
     },
-    ...errorResponses(401, 403, 422, 500),
+    ...errorResponses(401, 403, 422, 500, 503),
   },
 });
 
@@ -50,7 +50,7 @@ export const getUserRoute = createRoute({
   request: { params: UserIdParamSchema },
   responses: {
     200: { description: 'The user', content: { 'application/json': { schema: UserSchema } } },
-    ...errorResponses(401, 403, 404, 422, 500),
+    ...errorResponses(401, 403, 404, 422, 500, 503),
   },
 });
 

@@ -32,7 +32,7 @@ export const updateUserRoute = createRoute({
   },
   responses: {
     200: { description: 'The updated user', content: { 'application/json': { schema: UserSchema } } },
-    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 500),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 500, 503),
   },
 });
 
@@ -73,7 +73,7 @@ export const resetPasswordRoute = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 413, 415, 422, 500),
+    ...errorResponses(400, 401, 403, 404, 413, 415, 422, 500, 503),
   },
 });
 
