@@ -69,8 +69,8 @@ function postgresBinDir() {
 
 try {
   if (!dependenciesCurrent()) {
-    // `npm install` rather than `npm ci`: it installs exactly the lockfile too, and it also works with
-    // registries that do not serve every platform's optional binaries (npm ci then refuses the lockfile).
+    // `npm install` installs exactly the lockfile as `npm ci` does, without first deleting what is
+    // already there, and keeps working with a registry that lacks other platforms' optional binaries.
     say('installing npm dependencies');
     run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error']);
   }
