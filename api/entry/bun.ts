@@ -1,8 +1,6 @@
 import { resolve } from 'node:path';
 import { migrate } from '../../db/migrate.ts';
 import { openDatabase } from '../../db/open.ts';
-import { purgeExpiredIdempotencyKeys } from '../../db/queries/idempotency.ts';
-import { purgeExpired } from '../../db/queries/misc.ts';
 import type { Database } from '../../db/types.ts';
 import { createApp } from '../app.ts';
 import { limitHasher } from '../auth/passwords.ts';
@@ -10,6 +8,7 @@ import { buildServices } from '../bootstrap.ts';
 import type { SidecarClient } from '../calls/sidecar-client.ts';
 import { loadSigningKey, type SigningKey } from '../channel/keys.ts';
 import { ConfigError, loadConfig } from '../config.ts';
+import { housekeep } from '../housekeeping.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { noopMetrics } from '../lib/metrics.ts';
 import { createPromMetrics } from '../lib/prom-metrics.ts';
@@ -94,9 +93,7 @@ export async function startApi(
   });
 
   const housekeeping = setInterval(() => {
-    Promise.all([purgeExpired(database.db), purgeExpiredIdempotencyKeys(database.db)]).catch((error) =>
-      logger.warn('housekeeping failed', { error }),
-    );
+    housekeep(database.db, config, logger).catch((error) => logger.warn('housekeeping failed', { error }));
   }, HOUSEKEEPING_MS);
   housekeeping.unref();
 

@@ -1,7 +1,5 @@
 import type { ExecutionContext } from 'hono';
 import { openNeon, useLocalWebSocketProxy } from '../../db/driver/neon.ts';
-import { purgeExpiredIdempotencyKeys } from '../../db/queries/idempotency.ts';
-import { purgeExpired } from '../../db/queries/misc.ts';
 import { nextDeliveryDueAt } from '../../db/queries/webhooks.ts';
 import type { Database } from '../../db/types.ts';
 import { createApp } from '../app.ts';
@@ -20,6 +18,7 @@ import {
 import { loadSigningKey, type SigningKey } from '../channel/keys.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../errors.ts';
+import { housekeep } from '../housekeeping.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { noopMetrics } from '../lib/metrics.ts';
 import type { Services } from '../services.ts';
@@ -264,7 +263,7 @@ async function scheduledHandler(event: WorkerScheduledEvent, env: WorkerEnv, ctx
         // keep going while deliveries are due
       }
       if (event.cron === HOUSEKEEPING_CRON) {
-        await Promise.all([purgeExpired(database.db), purgeExpiredIdempotencyKeys(database.db)]);
+        await housekeep(database.db, iso.config, iso.logger);
       }
       await tasks.settled();
       await services.live.stop();

@@ -68,7 +68,3 @@ export async function releaseIdempotencyKey(db: Db, input: { userId: string; key
     .delete(idempotencyKeys)
     .where(and(eq(idempotencyKeys.userId, input.userId), eq(idempotencyKeys.key, input.key)));
 }
-
-export async function purgeExpiredIdempotencyKeys(db: Db): Promise<void> {
-  await db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, sql`now()`));
-}

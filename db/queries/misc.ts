@@ -1,5 +1,5 @@
-import { eq, lt, sql } from 'drizzle-orm';
-import { auditLog, revokedTokens, sidecars, usedJtis } from '../schema.ts';
+import { eq, sql } from 'drizzle-orm';
+import { auditLog, sidecars, usedJtis } from '../schema.ts';
 import type { Db } from '../types.ts';
 
 export type SidecarRow = typeof sidecars.$inferSelect;
@@ -59,7 +59,3 @@ export async function touchSidecar(db: Db, id: string): Promise<void> {
 }
 
 /** Deletes bookkeeping rows that have outlived their use. */
-export async function purgeExpired(db: Db): Promise<void> {
-  await db.delete(usedJtis).where(lt(usedJtis.expiresAt, sql`now()`));
-  await db.delete(revokedTokens).where(lt(revokedTokens.expiresAt, sql`now()`));
-}

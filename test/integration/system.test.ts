@@ -1,6 +1,20 @@
 import { afterAll, beforeAll, describe, expect } from 'bun:test';
-import { eq } from 'drizzle-orm';
-import { revokedTokens } from '../../db/schema.ts';
+import { eq, inArray, sql } from 'drizzle-orm';
+import { housekeep } from '../../api/housekeeping.ts';
+import { silentLogger } from '../../api/lib/logger.ts';
+import { insertCall } from '../../db/queries/calls.ts';
+import {
+  type CallStatus,
+  callEvents,
+  calls,
+  idempotencyKeys,
+  loginThrottle,
+  rateLimits,
+  revokedTokens,
+  usedJtis,
+  webhookAttempts,
+  webhookDeliveries,
+} from '../../db/schema.ts';
 import { MODES, startTestStack, TARGET, type TestStack, test } from '../harness/stack.ts';
 
 let stack: TestStack;
@@ -193,6 +207,204 @@ describe('Cron Triggers', () => {
       expect(await left()).toBe(0);
     },
   );
+});
+
+describe('housekeeping', () => {
+  const DAY = 86_400_000;
+  const ago = (ms: number) => new Date(Date.now() - ms);
+
+  /** A call of `ownerId` with the given status, created `age` ms ago, with a webhook delivery and attempt. */
+  async function seedCall(ownerId: string, status: CallStatus, age: number) {
+    const id = crypto.randomUUID();
+    const db = stack.database.db;
+    const { event } = await insertCall(db, {
+      id,
+      ownerId,
+      phoneNumber: '+15550001234',
+      context: 'outbound-ivr',
+      extension: 's',
+      priority: 1,
+      timeoutMs: 30_000,
+    });
+    await db
+      .update(calls)
+      .set({ status, createdAt: ago(age), endedAt: status === 'answered' ? null : ago(age - 60_000) })
+      .where(eq(calls.id, id));
+    const [delivery] = await db
+      .insert(webhookDeliveries)
+      .values({
+        callId: id,
+        eventId: event.id,
+        url: 'https://hooks.example.com/x',
+        payload: '{}',
+        state: 'delivered',
+      })
+      .returning();
+    await db
+      .insert(webhookAttempts)
+      .values({ deliveryId: delivery!.id, attempt: 1, startedAt: ago(age), durationMs: 12, statusCode: 200 });
+    deliveryOf.set(id, delivery!.id);
+    return id;
+  }
+  const deliveryOf = new Map<string, number>();
+
+  test('deletes finished calls past CALL_RETENTION_DAYS with their events and webhook records, and expired bookkeeping rows; keeps the rest', async () => {
+    const db = stack.database.db;
+    const owner = await stack.user('operator');
+    const retention = stack.config.CALL_RETENTION_DAYS;
+    const old = [
+      await seedCall(owner.id, 'completed', (retention + 1) * DAY),
+      await seedCall(owner.id, 'busy', (retention + 30) * DAY),
+      await seedCall(owner.id, 'failed', (retention + 400) * DAY),
+    ];
+    const oldButLive = await seedCall(owner.id, 'answered', (retention + 5) * DAY);
+    const recent = await seedCall(owner.id, 'completed', (retention - 1) * DAY);
+    const kept = [oldButLive, recent];
+
+    const tag = crypto.randomUUID();
+    await db.insert(usedJtis).values([
+      { jti: `gone-${tag}`, expiresAt: ago(1000) },
+      { jti: `kept-${tag}`, expiresAt: ago(-600_000) },
+    ]);
+    await db.insert(revokedTokens).values([
+      { jti: `gone-${tag}`, expiresAt: ago(1000) },
+      { jti: `kept-${tag}`, expiresAt: ago(-600_000) },
+    ]);
+    await db.insert(idempotencyKeys).values([
+      { userId: owner.id, key: `gone-${tag}`, requestHash: 'h', expiresAt: ago(1000) },
+      { userId: owner.id, key: `kept-${tag}`, requestHash: 'h', expiresAt: ago(-600_000) },
+    ]);
+    const window = stack.config.LOGIN_FAILURE_WINDOW * 1000;
+    await db.insert(loginThrottle).values([
+      { key: `user:gone-${tag}`, failures: 3, windowStartedAt: ago(window + 60_000) },
+      // The window is over but the lock is still in force: kept.
+      {
+        key: `user:locked-${tag}`,
+        failures: 5,
+        windowStartedAt: ago(window + 60_000),
+        lockedUntil: ago(-600_000),
+      },
+      { key: `user:kept-${tag}`, failures: 1, windowStartedAt: ago(1000) },
+    ]);
+    const rateWindow = stack.config.RATE_LIMIT_WINDOW * 1000;
+    await db.insert(rateLimits).values([
+      { key: `gone-${tag}`, windowStartedAt: ago(rateWindow + 1000), count: 7 },
+      { key: `kept-${tag}`, windowStartedAt: ago(1000), count: 7 },
+    ]);
+
+    for (const id of [...old, ...kept]) {
+      const res = await stack.request('http', `/api/v2/calls/${id}`, { token: owner.token });
+      expect(res.status).toBe(200);
+    }
+
+    if (TARGET === 'workerd') {
+      const res = await fetch(
+        `${stack.url}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent('0 * * * *')}`,
+      );
+      expect(res.status).toBe(200);
+    } else {
+      const deleted = await housekeep(db, stack.config, silentLogger);
+      expect(deleted.calls).toBeGreaterThanOrEqual(old.length);
+      expect(deleted.usedJtis).toBeGreaterThanOrEqual(1);
+      expect(deleted.revokedTokens).toBeGreaterThanOrEqual(1);
+      expect(deleted.idempotencyKeys).toBeGreaterThanOrEqual(1);
+      expect(deleted.loginThrottle).toBeGreaterThanOrEqual(1);
+      expect(deleted.rateLimits).toBeGreaterThanOrEqual(1);
+    }
+
+    const ids = (rows: Array<{ id: string }>) => rows.map((r) => r.id).sort();
+    expect(
+      ids(
+        await db
+          .select({ id: calls.id })
+          .from(calls)
+          .where(inArray(calls.id, [...old, ...kept])),
+      ),
+    ).toEqual([...kept].sort());
+    const eventsLeft = await db
+      .select({ callId: callEvents.callId })
+      .from(callEvents)
+      .where(inArray(callEvents.callId, [...old, ...kept]));
+    expect(new Set(eventsLeft.map((e) => e.callId))).toEqual(new Set(kept));
+    const deliveriesLeft = await db
+      .select({ id: webhookDeliveries.id, callId: webhookDeliveries.callId })
+      .from(webhookDeliveries)
+      .where(inArray(webhookDeliveries.callId, [...old, ...kept]));
+    expect(new Set(deliveriesLeft.map((d) => d.callId))).toEqual(new Set(kept));
+    const attemptsLeft = await db
+      .select({ deliveryId: webhookAttempts.deliveryId })
+      .from(webhookAttempts)
+      .innerJoin(webhookDeliveries, eq(webhookDeliveries.id, webhookAttempts.deliveryId))
+      .where(inArray(webhookDeliveries.callId, [...old, ...kept]));
+    expect(attemptsLeft.map((a) => a.deliveryId).sort()).toEqual(deliveriesLeft.map((d) => d.id).sort());
+    expect(
+      await db
+        .select()
+        .from(webhookAttempts)
+        .where(
+          inArray(
+            webhookAttempts.deliveryId,
+            old.map((id) => deliveryOf.get(id)!),
+          ),
+        ),
+    ).toEqual([]);
+
+    for (const id of old) {
+      const res = await stack.request('http', `/api/v2/calls/${id}`, { token: owner.token });
+      expect(res.status).toBe(404);
+      const events = await stack.request('http', `/api/v2/calls/${id}/events`, { token: owner.token });
+      expect(events.status).toBe(404);
+    }
+    for (const id of kept) {
+      const res = await stack.request('http', `/api/v2/calls/${id}`, { token: owner.token });
+      expect(res.status).toBe(200);
+      const webhooks = await stack.request('http', `/api/v2/calls/${id}/webhooks`, { token: owner.token });
+      expect(webhooks.status).toBe(200);
+    }
+
+    const keys = async <T extends { key: string }>(rows: Promise<T[]>) =>
+      (await rows).map((r) => r.key).sort();
+    expect(
+      (
+        await db
+          .select()
+          .from(usedJtis)
+          .where(sql`${usedJtis.jti} like ${`%${tag}`}`)
+      ).map((r) => r.jti),
+    ).toEqual([`kept-${tag}`]);
+    expect(
+      (
+        await db
+          .select()
+          .from(revokedTokens)
+          .where(sql`${revokedTokens.jti} like ${`%${tag}`}`)
+      ).map((r) => r.jti),
+    ).toEqual([`kept-${tag}`]);
+    expect(
+      await keys(
+        db
+          .select()
+          .from(idempotencyKeys)
+          .where(sql`${idempotencyKeys.key} like ${`%${tag}`}`),
+      ),
+    ).toEqual([`kept-${tag}`]);
+    expect(
+      await keys(
+        db
+          .select()
+          .from(loginThrottle)
+          .where(sql`${loginThrottle.key} like ${`%${tag}`}`),
+      ),
+    ).toEqual([`user:kept-${tag}`, `user:locked-${tag}`]);
+    expect(
+      await keys(
+        db
+          .select()
+          .from(rateLimits)
+          .where(sql`${rateLimits.key} like ${`%${tag}`}`),
+      ),
+    ).toEqual([`kept-${tag}`]);
+  });
 });
 
 describe('the OpenAPI document', () => {

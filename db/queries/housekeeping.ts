@@ -1,0 +1,99 @@
+import { sql } from 'drizzle-orm';
+import { TERMINAL_STATUSES } from '../schema.ts';
+import type { Db } from '../types.ts';
+import { rowsOf } from './prepared.ts';
+
+export interface HousekeepingOptions {
+  /** Finished calls created longer ago than this are deleted, with their events and webhook records. */
+  callRetentionDays: number;
+  /** Login failure counters older than the window, and not locking anything, are deleted. */
+  loginFailureWindowSeconds: number;
+  /** Rate-limit counters whose window has ended are deleted. */
+  rateLimitWindowSeconds: number;
+  /** Rows deleted per statement, so a large purge never holds long locks. */
+  batchSize?: number;
+}
+
+/** How many rows each kind of housekeeping deleted. */
+export interface HousekeepingResult {
+  calls: number;
+  usedJtis: number;
+  revokedTokens: number;
+  idempotencyKeys: number;
+  loginThrottle: number;
+  rateLimits: number;
+}
+
+const terminal = sql.join(
+  TERMINAL_STATUSES.map((status) => sql`${status}`),
+  sql`, `,
+);
+
+async function deleteInBatches(db: Db, batch: (limit: number) => ReturnType<typeof sql>, limit: number) {
+  let total = 0;
+  for (;;) {
+    const rows = rowsOf<{ n: number | string }>(
+      await db.execute(sql`with d as (${batch(limit)}) select count(*) as n from d`),
+    );
+    const n = Number(rows[0]?.n ?? 0);
+    total += n;
+    if (n < limit) return total;
+  }
+}
+
+/**
+ * Deletes what nothing needs any more: single-use command ids and revoked token ids past their
+ * expiry, idempotency keys past their life, login and rate-limit counters whose windows have ended,
+ * and finished calls older than the retention period (their event logs, webhook deliveries and
+ * attempts go with them). Calls that have not reached a final status are never deleted.
+ */
+export async function runHousekeeping(db: Db, options: HousekeepingOptions): Promise<HousekeepingResult> {
+  const limit = options.batchSize ?? 1000;
+  const calls = await deleteInBatches(
+    db,
+    (n) => sql`delete from calls where id in (
+      select id from calls
+      where created_at < now() - make_interval(days => ${options.callRetentionDays}::int)
+        and status in (${terminal})
+      order by created_at
+      limit ${n})
+      returning 1`,
+    limit,
+  );
+  const usedJtis = await deleteInBatches(
+    db,
+    (n) => sql`delete from used_jtis where jti in (
+      select jti from used_jtis where expires_at < now() limit ${n}) returning 1`,
+    limit,
+  );
+  const revokedTokens = await deleteInBatches(
+    db,
+    (n) => sql`delete from revoked_tokens where jti in (
+      select jti from revoked_tokens where expires_at < now() limit ${n}) returning 1`,
+    limit,
+  );
+  const idempotencyKeys = await deleteInBatches(
+    db,
+    (n) => sql`delete from idempotency_keys where (user_id, key) in (
+      select user_id, key from idempotency_keys where expires_at < now() limit ${n}) returning 1`,
+    limit,
+  );
+  const loginThrottle = await deleteInBatches(
+    db,
+    (n) => sql`delete from login_throttle where key in (
+      select key from login_throttle
+      where window_started_at < now() - make_interval(secs => ${options.loginFailureWindowSeconds}::int)
+        and (locked_until is null or locked_until < now())
+      limit ${n}) returning 1`,
+    limit,
+  );
+  const rateLimits = await deleteInBatches(
+    db,
+    (n) => sql`delete from rate_limits where key in (
+      select key from rate_limits
+      where window_started_at <= now() - make_interval(secs => ${options.rateLimitWindowSeconds}::int)
+      limit ${n}) returning 1`,
+    limit,
+  );
+  return { calls, usedJtis, revokedTokens, idempotencyKeys, loginThrottle, rateLimits };
+}
