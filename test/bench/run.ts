@@ -35,7 +35,8 @@ const header = [
   `- date: ${new Date().toISOString()}`,
   `- runtime: Bun ${Bun.version} on ${process.platform}/${process.arch}, ${navigator.hardwareConcurrency} cores`,
   `- database: PostgreSQL (throwaway local cluster, fsync off)`,
-  `- load generator: wrk (separate process), ${seconds} s per measurement`,
+  `- load: wrk (a separate process) for request rates, ${seconds} s per measurement; originate latency from`,
+  '  sequential requests, one call at a time; SSE fan-out from separate subscriber processes',
   '',
 ].join('\n');
 const text = `${header}${table(rows)}\n`;
