@@ -28,7 +28,7 @@ describe('the interactive reference at /docs', () => {
     const me = page.locator('section#get-api-v2-me');
     await me.locator('summary').click();
     await me.locator('button[type=submit]').click();
-    await expect(me.locator('.result pre').textContent()).resolves.toContain('401');
+    await me.locator('.result pre', { hasText: '401' }).waitFor();
 
     await page.fill('#login-username', admin.username);
     await page.fill('#login-password', admin.password);
