@@ -86,6 +86,7 @@ export const ConfigSchema = z
     RATE_LIMIT_WINDOW: int(60, 1, 86_400),
     IDEMPOTENCY_TTL: int(86_400, 60, 30 * 86_400),
     CALL_RETENTION_DAYS: int(90, 1, 3650),
+    AUDIT_RETENTION_DAYS: int(365, 1, 3650),
 
     ALLOWED_CONTEXTS: list(['outbound-ivr']),
     DEFAULT_CONTEXT: z.string().regex(SAFE_NAME).default('outbound-ivr'),

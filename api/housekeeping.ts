@@ -9,11 +9,15 @@ import type { Logger } from './lib/logger.ts';
  */
 export async function housekeep(
   db: Db,
-  config: Pick<Config, 'CALL_RETENTION_DAYS' | 'LOGIN_FAILURE_WINDOW' | 'RATE_LIMIT_WINDOW'>,
+  config: Pick<
+    Config,
+    'CALL_RETENTION_DAYS' | 'AUDIT_RETENTION_DAYS' | 'LOGIN_FAILURE_WINDOW' | 'RATE_LIMIT_WINDOW'
+  >,
   logger: Logger,
 ): Promise<HousekeepingResult> {
   const result = await runHousekeeping(db, {
     callRetentionDays: config.CALL_RETENTION_DAYS,
+    auditRetentionDays: config.AUDIT_RETENTION_DAYS,
     loginFailureWindowSeconds: config.LOGIN_FAILURE_WINDOW,
     rateLimitWindowSeconds: config.RATE_LIMIT_WINDOW,
   });

@@ -6,6 +6,8 @@ import { rowsOf } from './prepared.ts';
 export interface HousekeepingOptions {
   /** Finished calls created longer ago than this are deleted, with their events and webhook records. */
   callRetentionDays: number;
+  /** Audit log entries older than this are deleted. */
+  auditRetentionDays: number;
   /** Login failure counters older than the window, and not locking anything, are deleted. */
   loginFailureWindowSeconds: number;
   /** Rate-limit counters whose window has ended are deleted. */
@@ -17,6 +19,7 @@ export interface HousekeepingOptions {
 /** How many rows each kind of housekeeping deleted. */
 export interface HousekeepingResult {
   calls: number;
+  auditLog: number;
   usedJtis: number;
   revokedTokens: number;
   idempotencyKeys: number;
@@ -44,8 +47,9 @@ async function deleteInBatches(db: Db, batch: (limit: number) => ReturnType<type
 /**
  * Deletes what nothing needs any more: single-use command ids and revoked token ids past their
  * expiry, idempotency keys past their life, login and rate-limit counters whose windows have ended,
- * and finished calls older than the retention period (their event logs, webhook deliveries and
- * attempts go with them). Calls that have not reached a final status are never deleted.
+ * finished calls older than the retention period (their event logs, webhook deliveries and
+ * attempts go with them), and audit log entries older than theirs. Calls that have not reached a
+ * final status are never deleted.
  */
 export async function runHousekeeping(db: Db, options: HousekeepingOptions): Promise<HousekeepingResult> {
   const limit = options.batchSize ?? 1000;
@@ -56,6 +60,16 @@ export async function runHousekeeping(db: Db, options: HousekeepingOptions): Pro
       where created_at < now() - make_interval(days => ${options.callRetentionDays}::int)
         and status in (${terminal})
       order by created_at
+      limit ${n})
+      returning 1`,
+    limit,
+  );
+  const auditLog = await deleteInBatches(
+    db,
+    (n) => sql`delete from audit_log where id in (
+      select id from audit_log
+      where at < now() - make_interval(days => ${options.auditRetentionDays}::int)
+      order by at
       limit ${n})
       returning 1`,
     limit,
@@ -95,5 +109,5 @@ export async function runHousekeeping(db: Db, options: HousekeepingOptions): Pro
       limit ${n}) returning 1`,
     limit,
   );
-  return { calls, usedJtis, revokedTokens, idempotencyKeys, loginThrottle, rateLimits };
+  return { calls, auditLog, usedJtis, revokedTokens, idempotencyKeys, loginThrottle, rateLimits };
 }

@@ -4,6 +4,7 @@ import { housekeep } from '../../api/housekeeping.ts';
 import { silentLogger } from '../../api/lib/logger.ts';
 import { insertCall } from '../../db/queries/calls.ts';
 import {
+  auditLog,
   type CallStatus,
   callEvents,
   calls,
@@ -248,7 +249,7 @@ describe('housekeeping', () => {
   }
   const deliveryOf = new Map<string, number>();
 
-  test('deletes finished calls past CALL_RETENTION_DAYS with their events and webhook records, and expired bookkeeping rows; keeps the rest', async () => {
+  test('deletes finished calls past CALL_RETENTION_DAYS with their events and webhook records, audit entries past AUDIT_RETENTION_DAYS, and expired bookkeeping rows; keeps the rest', async () => {
     const db = stack.database.db;
     const owner = await stack.user('operator');
     const retention = stack.config.CALL_RETENTION_DAYS;
@@ -286,6 +287,11 @@ describe('housekeeping', () => {
       },
       { key: `user:kept-${tag}`, failures: 1, windowStartedAt: ago(1000) },
     ]);
+    const auditRetention = stack.config.AUDIT_RETENTION_DAYS * DAY;
+    await db.insert(auditLog).values([
+      { action: 'login', targetId: `gone-${tag}`, at: ago(auditRetention + DAY) },
+      { action: 'login', targetId: `kept-${tag}`, at: ago(auditRetention - DAY) },
+    ]);
     const rateWindow = stack.config.RATE_LIMIT_WINDOW * 1000;
     await db.insert(rateLimits).values([
       { key: `gone-${tag}`, windowStartedAt: ago(rateWindow + 1000), count: 7 },
@@ -305,6 +311,7 @@ describe('housekeeping', () => {
     } else {
       const deleted = await housekeep(db, stack.config, silentLogger);
       expect(deleted.calls).toBeGreaterThanOrEqual(old.length);
+      expect(deleted.auditLog).toBeGreaterThanOrEqual(1);
       expect(deleted.usedJtis).toBeGreaterThanOrEqual(1);
       expect(deleted.revokedTokens).toBeGreaterThanOrEqual(1);
       expect(deleted.idempotencyKeys).toBeGreaterThanOrEqual(1);
@@ -403,6 +410,14 @@ describe('housekeeping', () => {
           .from(rateLimits)
           .where(sql`${rateLimits.key} like ${`%${tag}`}`),
       ),
+    ).toEqual([`kept-${tag}`]);
+    expect(
+      (
+        await db
+          .select({ targetId: auditLog.targetId })
+          .from(auditLog)
+          .where(sql`${auditLog.targetId} like ${`%${tag}`}`)
+      ).map((r) => r.targetId),
     ).toEqual([`kept-${tag}`]);
   });
 });
