@@ -53,7 +53,6 @@ export const ConfigSchema = z
     APP_ENV: z.enum(['production', 'development', 'test']).default('production'),
     HOST: z.string().default('0.0.0.0'),
     PORT: int(8000, 0, 65535),
-    PUBLIC_URL: optionalText,
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     DOCS_ENABLED: bool(true),
     METRICS_ENABLED: bool(true),
