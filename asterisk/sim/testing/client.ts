@@ -10,7 +10,7 @@ export interface AriReply {
   status: number;
   body: unknown;
   headers: Headers;
-  /** performance.now() when the reply arrived. */
+  /** performance.now() when the reply's status and headers arrived (before its body was read). */
   at: number;
 }
 
@@ -29,8 +29,10 @@ export const ari = async (
   else if (opts.body !== undefined) body = JSON.stringify(opts.body);
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const res = await fetch(`${baseUrl}${path}`, { method, headers, body, signal: opts.signal });
-  const text = await res.text();
+  // Taken before the body is read: reading it takes more turns of the event loop, in which an
+  // event sent after the reply could be handled first and seem to have come before it.
   const at = performance.now();
+  const text = await res.text();
   const isJson = (res.headers.get('content-type') ?? '').includes('json');
   return {
     status: res.status,
