@@ -34,6 +34,8 @@ export interface RequestMeta {
   requestId: string;
   clientAddress: string | null;
   logger: Logger;
+  /** Runs once the request is known to be valid, before the call is stored (the rate limit). */
+  admit?: () => Promise<void>;
 }
 
 export interface OriginateOutcome {
@@ -84,6 +86,7 @@ export async function originateCall(
       });
     }
   }
+  await meta.admit?.();
   const callerId = input.callerId ?? (config.DEFAULT_CALLER_ID || null);
   const traceparent =
     input.traceparent && TRACEPARENT.test(input.traceparent) ? input.traceparent : undefined;

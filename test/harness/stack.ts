@@ -49,7 +49,7 @@ export const WORKERD_SKIPS: Readonly<Record<string, string>> = {
     'checks that Bun hashes on worker threads; in workerd bcrypt runs in the isolate itself',
   'a burst of logins beyond the hashing capacity answers 503 busy, and busy logins do not count as failures':
     'needs a second API with other settings (PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE)',
-  'originates above RATE_LIMIT_REQUESTS per window answer 429 with Retry-After':
+  'originates above RATE_LIMIT_REQUESTS per window answer 429 with Retry-After; replays and refused requests do not count':
     'needs a second API with other settings (RATE_LIMIT_REQUESTS)',
   'the original names, with route templates as labels':
     'Workers have no metrics registry: /metrics answers 404 there (checked instead)',

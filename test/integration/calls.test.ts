@@ -443,24 +443,51 @@ describe('idempotency', () => {
 });
 
 describe('rate limit', () => {
-  test('originates above RATE_LIMIT_REQUESTS per window answer 429 with Retry-After', async () => {
+  test('originates above RATE_LIMIT_REQUESTS per window answer 429 with Retry-After; replays and refused requests do not count', async () => {
     const limited = await startTestStack({ env: { RATE_LIMIT_REQUESTS: '3', RATE_LIMIT_WINDOW: '60' } });
     try {
       const op = await limited.user('operator');
+      // Refused requests do not use up the window.
+      for (const json of [{ phone_number: '555-123' }, { phone_number: '5551234000', context: 'other' }]) {
+        const res = await limited.request('http', '/api/v2/calls', { token: op.token, json });
+        expect(res.status).toBe(422);
+      }
       const statuses: number[] = [];
+      const remaining: Array<string | null> = [];
       for (let i = 0; i < 5; i++) {
         const res = await limited.request('http', '/api/v2/calls', {
           token: op.token,
           json: { phone_number: '5551234000' },
+          headers: { 'Idempotency-Key': `limited-${i}` },
         });
         statuses.push(res.status);
+        remaining.push(res.headers.get('x-ratelimit-remaining'));
         if (res.status === 429) {
           await expectProblem(res, 429, 'rate_limited');
           expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
-          expect(res.headers.get('x-ratelimit-remaining')).toBe('0');
+        } else {
+          expect(res.headers.get('x-ratelimit-limit')).toBe('3');
         }
       }
       expect(statuses).toEqual([200, 200, 200, 429, 429]);
+      expect(remaining).toEqual(['2', '1', '0', '0', '0']);
+      expect(limited.sidecar.originates).toHaveLength(3);
+      // A retry of a request that placed its call still gets its answer once the window is used up …
+      const replay = await limited.request('http', '/api/v2/calls', {
+        token: op.token,
+        json: { phone_number: '5551234000' },
+        headers: { 'Idempotency-Key': 'limited-0' },
+      });
+      expect(replay.status).toBe(200);
+      expect(replay.headers.get('idempotent-replayed')).toBe('true');
+      // … and the key of a request refused with 429 was not kept: the same key with another body is
+      // not "reused" (422) but rate limited again.
+      const again = await limited.request('http', '/api/v2/calls', {
+        token: op.token,
+        json: { phone_number: '5551234999' },
+        headers: { 'Idempotency-Key': 'limited-3' },
+      });
+      await expectProblem(again, 429, 'rate_limited');
       expect(limited.sidecar.originates).toHaveLength(3);
       // Another user has a window of its own.
       const other = await limited.user('operator');

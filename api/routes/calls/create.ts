@@ -1,6 +1,5 @@
 import { createRoute } from '@hono/zod-openapi';
 import { requireAuth } from '../../middleware/auth.ts';
-import { rateLimit } from '../../middleware/rate-limit.ts';
 import { type App, bearerSecurity, errorResponses, RateLimitHeaders } from '../openapi.ts';
 import { handleOriginate } from './originate-handler.ts';
 import { CreateCallBodySchema, IdempotencyHeaderSchema, OriginateResponseSchema } from './schema.ts';
@@ -15,7 +14,7 @@ export const createCallRoute = createRoute({
     'Answers 200 with `status` `dialing` (or `pending` when the call waits for a dialling slot), or ' +
     '`failed` with `success: false` when the PBX refused it. When no PBX can take the call: 503 with Retry-After.',
   security: bearerSecurity,
-  middleware: [requireAuth('admin', 'operator'), rateLimit({ scope: 'originate' })] as const,
+  middleware: [requireAuth('admin', 'operator')] as const,
   request: {
     headers: IdempotencyHeaderSchema,
     body: { required: true, content: { 'application/json': { schema: CreateCallBodySchema } } },

@@ -2,12 +2,15 @@ import type { Context } from 'hono';
 import { withIdempotency } from '../../calls/idempotency.ts';
 import { type OriginateInput, originateCall } from '../../calls/originate.ts';
 import { presentOriginate } from '../../calls/present.ts';
+import { takeRateLimit } from '../../middleware/rate-limit.ts';
 import type { AppEnv } from '../../services.ts';
 import type { OriginateResponse } from './schema.ts';
 
 /**
  * The shared body of both originate routes (`POST /calls` and the original
- * `POST /interaction/{number}`): idempotency, then the originate itself.
+ * `POST /interaction/{number}`): idempotency, then the rate limit and the originate itself. Only a
+ * request that is about to make a call counts against the rate limit: a replayed, mismatched or
+ * in-flight Idempotency-Key does not, and a 429 releases the key so the request can be retried.
  */
 export async function handleOriginate(
   c: Context<AppEnv>,
@@ -23,7 +26,12 @@ export async function handleOriginate(
       const outcome = await originateCall(
         services,
         { ...input, ownerId: user.id, traceparent: c.req.header('traceparent') },
-        { requestId: c.get('requestId'), clientAddress: services.clientAddress(c), logger: c.get('logger') },
+        {
+          requestId: c.get('requestId'),
+          clientAddress: services.clientAddress(c),
+          logger: c.get('logger'),
+          admit: () => takeRateLimit(c, 'originate'),
+        },
       );
       return { status: 200, body: presentOriginate(outcome), callId: outcome.call.id };
     },

@@ -1,6 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireAuth } from '../../middleware/auth.ts';
-import { rateLimit } from '../../middleware/rate-limit.ts';
 import { handleOriginate } from '../calls/originate-handler.ts';
 import {
   IdempotencyHeaderSchema,
@@ -19,7 +18,7 @@ export const interactionRoute = createRoute({
     'The route of the service Outdial replaces; same behaviour as `POST /api/v2/calls` with the number in the path ' +
     'and an optional JSON body.',
   security: bearerSecurity,
-  middleware: [requireAuth('admin', 'operator'), rateLimit({ scope: 'originate' })] as const,
+  middleware: [requireAuth('admin', 'operator')] as const,
   request: {
     params: z.object({ number: PhoneNumberSchema.openapi({ param: { name: 'number', in: 'path' } }) }),
     headers: IdempotencyHeaderSchema,
