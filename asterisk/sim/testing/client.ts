@@ -170,6 +170,33 @@ export const rawUpgrade = (
     );
   });
 
+/**
+ * A POST without a body over a plain socket on this thread's event loop, resolving with the status
+ * and the time the reply's first bytes arrived. `fetch` reads replies on a thread of its own, so
+ * under load its reply can reach the test after events the socket received later; a plain socket
+ * and the events websocket are read by the same loop, in the order their data arrived.
+ */
+export const rawPost = (port: number, path: string): Promise<{ status: number; at: number }> =>
+  new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1');
+    let at = 0;
+    let data = '';
+    sock.on('data', (chunk) => {
+      at ||= performance.now();
+      data += chunk.toString('utf8');
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(data)?.[1];
+      if (status && data.includes('\r\n\r\n')) {
+        sock.destroy();
+        resolve({ status: Number(status), at });
+      }
+    });
+    sock.on('error', reject);
+    sock.write(
+      `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: ${GOOD_BASIC}\r\n` +
+        'Content-Length: 0\r\nConnection: close\r\n\r\n',
+    );
+  });
+
 /** The originate query the recordings use, as a path. */
 export const originatePath = (
   number: string,
