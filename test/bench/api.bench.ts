@@ -103,7 +103,8 @@ export async function benchApi(options: { seconds: number }): Promise<Row[]> {
         const quiet = await wrk(target, { connections, seconds: options.seconds, headers });
         let sent = 0;
         let done = 0;
-        let loginFailures = 0;
+        // Logins that did not get a token, by what they answered (503: the hashing queue was full).
+        const refused = new Map<string, number>();
         const pending: Promise<unknown>[] = [];
         const started = performance.now();
         const timer = setInterval(() => {
@@ -111,7 +112,10 @@ export async function benchApi(options: { seconds: number }): Promise<Row[]> {
           pending.push(
             login()
               .then(() => done++)
-              .catch(() => loginFailures++),
+              .catch((error: Error) => {
+                const what = /^login: (\d+)$/.exec(error.message)?.[1] ?? error.message;
+                refused.set(what, (refused.get(what) ?? 0) + 1);
+              }),
           );
         }, 100);
         const busy = await wrk(target, { connections, seconds: options.seconds, headers });
@@ -136,7 +140,9 @@ export async function benchApi(options: { seconds: number }): Promise<Row[]> {
         rows.push({
           bench: name,
           measure: 'logins',
-          value: `${sent} sent (${(sent / elapsed).toFixed(1)}/s), ${done} ok, ${loginFailures} failed`,
+          value: `${sent} sent (${(sent / elapsed).toFixed(1)}/s), ${done} ok${[...refused]
+            .map(([what, n]) => `, ${n} × ${what}`)
+            .join('')}`,
         });
       }
       rows.push({
