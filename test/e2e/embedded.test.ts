@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from 'bun:test';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
@@ -8,7 +8,8 @@ import { freePort } from '../harness/postgres.ts';
 /**
  * `npm start` with no configuration at all: the launcher starts the ARI simulator, the API on the
  * embedded PGlite and the sidecar, creates the admin, prints how to log in; a call placed the way the
- * banner shows goes through to `completed`; a second start on the same data keeps the admin and keys.
+ * banner shows goes through to `completed`; a second start on the same data keeps the admin and keys;
+ * the README's curl examples run against it as written.
  */
 const ROOT = join(import.meta.dir, '..', '..');
 const BUN = join(ROOT, 'node_modules', '.bin', 'bun');
@@ -50,6 +51,42 @@ async function launch(ports: { api: number; sidecar: number; sim: number }) {
     await Bun.sleep(50);
   }
   return { proc, banner: () => out };
+}
+
+/**
+ * Runs the README's "With curl" block with bash, real curl and jq against `base`, changing only the
+ * lines that set `B` and `PASSWORD`. Every curl also reports its HTTP status on stderr; a last
+ * request checks that the block's final step, revoking the token, took effect.
+ */
+async function runReadmeCurl(base: string, password: string) {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const block = /### With curl\n\n```sh\n([\s\S]*?)\n```/.exec(readme)?.[1];
+  if (!block) throw new Error('README has no "With curl" sh block');
+  const script = block
+    .replace(/^B=http:\/\/127\.0\.0\.1:8000$/m, `B=${base}`)
+    .replace(/^PASSWORD=….*$/m, `PASSWORD='${password}'`);
+  expect(script).toContain(`B=${base}\n`);
+  expect(script).toContain(`PASSWORD='${password}'\n`);
+  const requests = block.match(/\bcurl -s\b/g)?.length ?? 0;
+  const proc = Bun.spawn(
+    [
+      'bash',
+      '-c',
+      [
+        'set -euo pipefail',
+        `curl() { command curl -w '%{stderr}%{http_code} %{method} %{url_effective}\\n' "$@"; echo; }`,
+        script,
+        'command curl -s -o /dev/null -w \'%{http_code}\' "$B/api/v2/me" -H "Authorization: Bearer $TOKEN" >&2',
+      ].join('\n'),
+    ],
+    { cwd: mkdtempSync(join(tmpdir(), 'outdial-curl-')), stdout: 'pipe', stderr: 'pipe' },
+  );
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  return { stdout, stderr, code, requests };
 }
 
 async function stop(proc: Subprocess) {
@@ -117,6 +154,26 @@ describe('npm start on embedded defaults', () => {
         items: { status: string }[];
       };
       expect(list.items.map((c) => c.status)).toEqual(['completed']);
+
+      const curl = await runReadmeCurl(base, password);
+      expect(curl.code).toBe(0);
+      const lines = curl.stderr.trim().split('\n');
+      // One status line per request of the block, every one a success, then the revoked token's 401.
+      expect(lines).toHaveLength(curl.requests + 1);
+      expect(lines.slice(0, -1).filter((l) => !/^2\d\d /.test(l))).toEqual([]);
+      expect(lines.at(-1)).toBe('401');
+      const answers = curl.stdout
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(answers[0]).toMatchObject({ success: true, phone_number: '+15551234000', error: null });
+      expect(answers[1]).toMatchObject({ success: true, phone_number: '5551234001' });
+      expect(answers[2]).toMatchObject({
+        call_id: answers[0]!.call_id,
+        caller_id: 'Contact Center <5550001111>',
+      });
+      expect(answers).toContainEqual(expect.objectContaining({ username: 'alice', role: 'operator' }));
+      expect(answers.at(-1)).toMatchObject({ revoked: true });
     } finally {
       expect(await stop(second.proc)).toBe(0);
     }

@@ -77,6 +77,9 @@ try {
   if (forTests) {
     if (!has('chromium') && !existsSync('/usr/bin/chromium')) aptInstall('chromium');
     if (!postgresBinDir()) aptInstall('postgresql');
+    // The README's curl examples run in the e2e step as written.
+    const missing = ['curl', 'jq'].filter((tool) => !has(tool));
+    if (missing.length > 0) aptInstall(...missing);
     const composePlugin = spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0;
     if (!composePlugin && !has('docker-compose')) aptInstall('docker-compose');
   }
