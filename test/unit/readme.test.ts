@@ -2,8 +2,9 @@ import { expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 
 /**
- * The README's route table lists exactly the operations of the OpenAPI document, plus the pages
- * that are not API operations.
+ * What the READMEs name exists: the route table lists exactly the operations of the OpenAPI
+ * document (plus the pages that are not API operations), and every `npm run` script they mention
+ * is in package.json.
  */
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -36,4 +37,14 @@ test("the README's route table lists every operation of the OpenAPI document, an
   );
   expect(documented.length).toBeGreaterThan(20);
   expect(readmeOperations()).toEqual([...documented, ...PAGES].sort());
+});
+
+test('every `npm run` script the READMEs mention exists', () => {
+  const { scripts } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  const text = readme + readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const named = [...new Set([...text.matchAll(/npm run ([a-z][a-z:-]*)/g)].map((m) => m[1]!))];
+  expect(named.length).toBeGreaterThan(10);
+  expect(named.filter((name) => !(name in scripts))).toEqual([]);
 });
