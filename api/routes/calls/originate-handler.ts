@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { withIdempotency } from '../../calls/idempotency.ts';
 import { type OriginateInput, originateCall } from '../../calls/originate.ts';
 import { presentOriginate } from '../../calls/present.ts';
-import { takeRateLimit } from '../../middleware/rate-limit.ts';
+import { takeRateLimit } from '../../calls/rate-limit.ts';
 import type { AppEnv } from '../../services.ts';
 import type { OriginateResponse } from './schema.ts';
 
