@@ -37,6 +37,13 @@ export function consoleClient(): void {
   let me: Me | null = null;
   let nextCursor: string | null = null;
   let currentCall: string | null = null;
+  /**
+   * The call on screen: the live events received for it, and the sequence of the event its badge
+   * shows. A fetch answered after a newer live event must not take the badge back.
+   */
+  let liveEvents: CallEvent[] = [];
+  let shownSequence = -1;
+  const FINAL = ['completed', 'busy', 'no_answer', 'failed', 'canceled'];
   let stream: AbortController | null = null;
   let lastEventId: string | null = null;
 
@@ -255,14 +262,10 @@ export function consoleClient(): void {
       void loadCalls(true);
     }
     if (currentCall === ev.call_id) {
-      const badge = $('call-status');
-      badge.className = `status ${ev.status}`;
-      text(badge, ev.status);
+      liveEvents.push(ev);
+      showStatus(ev.status, ev.sequence);
       appendEvent(ev);
-      if (['completed', 'busy', 'no_answer', 'failed', 'canceled'].includes(ev.status)) {
-        $('hangup').hidden = true;
-        void loadCall(ev.call_id, false);
-      }
+      if (FINAL.includes(ev.status)) void loadCall(ev.call_id, false);
     }
   }
 
@@ -364,7 +367,21 @@ export function consoleClient(): void {
     cell(row, details, true);
   }
 
+  /** Shows the status after event `sequence` of the call on screen, unless a newer one is shown. */
+  function showStatus(status: string, sequence: number) {
+    if (sequence < shownSequence) return;
+    shownSequence = sequence;
+    const badge = $('call-status');
+    badge.className = `status ${status}`;
+    text(badge, status);
+    $('hangup').hidden = FINAL.includes(status) || me?.role === 'viewer';
+  }
+
   async function loadCall(id: string, focus = true) {
+    if (currentCall !== id) {
+      liveEvents = [];
+      shownSequence = -1;
+    }
     currentCall = id;
     showView('call-view', focus);
     try {
@@ -381,10 +398,12 @@ export function consoleClient(): void {
       ]);
       if (currentCall !== id) return;
       text($('call-title'), `Call to ${call.phone_number}`);
-      const badge = $('call-status');
-      badge.className = `status ${call.status}`;
-      text(badge, call.status);
-      $('hangup').hidden = !call.is_active || me?.role === 'viewer';
+      // The fetched log, with whatever the stream brought meanwhile; the newest event sets the badge.
+      const events = new Map<string, CallEvent>();
+      for (const ev of [...log.events, ...liveEvents]) events.set(ev.id, ev);
+      const ordered = [...events.values()].sort((a, b) => a.sequence - b.sequence);
+      const newest = ordered.at(-1);
+      showStatus(newest?.status ?? call.status, newest?.sequence ?? 0);
       const dl = $('call-details');
       dl.replaceChildren();
       const fields: [string, unknown][] = [
@@ -411,7 +430,7 @@ export function consoleClient(): void {
         dl.append(dt, dd);
       }
       ($('events-table') as HTMLTableElement).tBodies[0]!.replaceChildren();
-      for (const ev of log.events) appendEvent(ev);
+      for (const ev of ordered) appendEvent(ev);
       const wbody = ($('webhooks-table') as HTMLTableElement).tBodies[0]!;
       wbody.replaceChildren();
       for (const d of hooks.deliveries) {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import type { Browser, Page } from 'playwright-core';
+import type { APIResponse, Browser, Page, Route } from 'playwright-core';
 import { collectPageErrors, launchBrowser, screenshot } from '../harness/browser.ts';
 import { type E2EStack, startE2EStack } from '../harness/e2e.ts';
 import type { TestUser } from '../harness/stack.ts';
@@ -79,6 +79,69 @@ describe('the operator console', () => {
     await page.locator('#call-status', { hasText: 'canceled' }).waitFor({ timeout: 10_000 });
     await page.locator('#call-details', { hasText: 'hangup_requested' }).waitFor();
     await screenshot(page, 'console-call-canceled');
+    await page.close();
+  });
+
+  test('details fetched before a newer live event do not take the status back', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors = collectPageErrors(page);
+    await logIn(page, admin);
+    await page.locator('#calls-view').waitFor();
+    // The first answers for the call's details and event log are fetched at once but held back
+    // until the live stream has moved the call on: they arrive stale.
+    const held: { path: string; response: APIResponse }[] = [];
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let delivered = 0;
+    await page.route(/\/api\/v2\/calls\/[0-9a-f-]{36}(\/events)?$/, async (route: Route) => {
+      if (route.request().method() !== 'GET' || held.length >= 2) return route.continue();
+      const entry = { path: new URL(route.request().url()).pathname, response: await route.fetch() };
+      held.push(entry);
+      await released;
+      await route.fulfill({ response: entry.response });
+      delivered++;
+    });
+    await page.locator('#originate-form').getByLabel('Phone number').fill('+15551234002');
+    await page.getByRole('button', { name: 'Call' }).click();
+    while (held.length < 2) await Bun.sleep(10);
+    const details = held.find((h) => !h.path.endsWith('/events'))!;
+    const stale = ((await details.response.json()) as { status: string }).status;
+    const statuses = [
+      'pending',
+      'dialing',
+      'ringing',
+      'answered',
+      'completed',
+      'busy',
+      'no_answer',
+      'failed',
+    ];
+    await page.waitForFunction(
+      ([before, known]) => {
+        const shown = document.getElementById('call-status')?.textContent ?? '';
+        return shown !== before && known.includes(shown);
+      },
+      [stale, statuses] as const,
+      { timeout: 15_000 },
+    );
+    const live = await page.locator('#call-status').textContent();
+    release();
+    while (delivered < 2) await Bun.sleep(10);
+    await page.locator('#call-title', { hasText: 'Call to +15551234002' }).waitFor();
+    // The title is set from the held answers; what else they would change follows in the same turn.
+    await Bun.sleep(300);
+    const badge = await page.locator('#call-status').textContent();
+    expect(badge).not.toBe(stale);
+    expect(statuses.indexOf(badge!)).toBeGreaterThanOrEqual(statuses.indexOf(live!));
+    // The event log holds what the stream brought as well, and ends with the status shown.
+    const rows = await page.locator('#events-table tbody tr td:nth-child(3)').allTextContents();
+    expect(rows.at(-1)).toBe(badge!);
+    await page.unroute(/\/api\/v2\/calls\//);
+    if (await page.locator('#hangup').isVisible())
+      await page.getByRole('button', { name: 'Hang up' }).click();
+    expect(errors).toEqual([]);
     await page.close();
   });
 
