@@ -44,6 +44,13 @@ export function consoleClient(): void {
   let liveEvents: CallEvent[] = [];
   let shownSequence = -1;
   const FINAL = ['completed', 'busy', 'no_answer', 'failed', 'canceled'];
+  /**
+   * The newest status the stream brought for each call (the last 1,000 calls). Statuses only move
+   * forward, so a list answered before that status arrived shows the live one instead of its own.
+   */
+  const liveStatus = new Map<string, { status: string; reason: string | null }>();
+  const rank = (status: string) =>
+    FINAL.includes(status) ? 4 : ['pending', 'dialing', 'ringing', 'answered'].indexOf(status);
   let stream: AbortController | null = null;
   let lastEventId: string | null = null;
 
@@ -254,6 +261,9 @@ export function consoleClient(): void {
   }
 
   function onCallEvent(ev: CallEvent) {
+    liveStatus.delete(ev.call_id);
+    liveStatus.set(ev.call_id, { status: ev.status, reason: ev.reason });
+    if (liveStatus.size > 1000) liveStatus.delete(liveStatus.keys().next().value as string);
     const row = document.querySelector<HTMLTableRowElement>(`#calls-table tr[data-call-id="${ev.call_id}"]`);
     if (row) {
       row.cells[2]!.replaceChildren(statusBadge(ev.status));
@@ -292,8 +302,10 @@ export function consoleClient(): void {
         link.setAttribute('aria-label', `Call ${call.call_id.slice(0, 8)} to ${call.phone_number}`);
         cell(row, link);
         cell(row, call.phone_number);
-        cell(row, statusBadge(call.status));
-        cell(row, call.reason ?? '', true);
+        const live = liveStatus.get(call.call_id);
+        const fresher = live !== undefined && rank(live.status) > rank(call.status);
+        cell(row, statusBadge(fresher ? live.status : call.status));
+        cell(row, (fresher ? live.reason : call.reason) ?? '', true);
         cell(row, when(call.created_at), true);
       }
       nextCursor = page.next_cursor;

@@ -145,6 +145,64 @@ describe('the operator console', () => {
     await page.close();
   });
 
+  test('a list answered before a newer live event shows the live status', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors = collectPageErrors(page);
+    await logIn(page, admin);
+    await page.locator('#calls-view').waitFor();
+    // The first list that holds the new call is fetched at once but held back until the call has
+    // moved on: it arrives stale.
+    // A number of its own (ending 2: it rings for six seconds), to know the call in any list.
+    const number = `+1555${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}2`;
+    let stale = '';
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let delivered = false;
+    await page.route(/\/api\/v2\/calls\?/, async (route: Route) => {
+      const response = await route.fetch();
+      const item = (
+        (await response.json()) as { items: { phone_number: string; status: string }[] }
+      ).items.find((c) => c.phone_number === number);
+      if (!item || stale) return route.fulfill({ response });
+      stale = item.status;
+      await released;
+      await route.fulfill({ response });
+      delivered = true;
+    });
+    // Placed elsewhere: its `created` event makes the list load again.
+    const placed = await stack.request('/api/v2/calls', {
+      method: 'POST',
+      token: admin.token,
+      json: { phone_number: number },
+    });
+    expect(placed.status).toBe(200);
+    const callId = ((await placed.json()) as { call_id: string }).call_id;
+    while (!stale) await Bun.sleep(10);
+    const order = ['pending', 'dialing', 'ringing', 'answered', 'no_answer'];
+    let now = stale;
+    while (order.indexOf(now) <= order.indexOf(stale)) {
+      await Bun.sleep(50);
+      const res = await stack.request(`/api/v2/calls/${callId}`, { token: admin.token });
+      now = ((await res.json()) as { status: string }).status;
+    }
+    // Room for the stream to bring the new status to the page before the stale list lands.
+    await Bun.sleep(500);
+    release();
+    while (!delivered) await Bun.sleep(10);
+    const row = page.locator(`#calls-table tr[data-call-id="${callId}"]`);
+    await row.waitFor();
+    await Bun.sleep(300);
+    const shown = await row.locator('.status').textContent();
+    expect(shown).not.toBe(stale);
+    expect(order.indexOf(shown!)).toBeGreaterThanOrEqual(order.indexOf(now));
+    await page.unroute(/\/api\/v2\/calls\?/);
+    await stack.request(`/api/v2/calls/${callId}/hangup`, { method: 'POST', token: admin.token });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   test('a viewer sees calls but no originate form', async () => {
     const viewer = await stack.user('viewer');
     const page = await browser.newPage();
