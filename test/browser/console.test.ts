@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { APIResponse, Browser, Page, Route } from 'playwright-core';
+import { CALL_STATUSES } from '../../db/schema.ts';
 import { collectPageErrors, launchBrowser, screenshot } from '../harness/browser.ts';
 import { type E2EStack, startE2EStack } from '../harness/e2e.ts';
 import type { TestUser } from '../harness/stack.ts';
@@ -108,16 +109,7 @@ describe('the operator console', () => {
     while (held.length < 2) await Bun.sleep(10);
     const details = held.find((h) => !h.path.endsWith('/events'))!;
     const stale = ((await details.response.json()) as { status: string }).status;
-    const statuses = [
-      'pending',
-      'dialing',
-      'ringing',
-      'answered',
-      'completed',
-      'busy',
-      'no_answer',
-      'failed',
-    ];
+    const statuses: readonly string[] = CALL_STATUSES;
     await page.waitForFunction(
       ([before, known]) => {
         const shown = document.getElementById('call-status')?.textContent ?? '';
