@@ -84,7 +84,8 @@ export async function acquireDataDirLock(dataDir: string, by: string): Promise<D
     since: new Date().toISOString(),
   } satisfies LockOwner);
 
-  for (let attempt = 0; attempt < 100; attempt++) {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
     if (createPrivateFile(path, content)) {
       const entry = { count: 1, content };
       held.set(path, entry);
