@@ -3,13 +3,15 @@ import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
+import { sharedTestDatabase } from '../harness/e2e.ts';
 import { freePort } from '../harness/postgres.ts';
 
 /**
  * `npm start` on a fresh data folder, as seen from outside: the first admin can log in at the very
  * moment the API first answers /health and /readiness (fresh starts, a password from ADMIN_PASSWORD
  * that is never printed); what it writes in the data folder is owner-only even under `umask 000`;
- * a second `npm start` on the same folder refuses and leaves the first one serving.
+ * a second `npm start` on the same folder refuses and leaves the first one serving. With DATABASE_URL,
+ * `npm run user:create` beside it works as before: Postgres takes care of concurrent use.
  */
 const ROOT = join(import.meta.dir, '..', '..');
 const BUN = join(ROOT, 'node_modules', '.bin', 'bun');
@@ -34,7 +36,7 @@ const freePorts = async (): Promise<Ports> => ({
 });
 
 /** Starts the launcher under `umask 000`, so that every mode it gets is one it set itself. */
-function launch(dataDir: string, ports: Ports, adminPassword: string) {
+function launch(dataDir: string, ports: Ports, adminPassword: string, extra: Record<string, string> = {}) {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !/^(DATABASE_URL|JWT_|SIDECAR_|ARI_|ADMIN_|APP_ENV|TEST_)/.test(k)) env[k] = v;
@@ -48,6 +50,7 @@ function launch(dataDir: string, ports: Ports, adminPassword: string) {
       SIDECAR_PORT: String(ports.sidecar),
       SIM_PORT: String(ports.sim),
       ADMIN_PASSWORD: adminPassword,
+      ...extra,
     },
     stdout: 'pipe',
     stderr: 'pipe',
@@ -186,5 +189,45 @@ describe('npm start on a fresh data folder', () => {
       expect(await first.stop()).toBe(0);
     }
     expect(notOwnerOnly(dataDir)).toEqual([]);
+  }, 120_000);
+
+  test('with DATABASE_URL, user:create beside a running npm start creates a user it serves at once', async () => {
+    const database = await sharedTestDatabase();
+    const dataDir = mkdtempSync(join(tmpdir(), 'outdial-pg-'));
+    dirs.push(dataDir);
+    const password = `secret-${crypto.randomUUID()}`;
+    const stack = launch(dataDir, await freePorts(), password, { DATABASE_URL: database.url! });
+    try {
+      await waitForBanner(stack);
+      const cli = (env: Record<string, string>) => {
+        const proc = Bun.spawn(
+          [BUN, 'api/cli/user-create.ts', '--username', 'alice', '--role', 'operator', '--password-stdin'],
+          {
+            cwd: ROOT,
+            env: { ...process.env, DATA_DIR: dataDir, ...env },
+            stdin: new TextEncoder().encode('alice password 123\n'),
+            stdout: 'pipe',
+            stderr: 'pipe',
+          },
+        );
+        return Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+      };
+      // Without DATABASE_URL it would open the folder's embedded database, which npm start owns.
+      const [, refusedErr, refusedCode] = await cli({ DATABASE_URL: '' });
+      expect(refusedCode).toBe(1);
+      expect(refusedErr).toContain('is in use by another Outdial process');
+      const [out, err, code] = await cli({ DATABASE_URL: database.url! });
+      expect({ out, err, code }).toMatchObject({ code: 0, err: '' });
+      expect(out).toContain('created operator "alice"');
+      const login = await fetch(`${stack.base}/api/v2/token`, {
+        method: 'POST',
+        body: new URLSearchParams({ username: 'alice', password: 'alice password 123' }),
+      });
+      expect(login.status).toBe(200);
+    } finally {
+      expect(await stack.stop()).toBe(0);
+      await database.close();
+    }
+    expect(stack.output()).not.toContain(password);
   }, 120_000);
 });
