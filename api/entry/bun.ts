@@ -155,7 +155,9 @@ async function main() {
       process.exit(2);
     }
     if (isDataDirBusy(error)) {
-      console.error(`Outdial API not started: ${error.message}.`);
+      console.error(
+        `Outdial API not started: ${error.message}.\nStop that process first, or give this one its own DATA_DIR.`,
+      );
       process.exit(1);
     }
     throw error;
