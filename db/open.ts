@@ -13,7 +13,7 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
   /** Bound on one round trip to a real Postgres (see PostgresOptions.queryTimeoutMs). */
   queryTimeoutMs?: number;
-  /** Who opens the embedded database, as the data folder's lock will name it (`api`, `user:create`, …). */
+  /** Who opens the embedded database, as the data folder's lock names it (`npm start`, `npm run api`, …). */
   owner?: string;
 }
 
