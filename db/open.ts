@@ -1,7 +1,8 @@
-import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { acquireDataDirLock } from './data-lock.ts';
 import { openPostgres } from './driver/bun-sql.ts';
 import { openPglite } from './driver/pglite.ts';
+import { ensurePrivateDir } from './private-files.ts';
 import type { Database } from './types.ts';
 
 export interface OpenDatabaseOptions {
@@ -12,9 +13,14 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
   /** Bound on one round trip to a real Postgres (see PostgresOptions.queryTimeoutMs). */
   queryTimeoutMs?: number;
+  /** Who opens the embedded database, as the data folder's lock names it (`npm start`, `npm run api`, …). */
+  owner?: string;
 }
 
-/** The driver factory on Bun: a real Postgres when DATABASE_URL is set, otherwise embedded PGlite. */
+/**
+ * The driver factory on Bun: a real Postgres when DATABASE_URL is set, otherwise embedded PGlite, which
+ * holds the data folder's lock while it is open (DataDirBusyError when another process has it).
+ */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
     return openPostgres(options.databaseUrl, {
@@ -22,7 +28,23 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       ...(options.queryTimeoutMs === undefined ? {} : { queryTimeoutMs: options.queryTimeoutMs }),
     });
   }
-  const dir = resolve(options.dataDir, 'pglite');
-  mkdirSync(dir, { recursive: true });
-  return openPglite(dir);
+  const lock = await acquireDataDirLock(options.dataDir, options.owner ?? 'outdial');
+  try {
+    const dir = resolve(options.dataDir, 'pglite');
+    ensurePrivateDir(dir);
+    const database = await openPglite(dir);
+    return {
+      ...database,
+      async close() {
+        try {
+          await database.close();
+        } finally {
+          lock.release();
+        }
+      },
+    };
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
 }

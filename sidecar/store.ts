@@ -1,7 +1,8 @@
 import { Database, type Statement } from 'bun:sqlite';
-import { mkdirSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CallEvent, ChannelCallStatus, OriginateCommand } from '../api/channel/messages.ts';
+import { ensurePrivateDir, PRIVATE_FILE_MODE, tightenFile } from '../db/private-files.ts';
 import type { CallTrack, MappedEvent } from './mapping.ts';
 
 /**
@@ -99,6 +100,17 @@ CREATE TABLE IF NOT EXISTS hung_up_before_originate (
 ) WITHOUT ROWID;
 `;
 
+/**
+ * The outbox holds call events and commands: owner-only, whatever the umask. SQLite gives the WAL and
+ * shared-memory files it creates the database file's mode, so the file is created (or tightened) before
+ * SQLite opens it; files left by an earlier run are tightened too.
+ */
+function preparePrivateDatabaseFile(path: string) {
+  ensurePrivateDir(dirname(path));
+  closeSync(openSync(path, 'a', PRIVATE_FILE_MODE));
+  for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) tightenFile(file);
+}
+
 export class Store {
   readonly path: string;
   private readonly db: Database;
@@ -128,7 +140,7 @@ export class Store {
   constructor(path: string, sidecarId: string) {
     this.path = path;
     this.sidecarId = sidecarId;
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') preparePrivateDatabaseFile(path);
     this.db = new Database(path, { create: true, strict: true });
     // WAL + NORMAL survives a killed process (the case we design for); fsync per commit would
     // only add safety against a host crash, at a large cost per event.

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { acquireDataDirLock, isDataDirBusy } from '../../db/data-lock.ts';
 import { migrate } from '../../db/migrate.ts';
 import { openDatabase } from '../../db/open.ts';
 import { ROLES, type Role } from '../../db/schema.ts';
@@ -20,7 +21,9 @@ Options:
   -h, --help             this text
 
 Uses DATABASE_URL (a real Postgres) or the embedded database in DATA_DIR (default ./.data),
-and BCRYPT_COST (default 12).`;
+and BCRYPT_COST (default 12). The embedded database can be open in one process only: while
+npm start or the API runs on DATA_DIR this refuses (exit 1) and changes nothing; create users
+through the running server then (the console's Users page, or POST /api/v2/users as an admin).`;
 
 async function prompt(question: string): Promise<string> {
   process.stdout.write(question);
@@ -72,6 +75,23 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  const databaseUrl = process.env.DATABASE_URL || undefined;
+  const dataDir = process.env.DATA_DIR ?? './.data';
+  // Held from before the first question to the end: nobody answers questions for a folder that
+  // turns out to be busy, and no server can open it in between.
+  const lock = databaseUrl ? null : await acquireDataDirLock(dataDir, 'npm run user:create');
+  try {
+    return await createFromInput(values, databaseUrl, dataDir);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function createFromInput(
+  values: { username?: string; role?: string; 'password-stdin'?: boolean; 'generate-password'?: boolean },
+  databaseUrl: string | undefined,
+  dataDir: string,
+): Promise<number> {
   const interactive = process.stdin.isTTY === true;
   const username = values.username ?? (interactive ? await prompt('Username: ') : '');
   if (!username) throw new UserInputError('--username is required when not run interactively');
@@ -100,10 +120,7 @@ async function main(): Promise<number> {
   const cost = Number(process.env.BCRYPT_COST ?? 12);
   if (!Number.isInteger(cost) || cost < 12 || cost > 15)
     throw new UserInputError('BCRYPT_COST must be 12 to 15');
-  const database = await openDatabase({
-    databaseUrl: process.env.DATABASE_URL || undefined,
-    dataDir: process.env.DATA_DIR ?? './.data',
-  });
+  const database = await openDatabase({ databaseUrl, dataDir, owner: 'npm run user:create' });
   try {
     await migrate(database.db);
     const user = await createUserChecked(database.db, createBunPasswordHasher(cost), {
@@ -128,6 +145,13 @@ try {
   ) {
     console.error(`user:create: ${error.message}`);
     process.exit(2);
+  }
+  if (isDataDirBusy(error)) {
+    console.error(
+      `user:create: ${error.message}.\nNothing was changed. Create the user through the running server instead ` +
+        "(the console's Users page, or POST /api/v2/users as an admin), or stop that process and run this again.",
+    );
+    process.exit(1);
   }
   throw error;
 }

@@ -36,15 +36,20 @@ export async function createUserChecked(
   return user;
 }
 
+export type FirstAdmin =
+  | { created: false }
+  | { created: true; username: string; password: string; generated: boolean };
+
 /**
  * Makes sure the database has an active admin. With ADMIN_USERNAME/ADMIN_PASSWORD that admin is
- * created; otherwise `admin` with a generated password, which is returned so it can be printed once.
+ * created; otherwise `admin` with a generated password, which is returned so it can be printed once
+ * (`generated`: a password from the environment is the user's own and is never printed).
  */
 export async function ensureFirstAdmin(
   db: Db,
   passwords: PasswordHasher,
   env: { ADMIN_USERNAME?: string | undefined; ADMIN_PASSWORD?: string | undefined },
-): Promise<{ created: false } | { created: true; username: string; password: string; generated: boolean }> {
+): Promise<FirstAdmin> {
   if ((await countActiveAdmins(db)) > 0) return { created: false };
   const username = env.ADMIN_USERNAME?.trim() || 'admin';
   if (await getUserByUsername(db, username)) {
@@ -53,7 +58,7 @@ export async function ensureFirstAdmin(
     );
   }
   const generated = !env.ADMIN_PASSWORD;
-  const password = env.ADMIN_PASSWORD ?? generatePassword();
+  const password = env.ADMIN_PASSWORD || generatePassword();
   await createUserChecked(db, passwords, { username, password, role: 'admin' });
   return { created: true, username, password, generated };
 }

@@ -1,6 +1,7 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Context } from 'hono';
+import { createPrivateFile, ensurePrivateDir, errorCode, tightenFile } from '../../db/private-files.ts';
 import type { PasswordHasher } from '../auth/passwords.ts';
 import { generateSigningJwk, loadSigningKey, type SigningKey } from '../channel/keys.ts';
 
@@ -18,13 +19,21 @@ export function createBunPasswordHasher(cost: number): PasswordHasher {
   };
 }
 
-/** Reads a private JWK from `path`, creating it (mode 0600) on first use. */
+/**
+ * Reads a private JWK from `path`, creating it on first use; the file is owner-only (0600, its folder
+ * 0700) whatever the umask, and one written earlier with looser modes is tightened.
+ */
 export async function loadOrCreateKeyFile(path: string): Promise<{ key: SigningKey; created: boolean }> {
-  if (existsSync(path)) return { key: await loadSigningKey(readFileSync(path, 'utf8')), created: false };
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  ensurePrivateDir(dirname(path));
+  tightenFile(path);
+  try {
+    return { key: await loadSigningKey(readFileSync(path, 'utf8')), created: false };
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw error;
+  }
   const jwk = await generateSigningJwk();
-  writeFileSync(path, JSON.stringify(jwk, null, 2), { mode: 0o600 });
-  chmodSync(path, 0o600);
+  // Another process made it a moment ago: theirs is the one kept.
+  if (!createPrivateFile(path, JSON.stringify(jwk, null, 2))) return loadOrCreateKeyFile(path);
   return { key: await loadSigningKey(JSON.stringify(jwk)), created: true };
 }
 

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { isDataDirBusy } from '../../db/data-lock.ts';
 import { migrate } from '../../db/migrate.ts';
 import { openDatabase } from '../../db/open.ts';
 import type { Database } from '../../db/types.ts';
@@ -7,7 +8,7 @@ import { limitHasher } from '../auth/passwords.ts';
 import { buildServices } from '../bootstrap.ts';
 import type { SidecarClient } from '../calls/sidecar-client.ts';
 import { loadSigningKey, type SigningKey } from '../channel/keys.ts';
-import { ConfigError, loadConfig } from '../config.ts';
+import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { housekeep } from '../housekeeping.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { noopMetrics } from '../lib/metrics.ts';
@@ -32,6 +33,13 @@ export interface StartApiOptions {
   logger?: Logger;
   /** Replaces DNS resolution for webhook targets (tests of the SSRF guard). */
   resolveHost?: Resolver;
+  /**
+   * Work that must be done before anyone is served, such as creating the first admin: it runs after the
+   * migrations, with the services built, and the server listens only once it is done.
+   */
+  beforeListen?: (services: Services) => Promise<void>;
+  /** How the embedded data folder's lock names this process (default `npm run api`). */
+  owner?: string;
 }
 
 const HOUSEKEEPING_MS = 10 * 60_000;
@@ -44,6 +52,31 @@ export async function startApi(
   const config = loadConfig(env);
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, base: { service: 'api' } });
 
+  // The embedded database first: the data folder's lock decides whether this process may use the
+  // folder (its keys included) at all.
+  const database =
+    options.database ??
+    (await openDatabase({
+      databaseUrl: config.DATABASE_URL,
+      dataDir: config.DATA_DIR,
+      poolSize: config.DATABASE_POOL_SIZE,
+      queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
+      owner: options.owner ?? 'npm run api',
+    }));
+  try {
+    return await serveOn(database, config, logger, options);
+  } catch (error) {
+    if (!options.database) await database.close();
+    throw error;
+  }
+}
+
+async function serveOn(
+  database: Database,
+  config: Config,
+  logger: Logger,
+  options: StartApiOptions,
+): Promise<StartedApi> {
   let signingKey: SigningKey;
   if (config.JWT_PRIVATE_KEY) {
     signingKey = await loadSigningKey(config.JWT_PRIVATE_KEY, config.JWT_KEY_ID);
@@ -54,14 +87,6 @@ export async function startApi(
     signingKey = key;
   }
 
-  const database =
-    options.database ??
-    (await openDatabase({
-      databaseUrl: config.DATABASE_URL,
-      dataDir: config.DATA_DIR,
-      poolSize: config.DATABASE_POOL_SIZE,
-      queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
-    }));
   const applied = await migrate(database.db);
   if (applied > 0) logger.info('applied migrations', { count: applied, database: database.label });
 
@@ -82,8 +107,9 @@ export async function startApi(
       ...(options.resolveHost ? { resolve: options.resolveHost } : {}),
     }),
   });
-  const dispatcher = startWebhookDispatcher(services);
-  services.onEventsRecorded(() => dispatcher.wake());
+  // Nothing is served (not even /health) before this is done: a client that starts as soon as the
+  // port answers must find the service whole.
+  if (options.beforeListen) await options.beforeListen(services);
   const app = createApp({ services: () => services });
   const server = Bun.serve({
     hostname: config.HOST,
@@ -91,6 +117,8 @@ export async function startApi(
     idleTimeout: 120,
     fetch: (request, srv) => app.fetch(request, { server: srv }),
   });
+  const dispatcher = startWebhookDispatcher(services);
+  services.onEventsRecorded(() => dispatcher.wake());
 
   const housekeeping = setInterval(() => {
     housekeep(database.db, config, logger).catch((error) => logger.warn('housekeeping failed', { error }));
@@ -125,6 +153,12 @@ async function main() {
     if (error instanceof ConfigError) {
       console.error(error.message);
       process.exit(2);
+    }
+    if (isDataDirBusy(error)) {
+      console.error(
+        `Outdial API not started: ${error.message}.\nStop that process first, or give this one its own DATA_DIR.`,
+      );
+      process.exit(1);
     }
     throw error;
   }

@@ -4,11 +4,15 @@
  * DATABASE_URL is set) and the sidecar, generates and keeps the key pairs in DATA_DIR, creates the
  * first admin, and prints where to go and how to log in. Every part is the same program that runs
  * in production; only the wiring is automatic here.
+ *
+ * It owns DATA_DIR while it runs (the folder's lock; a second `npm start` on it refuses), and says it
+ * is running only once /readiness answers 200, by which time the first admin can log in.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Subprocess } from 'bun';
-import { ensureFirstAdmin } from '../cli/users.ts';
+import { acquireDataDirLock, type DataDirLock, isDataDirBusy } from '../../db/data-lock.ts';
+import { ensureFirstAdmin, type FirstAdmin, UserInputError } from '../cli/users.ts';
 import { ConfigError } from '../config.ts';
 import { createLogger } from '../lib/logger.ts';
 import { type StartedApi, startApi } from './bun.ts';
@@ -26,6 +30,8 @@ const ariPassword = env.ARI_PASSWORD ?? 'aripass';
 const useSimulator = !env.ARI_HTTP_URL;
 const ariUrl = env.ARI_HTTP_URL ?? `http://127.0.0.1:${simPort}/ari`;
 const log = createLogger({ level: 'info', base: { service: 'launcher' } });
+// The parts it starts have no use for the first admin's password, and must not be able to show it.
+const childEnv: Record<string, string | undefined> = { ...env, ADMIN_PASSWORD: undefined };
 
 interface Child {
   name: string;
@@ -41,7 +47,7 @@ let stopping = false;
 function spawnChild(child: Child) {
   child.proc = Bun.spawn(child.cmd, {
     cwd: root,
-    env: { ...env, ...child.env } as Record<string, string>,
+    env: { ...childEnv, ...child.env } as Record<string, string>,
     stdout: 'inherit',
     stderr: 'inherit',
     stdin: 'ignore',
@@ -75,7 +81,26 @@ async function waitFor(url: string, what: string, headers: Record<string, string
   throw new Error(`${what} did not come up at ${url}`);
 }
 
+/** Waits for the API's /readiness to answer 200; what it said last if it does not within 30 s. */
+async function waitUntilReady(base: string): Promise<string | null> {
+  const deadline = Date.now() + 30_000;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${base}/readiness`, { signal: AbortSignal.timeout(3000) });
+      const body = await res.text();
+      if (res.status === 200) return null;
+      last = `${res.status} ${body}`;
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+    }
+    await Bun.sleep(50);
+  }
+  return last;
+}
+
 let api: StartedApi | null = null;
+let lock: DataDirLock | null = null;
 
 async function shutdown(code: number) {
   if (stopping) return;
@@ -84,11 +109,14 @@ async function shutdown(code: number) {
   for (const child of [...children].reverse()) child.proc?.kill('SIGTERM');
   await Promise.all(children.map((c) => c.proc?.exited));
   await api?.stop();
+  lock?.release();
   clearTimeout(deadline);
   process.exit(code);
 }
 
 async function main() {
+  // Before anything is read, made or started: another process may own the folder.
+  lock = await acquireDataDirLock(dataDir, 'npm start');
   const apiKey = await loadOrCreateKeyFile(resolve(dataDir, 'keys', 'api.jwk.json'));
   const sidecarKeyFile = resolve(dataDir, 'keys', `sidecar-${sidecarId}.jwk.json`);
   const sidecarKey = await loadOrCreateKeyFile(sidecarKeyFile);
@@ -113,23 +141,32 @@ async function main() {
     });
   }
 
-  api = await startApi({
-    ...env,
-    APP_ENV: env.APP_ENV ?? 'development',
-    // The embedded default is for trying things on one machine: webhooks may go to loopback receivers.
-    WEBHOOK_ALLOW_LOOPBACK: env.WEBHOOK_ALLOW_LOOPBACK ?? 'true',
-    DATA_DIR: dataDir,
-    PORT: String(apiPort),
-    HOST: env.HOST ?? '127.0.0.1',
-    JWT_PRIVATE_KEY: env.JWT_PRIVATE_KEY ?? readFileSync(resolve(dataDir, 'keys', 'api.jwk.json'), 'utf8'),
-    SIDECAR_ID: sidecarId,
-    SIDECAR_URL: env.SIDECAR_URL ?? `http://127.0.0.1:${sidecarPort}`,
-    SIDECAR_PUBLIC_KEY: env.SIDECAR_PUBLIC_KEY ?? JSON.stringify(sidecarKey.key.publicJwk),
-  });
-  const admin = await ensureFirstAdmin(api.services.db, api.services.passwords, {
-    ADMIN_USERNAME: env.ADMIN_USERNAME,
-    ADMIN_PASSWORD: env.ADMIN_PASSWORD,
-  });
+  let admin = { created: false } as FirstAdmin;
+  api = await startApi(
+    {
+      ...env,
+      APP_ENV: env.APP_ENV ?? 'development',
+      // The embedded default is for trying things on one machine: webhooks may go to loopback receivers.
+      WEBHOOK_ALLOW_LOOPBACK: env.WEBHOOK_ALLOW_LOOPBACK ?? 'true',
+      DATA_DIR: dataDir,
+      PORT: String(apiPort),
+      HOST: env.HOST ?? '127.0.0.1',
+      JWT_PRIVATE_KEY: env.JWT_PRIVATE_KEY ?? readFileSync(resolve(dataDir, 'keys', 'api.jwk.json'), 'utf8'),
+      SIDECAR_ID: sidecarId,
+      SIDECAR_URL: env.SIDECAR_URL ?? `http://127.0.0.1:${sidecarPort}`,
+      SIDECAR_PUBLIC_KEY: env.SIDECAR_PUBLIC_KEY ?? JSON.stringify(sidecarKey.key.publicJwk),
+    },
+    {
+      owner: 'npm start',
+      // Before the API listens: it must never answer (not even /health) while the admin does not exist.
+      async beforeListen(services) {
+        admin = await ensureFirstAdmin(services.db, services.passwords, {
+          ADMIN_USERNAME: env.ADMIN_USERNAME,
+          ADMIN_PASSWORD: env.ADMIN_PASSWORD,
+        });
+      },
+    },
+  );
 
   const sidecar: Child = {
     name: 'sidecar',
@@ -156,9 +193,13 @@ async function main() {
   await waitFor(`http://127.0.0.1:${sidecarPort}/health`, 'the sidecar');
 
   const base = api.url;
+  // "Running" means usable: the API's own readiness (database and sidecar) says so.
+  const notReady = await waitUntilReady(base);
   const lines = [
     '',
-    'Outdial is running.',
+    notReady
+      ? `Outdial started, but is not ready yet: GET /readiness answers ${notReady}`
+      : 'Outdial is running.',
     '',
     `  Console           ${base}/console`,
     `  API               ${base}            (reference: ${base}/docs)`,
@@ -169,13 +210,18 @@ async function main() {
     `  Database          ${api.services.database.label}`,
     '',
   ];
-  if (admin.created) {
-    lines.push(`  Log in as "${admin.username}" with password: ${admin.password}`);
-    if (admin.generated)
-      lines.push('  (generated now and shown only this once; set ADMIN_PASSWORD to choose it)');
+  if (admin.created && admin.generated) {
+    lines.push(
+      `  Log in as "${admin.username}" with password: ${admin.password}`,
+      '  (generated now and shown only this once: keep it; set ADMIN_PASSWORD before the first start to choose it)',
+    );
+  } else if (admin.created) {
+    // A password the user chose is never printed: logs and terminals are read by others.
+    lines.push(`  Log in as "${admin.username}" with the password in ADMIN_PASSWORD`);
   } else {
     lines.push(
-      '  Log in with your admin account (created on the first start). More users: npm run user:create',
+      '  Log in with your admin account (created on the first start).',
+      `  More users: the console's Users page, or POST ${base}/api/v2/users as an admin`,
     );
   }
   lines.push(
@@ -196,7 +242,12 @@ async function main() {
 try {
   await main();
 } catch (error) {
-  if (error instanceof ConfigError) console.error(error.message);
+  if (isDataDirBusy(error)) {
+    console.error(
+      `Outdial not started: ${error.message}.\n` +
+        'Stop that process first (Ctrl-C where it runs), or give this one its own DATA_DIR (and PORT, SIDECAR_PORT, SIM_PORT).',
+    );
+  } else if (error instanceof ConfigError || error instanceof UserInputError) console.error(error.message);
   else log.error('failed to start', { error });
   await shutdown(1);
 }

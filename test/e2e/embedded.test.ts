@@ -43,14 +43,14 @@ async function launch(ports: { api: number; sidecar: number; sim: number }) {
       out += new TextDecoder().decode(value);
     }
   })();
-  void new Response(proc.stderr).text();
+  const errors = new Response(proc.stderr).text();
   const deadline = Date.now() + 60_000;
   while (!out.includes('Ctrl-C stops everything')) {
     if (Date.now() > deadline || proc.exitCode !== null)
       throw new Error(`npm start did not come up:\n${out}`);
     await Bun.sleep(50);
   }
-  return { proc, banner: () => out };
+  return { proc, banner: () => out, everything: async () => out + (await errors) };
 }
 
 /**
@@ -138,6 +138,8 @@ describe('npm start on embedded defaults', () => {
     } finally {
       expect(await stop(first.proc)).toBe(0);
     }
+    // The generated password is shown once, in the banner, and nowhere else (no log line).
+    expect((await first.everything()).split(password).length - 1).toBe(1);
 
     const second = await launch(ports);
     try {
@@ -177,5 +179,6 @@ describe('npm start on embedded defaults', () => {
     } finally {
       expect(await stop(second.proc)).toBe(0);
     }
+    expect(await second.everything()).not.toContain(password);
   }, 120_000);
 });
