@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseIpRange } from './lib/client-address.ts';
 
 /**
  * The API's configuration, read from the environment and validated once: at boot on Bun (exit
@@ -58,6 +59,9 @@ export const ConfigSchema = z
     METRICS_ENABLED: bool(true),
     ALLOWED_ORIGINS: list([]),
     TRUST_PROXY: bool(false),
+    // Reverse proxies in front of the API, by count or by address (api/lib/client-address.ts).
+    TRUST_PROXY_HOPS: int(0, 0, 20),
+    TRUSTED_PROXIES: list([]),
 
     DATABASE_URL: optionalText,
     DATA_DIR: z.string().default('./.data'),
@@ -135,6 +139,22 @@ export const ConfigSchema = z
         code: 'custom',
         path: ['DEFAULT_CONTEXT'],
         message: `"${cfg.DEFAULT_CONTEXT}" is not in ALLOWED_CONTEXTS (${cfg.ALLOWED_CONTEXTS.join(', ')})`,
+      });
+    }
+    for (const range of cfg.TRUSTED_PROXIES) {
+      if (!parseIpRange(range)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['TRUSTED_PROXIES'],
+          message: `"${range}" is not an IP address or CIDR range`,
+        });
+      }
+    }
+    if (cfg.TRUSTED_PROXIES.length > 0 && cfg.TRUST_PROXY_HOPS > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TRUST_PROXY_HOPS'],
+        message: 'give the proxies by count (TRUST_PROXY_HOPS) or by address (TRUSTED_PROXIES), not both',
       });
     }
     if (cfg.APP_ENV !== 'test' && cfg.BCRYPT_COST < 12) {

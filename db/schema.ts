@@ -42,7 +42,10 @@ export const users = pgTable(
   'users',
   {
     id: uuid('id').primaryKey().defaultRandom(),
+    // As it was given; shown, never compared.
     username: text('username').notNull(),
+    // What uniqueness, login and throttling compare: canonicalUsername(username) (db/username.ts).
+    usernameCanonical: text('username_canonical').notNull(),
     passwordHash: text('password_hash').notNull(),
     role: text('role').$type<Role>().notNull().default('operator'),
     isActive: boolean('is_active').notNull().default(true),
@@ -54,7 +57,7 @@ export const users = pgTable(
     createdBy: uuid('created_by'),
   },
   (t) => [
-    uniqueIndex('users_username_lower_key').on(sql`lower(${t.username})`),
+    uniqueIndex('users_username_canonical_key').on(t.usernameCanonical),
     check('users_username_length', sql`char_length(${t.username}) >= 3`),
     check('users_role_valid', sql`${t.role} in (${inList(ROLES)})`),
   ],
@@ -203,9 +206,15 @@ export const sidecars = pgTable('sidecars', {
   updatedAt: tz('updated_at').notNull().defaultNow(),
 });
 
-/** Failed logins, counted per key ("user:<name>" or "addr:<ip>") in a sliding window. */
+/**
+ * Login attempts per key ("user:<canonical name>" or "addr:<ip>") in a fixed window (db/queries/throttle.ts):
+ * `attempts` counts the password checks the window has granted and not given back (those in flight and
+ * those that failed), `failures` the checks that failed. For a name, `locked_until` is the end of its
+ * lockout; for an address, the time before which it may not try again (it is slowed, not locked).
+ */
 export const loginThrottle = pgTable('login_throttle', {
   key: text('key').primaryKey(),
+  attempts: integer('attempts').notNull().default(0),
   failures: integer('failures').notNull().default(0),
   windowStartedAt: tz('window_started_at').notNull().defaultNow(),
   lockedUntil: tz('locked_until'),

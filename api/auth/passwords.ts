@@ -4,7 +4,11 @@ import { compare, genSalt, hash } from 'bcrypt-ts';
 export interface PasswordHasher {
   readonly cost: number;
   hash(password: string): Promise<string>;
-  verify(password: string, hash: string): Promise<boolean>;
+  /**
+   * `claimants` name who a check is made for (a login's account name and client address): a limiter
+   * shares its room fairly among them (limitHasher). A bare hasher ignores them.
+   */
+  verify(password: string, hash: string, claimants?: readonly string[]): Promise<boolean>;
 }
 
 /** bcrypt only reads 72 bytes; longer passwords are refused rather than silently cut. */
@@ -57,35 +61,127 @@ export function isHasherBusy(error: unknown): error is HasherBusyError {
 }
 
 /**
- * Bounds the CPU that password hashing may take. A bcrypt check at cost 12 costs about a quarter of
- * a core-second; left unbounded, a burst of logins takes every core and starves every other request.
- * At most `concurrency` hashes run at once and at most `maxWaiting` wait; beyond that the hasher
- * refuses at once (the API answers 503 with Retry-After) instead of queueing without end.
+ * Bounds the CPU that password hashing may take, and shares it fairly. A bcrypt check at cost 12 costs
+ * about a quarter of a core-second; left unbounded, a burst of logins takes every core and starves every
+ * other request. At most `concurrency` hashes run at once and at most `maxWaiting` wait; beyond that the
+ * hasher refuses at once (the API answers 503 with Retry-After) instead of queueing without end.
+ *
+ * Checks that name their claimants (a login's account name and client address) share that room fairly:
+ * - a claimant may hold `maxPerClaimant` places, running and waiting (by default a quarter of the room,
+ *   at least one). Past that, a check gets a place only in the stead of a check of the same claimant
+ *   whose other claimants hold more than its own do (plus one): a waiting one gives up its place (it is
+ *   refused busy), a running one lets it wait beside it. So a flood against one account from one
+ *   address holds its share, and another account's login from that same address still gets in line;
+ * - when the queue is full, a newcomer takes the place of the latest waiting check whose claimants hold
+ *   more than its own do (plus one), which is refused busy instead: one flood cannot fill the queue
+ *   against logins from elsewhere;
+ * - a freed hashing slot goes to the waiting check whose claimants hold the least, the oldest first.
  */
 export function limitHasher(
   inner: PasswordHasher,
-  options: { concurrency: number; maxWaiting: number },
+  options: { concurrency: number; maxWaiting: number; maxPerClaimant?: number },
 ): PasswordHasher {
-  let running = 0;
-  const waiting: Array<() => void> = [];
-  async function run<T>(task: () => Promise<T>): Promise<T> {
-    if (running >= options.concurrency) {
-      if (waiting.length >= options.maxWaiting) throw new HasherBusyError('too many password checks waiting');
-      await new Promise<void>((resolve) => waiting.push(resolve));
-    } else {
-      running++;
+  const share =
+    options.maxPerClaimant ?? Math.max(1, Math.floor((options.concurrency + options.maxWaiting) / 4));
+  interface Entry {
+    claimants: readonly string[];
+    /** Resolves when a waiting check may run; rejects when it gave its place up. Null: it ran at once. */
+    queued: Promise<void> | null;
+    start: () => void;
+    refuse: (error: Error) => void;
+  }
+  const running = new Set<Entry>();
+  const waiting: Entry[] = [];
+  const held = new Map<string, number>();
+  const load = (claimant: string) => held.get(claimant) ?? 0;
+  const charge = (claimants: readonly string[], delta: number) => {
+    for (const c of claimants) {
+      const n = load(c) + delta;
+      if (n > 0) held.set(c, n);
+      else held.delete(c);
     }
+  };
+  /** The most places held by one of `of`'s claimants that `besides` does not share. */
+  const heaviest = (of: readonly string[], besides: readonly string[] = []) =>
+    Math.max(0, ...of.filter((c) => !besides.includes(c)).map(load));
+  /** Whether `entry` is a check of every claimant in `of` whose other claimants hold more than the newcomer's. */
+  const heavier = (entry: Entry, newcomer: readonly string[], of: readonly string[]) =>
+    of.every((c) => entry.claimants.includes(c)) &&
+    heaviest(entry.claimants, newcomer) > heaviest(newcomer, entry.claimants) + 1;
+
+  /** The latest waiting check that the newcomer may take the place of, or -1. */
+  function displaceable(newcomer: readonly string[], of: readonly string[]): number {
+    let pick = -1;
+    for (let i = waiting.length - 1; i >= 0; i--) {
+      const entry = waiting[i]!;
+      if (!heavier(entry, newcomer, of)) continue;
+      if (pick < 0 || heaviest(entry.claimants, newcomer) > heaviest(waiting[pick]!.claimants, newcomer))
+        pick = i;
+    }
+    return pick;
+  }
+
+  /** Takes a running place, or a waiting one (resolving once it runs); throws when there is none. */
+  function admit(claimants: readonly string[]): Entry {
+    let displaced = -1;
+    const overShare = claimants.filter((c) => load(c) >= share);
+    if (overShare.length > 0) {
+      displaced = displaceable(claimants, overShare);
+      const besideRunning = [...running].some((entry) => heavier(entry, claimants, overShare));
+      if (displaced < 0 && !besideRunning)
+        throw new HasherBusyError('too many password checks for one client');
+    }
+    if (displaced < 0 && running.size >= options.concurrency && waiting.length >= options.maxWaiting) {
+      displaced = displaceable(claimants, []);
+      if (displaced < 0) throw new HasherBusyError('too many password checks waiting');
+    }
+    if (displaced >= 0) {
+      const [entry] = waiting.splice(displaced, 1);
+      charge(entry!.claimants, -1);
+      entry!.refuse(new HasherBusyError('gave its place to a client with fewer password checks'));
+    }
+    charge(claimants, 1);
+    const entry: Entry = { claimants, start: () => {}, refuse: () => {}, queued: null };
+    if (running.size < options.concurrency) {
+      running.add(entry);
+      return entry;
+    }
+    entry.queued = new Promise<void>((start, refuse) => {
+      entry.start = start;
+      entry.refuse = refuse;
+    });
+    waiting.push(entry);
+    return entry;
+  }
+
+  /** The waiting check whose claimants hold the least, the oldest first. */
+  function next(): Entry | undefined {
+    let pick = -1;
+    for (const [i, entry] of waiting.entries()) {
+      if (pick < 0 || heaviest(entry.claimants) < heaviest(waiting[pick]!.claimants)) pick = i;
+    }
+    return pick < 0 ? undefined : waiting.splice(pick, 1)[0];
+  }
+
+  async function run<T>(task: () => Promise<T>, claimants: readonly string[] = []): Promise<T> {
+    const admitted = admit(claimants);
+    // A displaced check is refused here, its places already given back by whoever displaced it.
+    if (admitted.queued) await admitted.queued;
     try {
       return await task();
     } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else running--;
+      charge(claimants, -1);
+      running.delete(admitted);
+      const following = next();
+      if (following) {
+        running.add(following);
+        following.start();
+      }
     }
   }
   return {
     cost: inner.cost,
     hash: (password) => run(() => inner.hash(password)),
-    verify: (password, digest) => run(() => inner.verify(password, digest)),
+    verify: (password, digest, claimants) => run(() => inner.verify(password, digest, claimants), claimants),
   };
 }

@@ -79,10 +79,10 @@ export async function signChannelMessage(options: SignOptions): Promise<string> 
     .sign(options.key.privateKey);
 }
 
-/** Reads the bearer token of an Authorization header, or null. */
+/** Reads the bearer token of an Authorization header, or null. The scheme is case-insensitive (RFC 9110 §11.1). */
 export function bearerToken(header: string | null | undefined): string | null {
   if (!header) return null;
-  const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(header.trim());
+  const match = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/i.exec(header.trim());
   return match ? match[1]! : null;
 }
 

@@ -25,7 +25,11 @@ export async function createUserChecked(
     passwordHash: await passwords.hash(input.password),
     role: input.role,
   });
-  if (!user) throw new UserInputError(`the username "${input.username}" is taken`);
+  if (!user) {
+    throw new UserInputError(
+      `username: "${input.username}" is taken (names that differ only in case or Unicode form are the same name)`,
+    );
+  }
   await writeAudit(db, {
     actorId: null,
     action: 'user.create',

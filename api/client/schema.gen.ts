@@ -225,7 +225,7 @@ export interface paths {
         put?: never;
         /**
          * Log in (OAuth2 password grant)
-         * @description Exchanges a username and password (form body) for an access token. Failed logins are throttled per username and per client address: after MAX_FAILED_LOGIN_ATTEMPTS failures the username is locked for LOGIN_LOCKOUT_DURATION seconds (429 with Retry-After), even for the right password.
+         * @description Exchanges a username and password (form body) for an access token. Failed logins are throttled per username and per client address: after MAX_FAILED_LOGIN_ATTEMPTS failures the username is locked for LOGIN_LOCKOUT_DURATION seconds (429 with Retry-After), even for the right password; past MAX_FAILED_LOGINS_PER_ADDRESS failures an address is slowed (429 with a short Retry-After). The username may be spelled in any case or Unicode compatibility form.
          */
         post: {
             parameters: {
@@ -2264,7 +2264,7 @@ export interface components {
              * @example /api/v2/calls
              */
             instance?: string;
-            /** @description Field errors (validation only) */
+            /** @description Field errors: what failed validation, or the field a conflict is about */
             errors?: components["schemas"]["FieldError"][];
             /**
              * @description Seconds to wait before retrying (also in Retry-After)
@@ -2869,7 +2869,7 @@ export interface components {
         };
         CreateUserRequest: {
             /**
-             * @description Login name (3 to 150 characters, case-insensitively unique)
+             * @description Login name (3 to 150 characters). Unique regardless of case and Unicode form: a login may spell it in any case, and a new name that differs from a taken one only so is refused (409)
              * @example alice
              */
             username: string;

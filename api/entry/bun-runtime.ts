@@ -4,6 +4,7 @@ import type { Context } from 'hono';
 import { createPrivateFile, ensurePrivateDir, errorCode, tightenFile } from '../../db/private-files.ts';
 import type { PasswordHasher } from '../auth/passwords.ts';
 import { generateSigningJwk, loadSigningKey, type SigningKey } from '../channel/keys.ts';
+import { clientAddress, type ProxyTrust } from '../lib/client-address.ts';
 
 /** Runtime adapters for Bun: the native bcrypt on Bun's thread pool, key files, client addresses. */
 
@@ -39,14 +40,13 @@ export async function loadOrCreateKeyFile(path: string): Promise<{ key: SigningK
 
 type BunEnv = { server?: { requestIP(req: Request): { address: string } | null } };
 
-/** The peer address Bun saw, or with TRUST_PROXY the first X-Forwarded-For hop the proxy wrote. */
-export function bunClientAddress(trustProxy: boolean) {
+/** The peer address Bun saw, or behind trusted proxies the address they report (api/lib/client-address.ts). */
+export function bunClientAddress(trust: ProxyTrust) {
   return (c: Context): string | null => {
-    if (trustProxy) {
-      const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
-      if (forwarded) return forwarded.slice(0, 64);
-    }
     const env = c.env as BunEnv | undefined;
-    return env?.server?.requestIP(c.req.raw)?.address ?? null;
+    return clientAddress(
+      { peer: env?.server?.requestIP(c.req.raw)?.address, forwardedFor: c.req.header('x-forwarded-for') },
+      trust,
+    );
   };
 }

@@ -4,12 +4,13 @@ import { migrate } from '../../db/migrate.ts';
 import { openDatabase } from '../../db/open.ts';
 import type { Database } from '../../db/types.ts';
 import { createApp } from '../app.ts';
-import { limitHasher } from '../auth/passwords.ts';
+import { limitHasher, type PasswordHasher } from '../auth/passwords.ts';
 import { buildServices } from '../bootstrap.ts';
 import type { SidecarClient } from '../calls/sidecar-client.ts';
 import { loadSigningKey, type SigningKey } from '../channel/keys.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { housekeep } from '../housekeeping.ts';
+import { proxyTrust } from '../lib/client-address.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { noopMetrics } from '../lib/metrics.ts';
 import { createPromMetrics } from '../lib/prom-metrics.ts';
@@ -40,6 +41,8 @@ export interface StartApiOptions {
   beforeListen?: (services: Services) => Promise<void>;
   /** How the embedded data folder's lock names this process (default `npm run api`). */
   owner?: string;
+  /** Replaces the bcrypt hasher inside the limiter (tests that hold password checks). */
+  passwordHasher?: PasswordHasher;
 }
 
 const HOUSEKEEPING_MS = 10 * 60_000;
@@ -93,14 +96,14 @@ async function serveOn(
   const services = await buildServices({
     config,
     database,
-    passwords: limitHasher(createBunPasswordHasher(config.BCRYPT_COST), {
+    passwords: limitHasher(options.passwordHasher ?? createBunPasswordHasher(config.BCRYPT_COST), {
       concurrency: config.PASSWORD_HASH_CONCURRENCY || Math.max(1, navigator.hardwareConcurrency - 1),
       maxWaiting: config.PASSWORD_HASH_QUEUE,
     }),
     metrics: config.METRICS_ENABLED ? createPromMetrics() : noopMetrics,
     logger,
     signingKey,
-    clientAddress: bunClientAddress(config.TRUST_PROXY),
+    clientAddress: bunClientAddress(proxyTrust(config)),
     ...(options.sidecar ? { sidecar: options.sidecar } : {}),
     webhooks: createUndiciTransport({
       allowLoopback: config.WEBHOOK_ALLOW_LOOPBACK,

@@ -19,6 +19,7 @@ import { loadSigningKey, type SigningKey } from '../channel/keys.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../errors.ts';
 import { housekeep } from '../housekeeping.ts';
+import { cloudflareClientAddress, type ProxyTrust, proxyTrust } from '../lib/client-address.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { noopMetrics } from '../lib/metrics.ts';
 import type { Services } from '../services.ts';
@@ -34,7 +35,7 @@ import { createFetchTransport } from '../webhooks/fetch-transport.ts';
  * on it. The pool is closed once the response and the work handed to `ctx.waitUntil` are done.
  *
  * Differences from Bun: /metrics answers 404 (no process to scrape; see README), the client address is
- * CF-Connecting-IP, bcrypt runs in JavaScript (bcrypt-ts), migrations are a deploy step
+ * CF-Connecting-IP (or, with proxies in front of Cloudflare configured, what they report), bcrypt runs in JavaScript (bcrypt-ts), migrations are a deploy step
  * (`npm run db:migrate`), and housekeeping and webhook retries run from Cron Triggers.
  */
 
@@ -54,6 +55,8 @@ interface Isolate {
   logger: Logger;
   signingKey: SigningKey;
   passwords: PasswordHasher;
+  /** Proxies in front of Cloudflare whose X-Forwarded-For entries count (usually none). */
+  proxyTrust: ProxyTrust;
   shared: SharedServiceParts;
   app: ReturnType<typeof createApp>;
   /** The configured sidecar is recorded in the database. */
@@ -115,6 +118,7 @@ async function setUpIsolate(env: WorkerEnv): Promise<Isolate> {
     logger,
     signingKey,
     passwords,
+    proxyTrust: proxyTrust(config),
     shared,
     app,
     sidecarRegistered: false,
@@ -157,7 +161,11 @@ async function servicesFor(iso: Isolate, database: Database, background: (task: 
     logger: iso.logger,
     signingKey: iso.signingKey,
     shared: iso.shared,
-    clientAddress: (c) => c.req.header('cf-connecting-ip')?.slice(0, 64) ?? null,
+    clientAddress: (c) =>
+      cloudflareClientAddress(
+        { cfConnectingIp: c.req.header('cf-connecting-ip'), forwardedFor: c.req.header('x-forwarded-for') },
+        iso.proxyTrust,
+      ),
     background,
     webhooks: createFetchTransport({ allowLoopback: iso.config.WEBHOOK_ALLOW_LOOPBACK }),
   });

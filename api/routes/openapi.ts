@@ -47,7 +47,10 @@ export const ProblemSchema = z
       example: '0b9e2f1c-6d5a-4b8e-9f3a-2c1d7e6f5a4b',
     }),
     instance: z.string().optional().openapi({ description: 'The request path', example: '/api/v2/calls' }),
-    errors: z.array(FieldErrorSchema).optional().openapi({ description: 'Field errors (validation only)' }),
+    errors: z
+      .array(FieldErrorSchema)
+      .optional()
+      .openapi({ description: 'Field errors: what failed validation, or the field a conflict is about' }),
     retry_after: z
       .number()
       .int()

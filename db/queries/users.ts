@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import { type Role, revokedTokens, users } from '../schema.ts';
 import type { Db } from '../types.ts';
+import { canonicalUsername } from '../username.ts';
 import { preparedFor } from './prepared.ts';
 
 export type UserRow = typeof users.$inferSelect;
@@ -13,12 +14,12 @@ const byId = preparedFor((db) =>
     .prepare('user_by_id'),
 );
 
-const byUsername = preparedFor((db) =>
+const byCanonicalUsername = preparedFor((db) =>
   db
     .select()
     .from(users)
-    .where(sql`lower(${users.username}) = lower(${sql.placeholder('username')})`)
-    .prepare('user_by_username'),
+    .where(eq(users.usernameCanonical, sql.placeholder('canonical')))
+    .prepare('user_by_canonical_username'),
 );
 
 // Runs on every authenticated request: the user as it is now and whether this token was revoked.
@@ -56,8 +57,9 @@ export async function getUserById(db: Db, id: string): Promise<UserRow | null> {
   return rows[0] ?? null;
 }
 
+/** The user whose name is `username` in any spelling that folds to the same canonical form. */
 export async function getUserByUsername(db: Db, username: string): Promise<UserRow | null> {
-  const rows = await byUsername(db).execute({ username });
+  const rows = await byCanonicalUsername(db).execute({ canonical: canonicalUsername(username) });
   return rows[0] ?? null;
 }
 
@@ -68,12 +70,13 @@ export interface NewUser {
   createdBy?: string | null;
 }
 
-/** Inserts a user; null when the username (case-insensitively) is taken. */
+/** Inserts a user; null when the username, or another spelling of it (db/username.ts), is taken. */
 export async function createUser(db: Db, input: NewUser): Promise<UserRow | null> {
   const rows = await db
     .insert(users)
     .values({
       username: input.username,
+      usernameCanonical: canonicalUsername(input.username),
       passwordHash: input.passwordHash,
       role: input.role,
       createdBy: input.createdBy ?? null,
@@ -117,6 +120,42 @@ export async function updateUser(
     .where(eq(users.id, id))
     .returning();
   return rows[0] ?? null;
+}
+
+export type AdminKeepingUpdate =
+  | { ok: true; before: UserRow; after: UserRow }
+  | { ok: false; reason: 'not_found' | 'last_admin' };
+
+/**
+ * Changes a user's role or active flag unless that would leave no active admin. The check and the change
+ * are one transaction that first locks the rows of the active admins, in id order: a concurrent change
+ * waits for it, then sees its outcome, so two admins demoting or deactivating each other at once leave
+ * one (and two such transactions never wait on each other in a cycle).
+ */
+export async function updateUserKeepingAnAdmin(
+  db: Db,
+  id: string,
+  patch: { role?: Role; isActive?: boolean },
+): Promise<AdminKeepingUpdate> {
+  return db.transaction(async (tx) => {
+    const admins = await tx
+      .select({ id: users.id })
+      .from(users)
+      .where(and(eq(users.role, 'admin'), eq(users.isActive, true)))
+      .orderBy(asc(users.id))
+      .for('update');
+    const [before] = await tx.select().from(users).where(eq(users.id, id)).for('update');
+    if (!before) return { ok: false, reason: 'not_found' } as const;
+    const losesAdmin =
+      before.role === 'admin' &&
+      before.isActive &&
+      ((patch.role !== undefined && patch.role !== 'admin') || patch.isActive === false);
+    if (losesAdmin && admins.every((admin) => admin.id === id))
+      return { ok: false, reason: 'last_admin' } as const;
+    const after = await updateUser(tx as unknown as Db, id, patch);
+    if (!after) return { ok: false, reason: 'not_found' } as const;
+    return { ok: true, before, after } as const;
+  });
 }
 
 export async function touchLastLogin(db: Db, id: string): Promise<void> {

@@ -18,10 +18,16 @@ export function testDbKind(): TestDbKind {
   return process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite';
 }
 
-export async function createTestDatabase(kind: TestDbKind = testDbKind()): Promise<TestDatabase> {
+export async function createTestDatabase(
+  kind: TestDbKind = testDbKind(),
+  options: {
+    /** Migrates from this folder instead of the committed migrations (tests of a migration). */
+    migrationsFolder?: string;
+  } = {},
+): Promise<TestDatabase> {
   if (kind === 'pglite') {
     const database = await openPglite();
-    await migrate(database.db);
+    await migrate(database.db, options.migrationsFolder);
     return Object.assign(database, { url: null });
   }
   const base = process.env.TEST_PG_URL;
@@ -36,7 +42,7 @@ export async function createTestDatabase(kind: TestDbKind = testDbKind()): Promi
   const url = new URL(base);
   url.pathname = `/${name}`;
   const database = openPostgres(url.toString(), { max: 20 });
-  await migrate(database.db);
+  await migrate(database.db, options.migrationsFolder);
   const close = database.close.bind(database);
   return {
     ...database,

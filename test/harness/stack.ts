@@ -1,4 +1,5 @@
 import { test as bunTest } from 'bun:test';
+import type { PasswordHasher } from '../../api/auth/passwords.ts';
 import {
   createPublicKeySet,
   generateSigningJwk,
@@ -43,8 +44,20 @@ export const WORKERD_SKIPS: Readonly<Record<string, string>> = {
     'needs a second API instance on the same database; one wrangler dev serves a test file',
   'failures spread over time: only those inside the window count':
     'needs a second API with other settings (LOGIN_FAILURE_WINDOW)',
-  'many failures from one address lock that address':
-    'needs a second API with other settings (MAX_FAILED_LOGINS_PER_ADDRESS)',
+  '30 wrong passwords at once: at most MAX_FAILED_LOGIN_ATTEMPTS are checked, and the right one sent among them is refused':
+    "holds and counts password checks inside the Bun API's hasher",
+  'a right password among guesses in flight lifts no lock and frees no slot for more guesses':
+    "holds and counts password checks inside the Bun API's hasher",
+  'keeps no one else out: other accounts log in from the flooding address and from others':
+    "holds password checks inside the Bun API's hasher, with other settings (PASSWORD_HASH_QUEUE)",
+  'many failures from one address slow that address without locking it: another account gets in after Retry-After':
+    'needs a second API with other settings (MAX_FAILED_LOGINS_PER_ADDRESS, TRUST_PROXY)',
+  'without a trusted proxy, X-Forwarded-For is ignored':
+    'Workers take the client address from CF-Connecting-IP (unit-tested in api/lib/client-address.test.ts)',
+  'TRUST_PROXY takes the right-most X-Forwarded-For address, which the proxy wrote, not one the client wrote':
+    'needs a second API with other settings (TRUST_PROXY, TRUST_PROXY_HOPS)',
+  'TRUSTED_PROXIES: the right-most address that is not one of them':
+    'needs a second API with other settings (TRUSTED_PROXIES)',
   'a hash in progress does not stall other requests':
     'checks that Bun hashes on worker threads; in workerd bcrypt runs in the isolate itself',
   'a burst of logins beyond the hashing capacity answers 503 busy, and busy logins do not count as failures':
@@ -56,6 +69,8 @@ export const WORKERD_SKIPS: Readonly<Record<string, string>> = {
   'METRICS_ENABLED=false turns /metrics off':
     'needs a second API with other settings (METRICS_ENABLED, DOCS_ENABLED)',
   'cannot be demoted or deactivated': 'needs a second API on an empty database of its own',
+  'two admins demoting or deactivating each other at once always leave one':
+    'needs a second API on an empty database of its own',
   'bodies over 64 KiB: with Content-Length and chunked':
     "wrangler dev's local proxy fails the request after one whose chunked body the Worker stopped reading; " +
     "Cloudflare's edge discards such a body",
@@ -127,6 +142,8 @@ export async function startTestStack(
     database?: Database;
     /** Replaces DNS resolution for webhook targets (Bun only: workerd resolves on its own). */
     resolveHost?: (host: string) => Promise<Array<{ address: string; family: number }>>;
+    /** Replaces the API's bcrypt inside its limiter (Bun only), e.g. to hold password checks. */
+    passwordHasher?: PasswordHasher;
   } = {},
 ): Promise<TestStack> {
   if (TARGET === 'workerd' && process.env.TEST_DB !== 'postgres') {
@@ -168,6 +185,7 @@ export async function startTestStack(
         database,
         logger: silentLogger,
         ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}),
+        ...(options.passwordHasher ? { passwordHasher: options.passwordHasher } : {}),
       });
       url = bunApi.url;
     }

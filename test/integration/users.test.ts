@@ -1,9 +1,17 @@
 import { afterAll, beforeAll, describe, expect } from 'bun:test';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { bcryptCost } from '../../api/auth/passwords.ts';
 import { UserSchema } from '../../api/routes/users/schema.ts';
+import { MIGRATIONS_FOLDER, migrate } from '../../db/migrate.ts';
 import { listAudit } from '../../db/queries/misc.ts';
-import { getUserByUsername } from '../../db/queries/users.ts';
+import { rowsOf } from '../../db/queries/prepared.ts';
+import { countActiveAdmins, getUserByUsername } from '../../db/queries/users.ts';
+import { canonicalUsername } from '../../db/username.ts';
+import { createTestDatabase } from '../harness/database.ts';
 import {
   expectProblem,
   MODES,
@@ -56,6 +64,42 @@ for (const mode of MODES) {
         json: { username: username.toUpperCase(), password: 'password-1234' },
       });
       await expectProblem(again, 409, 'username_taken');
+    });
+
+    test('a name that folds to a taken one is refused, naming the field, and creates nothing', async () => {
+      const username = `fold-${crypto.randomUUID().slice(0, 8)}`;
+      const first = await stack.request(mode, '/api/v2/users', {
+        token: admin.token,
+        json: { username, password: 'password-1234' },
+      });
+      expect(first.status).toBe(201);
+      const taken = await expectProblem(
+        await stack.request(mode, '/api/v2/users', {
+          token: admin.token,
+          json: { username: `FOLD-${username.slice(5)}`, password: 'password-1234' },
+        }),
+        409,
+        'username_taken',
+      );
+      expect(taken.errors?.map((e) => e.path)).toEqual(['body.username']);
+      // Spellings outside the username alphabet (fullwidth, modifier letters) never get that far.
+      for (const variant of [username.replace('f', '\uff46'), username.replace('o', '\u1d52')]) {
+        const bad = await expectProblem(
+          await stack.request(mode, '/api/v2/users', {
+            token: admin.token,
+            json: { username: variant, password: 'password-1234' },
+          }),
+          422,
+          'validation_error',
+        );
+        expect(bad.errors?.map((e) => e.path)).toEqual(['body.username']);
+      }
+      const rows = rowsOf<{ n: number | string }>(
+        await stack.database.db.execute(
+          sql`select count(*) as n from users where username_canonical = ${canonicalUsername(username)}`,
+        ),
+      );
+      expect(Number(rows[0]!.n)).toBe(1);
     });
 
     test('bad user input is 422', async () => {
@@ -213,6 +257,95 @@ describe('the last admin', () => {
       expect(res.status).toBe(200);
     } finally {
       await lone.stop();
+    }
+  });
+});
+
+describe('two admins at once', () => {
+  test('two admins demoting or deactivating each other at once always leave one', async () => {
+    const lone = await startTestStack();
+    try {
+      const a = await lone.user('admin');
+      const b = await lone.user('admin');
+      const relogin = async (u: TestUser) => {
+        const res = await lone.login(u.username, u.password);
+        expect(res.status).toBe(200);
+        u.token = ((await res.json()) as { access_token: string }).access_token;
+      };
+      for (let round = 0; round < 24; round++) {
+        const change = round % 2 === 0 ? { role: 'operator' } : { is_active: false };
+        const patch = (actor: TestUser, target: TestUser, mode: 'http' | 'in-process') =>
+          lone.request(mode, `/api/v2/users/${target.id}`, {
+            method: 'PATCH',
+            token: actor.token,
+            json: change,
+          });
+        const [byA, byB] = await Promise.all([
+          patch(a, b, 'http'),
+          patch(b, a, round % 4 < 2 ? 'http' : 'in-process'),
+        ]);
+        const admins = await countActiveAdmins(lone.database.db);
+        expect({ round, admins }).toEqual({ round, admins: 1 });
+        // The other request is refused: the last admin (409), or no longer an admin (401/403).
+        const statuses = [byA.status, byB.status];
+        expect({ round, succeeded: statuses.filter((s) => s === 200).length }).toEqual({
+          round,
+          succeeded: 1,
+        });
+        expect(statuses.every((s) => [200, 401, 403, 409].includes(s))).toBe(true);
+        const [survivor, other] = byA.status === 200 ? [a, b] : [b, a];
+        const restore = await lone.request('http', `/api/v2/users/${other.id}`, {
+          method: 'PATCH',
+          token: survivor.token,
+          json: { role: 'admin', is_active: true },
+        });
+        expect(restore.status).toBe(200);
+        await relogin(other);
+      }
+    } finally {
+      await lone.stop();
+    }
+  });
+});
+
+describe('the canonical username migration', () => {
+  test('existing users get their canonical names, and log in by any spelling of them', async () => {
+    // The migrations as they were before usernames had a canonical form.
+    const before = mkdtempSync(join(tmpdir(), 'outdial-migrations-'));
+    try {
+      cpSync(MIGRATIONS_FOLDER, before, { recursive: true });
+      const journalPath = join(before, 'meta', '_journal.json');
+      const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: Array<{ tag: string }> };
+      const upTo = journal.entries.findIndex((e) => e.tag === '0001_webhooks');
+      journal.entries = journal.entries.slice(0, upTo + 1);
+      writeFileSync(journalPath, JSON.stringify(journal));
+      const database = await createTestDatabase(undefined, { migrationsFolder: before });
+      try {
+        const tag = crypto.randomUUID().slice(0, 8);
+        const names = [
+          `Alice-${tag}`,
+          `BOB.Smith@Example-${tag}`,
+          `carol_${tag}`,
+          `\uff24\uff21\uff36\uff25-${tag}`,
+        ];
+        for (const name of names) {
+          await database.db.execute(
+            sql`insert into users (username, password_hash, role) values (${name}, 'x', 'operator')`,
+          );
+        }
+        await migrate(database.db);
+        const rows = rowsOf<{ username: string; username_canonical: string }>(
+          await database.db.execute(sql`select username, username_canonical from users order by username`),
+        );
+        expect(rows.map((r) => r.username_canonical).sort()).toEqual(names.map(canonicalUsername).sort());
+        for (const name of names) {
+          expect((await getUserByUsername(database.db, name.toUpperCase()))?.username).toBe(name);
+        }
+      } finally {
+        await database.close();
+      }
+    } finally {
+      rmSync(before, { recursive: true, force: true });
     }
   });
 });

@@ -48,7 +48,9 @@ export const tokenRoute = createRoute({
   description:
     'Exchanges a username and password (form body) for an access token. Failed logins are throttled per ' +
     'username and per client address: after MAX_FAILED_LOGIN_ATTEMPTS failures the username is locked for ' +
-    'LOGIN_LOCKOUT_DURATION seconds (429 with Retry-After), even for the right password.',
+    'LOGIN_LOCKOUT_DURATION seconds (429 with Retry-After), even for the right password; past ' +
+    'MAX_FAILED_LOGINS_PER_ADDRESS failures an address is slowed (429 with a short Retry-After). The username ' +
+    'may be spelled in any case or Unicode compatibility form.',
   request: {
     body: { required: true, content: { 'application/x-www-form-urlencoded': { schema: TokenFormSchema } } },
   },

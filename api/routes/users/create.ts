@@ -35,7 +35,13 @@ export const registerCreateUser = (app: App) =>
       role: body.role,
       createdBy: actor.id,
     });
-    if (!user) throw new ApiError('username_taken', `The username "${body.username}" is taken`);
+    if (!user) {
+      // Taken by this spelling or another that folds to the same name (db/username.ts).
+      const message = 'is taken (names that differ only in case or Unicode form are the same name)';
+      throw new ApiError('username_taken', `body.username: ${message}`, {
+        errors: [{ path: 'body.username', message, code: 'taken' }],
+      });
+    }
     await writeAudit(services.db, {
       actorId: actor.id,
       action: 'user.create',

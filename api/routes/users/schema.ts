@@ -13,7 +13,12 @@ export const UsernameSchema = z
   .min(3)
   .max(150)
   .regex(/^[A-Za-z0-9_.@-]+$/, 'must be letters, digits or _ . @ -')
-  .openapi({ description: 'Login name (3 to 150 characters, case-insensitively unique)', example: 'alice' });
+  .openapi({
+    description:
+      'Login name (3 to 150 characters). Unique regardless of case and Unicode form: a login may spell it ' +
+      'in any case, and a new name that differs from a taken one only so is refused (409)',
+    example: 'alice',
+  });
 
 export const PasswordSchema = z
   .string()

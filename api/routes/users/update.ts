@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { writeAudit } from '../../../db/queries/misc.ts';
-import { countActiveAdmins, getUserById, updateUser } from '../../../db/queries/users.ts';
+import { updateUser, updateUserKeepingAnAdmin } from '../../../db/queries/users.ts';
 import { ApiError } from '../../errors.ts';
 import { encodeBase64Url } from '../../lib/base64url.ts';
 import { requireAuth } from '../../middleware/auth.ts';
@@ -88,20 +88,15 @@ export const registerUpdateUser = (app: App) => {
     const actor = c.get('user');
     const { user_id } = c.req.valid('param');
     const body = c.req.valid('json');
-    const before = await getUserById(services.db, user_id);
-    if (!before) throw new ApiError('user_not_found', 'User not found');
-    const losesAdmin =
-      before.role === 'admin' &&
-      before.isActive &&
-      ((body.role !== undefined && body.role !== 'admin') || body.is_active === false);
-    if (losesAdmin && (await countActiveAdmins(services.db)) <= 1) {
-      throw new ApiError('last_admin', 'This is the last active admin; make another admin first');
-    }
-    const after = await updateUser(services.db, user_id, {
+    const result = await updateUserKeepingAnAdmin(services.db, user_id, {
       ...(body.role !== undefined ? { role: body.role } : {}),
       ...(body.is_active !== undefined ? { isActive: body.is_active } : {}),
     });
-    if (!after) throw new ApiError('user_not_found', 'User not found');
+    if (!result.ok && result.reason === 'last_admin') {
+      throw new ApiError('last_admin', 'This is the last active admin; make another admin first');
+    }
+    if (!result.ok) throw new ApiError('user_not_found', 'User not found');
+    const { before, after } = result;
     await writeAudit(services.db, {
       actorId: actor.id,
       action: body.is_active === false ? 'user.deactivate' : 'user.update',
