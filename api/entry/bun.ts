@@ -14,6 +14,7 @@ import { noopMetrics } from '../lib/metrics.ts';
 import { createPromMetrics } from '../lib/prom-metrics.ts';
 import type { Services } from '../services.ts';
 import { startWebhookDispatcher } from '../webhooks/dispatcher.ts';
+import { webhookPolicy } from '../webhooks/policy.ts';
 import { createUndiciTransport, type Resolver } from '../webhooks/undici-transport.ts';
 import { bunClientAddress, createBunPasswordHasher, loadOrCreateKeyFile } from './bun-runtime.ts';
 
@@ -78,7 +79,7 @@ export async function startApi(
     clientAddress: bunClientAddress(config.TRUST_PROXY),
     ...(options.sidecar ? { sidecar: options.sidecar } : {}),
     webhooks: createUndiciTransport({
-      allowLoopback: config.WEBHOOK_ALLOW_LOOPBACK,
+      policy: webhookPolicy(config),
       ...(options.resolveHost ? { resolve: options.resolveHost } : {}),
     }),
   });
