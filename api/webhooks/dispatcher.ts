@@ -1,4 +1,3 @@
-import { TaskCancelledError, type TimeoutPolicy, TimeoutStrategy, timeout } from 'cockatiel';
 import {
   claimDueDeliveries,
   type DeliveryRow,
@@ -25,13 +24,36 @@ export type DispatchServices = Pick<Services, 'config' | 'db' | 'logger' | 'metr
   keys: Pick<Services['keys'], 'signing'>;
 };
 
-function failure(error: unknown, config: DispatchServices['config']): string {
-  // cockatiel's isTaskCancelledError looks for the bulkhead's marker (3.2.1): the class is tested instead.
-  if (error instanceof TaskCancelledError) return `no answer within ${config.WEBHOOK_TIMEOUT_MS} ms`;
-  return error instanceof Error ? error.message : String(error);
+/** An attempt that had no answer within WEBHOOK_TIMEOUT_MS. */
+class AttemptTimedOut extends Error {
+  override name = 'AttemptTimedOut';
+  constructor(readonly ms: number) {
+    super(`no answer within ${ms} ms`);
+  }
 }
 
-async function attemptDelivery(services: DispatchServices, d: DeliveryRow, limit: TimeoutPolicy) {
+/**
+ * Runs `send` with a signal that aborts after `ms`, and settles then even if `send` does not. (Not
+ * cockatiel's timeout policy: cockatiel aborts a controller at module scope, which Workers refuse.)
+ */
+async function withDeadline<T>(ms: number, send: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new AttemptTimedOut(ms);
+      controller.abort(error);
+      reject(error);
+    }, ms);
+  });
+  try {
+    return await Promise.race([send(controller.signal), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function attemptDelivery(services: DispatchServices, d: DeliveryRow) {
   const { config } = services;
   const attempt = d.attempts + 1;
   const startedAt = new Date();
@@ -48,7 +70,7 @@ async function attemptDelivery(services: DispatchServices, d: DeliveryRow, limit
       'Outdial-Event-Id': String(d.eventId),
       'Outdial-Attempt': String(attempt),
     };
-    const res = await limit.execute(({ signal }) =>
+    const res = await withDeadline(config.WEBHOOK_TIMEOUT_MS, (signal) =>
       services.webhooks.post(d.url, d.payload, headers, signal),
     );
     statusCode = res.status;
@@ -56,7 +78,9 @@ async function attemptDelivery(services: DispatchServices, d: DeliveryRow, limit
     else if (res.status < 200 || res.status >= 300) error = `answered ${res.status}`;
   } catch (e) {
     permanent = isWebhookRefused(e);
-    error = permanent ? `refused: ${(e as Error).message}` : `request failed: ${failure(e, config)}`;
+    error = permanent
+      ? `refused: ${(e as Error).message}`
+      : `request failed: ${e instanceof Error ? e.message : String(e)}`;
   }
   const durationMs = Math.round(performance.now() - started);
   const ageMs = Date.now() - d.createdAt.getTime();
@@ -113,7 +137,6 @@ export function createWebhookPool(services: DispatchServices, options: WebhookPo
   const perEndpoint = Math.max(1, Math.min(config.WEBHOOK_ENDPOINT_CONCURRENCY, Math.floor(concurrency / 2)));
   // The lease outlasts the attempt (cut off by the timeout) and the recording of its outcome.
   const leaseSeconds = Math.ceil(config.WEBHOOK_TIMEOUT_MS / 1000) + 30;
-  const limit = timeout(config.WEBHOOK_TIMEOUT_MS, TimeoutStrategy.Aggressive);
   const busy = new Map<string, number>();
   const attempts = new Set<Promise<void>>();
   const idle: Array<() => void> = [];
@@ -129,7 +152,7 @@ export function createWebhookPool(services: DispatchServices, options: WebhookPo
   const start = (d: DeliveryRow) => {
     const endpoint = deliveryEndpoint(d.url);
     busy.set(endpoint, (busy.get(endpoint) ?? 0) + 1);
-    const work: Promise<void> = attemptDelivery(services, d, limit)
+    const work: Promise<void> = attemptDelivery(services, d)
       .catch((error) => logger.warn('webhook attempt not recorded', { error, deliveryId: d.id }))
       .finally(() => {
         const left = (busy.get(endpoint) ?? 1) - 1;
