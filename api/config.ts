@@ -118,6 +118,19 @@ export const ConfigSchema = z
     // Retries stop this long after the event, whatever the attempt count.
     WEBHOOK_MAX_AGE: int(3600, 1, 7 * 86_400),
     WEBHOOK_POLL_MS: int(500, 10, 60_000),
+    // Ports a webhook URL may name; loopback receivers under WEBHOOK_ALLOW_LOOPBACK may use any.
+    WEBHOOK_ALLOWED_PORTS: list(['443']).pipe(
+      z.array(
+        z
+          .string()
+          .regex(/^\d{1,5}$/, 'must be port numbers, separated by commas')
+          .transform(Number)
+          .pipe(z.number().int().min(1).max(65535)),
+      ),
+    ),
+    // Attempts in flight at once, and to one endpoint (scheme, host and port; at most half of the first).
+    WEBHOOK_CONCURRENCY: int(32, 2, 10_000),
+    WEBHOOK_ENDPOINT_CONCURRENCY: int(4, 1, 10_000),
 
     SSE_HEARTBEAT_MS: int(15_000, 50, 300_000),
     SSE_POLL_MS: int(250, 10, 60_000),

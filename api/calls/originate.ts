@@ -12,7 +12,7 @@ import { ApiError } from '../errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Services } from '../services.ts';
 import { planWebhook } from '../webhooks/planner.ts';
-import { checkWebhookUrl } from '../webhooks/policy.ts';
+import { checkWebhookUrl, webhookPolicy } from '../webhooks/policy.ts';
 import { recordEvents } from './record.ts';
 import { isSidecarUnreachable } from './sidecar-client.ts';
 
@@ -79,7 +79,7 @@ export async function originateCall(
     });
   }
   if (input.statusCallback) {
-    const why = checkWebhookUrl(input.statusCallback, config.WEBHOOK_ALLOW_LOOPBACK);
+    const why = checkWebhookUrl(input.statusCallback, webhookPolicy(config));
     if (why) {
       throw new ApiError('validation_error', `body.status_callback: ${why}`, {
         errors: [{ path: 'body.status_callback', message: why, code: 'not_allowed' }],

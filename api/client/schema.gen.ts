@@ -2490,7 +2490,7 @@ export interface components {
             };
             /**
              * Format: uri
-             * @description URL that receives signed status webhooks for this call
+             * @description URL that receives signed status webhooks for this call: https, on an allowed port (443 by default), on a host of the public internet (no loopback, private, link-local or metadata address, in any form)
              * @example https://example.com/hooks/outdial
              */
             status_callback?: string;

@@ -16,6 +16,7 @@ import { noopMetrics } from '../lib/metrics.ts';
 import { createPromMetrics } from '../lib/prom-metrics.ts';
 import type { Services } from '../services.ts';
 import { startWebhookDispatcher } from '../webhooks/dispatcher.ts';
+import { webhookPolicy } from '../webhooks/policy.ts';
 import { createUndiciTransport, type Resolver } from '../webhooks/undici-transport.ts';
 import { bunClientAddress, createBunPasswordHasher, loadOrCreateKeyFile } from './bun-runtime.ts';
 
@@ -106,7 +107,7 @@ async function serveOn(
     clientAddress: bunClientAddress(proxyTrust(config)),
     ...(options.sidecar ? { sidecar: options.sidecar } : {}),
     webhooks: createUndiciTransport({
-      allowLoopback: config.WEBHOOK_ALLOW_LOOPBACK,
+      policy: webhookPolicy(config),
       ...(options.resolveHost ? { resolve: options.resolveHost } : {}),
     }),
   });

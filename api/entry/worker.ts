@@ -23,8 +23,9 @@ import { cloudflareClientAddress, type ProxyTrust, proxyTrust } from '../lib/cli
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { noopMetrics } from '../lib/metrics.ts';
 import type { Services } from '../services.ts';
-import { runDueWebhooks } from '../webhooks/dispatcher.ts';
+import { createWebhookPool, type WebhookPool } from '../webhooks/dispatcher.ts';
 import { createFetchTransport } from '../webhooks/fetch-transport.ts';
+import { webhookPolicy } from '../webhooks/policy.ts';
 
 /**
  * The API on Cloudflare Workers: the same app as on Bun, with the Workers runtime's parts.
@@ -67,6 +68,11 @@ interface Isolate {
 const POOL_MAX = 5;
 /** How long after a response its webhook deliveries may still be retried (waitUntil allows 30 s). */
 const RETRY_HORIZON_MS = 20_000;
+/**
+ * A Worker invocation may have six connections open at once; further fetches wait for one to close.
+ * The webhook pool stays within them, so one stalled endpoint (half of them at most) leaves the others room.
+ */
+const OPEN_CONNECTIONS = 6;
 /** Hourly cron: housekeeping. Every other cron only works off due webhook deliveries. */
 const HOUSEKEEPING_CRON = '0 * * * *';
 
@@ -167,42 +173,37 @@ async function servicesFor(iso: Isolate, database: Database, background: (task: 
         iso.proxyTrust,
       ),
     background,
-    webhooks: createFetchTransport({ allowLoopback: iso.config.WEBHOOK_ALLOW_LOOPBACK }),
+    webhooks: createFetchTransport({ policy: webhookPolicy(iso.config) }),
   });
   // No dispatcher loop lives between requests here: what events this request recorded owe goes out with
-  // its remaining work (retries due soon included), and the Cron Trigger picks up the rest.
+  // its remaining work (retries due soon included), and the Cron Trigger picks up the rest. Every
+  // attempt the pool starts is part of that work, so none is cut off when the pool closes.
+  const pool = createWebhookPool(services, {
+    concurrency: Math.min(iso.config.WEBHOOK_CONCURRENCY, OPEN_CONNECTIONS),
+    track: background,
+  });
   let delivering = false;
-  let again = false;
   services.onEventsRecorded(() => {
-    if (delivering) {
-      again = true;
-      return;
-    }
+    pool.wake();
+    if (delivering) return;
     delivering = true;
     background(
-      (async () => {
-        do {
-          again = false;
-          await deliverWebhooks(services, RETRY_HORIZON_MS);
-        } while (again);
-      })().finally(() => {
+      deliverWebhooks(services, pool, RETRY_HORIZON_MS).finally(() => {
         delivering = false;
       }),
     );
   });
-  return services;
+  return { services, pool };
 }
 
 /**
  * Sends the webhook deliveries that are due, in order, and waits for those falling due within
  * `horizonMs` (a receiver's quick retries), within what ctx.waitUntil allows after a response.
  */
-async function deliverWebhooks(services: Services, horizonMs: number): Promise<void> {
+async function deliverWebhooks(services: Services, pool: WebhookPool, horizonMs: number): Promise<void> {
   const until = Date.now() + horizonMs;
   for (;;) {
-    while ((await runDueWebhooks(services)) > 0) {
-      // each round takes the next delivery of every call
-    }
+    await pool.drain();
     const next = await nextDeliveryDueAt(services.db);
     if (!next) return;
     // Leased by another instance, or not due yet: look again no sooner than the poll interval.
@@ -239,7 +240,7 @@ async function fetchHandler(request: Request, env: WorkerEnv, ctx: WorkerContext
   };
   let response: Response;
   try {
-    services = await servicesFor(iso, database, tasks.add);
+    ({ services } = await servicesFor(iso, database, tasks.add));
     response = await iso.app.fetch(request, { services }, ctx);
   } catch (error) {
     ctx.waitUntil(finish());
@@ -266,10 +267,8 @@ async function scheduledHandler(event: WorkerScheduledEvent, env: WorkerEnv, ctx
   const tasks = createTaskGroup(iso.logger);
   const work = (async () => {
     try {
-      const services = await servicesFor(iso, database, tasks.add);
-      while ((await runDueWebhooks(services)) > 0) {
-        // keep going while deliveries are due
-      }
+      const { services, pool } = await servicesFor(iso, database, tasks.add);
+      await pool.drain();
       if (event.cron === HOUSEKEEPING_CRON) {
         await housekeep(database.db, iso.config, iso.logger);
       }

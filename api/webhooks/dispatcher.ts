@@ -1,4 +1,9 @@
-import { claimDueDeliveries, type DeliveryRow, recordAttempt } from '../../db/queries/webhooks.ts';
+import {
+  claimDueDeliveries,
+  type DeliveryRow,
+  deliveryEndpoint,
+  recordAttempt,
+} from '../../db/queries/webhooks.ts';
 import type { Services } from '../services.ts';
 import { SIGNATURE_HEADER, signWebhook } from './signature.ts';
 import { isWebhookRefused } from './transport.ts';
@@ -14,7 +19,41 @@ export function backoffMs(
   return Math.max(baseMs / 2, Math.round(random() * ceiling));
 }
 
-async function attemptDelivery(services: Services, d: DeliveryRow): Promise<void> {
+/** What sending webhooks takes of the services. */
+export type DispatchServices = Pick<Services, 'config' | 'db' | 'logger' | 'metrics' | 'webhooks'> & {
+  keys: Pick<Services['keys'], 'signing'>;
+};
+
+/** An attempt that had no answer within WEBHOOK_TIMEOUT_MS. */
+class AttemptTimedOut extends Error {
+  override name = 'AttemptTimedOut';
+  constructor(readonly ms: number) {
+    super(`no answer within ${ms} ms`);
+  }
+}
+
+/**
+ * Runs `send` with a signal that aborts after `ms`, and settles then even if `send` does not. (Not
+ * cockatiel's timeout policy: cockatiel aborts a controller at module scope, which Workers refuse.)
+ */
+async function withDeadline<T>(ms: number, send: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new AttemptTimedOut(ms);
+      controller.abort(error);
+      reject(error);
+    }, ms);
+  });
+  try {
+    return await Promise.race([send(controller.signal), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function attemptDelivery(services: DispatchServices, d: DeliveryRow) {
   const { config } = services;
   const attempt = d.attempts + 1;
   const startedAt = new Date();
@@ -31,7 +70,9 @@ async function attemptDelivery(services: Services, d: DeliveryRow): Promise<void
       'Outdial-Event-Id': String(d.eventId),
       'Outdial-Attempt': String(attempt),
     };
-    const res = await services.webhooks.post(d.url, d.payload, headers, config.WEBHOOK_TIMEOUT_MS);
+    const res = await withDeadline(config.WEBHOOK_TIMEOUT_MS, (signal) =>
+      services.webhooks.post(d.url, d.payload, headers, signal),
+    );
     statusCode = res.status;
     if (res.status >= 300 && res.status < 400) error = `redirect (${res.status}) not followed`;
     else if (res.status < 200 || res.status >= 300) error = `answered ${res.status}`;
@@ -68,48 +109,124 @@ async function attemptDelivery(services: Services, d: DeliveryRow): Promise<void
   services.metrics.webhookAttempt(error === null ? 'delivered' : giveUp ? 'failed' : 'retry');
 }
 
-/** Works off the deliveries that are due now; returns how many were attempted. */
-export async function runDueWebhooks(services: Services, limit = 20): Promise<number> {
-  const due = await claimDueDeliveries(services.db, limit);
-  await Promise.all(due.map((d) => attemptDelivery(services, d)));
-  return due.length;
+export interface WebhookPoolOptions {
+  /** Attempts in flight at once (WEBHOOK_CONCURRENCY unless given). */
+  concurrency?: number;
+  /** Hands every piece of work the pool starts to whoever must wait for it (Workers' waitUntil). */
+  track?: (work: Promise<unknown>) => void;
 }
 
-/** The Bun-side loop: polls every WEBHOOK_POLL_MS, and at once when events were just recorded. */
-export function startWebhookDispatcher(services: Services): { stop(): Promise<void>; wake(): void } {
-  let stopped = false;
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  let running: Promise<void> | null = null;
+export interface WebhookPool {
+  /** Takes what is due and fits, and starts it; returns at once. */
+  wake(): void;
+  /** Resolves once nothing is in flight and nothing due could be taken. */
+  drain(): Promise<void>;
+  /** Takes nothing more; resolves once the attempts in flight have been recorded. */
+  close(): Promise<void>;
+}
+
+/**
+ * Sends due deliveries with at most `concurrency` attempts in flight, and at most
+ * WEBHOOK_ENDPOINT_CONCURRENCY (never more than half of `concurrency`) to one endpoint, each attempt
+ * cut off after WEBHOOK_TIMEOUT_MS whatever the transport does. A slot that frees up is filled at
+ * once, so an endpoint that stalls holds its own slots and delays no other endpoint's deliveries.
+ */
+export function createWebhookPool(services: DispatchServices, options: WebhookPoolOptions = {}): WebhookPool {
+  const { config, logger } = services;
+  const concurrency = options.concurrency ?? config.WEBHOOK_CONCURRENCY;
+  const perEndpoint = Math.max(1, Math.min(config.WEBHOOK_ENDPOINT_CONCURRENCY, Math.floor(concurrency / 2)));
+  // The lease outlasts the attempt (cut off by the timeout) and the recording of its outcome.
+  const leaseSeconds = Math.ceil(config.WEBHOOK_TIMEOUT_MS / 1000) + 30;
+  const busy = new Map<string, number>();
+  const attempts = new Set<Promise<void>>();
+  const idle: Array<() => void> = [];
+  let claiming: Promise<void> | null = null;
   let again = false;
-  const tick = () => {
-    if (stopped) return;
-    if (running) {
+  let closed = false;
+
+  const settle = () => {
+    if (claiming || attempts.size > 0) return;
+    for (const resolve of idle.splice(0)) resolve();
+  };
+
+  const start = (d: DeliveryRow) => {
+    const endpoint = deliveryEndpoint(d.url);
+    busy.set(endpoint, (busy.get(endpoint) ?? 0) + 1);
+    const work: Promise<void> = attemptDelivery(services, d)
+      .catch((error) => logger.warn('webhook attempt not recorded', { error, deliveryId: d.id }))
+      .finally(() => {
+        const left = (busy.get(endpoint) ?? 1) - 1;
+        if (left > 0) busy.set(endpoint, left);
+        else busy.delete(endpoint);
+        attempts.delete(work);
+        // A slot is free, and the call's next delivery may now be due.
+        wake();
+        settle();
+      });
+    attempts.add(work);
+    options.track?.(work);
+  };
+
+  const claim = async () => {
+    do {
+      again = false;
+      for (;;) {
+        const room = concurrency - attempts.size;
+        if (closed || room <= 0) break;
+        const due = await claimDueDeliveries(services.db, { limit: room, perEndpoint, busy, leaseSeconds });
+        if (due.length === 0) break;
+        for (const d of due) start(d);
+      }
+    } while (again && !closed);
+  };
+
+  function wake() {
+    if (closed) return;
+    if (claiming) {
       again = true;
       return;
     }
-    if (timer) clearTimeout(timer);
-    timer = null;
-    running = (async () => {
-      try {
-        while (!stopped && (await runDueWebhooks(services)) > 0) {
-          // keep going while there is work
-        }
-      } catch (error) {
-        services.logger.warn('webhook dispatch failed', { error });
-      } finally {
-        running = null;
-        if (!stopped) timer = setTimeout(tick, again ? 0 : services.config.WEBHOOK_POLL_MS);
-        again = false;
-      }
-    })();
-  };
-  timer = setTimeout(tick, 0);
+    const work: Promise<void> = claim()
+      .catch((error) => logger.warn('webhook dispatch failed', { error }))
+      .finally(() => {
+        claiming = null;
+        if (again) wake();
+        settle();
+      });
+    claiming = work;
+    options.track?.(work);
+  }
+
   return {
-    wake: tick,
+    wake,
+    drain() {
+      const done = new Promise<void>((resolve) => idle.push(resolve));
+      wake();
+      settle();
+      return done;
+    },
+    async close() {
+      closed = true;
+      const done = new Promise<void>((resolve) => idle.push(resolve));
+      settle();
+      await done;
+    },
+  };
+}
+
+/** The Bun-side dispatcher: polls every WEBHOOK_POLL_MS, and at once when events were just recorded. */
+export function startWebhookDispatcher(services: DispatchServices): {
+  stop(): Promise<void>;
+  wake(): void;
+} {
+  const pool = createWebhookPool(services);
+  const poll = setInterval(pool.wake, services.config.WEBHOOK_POLL_MS);
+  pool.wake();
+  return {
+    wake: pool.wake,
     async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
+      clearInterval(poll);
+      await pool.close();
     },
   };
 }

@@ -1,28 +1,24 @@
-import { checkWebhookUrl } from './policy.ts';
+import { checkWebhookUrl, type WebhookPolicy } from './policy.ts';
 import { WebhookRefusedError, type WebhookTransport } from './transport.ts';
 
 /**
  * Webhook transport over the platform's fetch, for runtimes without a DNS API (Workers). The URL
- * policy (https only, no literal private or loopback addresses, no `localhost`) still applies; names
- * are not resolved here, so deployments there rely on the platform's egress, which cannot reach private
- * networks. Redirects are never followed.
+ * policy (https only, allowed ports, no literal private or loopback address in any spelling, no
+ * special-use name) is checked again before every attempt; names are resolved by the platform, so
+ * the addresses they resolve to cannot be checked here. On Cloudflare, a Worker's fetch goes out to
+ * the public internet: a private network is reachable only through a binding (Tunnel, VPC), which
+ * Outdial does not use. Redirects are never followed.
  */
 export function createFetchTransport(options: {
-  allowLoopback: boolean;
+  policy: WebhookPolicy;
   fetch?: typeof fetch;
 }): WebhookTransport {
   const doFetch = options.fetch ?? fetch;
   return {
-    async post(url, body, headers, timeoutMs) {
-      const why = checkWebhookUrl(url, options.allowLoopback);
+    async post(url, body, headers, signal) {
+      const why = checkWebhookUrl(url, options.policy);
       if (why) throw new WebhookRefusedError(why);
-      const res = await doFetch(url, {
-        method: 'POST',
-        body,
-        headers,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      const res = await doFetch(url, { method: 'POST', body, headers, redirect: 'manual', signal });
       await res.body?.cancel().catch(() => undefined);
       return { status: res.status };
     },

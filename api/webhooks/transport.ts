@@ -1,10 +1,13 @@
-/** How a webhook request leaves the process; one implementation per runtime. */
+/**
+ * How a webhook request leaves the process; one implementation per runtime. The dispatcher owns the
+ * attempt's deadline: `signal` aborts when it passes.
+ */
 export interface WebhookTransport {
   post(
     url: string,
     body: string,
     headers: Record<string, string>,
-    timeoutMs: number,
+    signal: AbortSignal,
   ): Promise<{ status: number }>;
 }
 

@@ -1,6 +1,6 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { Agent, request } from 'undici/index.js';
-import { checkAddress, checkWebhookUrl } from './policy.ts';
+import { checkAddress, checkWebhookUrl, type WebhookPolicy } from './policy.ts';
 import { WebhookRefusedError, type WebhookTransport } from './transport.ts';
 
 export type Resolver = (hostname: string) => Promise<Array<{ address: string; family: number }>>;
@@ -10,10 +10,11 @@ const systemResolver: Resolver = (hostname) => dnsLookup(hostname, { all: true, 
 /**
  * Webhook transport for Bun and Node: undici with the address check inside the connection's own DNS
  * lookup, so the address that was checked is the address connected to (no DNS-rebinding window).
- * Redirects are never followed; connect and overall timeouts are short.
+ * The URL policy (scheme, port, literal addresses, special-use names) is checked before every attempt.
+ * Redirects are never followed; the connect timeout is short and `signal` ends the whole attempt.
  */
 export function createUndiciTransport(options: {
-  allowLoopback: boolean;
+  policy: WebhookPolicy;
   resolve?: Resolver;
 }): WebhookTransport {
   const resolve = options.resolve ?? systemResolver;
@@ -26,7 +27,7 @@ export function createUndiciTransport(options: {
           (addresses) => {
             if (addresses.length === 0) return callback(new Error(`${hostname} did not resolve`), '', 4);
             for (const a of addresses) {
-              const why = checkAddress(a.address, options.allowLoopback);
+              const why = checkAddress(a.address, options.policy.allowLoopback);
               if (why) {
                 refusals.set(hostname, `${hostname} resolves to ${why}`);
                 return callback(new WebhookRefusedError(`${hostname} resolves to ${why}`), '', 4);
@@ -44,8 +45,8 @@ export function createUndiciTransport(options: {
     keepAliveTimeout: 10_000,
   });
   return {
-    async post(url, body, headers, timeoutMs) {
-      const why = checkWebhookUrl(url, options.allowLoopback);
+    async post(url, body, headers, signal) {
+      const why = checkWebhookUrl(url, options.policy);
       if (why) throw new WebhookRefusedError(why);
       const host = new URL(url).hostname;
       try {
@@ -54,11 +55,9 @@ export function createUndiciTransport(options: {
           body,
           headers,
           dispatcher: agent,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-          signal: AbortSignal.timeout(timeoutMs),
+          signal,
         });
-        await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+        await res.body.dump({ limit: 64 * 1024, signal }).catch(() => undefined);
         return { status: res.statusCode };
       } catch (error) {
         const refusal = refusals.get(host);

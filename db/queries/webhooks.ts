@@ -7,23 +7,62 @@ export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type AttemptRow = typeof webhookAttempts.$inferSelect;
 
 /**
- * Takes up to `limit` deliveries that are due, for `leaseSeconds`. Only the oldest pending delivery of
- * each call is taken, so a receiver sees a call's statuses in order; SKIP LOCKED lets several API
- * instances work the queue side by side without taking the same delivery.
+ * The endpoint a delivery goes to: its URL's scheme and authority (host and port) as written, in lower
+ * case. Deliveries to one endpoint share its concurrency limit. The same expression runs in SQL.
  */
-export async function claimDueDeliveries(db: Db, limit: number, leaseSeconds = 60): Promise<DeliveryRow[]> {
+const ENDPOINT_PATTERN = '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*';
+const ENDPOINT = new RegExp(ENDPOINT_PATTERN);
+
+export function deliveryEndpoint(url: string): string {
+  return (ENDPOINT.exec(url)?.[0] ?? '').toLowerCase();
+}
+
+export interface ClaimOptions {
+  /** Deliveries to take at most. */
+  limit: number;
+  /** Deliveries one endpoint may have in flight, those in `busy` included. */
+  perEndpoint: number;
+  /** Deliveries this instance has in flight now, by endpoint (`deliveryEndpoint`). */
+  busy: ReadonlyMap<string, number>;
+  /** How long the taken deliveries are leased to this instance. */
+  leaseSeconds: number;
+}
+
+/**
+ * Takes up to `limit` deliveries that are due, for `leaseSeconds`, leaving each endpoint no more than
+ * `perEndpoint` in flight: an endpoint already at its limit is passed over, so its backlog cannot fill
+ * the batch ahead of other endpoints' deliveries. Only the oldest pending delivery of each call is
+ * taken, so a receiver sees a call's statuses in order; SKIP LOCKED lets several API instances work
+ * the queue side by side without taking the same delivery.
+ */
+export async function claimDueDeliveries(db: Db, options: ClaimOptions): Promise<DeliveryRow[]> {
+  const { limit, perEndpoint, leaseSeconds } = options;
+  if (limit <= 0) return [];
+  // Sent as text and cast: some drivers encode a parameter typed jsonb as a JSON string once more.
+  const busy = JSON.stringify(Object.fromEntries(options.busy));
+  const endpoint = sql`coalesce(lower(substring(d.url from ${ENDPOINT_PATTERN})), '')`;
   const ids = rowsOf<{ id: number | string }>(
     await db.execute(sql`
       update webhook_deliveries set locked_until = now() + make_interval(secs => ${leaseSeconds}::int)
       where id in (
-        select d.id from webhook_deliveries d
-        where d.state = 'pending' and d.next_attempt_at <= now()
-          and (d.locked_until is null or d.locked_until < now())
-          and not exists (select 1 from webhook_deliveries e
-                          where e.call_id = d.call_id and e.state = 'pending' and e.id < d.id)
-        order by d.id
-        limit ${limit}
-        for update skip locked)
+        select r.id from (
+          select c.id,
+                 row_number() over (partition by c.endpoint order by c.id)
+                   + coalesce((${busy}::text::jsonb ->> c.endpoint)::int, 0) as nth
+          from (
+            select d.id, ${endpoint} as endpoint from webhook_deliveries d
+            where d.state = 'pending' and d.next_attempt_at <= now()
+              and (d.locked_until is null or d.locked_until < now())
+              and not exists (select 1 from webhook_deliveries e
+                              where e.call_id = d.call_id and e.state = 'pending' and e.id < d.id)
+              and coalesce((${busy}::text::jsonb ->> ${endpoint})::int, 0) < ${perEndpoint}
+            order by d.id
+            limit ${limit * 4}
+            for update skip locked) c
+        ) r
+        where r.nth <= ${perEndpoint}
+        order by r.id
+        limit ${limit})
       returning id`),
   ).map((r) => Number(r.id));
   if (ids.length === 0) return [];

@@ -11,6 +11,7 @@ import { benchApi } from './api.bench.ts';
 import { type Row, table, writeResults } from './lib.ts';
 import { benchSidecar } from './sidecar.bench.ts';
 import { benchSse } from './sse.bench.ts';
+import { benchWebhooks } from './webhooks.bench.ts';
 import { benchWorkers } from './workers.bench.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -19,6 +20,7 @@ const benches: Record<string, () => Promise<Row[]>> = {
   sidecar: () => benchSidecar({ seconds }),
   sse: () => benchSse({ subscribers: Number(process.env.BENCH_SSE_SUBSCRIBERS ?? 1000), events: 20 }),
   workers: () => benchWorkers({ seconds }),
+  webhooks: () => benchWebhooks({ events: Number(process.env.BENCH_WEBHOOK_EVENTS ?? 200) }),
 };
 
 const onlyIndex = process.argv.indexOf('--only');
@@ -36,7 +38,8 @@ const header = [
   `- runtime: Bun ${Bun.version} on ${process.platform}/${process.arch}, ${navigator.hardwareConcurrency} cores`,
   `- database: PostgreSQL (throwaway local cluster, fsync off)`,
   `- load: wrk (a separate process) for request rates, ${seconds} s per measurement; originate latency from`,
-  '  sequential requests, one call at a time; SSE fan-out from separate subscriber processes',
+  '  sequential requests, one call at a time; SSE fan-out from separate subscriber processes; webhook',
+  '  latency from signed event batches sent one after another to receivers in the bench process',
   '',
 ].join('\n');
 const text = `${header}${table(rows)}\n`;

@@ -80,6 +80,8 @@ export const WORKERD_SKIPS: Readonly<Record<string, string>> = {
     'stops one API instance and starts another on the same database',
   'a name that resolves to a private or metadata address is refused at delivery, and not retried':
     "replaces the Bun API's DNS resolution (resolveHost); on Workers the platform resolves names itself",
+  'an endpoint gets at most WEBHOOK_ENDPOINT_CONCURRENCY attempts at once, however many calls report to it':
+    "the webhook limits hold per invocation on Workers: each request's work delivers what is due on its own",
 };
 
 /** bun:test's `test`, except that on workerd the tests in WORKERD_SKIPS are skipped, with the reason. */

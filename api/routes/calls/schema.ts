@@ -100,7 +100,9 @@ export const StatusCallbackSchema = z
   )
   .pipe(z.url({ protocol: /^https?$/ }))
   .openapi({
-    description: 'URL that receives signed status webhooks for this call',
+    description:
+      'URL that receives signed status webhooks for this call: https, on an allowed port (443 by default), ' +
+      'on a host of the public internet (no loopback, private, link-local or metadata address, in any form)',
     example: 'https://example.com/hooks/outdial',
     format: 'uri',
   });
