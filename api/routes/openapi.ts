@@ -1,5 +1,5 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
-import { ERROR_CODES, type ErrorCode, validationError } from '../errors.ts';
+import { ApiError, ERROR_CODES, type ErrorCode, validationError } from '../errors.ts';
 import type { AppEnv } from '../services.ts';
 
 /** Shared OpenAPI pieces: the problem schema, error responses by status, security, the app type. */
@@ -148,6 +148,38 @@ export const PageLimitSchema = z
     description: 'Page size (1 to 100)',
     example: 50,
   });
+
+/** The 422 for a `cursor` that is not one this API handed out. */
+export function invalidCursor(): ApiError {
+  return new ApiError('validation_error', 'query.cursor: is not a cursor this API returned', {
+    errors: [{ path: 'query.cursor', message: 'is not a cursor this API returned', code: 'invalid_cursor' }],
+  });
+}
+
+/**
+ * The instants both the database and JavaScript hold: years 1 to 9999. PostgreSQL has no year 0,
+ * and a Date reaches ±275760, so a well-formed date outside this range must be refused before a
+ * query is built with it.
+ */
+const EARLIEST_TIME = Date.parse('0001-01-01T00:00:00.000Z');
+const LATEST_TIME = Date.parse('9999-12-31T23:59:59.999Z');
+
+/** Whether an ISO 8601 date-time names an instant the database can store. */
+export function isStorableTime(iso: string): boolean {
+  const t = Date.parse(iso);
+  return t >= EARLIEST_TIME && t <= LATEST_TIME;
+}
+
+/** A date-time query parameter of a listing (`created_after`, …). */
+export const timeQueryParam = (name: string, description: string, example: string) =>
+  z.iso
+    .datetime({
+      offset: true,
+      error: 'must be a date and time such as 2026-11-01T00:00:00Z (ISO 8601, with Z or an offset)',
+    })
+    .refine(isStorableTime, 'must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z')
+    .optional()
+    .openapi({ param: { name, in: 'query' }, description, example });
 
 /** `cursor` of a listing: the `next_cursor` of the page before. */
 export const pageCursorSchema = (example: string) =>

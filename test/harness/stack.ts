@@ -14,7 +14,7 @@ import {
 import { type Config, loadConfig } from '../../api/config.ts';
 import { type StartedApi, startApi } from '../../api/entry/bun.ts';
 import { createBunPasswordHasher } from '../../api/entry/bun-runtime.ts';
-import { silentLogger } from '../../api/lib/logger.ts';
+import { type Logger, silentLogger } from '../../api/lib/logger.ts';
 import { createUser } from '../../db/queries/users.ts';
 import type { Role } from '../../db/schema.ts';
 import type { Database } from '../../db/types.ts';
@@ -127,6 +127,8 @@ export async function startTestStack(
     database?: Database;
     /** Replaces DNS resolution for webhook targets (Bun only: workerd resolves on its own). */
     resolveHost?: (host: string) => Promise<Array<{ address: string; family: number }>>;
+    /** Where the Bun API logs (default: nowhere); workerd's logs stay in its own process. */
+    logger?: Logger;
   } = {},
 ): Promise<TestStack> {
   if (TARGET === 'workerd' && process.env.TEST_DB !== 'postgres') {
@@ -166,7 +168,7 @@ export async function startTestStack(
     } else {
       bunApi = await startApi(env, {
         database,
-        logger: silentLogger,
+        logger: options.logger ?? silentLogger,
         ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}),
       });
       url = bunApi.url;

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect } from 'bun:test';
 import { count } from 'drizzle-orm';
+import { encodeBase64Url } from '../../api/lib/base64url.ts';
+import { createLogger } from '../../api/lib/logger.ts';
 import { callEvents, calls, idempotencyKeys } from '../../db/schema.ts';
 import {
   expectProblem,
@@ -12,10 +14,14 @@ import {
 
 let stack: TestStack;
 let op: TestUser;
+let admin: TestUser;
+/** What the API logged (the Bun API only: workerd logs in its own process). */
+const logs: string[] = [];
 
 beforeAll(async () => {
-  stack = await startTestStack();
+  stack = await startTestStack({ logger: createLogger({ level: 'info', sink: (line) => logs.push(line) }) });
   op = await stack.user('operator');
+  admin = await stack.user('admin');
 }, 60_000);
 afterAll(() => stack.stop());
 
@@ -268,6 +274,45 @@ for (const mode of MODES) {
         'call_not_found',
       );
       await nothingStored();
+    });
+
+    test('crafted cursors and dates on the listings: 422 naming the parameter, and no query in the log', async () => {
+      const cursor = (o: unknown) => encodeBase64Url(JSON.stringify(o));
+      const id = crypto.randomUUID();
+      const cases: Array<[path: string, parameter: string, token: string]> = [
+        // Dates JavaScript parses and PostgreSQL has no room for (it has no year 0).
+        ['/api/v2/calls?created_after=0000-01-01T00:00:00Z', 'created_after', op.token],
+        ['/api/v2/calls?created_before=0001-01-01T00:00:00%2B14:00', 'created_before', op.token],
+        [`/api/v2/calls?cursor=${cursor({ t: '0000-01-01T00:00:00Z', i: id })}`, 'cursor', op.token],
+        [`/api/v2/calls?cursor=${cursor({ t: '+275760-09-13T00:00:00.000Z', i: id })}`, 'cursor', op.token],
+        [
+          `/api/v2/calls?cursor=${cursor({ t: '2026-01-01T00:00:00Z', i: '-'.repeat(36) })}`,
+          'cursor',
+          op.token,
+        ],
+        [
+          `/api/v2/calls?cursor=${cursor({ t: '2026-01-01T00:00:00Z', i: 'g'.repeat(36) })}`,
+          'cursor',
+          op.token,
+        ],
+        [`/api/v2/calls?cursor=${cursor({ t: 1, i: id })}`, 'cursor', op.token],
+        ['/api/v2/events?last_event_id=-1', 'last_event_id', op.token],
+        // A NUL, which no text column can hold.
+        [`/api/v2/users?cursor=${encodeBase64Url('a\u0000b')}`, 'cursor', admin.token],
+      ];
+      const logged = logs.length;
+      for (const [path, parameter, token] of cases) {
+        const problem = await expectProblem(
+          await stack.request(mode, path, { token }),
+          422,
+          'validation_error',
+        );
+        expect(problem.errors?.map((e) => e.path)).toEqual([`query.${parameter}`]);
+        expect(problem.detail).toContain(parameter);
+      }
+      const written = logs.slice(logged).join('\n');
+      expect(written).not.toMatch(/select|from "|params:/i);
+      expect(written).not.toContain('"level":"error"');
     });
 
     test('unknown routes and methods answer problem+json', async () => {

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { CALL_STATUSES } from '../../../db/schema.ts';
-import { PageLimitSchema, pageCursorSchema } from '../openapi.ts';
+import { PageLimitSchema, pageCursorSchema, timeQueryParam } from '../openapi.ts';
 
 /**
  * Call schemas. Inputs are validated without rewriting: a value that does not fit is refused,
@@ -265,22 +265,8 @@ export const IdempotencyHeaderSchema = z.object({
 export const ListCallsQuerySchema = z.object({
   status: StatusSchema.optional().openapi({ param: { name: 'status', in: 'query' } }),
   phone_number: PhoneNumberSchema.optional().openapi({ param: { name: 'phone_number', in: 'query' } }),
-  created_after: z.iso
-    .datetime({ offset: true })
-    .optional()
-    .openapi({
-      param: { name: 'created_after', in: 'query' },
-      description: 'Only calls created at or after',
-      example: '2026-11-01T00:00:00Z',
-    }),
-  created_before: z.iso
-    .datetime({ offset: true })
-    .optional()
-    .openapi({
-      param: { name: 'created_before', in: 'query' },
-      description: 'Only calls created at or before',
-      example: '2026-12-01T00:00:00Z',
-    }),
+  created_after: timeQueryParam('created_after', 'Only calls created at or after', '2026-11-01T00:00:00Z'),
+  created_before: timeQueryParam('created_before', 'Only calls created at or before', '2026-12-01T00:00:00Z'),
   limit: PageLimitSchema,
   cursor: pageCursorSchema('eyJ0IjoiMjAyNi0xMS0yM1QxNToyMzo1MS4yMTNaIiwiaSI6IjViMGY4YzFlIn0'),
 });
