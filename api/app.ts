@@ -18,6 +18,7 @@ import { registerCallWebhooks } from './routes/calls/webhooks.ts';
 import { registerInteraction } from './routes/legacy/interaction.ts';
 import { registerStatus } from './routes/legacy/status.ts';
 import { registerLiveStream } from './routes/live/stream.ts';
+import { allowedMethods } from './routes/methods.ts';
 import { type App, createOpenApiApp, openApiConfig } from './routes/openapi.ts';
 import { registerSidecarEvents } from './routes/sidecar/events.ts';
 import { registerConsole } from './routes/system/console.ts';
@@ -125,9 +126,25 @@ export function createApp(options: AppOptions): App {
   registerDocs(app);
   registerConsole(app);
 
-  app.notFound((c) =>
-    problemResponse(c, new ApiError('not_found', `No route for ${c.req.method} ${c.req.path}`)),
-  );
+  const methodsOf = allowedMethods(app);
+  app.notFound(function noRoute(c) {
+    const methods = methodsOf(c.req.path);
+    const method = c.req.method.toUpperCase();
+    // A route that exists for this method but answered nothing is a plain 404.
+    if (!methods || methods.includes(method)) {
+      if (methods && method === 'OPTIONS') return c.body(null, 204, { Allow: methods.join(', ') });
+      return problemResponse(c, new ApiError('not_found', `No route for ${c.req.method} ${c.req.path}`));
+    }
+    const allow = methods.join(', ');
+    return problemResponse(
+      c,
+      new ApiError(
+        'method_not_allowed',
+        `${c.req.method} is not a method of ${c.req.path}; it allows ${allow}`,
+        { headers: { Allow: allow } },
+      ),
+    );
+  });
   app.onError((error, c) => {
     const { apiError, unexpected } = toApiError(error);
     if (unexpected) {

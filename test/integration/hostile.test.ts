@@ -315,14 +315,51 @@ for (const mode of MODES) {
       expect(written).not.toContain('"level":"error"');
     });
 
-    test('unknown routes and methods answer problem+json', async () => {
+    test('unknown routes answer 404; a method a route does not have answers 405 with Allow', async () => {
       await expectProblem(await stack.request(mode, '/api/v2/nope', { token: op.token }), 404, 'not_found');
       await expectProblem(
-        await stack.request(mode, '/api/v2/calls', { method: 'DELETE', token: op.token }),
+        await stack.request(mode, '/api/v2/nope', { method: 'DELETE', token: op.token }),
         404,
         'not_found',
       );
       await expectProblem(await stack.request(mode, '/../../etc/passwd'), 404, 'not_found');
+      await expectProblem(await stack.request(mode, '/api/v2/calls/', { token: op.token }), 404, 'not_found');
+      const id = crypto.randomUUID();
+      const wrong: Array<[method: string, path: string, allow: string]> = [
+        ['DELETE', '/api/v2/calls', 'GET, HEAD, POST, OPTIONS'],
+        ['PUT', '/api/v2/calls', 'GET, HEAD, POST, OPTIONS'],
+        ['GET', '/api/v2/token', 'POST, OPTIONS'],
+        ['DELETE', `/api/v2/calls/${id}`, 'GET, HEAD, OPTIONS'],
+        ['GET', `/api/v2/calls/${id}/hangup`, 'POST, OPTIONS'],
+        ['POST', `/api/v2/calls/${id}/events`, 'GET, HEAD, OPTIONS'],
+        ['GET', '/api/v2/interaction/5551234000', 'POST, OPTIONS'],
+        ['PUT', `/api/v2/users/${id}`, 'GET, HEAD, PATCH, OPTIONS'],
+        ['POST', '/health', 'GET, HEAD, OPTIONS'],
+        ['DELETE', '/openapi.json', 'GET, HEAD, OPTIONS'],
+        ['PATCH', '/api/v2/sidecar/events', 'POST, OPTIONS'],
+      ];
+      for (const [method, path, allow] of wrong) {
+        // With a token or none: the method is wrong for everyone, and says nothing about anyone's data.
+        for (const token of [op.token, undefined]) {
+          const res = await stack.request(mode, path, { method, ...(token ? { token } : {}) });
+          expect({ method, path, allow: res.headers.get('allow') }).toEqual({ method, path, allow });
+          const problem = await expectProblem(res, 405, 'method_not_allowed');
+          expect(problem.detail).toContain(method);
+          expect(problem.detail).toContain(allow);
+        }
+      }
+      // HEAD is GET without the body: where there is no GET, HEAD is a 405 too.
+      const head = await stack.request(mode, '/api/v2/token', { method: 'HEAD' });
+      expect(head.status).toBe(405);
+      expect(head.headers.get('allow')).toBe('POST, OPTIONS');
+      expect(await head.text()).toBe('');
+      expect((await stack.request(mode, '/health', { method: 'HEAD' })).status).toBe(200);
+      // OPTIONS (without CORS configured) says what the path allows.
+      const options = await stack.request(mode, '/api/v2/calls', { method: 'OPTIONS' });
+      expect(options.status).toBe(204);
+      expect(options.headers.get('allow')).toBe('GET, HEAD, POST, OPTIONS');
+      await expectProblem(await stack.request(mode, '/api/v2/nope', { method: 'OPTIONS' }), 404, 'not_found');
+      await nothingStored();
     });
   });
 }
