@@ -2245,7 +2245,7 @@ export interface components {
             status: number;
             /**
              * @description What went wrong with this request; safe to show. Clients of the replaced service read this field.
-             * @example body.phone_number: must be digits with an optional leading +
+             * @example body.phone_number: must be at least 7 characters
              */
             detail: string;
             /**
@@ -2279,8 +2279,18 @@ export interface components {
              */
             path: string;
             /**
-             * @description What is wrong
-             * @example must be digits with an optional leading +
+             * @description For a body or form field: a JSON Pointer (RFC 6901) to it in the body (empty for the whole body)
+             * @example /phone_number
+             */
+            pointer?: string;
+            /**
+             * @description For a query, path or header parameter: its name
+             * @example created_after
+             */
+            parameter?: string;
+            /**
+             * @description What is wrong, in plain words
+             * @example must be at least 7 characters
              */
             message: string;
             /**

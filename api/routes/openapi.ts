@@ -9,8 +9,9 @@ export type App = OpenAPIHono<AppEnv>;
 export function createOpenApiApp(): App {
   return new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
+      // On a failure the validator passes what it validated as `data`, which the type leaves out.
       if (!result.success)
-        throw validationError(result.error, result.target === 'json' ? 'body' : result.target);
+        throw validationError(result.error, result.target, (result as { data?: unknown }).data);
     },
   });
 }
@@ -18,9 +19,18 @@ export function createOpenApiApp(): App {
 export const FieldErrorSchema = z
   .object({
     path: z.string().openapi({ description: 'Where in the request', example: 'body.phone_number' }),
+    pointer: z.string().optional().openapi({
+      description:
+        'For a body or form field: a JSON Pointer (RFC 6901) to it in the body (empty for the whole body)',
+      example: '/phone_number',
+    }),
+    parameter: z.string().optional().openapi({
+      description: 'For a query, path or header parameter: its name',
+      example: 'created_after',
+    }),
     message: z
       .string()
-      .openapi({ description: 'What is wrong', example: 'must be digits with an optional leading +' }),
+      .openapi({ description: 'What is wrong, in plain words', example: 'must be at least 7 characters' }),
     code: z.string().openapi({ description: 'Machine-readable kind of problem', example: 'invalid_format' }),
   })
   .openapi('FieldError');
@@ -37,7 +47,7 @@ export const ProblemSchema = z
     detail: z.string().openapi({
       description:
         'What went wrong with this request; safe to show. Clients of the replaced service read this field.',
-      example: 'body.phone_number: must be digits with an optional leading +',
+      example: 'body.phone_number: must be at least 7 characters',
     }),
     code: z
       .enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]])
@@ -176,6 +186,8 @@ export const timeQueryParam = (name: string, description: string, example: strin
     .datetime({
       offset: true,
       error: 'must be a date and time such as 2026-11-01T00:00:00Z (ISO 8601, with Z or an offset)',
+      // A value that is no date at all is not also out of range.
+      abort: true,
     })
     .refine(isStorableTime, 'must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z')
     .optional()

@@ -283,7 +283,7 @@ export async function expectProblem(res: Response, status: number, code?: string
     type: string;
     title: string;
     request_id: string | null;
-    errors?: { path: string }[];
+    errors?: { path: string; message: string; code: string; pointer?: string; parameter?: string }[];
   };
   if (body.status !== status) throw new Error(`problem status ${body.status} != ${status}`);
   if (code && body.code !== code) throw new Error(`expected code ${code}, got ${body.code}: ${text}`);

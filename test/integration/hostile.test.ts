@@ -6,6 +6,7 @@ import { callEvents, calls, idempotencyKeys } from '../../db/schema.ts';
 import {
   expectProblem,
   MODES,
+  type RequestOptions,
   startTestStack,
   type TestStack,
   type TestUser,
@@ -200,6 +201,120 @@ for (const mode of MODES) {
         400,
         'malformed_request',
       );
+      await nothingStored();
+    });
+
+    test('every refusal says in plain words what is wrong and names the field', async () => {
+      const id = crypto.randomUUID();
+      const call = (extra: unknown) => ({ json: extra, token: op.token });
+      const form = (body: string, type = 'application/x-www-form-urlencoded') => ({
+        method: 'POST',
+        body,
+        headers: { 'Content-Type': type },
+      });
+      // path, request, status, where the answer must point (a JSON Pointer into the body, or a parameter)
+      const table: Array<
+        [string, RequestOptions, number, { pointer: string } | { parameter: string } | null]
+      > = [
+        ['/api/v2/calls', call({ phone_number: 5551234000 }), 422, { pointer: '/phone_number' }],
+        ['/api/v2/calls', call({}), 422, { pointer: '/phone_number' }],
+        ['/api/v2/calls', call({ phone_number: '555' }), 422, { pointer: '/phone_number' }],
+        ['/api/v2/calls', call({ phone_number: '5551234000', priority: '1' }), 422, { pointer: '/priority' }],
+        ['/api/v2/calls', call({ phone_number: '5551234000', priority: 1.5 }), 422, { pointer: '/priority' }],
+        ['/api/v2/calls', call({ phone_number: '5551234000', timeout: 0 }), 422, { pointer: '/timeout' }],
+        [
+          '/api/v2/calls',
+          call({ phone_number: '5551234000', caller_id: '' }),
+          422,
+          { pointer: '/caller_id' },
+        ],
+        [
+          '/api/v2/calls',
+          call({ phone_number: '5551234000', status_callback_events: ['exploded'] }),
+          422,
+          { pointer: '/status_callback_events/0' },
+        ],
+        [
+          '/api/v2/calls',
+          call({ phone_number: '5551234000', variables: { A: 1 } }),
+          422,
+          { pointer: '/variables/A' },
+        ],
+        [
+          '/api/v2/calls',
+          call({ phone_number: '5551234000', variables: { 'CALLERID(num)': '1' } }),
+          422,
+          { pointer: '/variables/CALLERID(num)' },
+        ],
+        [
+          '/api/v2/calls',
+          call({ phone_number: '5551234000', variables: ['A=1'] }),
+          422,
+          { pointer: '/variables' },
+        ],
+        ['/api/v2/calls', call([]), 422, { pointer: '' }],
+        [
+          '/api/v2/calls',
+          { ...form('{"phone_number": "5551234000"', 'application/json'), token: op.token },
+          400,
+          null,
+        ],
+        ['/api/v2/calls', { ...form('', 'application/json'), token: op.token }, 400, null],
+        ['/api/v2/calls', { ...form('phone_number=5551234000'), token: op.token }, 415, null],
+        [
+          '/api/v2/calls',
+          { ...call({ phone_number: '5551234000' }), headers: { 'Idempotency-Key': 'has space' } },
+          422,
+          { parameter: 'idempotency-key' },
+        ],
+        ['/api/v2/calls?limit=0', { token: op.token }, 422, { parameter: 'limit' }],
+        ['/api/v2/calls?limit=5&limit=6', { token: op.token }, 422, { parameter: 'limit' }],
+        ['/api/v2/calls?status=exploded', { token: op.token }, 422, { parameter: 'status' }],
+        ['/api/v2/calls?created_after=yesterday', { token: op.token }, 422, { parameter: 'created_after' }],
+        ['/api/v2/calls/not-a-uuid', { token: op.token }, 422, { parameter: 'call_id' }],
+        ['/api/v2/token', form('password=x'), 422, { pointer: '/username' }],
+        ['/api/v2/token', { json: { username: 'a', password: 'b' } }, 415, null],
+        [
+          '/api/v2/users',
+          { json: { username: 'ab', password: 'long enough' }, token: admin.token },
+          422,
+          { pointer: '/username' },
+        ],
+        [
+          `/api/v2/users/${id}`,
+          { method: 'PATCH', json: { role: 'god' }, token: admin.token },
+          422,
+          { pointer: '/role' },
+        ],
+      ];
+      const RAW =
+        /Invalid input|Invalid option|Too (?:small|big)|expected|received|Unexpected token|JSON Parse|ZodError|Malformed/;
+      for (const [path, options, status, where] of table) {
+        const res = await stack.request(mode, path, options);
+        const problem = await expectProblem(res, status);
+        const said = [problem.detail, ...(problem.errors ?? []).map((e) => e.message)].join(' | ');
+        expect({ path, status, said, raw: RAW.test(said) }).toEqual({ path, status, said, raw: false });
+        if (where) {
+          const item = problem.errors?.find((e) =>
+            'pointer' in where ? e.pointer === where.pointer : e.parameter === where.parameter,
+          );
+          expect({ path, said, where, found: item !== undefined }).toEqual({
+            path,
+            said,
+            where,
+            found: true,
+          });
+          const name = 'pointer' in where ? where.pointer.split('/').pop() || 'body' : where.parameter;
+          expect(problem.detail).toContain(name);
+        }
+        for (const e of problem.errors ?? [])
+          expect(e.pointer !== undefined || e.parameter !== undefined).toBe(true);
+      }
+      // The media types: what the route takes, and what was sent.
+      const token = await stack.request(mode, '/api/v2/token', { json: { username: 'a', password: 'b' } });
+      const detail = (await expectProblem(token, 415, 'unsupported_media_type')).detail;
+      expect(detail).toContain('application/x-www-form-urlencoded');
+      expect(detail).toContain('application/json');
       await nothingStored();
     });
 
