@@ -13,6 +13,7 @@ import { isHasherBusy } from './auth/passwords.ts';
 
 export const ERROR_CODES = {
   malformed_request: { status: 400, title: 'Malformed request' },
+  unknown_field: { status: 400, title: 'Unknown field' },
   invalid_token: { status: 401, title: 'Not authenticated' },
   invalid_credentials: { status: 401, title: 'Invalid credentials' },
   invalid_signature: { status: 401, title: 'Invalid signature' },
@@ -412,7 +413,15 @@ function validationDetail(errors: FieldError[]): string {
   return more > 0 ? `${shown.join('; ')}; and ${more} more` : shown.join('; ');
 }
 
+/**
+ * The answer to a request its schema refused: 422 validation_error, or 400 unknown_field when the
+ * body holds a field the route does not define (listed first, with the other field errors).
+ */
 export function validationError(error: ZodError, target: string, input?: unknown): ApiError {
-  const errors = fieldErrors(error, target, input);
-  return new ApiError('validation_error', validationDetail(errors), { errors });
+  const all = fieldErrors(error, target, input);
+  const unknown = all.filter((e) => e.code === 'unknown_field');
+  const errors = [...unknown, ...all.filter((e) => e.code !== 'unknown_field')];
+  return new ApiError(unknown.length > 0 ? 'unknown_field' : 'validation_error', validationDetail(errors), {
+    errors,
+  });
 }

@@ -249,7 +249,7 @@ export interface paths {
                         "application/json": components["schemas"]["TokenResponse"];
                     };
                 };
-                /** @description Malformed request (invalid JSON or form body) */
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -364,7 +364,7 @@ export interface paths {
                         "application/json": components["schemas"]["RevokeResponse"];
                     };
                 };
-                /** @description Malformed request (invalid JSON or form body) */
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -616,7 +616,7 @@ export interface paths {
                         "application/json": components["schemas"]["OriginateResponse"];
                     };
                 };
-                /** @description Malformed request (invalid JSON or form body) */
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1212,7 +1212,7 @@ export interface paths {
                         "application/json": components["schemas"]["OriginateResponse"];
                     };
                 };
-                /** @description Malformed request (invalid JSON or form body) */
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1586,7 +1586,7 @@ export interface paths {
                         "application/json": components["schemas"]["User"];
                     };
                 };
-                /** @description Malformed request (invalid JSON or form body) */
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1794,7 +1794,7 @@ export interface paths {
                         "application/json": components["schemas"]["User"];
                     };
                 };
-                /** @description Malformed request (invalid JSON or form body) */
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1926,7 +1926,7 @@ export interface paths {
                         "application/json": components["schemas"]["ResetPasswordResponse"];
                     };
                 };
-                /** @description Malformed request (invalid JSON or form body) */
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2082,7 +2082,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Malformed request (invalid JSON or form body) */
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2253,7 +2253,7 @@ export interface components {
              * @example validation_error
              * @enum {string}
              */
-            code: "malformed_request" | "invalid_token" | "invalid_credentials" | "invalid_signature" | "forbidden" | "not_found" | "call_not_found" | "user_not_found" | "method_not_allowed" | "call_already_ended" | "idempotency_in_flight" | "username_taken" | "last_admin" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "rate_limited" | "login_locked" | "internal_error" | "pbx_unavailable" | "database_unavailable" | "busy" | "not_ready";
+            code: "malformed_request" | "unknown_field" | "invalid_token" | "invalid_credentials" | "invalid_signature" | "forbidden" | "not_found" | "call_not_found" | "user_not_found" | "method_not_allowed" | "call_already_ended" | "idempotency_in_flight" | "username_taken" | "last_admin" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "rate_limited" | "login_locked" | "internal_error" | "pbx_unavailable" | "database_unavailable" | "busy" | "not_ready";
             /**
              * @description The X-Request-ID of this request
              * @example 0b9e2f1c-6d5a-4b8e-9f3a-2c1d7e6f5a4b
@@ -2876,6 +2876,8 @@ export interface components {
             variables?: {
                 [key: string]: string;
             };
+        } & {
+            [key: string]: unknown;
         };
         CreateUserRequest: {
             /**

@@ -16,6 +16,31 @@ export function createOpenApiApp(): App {
   });
 }
 
+/**
+ * The object of a JSON request body of a v2 route: a field it does not define is refused (400
+ * unknown_field) and named, so that a typo such as `tiemout` never passes for an absent field.
+ */
+export function strictBody<T extends z.ZodRawShape>(shape: T) {
+  const fields = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `is not a field of this request, which takes ${fields}`
+        : undefined,
+  });
+}
+
+/**
+ * The names in a body that its (lenient) schema does not define, for routes of the replaced
+ * service that take and ignore them: at most 20, each cut to 64 characters, fit for a log line.
+ */
+export function ignoredFields(shape: z.ZodRawShape, body: object): string[] {
+  return Object.keys(body)
+    .filter((k) => !Object.hasOwn(shape, k))
+    .slice(0, 20)
+    .map((k) => k.slice(0, 64));
+}
+
 export const FieldErrorSchema = z
   .object({
     path: z.string().openapi({ description: 'Where in the request', example: 'body.phone_number' }),
@@ -67,7 +92,7 @@ export const ProblemSchema = z
   .openapi('Problem');
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: 'Malformed request (invalid JSON or form body)',
+  400: 'Malformed request (invalid JSON or form body), or a field the route does not define',
   401: 'Missing, invalid, expired or revoked token',
   403: 'The role of the caller does not allow this',
   404: 'Not found (or not visible to the caller)',

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { CALL_STATUSES } from '../../../db/schema.ts';
-import { PageLimitSchema, pageCursorSchema, timeQueryParam } from '../openapi.ts';
+import { PageLimitSchema, pageCursorSchema, strictBody, timeQueryParam } from '../openapi.ts';
 
 /**
  * Call schemas. Inputs are validated without rewriting: a value that does not fit is refused,
@@ -63,7 +63,7 @@ const VARIABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
 // The control characters (Unicode category Cc) spelled out: the document generator writes a
 // regular expression's flags into its pattern, which no value then matches.
-export const VariablesSchema = z
+const VariableRecordSchema = z
   .record(
     z.string().regex(VARIABLE_NAME, 'variable names are a letter then letters, digits or _'),
     z
@@ -72,7 +72,21 @@ export const VariablesSchema = z
       // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters refused
       .regex(/^[^\x00-\x1f\x7f-\x9f]*$/, 'must not contain control characters'),
   )
-  .refine((v) => Object.keys(v).length <= 20, 'at most 20 variables')
+  .refine((v) => Object.keys(v).length <= 20, 'at most 20 variables');
+
+// zod drops a `__proto__` member of a record without a word: it is refused here, as any other
+// name that is not a variable name, rather than taken and silently left out.
+export const VariablesSchema = z
+  .preprocess((value, ctx) => {
+    if (typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__'))
+      ctx.addIssue({
+        code: 'custom',
+        message: 'is not a valid name: variable names are a letter then letters, digits or _',
+        path: ['__proto__'],
+        input: value,
+      });
+    return value;
+  }, VariableRecordSchema)
   .openapi({
     description:
       'Channel variables for the dialplan or app (at most 20; names: a letter then letters, digits, _)',
@@ -123,17 +137,17 @@ const originateFields = {
   variables: VariablesSchema.optional(),
 };
 
-export const InteractionBodySchema = z.object(originateFields).openapi('InteractionRequest');
+// The original route: its callers send fields it never had, which are taken and ignored (and logged).
+export const InteractionBodySchema = z.looseObject(originateFields).openapi('InteractionRequest');
+export const INTERACTION_FIELDS = originateFields;
 export type InteractionBody = z.infer<typeof InteractionBodySchema>;
 
-export const CreateCallBodySchema = z
-  .object({
-    phone_number: PhoneNumberSchema,
-    ...originateFields,
-    status_callback: StatusCallbackSchema.optional(),
-    status_callback_events: StatusCallbackEventsSchema.optional(),
-  })
-  .openapi('CreateCallRequest');
+export const CreateCallBodySchema = strictBody({
+  phone_number: PhoneNumberSchema,
+  ...originateFields,
+  status_callback: StatusCallbackSchema.optional(),
+  status_callback_events: StatusCallbackEventsSchema.optional(),
+}).openapi('CreateCallRequest');
 export type CreateCallBody = z.infer<typeof CreateCallBodySchema>;
 
 const isoOrNull = (description: string) =>
