@@ -2489,7 +2489,7 @@ export interface components {
              */
             caller_id?: string;
             /**
-             * @description Channel variables for the dialplan or app (at most 20; names: a letter then letters, digits, _)
+             * @description Variables for the dialplan or app (at most 20; names: a letter then letters, digits, _). Each reaches the channel as OUTDIAL_VAR_<name> (CAMPAIGN is ${OUTDIAL_VAR_CAMPAIGN} in the dialplan), so none can change a dialplan global or a variable Asterisk reads itself
              * @example {
              *       "CAMPAIGN": "spring-2026",
              *       "CONTACT_ID": "7"
@@ -2572,7 +2572,7 @@ export interface components {
              */
             caller_id: string | null;
             /**
-             * @description Channel variables
+             * @description The variables as given; on the channel each is OUTDIAL_VAR_<name>
              * @example {
              *       "CAMPAIGN": "spring-2026"
              *     }
@@ -2867,7 +2867,7 @@ export interface components {
              */
             caller_id?: string;
             /**
-             * @description Channel variables for the dialplan or app (at most 20; names: a letter then letters, digits, _)
+             * @description Variables for the dialplan or app (at most 20; names: a letter then letters, digits, _). Each reaches the channel as OUTDIAL_VAR_<name> (CAMPAIGN is ${OUTDIAL_VAR_CAMPAIGN} in the dialplan), so none can change a dialplan global or a variable Asterisk reads itself
              * @example {
              *       "CAMPAIGN": "spring-2026",
              *       "CONTACT_ID": "7"

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { CALL_STATUSES } from '../../../db/schema.ts';
+import { CALL_VARIABLE_NAME, CALL_VARIABLE_PREFIX } from '../../channel/messages.ts';
 import { PageLimitSchema, pageCursorSchema, strictBody, timeQueryParam } from '../openapi.ts';
 
 /**
@@ -59,13 +60,18 @@ export const CallerIdSchema = z
     example: 'Contact Center <5550001111>',
   });
 
-const VARIABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+const VARIABLE_NAME = CALL_VARIABLE_NAME;
 
 // The control characters (Unicode category Cc) spelled out: the document generator writes a
 // regular expression's flags into its pattern, which no value then matches.
 const VariableRecordSchema = z
   .record(
-    z.string().regex(VARIABLE_NAME, 'variable names are a letter then letters, digits or _'),
+    z
+      .string()
+      .regex(
+        VARIABLE_NAME,
+        'variable names are a letter then letters, digits or _ (at most 64): no leading _ and no function such as CALLERID()',
+      ),
     z
       .string()
       .max(256)
@@ -81,7 +87,7 @@ export const VariablesSchema = z
     if (typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__'))
       ctx.addIssue({
         code: 'custom',
-        message: 'is not a valid name: variable names are a letter then letters, digits or _',
+        message: 'is not a valid name: variable names are a letter then letters, digits or _ (at most 64)',
         path: ['__proto__'],
         input: value,
       });
@@ -89,7 +95,9 @@ export const VariablesSchema = z
   }, VariableRecordSchema)
   .openapi({
     description:
-      'Channel variables for the dialplan or app (at most 20; names: a letter then letters, digits, _)',
+      `Variables for the dialplan or app (at most 20; names: a letter then letters, digits, _). Each reaches the ` +
+      `channel as ${CALL_VARIABLE_PREFIX}<name> (CAMPAIGN is \${${CALL_VARIABLE_PREFIX}CAMPAIGN} in the dialplan), so ` +
+      'none can change a dialplan global or a variable Asterisk reads itself',
     example: { CAMPAIGN: 'spring-2026', CONTACT_ID: '7' },
     // The generator leaves out the key schema and the refinement; the document states both.
     // propertyNames is OpenAPI 3.1, which the generator's metadata type does not know.
@@ -204,9 +212,10 @@ export const CallSchema = z
       .string()
       .nullable()
       .openapi({ description: 'Caller id', example: 'Contact Center <5550001111>' }),
-    variables: z
-      .record(z.string(), z.string())
-      .openapi({ description: 'Channel variables', example: { CAMPAIGN: 'spring-2026' } }),
+    variables: z.record(z.string(), z.string()).openapi({
+      description: `The variables as given; on the channel each is ${CALL_VARIABLE_PREFIX}<name>`,
+      example: { CAMPAIGN: 'spring-2026' },
+    }),
     created_at: z.iso
       .datetime({ offset: true })
       .openapi({ description: 'When the call was accepted', example: '2026-11-23T15:23:51.213Z' }),
