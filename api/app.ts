@@ -18,6 +18,7 @@ import { registerCallWebhooks } from './routes/calls/webhooks.ts';
 import { registerInteraction } from './routes/legacy/interaction.ts';
 import { registerStatus } from './routes/legacy/status.ts';
 import { registerLiveStream } from './routes/live/stream.ts';
+import { routeIndex } from './routes/methods.ts';
 import { type App, createOpenApiApp, openApiConfig } from './routes/openapi.ts';
 import { registerSidecarEvents } from './routes/sidecar/events.ts';
 import { registerConsole } from './routes/system/console.ts';
@@ -42,8 +43,12 @@ export interface AppOptions {
   compress?: boolean;
 }
 
-const tooLarge = () => {
-  throw new ApiError('payload_too_large', 'The request body is larger than allowed');
+/** The 413 for a body past `bytes`, announced or streamed. */
+const tooLarge = (bytes: number) => () => {
+  throw new ApiError(
+    'payload_too_large',
+    `The request body is larger than ${bytes / 1024} KiB, the most this route takes`,
+  );
 };
 
 /** Builds the whole API. It never touches runtime APIs; the entry files do. */
@@ -83,10 +88,13 @@ export function createApp(options: AppOptions): App {
       maxAge: 600,
     })(c, next);
   });
-  app.use(API_EVENTS_PATH, bodyLimit({ maxSize: EVENT_BATCH_LIMIT_BYTES, onError: tooLarge }));
+  app.use(
+    API_EVENTS_PATH,
+    bodyLimit({ maxSize: EVENT_BATCH_LIMIT_BYTES, onError: tooLarge(EVENT_BATCH_LIMIT_BYTES) }),
+  );
   app.use('*', async function limitBody(c, next) {
     if (c.req.path === API_EVENTS_PATH) return next();
-    return bodyLimit({ maxSize: BODY_LIMIT_BYTES, onError: tooLarge })(c, next);
+    return bodyLimit({ maxSize: BODY_LIMIT_BYTES, onError: tooLarge(BODY_LIMIT_BYTES) })(c, next);
   });
   if (options.compress !== false) app.use('*', compress({ threshold: 2048 }));
 
@@ -125,11 +133,31 @@ export function createApp(options: AppOptions): App {
   registerDocs(app);
   registerConsole(app);
 
-  app.notFound((c) =>
-    problemResponse(c, new ApiError('not_found', `No route for ${c.req.method} ${c.req.path}`)),
-  );
+  const routes = routeIndex(app);
+  app.notFound(function noRoute(c) {
+    const methods = routes.methodsOf(c.req.path);
+    const method = c.req.method.toUpperCase();
+    // A route that exists for this method but answered nothing is a plain 404.
+    if (!methods || methods.includes(method)) {
+      if (methods && method === 'OPTIONS') return c.body(null, 204, { Allow: methods.join(', ') });
+      return problemResponse(c, new ApiError('not_found', `No route for ${c.req.method} ${c.req.path}`));
+    }
+    const allow = methods.join(', ');
+    return problemResponse(
+      c,
+      new ApiError(
+        'method_not_allowed',
+        `${c.req.method} is not a method of ${c.req.path}; it allows ${allow}`,
+        { headers: { Allow: allow } },
+      ),
+    );
+  });
   app.onError((error, c) => {
-    const { apiError, unexpected } = toApiError(error);
+    const { apiError, unexpected } = toApiError(error, {
+      accepts: routes.mediaTypesOf(c.req.method, c.req.routePath),
+      contentType: c.req.header('content-type'),
+      empty: c.req.header('content-length') === '0',
+    });
     if (unexpected) {
       const logger = c.get('logger') ?? c.get('services')?.logger;
       logger?.error('unhandled error', { error, method: c.req.method, path: c.req.path });

@@ -1,3 +1,5 @@
+import { DrizzleQueryError } from 'drizzle-orm/errors';
+
 /**
  * Errors that say the database cannot be reached right now (refused, reset, restarting, not
  * answering), as opposed to a query that is wrong: the caller may answer 503 and try again.
@@ -49,4 +51,39 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     e = fields.cause;
   }
   return false;
+}
+
+/**
+ * What of a failed statement may be written to a log: the database's own message, its SQLSTATE,
+ * the constraint, table or column it names, and where in our code it failed. Never the statement
+ * and its parameters, which drizzle puts in the message of the error it throws and which carry
+ * callers' values (numbers, hashes, tokens). Null for anything that is not a failed statement.
+ */
+export function loggableQueryError(error: unknown): Record<string, unknown> | null {
+  if (!(error instanceof DrizzleQueryError)) return null;
+  const cause = error.cause as
+    | {
+        message?: unknown;
+        code?: unknown;
+        errno?: unknown;
+        constraint?: unknown;
+        table?: unknown;
+        column?: unknown;
+      }
+    | undefined;
+  const out: Record<string, unknown> = {
+    name: 'DatabaseQueryError',
+    message: typeof cause?.message === 'string' ? cause.message : 'the statement failed',
+  };
+  // PGlite and node-postgres put the SQLSTATE in `code`; Bun's client in `errno`.
+  const sqlstate = [cause?.errno, cause?.code].find((v) => typeof v === 'string' && /^[0-9A-Z]{5}$/.test(v));
+  if (sqlstate) out.sqlstate = sqlstate;
+  for (const key of ['constraint', 'table', 'column'] as const) {
+    const value = cause?.[key];
+    if (typeof value === 'string' && value) out[key] = value;
+  }
+  // The stack's first lines repeat the message; only the frames are kept.
+  const frames = error.stack?.split('\n').filter((line) => /^\s+at /.test(line));
+  if (frames?.length) out.stack = frames.slice(0, 8).join('\n');
+  return out;
 }

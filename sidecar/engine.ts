@@ -1,4 +1,9 @@
-import type { HangupReply, OriginateCommand, OriginateReply } from '../api/channel/messages.ts';
+import {
+  channelVariableName,
+  type HangupReply,
+  type OriginateCommand,
+  type OriginateReply,
+} from '../api/channel/messages.ts';
 import type { AriClient, OriginateRequest } from './ari/http.ts';
 import { isAllocationFailedError } from './ari/http.ts';
 import { type AriChannel, type AriEvent, eventChannel, isKnownAriEvent } from './ari/schemas.ts';
@@ -368,7 +373,9 @@ export class CallEngine {
 
   private originateRequest(command: OriginateCommand): OriginateRequest {
     const { config } = this.o;
-    const variables: Record<string, string> = { ...command.variables };
+    const variables: Record<string, string> = {};
+    for (const [name, value] of Object.entries(command.variables))
+      variables[channelVariableName(name)] = value;
     if (command.traceparent) variables.TRACEPARENT = command.traceparent;
     return {
       channelId: command.call_id,

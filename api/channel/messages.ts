@@ -30,6 +30,23 @@ export const API_EVENTS_PATH = '/api/v2/sidecar/events';
 export const TYP_COMMAND = 'outdial-command+jwt';
 export const TYP_EVENTS = 'outdial-events+jwt';
 
+/**
+ * The names a caller may give call variables: a letter, then letters, digits or _. This leaves out
+ * what Asterisk reads as something else than a plain variable: a leading _ or __ (passed on to
+ * other channels) and a function such as CALLERID(num).
+ */
+export const CALL_VARIABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+
+/**
+ * Caller variables reach the channel in their own namespace, `OUTDIAL_VAR_<name>`, so that none
+ * can shadow a dialplan global (OUTBOUND_PROMPT), a variable Asterisk itself reads
+ * (TRANSFER_CONTEXT, DYNAMIC_FEATURES, …) or one the sidecar sets (TRACEPARENT).
+ */
+export const CALL_VARIABLE_PREFIX = 'OUTDIAL_VAR_';
+
+/** The channel variable a caller's variable `name` becomes. */
+export const channelVariableName = (name: string): string => `${CALL_VARIABLE_PREFIX}${name}`;
+
 export const OriginateCommand = z.object({
   call_id: z.uuid(),
   phone_number: z.string().regex(/^(?=.{7,20}$)\+?[0-9]+$/),
@@ -38,7 +55,7 @@ export const OriginateCommand = z.object({
   priority: z.number().int().min(1).max(10),
   timeout_ms: z.number().int().min(1).max(600_000),
   caller_id: z.string().max(50).nullable(),
-  variables: z.record(z.string(), z.string()),
+  variables: z.record(z.string().regex(CALL_VARIABLE_NAME), z.string().max(256)),
   traceparent: z.string().max(64).optional(),
   requested_at: z.iso.datetime({ offset: true }),
 });

@@ -249,7 +249,7 @@ export interface paths {
                         "application/json": components["schemas"]["TokenResponse"];
                     };
                 };
-                /** @description Malformed request (invalid JSON or form body) */
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -364,7 +364,7 @@ export interface paths {
                         "application/json": components["schemas"]["RevokeResponse"];
                     };
                 };
-                /** @description Malformed request (invalid JSON or form body) */
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -616,7 +616,7 @@ export interface paths {
                         "application/json": components["schemas"]["OriginateResponse"];
                     };
                 };
-                /** @description Malformed request (invalid JSON or form body) */
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1212,7 +1212,7 @@ export interface paths {
                         "application/json": components["schemas"]["OriginateResponse"];
                     };
                 };
-                /** @description Malformed request (invalid JSON or form body) */
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1586,7 +1586,7 @@ export interface paths {
                         "application/json": components["schemas"]["User"];
                     };
                 };
-                /** @description Malformed request (invalid JSON or form body) */
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1794,7 +1794,7 @@ export interface paths {
                         "application/json": components["schemas"]["User"];
                     };
                 };
-                /** @description Malformed request (invalid JSON or form body) */
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1926,7 +1926,7 @@ export interface paths {
                         "application/json": components["schemas"]["ResetPasswordResponse"];
                     };
                 };
-                /** @description Malformed request (invalid JSON or form body) */
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2082,7 +2082,7 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Malformed request (invalid JSON or form body) */
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2245,7 +2245,7 @@ export interface components {
             status: number;
             /**
              * @description What went wrong with this request; safe to show. Clients of the replaced service read this field.
-             * @example body.phone_number: must be digits with an optional leading +
+             * @example body.phone_number: must be at least 7 characters
              */
             detail: string;
             /**
@@ -2253,7 +2253,7 @@ export interface components {
              * @example validation_error
              * @enum {string}
              */
-            code: "malformed_request" | "invalid_token" | "invalid_credentials" | "invalid_signature" | "forbidden" | "not_found" | "call_not_found" | "user_not_found" | "method_not_allowed" | "call_already_ended" | "idempotency_in_flight" | "username_taken" | "last_admin" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "rate_limited" | "login_locked" | "internal_error" | "pbx_unavailable" | "database_unavailable" | "busy" | "not_ready";
+            code: "malformed_request" | "unknown_field" | "invalid_token" | "invalid_credentials" | "invalid_signature" | "forbidden" | "not_found" | "call_not_found" | "user_not_found" | "method_not_allowed" | "call_already_ended" | "idempotency_in_flight" | "username_taken" | "last_admin" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "rate_limited" | "login_locked" | "internal_error" | "pbx_unavailable" | "database_unavailable" | "busy" | "not_ready";
             /**
              * @description The X-Request-ID of this request
              * @example 0b9e2f1c-6d5a-4b8e-9f3a-2c1d7e6f5a4b
@@ -2279,8 +2279,18 @@ export interface components {
              */
             path: string;
             /**
-             * @description What is wrong
-             * @example must be digits with an optional leading +
+             * @description For a body or form field: a JSON Pointer (RFC 6901) to it in the body (empty for the whole body)
+             * @example /phone_number
+             */
+            pointer?: string;
+            /**
+             * @description For a query, path or header parameter: its name
+             * @example created_after
+             */
+            parameter?: string;
+            /**
+             * @description What is wrong, in plain words
+             * @example must be at least 7 characters
              */
             message: string;
             /**
@@ -2479,7 +2489,7 @@ export interface components {
              */
             caller_id?: string;
             /**
-             * @description Channel variables for the dialplan or app (at most 20; names: a letter then letters, digits, _)
+             * @description Variables for the dialplan or app (at most 20; names: a letter then letters, digits, _). Each reaches the channel as OUTDIAL_VAR_<name> (CAMPAIGN is ${OUTDIAL_VAR_CAMPAIGN} in the dialplan), so none can change a dialplan global or a variable Asterisk reads itself
              * @example {
              *       "CAMPAIGN": "spring-2026",
              *       "CONTACT_ID": "7"
@@ -2562,7 +2572,7 @@ export interface components {
              */
             caller_id: string | null;
             /**
-             * @description Channel variables
+             * @description The variables as given; on the channel each is OUTDIAL_VAR_<name>
              * @example {
              *       "CAMPAIGN": "spring-2026"
              *     }
@@ -2857,7 +2867,7 @@ export interface components {
              */
             caller_id?: string;
             /**
-             * @description Channel variables for the dialplan or app (at most 20; names: a letter then letters, digits, _)
+             * @description Variables for the dialplan or app (at most 20; names: a letter then letters, digits, _). Each reaches the channel as OUTDIAL_VAR_<name> (CAMPAIGN is ${OUTDIAL_VAR_CAMPAIGN} in the dialplan), so none can change a dialplan global or a variable Asterisk reads itself
              * @example {
              *       "CAMPAIGN": "spring-2026",
              *       "CONTACT_ID": "7"
@@ -2866,6 +2876,8 @@ export interface components {
             variables?: {
                 [key: string]: string;
             };
+        } & {
+            [key: string]: unknown;
         };
         CreateUserRequest: {
             /**

@@ -1,3 +1,5 @@
+import { loggableQueryError } from '../../db/errors.ts';
+
 /** JSON logs, one object per line, with the context (request id, call id, …) bound in. */
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -19,6 +21,8 @@ const defaultSink: LogSink = (line, level) => {
 };
 
 function serializeError(value: unknown): unknown {
+  const query = loggableQueryError(value);
+  if (query) return query;
   if (value instanceof Error) {
     return {
       name: value.name,

@@ -1,5 +1,5 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
-import { ERROR_CODES, type ErrorCode, validationError } from '../errors.ts';
+import { ApiError, ERROR_CODES, type ErrorCode, validationError } from '../errors.ts';
 import type { AppEnv } from '../services.ts';
 
 /** Shared OpenAPI pieces: the problem schema, error responses by status, security, the app type. */
@@ -9,18 +9,53 @@ export type App = OpenAPIHono<AppEnv>;
 export function createOpenApiApp(): App {
   return new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
+      // On a failure the validator passes what it validated as `data`, which the type leaves out.
       if (!result.success)
-        throw validationError(result.error, result.target === 'json' ? 'body' : result.target);
+        throw validationError(result.error, result.target, (result as { data?: unknown }).data);
     },
   });
+}
+
+/**
+ * The object of a JSON request body of a v2 route: a field it does not define is refused (400
+ * unknown_field) and named, so that a typo such as `tiemout` never passes for an absent field.
+ */
+export function strictBody<T extends z.ZodRawShape>(shape: T) {
+  const fields = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `is not a field of this request, which takes ${fields}`
+        : undefined,
+  });
+}
+
+/**
+ * The names in a body that its (lenient) schema does not define, for routes of the replaced
+ * service that take and ignore them: at most 20, each cut to 64 characters, fit for a log line.
+ */
+export function ignoredFields(shape: z.ZodRawShape, body: object): string[] {
+  return Object.keys(body)
+    .filter((k) => !Object.hasOwn(shape, k))
+    .slice(0, 20)
+    .map((k) => k.slice(0, 64));
 }
 
 export const FieldErrorSchema = z
   .object({
     path: z.string().openapi({ description: 'Where in the request', example: 'body.phone_number' }),
+    pointer: z.string().optional().openapi({
+      description:
+        'For a body or form field: a JSON Pointer (RFC 6901) to it in the body (empty for the whole body)',
+      example: '/phone_number',
+    }),
+    parameter: z.string().optional().openapi({
+      description: 'For a query, path or header parameter: its name',
+      example: 'created_after',
+    }),
     message: z
       .string()
-      .openapi({ description: 'What is wrong', example: 'must be digits with an optional leading +' }),
+      .openapi({ description: 'What is wrong, in plain words', example: 'must be at least 7 characters' }),
     code: z.string().openapi({ description: 'Machine-readable kind of problem', example: 'invalid_format' }),
   })
   .openapi('FieldError');
@@ -37,7 +72,7 @@ export const ProblemSchema = z
     detail: z.string().openapi({
       description:
         'What went wrong with this request; safe to show. Clients of the replaced service read this field.',
-      example: 'body.phone_number: must be digits with an optional leading +',
+      example: 'body.phone_number: must be at least 7 characters',
     }),
     code: z
       .enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]])
@@ -60,7 +95,7 @@ export const ProblemSchema = z
   .openapi('Problem');
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
-  400: 'Malformed request (invalid JSON or form body)',
+  400: 'Malformed request (invalid JSON or form body), or a field the route does not define',
   401: 'Missing, invalid, expired or revoked token',
   403: 'The role of the caller does not allow this',
   404: 'Not found (or not visible to the caller)',
@@ -151,6 +186,40 @@ export const PageLimitSchema = z
     description: 'Page size (1 to 100)',
     example: 50,
   });
+
+/** The 422 for a `cursor` that is not one this API handed out. */
+export function invalidCursor(): ApiError {
+  return new ApiError('validation_error', 'query.cursor: is not a cursor this API returned', {
+    errors: [{ path: 'query.cursor', message: 'is not a cursor this API returned', code: 'invalid_cursor' }],
+  });
+}
+
+/**
+ * The instants both the database and JavaScript hold: years 1 to 9999. PostgreSQL has no year 0,
+ * and a Date reaches ±275760, so a well-formed date outside this range must be refused before a
+ * query is built with it.
+ */
+const EARLIEST_TIME = Date.parse('0001-01-01T00:00:00.000Z');
+const LATEST_TIME = Date.parse('9999-12-31T23:59:59.999Z');
+
+/** Whether an ISO 8601 date-time names an instant the database can store. */
+export function isStorableTime(iso: string): boolean {
+  const t = Date.parse(iso);
+  return t >= EARLIEST_TIME && t <= LATEST_TIME;
+}
+
+/** A date-time query parameter of a listing (`created_after`, …). */
+export const timeQueryParam = (name: string, description: string, example: string) =>
+  z.iso
+    .datetime({
+      offset: true,
+      error: 'must be a date and time such as 2026-11-01T00:00:00Z (ISO 8601, with Z or an offset)',
+      // A value that is no date at all is not also out of range.
+      abort: true,
+    })
+    .refine(isStorableTime, 'must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z')
+    .optional()
+    .openapi({ param: { name, in: 'query' }, description, example });
 
 /** `cursor` of a listing: the `next_cursor` of the page before. */
 export const pageCursorSchema = (example: string) =>

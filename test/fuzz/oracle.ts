@@ -1,6 +1,6 @@
 import { ERROR_CODES } from '../../api/errors.ts';
 import type { WireResponse } from './client.ts';
-import type { Operation, RequestCase } from './requests.ts';
+import { type Operation, type RequestCase, UNKNOWN_FIELD_FLAW } from './requests.ts';
 import type { Schemas } from './schema.ts';
 
 /** What the request changed outside the HTTP answer. */
@@ -38,7 +38,11 @@ const LEAKS: ReadonlyArray<[string, RegExp]> = [
     /duplicate key value|violates \w+ constraint|relation "|syntax error at or near|out of range for type|invalid input syntax/i,
   ],
   ['a database name', /\b(?:pglite|postgres(?:ql)?:\/\/|drizzle)\b/i],
-  ['a JSON parser message', /Unexpected token|JSON Parse error|Unexpected end of JSON/],
+  ['a JSON parser message', /Unexpected token|JSON Parse error|Unexpected end of JSON|Malformed JSON/],
+  [
+    "a validator's wording",
+    /\b(?:Invalid input|Invalid option|Invalid (?:string|ISO|UUID|URL)|Too (?:small|big)|Unrecognized keys?|expected|received)\b/,
+  ],
   ['a password hash', /\$2[aby]\$\d{2}\$/],
   ['a private key', /"d"\s*:\s*"|BEGIN (?:RSA |EC |)PRIVATE KEY/],
 ];
@@ -96,9 +100,9 @@ export function judge(input: OracleInput): Verdict {
   else if (rc.requestId && idHeader !== rc.requestId) f.push(`X-Request-ID ${idHeader} is not the one sent`);
   else if (!REQUEST_ID.test(idHeader)) f.push(`X-Request-ID ${JSON.stringify(idHeader)} is not a safe id`);
 
+  let problem: Record<string, unknown> | null = null;
   if (status >= 400 && !head) {
     if (!type.startsWith('application/problem+json')) f.push(`an error as ${type || 'no content type'}`);
-    let problem: Record<string, unknown> | null = null;
     try {
       problem = JSON.parse(res.body) as Record<string, unknown>;
     } catch {
@@ -118,6 +122,35 @@ export function judge(input: OracleInput): Verdict {
     }
   } else if (status >= 400 && head && type && !type.startsWith('application/problem+json')) {
     f.push(`an error to HEAD as ${type}`);
+  }
+
+  // A method the path does not have: 405 with the path's methods in Allow; OPTIONS: 204 with them.
+  if (rc.allow !== undefined) {
+    const options = rc.method.toUpperCase() === 'OPTIONS';
+    const want = options ? 204 : 405;
+    if (status !== want) f.push(`${rc.method} on a path with routes answered ${status}, not ${want}`);
+    else if (res.headers.get('allow') !== rc.allow)
+      f.push(`Allow ${JSON.stringify(res.headers.get('allow'))}, not ${JSON.stringify(rc.allow)}`);
+    if (!options && problem && problem.code !== 'method_not_allowed')
+      f.push(`a 405 with code ${problem.code}, not method_not_allowed`);
+  }
+
+  // Members the route does not define, and nothing else wrong: a 400 naming each (or the role's 403).
+  const unknownOnly = rc.flaws.length > 0 && rc.flaws.every((x) => x.startsWith(UNKNOWN_FIELD_FLAW));
+  if (rc.unknownFields && unknownOnly && status !== 403) {
+    if (status !== 400 || problem?.code !== 'unknown_field')
+      f.push(
+        `fields the route does not define answered ${status} ${problem?.code ?? ''}, not 400 unknown_field`,
+      );
+    else {
+      const pointers = new Set(
+        ((problem.errors as Array<{ pointer?: string }> | undefined) ?? []).map((e) => e.pointer),
+      );
+      for (const k of rc.unknownFields) {
+        const pointer = `/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+        if (!pointers.has(pointer)) f.push(`the 400 does not point at ${JSON.stringify(pointer)}`);
+      }
+    }
   }
 
   if (status >= 200 && status < 300 && op && !invalid) {

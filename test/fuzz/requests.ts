@@ -135,6 +135,13 @@ export interface RequestCase extends WireRequest {
   unsure: string[];
   /** The X-Request-ID sent, when it is one the API keeps. */
   requestId: string | null;
+  /**
+   * Set when the method is one the path does not have (or OPTIONS): the answer must be a 405 (204
+   * to OPTIONS) with exactly this Allow header.
+   */
+  allow?: string;
+  /** Members of a JSON body the route does not define: the answer must be a 400 naming each. */
+  unknownFields?: string[];
 }
 
 /** Values the server knows, to reach past "not found": ids of calls and users, logins. */
@@ -365,6 +372,8 @@ export class RequestGenerator {
           ...(p.body.v.chunked ? { chunked: true } : {}),
           transport: raw ? 'raw' : 'fetch',
           credential: p.credential.v,
+          ...(p.method.v.allow !== undefined ? { allow: p.method.v.allow } : {}),
+          ...(p.body.v.unknownFields && !other ? { unknownFields: p.body.v.unknownFields } : {}),
           flaws: parts.flatMap((x) => x.flaws),
           unsure: [...parts.flatMap((x) => x.unsure), ...looseNotes],
           requestId: p.requestId.v !== undefined && REQUEST_ID.test(p.requestId.v) ? p.requestId.v : null,
@@ -375,9 +384,10 @@ export class RequestGenerator {
   private methodPart(
     op: Operation,
     bad: boolean,
-  ): fc.Arbitrary<Part<{ method: string; raw: boolean; other?: string }>> {
+  ): fc.Arbitrary<Part<{ method: string; raw: boolean; other?: string; allow?: string }>> {
     if (!bad) return fc.constant(part({ method: op.method, raw: false }));
     const documented = new Set(OPERATION_METHODS.get(op.path) ?? [op.method]);
+    const allow = allowOf(op.path);
     return fc
       .constantFrom(
         'GET',
@@ -402,7 +412,12 @@ export class RequestGenerator {
           const other = op.method === 'GET' ? {} : { other: `GET ${op.path}` };
           return part({ method: m, raw, ...other }, [], ['method: HEAD of a GET']);
         }
-        return part({ method: m, raw }, [`method: ${m} is not documented for ${op.path}`]);
+        // OPTIONS says what the path allows: a 204 no operation documents.
+        if (m === 'OPTIONS')
+          return part({ method: m, raw, other: `OPTIONS ${op.path}`, allow }, [], ['method: OPTIONS']);
+        // Methods the server reads: the app answers 405 with Allow. Others never reach it.
+        const known = SERVER_METHODS.has(m) ? { allow } : {};
+        return part({ method: m, raw, ...known }, [`method: ${m} is not documented for ${op.path}`]);
       });
   }
 
@@ -595,9 +610,21 @@ export class RequestGenerator {
     op: Operation,
     bad: boolean,
   ): fc.Arbitrary<
-    Part<{ body?: string; headers: Array<[string, string]>; chunked?: boolean; raw?: boolean }>
+    Part<{
+      body?: string;
+      headers: Array<[string, string]>;
+      chunked?: boolean;
+      raw?: boolean;
+      unknownFields?: string[];
+    }>
   > {
-    type B = { body?: string; headers: Array<[string, string]>; chunked?: boolean; raw?: boolean };
+    type B = {
+      body?: string;
+      headers: Array<[string, string]>;
+      chunked?: boolean;
+      raw?: boolean;
+      unknownFields?: string[];
+    };
     if (!op.body) {
       if (!bad) return fc.constant(part<B>({ headers: [] }));
       // A body where the document has none: servers ignore it or refuse it, both are fine.
@@ -725,6 +752,34 @@ export class RequestGenerator {
             }),
           ]),
     ];
+    // A valid JSON object with members the route does not define (a typo, a field of another
+    // version, `__proto__`): written as text, so that every name is an own member as a client sends it.
+    const closed = this.s.resolve(schema);
+    if (!form && closed.type === 'object' && closed.additionalProperties === false) {
+      const known = closed.properties ?? {};
+      const name = fc
+        .oneof(
+          fc.constantFrom('tiemout', 'Phone_Number', '__proto__', 'constructor', 'a/b', 'x~y', ''),
+          fc.string({ minLength: 1, maxLength: 12 }),
+          hostileStrings().filter((k) => k.length <= 64),
+        )
+        .filter((k) => !Object.hasOwn(known, k));
+      variants.push(
+        fc
+          .tuple(shaped, fc.uniqueArray(name, { minLength: 1, maxLength: 3 }), fc.jsonValue({ maxDepth: 1 }))
+          .filter(([v]) => typeof v === 'object' && v !== null && !Array.isArray(v))
+          .map(([v, names, value]) => {
+            const members = Object.entries(v as Record<string, unknown>).map(
+              ([k, x]) => `${JSON.stringify(k)}:${JSON.stringify(x)}`,
+            );
+            for (const k of names) members.push(`${JSON.stringify(k)}:${JSON.stringify(value) ?? 'null'}`);
+            return part<B>(
+              { body: `{${members.join(',')}}`, headers: [['Content-Type', type]], unknownFields: names },
+              names.map((k) => `${UNKNOWN_FIELD_FLAW} ${JSON.stringify(k).slice(0, 40)}`),
+            );
+          }),
+      );
+    }
     if (op.body.required)
       variants.push(fc.constant(part<B>({ headers: [['Content-Type', type]] }, ['body: missing'])));
     else
@@ -759,6 +814,22 @@ export const SERVER_METHODS = new Set([
 
 /** Methods documented per path, filled by `indexMethods`. */
 const OPERATION_METHODS = new Map<string, string[]>();
+
+/** The flaw of a body member the route does not define. */
+export const UNKNOWN_FIELD_FLAW = 'body: unknown field';
+
+/**
+ * The Allow header of a documented path: its methods, HEAD with GET, and OPTIONS, in the order
+ * GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS.
+ */
+export function allowOf(path: string): string {
+  const methods = new Set(OPERATION_METHODS.get(path) ?? []);
+  if (methods.has('GET')) methods.add('HEAD');
+  methods.add('OPTIONS');
+  return ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+    .filter((m) => methods.has(m))
+    .join(', ');
+}
 
 export function indexMethods(ops: Operation[]) {
   OPERATION_METHODS.clear();

@@ -356,6 +356,18 @@ export class Schemas {
           .map(([o, k, v]) => ({ ...o, [k as string]: v })),
       );
     }
+    if (s.additionalProperties === false) {
+      // A member the schema does not define.
+      parts.push(
+        fc
+          .tuple(
+            good,
+            fc.oneof(fc.constantFrom('tiemout', 'constructor'), fc.string({ minLength: 1, maxLength: 8 })),
+          )
+          .filter(([, k]) => !Object.hasOwn(s.properties ?? {}, k))
+          .map(([o, k]) => ({ ...o, [k]: 1 })),
+      );
+    }
     if (s.maxProperties !== undefined) {
       const n = s.maxProperties + 1;
       parts.push(fc.constant(Object.fromEntries(Array.from({ length: n }, (_, i) => [`K${i}`, 'x']))));

@@ -15,7 +15,7 @@ import {
 import { type Config, loadConfig } from '../../api/config.ts';
 import { type StartedApi, startApi } from '../../api/entry/bun.ts';
 import { createBunPasswordHasher } from '../../api/entry/bun-runtime.ts';
-import { silentLogger } from '../../api/lib/logger.ts';
+import { type Logger, silentLogger } from '../../api/lib/logger.ts';
 import { createUser } from '../../db/queries/users.ts';
 import type { Role } from '../../db/schema.ts';
 import type { Database } from '../../db/types.ts';
@@ -146,6 +146,8 @@ export async function startTestStack(
     resolveHost?: (host: string) => Promise<Array<{ address: string; family: number }>>;
     /** Replaces the API's bcrypt inside its limiter (Bun only), e.g. to hold password checks. */
     passwordHasher?: PasswordHasher;
+    /** Where the Bun API logs (default: nowhere); workerd's logs stay in its own process. */
+    logger?: Logger;
   } = {},
 ): Promise<TestStack> {
   if (TARGET === 'workerd' && process.env.TEST_DB !== 'postgres') {
@@ -185,7 +187,7 @@ export async function startTestStack(
     } else {
       bunApi = await startApi(env, {
         database,
-        logger: silentLogger,
+        logger: options.logger ?? silentLogger,
         ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}),
         ...(options.passwordHasher ? { passwordHasher: options.passwordHasher } : {}),
       });
@@ -301,7 +303,7 @@ export async function expectProblem(res: Response, status: number, code?: string
     type: string;
     title: string;
     request_id: string | null;
-    errors?: { path: string }[];
+    errors?: { path: string; message: string; code: string; pointer?: string; parameter?: string }[];
   };
   if (body.status !== status) throw new Error(`problem status ${body.status} != ${status}`);
   if (code && body.code !== code) throw new Error(`expected code ${code}, got ${body.code}: ${text}`);

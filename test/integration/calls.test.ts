@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect } from 'bun:test';
 import { count, eq } from 'drizzle-orm';
 import type { paths } from '../../api/client/index.ts';
+import { createLogger } from '../../api/lib/logger.ts';
 import { CallListSchema, CallSchema, OriginateResponseSchema } from '../../api/routes/calls/schema.ts';
 import { calls } from '../../db/schema.ts';
 import {
@@ -14,9 +15,11 @@ import {
 
 let stack: TestStack;
 let admin: TestUser;
+/** What the API logged (the Bun API only: workerd logs in its own process). */
+const logs: string[] = [];
 
 beforeAll(async () => {
-  stack = await startTestStack();
+  stack = await startTestStack({ logger: createLogger({ level: 'info', sink: (line) => logs.push(line) }) });
   admin = await stack.user('admin');
 }, 60_000);
 afterAll(() => stack.stop());
@@ -100,6 +103,59 @@ for (const mode of MODES) {
       ]) {
         expect(res.response.status).toBe(200);
         expect(CallSchema.parse(res.data).call_id).toBe(b1.call_id);
+      }
+    });
+
+    test('a field POST /api/v2/calls does not know is a 400 naming it, and places nothing', async () => {
+      const op = await stack.user('operator');
+      const before = await callsOf(op.id);
+      // The typo a caller makes: without the check this call rings with the default timeout.
+      const typo = await stack.request(mode, '/api/v2/calls', {
+        token: op.token,
+        json: { phone_number: '5551234000', tiemout: 5000 },
+      });
+      const problem = await expectProblem(typo, 400, 'unknown_field');
+      expect(problem.errors).toEqual([
+        expect.objectContaining({ path: 'body.tiemout', pointer: '/tiemout', code: 'unknown_field' }),
+      ]);
+      expect(problem.detail).toContain('tiemout');
+      expect(problem.detail).toContain('timeout');
+      // Every unknown field is named, with a JSON Pointer that holds whatever the name is; a bad
+      // known field in the same body is listed too.
+      const several = await stack.request(mode, '/api/v2/calls', {
+        token: op.token,
+        json: { phone_number: '5551234000', priority: 0, 'a/b': 1, __proto__x: 2, Phone_Number: 'x' },
+      });
+      const many = await expectProblem(several, 400, 'unknown_field');
+      expect(many.errors?.map((e) => e.pointer).sort()).toEqual([
+        '/Phone_Number',
+        '/__proto__x',
+        '/a~1b',
+        '/priority',
+      ]);
+      expect(await callsOf(op.id)).toBe(before);
+      expect(stack.sidecar.originates).toHaveLength(0);
+    });
+
+    test('the original route takes fields it does not know, as the replaced service did, and logs their names', async () => {
+      const op = await stack.user('operator');
+      const logged = logs.length;
+      const res = await stack.request(mode, '/api/v2/interaction/5551234000', {
+        token: op.token,
+        json: { extension: 'play', tiemout: 5000, campaign: 'x' },
+      });
+      expect(res.status).toBe(200);
+      expect(stack.sidecar.originates.at(-1)!.body).toMatchObject({ extension: 'play', timeout_ms: 30000 });
+      if (stack.target === 'bun') {
+        const line = logs
+          .slice(logged)
+          .map((l) => JSON.parse(l) as { msg: string; fields?: string[]; route?: string; level: string })
+          .find((l) => l.fields !== undefined);
+        expect(line).toMatchObject({
+          fields: ['tiemout', 'campaign'],
+          route: 'POST /api/v2/interaction/{number}',
+        });
+        expect(['info', 'warn']).toContain(line!.level);
       }
     });
 

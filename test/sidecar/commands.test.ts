@@ -152,25 +152,44 @@ describe('originate', () => {
     expect(expectWellFormedCall(stack.api.byCall(command.call_id))).toBeNull();
   });
 
-  test('the traceparent, caller id and variables reach the channel', async () => {
+  test('the traceparent, caller id and variables reach the channel; a caller variable shadows nothing', async () => {
     const command = originateCommand('5551234002', {
       timeout_ms: 60_000,
-      variables: { CC_CAMPAIGN: '42' },
+      // A dialplan global, an Asterisk variable that steers Dial, and the one the sidecar sets itself.
+      variables: {
+        CC_CAMPAIGN: '42',
+        OUTBOUND_PROMPT: 'tt-monkeys',
+        TRANSFER_CONTEXT: 'from-internal',
+        TRACEPARENT: 'x',
+      },
     });
     await stack.signer.originate(command);
-    const read = async (name: string) =>
-      (await (
-        await ari(`/channels/${command.call_id}/variable?variable=${encodeURIComponent(name)}`)
-      ).json()) as {
-        value: string;
-      };
-    expect((await read('TRACEPARENT')).value).toBe(command.traceparent!);
-    expect((await read('CC_CAMPAIGN')).value).toBe('42');
-    expect((await read('CALLERID(num)')).value).toBe('5550001111');
+    const read = async (name: string) => {
+      const res = await ari(`/channels/${command.call_id}/variable?variable=${encodeURIComponent(name)}`);
+      return res.status === 200 ? ((await res.json()) as { value: string }).value : null;
+    };
+    expect(await read('TRACEPARENT')).toBe(command.traceparent!);
+    expect(await read('CALLERID(num)')).toBe('5550001111');
+    // Caller variables live in their own namespace, under OUTDIAL_VAR_.
+    expect(await read('OUTDIAL_VAR_CC_CAMPAIGN')).toBe('42');
+    expect(await read('OUTDIAL_VAR_OUTBOUND_PROMPT')).toBe('tt-monkeys');
+    expect(await read('OUTDIAL_VAR_TRACEPARENT')).toBe('x');
+    for (const name of ['CC_CAMPAIGN', 'OUTBOUND_PROMPT', 'TRANSFER_CONTEXT'])
+      expect(await read(name)).toBeNull();
     expect((await stack.signer.hangup(command.call_id)).json).toEqual({
       call_id: command.call_id,
       outcome: 'hanging_up',
     });
+    await stack.waitEnded([command.call_id]);
+  });
+
+  test('without a traceparent, a caller variable named TRACEPARENT does not pass for one', async () => {
+    const { traceparent: _, ...rest } = originateCommand('5551234002', { timeout_ms: 60_000 });
+    const command = { ...rest, variables: { TRACEPARENT: '00-forged' } };
+    await stack.signer.originate(command);
+    const res = await ari(`/channels/${command.call_id}/variable?variable=TRACEPARENT`);
+    expect(res.status).toBe(404);
+    await stack.signer.hangup(command.call_id);
     await stack.waitEnded([command.call_id]);
   });
 });

@@ -4,20 +4,18 @@ import { revokeToken, updateUser } from '../../../db/queries/users.ts';
 import { InvalidTokenError, verifyAccessToken } from '../../auth/tokens.ts';
 import { ApiError } from '../../errors.ts';
 import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, bearerSecurity, errorResponses, strictBody } from '../openapi.ts';
 
-const RevokeBodySchema = z
-  .object({
-    token: z.string().max(4096).optional().openapi({
-      description: 'Another of your tokens to revoke (default: the one in Authorization)',
-      example: 'eyJhbGciOiJFZERTQSJ9.eyJ….…',
-    }),
-    all: z
-      .boolean()
-      .optional()
-      .openapi({ description: 'Revoke every token you hold, this one included', example: false }),
-  })
-  .openapi('RevokeRequest');
+const RevokeBodySchema = strictBody({
+  token: z.string().max(4096).optional().openapi({
+    description: 'Another of your tokens to revoke (default: the one in Authorization)',
+    example: 'eyJhbGciOiJFZERTQSJ9.eyJ….…',
+  }),
+  all: z
+    .boolean()
+    .optional()
+    .openapi({ description: 'Revoke every token you hold, this one included', example: false }),
+}).openapi('RevokeRequest');
 
 export const revokeRoute = createRoute({
   method: 'post',

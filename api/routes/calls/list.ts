@@ -1,10 +1,9 @@
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { listCalls } from '../../../db/queries/calls.ts';
 import { presentCall } from '../../calls/present.ts';
-import { ApiError } from '../../errors.ts';
 import { decodeBase64UrlText, encodeBase64Url } from '../../lib/base64url.ts';
 import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, bearerSecurity, errorResponses, invalidCursor, isStorableTime } from '../openapi.ts';
 import { CallListSchema, ListCallsQuerySchema } from './schema.ts';
 
 interface Cursor {
@@ -16,26 +15,19 @@ function encodeCursor(c: Cursor): string {
   return encodeBase64Url(JSON.stringify(c));
 }
 
+// What a cursor of this listing holds: the last row's creation time and id.
+const CursorSchema = z.object({ t: z.iso.datetime().refine(isStorableTime), i: z.guid() });
+
 function decodeCursor(text: string): { createdAt: Date; id: string } {
+  let raw: unknown = null;
   try {
-    const raw = JSON.parse(decodeBase64UrlText(text) ?? '') as Cursor;
-    const createdAt = new Date(raw.t);
-    if (
-      typeof raw.t !== 'string' ||
-      Number.isNaN(createdAt.getTime()) ||
-      typeof raw.i !== 'string' ||
-      !/^[0-9a-f-]{36}$/.test(raw.i)
-    ) {
-      throw new Error('bad cursor');
-    }
-    return { createdAt, id: raw.i };
+    raw = JSON.parse(decodeBase64UrlText(text) ?? 'null');
   } catch {
-    throw new ApiError('validation_error', 'query.cursor: is not a cursor this API returned', {
-      errors: [
-        { path: 'query.cursor', message: 'is not a cursor this API returned', code: 'invalid_cursor' },
-      ],
-    });
+    throw invalidCursor();
   }
+  const cursor = CursorSchema.safeParse(raw);
+  if (!cursor.success) throw invalidCursor();
+  return { createdAt: new Date(cursor.data.t), id: cursor.data.i };
 }
 
 export const listCallsRoute = createRoute({

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { CALL_STATUSES } from '../../../db/schema.ts';
-import { PageLimitSchema, pageCursorSchema } from '../openapi.ts';
+import { CALL_VARIABLE_NAME, CALL_VARIABLE_PREFIX } from '../../channel/messages.ts';
+import { PageLimitSchema, pageCursorSchema, strictBody, timeQueryParam } from '../openapi.ts';
 
 /**
  * Call schemas. Inputs are validated without rewriting: a value that does not fit is refused,
@@ -59,23 +60,44 @@ export const CallerIdSchema = z
     example: 'Contact Center <5550001111>',
   });
 
-const VARIABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+const VARIABLE_NAME = CALL_VARIABLE_NAME;
 
 // The control characters (Unicode category Cc) spelled out: the document generator writes a
 // regular expression's flags into its pattern, which no value then matches.
-export const VariablesSchema = z
+const VariableRecordSchema = z
   .record(
-    z.string().regex(VARIABLE_NAME, 'variable names are a letter then letters, digits or _'),
+    z
+      .string()
+      .regex(
+        VARIABLE_NAME,
+        'variable names are a letter then letters, digits or _ (at most 64): no leading _ and no function such as CALLERID()',
+      ),
     z
       .string()
       .max(256)
       // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters refused
       .regex(/^[^\x00-\x1f\x7f-\x9f]*$/, 'must not contain control characters'),
   )
-  .refine((v) => Object.keys(v).length <= 20, 'at most 20 variables')
+  .refine((v) => Object.keys(v).length <= 20, 'at most 20 variables');
+
+// zod drops a `__proto__` member of a record without a word: it is refused here, as any other
+// name that is not a variable name, rather than taken and silently left out.
+export const VariablesSchema = z
+  .preprocess((value, ctx) => {
+    if (typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__'))
+      ctx.addIssue({
+        code: 'custom',
+        message: 'is not a valid name: variable names are a letter then letters, digits or _ (at most 64)',
+        path: ['__proto__'],
+        input: value,
+      });
+    return value;
+  }, VariableRecordSchema)
   .openapi({
     description:
-      'Channel variables for the dialplan or app (at most 20; names: a letter then letters, digits, _)',
+      `Variables for the dialplan or app (at most 20; names: a letter then letters, digits, _). Each reaches the ` +
+      `channel as ${CALL_VARIABLE_PREFIX}<name> (CAMPAIGN is \${${CALL_VARIABLE_PREFIX}CAMPAIGN} in the dialplan), so ` +
+      'none can change a dialplan global or a variable Asterisk reads itself',
     example: { CAMPAIGN: 'spring-2026', CONTACT_ID: '7' },
     // The generator leaves out the key schema and the refinement; the document states both.
     // propertyNames is OpenAPI 3.1, which the generator's metadata type does not know.
@@ -125,17 +147,17 @@ const originateFields = {
   variables: VariablesSchema.optional(),
 };
 
-export const InteractionBodySchema = z.object(originateFields).openapi('InteractionRequest');
+// The original route: its callers send fields it never had, which are taken and ignored (and logged).
+export const InteractionBodySchema = z.looseObject(originateFields).openapi('InteractionRequest');
+export const INTERACTION_FIELDS = originateFields;
 export type InteractionBody = z.infer<typeof InteractionBodySchema>;
 
-export const CreateCallBodySchema = z
-  .object({
-    phone_number: PhoneNumberSchema,
-    ...originateFields,
-    status_callback: StatusCallbackSchema.optional(),
-    status_callback_events: StatusCallbackEventsSchema.optional(),
-  })
-  .openapi('CreateCallRequest');
+export const CreateCallBodySchema = strictBody({
+  phone_number: PhoneNumberSchema,
+  ...originateFields,
+  status_callback: StatusCallbackSchema.optional(),
+  status_callback_events: StatusCallbackEventsSchema.optional(),
+}).openapi('CreateCallRequest');
 export type CreateCallBody = z.infer<typeof CreateCallBodySchema>;
 
 const isoOrNull = (description: string) =>
@@ -192,9 +214,10 @@ export const CallSchema = z
       .string()
       .nullable()
       .openapi({ description: 'Caller id', example: 'Contact Center <5550001111>' }),
-    variables: z
-      .record(z.string(), z.string())
-      .openapi({ description: 'Channel variables', example: { CAMPAIGN: 'spring-2026' } }),
+    variables: z.record(z.string(), z.string()).openapi({
+      description: `The variables as given; on the channel each is ${CALL_VARIABLE_PREFIX}<name>`,
+      example: { CAMPAIGN: 'spring-2026' },
+    }),
     created_at: z.iso
       .datetime({ offset: true })
       .openapi({ description: 'When the call was accepted', example: '2026-11-23T15:23:51.213Z' }),
@@ -267,22 +290,8 @@ export const IdempotencyHeaderSchema = z.object({
 export const ListCallsQuerySchema = z.object({
   status: StatusSchema.optional().openapi({ param: { name: 'status', in: 'query' } }),
   phone_number: PhoneNumberSchema.optional().openapi({ param: { name: 'phone_number', in: 'query' } }),
-  created_after: z.iso
-    .datetime({ offset: true })
-    .optional()
-    .openapi({
-      param: { name: 'created_after', in: 'query' },
-      description: 'Only calls created at or after',
-      example: '2026-11-01T00:00:00Z',
-    }),
-  created_before: z.iso
-    .datetime({ offset: true })
-    .optional()
-    .openapi({
-      param: { name: 'created_before', in: 'query' },
-      description: 'Only calls created at or before',
-      example: '2026-12-01T00:00:00Z',
-    }),
+  created_after: timeQueryParam('created_after', 'Only calls created at or after', '2026-11-01T00:00:00Z'),
+  created_before: timeQueryParam('created_before', 'Only calls created at or before', '2026-12-01T00:00:00Z'),
   limit: PageLimitSchema,
   cursor: pageCursorSchema('eyJ0IjoiMjAyNi0xMS0yM1QxNToyMzo1MS4yMTNaIiwiaSI6IjViMGY4YzFlIn0'),
 });

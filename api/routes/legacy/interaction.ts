@@ -3,11 +3,12 @@ import { requireAuth } from '../../middleware/auth.ts';
 import { handleOriginate } from '../calls/originate-handler.ts';
 import {
   IdempotencyHeaderSchema,
+  INTERACTION_FIELDS,
   InteractionBodySchema,
   OriginateResponseSchema,
   PhoneNumberSchema,
 } from '../calls/schema.ts';
-import { type App, bearerSecurity, errorResponses, RateLimitHeaders } from '../openapi.ts';
+import { type App, bearerSecurity, errorResponses, ignoredFields, RateLimitHeaders } from '../openapi.ts';
 
 export const interactionRoute = createRoute({
   method: 'post',
@@ -37,6 +38,13 @@ export const interactionRoute = createRoute({
 export const registerInteraction = (app: App) =>
   app.openapi(interactionRoute, async (c) => {
     const body = c.req.valid('json') ?? {};
+    // Clients of the replaced service send fields it never had: taken, ignored, and named in the log.
+    const ignored = ignoredFields(INTERACTION_FIELDS, body);
+    if (ignored.length > 0)
+      c.get('logger').info('ignored fields the route does not define', {
+        route: 'POST /api/v2/interaction/{number}',
+        fields: ignored,
+      });
     const result = await handleOriginate(
       c,
       {

@@ -115,9 +115,13 @@ export const registerLiveStream = (app: App) => {
       (v) => (CALL_STATUSES as readonly string[]).includes(v),
       'a status',
     ) as CallStatus[];
-    const rawCursor = c.req.header('last-event-id') ?? q.last_event_id;
+    const header = c.req.header('last-event-id');
+    const rawCursor = header ?? q.last_event_id;
     if (rawCursor !== undefined && !CURSOR.test(rawCursor.trim()))
-      throw fieldError('header.last-event-id', 'must be an event id');
+      throw fieldError(
+        header === undefined ? 'query.last_event_id' : 'header.last-event-id',
+        'must be an event id',
+      );
     const afterId = rawCursor === undefined ? null : Number(rawCursor.trim());
     const { config, live, metrics } = services;
 

@@ -12,7 +12,7 @@ import {
   TYP_EVENTS,
   verifyChannelMessage,
 } from '../../channel/index.ts';
-import { ApiError, validationError } from '../../errors.ts';
+import { ApiError, malformedBody, unsupportedMediaType, validationError } from '../../errors.ts';
 import type { AppEnv } from '../../services.ts';
 import { type App, errorResponses } from '../openapi.ts';
 
@@ -80,7 +80,7 @@ export const registerSidecarEvents = (app: App) => {
     const services = c.get('services');
     const contentType = c.req.header('content-type') ?? '';
     if (!/^application\/json\s*(;|$)/i.test(contentType)) {
-      throw new ApiError('unsupported_media_type', 'Content-Type must be application/json');
+      throw unsupportedMediaType(['application/json'], c.req.header('content-type'));
     }
     const raw = await c.req.text();
     const sidecarId = await verifyBatch(c, raw);
@@ -88,10 +88,10 @@ export const registerSidecarEvents = (app: App) => {
     try {
       json = JSON.parse(raw);
     } catch {
-      throw new ApiError('malformed_request', 'The request body is not valid JSON');
+      throw malformedBody('application/json', raw.length === 0);
     }
     const parsed = EventBatch.safeParse(json);
-    if (!parsed.success) throw validationError(parsed.error, 'body');
+    if (!parsed.success) throw validationError(parsed.error, 'body', json);
     const batch = parsed.data;
     if (batch.sidecar_id !== sidecarId) {
       throw new ApiError('validation_error', 'body.sidecar_id: does not match the signer', {

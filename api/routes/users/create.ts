@@ -1,14 +1,16 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import { writeAudit } from '../../../db/queries/misc.ts';
 import { createUser } from '../../../db/queries/users.ts';
 import { ApiError } from '../../errors.ts';
 import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, bearerSecurity, errorResponses, strictBody } from '../openapi.ts';
 import { PasswordSchema, presentUser, RoleSchema, UsernameSchema, UserSchema } from './schema.ts';
 
-export const CreateUserBodySchema = z
-  .object({ username: UsernameSchema, password: PasswordSchema, role: RoleSchema.default('operator') })
-  .openapi('CreateUserRequest');
+export const CreateUserBodySchema = strictBody({
+  username: UsernameSchema,
+  password: PasswordSchema,
+  role: RoleSchema.default('operator'),
+}).openapi('CreateUserRequest');
 
 export const createUserRoute = createRoute({
   method: 'post',

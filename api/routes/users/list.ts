@@ -3,7 +3,14 @@ import { getUserById, listUsers } from '../../../db/queries/users.ts';
 import { ApiError } from '../../errors.ts';
 import { decodeBase64UrlText, encodeBase64Url } from '../../lib/base64url.ts';
 import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses, PageLimitSchema, pageCursorSchema } from '../openapi.ts';
+import {
+  type App,
+  bearerSecurity,
+  errorResponses,
+  invalidCursor,
+  PageLimitSchema,
+  pageCursorSchema,
+} from '../openapi.ts';
 import { presentUser, UserIdParamSchema, UserSchema } from './schema.ts';
 
 export const listUsersRoute = createRoute({
@@ -57,13 +64,9 @@ export const getUserRoute = createRoute({
 /** The username a `next_cursor` carries; anything this API did not hand out is a 422. */
 function decodeUserCursor(cursor: string): string {
   const username = decodeBase64UrlText(cursor);
-  if (username === null) {
-    throw new ApiError('validation_error', 'query.cursor: is not a cursor this API returned', {
-      errors: [
-        { path: 'query.cursor', message: 'is not a cursor this API returned', code: 'invalid_cursor' },
-      ],
-    });
-  }
+  // No username holds a control character, and no text column can hold a NUL.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters refused
+  if (username === null || !/^[^\x00-\x1f\x7f]+$/.test(username)) throw invalidCursor();
   return username;
 }
 

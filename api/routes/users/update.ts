@@ -4,17 +4,16 @@ import { updateUser, updateUserKeepingAnAdmin } from '../../../db/queries/users.
 import { ApiError } from '../../errors.ts';
 import { encodeBase64Url } from '../../lib/base64url.ts';
 import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, bearerSecurity, errorResponses, strictBody } from '../openapi.ts';
 import { PasswordSchema, presentUser, RoleSchema, UserIdParamSchema, UserSchema } from './schema.ts';
 
-export const UpdateUserBodySchema = z
-  .object({
-    role: RoleSchema.optional(),
-    is_active: z.boolean().optional().openapi({
-      description: 'false deactivates the user: logins fail and tokens stop working at once',
-      example: false,
-    }),
-  })
+export const UpdateUserBodySchema = strictBody({
+  role: RoleSchema.optional(),
+  is_active: z.boolean().optional().openapi({
+    description: 'false deactivates the user: logins fail and tokens stop working at once',
+    example: false,
+  }),
+})
   .refine((b) => b.role !== undefined || b.is_active !== undefined, 'give role or is_active')
   .openapi('UpdateUserRequest');
 
@@ -36,13 +35,11 @@ export const updateUserRoute = createRoute({
   },
 });
 
-export const ResetPasswordBodySchema = z
-  .object({
-    password: PasswordSchema.optional().openapi({
-      description: 'The new password; omit it to have one generated and returned once',
-    }),
-  })
-  .openapi('ResetPasswordRequest');
+export const ResetPasswordBodySchema = strictBody({
+  password: PasswordSchema.optional().openapi({
+    description: 'The new password; omit it to have one generated and returned once',
+  }),
+}).openapi('ResetPasswordRequest');
 
 export const resetPasswordRoute = createRoute({
   method: 'post',
