@@ -473,7 +473,7 @@ export class CallEngine {
     this.accepted(call, channelName, sentAt);
     this.o.metrics.originates.inc({ outcome: 'dialing' });
     log.info('originate accepted', { channel: channelName, attempts });
-    return { outcome: 'dialing', call_id: call.callId, channel: channelName };
+    return dialingReply(call, channelName, sentAt);
   }
 
   /** ARI has the channel: follow it; send a DELETE asked for while the originate was in flight. */
@@ -521,7 +521,7 @@ export class CallEngine {
       call.accepted = true;
       call.state = 'live';
       this.commit(call, []);
-      return { outcome: 'dialing', call_id: callId, channel: call.track.channel };
+      return dialingReply(call, call.track.channel);
     }
     const ari = isAriError(error) ? error : null;
     log.warn('originate failed', { error: describeError(error), origin, ari_status: ari?.status ?? null });
@@ -586,7 +586,7 @@ export class CallEngine {
     if (call.state === 'finished' || isTerminal(call.track.status)) {
       return { outcome: 'finished', call_id: call.callId, status: call.track.status };
     }
-    return { outcome: 'dialing', call_id: call.callId, channel: call.track.channel };
+    return dialingReply(call, call.track.channel);
   }
 
   private unavailable(
@@ -652,6 +652,16 @@ export class CallEngine {
 /** Stops an originate retry: ARI's events show the first attempt created the channel. */
 class AlreadyCreated extends Error {
   override name = 'AlreadyCreated';
+}
+
+/**
+ * A `dialing` reply, with the time of the call's `dialing` event (the one its events carry to the
+ * API too); `fallbackAt` when the track has none (stored before it was kept).
+ */
+function dialingReply(call: CallRow, channel: string | null, fallbackAt?: number): OriginateReply {
+  const dialedAt =
+    call.track.dialedAt ?? (fallbackAt === undefined ? null : new Date(fallbackAt).toISOString());
+  return { outcome: 'dialing', call_id: call.callId, channel, ...(dialedAt ? { dialed_at: dialedAt } : {}) };
 }
 
 function sameTrack(a: CallTrack, b: CallTrack): boolean {

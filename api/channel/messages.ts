@@ -64,6 +64,10 @@ export const OriginateReply = z.discriminatedUnion('outcome', [
     outcome: z.literal('dialing'),
     call_id: z.uuid(),
     channel: z.string().nullable(),
+    // When the call went to dialing, on the sidecar's clock: the time of its `dialing` event. The
+    // API records this, not the time the reply reached it (which can be after the call rang or
+    // ended). Absent from sidecars older than it.
+    dialed_at: z.iso.datetime({ offset: true }).optional(),
   }),
   // Paced: the call waits in the sidecar's queue and is reported `dialing` when it leaves it.
   z.object({ outcome: z.literal('queued'), call_id: z.uuid(), position: z.number().int().min(1) }),

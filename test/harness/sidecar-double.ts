@@ -42,6 +42,14 @@ export interface SidecarDouble {
   originateBehaviour: OriginateBehaviour;
   hangupOutcome: HangupReply['outcome'];
   breaker: SidecarStatus['ari']['breaker'];
+  /** The double's clock against the API's: added to every time it reports (dialed_at). */
+  clockSkewMs: number;
+  /** How long a `dialing` reply is held after its dialed_at was taken (a slow link back). */
+  replyDelayMs: number;
+  /** The dialed_at of each `dialing` reply, by call id. */
+  dialedAt: Map<string, string>;
+  /** Now on the double's clock. */
+  now(): Date;
   trust(keys: PublicKeySet, issuer: string): void;
   sendEvents(apiUrl: string, events: CallEventInput[], options?: SendOptions): Promise<Response>;
   reset(): void;
@@ -88,6 +96,10 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
     originateBehaviour: 'dialing',
     hangupOutcome: 'hanging_up',
     breaker: 'closed',
+    clockSkewMs: 0,
+    replyDelayMs: 0,
+    dialedAt: new Map(),
+    now: () => new Date(Date.now() + double.clockSkewMs),
     trust(k, iss) {
       keys = k;
       issuer = iss;
@@ -124,6 +136,9 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
       double.originateBehaviour = 'dialing';
       double.hangupOutcome = 'hanging_up';
       double.breaker = 'closed';
+      double.clockSkewMs = 0;
+      double.replyDelayMs = 0;
+      double.dialedAt = new Map();
     },
     async stop() {
       for (const release of hanging.splice(0)) release();
@@ -187,12 +202,16 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
         const call_id = body.call_id;
         const reply = ((): OriginateReply | Response | 'hang' => {
           switch (double.originateBehaviour) {
-            case 'dialing':
+            case 'dialing': {
+              const dialedAt = double.now().toISOString();
+              double.dialedAt.set(call_id, dialedAt);
               return {
                 outcome: 'dialing',
                 call_id,
                 channel: `Local/${body.phone_number}@sim-callee-00000001;1`,
+                dialed_at: dialedAt,
               };
+            }
             case 'queued':
               return { outcome: 'queued', call_id, position: 1 };
             case 'finished':
@@ -220,6 +239,7 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
           return new Response(null, { status: 504 });
         }
         if (reply instanceof Response) return reply;
+        if (reply.outcome === 'dialing' && double.replyDelayMs > 0) await Bun.sleep(double.replyDelayMs);
         return Response.json(reply, { status: reply.outcome === 'unavailable' ? 503 : 200 });
       }
       if (path === SIDECAR_PATHS.hangup) {
