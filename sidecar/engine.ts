@@ -1,3 +1,4 @@
+import { ExponentialBackoff, handleAll, type RetryPolicy, retry } from 'cockatiel';
 import type { HangupReply, OriginateCommand, OriginateReply } from '../api/channel/messages.ts';
 import type { AriClient, OriginateRequest } from './ari/http.ts';
 import { isAllocationFailedError } from './ari/http.ts';
@@ -61,11 +62,26 @@ export class CallEngine {
   private pumpRunning = false;
   private pumpAgain = false;
   private reconciling: Promise<void> | null = null;
-  private reconcileAgain = false;
+  /** One run queued behind the current one, shared by everyone who asked meanwhile. */
+  private nextReconcile: Promise<void> | null = null;
+  private readonly resyncPolicy: RetryPolicy;
   private stopped = false;
 
   constructor(options: EngineOptions) {
     this.o = options;
+    this.resyncPolicy = retry(handleAll, {
+      backoff: new ExponentialBackoff({
+        initialDelay: options.tuning.resyncInitialDelayMs,
+        maxDelay: options.tuning.resyncMaxDelayMs,
+      }),
+    });
+    this.resyncPolicy.onRetry((reason) => {
+      options.log.warn('resync failed; trying again', {
+        error: 'error' in reason ? describeError(reason.error) : 'result',
+        attempt: reason.attempt,
+        delay_ms: Math.round(reason.delay),
+      });
+    });
     for (const row of options.store.activeCalls()) {
       this.active.set(row.callId, row);
       if (row.state === 'queued') this.queue.push(row);
@@ -228,20 +244,51 @@ export class CallEngine {
    * come yet are left alone; ones left `originating` by a previous process are settled here.
    */
   reconcile(reason: string): Promise<void> {
-    if (this.reconciling) {
-      this.reconcileAgain = true;
-      return this.reconciling;
-    }
-    this.reconciling = this.reconcileOnce(reason)
-      .catch((error) => this.o.log.warn('reconciliation failed', { reason, error: describeError(error) }))
-      .finally(() => {
-        this.reconciling = null;
-        if (this.reconcileAgain && !this.stopped) {
-          this.reconcileAgain = false;
-          void this.reconcile('coalesced');
-        }
+    return this.reconcileFresh(reason).catch((error) =>
+      this.o.log.warn('reconciliation failed', { reason, error: describeError(error) }),
+    );
+  }
+
+  /**
+   * Reconciles after the events socket (re)opened: the events missed while it was down are gone
+   * for good, so this is retried with backoff until it succeeds, or until `signal` aborts (the
+   * socket went down again, whose next open starts a new one, or the sidecar stops). Its reads
+   * do not go through the breaker, so an open breaker cannot hold it back.
+   */
+  resync(reason: string, signal: AbortSignal): Promise<void> {
+    return this.resyncPolicy
+      .execute(({ signal: aborted }) => {
+        if (aborted.aborted || this.stopped) throw new ResyncAbandoned();
+        return this.reconcileFresh(reason);
+      }, signal)
+      .catch((error) => {
+        if (!(error instanceof ResyncAbandoned) && !signal.aborted) throw error;
       });
-    return this.reconciling;
+  }
+
+  /**
+   * A reconciliation that starts after this call (one already running may have listed the
+   * channels before something changed). Calls that come while one runs share the next run.
+   * Rejects when it fails.
+   */
+  private reconcileFresh(reason: string): Promise<void> {
+    if (!this.reconciling) return this.startReconcile(reason);
+    this.nextReconcile ??= this.reconciling
+      .catch(() => undefined)
+      .then(() => {
+        this.nextReconcile = null;
+        // Started by someone else in the meantime: that run began after our call too.
+        return this.reconciling ?? this.startReconcile('coalesced');
+      });
+    return this.nextReconcile;
+  }
+
+  private startReconcile(reason: string): Promise<void> {
+    const run = this.reconcileOnce(reason).finally(() => {
+      if (this.reconciling === run) this.reconciling = null;
+    });
+    this.reconciling = run;
+    return run;
   }
 
   private async reconcileOnce(reason: string): Promise<void> {
@@ -249,7 +296,7 @@ export class CallEngine {
       (call) => (call.state === 'live' || call.state === 'originating') && !this.dialing.has(call.callId),
     );
     if (subjects.length === 0) return;
-    const channels = await this.o.ari.listChannels();
+    const channels = await this.o.ari.listChannels('maintenance');
     const present = new Map(channels.map((channel) => [channel.id, channel]));
     const missing: CallRow[] = [];
     for (const call of subjects) {
@@ -276,7 +323,7 @@ export class CallEngine {
       ) {
         continue;
       }
-      const channel = await this.o.ari.getChannel(call.callId);
+      const channel = await this.o.ari.getChannel(call.callId, 'maintenance');
       if (this.active.get(call.callId) !== call) continue;
       if (channel) {
         if (!call.accepted) this.adopt(call, channel);
@@ -647,6 +694,11 @@ export class CallEngine {
     }
     await Promise.race([this.reconciling ?? Promise.resolve(), sleep(Math.min(timeoutMs, 1000))]);
   }
+}
+
+/** Ends a resync whose socket went down again or whose sidecar is stopping. */
+class ResyncAbandoned extends Error {
+  override name = 'ResyncAbandoned';
 }
 
 /** Stops an originate retry: ARI's events show the first attempt created the channel. */
