@@ -42,6 +42,10 @@ export interface SidecarDouble {
   originateBehaviour: OriginateBehaviour;
   hangupOutcome: HangupReply['outcome'];
   breaker: SidecarStatus['ari']['breaker'];
+  /** What its status says of the PBX besides the breaker (default: all well). */
+  pbx: { reachable: boolean | null; error: string | null; connected: boolean; events_socket: string };
+  /** `refuse`: the status command answers 503 without a body, as a sidecar that is down behind a proxy. */
+  statusBehaviour: 'answer' | 'refuse';
   /** The double's clock against the API's: added to every time it reports (dialed_at). */
   clockSkewMs: number;
   /** How long a `dialing` reply is held after its dialed_at was taken (a slow link back). */
@@ -96,6 +100,8 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
     originateBehaviour: 'dialing',
     hangupOutcome: 'hanging_up',
     breaker: 'closed',
+    pbx: { reachable: true, error: null, connected: true, events_socket: 'open' },
+    statusBehaviour: 'answer',
     clockSkewMs: 0,
     replyDelayMs: 0,
     dialedAt: new Map(),
@@ -136,6 +142,8 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
       double.originateBehaviour = 'dialing';
       double.hangupOutcome = 'hanging_up';
       double.breaker = 'closed';
+      double.pbx = { reachable: true, error: null, connected: true, events_socket: 'open' };
+      double.statusBehaviour = 'answer';
       double.clockSkewMs = 0;
       double.replyDelayMs = 0;
       double.dialedAt = new Map();
@@ -183,12 +191,16 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
       const claims = await verify(req, path, raw);
       if (claims instanceof Response) return claims;
       if (path === SIDECAR_PATHS.status) {
+        if (double.statusBehaviour === 'refuse') return new Response('', { status: 503 });
         const status: SidecarStatus = {
           sidecar_id: options.id,
           ari: {
-            connected: true,
+            connected: double.pbx.connected,
             breaker: double.breaker,
             retry_after_s: double.breaker === 'open' ? 5 : null,
+            reachable: double.pbx.reachable,
+            error: double.pbx.error,
+            events_socket: double.pbx.events_socket,
           },
           live_calls: 0,
           queued_calls: 0,
