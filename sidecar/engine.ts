@@ -252,8 +252,9 @@ export class CallEngine {
   /**
    * Reconciles after the events socket (re)opened: the events missed while it was down are gone
    * for good, so this is retried with backoff until it succeeds, or until `signal` aborts (the
-   * socket went down again, whose next open starts a new one, or the sidecar stops). Its reads
-   * do not go through the breaker, so an open breaker cannot hold it back.
+   * socket went down again, whose next open starts a new one, or the sidecar stops). A breaker
+   * left open by the outage only holds it back until its test request, which the reconnect sends
+   * at once (AriClient.noteReachable).
    */
   resync(reason: string, signal: AbortSignal): Promise<void> {
     return this.resyncPolicy
@@ -296,7 +297,7 @@ export class CallEngine {
       (call) => (call.state === 'live' || call.state === 'originating') && !this.dialing.has(call.callId),
     );
     if (subjects.length === 0) return;
-    const channels = await this.o.ari.listChannels('maintenance');
+    const channels = await this.o.ari.listChannels();
     const present = new Map(channels.map((channel) => [channel.id, channel]));
     const missing: CallRow[] = [];
     for (const call of subjects) {
@@ -323,7 +324,7 @@ export class CallEngine {
       ) {
         continue;
       }
-      const channel = await this.o.ari.getChannel(call.callId, 'maintenance');
+      const channel = await this.o.ari.getChannel(call.callId);
       if (this.active.get(call.callId) !== call) continue;
       if (channel) {
         if (!call.accepted) this.adopt(call, channel);

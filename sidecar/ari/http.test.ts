@@ -200,7 +200,7 @@ describe('AriClient', () => {
     expect(states).toEqual(['open', 'half_open', 'closed']);
   });
 
-  test('probes and maintenance reads tell the truth but are neither refused by the breaker nor counted by it', async () => {
+  test('probes tell the truth but are neither refused by the breaker nor counted by it', async () => {
     let healthy = true;
     const ari = fakeAri(async (_req, url) => {
       if (!healthy) return new Response('', { status: 503 });
@@ -219,14 +219,13 @@ describe('AriClient', () => {
     for (let i = 0; i < 10; i++) {
       const error = await c.probe().catch((e) => e);
       expect(isAriError(error) && error.status).toBe(503);
-      expect(await c.listChannels('maintenance').catch((e) => isAriError(e) && e.status)).toBe(503);
     }
     // One attempt each, no retries; the breaker never heard of them.
-    expect(ari.seen.length).toBe(21);
+    expect(ari.seen.length).toBe(11);
     expect(c.breakerState()).toBe('closed');
     expect(c.reachability()).toMatchObject({ reachable: false, error: expect.stringContaining('503') });
 
-    // Opened by real traffic, the breaker refuses calls; maintenance reads still reach ARI.
+    // Opened by real traffic, the breaker refuses calls; probes still reach ARI.
     for (let i = 0; i < 3; i++) await c.listChannels().catch(() => undefined);
     expect(c.breakerState()).toBe('open');
     expect(await c.listChannels().catch((e) => isAriError(e) && e.kind)).toBe('breaker_open');
@@ -251,7 +250,7 @@ describe('AriClient', () => {
     expect(ari.seen.at(-1)!.path).toBe('/ari/asterisk/ping');
     expect(c.retryAfterS()).toBeGreaterThan(20);
     healthy = true;
-    expect(await c.listChannels('maintenance')).toEqual([]);
+    await c.probe();
     // Far sooner than the 30 s delay.
     await until(() => c.breakerState() === 'closed');
     expect(states).toEqual(['half_open', 'open', 'half_open', 'closed']);

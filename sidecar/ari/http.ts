@@ -25,13 +25,13 @@ import { AriChannel, AriChannelList, AriErrorBody } from './schemas.ts';
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
 /**
- * Who a request is for. `calls`: work done for a caller (originate, hang-up, the reads that serve
- * them), through retry → breaker → timeout. `maintenance`: the sidecar's own look at ARI
- * (readiness probes, reconciliation): one attempt under the timeout, neither refused by the
- * breaker nor counted by it. Callers must not be refused because a background read failed, and
- * these reads matter most while the breaker is open; whoever makes one retries on its own terms.
+ * How a request goes. `calls`: the work of placing and following calls (originate, hang-up,
+ * reconciliation), through retry → breaker → timeout. `probe`: a readiness probe, one attempt
+ * under its own short timeout, neither refused by the breaker nor counted by it: asking whether
+ * ARI is up must not make callers be refused once it is, and the answer matters most while the
+ * breaker is open.
  */
-export type Lane = 'calls' | 'maintenance';
+type Lane = 'calls' | 'probe';
 
 /** What the last exchange with ARI showed, whichever lane it went through. */
 export interface Reachability {
@@ -198,8 +198,7 @@ export class AriClient {
   }
 
   /**
-   * ARI was seen answering outside the breaker (the events socket connected, a probe or a
-   * reconciliation read succeeded). An open breaker then sends its test request now rather than
+   * ARI was seen answering outside the breaker (the events socket connected, a probe succeeded). An open breaker then sends its test request now rather than
    * at the end of its delay: refusing callers for the rest of it would refuse them for nothing.
    * The breaker still closes only when its own test succeeds.
    */
@@ -243,19 +242,18 @@ export class AriClient {
   }
 
   /** GET /channels/{id}; null when the channel does not exist. */
-  async getChannel(id: string, lane: Lane = 'calls'): Promise<AriChannel | null> {
+  async getChannel(id: string): Promise<AriChannel | null> {
     const sent = await this.send({
       method: 'GET',
       path: `/channels/${encodeURIComponent(id)}`,
       route: '/channels/{channelId}',
-      lane,
     });
     if (sent.status === 404) return null;
     return AriChannel.parse(expectOk(sent, 'get channel'));
   }
 
-  async listChannels(lane: Lane = 'calls'): Promise<AriChannel[]> {
-    const sent = await this.send({ method: 'GET', path: '/channels', route: '/channels', lane });
+  async listChannels(): Promise<AriChannel[]> {
+    const sent = await this.send({ method: 'GET', path: '/channels', route: '/channels' });
     return AriChannelList.parse(expectOk(sent, 'list channels'));
   }
 
@@ -272,16 +270,15 @@ export class AriClient {
   }
 
   /**
-   * GET /asterisk/ping in the maintenance lane, under the probe timeout: whether ARI answers now.
-   * Probes that overlap share one request, so however often readiness is asked, ARI sees at most
-   * one ping at a time.
+   * GET /asterisk/ping as a probe (see Lane): whether ARI answers now. Probes that overlap share
+   * one request, so however often readiness is asked, ARI sees at most one ping at a time.
    */
   probe(): Promise<void> {
     this.probing ??= this.send({
       method: 'GET',
       path: '/asterisk/ping',
       route: '/asterisk/ping',
-      lane: 'maintenance',
+      lane: 'probe',
     })
       .then((sent) => {
         expectOk(sent, 'ping');
@@ -326,7 +323,7 @@ export class AriClient {
   }
 
   private send(spec: RequestSpec): Promise<Sent> {
-    if (spec.lane === 'maintenance') return this.attempt(spec, new AbortController().signal);
+    if (spec.lane === 'probe') return this.attempt(spec, new AbortController().signal);
     return this.retryPolicy.execute(({ signal }) => this.sendOnce(spec, signal));
   }
 
@@ -354,7 +351,7 @@ export class AriClient {
     const stop = metrics.ariRequestDuration.startTimer({ method: spec.method, route: spec.route });
     const keepAlive = this.inFlight < this.options.maxKeepalive;
     this.inFlight += 1;
-    const probe = spec.lane === 'maintenance' && spec.route === '/asterisk/ping';
+    const probe = spec.lane === 'probe';
     const timeoutPolicy = probe ? this.probeTimeoutPolicy : this.timeoutPolicy;
     const limitMs = probe ? this.probeTimeoutMs : this.options.requestTimeoutMs;
     try {
@@ -394,7 +391,7 @@ export class AriClient {
         throw error;
       }
       this.contact(null);
-      if (spec.lane === 'maintenance') this.noteReachable();
+      if (probe) this.noteReachable();
       return sent;
     } catch (error) {
       if (isAriError(error)) throw error;

@@ -382,8 +382,43 @@ describe('resync after the events socket reconnects', () => {
         expect(ended.get(c.call_id)).toMatchObject({ status: 'failed', reason: 'lost' });
         expect(expectWellFormedCall(stack.api.byCall(c.call_id))).toBeNull();
       }
-      // The failed lists were the sidecar's own reads: they did not open the breaker.
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  test('a breaker opened during the outage does not hold the resync back for its whole delay', async () => {
+    // Reconciliation fails while Asterisk is down and opens the breaker, which would wait 30 s.
+    const stack = await startStack({
+      sim: { timeScale: 0.1 },
+      config: {
+        ariOriginateStyle: 'stasis',
+        reconcileIntervalMs: 200,
+        breakerFailures: 2,
+        breakerHalfOpenAfterMs: 30_000,
+      },
+    });
+    try {
+      const commands = Array.from({ length: 2 }, () => originateCommand('5551234005'));
+      await Promise.all(commands.map((c) => stack.signer.originate(c)));
+      await stack.api.waitFor(
+        () => commands.every((c) => stack.api.byCall(c.call_id).some((e) => e.status === 'answered')),
+        5000,
+        'answered',
+      );
+      const restarting = stack.sim.restart({ downMs: 1500 });
+      await waitFor(() => stack.sidecar.status().ari.breaker === 'open', 3000, 'breaker open');
+      await restarting;
+      // The reconnect lets the breaker test ARI at once; the resync then settles the lost calls.
+      const ended = await stack.waitEnded(
+        commands.map((c) => c.call_id),
+        4000,
+      );
+      for (const c of commands)
+        expect(ended.get(c.call_id)).toMatchObject({ status: 'failed', reason: 'lost' });
       expect(stack.sidecar.status().ari.breaker).toBe('closed');
+      const after = originateCommand('5551234000');
+      expect((await stack.signer.originate(after)).json).toMatchObject({ outcome: 'dialing' });
     } finally {
       await stack.stop();
     }
