@@ -68,6 +68,11 @@ export interface Tuning {
   wsPongTimeoutMs: number;
   /** A channel missing from `GET /channels` is checked again after this before it is declared lost. */
   reconcileGraceMs: number;
+  /** Backoff of the resync after the events socket reconnects, retried until it succeeds. */
+  resyncInitialDelayMs: number;
+  resyncMaxDelayMs: number;
+  /** Timeout of a readiness probe of ARI (the API's own readiness deadline is 2 s). */
+  probeTimeoutMs: number;
   /** Outbox delivery backoff while the API is down. */
   outboxInitialDelayMs: number;
   outboxMaxDelayMs: number;
@@ -93,11 +98,16 @@ export const DEFAULT_TUNING: Tuning = {
   ariRetryMaxDelayMs: 2_000,
   wsConnectTimeoutMs: 5_000,
   wsInitialDelayMs: 250,
-  wsMaxDelayMs: 10_000,
+  // Short: the PBX is on the same host or network, a reconnect attempt costs nothing, and calls
+  // that vanished in a PBX restart are only settled once the socket is back.
+  wsMaxDelayMs: 2_000,
   wsMinUptimeMs: 5_000,
   wsIdlePingMs: 15_000,
   wsPongTimeoutMs: 5_000,
   reconcileGraceMs: 750,
+  resyncInitialDelayMs: 250,
+  resyncMaxDelayMs: 5_000,
+  probeTimeoutMs: 1_000,
   outboxInitialDelayMs: 250,
   outboxMaxDelayMs: 15_000,
   outboxRequestTimeoutMs: 10_000,

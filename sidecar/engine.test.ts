@@ -75,7 +75,7 @@ function setup(script: Script, options: { dir?: string; connected?: boolean; que
   let notified = 0;
   const engine = new CallEngine({
     config,
-    tuning: { ...DEFAULT_TUNING, reconcileGraceMs: 10 },
+    tuning: { ...DEFAULT_TUNING, reconcileGraceMs: 10, resyncInitialDelayMs: 5, resyncMaxDelayMs: 20 },
     store,
     ari,
     limiter,
@@ -382,6 +382,47 @@ describe('CallEngine', () => {
     // An older snapshot never moves it back.
     await t.engine.reconcile('again');
     expect(t.events().length).toBe(2);
+  });
+
+  test('the resync after a reconnect is retried until ARI lists its channels', async () => {
+    const command = originateCommand('5551234005');
+    let failures = 3;
+    const t = setup({
+      originate: async (r) => snapshot(r.channelId),
+      listChannels: async () => {
+        if (failures-- > 0) throw new Error('ARI answered 503 to GET /channels');
+        return [];
+      },
+      getChannel: async () => null,
+    });
+    await t.engine.originate(command);
+    await t.engine.resync('events socket open', new AbortController().signal);
+    expect(t.calls.filter((c) => c.startsWith('list'))).toEqual(Array(4).fill('list'));
+    expect(t.calls).toContain(`get ${command.call_id}`);
+    expect(t.events().map((e) => [e.type, e.status, e.reason])).toEqual([
+      ['dialing', 'dialing', null],
+      ['ended', 'failed', 'lost'],
+    ]);
+  });
+
+  test('a resync stops trying once its signal aborts (the socket went down again)', async () => {
+    const command = originateCommand('5551234005');
+    const t = setup({
+      originate: async (r) => snapshot(r.channelId),
+      listChannels: async () => {
+        throw new Error('ARI unreachable');
+      },
+    });
+    await t.engine.originate(command);
+    const controller = new AbortController();
+    const resync = t.engine.resync('events socket open', controller.signal);
+    while (t.calls.filter((c) => c.startsWith('list')).length < 2) await Bun.sleep(1);
+    controller.abort();
+    await resync;
+    const tried = t.calls.filter((c) => c.startsWith('list')).length;
+    await Bun.sleep(100);
+    expect(t.calls.filter((c) => c.startsWith('list')).length).toBe(tried);
+    expect(t.events().map((e) => e.type)).toEqual(['dialing']);
   });
 
   test('after a crash, a call left originating is adopted if ARI has it and lost if not', async () => {

@@ -1,3 +1,4 @@
+import { ExponentialBackoff, handleAll, type RetryPolicy, retry } from 'cockatiel';
 import {
   channelVariableName,
   type HangupReply,
@@ -66,11 +67,26 @@ export class CallEngine {
   private pumpRunning = false;
   private pumpAgain = false;
   private reconciling: Promise<void> | null = null;
-  private reconcileAgain = false;
+  /** One run queued behind the current one, shared by everyone who asked meanwhile. */
+  private nextReconcile: Promise<void> | null = null;
+  private readonly resyncPolicy: RetryPolicy;
   private stopped = false;
 
   constructor(options: EngineOptions) {
     this.o = options;
+    this.resyncPolicy = retry(handleAll, {
+      backoff: new ExponentialBackoff({
+        initialDelay: options.tuning.resyncInitialDelayMs,
+        maxDelay: options.tuning.resyncMaxDelayMs,
+      }),
+    });
+    this.resyncPolicy.onRetry((reason) => {
+      options.log.warn('resync failed; trying again', {
+        error: 'error' in reason ? describeError(reason.error) : 'result',
+        attempt: reason.attempt,
+        delay_ms: Math.round(reason.delay),
+      });
+    });
     for (const row of options.store.activeCalls()) {
       this.active.set(row.callId, row);
       if (row.state === 'queued') this.queue.push(row);
@@ -233,20 +249,52 @@ export class CallEngine {
    * come yet are left alone; ones left `originating` by a previous process are settled here.
    */
   reconcile(reason: string): Promise<void> {
-    if (this.reconciling) {
-      this.reconcileAgain = true;
-      return this.reconciling;
-    }
-    this.reconciling = this.reconcileOnce(reason)
-      .catch((error) => this.o.log.warn('reconciliation failed', { reason, error: describeError(error) }))
-      .finally(() => {
-        this.reconciling = null;
-        if (this.reconcileAgain && !this.stopped) {
-          this.reconcileAgain = false;
-          void this.reconcile('coalesced');
-        }
+    return this.reconcileFresh(reason).catch((error) =>
+      this.o.log.warn('reconciliation failed', { reason, error: describeError(error) }),
+    );
+  }
+
+  /**
+   * Reconciles after the events socket (re)opened: the events missed while it was down are gone
+   * for good, so this is retried with backoff until it succeeds, or until `signal` aborts (the
+   * socket went down again, whose next open starts a new one, or the sidecar stops). A breaker
+   * left open by the outage only holds it back until its test request, which the reconnect sends
+   * at once (AriClient.noteReachable).
+   */
+  resync(reason: string, signal: AbortSignal): Promise<void> {
+    return this.resyncPolicy
+      .execute(({ signal: aborted }) => {
+        if (aborted.aborted || this.stopped) throw new ResyncAbandoned();
+        return this.reconcileFresh(reason);
+      }, signal)
+      .catch((error) => {
+        if (!(error instanceof ResyncAbandoned) && !signal.aborted) throw error;
       });
-    return this.reconciling;
+  }
+
+  /**
+   * A reconciliation that starts after this call (one already running may have listed the
+   * channels before something changed). Calls that come while one runs share the next run.
+   * Rejects when it fails.
+   */
+  private reconcileFresh(reason: string): Promise<void> {
+    if (!this.reconciling) return this.startReconcile(reason);
+    this.nextReconcile ??= this.reconciling
+      .catch(() => undefined)
+      .then(() => {
+        this.nextReconcile = null;
+        // Started by someone else in the meantime: that run began after our call too.
+        return this.reconciling ?? this.startReconcile('coalesced');
+      });
+    return this.nextReconcile;
+  }
+
+  private startReconcile(reason: string): Promise<void> {
+    const run = this.reconcileOnce(reason).finally(() => {
+      if (this.reconciling === run) this.reconciling = null;
+    });
+    this.reconciling = run;
+    return run;
   }
 
   private async reconcileOnce(reason: string): Promise<void> {
@@ -480,7 +528,7 @@ export class CallEngine {
     this.accepted(call, channelName, sentAt);
     this.o.metrics.originates.inc({ outcome: 'dialing' });
     log.info('originate accepted', { channel: channelName, attempts });
-    return { outcome: 'dialing', call_id: call.callId, channel: channelName };
+    return dialingReply(call, channelName, sentAt);
   }
 
   /** ARI has the channel: follow it; send a DELETE asked for while the originate was in flight. */
@@ -528,7 +576,7 @@ export class CallEngine {
       call.accepted = true;
       call.state = 'live';
       this.commit(call, []);
-      return { outcome: 'dialing', call_id: callId, channel: call.track.channel };
+      return dialingReply(call, call.track.channel);
     }
     const ari = isAriError(error) ? error : null;
     log.warn('originate failed', { error: describeError(error), origin, ari_status: ari?.status ?? null });
@@ -593,7 +641,7 @@ export class CallEngine {
     if (call.state === 'finished' || isTerminal(call.track.status)) {
       return { outcome: 'finished', call_id: call.callId, status: call.track.status };
     }
-    return { outcome: 'dialing', call_id: call.callId, channel: call.track.channel };
+    return dialingReply(call, call.track.channel);
   }
 
   private unavailable(
@@ -656,9 +704,24 @@ export class CallEngine {
   }
 }
 
+/** Ends a resync whose socket went down again or whose sidecar is stopping. */
+class ResyncAbandoned extends Error {
+  override name = 'ResyncAbandoned';
+}
+
 /** Stops an originate retry: ARI's events show the first attempt created the channel. */
 class AlreadyCreated extends Error {
   override name = 'AlreadyCreated';
+}
+
+/**
+ * A `dialing` reply, with the time of the call's `dialing` event (the one its events carry to the
+ * API too); `fallbackAt` when the track has none (stored before it was kept).
+ */
+function dialingReply(call: CallRow, channel: string | null, fallbackAt?: number): OriginateReply {
+  const dialedAt =
+    call.track.dialedAt ?? (fallbackAt === undefined ? null : new Date(fallbackAt).toISOString());
+  return { outcome: 'dialing', call_id: call.callId, channel, ...(dialedAt ? { dialed_at: dialedAt } : {}) };
 }
 
 function sameTrack(a: CallTrack, b: CallTrack): boolean {

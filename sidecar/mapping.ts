@@ -28,6 +28,12 @@ export interface CallTrack {
   /** STASISSTATUS=FAILED: the app was not registered when the call was answered. */
   stasisFailed: boolean;
   channel: string | null;
+  /**
+   * The time of the call's `dialing` event: what the originate reply reports as dialed_at, so the
+   * API records the same time whichever of the two reaches it first. Absent in tracks stored
+   * before it was kept.
+   */
+  dialedAt?: string | null;
 }
 
 export interface MappedEvent {
@@ -99,6 +105,7 @@ export function newTrack(): CallTrack {
     hangupRequested: false,
     stasisFailed: false,
     channel: null,
+    dialedAt: null,
   };
 }
 
@@ -147,6 +154,7 @@ function advance(
   if (to !== 'dialing' && RANK[track.status] < RANK.dialing) advance(track, 'dialing', at, out);
   if (RANK[track.status] >= RANK[to]) return;
   track.status = to;
+  if (to === 'dialing') track.dialedAt = at;
   out.push(event(track, at, { type: to, status: to }));
 }
 

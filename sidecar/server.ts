@@ -17,7 +17,7 @@ import type { Metrics } from './metrics.ts';
 export interface CommandHandlers {
   originate(command: OriginateCommand): Promise<OriginateReply>;
   hangup(command: HangupCommand): Promise<HangupReply>;
-  status(): SidecarStatus;
+  status(): Promise<SidecarStatus>;
   readiness(): Promise<{ ready: boolean; checks: Record<string, { ok: boolean; detail?: string }> }>;
   /** False once shutdown began: commands are answered `unavailable`/`shutting_down`. */
   accepting(): boolean;
@@ -177,7 +177,7 @@ export function startCommandServer(options: ServerOptions) {
 
     if (route === 'status') {
       count('ok');
-      return json(handlers.status());
+      return json(await handlers.status());
     }
 
     let parsedJson: unknown;

@@ -67,6 +67,7 @@ export async function startSidecar(
     maxConnections: config.ariMaxConnections,
     maxKeepalive: config.ariMaxKeepalive,
     requestTimeoutMs: config.ariRequestTimeoutMs,
+    probeTimeoutMs: tuning.probeTimeoutMs,
     breakerFailures: config.breakerFailures,
     breakerHalfOpenAfterMs: config.breakerHalfOpenAfterMs,
     retryAttempts: tuning.ariRetryAttempts,
@@ -90,6 +91,8 @@ export async function startSidecar(
   });
 
   let socket: AriEventSocket | null = null;
+  // The resync of the current socket; aborted when it goes down (the next open starts another).
+  let resyncing: AbortController | null = null;
   // Another client registered our app name: this socket stays open but gets nothing more.
   let replaced = false;
   const eventsFlowing = () => (socket?.isOpen() ?? false) && !replaced;
@@ -119,12 +122,24 @@ export async function startSidecar(
       if (event.type === 'ApplicationReplaced') replaced = true;
       engine.handleAriEvent(event, receivedAt);
     },
-    // Events missed while the socket was down are gone: ARI keeps no backlog. Compare.
+    // Events missed while the socket was down are gone: ARI keeps no backlog. Compare, until
+    // that succeeds. The socket's upgrade went through ARI's HTTP server: ARI answers again.
     onOpen: () => {
       replaced = false;
+      ari.noteReachable();
       engine.pump();
-      void engine.reconcile('events socket open').then(() => engine.pump());
+      resyncing?.abort();
+      const controller = new AbortController();
+      resyncing = controller;
+      void engine
+        .resync('events socket open', controller.signal)
+        .catch((error) => log.error('resync failed', { error: describeError(error) }))
+        .finally(() => {
+          if (resyncing === controller) resyncing = null;
+          engine.pump();
+        });
     },
+    onDown: () => resyncing?.abort(),
     metrics,
     log: log.child({ component: 'events' }),
   });
@@ -152,17 +167,33 @@ export async function startSidecar(
   store.prune(Date.now(), Date.now() - tuning.finishedRetentionMs);
 
   let accepting = true;
-  const status = (): SidecarStatus => ({
-    sidecar_id: config.sidecarId,
-    ari: {
-      connected: eventsFlowing(),
-      breaker: ari.breakerState(),
-      retry_after_s: ari.retryAfterS(),
-    },
-    live_calls: engine.liveCount(),
-    queued_calls: engine.queuedCount(),
-    outbox_depth: store.outboxDepth(),
-  });
+  const socketState = () => (replaced ? 'replaced' : (socket?.state.kind ?? 'idle'));
+  const status = (): SidecarStatus => {
+    const contact = ari.reachability();
+    return {
+      sidecar_id: config.sidecarId,
+      ari: {
+        connected: eventsFlowing(),
+        breaker: ari.breakerState(),
+        retry_after_s: ari.retryAfterS(),
+        reachable: contact.reachable,
+        error: contact.error?.slice(0, 500) ?? null,
+        events_socket: socketState(),
+      },
+      live_calls: engine.liveCount(),
+      queued_calls: engine.queuedCount(),
+      outbox_depth: store.outboxDepth(),
+    };
+  };
+  // Asks ARI now, outside the breaker (see Lane in ari/http.ts): a probe never refuses a call.
+  const probeAri = async (): Promise<{ ok: boolean; detail?: string }> => {
+    try {
+      await ari.probe();
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, detail: describeError(error) };
+    }
+  };
 
   const server = startCommandServer({
     host: config.host,
@@ -176,19 +207,23 @@ export async function startSidecar(
       accepting: () => accepting,
       originate: (command) => engine.originate(command),
       hangup: (command) => engine.hangup(command.call_id),
-      status,
+      // The signed status is what the API's readiness reads: it carries a fresh answer from ARI.
+      status: async () => {
+        await probeAri();
+        return status();
+      },
       readiness: async () => {
-        let ariCheck: { ok: boolean; detail?: string };
-        if (ari.breakerState() === 'open') {
-          ariCheck = { ok: false, detail: 'circuit breaker open' };
-        } else {
-          try {
-            await ari.ping({ once: true });
-            ariCheck = { ok: true };
-          } catch (error) {
-            ariCheck = { ok: false, detail: describeError(error) };
-          }
-        }
+        const ariCheck = await probeAri();
+        const breaker = ari.breakerState();
+        const breakerCheck =
+          breaker === 'open'
+            ? {
+                ok: false,
+                detail: `circuit breaker open: originates are refused for ${ari.retryAfterS() ?? 1} s more`,
+              }
+            : breaker === 'half_open'
+              ? { ok: true, detail: 'half-open: a test request is on its way to ARI' }
+              : { ok: true };
         const wsCheck = eventsFlowing()
           ? { ok: true }
           : {
@@ -201,8 +236,8 @@ export async function startSidecar(
           ? { ok: false, detail: 'event delivery is failing (not required for readiness)' }
           : { ok: true };
         return {
-          ready: accepting && ariCheck.ok && wsCheck.ok,
-          checks: { ari: ariCheck, events_socket: wsCheck, api_delivery: apiCheck },
+          ready: accepting && ariCheck.ok && breakerCheck.ok && wsCheck.ok,
+          checks: { ari: ariCheck, breaker: breakerCheck, events_socket: wsCheck, api_delivery: apiCheck },
         };
       },
     },
@@ -221,6 +256,7 @@ export async function startSidecar(
       log.info('sidecar stopping');
       clearInterval(reconcileTimer);
       clearInterval(pruneTimer);
+      resyncing?.abort();
       await engine.stop(Math.min(left(), 3000));
       limiter.close();
       const flushed = await outbox.flush(Math.min(tuning.flushTimeoutMs, left()));

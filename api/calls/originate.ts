@@ -160,8 +160,13 @@ export async function originateCall(
   switch (reply.outcome) {
     case 'dialing': {
       metrics.callAccepted();
+      // The sidecar's time of the dialing, not this reply's arrival: by now the call may have rung.
       const call = await applyAndGet(services, created, [
-        apiEvent(created, 'dialing', { status: 'dialing', channel: reply.channel }),
+        apiEvent(created, 'dialing', {
+          status: 'dialing',
+          channel: reply.channel,
+          ...(reply.dialed_at ? { occurredAt: new Date(reply.dialed_at) } : {}),
+        }),
       ]);
       return { call, success: true, message: 'Call is dialing', error: null };
     }

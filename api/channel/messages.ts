@@ -81,6 +81,10 @@ export const OriginateReply = z.discriminatedUnion('outcome', [
     outcome: z.literal('dialing'),
     call_id: z.uuid(),
     channel: z.string().nullable(),
+    // When the call went to dialing, on the sidecar's clock: the time of its `dialing` event. The
+    // API records this, not the time the reply reached it (which can be after the call rang or
+    // ended). Absent from sidecars older than it.
+    dialed_at: z.iso.datetime({ offset: true }).optional(),
   }),
   // Paced: the call waits in the sidecar's queue and is reported `dialing` when it leaves it.
   z.object({ outcome: z.literal('queued'), call_id: z.uuid(), position: z.number().int().min(1) }),
@@ -114,9 +118,17 @@ export type HangupReply = z.infer<typeof HangupReply>;
 export const SidecarStatus = z.object({
   sidecar_id: z.string(),
   ari: z.object({
+    // The events socket is open and gets our app's events.
     connected: z.boolean(),
     breaker: z.enum(['closed', 'open', 'half_open']),
     retry_after_s: z.number().int().nullable(),
+    // Whether ARI answered the sidecar's last request to it (for this status, a probe sent just
+    // before it; null when ARI was never asked), and why not. Absent from older sidecars.
+    reachable: z.boolean().nullable().optional(),
+    error: z.string().max(500).nullable().optional(),
+    // The events socket: open, connecting, backoff (waiting to reconnect), replaced (another
+    // client took our app name), idle or closed. Absent from older sidecars.
+    events_socket: z.string().max(32).optional(),
   }),
   live_calls: z.number().int(),
   queued_calls: z.number().int(),

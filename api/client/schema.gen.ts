@@ -88,7 +88,7 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description Probes the database and the sidecar (each with a timeout) and reports each; 503 if either fails.
+         * @description Probes the database, the sidecar and, through the sidecar, the PBX (each with a timeout) and reports the state of each. 503 only when the database fails: without it this instance can serve nothing. A sidecar or PBX that fails makes it 200 `degraded`: every API instance shares the one PBX, so a load balancer pulling them all would turn away reads, hang-ups and logins as well and bring no call back; operators see the state here and in the sidecar alerts.
          */
         get: {
             parameters: {
@@ -99,7 +99,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description Ready */
+                /** @description Ready, or degraded (the sidecar or the PBX is down) */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -108,7 +108,7 @@ export interface paths {
                         "application/json": components["schemas"]["Readiness"];
                     };
                 };
-                /** @description A dependency failed */
+                /** @description The database failed */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2194,24 +2194,30 @@ export interface components {
         };
         Readiness: {
             /**
-             * @description ready when every dependency answered
+             * @description ready: every check is ok. degraded: the database is ok but the sidecar or the PBX is not (HTTP 200: this instance serves everything but new calls, and another instance would do no better). not_ready: the database is not ok (HTTP 503)
              * @example ready
              * @enum {string}
              */
-            status: "ready" | "not_ready";
-            /** @description One probe per dependency, each with its own timeout */
+            status: "ready" | "degraded" | "not_ready";
+            /** @description One probe per dependency, each with its own timeout. database: a round trip; sidecar: its signed status command; pbx: Asterisk as the sidecar sees it (ARI answering a probe sent just now, the events socket open, the circuit breaker not open) */
             checks: {
                 database: components["schemas"]["DependencyCheck"];
                 sidecar: components["schemas"]["DependencyCheck"];
+                pbx: components["schemas"]["DependencyCheck"];
             };
         };
         DependencyCheck: {
             /**
-             * @description Result of the probe
+             * @description Result of the probe; unknown when the dependency could not be asked (the PBX without its sidecar)
              * @example ok
              * @enum {string}
              */
-            status: "ok" | "error";
+            status: "ok" | "error" | "unknown";
+            /**
+             * @description Whether this check failing makes /readiness answer 503 (only the database does)
+             * @example true
+             */
+            required: boolean;
             /**
              * @description Time the probe took
              * @example 1.4

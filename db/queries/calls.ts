@@ -171,7 +171,8 @@ const RANK: Record<CallStatus, number> = {
   canceled: 4,
 };
 
-// Types that happen at most once in a call's life, whoever reports them first.
+// Types that happen at most once in a call's life, whoever reports them first. They are also its
+// milestones: each moves the status, and their times are kept in order (see planCallEvents).
 const ONCE_TYPES = ['created', 'dialing', 'ringing', 'progress', 'answered', 'ended'];
 
 export interface AppliedEvent {
@@ -184,28 +185,139 @@ export interface AppliedEvent {
   previousStatus: CallStatus | null;
 }
 
-/** The call after one event, as the database will hold it. */
-function advance(call: CallRow, input: CallEventInput, status: CallStatus, seq: number): CallRow {
-  const next: CallRow = { ...call, status, lastEventSeq: seq, updatedAt: new Date() };
+/** An event the database already holds, as far as deciding on new ones needs it. */
+export interface KnownEvent {
+  eventId: string;
+  callId: string;
+  type: string;
+  occurredAt: Date;
+}
+
+export interface EventPlan {
+  /** One entry per input, in order; `event` stays null until its row is inserted. */
+  out: AppliedEvent[];
+  /** The rows to insert, each with the index of its input. */
+  inserts: Array<{ index: number; values: typeof callEvents.$inferInsert }>;
+  /** The calls the events changed, as they are to be written. */
+  changed: CallRow[];
+}
+
+/** The call after one event, as the database will hold it; `at` is the event's time. */
+function advance(
+  call: CallRow,
+  input: CallEventInput,
+  status: CallStatus,
+  seq: number,
+  at: Date,
+  now: Date,
+): CallRow {
+  const next: CallRow = { ...call, status, lastEventSeq: seq, updatedAt: now };
   if (input.reason != null) next.reason = input.reason;
   if (input.hangupCause != null) next.hangupCause = input.hangupCause;
   if (input.hangupCauseTxt != null) next.hangupCauseTxt = input.hangupCauseTxt;
   if (input.dialStatus) next.dialStatus = input.dialStatus;
   if (input.channel) next.channel = input.channel;
   if ((status === 'dialing' || status === 'ringing' || status === 'answered') && !call.dialedAt) {
-    next.dialedAt = input.occurredAt;
+    next.dialedAt = at;
   }
-  if (status === 'answered' && !call.answeredAt) next.answeredAt = input.occurredAt;
-  if (isTerminal(status) && !isTerminal(call.status)) next.endedAt = input.occurredAt;
+  if (status === 'answered' && !call.answeredAt) next.answeredAt = at;
+  if (isTerminal(status) && !isTerminal(call.status)) next.endedAt = at;
   return next;
+}
+
+const latest = (a: Date, b: Date | null | undefined): Date => (b && b.getTime() > a.getTime() ? b : a);
+
+/**
+ * Decides what a list of call events does, with no I/O: which apply and which are duplicates,
+ * stale or for unknown calls, and what each call becomes. `known` holds the calls' recorded events
+ * of a once-only type, and any recorded event whose id is among the inputs.
+ *
+ * Times: a milestone keeps the time its reporter gave (for the PBX's events, the sidecar's clock),
+ * raised to the call's latest milestone so far when it is earlier, so that a call's times never
+ * run backwards: created ≤ dialed ≤ ringing ≤ answered ≤ ended. One is earlier when the sidecar's
+ * clock is behind the API's (which stamps created_at), or when an event reports something that
+ * happened before a milestone already recorded from the other side. An event in order keeps its
+ * time exactly. Events without a status of their own (hangup_requested) keep theirs and are not
+ * milestones.
+ */
+export function planCallEvents(
+  rows: CallRow[],
+  known: KnownEvent[],
+  inputs: CallEventInput[],
+  options: { sidecarId?: string | undefined; now?: Date } = {},
+): EventPlan {
+  const now = options.now ?? new Date();
+  const state = new Map<string, CallRow>(rows.map((r) => [r.id, r]));
+  // Per call, the time of its latest milestone.
+  const floor = new Map<string, Date>(
+    rows.map((r) => [r.id, latest(latest(latest(r.createdAt, r.dialedAt), r.answeredAt), r.endedAt)]),
+  );
+  const seenIds = new Set(known.map((k) => k.eventId));
+  const seenOnce = new Set<string>();
+  for (const k of known) {
+    if (!ONCE_TYPES.includes(k.type) || !state.has(k.callId)) continue;
+    seenOnce.add(`${k.callId} ${k.type}`);
+    floor.set(k.callId, latest(floor.get(k.callId)!, k.occurredAt));
+  }
+
+  const out: AppliedEvent[] = [];
+  const inserts: EventPlan['inserts'] = [];
+  for (const input of inputs) {
+    const call = state.get(input.callId);
+    // A sidecar may only report on the calls that were handed to it.
+    if (!call || (options.sidecarId !== undefined && call.sidecarId !== options.sidecarId)) {
+      out.push({ input, result: 'unknown_call', event: null, call: null, previousStatus: null });
+      continue;
+    }
+    const milestone = ONCE_TYPES.includes(input.type);
+    const onceKey = `${input.callId} ${input.type}`;
+    if (seenIds.has(input.eventId) || (milestone && seenOnce.has(onceKey))) {
+      out.push({ input, result: 'duplicate', event: null, call, previousStatus: call.status });
+      continue;
+    }
+    const status = input.status ?? call.status;
+    if (isTerminal(call.status) || RANK[status] < RANK[call.status]) {
+      out.push({ input, result: 'stale', event: null, call, previousStatus: call.status });
+      continue;
+    }
+    const seq = call.lastEventSeq + 1;
+    seenIds.add(input.eventId);
+    seenOnce.add(onceKey);
+    let at = input.occurredAt;
+    if (milestone) {
+      at = latest(at, floor.get(call.id));
+      floor.set(call.id, at);
+    }
+    const next = advance(call, input, status, seq, at, now);
+    state.set(input.callId, next);
+    inserts.push({
+      index: out.length,
+      values: {
+        callId: input.callId,
+        seq,
+        eventId: input.eventId,
+        type: input.type,
+        status,
+        reason: input.reason ?? null,
+        hangupCause: input.hangupCause ?? null,
+        hangupCauseTxt: input.hangupCauseTxt ?? null,
+        dialStatus: input.dialStatus ?? null,
+        source: input.source,
+        occurredAt: at,
+      },
+    });
+    out.push({ input, result: 'applied', event: null, call: next, previousStatus: call.status });
+  }
+  const changed = rows.map((r) => state.get(r.id)!).filter((call, i) => call !== rows[i]);
+  return { out, inserts, changed };
 }
 
 /**
  * Applies call events idempotently and monotonically: an event id seen before, a second event of a
  * once-only type, or anything that would move a call backwards or out of a terminal status changes
- * nothing. Events of one call are applied in the order given. A whole batch costs a handful of
- * statements (lock, read the calls and what they already have, insert the events, one update per
- * call), not a round of statements per event.
+ * nothing. Events of one call are applied in the order given, their times kept in order (see
+ * planCallEvents). A whole batch costs a handful of statements (lock, read the calls and what they
+ * already have, insert the events, one update per call), not a round of statements per event.
  */
 export async function applyCallEvents(
   db: Db,
@@ -217,10 +329,13 @@ export async function applyCallEvents(
     await tx.execute(sql`select pg_advisory_xact_lock(${EVENTS_LOCK})`);
     const callIds = [...new Set(inputs.map((i) => i.callId))];
     const rows = await tx.select().from(calls).where(inArray(calls.id, callIds)).for('update');
-    const state = new Map<string, CallRow>(rows.map((r) => [r.id, r]));
-    const before = new Map<string, CallRow>(rows.map((r) => [r.id, r]));
     const known = await tx
-      .select({ eventId: callEvents.eventId, callId: callEvents.callId, type: callEvents.type })
+      .select({
+        eventId: callEvents.eventId,
+        callId: callEvents.callId,
+        type: callEvents.type,
+        occurredAt: callEvents.occurredAt,
+      })
       .from(callEvents)
       .where(
         or(
@@ -231,53 +346,13 @@ export async function applyCallEvents(
           and(inArray(callEvents.callId, callIds), inArray(callEvents.type, ONCE_TYPES)),
         ),
       );
-    const seenIds = new Set(known.map((k) => k.eventId));
-    const seenOnce = new Set(
-      known.filter((k) => ONCE_TYPES.includes(k.type)).map((k) => `${k.callId} ${k.type}`),
-    );
-
-    const out: AppliedEvent[] = [];
-    const pending: Array<{ index: number; values: typeof callEvents.$inferInsert }> = [];
-    for (const input of inputs) {
-      const call = state.get(input.callId);
-      // A sidecar may only report on the calls that were handed to it.
-      if (!call || (options.sidecarId !== undefined && call.sidecarId !== options.sidecarId)) {
-        out.push({ input, result: 'unknown_call', event: null, call: null, previousStatus: null });
-        continue;
-      }
-      const onceKey = `${input.callId} ${input.type}`;
-      if (seenIds.has(input.eventId) || (ONCE_TYPES.includes(input.type) && seenOnce.has(onceKey))) {
-        out.push({ input, result: 'duplicate', event: null, call, previousStatus: call.status });
-        continue;
-      }
-      const status = input.status ?? call.status;
-      if (isTerminal(call.status) || RANK[status] < RANK[call.status]) {
-        out.push({ input, result: 'stale', event: null, call, previousStatus: call.status });
-        continue;
-      }
-      const seq = call.lastEventSeq + 1;
-      seenIds.add(input.eventId);
-      seenOnce.add(onceKey);
-      const next = advance(call, input, status, seq);
-      state.set(input.callId, next);
-      pending.push({
-        index: out.length,
-        values: {
-          callId: input.callId,
-          seq,
-          eventId: input.eventId,
-          type: input.type,
-          status,
-          reason: input.reason ?? null,
-          hangupCause: input.hangupCause ?? null,
-          hangupCauseTxt: input.hangupCauseTxt ?? null,
-          dialStatus: input.dialStatus ?? null,
-          source: input.source,
-          occurredAt: input.occurredAt,
-        },
-      });
-      out.push({ input, result: 'applied', event: null, call: next, previousStatus: call.status });
-    }
+    const {
+      out,
+      inserts: pending,
+      changed,
+    } = planCallEvents(rows, known, inputs, {
+      sidecarId: options.sidecarId,
+    });
     if (pending.length === 0) return out;
 
     const inserted = await tx
@@ -287,8 +362,7 @@ export async function applyCallEvents(
     const byEventId = new Map(inserted.map((e) => [e.eventId, e]));
     for (const p of pending) out[p.index]!.event = byEventId.get(p.values.eventId) ?? null;
 
-    for (const [id, call] of state) {
-      if (call === before.get(id)) continue;
+    for (const call of changed) {
       await tx
         .update(calls)
         .set({
@@ -304,7 +378,7 @@ export async function applyCallEvents(
           endedAt: call.endedAt,
           updatedAt: call.updatedAt,
         })
-        .where(eq(calls.id, id));
+        .where(eq(calls.id, call.id));
     }
 
     if (options.webhook) {

@@ -48,6 +48,7 @@ function client(baseUrl: string, overrides: Partial<AriClientOptions> = {}) {
     maxConnections: 10,
     maxKeepalive: 2,
     requestTimeoutMs: 300,
+    probeTimeoutMs: 150,
     breakerFailures: 3,
     breakerHalfOpenAfterMs: 200,
     retryAttempts: 3,
@@ -59,6 +60,15 @@ function client(baseUrl: string, overrides: Partial<AriClientOptions> = {}) {
   });
   clients.push(c);
   return { client: c, metrics };
+}
+
+/** Polls until `done` holds; fails after 5 s. */
+async function until(done: () => boolean) {
+  const deadline = Date.now() + 5000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await Bun.sleep(5);
+  }
 }
 
 const channel = (id: string) => ({ id, name: `Local/5551234000@sim-callee-00000001;1`, state: 'Down' });
@@ -188,6 +198,72 @@ describe('AriClient', () => {
     expect(c.breakerState()).toBe('closed');
     expect(ari.seen.slice(before).map((s) => s.path)).toEqual(['/ari/asterisk/ping']);
     expect(states).toEqual(['open', 'half_open', 'closed']);
+  });
+
+  test('probes tell the truth but are neither refused by the breaker nor counted by it', async () => {
+    let healthy = true;
+    const ari = fakeAri(async (_req, url) => {
+      if (!healthy) return new Response('', { status: 503 });
+      await Bun.sleep(20);
+      return url.pathname.endsWith('/ping') ? Response.json({ ping: 'pong' }) : Response.json([]);
+    });
+    servers.push(ari.server);
+    const { client: c } = client(ari.url);
+    expect(c.reachability().reachable).toBeNull();
+    // Overlapping probes share one ping.
+    await Promise.all(Array.from({ length: 5 }, () => c.probe()));
+    expect(ari.seen.map((s) => s.path)).toEqual(['/ari/asterisk/ping']);
+    expect(c.reachability()).toMatchObject({ reachable: true, error: null });
+
+    healthy = false;
+    for (let i = 0; i < 10; i++) {
+      const error = await c.probe().catch((e) => e);
+      expect(isAriError(error) && error.status).toBe(503);
+    }
+    // One attempt each, no retries; the breaker never heard of them.
+    expect(ari.seen.length).toBe(11);
+    expect(c.breakerState()).toBe('closed');
+    expect(c.reachability()).toMatchObject({ reachable: false, error: expect.stringContaining('503') });
+
+    // Opened by real traffic, the breaker refuses calls; probes still reach ARI.
+    for (let i = 0; i < 3; i++) await c.listChannels().catch(() => undefined);
+    expect(c.breakerState()).toBe('open');
+    expect(await c.listChannels().catch((e) => isAriError(e) && e.kind)).toBe('breaker_open');
+    expect(await c.probe().catch((e) => isAriError(e) && e.kind)).toBe('status');
+  });
+
+  test('ARI seen answering while the breaker is open: its test runs now, not at the end of the delay', async () => {
+    let healthy = false;
+    const ari = fakeAri((_req, url) => {
+      if (!healthy) return new Response('', { status: 503 });
+      return url.pathname.endsWith('/ping') ? Response.json({ ping: 'pong' }) : Response.json([]);
+    });
+    servers.push(ari.server);
+    const { client: c } = client(ari.url, { retryAttempts: 1, breakerHalfOpenAfterMs: 30_000 });
+    for (let i = 0; i < 3; i++) await c.listChannels().catch(() => undefined);
+    expect(c.breakerState()).toBe('open');
+    // Seen while still failing: the test runs, fails, and the breaker opens again for the whole delay.
+    const states: string[] = [];
+    c.onBreakerChange((state) => states.push(state));
+    c.noteReachable();
+    await until(() => states.join() === 'half_open,open');
+    expect(ari.seen.at(-1)!.path).toBe('/ari/asterisk/ping');
+    expect(c.retryAfterS()).toBeGreaterThan(20);
+    healthy = true;
+    await c.probe();
+    // Far sooner than the 30 s delay.
+    await until(() => c.breakerState() === 'closed');
+    expect(states).toEqual(['half_open', 'open', 'half_open', 'closed']);
+  });
+
+  test('a probe gives up after its own short timeout', async () => {
+    const ari = fakeAri(() => new Promise<Response>(() => undefined));
+    servers.push(ari.server);
+    const { client: c } = client(ari.url, { requestTimeoutMs: 5000, probeTimeoutMs: 100 });
+    const error = await c.probe().catch((e) => e);
+    expect(isAriError(error) && error.kind).toBe('timeout');
+    expect(isAriError(error) && error.message).toContain('100 ms');
+    expect(c.breakerState()).toBe('closed');
   });
 
   test('getChannel and hangup treat 404 as an answer', async () => {

@@ -5,6 +5,9 @@ import {
   circuitBreaker,
   ExponentialBackoff,
   handleWhen,
+  type IBackoff,
+  type IBackoffFactory,
+  type IHalfOpenAfterBackoffContext,
   isBrokenCircuitError,
   isTaskCancelledError,
   type RetryPolicy,
@@ -21,6 +24,24 @@ import { AriChannel, AriChannelList, AriErrorBody } from './schemas.ts';
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
+/**
+ * How a request goes. `calls`: the work of placing and following calls (originate, hang-up,
+ * reconciliation), through retry → breaker → timeout. `probe`: a readiness probe, one attempt
+ * under its own short timeout, neither refused by the breaker nor counted by it: asking whether
+ * ARI is up must not make callers be refused once it is, and the answer matters most while the
+ * breaker is open.
+ */
+type Lane = 'calls' | 'probe';
+
+/** What the last exchange with ARI showed, whichever lane it went through. */
+export interface Reachability {
+  /** null until ARI was first asked. */
+  reachable: boolean | null;
+  error: string | null;
+  /** Date.now() of that exchange. */
+  at: number | null;
+}
+
 export interface AriClientOptions {
   /** e.g. http://localhost:8088/ari */
   baseUrl: string;
@@ -30,6 +51,8 @@ export interface AriClientOptions {
   /** Connections kept open between requests; requests beyond it ask the server to close. */
   maxKeepalive: number;
   requestTimeoutMs: number;
+  /** Timeout of a readiness probe: short, so a hanging ARI is reported within the caller's own deadline. */
+  probeTimeoutMs: number;
   breakerFailures: number;
   breakerHalfOpenAfterMs: number;
   retryAttempts: number;
@@ -64,6 +87,8 @@ interface RequestSpec {
   body?: unknown;
   /** Runs before each attempt (pacing of originates). */
   beforeAttempt?: () => Promise<void>;
+  /** Default `calls`. */
+  lane?: Lane;
 }
 
 /**
@@ -71,6 +96,7 @@ interface RequestSpec {
  * retry → breaker → timeout. Only answers that say something about ARI's health (network
  * errors, timeouts, 5xx other than "Allocation failed") count for the breaker; a 4xx is ARI
  * working as designed. Non-2xx answers come back as AriError values with `retryable`.
+ * Maintenance requests (see Lane) take the timeout only.
  */
 export class AriClient {
   private readonly pool: Pool;
@@ -79,7 +105,13 @@ export class AriClient {
   private readonly breaker: CircuitBreakerPolicy;
   private readonly retryPolicy: RetryPolicy;
   private readonly timeoutPolicy: TimeoutPolicy;
+  private readonly probeTimeoutPolicy: TimeoutPolicy;
+  private readonly probeTimeoutMs: number;
   private readonly options: AriClientOptions;
+  private probing: Promise<void> | null = null;
+  private lastContact: Reachability = { reachable: null, error: null, at: null };
+  /** Counts the times ARI was seen answering while the breaker was open (see OpenUntilSeen). */
+  private seenWhileOpen = 0;
   private inFlight = 0;
   private openedAt = 0;
   private probeTimer: ReturnType<typeof setTimeout> | null = null;
@@ -100,7 +132,7 @@ export class AriClient {
     this.breaker = circuitBreaker(
       handleWhen((error) => isAriError(error) && error.countsForBreaker),
       {
-        halfOpenAfter: options.breakerHalfOpenAfterMs,
+        halfOpenAfter: new OpenUntilSeen(options.breakerHalfOpenAfterMs, () => this.seenWhileOpen),
         breaker: new ConsecutiveBreaker(options.breakerFailures),
       },
     );
@@ -120,6 +152,8 @@ export class AriClient {
 
     // Aggressive: the attempt is abandoned (and its request aborted) the moment time is up.
     this.timeoutPolicy = timeout(options.requestTimeoutMs, TimeoutStrategy.Aggressive);
+    this.probeTimeoutMs = Math.min(options.probeTimeoutMs, options.requestTimeoutMs);
+    this.probeTimeoutPolicy = timeout(this.probeTimeoutMs, TimeoutStrategy.Aggressive);
     this.retryPolicy = retry(
       handleWhen((error) => isAriError(error) && error.retryable),
       {
@@ -156,6 +190,22 @@ export class AriClient {
 
   onBreakerChange(listener: (state: BreakerState) => void): void {
     this.breakerListeners.push(listener);
+  }
+
+  /** What the last exchange with ARI showed. */
+  reachability(): Reachability {
+    return { ...this.lastContact };
+  }
+
+  /**
+   * ARI was seen answering outside the breaker (the events socket connected, a probe succeeded). An open breaker then sends its test request now rather than
+   * at the end of its delay: refusing callers for the rest of it would refuse them for nothing.
+   * The breaker still closes only when its own test succeeds.
+   */
+  noteReachable(): void {
+    if (this.closed || this.breakerState() !== 'open') return;
+    this.seenWhileOpen += 1;
+    this.scheduleProbe(0);
   }
 
   /**
@@ -220,16 +270,32 @@ export class AriClient {
   }
 
   /**
-   * GET /asterisk/ping: ARI is up and answering. `once` skips retries (readiness probes must
-   * answer within their own deadline).
+   * GET /asterisk/ping as a probe (see Lane): whether ARI answers now. Probes that overlap share
+   * one request, so however often readiness is asked, ARI sees at most one ping at a time.
    */
-  async ping(options: { once?: boolean } = {}): Promise<void> {
-    const spec: RequestSpec = { method: 'GET', path: '/asterisk/ping', route: '/asterisk/ping' };
-    expectOk(await (options.once ? this.sendOnce(spec) : this.send(spec)), 'ping');
+  probe(): Promise<void> {
+    this.probing ??= this.send({
+      method: 'GET',
+      path: '/asterisk/ping',
+      route: '/asterisk/ping',
+      lane: 'probe',
+    })
+      .then((sent) => {
+        expectOk(sent, 'ping');
+      })
+      .finally(() => {
+        this.probing = null;
+      });
+    return this.probing;
   }
 
   stats() {
     return this.pool.stats;
+  }
+
+  /** Records what an exchange showed: null for an answer, the error for a failure that says ARI is unwell. */
+  private contact(failure: AriError | null): void {
+    this.lastContact = { reachable: failure === null, error: failure?.message ?? null, at: Date.now() };
   }
 
   async close(): Promise<void> {
@@ -238,20 +304,26 @@ export class AriClient {
     await this.pool.close().catch(() => this.pool.destroy());
   }
 
-  /** Once open, probe by ourselves after the delay, so the breaker closes without waiting for traffic. */
-  private scheduleProbe(): void {
+  /**
+   * Once open, send the breaker's test request by ourselves after the delay, so that it closes
+   * without waiting for traffic. The test goes through the breaker: it is what closes it.
+   */
+  private scheduleProbe(delayMs = this.options.breakerHalfOpenAfterMs + 5): void {
     if (this.closed) return;
     if (this.probeTimer) clearTimeout(this.probeTimer);
     this.probeTimer = setTimeout(() => {
       this.probeTimer = null;
       if (this.closed || this.breakerState() === 'closed') return;
-      // A failed probe re-opens the breaker, whose onBreak schedules the next one.
-      this.ping().catch(() => undefined);
-    }, this.options.breakerHalfOpenAfterMs + 5);
+      // A failed test re-opens the breaker, whose onBreak schedules the next one.
+      this.sendOnce({ method: 'GET', path: '/asterisk/ping', route: '/asterisk/ping' })
+        .then((sent) => expectOk(sent, 'ping'))
+        .catch(() => undefined);
+    }, delayMs);
     this.probeTimer.unref?.();
   }
 
   private send(spec: RequestSpec): Promise<Sent> {
+    if (spec.lane === 'probe') return this.attempt(spec, new AbortController().signal);
     return this.retryPolicy.execute(({ signal }) => this.sendOnce(spec, signal));
   }
 
@@ -279,8 +351,11 @@ export class AriClient {
     const stop = metrics.ariRequestDuration.startTimer({ method: spec.method, route: spec.route });
     const keepAlive = this.inFlight < this.options.maxKeepalive;
     this.inFlight += 1;
+    const probe = spec.lane === 'probe';
+    const timeoutPolicy = probe ? this.probeTimeoutPolicy : this.timeoutPolicy;
+    const limitMs = probe ? this.probeTimeoutMs : this.options.requestTimeoutMs;
     try {
-      const sent = await this.timeoutPolicy.execute(async ({ signal }) => {
+      const sent = await timeoutPolicy.execute(async ({ signal }) => {
         const headers: Record<string, string> = {
           authorization: this.authorization,
           accept: 'application/json',
@@ -305,14 +380,18 @@ export class AriClient {
       }, outer);
       metrics.ariRequests.inc({ method: spec.method, route: spec.route, status: String(sent.status) });
       if (sent.status >= 500 && !isAllocationFailed(sent)) {
-        throw new AriError(`ARI answered ${sent.status} to ${spec.method} ${spec.route}`, {
+        const error = new AriError(`ARI answered ${sent.status} to ${spec.method} ${spec.route}`, {
           kind: 'status',
           status: sent.status,
           ariMessage: ariMessage(sent.body),
           retryable: true,
           countsForBreaker: true,
         });
+        this.contact(error);
+        throw error;
       }
+      this.contact(null);
+      if (probe) this.noteReachable();
       return sent;
     } catch (error) {
       if (isAriError(error)) throw error;
@@ -325,9 +404,9 @@ export class AriClient {
       // A POST that may have reached ARI is never sent again: ARI may have carried it out, and
       // a second originate would ring the callee twice once the first channel is gone.
       const outcomeUnknown = spec.method === 'POST' && (timedOut || !neverConnected(error));
-      throw new AriError(
+      const failure = new AriError(
         timedOut
-          ? `ARI did not answer ${spec.method} ${spec.route} within ${this.options.requestTimeoutMs} ms`
+          ? `ARI did not answer ${spec.method} ${spec.route} within ${limitMs} ms`
           : `ARI unreachable (${spec.method} ${spec.route}): ${describeError(error)}`,
         {
           kind: timedOut ? 'timeout' : 'network',
@@ -337,10 +416,34 @@ export class AriClient {
           cause: error,
         },
       );
+      this.contact(failure);
+      throw failure;
     } finally {
       this.inFlight -= 1;
       stop();
     }
+  }
+}
+
+/**
+ * The breaker's wait before its test request: the configured delay, or none once ARI has been
+ * seen answering since the breaker opened (`seen()` moved on; see AriClient.noteReachable).
+ */
+class OpenUntilSeen implements IBackoffFactory<IHalfOpenAfterBackoffContext> {
+  constructor(
+    private readonly delayMs: number,
+    private readonly seen: () => number,
+  ) {}
+
+  next(): IBackoff<IHalfOpenAfterBackoffContext> {
+    const mark = this.seen();
+    const { delayMs, seen } = this;
+    return {
+      get duration() {
+        return seen() === mark ? delayMs : 0;
+      },
+      next: () => this.next(),
+    };
   }
 }
 

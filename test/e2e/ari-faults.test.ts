@@ -24,6 +24,11 @@ async function waitAll(stack: E2EStack, op: TestUser, ids: string[], statuses: s
   }
 }
 
+type Readiness = {
+  status: string;
+  checks: Record<'database' | 'sidecar' | 'pbx', { status: string; error?: string; details?: object }>;
+};
+
 function metric(text: string, name: string): number {
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
   return m ? Number(m[1]) : Number.NaN;
@@ -112,6 +117,77 @@ describe('the simulator restarts with live calls', () => {
   });
 });
 
+describe('the PBX down for seconds, then back, with live calls', () => {
+  test('probes meanwhile never open the breaker; lost calls are final within seconds of its return; new calls go through at once', async () => {
+    const sim = await startAriSimulator({ port: 0, timeScale: 0.05 });
+    // Production's breaker delay and reconciliation interval: a breaker opened by probes would
+    // refuse calls for 10 s after the PBX returns, and the interval would settle lost calls 30 s late.
+    const stack = await startE2EStack({
+      ari: sim,
+      sidecar: {
+        ariOriginateStyle: 'stasis',
+        breakerFailures: 5,
+        breakerHalfOpenAfterMs: 10_000,
+        reconcileIntervalMs: 30_000,
+      },
+    });
+    try {
+      const op = await stack.user('operator');
+      const up = await Promise.all([1, 2, 3].map(() => place(stack, op, '5551234005')));
+      const ringing = await Promise.all([1, 2, 3].map(() => place(stack, op, '5551234002', 60_000)));
+      await waitAll(stack, op, up, ['answered']);
+      await waitAll(stack, op, ringing, ['ringing']);
+
+      // Asterisk stops (every channel gone), stays down 3 s, and starts again.
+      const restarting = sim.restart({ downMs: 3000 });
+      await waitFor(() => sim.stats().sockets === 0, 2000, 'the socket closed');
+      const sidecarUrl = stack.sidecar.url;
+      for (let i = 0; i < 8; i++) {
+        // The sidecar's own probe: not ready, truthfully, and never counted by the breaker.
+        expect((await fetch(`${sidecarUrl}/readiness`)).status).toBe(503);
+        // The API's: 200 and degraded, the PBX named as what fails.
+        const res = await stack.request('/readiness');
+        expect(res.status).toBe(200);
+        const report = (await res.json()) as Readiness;
+        expect(report).toMatchObject({
+          status: 'degraded',
+          checks: {
+            database: { status: 'ok' },
+            sidecar: { status: 'ok' },
+            pbx: { status: 'error', details: { ari_reachable: false, breaker: 'closed' } },
+          },
+        });
+        await Bun.sleep(100);
+      }
+      expect((await stack.sidecar.status()).ari.breaker).toBe('closed');
+      await restarting;
+      const back = Date.now();
+
+      // Right away: not refused (dialed, or queued until the events socket is back).
+      const fresh = await stack.placeCall(op, { phone_number: '5551234000' });
+      expect(fresh.status).toBe(200);
+      expect(fresh.body.success).toBe(true);
+
+      // The calls whose channels vanished end within a few seconds of the PBX's return.
+      const final = await stack.waitFinal(op, [...up, ...ringing], 6000);
+      for (const id of [...up, ...ringing]) {
+        const call = final.get(id)!;
+        expect([call.status, call.reason]).toEqual(['failed', 'lost']);
+        expect(Date.parse(call.ended_at!)).toBeGreaterThanOrEqual(back - 1000);
+        expect(eventLogProblem(await stack.events(op, id))).toBeNull();
+      }
+      const [done] = (await stack.waitFinal(op, [fresh.body.call_id as string])).values();
+      expect(outcomeOf(done!)).toEqual(['completed', 'normal', 16, 'ANSWER']);
+      expect((await stack.sidecar.status()).ari.breaker).toBe('closed');
+      const ready = await stack.request('/readiness');
+      expect(((await ready.json()) as Readiness).status).toBe('ready');
+    } finally {
+      await stack.stop();
+      await sim.stop();
+    }
+  }, 60_000);
+});
+
 describe('circuit breaker, seen through the API', () => {
   test('opens after consecutive ARI failures, 503 + Retry-After without touching ARI, a probe closes it', async () => {
     const sim = await startAriSimulator({ port: 0, timeScale: 0.05 });
@@ -148,9 +224,19 @@ describe('circuit breaker, seen through the API', () => {
       expect(refused.headers.get('content-type')).toStartWith('application/problem+json');
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       expect(sim.originates.length).toBe(seen);
+      // Degraded, not unready: the PBX is what fails, and every API instance shares it.
       const ready = await stack.request('/readiness');
-      expect(ready.status).toBe(503);
-      expect(JSON.stringify(await ready.json())).toContain('breaker');
+      expect(ready.status).toBe(200);
+      const report = (await ready.json()) as Readiness;
+      expect(report).toMatchObject({
+        status: 'degraded',
+        checks: {
+          database: { status: 'ok' },
+          sidecar: { status: 'ok' },
+          pbx: { status: 'error', details: { breaker: 'open', ari_reachable: false } },
+        },
+      });
+      expect(report.checks.pbx.error).toContain('breaker');
 
       // Probes keep failing while ARI is down: the breaker does not close.
       await Bun.sleep(1500);
@@ -163,7 +249,9 @@ describe('circuit breaker, seen through the API', () => {
         if (Date.now() > deadline) throw new Error('the breaker did not close');
         await Bun.sleep(50);
       }
-      expect((await stack.request('/readiness')).status).toBe(200);
+      const back = await stack.request('/readiness');
+      expect(back.status).toBe(200);
+      expect(((await back.json()) as Readiness).status).toBe('ready');
       const ok = await place(stack, op, '5551234000');
       const [done] = (await stack.waitFinal(op, [ok])).values();
       expect(done!.status).toBe('completed');

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { type SimHandle, startAriSimulator } from '../../asterisk/sim/server.ts';
 import { type E2EStack, eventLogProblem, startE2EStack } from '../harness/e2e.ts';
+import { timelineProblem } from '../harness/timeline.ts';
 
 /**
  * Every outcome digit of the recorded dialplan, placed through the API and read back through it,
@@ -88,6 +89,7 @@ for (const context of ['sim-callee', 'sim-trunk'] as const) {
           for (const id of [...ids, ringing]) {
             const log = await stack.events(op, id);
             expect({ id, problem: eventLogProblem(log) }).toEqual({ id, problem: null });
+            expect({ id, times: timelineProblem(final.get(id)!, log) }).toEqual({ id, times: null });
           }
           const types = async (id: string) => (await stack.events(op, id)).map((e) => e.type);
           expect(await types(ids[0]!)).toEqual(['created', 'dialing', 'ringing', 'answered', 'ended']);
@@ -139,7 +141,9 @@ describe('events that reach the sidecar before the originate reply', () => {
     const final = await stack.waitFinal(op, ids);
     for (const [i, digit] of digits.entries()) {
       expect({ digit, got: outcomeOf(final.get(ids[i]!)!) }).toEqual({ digit, got: CALLEE[digit]! });
-      expect(eventLogProblem(await stack.events(op, ids[i]!))).toBeNull();
+      const log = await stack.events(op, ids[i]!);
+      expect(eventLogProblem(log)).toBeNull();
+      expect(timelineProblem(final.get(ids[i]!)!, log)).toBeNull();
     }
   });
 });

@@ -99,3 +99,37 @@ test('API ↔ PostgreSQL blackholed for 5 s', async () => {
     (ledger) => expect(unavailable(ledger)).toBeGreaterThan(0),
   );
 }, 90_000);
+
+test('/readiness is 503 not_ready while PostgreSQL cannot be reached, and ready again once it can', async () => {
+  const stack = await startE2EStack({ faults: true, apiEnv: API_ENV });
+  type Report = { status: string; checks: Record<string, { status: string; required: boolean }> };
+  try {
+    const before = await stack.request('/readiness');
+    expect([before.status, ((await before.json()) as Report).status]).toEqual([200, 'ready']);
+    stack.faults!.db.set({ kind: 'reset', refuse: true });
+    const res = await stack.request('/readiness');
+    expect(res.status).toBe(503);
+    // The only check that decides 503; the others are still reported as they are.
+    expect(await res.json()).toMatchObject({
+      status: 'not_ready',
+      checks: {
+        database: { status: 'error', required: true },
+        sidecar: { status: 'ok', required: false },
+        pbx: { status: 'ok', required: false },
+      },
+    });
+    stack.faults!.db.pass();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const again = await stack.request('/readiness');
+      if (again.status === 200) {
+        expect(((await again.json()) as Report).status).toBe('ready');
+        break;
+      }
+      if (Date.now() > deadline) throw new Error('readiness did not come back');
+      await Bun.sleep(200);
+    }
+  } finally {
+    await stack.stop();
+  }
+}, 60_000);

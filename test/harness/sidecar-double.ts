@@ -42,6 +42,18 @@ export interface SidecarDouble {
   originateBehaviour: OriginateBehaviour;
   hangupOutcome: HangupReply['outcome'];
   breaker: SidecarStatus['ari']['breaker'];
+  /** What its status says of the PBX besides the breaker (default: all well). */
+  pbx: { reachable: boolean | null; error: string | null; connected: boolean; events_socket: string };
+  /** `refuse`: the status command answers 503 without a body, as a sidecar that is down behind a proxy. */
+  statusBehaviour: 'answer' | 'refuse';
+  /** The double's clock against the API's: added to every time it reports (dialed_at). */
+  clockSkewMs: number;
+  /** How long a `dialing` reply is held after its dialed_at was taken (a slow link back). */
+  replyDelayMs: number;
+  /** The dialed_at of each `dialing` reply, by call id. */
+  dialedAt: Map<string, string>;
+  /** Now on the double's clock. */
+  now(): Date;
   trust(keys: PublicKeySet, issuer: string): void;
   sendEvents(apiUrl: string, events: CallEventInput[], options?: SendOptions): Promise<Response>;
   reset(): void;
@@ -88,6 +100,12 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
     originateBehaviour: 'dialing',
     hangupOutcome: 'hanging_up',
     breaker: 'closed',
+    pbx: { reachable: true, error: null, connected: true, events_socket: 'open' },
+    statusBehaviour: 'answer',
+    clockSkewMs: 0,
+    replyDelayMs: 0,
+    dialedAt: new Map(),
+    now: () => new Date(Date.now() + double.clockSkewMs),
     trust(k, iss) {
       keys = k;
       issuer = iss;
@@ -124,6 +142,11 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
       double.originateBehaviour = 'dialing';
       double.hangupOutcome = 'hanging_up';
       double.breaker = 'closed';
+      double.pbx = { reachable: true, error: null, connected: true, events_socket: 'open' };
+      double.statusBehaviour = 'answer';
+      double.clockSkewMs = 0;
+      double.replyDelayMs = 0;
+      double.dialedAt = new Map();
     },
     async stop() {
       for (const release of hanging.splice(0)) release();
@@ -168,12 +191,16 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
       const claims = await verify(req, path, raw);
       if (claims instanceof Response) return claims;
       if (path === SIDECAR_PATHS.status) {
+        if (double.statusBehaviour === 'refuse') return new Response('', { status: 503 });
         const status: SidecarStatus = {
           sidecar_id: options.id,
           ari: {
-            connected: true,
+            connected: double.pbx.connected,
             breaker: double.breaker,
             retry_after_s: double.breaker === 'open' ? 5 : null,
+            reachable: double.pbx.reachable,
+            error: double.pbx.error,
+            events_socket: double.pbx.events_socket,
           },
           live_calls: 0,
           queued_calls: 0,
@@ -187,12 +214,16 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
         const call_id = body.call_id;
         const reply = ((): OriginateReply | Response | 'hang' => {
           switch (double.originateBehaviour) {
-            case 'dialing':
+            case 'dialing': {
+              const dialedAt = double.now().toISOString();
+              double.dialedAt.set(call_id, dialedAt);
               return {
                 outcome: 'dialing',
                 call_id,
                 channel: `Local/${body.phone_number}@sim-callee-00000001;1`,
+                dialed_at: dialedAt,
               };
+            }
             case 'queued':
               return { outcome: 'queued', call_id, position: 1 };
             case 'finished':
@@ -220,6 +251,7 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
           return new Response(null, { status: 504 });
         }
         if (reply instanceof Response) return reply;
+        if (reply.outcome === 'dialing' && double.replyDelayMs > 0) await Bun.sleep(double.replyDelayMs);
         return Response.json(reply, { status: reply.outcome === 'unavailable' ? 503 : 200 });
       }
       if (path === SIDECAR_PATHS.hangup) {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
+import fc from 'fast-check';
 import {
   API_EVENTS_PATH,
   type CallEventInput,
@@ -8,8 +9,17 @@ import {
   signChannelMessage,
   TYP_COMMAND,
 } from '../../api/channel/index.ts';
-import { CallSchema } from '../../api/routes/calls/schema.ts';
-import { expectProblem, startTestStack, type TestStack, type TestUser } from '../harness/stack.ts';
+import { CallEventSchema, CallSchema } from '../../api/routes/calls/schema.ts';
+import { callStory, deliveries, storyEvents } from '../harness/call-story.ts';
+import {
+  expectProblem,
+  MODES,
+  type Mode,
+  startTestStack,
+  type TestStack,
+  type TestUser,
+} from '../harness/stack.ts';
+import { timelineProblem } from '../harness/timeline.ts';
 
 let stack: TestStack;
 let op: TestUser;
@@ -21,18 +31,24 @@ beforeAll(async () => {
 afterAll(() => stack.stop());
 beforeEach(() => stack.sidecar.reset());
 
-async function placeCall(): Promise<string> {
-  const res = await stack.request('http', '/api/v2/calls', {
+async function placeCall(mode: Mode = 'http'): Promise<string> {
+  const res = await stack.request(mode, '/api/v2/calls', {
     token: op.token,
     json: { phone_number: '5551234000' },
   });
   return ((await res.json()) as { call_id: string }).call_id;
 }
 
-async function getCall(id: string) {
+async function getCall(id: string, mode: Mode = 'http') {
   return CallSchema.parse(
-    await (await stack.request('http', `/api/v2/calls/${id}`, { token: op.token })).json(),
+    await (await stack.request(mode, `/api/v2/calls/${id}`, { token: op.token })).json(),
   );
+}
+
+async function timeline(id: string, mode: Mode = 'http') {
+  const res = await stack.request(mode, `/api/v2/calls/${id}/events`, { token: op.token });
+  const events = ((await res.json()) as { events: unknown[] }).events.map((e) => CallEventSchema.parse(e));
+  return { call: await getCall(id, mode), events };
 }
 
 async function eventLog(id: string) {
@@ -314,5 +330,102 @@ describe('event batches from the sidecar', () => {
       expect(EventBatchAck.parse(await res.json()).results[0]!.result).toBe('unknown_call');
       expect((await getCall(id)).status).toBe('dialing');
     });
+  });
+});
+
+/** `ms` after `base` (an ISO time), as ISO. */
+const after = (base: string, ms: number) => new Date(Date.parse(base) + ms).toISOString();
+
+for (const mode of MODES) {
+  describe(`call times come from the sidecar's clock and stay in order (${mode})`, () => {
+    test("with the sidecar's clock ahead of the API's, every time is the sidecar's, unchanged", async () => {
+      stack.sidecar.clockSkewMs = 10 * 60_000;
+      const id = await placeCall(mode);
+      const dialed = stack.sidecar.dialedAt.get(id)!;
+      const sent = [
+        ev(id, 'ringing', 'ringing', { occurred_at: after(dialed, 40) }),
+        ev(id, 'answered', 'answered', { occurred_at: after(dialed, 900) }),
+        ev(id, 'ended', 'completed', { reason: 'normal', occurred_at: after(dialed, 5000) }),
+      ];
+      await stack.sidecar.sendEvents(stack.url, sent);
+      const { call, events } = await timeline(id, mode);
+      expect(call.dialed_at).toBe(dialed);
+      expect(events.find((e) => e.type === 'ringing')!.time).toBe(sent[0]!.occurred_at);
+      expect(call.answered_at).toBe(sent[1]!.occurred_at);
+      expect(call.ended_at).toBe(sent[2]!.occurred_at);
+      expect(timelineProblem(call, events)).toBeNull();
+    });
+
+    test("with the sidecar's clock behind the API's, the times are raised to keep their order", async () => {
+      stack.sidecar.clockSkewMs = -10 * 60_000;
+      const id = await placeCall(mode);
+      const dialed = stack.sidecar.dialedAt.get(id)!;
+      await stack.sidecar.sendEvents(stack.url, [
+        ev(id, 'ringing', 'ringing', { occurred_at: after(dialed, 40) }),
+        ev(id, 'answered', 'answered', { occurred_at: after(dialed, 900) }),
+        ev(id, 'ended', 'completed', { reason: 'normal', occurred_at: after(dialed, 5000) }),
+      ]);
+      const { call, events } = await timeline(id, mode);
+      expect(timelineProblem(call, events)).toBeNull();
+      // Every time the sidecar reported is older than the call: each is raised to the creation.
+      expect(call.dialed_at).toBe(call.created_at);
+      expect(call.ended_at).toBe(call.created_at);
+      expect(events.map((e) => e.time)).toEqual(events.map(() => call.created_at));
+    });
+
+    test('an originate reply that comes back after the call rang keeps the time the sidecar dialed', async () => {
+      // The reply is held on the way back while the call rings, is answered and ends.
+      stack.sidecar.replyDelayMs = 300;
+      const placing = placeCall(mode);
+      await Bun.sleep(100);
+      const [id, dialed] = [...stack.sidecar.dialedAt.entries()].at(-1)!;
+      const placed = await placing;
+      expect(placed).toBe(id);
+      await stack.sidecar.sendEvents(stack.url, [
+        ev(id, 'ringing', 'ringing', { occurred_at: after(dialed, 20) }),
+        ev(id, 'answered', 'answered', { occurred_at: after(dialed, 60) }),
+        ev(id, 'ended', 'completed', { reason: 'normal', occurred_at: after(dialed, 90) }),
+      ]);
+      const { call, events } = await timeline(id, mode);
+      expect(call.dialed_at).toBe(dialed);
+      expect(call.answered_at).toBe(after(dialed, 60));
+      expect(timelineProblem(call, events)).toBeNull();
+    });
+  });
+}
+
+describe('call times through the route, generated', () => {
+  test("any order, batching, repeats and clock skew of a call's events: its times stay in order", async () => {
+    await fc.assert(
+      fc.asyncProperty(callStory(), async (story) => {
+        stack.sidecar.reset();
+        stack.sidecar.clockSkewMs = story.skewMs;
+        stack.sidecar.originateBehaviour = story.reply ? 'dialing' : 'queued';
+        const id = await placeCall();
+        const dialed = stack.sidecar.dialedAt.get(id);
+        // The sidecar's dialing event is the instant its reply reported.
+        const base = dialed
+          ? new Date(Date.parse(dialed) - story.skewMs - story.dialAfterMs)
+          : new Date((await getCall(id)).created_at);
+        const sent: CallEventInput[] = storyEvents(story, id, base, 'sidecar').map((e, i) => ({
+          event_id: e.eventId,
+          call_id: id,
+          seq: i + 1,
+          type: e.type as CallEventInput['type'],
+          status: e.status!,
+          occurred_at: e.occurredAt.toISOString(),
+          reason: e.reason,
+        }));
+        for (const batch of deliveries(story, sent)) {
+          expect((await stack.sidecar.sendEvents(stack.url, batch)).status).toBe(200);
+        }
+        const { call, events } = await timeline(id);
+        expect(timelineProblem(call, events)).toBeNull();
+        const times = events.filter((e) => e.type !== 'hangup_requested').map((e) => Date.parse(e.time));
+        expect(times).toEqual([...times].sort((a, b) => a - b));
+        expect(call.status).toBe(events.at(-1)!.status);
+      }),
+      { numRuns: 20 },
+    );
   });
 });

@@ -49,20 +49,67 @@ for (const mode of MODES) {
       expect(data).toEqual({ status: 'ok' });
     });
 
-    test('GET /readiness reports each dependency and turns 503 when the sidecar is down or its breaker is open', async () => {
+    test('GET /readiness reports the database, the sidecar and the PBX; a sidecar or PBX down is 200 degraded, not 503', async () => {
+      type Report = {
+        status: string;
+        checks: Record<string, { status: string; required: boolean; error?: string; details?: Json }>;
+      };
+      const read = async () => {
+        const res = await stack.request(mode, '/readiness');
+        return { code: res.status, body: (await res.json()) as Report };
+      };
       const { data: body, response: ok } = await stack.client(undefined, mode).GET('/readiness');
       expect(ok.status).toBe(200);
       expect(body!.status).toBe('ready');
-      expect(body!.checks.database.status).toBe('ok');
-      expect(body!.checks.sidecar.status).toBe('ok');
-      stack.sidecar.breaker = 'open';
-      const open = await stack.request(mode, '/readiness');
-      expect(open.status).toBe(503);
-      const openBody = (await open.json()) as { checks: Record<string, { status: string; error?: string }> };
-      expect(openBody.checks.database!.status).toBe('ok');
-      expect(openBody.checks.sidecar).toMatchObject({ status: 'error' });
-      expect(openBody.checks.sidecar!.error).toContain('breaker');
-      stack.sidecar.breaker = 'closed';
+      expect(body!.checks.database).toMatchObject({ status: 'ok', required: true });
+      expect(body!.checks.sidecar).toMatchObject({ status: 'ok', required: false });
+      expect(body!.checks.pbx).toMatchObject({
+        status: 'ok',
+        required: false,
+        details: { ari_reachable: true, events_socket: 'open', breaker: 'closed' },
+      });
+
+      try {
+        // The PBX does not answer the sidecar's probe, and its events socket is waiting to reconnect.
+        stack.sidecar.pbx = {
+          reachable: false,
+          error: 'ARI unreachable (GET /asterisk/ping): connect ECONNREFUSED',
+          connected: false,
+          events_socket: 'backoff',
+        };
+        const down = await read();
+        expect(down.code).toBe(200);
+        expect(down.body.status).toBe('degraded');
+        expect(down.body.checks.database!.status).toBe('ok');
+        expect(down.body.checks.sidecar!.status).toBe('ok');
+        expect(down.body.checks.pbx).toMatchObject({
+          status: 'error',
+          details: { ari_reachable: false, events_socket: 'backoff', breaker: 'closed' },
+        });
+        expect(down.body.checks.pbx!.error).toContain('ECONNREFUSED');
+        expect(down.body.checks.pbx!.error).toContain('events socket is backoff');
+
+        // ARI answers again but the breaker is still open: originates are refused, say so.
+        stack.sidecar.pbx = { reachable: true, error: null, connected: true, events_socket: 'open' };
+        stack.sidecar.breaker = 'open';
+        const open = await read();
+        expect(open.code).toBe(200);
+        expect(open.body.status).toBe('degraded');
+        expect(open.body.checks.pbx).toMatchObject({ status: 'error', details: { breaker: 'open' } });
+        expect(open.body.checks.pbx!.error).toContain('breaker');
+
+        // The sidecar itself cannot be asked: the PBX's state is unknown.
+        stack.sidecar.statusBehaviour = 'refuse';
+        const gone = await read();
+        expect(gone.code).toBe(200);
+        expect(gone.body.status).toBe('degraded');
+        expect(gone.body.checks.sidecar).toMatchObject({ status: 'error', required: false });
+        expect(gone.body.checks.pbx).toMatchObject({ status: 'unknown', required: false });
+        expect(gone.body.checks.database!.status).toBe('ok');
+      } finally {
+        stack.sidecar.reset();
+      }
+      expect((await read()).body.status).toBe('ready');
     });
 
     test('X-Request-ID: a well-formed one is echoed, anything else is replaced', async () => {

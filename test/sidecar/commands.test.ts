@@ -107,7 +107,7 @@ describe('signed commands', () => {
     const status = SidecarStatus.parse(reply.json);
     expect(status).toMatchObject({
       sidecar_id: stack.config.sidecarId,
-      ari: { connected: true, breaker: 'closed' },
+      ari: { connected: true, breaker: 'closed', reachable: true, error: null, events_socket: 'open' },
     });
   });
 });
@@ -251,7 +251,7 @@ describe('plain endpoints', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({
       status: 'ready',
-      checks: { ari: { ok: true }, events_socket: { ok: true } },
+      checks: { ari: { ok: true }, breaker: { ok: true }, events_socket: { ok: true } },
     });
     await waitFor(() => stack.sidecar.status().outbox_depth === 0, 3000, 'outbox drained');
     const text = await (await fetch(`${stack.sidecar.url}/metrics`)).text();

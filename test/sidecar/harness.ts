@@ -271,6 +271,8 @@ export const FAST_TUNING: Partial<Tuning> = {
   wsIdlePingMs: 2000,
   wsPongTimeoutMs: 1000,
   reconcileGraceMs: 100,
+  resyncInitialDelayMs: 20,
+  resyncMaxDelayMs: 200,
   outboxInitialDelayMs: 20,
   outboxMaxDelayMs: 200,
   outboxRequestTimeoutMs: 2000,

@@ -27,6 +27,20 @@ const TRUNK: Record<number, [string, string, number, string]> = {
   3: ['failed', 'congestion', 34, 'CONGESTION'],
 };
 
+/** Each `dialing` reply's dialed_at must be the time of the call's `dialing` event. */
+function dialedAtProblems(stack: Stack, replies: Array<{ json: unknown }>): string[] {
+  const problems: string[] = [];
+  for (const { json } of replies) {
+    const reply = json as { outcome: string; call_id: string; dialed_at?: string };
+    if (reply.outcome !== 'dialing') continue;
+    const event = stack.api.byCall(reply.call_id).find((e) => e.type === 'dialing');
+    if (reply.dialed_at !== event?.occurred_at) {
+      problems.push(`${reply.call_id}: reply ${reply.dialed_at}, event ${event?.occurred_at}`);
+    }
+  }
+  return problems;
+}
+
 let sim: SimHandle;
 const stacks: Stack[] = [];
 
@@ -72,6 +86,7 @@ for (const context of ['sim-callee', 'sim-trunk'] as const) {
           'ended',
         ]);
         expect(stack.api.duplicates).toEqual([]);
+        expect(dialedAtProblems(stack, replies)).toEqual([]);
       });
     });
   }
@@ -85,8 +100,10 @@ describe('events before the originate reply', () => {
       const commands = ['5551234007', '5551234001', '5551234004', '5551234003'].map((n) =>
         originateCommand(n),
       );
-      await Promise.all(commands.map((c) => stack.signer.originate(c)));
+      const replies = await Promise.all(commands.map((c) => stack.signer.originate(c)));
       const ended = await stack.waitEnded(commands.map((c) => c.call_id));
+      // The reply's dialed_at is the time of the dialing event, here stamped by ARI's first event.
+      expect(dialedAtProblems(stack, replies)).toEqual([]);
       expect(commands.map((c) => ended.get(c.call_id)!.status)).toEqual([
         'failed',
         'busy',

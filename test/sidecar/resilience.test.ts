@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { SIDECAR_PATHS } from '../../api/channel/messages.ts';
+import { SIDECAR_PATHS, SidecarStatus } from '../../api/channel/messages.ts';
 import { startAriSimulator } from '../../asterisk/sim/server.ts';
 import { originateCommand, startAriProxy, waitFor } from './harness.ts';
 import { expectWellFormedCall, startStack } from './stack.ts';
@@ -43,6 +43,33 @@ describe('circuit breaker', () => {
       await stack.waitEnded([(ok.json as { call_id: string }).call_id]);
       for (const c of refused) expect(stack.api.byCall(c.call_id)).toEqual([]);
       expect((await stack.signer.originate(refused[0]!)).json).toMatchObject({ outcome: 'dialing' });
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  test('readiness probes never count for the breaker: ARI down and probed often, then back, calls go through at once', async () => {
+    // Production's 10 s before a test request: a breaker opened by probes would refuse the call below.
+    const stack = await startStack({ config: { breakerFailures: 2, breakerHalfOpenAfterMs: 10_000 } });
+    try {
+      stack.sim.setHttpFault({ kind: 'status', status: 503, body: { message: 'Service Unavailable' } });
+      for (let i = 0; i < 8; i++) {
+        const ready = await fetch(`${stack.sidecar.url}/readiness`);
+        // Still the truth: ARI does not answer.
+        expect(ready.status).toBe(503);
+        expect(await ready.json()).toMatchObject({ status: 'not_ready', checks: { ari: { ok: false } } });
+      }
+      // The signed status asks ARI too, and says so.
+      const status = SidecarStatus.parse((await stack.signer.send('GET', SIDECAR_PATHS.status)).json);
+      expect(status.ari).toMatchObject({ breaker: 'closed', reachable: false });
+      expect(stack.sidecar.status().ari.breaker).toBe('closed');
+
+      stack.sim.setHttpFault(null);
+      const command = originateCommand('5551234000');
+      expect((await stack.signer.originate(command)).json).toMatchObject({ outcome: 'dialing' });
+      expect((await stack.waitEnded([command.call_id])).get(command.call_id)!.status).toBe('completed');
+      const ready = await fetch(`${stack.sidecar.url}/readiness`);
+      expect(ready.status).toBe(200);
     } finally {
       await stack.stop();
     }
@@ -323,6 +350,75 @@ describe('events socket and Asterisk restarts', () => {
       const after = originateCommand('5551234004');
       expect((await stack.signer.originate(after)).json).toMatchObject({ outcome: 'dialing' });
       expect((await stack.waitEnded([after.call_id])).get(after.call_id)!.status).toBe('completed');
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+
+describe('resync after the events socket reconnects', () => {
+  test('is retried with backoff until it succeeds: calls whose channels vanished end lost at once', async () => {
+    // The interval is far away: only the resync on reconnect can settle the calls in time.
+    const stack = await startStack({
+      sim: { timeScale: 0.1 },
+      config: { ariOriginateStyle: 'stasis', reconcileIntervalMs: 60_000 },
+    });
+    try {
+      const commands = Array.from({ length: 3 }, () => originateCommand('5551234005'));
+      await Promise.all(commands.map((c) => stack.signer.originate(c)));
+      await stack.api.waitFor(
+        () => commands.every((c) => stack.api.byCall(c.call_id).some((e) => e.status === 'answered')),
+        5000,
+        'answered',
+      );
+      // Asterisk restarts; once back, its channel list fails a few times more (still starting).
+      stack.sim.setHttpFault({ kind: 'status', status: 503, count: 4, paths: /^GET \/ari\/channels$/ });
+      await stack.sim.restart({ downMs: 300 });
+      const ended = await stack.waitEnded(
+        commands.map((c) => c.call_id),
+        4000,
+      );
+      for (const c of commands) {
+        expect(ended.get(c.call_id)).toMatchObject({ status: 'failed', reason: 'lost' });
+        expect(expectWellFormedCall(stack.api.byCall(c.call_id))).toBeNull();
+      }
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  test('a breaker opened during the outage does not hold the resync back for its whole delay', async () => {
+    // Reconciliation fails while Asterisk is down and opens the breaker, which would wait 30 s.
+    const stack = await startStack({
+      sim: { timeScale: 0.1 },
+      config: {
+        ariOriginateStyle: 'stasis',
+        reconcileIntervalMs: 200,
+        breakerFailures: 2,
+        breakerHalfOpenAfterMs: 30_000,
+      },
+    });
+    try {
+      const commands = Array.from({ length: 2 }, () => originateCommand('5551234005'));
+      await Promise.all(commands.map((c) => stack.signer.originate(c)));
+      await stack.api.waitFor(
+        () => commands.every((c) => stack.api.byCall(c.call_id).some((e) => e.status === 'answered')),
+        5000,
+        'answered',
+      );
+      const restarting = stack.sim.restart({ downMs: 1500 });
+      await waitFor(() => stack.sidecar.status().ari.breaker === 'open', 3000, 'breaker open');
+      await restarting;
+      // The reconnect lets the breaker test ARI at once; the resync then settles the lost calls.
+      const ended = await stack.waitEnded(
+        commands.map((c) => c.call_id),
+        4000,
+      );
+      for (const c of commands)
+        expect(ended.get(c.call_id)).toMatchObject({ status: 'failed', reason: 'lost' });
+      expect(stack.sidecar.status().ari.breaker).toBe('closed');
+      const after = originateCommand('5551234000');
+      expect((await stack.signer.originate(after)).json).toMatchObject({ outcome: 'dialing' });
     } finally {
       await stack.stop();
     }

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import type { SidecarStatus } from '../../channel/index.ts';
 import type { Services } from '../../services.ts';
 import { API_VERSION, type App, errorResponses } from '../openapi.ts';
 
@@ -14,7 +15,15 @@ const InfoSchema = z
 
 const CheckSchema = z
   .object({
-    status: z.enum(['ok', 'error']).openapi({ description: 'Result of the probe', example: 'ok' }),
+    status: z.enum(['ok', 'error', 'unknown']).openapi({
+      description:
+        'Result of the probe; unknown when the dependency could not be asked (the PBX without its sidecar)',
+      example: 'ok',
+    }),
+    required: z.boolean().openapi({
+      description: 'Whether this check failing makes /readiness answer 503 (only the database does)',
+      example: true,
+    }),
     latency_ms: z.number().openapi({ description: 'Time the probe took', example: 1.4 }),
     error: z
       .string()
@@ -29,12 +38,19 @@ const CheckSchema = z
 
 const ReadinessSchema = z
   .object({
-    status: z
-      .enum(['ready', 'not_ready'])
-      .openapi({ description: 'ready when every dependency answered', example: 'ready' }),
-    checks: z
-      .object({ database: CheckSchema, sidecar: CheckSchema })
-      .openapi({ description: 'One probe per dependency, each with its own timeout' }),
+    status: z.enum(['ready', 'degraded', 'not_ready']).openapi({
+      description:
+        'ready: every check is ok. degraded: the database is ok but the sidecar or the PBX is not (HTTP 200: ' +
+        'this instance serves everything but new calls, and another instance would do no better). ' +
+        'not_ready: the database is not ok (HTTP 503)',
+      example: 'ready',
+    }),
+    checks: z.object({ database: CheckSchema, sidecar: CheckSchema, pbx: CheckSchema }).openapi({
+      description:
+        'One probe per dependency, each with its own timeout. database: a round trip; sidecar: its ' +
+        'signed status command; pbx: Asterisk as the sidecar sees it (ARI answering a probe sent ' +
+        'just now, the events socket open, the circuit breaker not open)',
+    }),
   })
   .openapi('Readiness');
 
@@ -74,18 +90,29 @@ const readinessRoute = createRoute({
   tags: ['System'],
   summary: 'Readiness',
   description:
-    'Probes the database and the sidecar (each with a timeout) and reports each; 503 if either fails.',
+    'Probes the database, the sidecar and, through the sidecar, the PBX (each with a timeout) and ' +
+    'reports the state of each. 503 only when the database fails: without it this instance can ' +
+    'serve nothing. A sidecar or PBX that fails makes it 200 `degraded`: every API instance shares ' +
+    'the one PBX, so a load balancer pulling them all would turn away reads, hang-ups and logins ' +
+    'as well and bring no call back; operators see the state here and in the sidecar alerts.',
   responses: {
-    200: { description: 'Ready', content: { 'application/json': { schema: ReadinessSchema } } },
-    503: { description: 'A dependency failed', content: { 'application/json': { schema: ReadinessSchema } } },
+    200: {
+      description: 'Ready, or degraded (the sidecar or the PBX is down)',
+      content: { 'application/json': { schema: ReadinessSchema } },
+    },
+    503: {
+      description: 'The database failed',
+      content: { 'application/json': { schema: ReadinessSchema } },
+    },
   },
 });
 
 const PROBE_TIMEOUT_MS = 2000;
 
-async function probe(
-  run: () => Promise<Record<string, unknown> | undefined>,
-): Promise<z.infer<typeof CheckSchema>> {
+type Check = z.infer<typeof CheckSchema>;
+type Probed = Omit<Check, 'required'>;
+
+async function probe(run: () => Promise<Record<string, unknown> | undefined>): Promise<Probed> {
   const started = performance.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
@@ -108,25 +135,65 @@ async function probe(
   }
 }
 
+/** The PBX as the sidecar's status shows it: what is wrong with it, if anything. */
+function pbxCheck(status: SidecarStatus, latency: number): Probed {
+  const { ari } = status;
+  const details = {
+    ari_reachable: ari.reachable ?? null,
+    events_socket: ari.events_socket ?? (ari.connected ? 'open' : 'down'),
+    breaker: ari.breaker,
+    retry_after_s: ari.retry_after_s,
+  };
+  const problems: string[] = [];
+  if (ari.reachable === false) problems.push(`ARI does not answer (${ari.error ?? 'no detail'})`);
+  if (ari.breaker === 'open') {
+    problems.push(`the ARI circuit breaker is open: originates are refused for ${ari.retry_after_s ?? 1} s`);
+  }
+  if (!ari.connected) {
+    problems.push(
+      ari.events_socket === 'replaced'
+        ? 'another client registered the ARI app: the events socket gets nothing'
+        : `the ARI events socket is ${details.events_socket}`,
+    );
+  }
+  return problems.length === 0
+    ? { status: 'ok', latency_ms: latency, details }
+    : { status: 'error', latency_ms: latency, error: problems.join('; '), details };
+}
+
 export async function readiness(services: Services) {
+  let sidecarStatus: SidecarStatus | null = null;
   const [database, sidecar] = await Promise.all([
     probe(async () => {
       await services.database.ping();
       return { kind: services.database.kind };
     }),
     probe(async () => {
-      const status = await services.sidecar.status();
-      if (status.ari.breaker === 'open') throw new Error('the sidecar’s ARI circuit breaker is open');
+      sidecarStatus = await services.sidecar.status();
       return {
-        id: status.sidecar_id,
-        ari_connected: status.ari.connected,
-        breaker: status.ari.breaker,
-        live_calls: status.live_calls,
+        id: sidecarStatus.sidecar_id,
+        live_calls: sidecarStatus.live_calls,
+        queued_calls: sidecarStatus.queued_calls,
+        outbox_depth: sidecarStatus.outbox_depth,
       };
     }),
   ]);
-  const ready = database.status === 'ok' && sidecar.status === 'ok';
-  return { status: ready ? ('ready' as const) : ('not_ready' as const), checks: { database, sidecar } };
+  const pbx: Probed = sidecarStatus
+    ? pbxCheck(sidecarStatus, sidecar.latency_ms)
+    : { status: 'unknown', latency_ms: sidecar.latency_ms, error: 'the sidecar could not be asked' };
+  // Only the database decides 503; see the route's description for why.
+  const checks = {
+    database: { ...database, required: true },
+    sidecar: { ...sidecar, required: false },
+    pbx: { ...pbx, required: false },
+  };
+  const status =
+    database.status !== 'ok'
+      ? ('not_ready' as const)
+      : sidecar.status !== 'ok' || pbx.status !== 'ok'
+        ? ('degraded' as const)
+        : ('ready' as const);
+  return { status, checks };
 }
 
 export const registerSystem = (app: App) => {
@@ -146,7 +213,7 @@ export const registerSystem = (app: App) => {
   app.openapi(healthRoute, (c) => c.json({ status: 'ok' as const }, 200));
   app.openapi(readinessRoute, async (c) => {
     const report = await readiness(c.get('services'));
-    return c.json(report, report.status === 'ready' ? 200 : 503);
+    return c.json(report, report.status === 'not_ready' ? 503 : 200);
   });
   app.openAPIRegistry.registerPath({
     method: 'get',
