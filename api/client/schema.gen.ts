@@ -507,7 +507,7 @@ export interface paths {
         };
         /**
          * List calls
-         * @description The caller’s calls (admins: all calls), newest first, filtered and paged with a cursor.
+         * @description The caller’s calls (admins and viewers: all calls), newest first, filtered and paged with a cursor.
          */
         get: {
             parameters: {
@@ -723,7 +723,7 @@ export interface paths {
         };
         /**
          * Get a call
-         * @description The call with its status and outcome. Calls of other users answer 404 (admins see every call).
+         * @description The call with its status and outcome. Calls of other users answer 404 (admins and viewers see every call).
          */
         get: {
             parameters: {
@@ -915,7 +915,7 @@ export interface paths {
         };
         /**
          * A call’s event log
-         * @description Everything that happened to the call, in order. Visible to the call’s owner and admins.
+         * @description Everything that happened to the call, in order. Visible to the call’s owner, admins and viewers.
          */
         get: {
             parameters: {
@@ -1002,7 +1002,7 @@ export interface paths {
         };
         /**
          * A call’s webhook deliveries
-         * @description Every status webhook of the call with every attempt. Visible to the call’s owner and admins.
+         * @description Every status webhook of the call with every attempt. Visible to the call’s owner, admins and viewers.
          */
         get: {
             parameters: {
@@ -2384,7 +2384,7 @@ export interface components {
              */
             username: string;
             /**
-             * @description admin: everything; operator: create, hang up and read own calls; viewer: read own calls
+             * @description admin: everything; operator: create, hang up and read own calls; viewer: read every call
              * @example operator
              * @enum {string}
              */
@@ -2897,7 +2897,7 @@ export interface components {
              */
             password: string;
             /**
-             * @description admin: everything; operator: create, hang up and read own calls; viewer: read own calls
+             * @description admin: everything; operator: create, hang up and read own calls; viewer: read every call
              * @default operator
              * @example operator
              * @enum {string}
@@ -2915,7 +2915,7 @@ export interface components {
         };
         UpdateUserRequest: {
             /**
-             * @description admin: everything; operator: create, hang up and read own calls; viewer: read own calls
+             * @description admin: everything; operator: create, hang up and read own calls; viewer: read every call
              * @example operator
              * @enum {string}
              */

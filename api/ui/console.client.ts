@@ -89,10 +89,17 @@ export function consoleClient(): void {
     el.textContent = value;
   }
 
-  function flash(message: string) {
+  /** The page (its hash) in use. */
+  const here = () => location.hash || '#/calls';
+  /** The page the message on screen is about: leaving that page takes the message away. */
+  let flashPage = '';
+
+  /** Shows a message about page `page` (the one in use unless given); an empty message hides it. */
+  function flash(message: string, page = here()) {
     const el = $('flash');
     text(el, message);
     el.hidden = !message;
+    flashPage = page;
   }
 
   function showError(id: string, error: unknown) {
@@ -347,10 +354,12 @@ export function consoleClient(): void {
           headers: { 'Idempotency-Key': crypto.randomUUID() },
         },
       );
+      // The message is about the call's page, where it goes next.
       flash(
         res.success
           ? `Call placed (${res.status}).`
           : `The PBX refused the call: ${res.error ?? 'unknown reason'}`,
+        `#/calls/${res.call_id}`,
       );
       location.hash = `#/calls/${res.call_id}`;
     } catch (error) {
@@ -371,7 +380,9 @@ export function consoleClient(): void {
     cell(row, when(ev.time));
     const details = [
       ev.reason,
-      ev.dial_status,
+      // The dial status tells why a call ended; on an earlier event it is only the last Dial state
+      // Asterisk had sent (an answer can come before its Dial ANSWER: RINGING beside "answered").
+      ev.type === 'ended' ? ev.dial_status : null,
       ev.hangup_cause !== null ? `cause ${ev.hangup_cause} ${ev.hangup_cause_txt ?? ''}` : null,
     ]
       .filter(Boolean)
@@ -389,11 +400,24 @@ export function consoleClient(): void {
     $('hangup').hidden = FINAL.includes(status) || me?.role === 'viewer';
   }
 
+  /** Empties the call pane, so that nothing of the call shown before stays while another loads. */
+  function clearCall() {
+    liveEvents = [];
+    shownSequence = -1;
+    text($('call-title'), 'Call');
+    const badge = $('call-status');
+    badge.className = 'status';
+    text(badge, '…');
+    $('hangup').hidden = true;
+    $('call-details').replaceChildren();
+    ($('events-table') as HTMLTableElement).tBodies[0]!.replaceChildren();
+    ($('webhooks-table') as HTMLTableElement).tBodies[0]!.replaceChildren();
+    $('webhooks-empty').hidden = true;
+    $('call-body').hidden = false;
+  }
+
   async function loadCall(id: string, focus = true) {
-    if (currentCall !== id) {
-      liveEvents = [];
-      shownSequence = -1;
-    }
+    if (currentCall !== id) clearCall();
     currentCall = id;
     showView('call-view', focus);
     try {
@@ -410,6 +434,7 @@ export function consoleClient(): void {
       ]);
       if (currentCall !== id) return;
       text($('call-title'), `Call to ${call.phone_number}`);
+      $('call-body').hidden = false;
       // The fetched log, with whatever the stream brought meanwhile; the newest event sets the badge.
       const events = new Map<string, CallEvent>();
       for (const ev of [...log.events, ...liveEvents]) events.set(ev.id, ev);
@@ -425,7 +450,7 @@ export function consoleClient(): void {
           'Hang-up cause',
           call.hangup_cause === null ? null : `${call.hangup_cause} ${call.hangup_cause_txt ?? ''}`,
         ],
-        ['Dial status', call.dial_status],
+        ['Dial status', FINAL.includes(call.status) ? call.dial_status : null],
         ['Channel', call.channel],
         ['Context', `${call.context}, ${call.extension}, ${call.priority}`],
         ['Caller id', call.caller_id],
@@ -455,11 +480,14 @@ export function consoleClient(): void {
       }
       $('webhooks-empty').hidden = hooks.deliveries.length > 0;
     } catch (error) {
-      flash(
-        error instanceof HttpError && error.status === 404
-          ? 'No such call.'
-          : `Could not load the call: ${(error as Error).message}`,
-      );
+      if (currentCall !== id) return;
+      if (error instanceof HttpError && error.status === 404) {
+        // Unknown, or another user's: the same answer, and nothing to show.
+        text($('call-title'), 'No such call');
+        $('call-body').hidden = true;
+        return flash('No such call.');
+      }
+      flash(`Could not load the call: ${(error as Error).message}`);
     }
   }
 
@@ -479,7 +507,43 @@ export function consoleClient(): void {
 
   // ---- users ---------------------------------------------------------------------------------
 
-  async function loadUsers() {
+  /**
+   * Asks before an action that takes something away. The dialog names the action on its button;
+   * Cancel has the focus first, Escape cancels, and the focus goes back where it was. True when
+   * the action was confirmed.
+   */
+  function confirmAction(question: string, detail: string, action: string): Promise<boolean> {
+    const dialog = $<HTMLDialogElement>('confirm');
+    const back = document.activeElement as HTMLElement | null;
+    text($('confirm-title'), question);
+    text($('confirm-text'), detail);
+    text($('confirm-ok'), action);
+    dialog.returnValue = '';
+    dialog.showModal();
+    $('confirm-cancel').focus();
+    return new Promise((resolve) => {
+      dialog.addEventListener(
+        'close',
+        () => {
+          if (back?.isConnected) back.focus();
+          resolve(dialog.returnValue === 'ok');
+        },
+        { once: true },
+      );
+    });
+  }
+  $('confirm-ok').addEventListener('click', () => $<HTMLDialogElement>('confirm').close('ok'));
+  $('confirm-cancel').addEventListener('click', () => $<HTMLDialogElement>('confirm').close(''));
+
+  const ROLES = ['viewer', 'operator', 'admin'];
+  const ROLE_RIGHTS: Record<string, string> = {
+    admin: 'An admin may do everything, users included.',
+    operator: 'An operator places, hangs up and reads their own calls, and manages no users.',
+    viewer: 'A viewer reads calls and can neither place nor hang up any.',
+  };
+
+  /** Lists the users; `focus` names a control (`<user id> <action>`) to give the focus to after. */
+  async function loadUsers(focus = '') {
     try {
       const page = await api<{ items: { id: string; username: string; role: string; is_active: boolean }[] }>(
         '/api/v2/users?limit=100',
@@ -499,9 +563,22 @@ export function consoleClient(): void {
           select.append(o);
         }
         select.addEventListener('change', async () => {
+          const role = select.value;
+          if (
+            ROLES.indexOf(role) < ROLES.indexOf(u.role) &&
+            !(await confirmAction(
+              `Make ${u.username} ${role}?`,
+              `${u.username} is ${u.role} now. ${ROLE_RIGHTS[role]} This takes effect at once.`,
+              `Make ${u.username} ${role}`,
+            ))
+          ) {
+            select.value = u.role;
+            return;
+          }
           try {
-            await api(`/api/v2/users/${u.id}`, { method: 'PATCH', json: { role: select.value } });
-            flash(`${u.username} is now ${select.value}.`);
+            await api(`/api/v2/users/${u.id}`, { method: 'PATCH', json: { role } });
+            u.role = role;
+            flash(`${u.username} is now ${role}.`);
           } catch (error) {
             flash(`Could not change the role: ${(error as Error).message}`);
             select.value = u.role;
@@ -513,12 +590,22 @@ export function consoleClient(): void {
         actions.className = 'actions';
         const toggle = document.createElement('button');
         toggle.type = 'button';
+        toggle.dataset.control = `${u.id} toggle`;
         toggle.textContent = u.is_active ? `Deactivate ${u.username}` : `Activate ${u.username}`;
         toggle.addEventListener('click', async () => {
+          if (
+            u.is_active &&
+            !(await confirmAction(
+              `Deactivate ${u.username}?`,
+              `${u.username} can no longer log in, and every token ${u.username} holds stops working at once.`,
+              `Deactivate ${u.username}`,
+            ))
+          )
+            return;
           try {
             await api(`/api/v2/users/${u.id}`, { method: 'PATCH', json: { is_active: !u.is_active } });
             flash(`${u.username} ${u.is_active ? 'deactivated' : 'activated'}.`);
-            void loadUsers();
+            void loadUsers(`${u.id} toggle`);
           } catch (error) {
             flash(`Could not change ${u.username}: ${(error as Error).message}`);
           }
@@ -527,6 +614,15 @@ export function consoleClient(): void {
         reset.type = 'button';
         reset.textContent = `Reset password of ${u.username}`;
         reset.addEventListener('click', async () => {
+          if (
+            !(await confirmAction(
+              `Reset the password of ${u.username}?`,
+              `This signs ${u.username} out everywhere: every token ${u.username} holds stops working. ` +
+                'A new password is made and shown here once.',
+              `Reset password of ${u.username}`,
+            ))
+          )
+            return;
           try {
             const res = await api<{ generated_password: string }>(`/api/v2/users/${u.id}/password`, {
               method: 'POST',
@@ -539,6 +635,7 @@ export function consoleClient(): void {
         actions.append(toggle, reset);
         cell(row, actions);
       }
+      if (focus) document.querySelector<HTMLElement>(`[data-control="${focus}"]`)?.focus();
     } catch (error) {
       flash(`Could not load users: ${(error as Error).message}`);
     }
@@ -566,7 +663,8 @@ export function consoleClient(): void {
 
   function route() {
     if (!me) return;
-    const hash = location.hash || '#/calls';
+    const hash = here();
+    if (hash !== flashPage) flash('');
     const call = /^#\/calls\/([0-9a-f-]{36})$/.exec(hash);
     if (call) return void loadCall(call[1]!);
     currentCall = null;

@@ -19,6 +19,13 @@ dl.details dt { color: var(--muted); } dl.details dd { margin: 0; overflow-wrap:
 .actions { display: flex; flex-wrap: wrap; gap: 8px; margin: 12px 0; }
 .notice { padding: 8px 12px; border-radius: 6px; border: 1px solid var(--line); background: var(--panel); }
 @media (max-width: 600px) { dl.details { grid-template-columns: 1fr; } th.optional, td.optional { display: none; } }
+#users-table select { width: auto; min-width: 7rem; }
+dialog { max-width: min(32rem, calc(100vw - 32px)); padding: 16px 20px; border: 1px solid var(--line); border-radius: var(--radius); color: var(--fg); background: var(--bg); }
+dialog::backdrop { background: rgb(0 0 0 / .45); }
+dialog h2 { font-size: 1.15rem; margin: 0 0 8px; }
+@media (max-width: 760px), (pointer: coarse) {
+  nav.tabs a, .console-main a[href] { display: inline-flex; align-items: center; min-height: 44px; min-width: 44px; }
+}
 `;
 
 export function ConsolePage(props: { appName: string; contexts: string[]; defaultContext: string }): Child {
@@ -185,56 +192,58 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
             <h2 id="call-title" tabindex={-1}>
               Call
             </h2>
-            <p>
-              Status:{' '}
-              <span id="call-status" class="status" role="status" aria-live="polite">
-                …
-              </span>
-            </p>
-            <div class="actions">
-              <button type="button" id="hangup" class="danger" hidden>
-                Hang up
-              </button>
+            <div id="call-body">
+              <p>
+                Status:{' '}
+                <span id="call-status" class="status" role="status" aria-live="polite">
+                  …
+                </span>
+              </p>
+              <div class="actions">
+                <button type="button" id="hangup" class="danger" hidden>
+                  Hang up
+                </button>
+              </div>
+              <dl class="details" id="call-details" />
+              <h3>Event log</h3>
+              <div class="table-wrap">
+                <table id="events-table">
+                  <caption class="visually-hidden">What happened to the call, in order</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">#</th>
+                      <th scope="col">Event</th>
+                      <th scope="col">Status</th>
+                      <th scope="col">Time</th>
+                      <th scope="col" class="optional">
+                        Details
+                      </th>
+                    </tr>
+                  </thead>
+                  <tbody />
+                </table>
+              </div>
+              <h3>Webhook deliveries</h3>
+              <div class="table-wrap">
+                <table id="webhooks-table">
+                  <caption class="visually-hidden">Status webhooks of this call and their attempts</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Status</th>
+                      <th scope="col">State</th>
+                      <th scope="col">Attempts</th>
+                      <th scope="col" class="optional">
+                        Last result
+                      </th>
+                    </tr>
+                  </thead>
+                  <tbody />
+                </table>
+              </div>
+              <p id="webhooks-empty" class="muted" hidden>
+                This call has no status webhook.
+              </p>
             </div>
-            <dl class="details" id="call-details" />
-            <h3>Event log</h3>
-            <div class="table-wrap">
-              <table id="events-table">
-                <caption class="visually-hidden">What happened to the call, in order</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">#</th>
-                    <th scope="col">Event</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Time</th>
-                    <th scope="col" class="optional">
-                      Details
-                    </th>
-                  </tr>
-                </thead>
-                <tbody />
-              </table>
-            </div>
-            <h3>Webhook deliveries</h3>
-            <div class="table-wrap">
-              <table id="webhooks-table">
-                <caption class="visually-hidden">Status webhooks of this call and their attempts</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Status</th>
-                    <th scope="col">State</th>
-                    <th scope="col">Attempts</th>
-                    <th scope="col" class="optional">
-                      Last result
-                    </th>
-                  </tr>
-                </thead>
-                <tbody />
-              </table>
-            </div>
-            <p id="webhooks-empty" class="muted" hidden>
-              This call has no status webhook.
-            </p>
           </section>
 
           <section id="users-view" aria-labelledby="users-title" hidden>
@@ -291,6 +300,18 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
             </div>
           </section>
         </main>
+        <dialog id="confirm" aria-labelledby="confirm-title" aria-describedby="confirm-text">
+          <h2 id="confirm-title">Are you sure?</h2>
+          <p id="confirm-text" />
+          <div class="actions">
+            <button type="button" id="confirm-cancel">
+              Cancel
+            </button>
+            <button type="button" id="confirm-ok" class="danger">
+              Confirm
+            </button>
+          </div>
+        </dialog>
       </body>
     </html>
   );

@@ -34,6 +34,11 @@ button, .button { display: inline-block; padding: 8px 14px; border-radius: 6px; 
 button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
 button.danger { background: var(--bad); border-color: var(--bad); color: #fff; }
 button:disabled { opacity: .6; cursor: not-allowed; }
+/* Touch targets of at least 44 px (WCAG 2.5.5, Apple's HIG) wherever a finger is the pointer. */
+@media (max-width: 760px), (pointer: coarse) {
+  input, select, button, .button { min-height: 44px; } button, .button { min-width: 44px; }
+  .skip:focus { padding: 12px; }
+}
 .row { display: flex; flex-wrap: wrap; gap: 12px; align-items: end; }
 .row > * { flex: 1 1 12rem; }
 .muted { color: var(--muted); } .small { font-size: .85rem; }

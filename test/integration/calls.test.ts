@@ -4,6 +4,7 @@ import type { paths } from '../../api/client/index.ts';
 import { createLogger } from '../../api/lib/logger.ts';
 import { CallListSchema, CallSchema, OriginateResponseSchema } from '../../api/routes/calls/schema.ts';
 import { calls } from '../../db/schema.ts';
+import { readSse } from '../harness/sse.ts';
 import {
   expectProblem,
   MODES,
@@ -349,7 +350,7 @@ for (const mode of MODES) {
       expect(stack.sidecar.hangups).toHaveLength(1);
     });
 
-    test('a viewer reads its calls but cannot originate or hang up', async () => {
+    test('a viewer reads every call but cannot originate or hang up', async () => {
       const viewer = await stack.user('viewer');
       const before = stack.sidecar.originates.length;
       await expectProblem(
@@ -386,6 +387,32 @@ for (const mode of MODES) {
       expect(await callsOf(viewer.id)).toBe(0);
       const list = await stack.request(mode, '/api/v2/calls', { token: viewer.token });
       expect(list.status).toBe(200);
+      // A viewer owns no call and can make none: what it reads is everyone's calls.
+      expect(CallListSchema.parse(await list.json()).items.map((i) => i.call_id)).toContain(placed.call_id);
+      const id = placed.call_id;
+      for (const path of [
+        `/api/v2/calls/${id}`,
+        `/api/v2/status/${id}`,
+        `/api/v2/interaction/${id}/status`,
+        `/api/v2/calls/${id}/events`,
+        `/api/v2/calls/${id}/webhooks`,
+      ]) {
+        const res = await stack.request(mode, path, { token: viewer.token });
+        expect([path, res.status]).toEqual([path, 200]);
+      }
+      const stream = readSse(
+        await stack.request(mode, `/api/v2/events?call_id=${id}&last_event_id=0`, { token: viewer.token }),
+      );
+      const [created] = await stream.events(1);
+      stream.close();
+      expect(JSON.parse(created!.data!)).toMatchObject({ call_id: id, type: 'created' });
+      // Still nothing of it for another operator.
+      const other = await stack.user('operator');
+      await expectProblem(
+        await stack.request(mode, `/api/v2/calls/${id}`, { token: other.token }),
+        404,
+        'call_not_found',
+      );
     });
 
     test('every call route needs a token', async () => {

@@ -11,7 +11,8 @@ export const callEventsRoute = createRoute({
   path: '/api/v2/calls/{call_id}/events',
   tags: ['Calls'],
   summary: 'A call’s event log',
-  description: 'Everything that happened to the call, in order. Visible to the call’s owner and admins.',
+  description:
+    'Everything that happened to the call, in order. Visible to the call’s owner, admins and viewers.',
   security: bearerSecurity,
   middleware: [requireAuth()] as const,
   request: { params: CallIdParamSchema },

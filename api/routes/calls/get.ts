@@ -1,6 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { getCallForReader } from '../../../db/queries/calls.ts';
+import { readableCallsOwner } from '../../calls/access.ts';
 import { presentCall } from '../../calls/present.ts';
 import { ApiError } from '../../errors.ts';
 import { requireAuth } from '../../middleware/auth.ts';
@@ -8,11 +9,11 @@ import type { AppEnv } from '../../services.ts';
 import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
 import { CallIdParamSchema, CallSchema } from './schema.ts';
 
-/** The call if the caller may see it: its owner, or an admin. Anyone else gets the same 404. */
+/** The call if the caller may see it (readableCallsOwner). Anyone else gets the same 404. */
 export async function findVisibleCall(c: Context<AppEnv>, callId: string) {
   const services = c.get('services');
   const user = c.get('user');
-  const call = await getCallForReader(services.db, callId, user.role === 'admin' ? null : user.id);
+  const call = await getCallForReader(services.db, callId, readableCallsOwner(user));
   if (!call) throw new ApiError('call_not_found', 'Call not found');
   return call;
 }
@@ -23,7 +24,7 @@ export const getCallRoute = createRoute({
   tags: ['Calls'],
   summary: 'Get a call',
   description:
-    'The call with its status and outcome. Calls of other users answer 404 (admins see every call).',
+    'The call with its status and outcome. Calls of other users answer 404 (admins and viewers see every call).',
   security: bearerSecurity,
   middleware: [requireAuth()] as const,
   request: { params: CallIdParamSchema },

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { listCalls } from '../../../db/queries/calls.ts';
+import { readableCallsOwner } from '../../calls/access.ts';
 import { presentCall } from '../../calls/present.ts';
 import { decodeBase64UrlText, encodeBase64Url } from '../../lib/base64url.ts';
 import { requireAuth } from '../../middleware/auth.ts';
@@ -35,7 +36,8 @@ export const listCallsRoute = createRoute({
   path: '/api/v2/calls',
   tags: ['Calls'],
   summary: 'List calls',
-  description: 'The caller’s calls (admins: all calls), newest first, filtered and paged with a cursor.',
+  description:
+    'The caller’s calls (admins and viewers: all calls), newest first, filtered and paged with a cursor.',
   security: bearerSecurity,
   middleware: [requireAuth()] as const,
   request: { query: ListCallsQuerySchema },
@@ -50,7 +52,7 @@ export const registerListCalls = (app: App) =>
     const q = c.req.valid('query');
     const user = c.get('user');
     const rows = await listCalls(c.get('services').db, {
-      ownerId: user.role === 'admin' ? null : user.id,
+      ownerId: readableCallsOwner(user),
       status: q.status,
       phoneNumber: q.phone_number,
       createdAfter: q.created_after ? new Date(q.created_after) : undefined,

@@ -55,7 +55,8 @@ export const callWebhooksRoute = createRoute({
   path: '/api/v2/calls/{call_id}/webhooks',
   tags: ['Calls'],
   summary: 'A call’s webhook deliveries',
-  description: 'Every status webhook of the call with every attempt. Visible to the call’s owner and admins.',
+  description:
+    'Every status webhook of the call with every attempt. Visible to the call’s owner, admins and viewers.',
   security: bearerSecurity,
   middleware: [requireAuth()] as const,
   request: { params: CallIdParamSchema },

@@ -3,6 +3,7 @@ import { streamSSE } from 'hono/streaming';
 import { type LiveEventRow, latestEventId } from '../../../db/queries/live.ts';
 import { getAuthSubject } from '../../../db/queries/users.ts';
 import { CALL_STATUSES, type CallStatus } from '../../../db/schema.ts';
+import { readableCallsOwner } from '../../calls/access.ts';
 import { presentEvent } from '../../calls/present.ts';
 import { ApiError } from '../../errors.ts';
 import { requireAuth } from '../../middleware/auth.ts';
@@ -61,7 +62,7 @@ function parseList(
 }
 
 /**
- * GET /api/v2/events: a server-sent event stream of the caller's call events (admins: all calls).
+ * GET /api/v2/events: server-sent events of the calls the caller may read (readableCallsOwner).
  * Each event's `id:` is its global id; reconnecting with `Last-Event-ID` resumes after it with no gap
  * and no duplicate, across API restarts, because the log is in the database. Comments keep the
  * connection alive; a client that reads too slowly is disconnected (and can resume) rather than
@@ -160,7 +161,7 @@ export const registerLiveStream = (app: App) => {
         });
         // Catching up waits for the writer below to drain, so the subscription runs beside it.
         const subscribed = live
-          .subscribe({ ownerId: user.role === 'admin' ? null : user.id, callIds, statuses }, start, {
+          .subscribe({ ownerId: readableCallsOwner(user), callIds, statuses }, start, {
             deliver(events) {
               if (closed) return false;
               if (queue.length + events.length > config.SSE_MAX_BUFFERED) return false;

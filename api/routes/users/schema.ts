@@ -4,7 +4,7 @@ import { ROLES } from '../../../db/schema.ts';
 import { MAX_PASSWORD_BYTES } from '../../auth/passwords.ts';
 
 export const RoleSchema = z.enum(ROLES).openapi({
-  description: 'admin: everything; operator: create, hang up and read own calls; viewer: read own calls',
+  description: 'admin: everything; operator: create, hang up and read own calls; viewer: read every call',
   example: 'operator',
 });
 

@@ -1,0 +1,11 @@
+import type { AuthUser } from '../services.ts';
+
+/**
+ * Whose calls `user` may read: null for every call, or the id of the one owner whose calls it
+ * may read. Admins and viewers read every call (a viewer is the read-only role: it places and
+ * hangs up nothing, so calls of its own are not what it is for); an operator reads its own.
+ * Every route and stream that shows calls asks here.
+ */
+export function readableCallsOwner(user: Pick<AuthUser, 'id' | 'role'>): string | null {
+  return user.role === 'admin' || user.role === 'viewer' ? null : user.id;
+}
