@@ -83,6 +83,7 @@ export async function insertCall(
       .insert(callEvents)
       .values({
         callId: call!.id,
+        ownerId: call!.ownerId,
         seq: 1,
         eventId: `${call!.id}:created`,
         type: 'created',
@@ -264,6 +265,7 @@ export async function applyCallEvents(
         index: out.length,
         values: {
           callId: input.callId,
+          ownerId: call.ownerId,
           seq,
           eventId: input.eventId,
           type: input.type,
