@@ -9,6 +9,7 @@
  */
 import { benchApi } from './api.bench.ts';
 import { type Row, table, writeResults } from './lib.ts';
+import { benchLive } from './live.bench.ts';
 import { benchSidecar } from './sidecar.bench.ts';
 import { benchSse } from './sse.bench.ts';
 import { benchWorkers } from './workers.bench.ts';
@@ -19,6 +20,7 @@ const benches: Record<string, () => Promise<Row[]>> = {
   sidecar: () => benchSidecar({ seconds }),
   sse: () => benchSse({ subscribers: Number(process.env.BENCH_SSE_SUBSCRIBERS ?? 1000), events: 20 }),
   workers: () => benchWorkers({ seconds }),
+  live: () => benchLive({ seconds }),
 };
 
 const onlyIndex = process.argv.indexOf('--only');
