@@ -54,6 +54,8 @@ interface Sub {
   filter: LiveFilter;
   grant: Grant;
   cursor: number;
+  /** The newest event when the subscription began: catching up covers everything up to it. */
+  liveFrom: number;
   catchingUp: boolean;
   held: LiveEventRow[];
   sink: Subscriber;
@@ -127,10 +129,12 @@ export class EventHub {
 
   /** Starts a subscription after `start` (see resumePoint). Resolves when it is live. */
   async subscribe(filter: LiveFilter, start: number, sink: Subscriber, grant: Grant): Promise<() => void> {
+    const liveFrom = Math.max(start, await latestEventId(this.db));
     const sub: Sub = {
       filter,
       grant,
       cursor: start,
+      liveFrom,
       catchingUp: true,
       held: [],
       sink,
@@ -288,9 +292,10 @@ export class EventHub {
     }
     this.polling = (async () => {
       try {
+        // The poller fans out what is new; the backlog of a subscriber catching up is read by its
+        // own catch-up, page by page as it drains, never all at once into what it holds.
         if (this.cursor === null) {
-          const low = Math.min(...[...this.subs].map((s) => s.cursor));
-          this.cursor = low;
+          this.cursor = Math.min(...[...this.subs].map((s) => Math.max(s.cursor, s.liveFrom)));
         }
         for (;;) {
           const page = await eventsAfter(this.db, { afterId: this.cursor, limit: PAGE });

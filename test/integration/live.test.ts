@@ -484,57 +484,88 @@ describe('streams per user across instances', () => {
 
 describe('catching up within a window', () => {
   let small: TestStack;
-  const WINDOW = 10;
+  const WINDOW = 1000;
+  const BUFFERED = 10;
   beforeAll(async () => {
-    small = await startTestStack({ env: { SSE_POLL_MS: '20', SSE_CATCHUP_MAX_EVENTS: String(WINDOW) } });
+    small = await startTestStack({
+      env: {
+        SSE_POLL_MS: '20',
+        SSE_CATCHUP_MAX_EVENTS: String(WINDOW),
+        SSE_MAX_BUFFERED: String(BUFFERED),
+      },
+    });
   }, 60_000);
   afterAll(() => small.stop());
 
-  const placeOn = async (s: TestStack, user: TestUser) => {
-    const res = await s.request('http', '/api/v2/calls', {
+  const placeOn = async (user: TestUser) => {
+    const res = await small.request('http', '/api/v2/calls', {
       token: user.token,
       json: { phone_number: '5551234000' },
     });
     expect(res.status).toBe(200);
     return ((await res.json()) as { call_id: string }).call_id;
   };
-  const eventIds = async (s: TestStack, user: TestUser, callId: string) => {
-    const res = await s.request('http', `/api/v2/calls/${callId}/events`, { token: user.token });
+  /** A call of `user` with `count` more events in its log (a long history, written directly). */
+  const callWithHistory = async (user: TestUser, count: number) => {
+    const callId = await placeOn(user);
+    await small.database.db.execute(sql`insert into call_events
+        (call_id, owner_id, seq, event_id, type, status, source, occurred_at)
+      select ${callId}::uuid, ${user.id}::uuid, 100 + g, ${callId} || ':history:' || g,
+             'ringing', 'ringing', 'sidecar:test-sidecar', now()
+      from generate_series(1, ${count}::int) g order by g`);
+    return callId;
+  };
+  const eventIds = async (user: TestUser, callId: string) => {
+    const res = await small.request('http', `/api/v2/calls/${callId}/events`, { token: user.token });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { events: { id: string }[] };
     return body.events.map((e) => e.id);
   };
-  const resume = (s: TestStack, user: TestUser, after: string) =>
-    s.request('http', '/api/v2/events', { token: user.token, headers: { 'Last-Event-ID': after } });
+  const resume = (user: TestUser, after: string) =>
+    small.request('http', '/api/v2/events', { token: user.token, headers: { 'Last-Event-ID': after } });
 
   test('within SSE_CATCHUP_MAX_EVENTS of the user’s newest event, everything after the cursor comes', async () => {
     const u = await small.user('operator');
     const calls: string[] = [];
-    for (let i = 0; i < 4; i++) calls.push(await placeOn(small, u));
-    const ids = (await Promise.all(calls.map((c) => eventIds(small, u, c)))).flat();
+    for (let i = 0; i < 4; i++) calls.push(await placeOn(u));
+    const ids = (await Promise.all(calls.map((c) => eventIds(u, c)))).flat();
     // Other users' events do not use up this user's window.
-    const other = await small.user('operator');
-    for (let i = 0; i < WINDOW; i++) await placeOn(small, other);
-    const sse = readSse(await resume(small, u, ids[0]!));
+    await callWithHistory(await small.user('operator'), 2 * WINDOW);
+    const sse = readSse(await resume(u, ids[0]!));
     const ready = await sse.next();
     expect(JSON.parse(ready!.data!)).toMatchObject({ after: ids[0], resumed: true, missed: false });
     expect((await sse.events(ids.length - 1)).map((f) => f.id)).toEqual(ids.slice(1));
     sse.close();
   });
 
+  test('a lone stream catches up more events than it may have waiting, all of them, once', async () => {
+    const u = await small.user('operator');
+    const ids = await eventIds(u, await callWithHistory(u, WINDOW - 100));
+    expect(ids.length).toBeGreaterThan(2 * BUFFERED);
+    // No other stream is open: the hub's poller starts with this one.
+    const deadline = Date.now() + 5000;
+    while (small.api.services.live.size > 0 && Date.now() < deadline) await Bun.sleep(20);
+    expect(small.api.services.live.size).toBe(0);
+    await Bun.sleep(200); // a few poll intervals: the idle poller forgets its cursor
+    const sse = readSse(await resume(u, '0'));
+    expect(JSON.parse((await sse.next())!.data!)).toMatchObject({ resumed: true, missed: false });
+    expect((await sse.events(ids.length)).map((f) => f.id)).toEqual(ids);
+    // And it is live.
+    const next = await placeOn(u);
+    expect((await sse.events(2)).map((f) => data(f).call_id)).toEqual([next, next]);
+    sse.close();
+  });
+
   test('further behind, the stream starts at the newest event and says that events were missed', async () => {
     const u = await small.user('operator');
-    const calls: string[] = [];
-    for (let i = 0; i < WINDOW; i++) calls.push(await placeOn(small, u));
-    const ids = (await Promise.all(calls.map((c) => eventIds(small, u, c)))).flat();
-    expect(ids.length).toBeGreaterThan(WINDOW + 1);
-    const sse = readSse(await resume(small, u, ids[0]!));
+    const ids = await eventIds(u, await callWithHistory(u, WINDOW + 10));
+    const sse = readSse(await resume(u, ids[0]!));
     const ready = await sse.next();
     const body = JSON.parse(ready!.data!) as { after: string; resumed: boolean; missed: boolean };
     expect(body).toMatchObject({ resumed: false, missed: true });
     expect(Number(body.after)).toBeGreaterThanOrEqual(Number(ids.at(-1)));
     // What comes next is new, never the missed backlog.
-    const next = await placeOn(small, u);
+    const next = await placeOn(u);
     const frames = await sse.events(2);
     expect(frames.map((f) => data(f).call_id)).toEqual([next, next]);
     sse.close();
