@@ -32,11 +32,15 @@ async function stream() {
         open++;
         const reader = res.body.getReader();
         const decoder = new TextDecoder();
+        let buffer = '';
         try {
           for (;;) {
             const { value, done } = await reader.read();
             if (done) break;
-            events += decoder.decode(value, { stream: true }).split('\nevent: call\n').length - 1;
+            buffer += decoder.decode(value, { stream: true });
+            const frames = buffer.split('\n\n');
+            buffer = frames.pop()!;
+            for (const frame of frames) if (frame.startsWith('event: call\n')) events++;
           }
         } finally {
           open--;
