@@ -27,6 +27,8 @@ export interface ServiceDeps {
 }
 
 const SIDECAR_KEY_TTL_MS = 30_000;
+/** How often open live streams' tokens and users are checked again, besides before each delivery. */
+const LIVE_REVALIDATE_MS = 1000;
 
 /**
  * What stays the same from one build of the services to the next: the Bun entry builds the services
@@ -101,6 +103,11 @@ export async function buildServices(deps: ServiceDeps & { shared?: SharedService
     pollMs: config.SSE_POLL_MS,
     maxHeld: config.SSE_MAX_BUFFERED,
     logger: deps.logger,
+    revalidateMs: LIVE_REVALIDATE_MS,
+    maxCatchUp: config.SSE_CATCHUP_MAX_EVENTS,
+    // A quarter of the pool: streams catching up never crowd out other requests' queries.
+    catchUpConcurrency: Math.max(1, Math.floor(config.DATABASE_POOL_SIZE / 4)),
+    maxStreamsPerUser: config.SSE_MAX_STREAMS_PER_USER,
   });
   return {
     config,

@@ -136,6 +136,11 @@ export const ConfigSchema = z
     SSE_POLL_MS: int(250, 10, 60_000),
     // Events a slow SSE client may have waiting before the server drops it (it resumes with Last-Event-ID).
     SSE_MAX_BUFFERED: int(1000, 10, 1_000_000),
+    // Event streams one user may have open at once, across instances; beyond, 429 with Retry-After.
+    SSE_MAX_STREAMS_PER_USER: int(5, 1, 1000),
+    // A Last-Event-ID further behind than this many events (the user's; everyone's for admins) is not
+    // caught up: the stream starts at the newest event and its `ready` frame says `missed: true`.
+    SSE_CATCHUP_MAX_EVENTS: int(10_000, 1, 1_000_000),
   })
   .superRefine((cfg, ctx) => {
     for (const name of cfg.ALLOWED_CONTEXTS) {

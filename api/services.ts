@@ -48,6 +48,8 @@ export interface AuthUser {
   role: 'admin' | 'operator' | 'viewer';
   jti: string;
   tokenExpiresAt: Date;
+  /** The token's `ver` claim (the user's token version when it was minted). */
+  tokenVersion: number;
 }
 
 export type AppEnv = {

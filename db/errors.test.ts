@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { DatabaseUnavailableError, isDatabaseUnavailable } from './errors.ts';
+import { DatabaseUnavailableError, isDatabaseUnavailable, isStatementTimeout } from './errors.ts';
 
 /** Which driver errors mean "the database cannot be reached now" (503) rather than a bug (500). */
 
@@ -39,6 +39,28 @@ describe('isDatabaseUnavailable', () => {
       null,
     ]) {
       expect(isDatabaseUnavailable(wrapped(error))).toBe(false);
+    }
+  });
+});
+
+describe('isStatementTimeout', () => {
+  const timedOut = Object.assign(new Error('canceling statement due to statement timeout'), {
+    code: 'ERR_POSTGRES_SERVER_ERROR',
+    errno: '57014',
+  });
+
+  test('a statement the server stopped at its bound: unavailable (503), yet its connection is fine', () => {
+    expect(isDatabaseUnavailable(wrapped(timedOut))).toBe(true);
+    expect(isStatementTimeout(wrapped(timedOut))).toBe(true);
+  });
+
+  test('a lost connection or our own timeout is not one', () => {
+    for (const error of [
+      Object.assign(new Error('Connection closed'), { code: 'ERR_POSTGRES_CONNECTION_CLOSED' }),
+      new DatabaseUnavailableError('PostgreSQL did not answer a statement within 3000 ms'),
+      Object.assign(new Error('duplicate key'), { code: '23505' }),
+    ]) {
+      expect(isStatementTimeout(wrapped(error))).toBe(false);
     }
   });
 });

@@ -118,6 +118,8 @@ export const callEvents = pgTable(
     callId: uuid('call_id')
       .notNull()
       .references(() => calls.id, { onDelete: 'cascade' }),
+    // The call's owner, copied (it never changes) so that one user's live stream reads an index range.
+    ownerId: uuid('owner_id').notNull(),
     seq: integer('seq').notNull(),
     // Identity given by the producer (API or sidecar); applying an event twice is a no-op.
     eventId: text('event_id').notNull(),
@@ -134,6 +136,7 @@ export const callEvents = pgTable(
   (t) => [
     uniqueIndex('call_events_call_seq_key').on(t.callId, t.seq),
     uniqueIndex('call_events_event_id_key').on(t.eventId),
+    index('call_events_owner_id_idx').on(t.ownerId, t.id),
   ],
 );
 
@@ -165,6 +168,24 @@ export const revokedTokens = pgTable(
     expiresAt: tz('expires_at').notNull(),
   },
   (t) => [index('revoked_tokens_expires_idx').on(t.expiresAt)],
+);
+
+/**
+ * Open live event streams, one row each, shared by every API instance: the per-user cap counts the
+ * rows that have not expired. A stream's instance renews its row while it runs and deletes it when it
+ * ends; an instance that dies leaves rows that expire by themselves.
+ */
+export const liveStreams = pgTable(
+  'live_streams',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    openedAt: tz('opened_at').notNull().defaultNow(),
+    expiresAt: tz('expires_at').notNull(),
+  },
+  (t) => [index('live_streams_user_idx').on(t.userId, t.expiresAt)],
 );
 
 /** Single-use ids of signed channel messages (sidecar event batches), kept until they expire. */
@@ -291,4 +312,5 @@ export const schema = {
   rateLimits,
   webhookDeliveries,
   webhookAttempts,
+  liveStreams,
 };

@@ -1089,7 +1089,7 @@ export interface paths {
         };
         /**
          * Live call events (server-sent events)
-         * @description A `text/event-stream` of call events: `event: call`, `id:` the event id (a resumable cursor), `data:` the event (as in the call’s event log) as JSON. Send `Last-Event-ID` (or `last_event_id`) to resume; without it the stream starts with the next event. Comment lines are heartbeats.
+         * @description A `text/event-stream` of call events: `event: call`, `id:` the event id (a resumable cursor), `data:` the event (as in the call’s event log) as JSON. Send `Last-Event-ID` (or `last_event_id`) to resume; without it the stream starts with the next event. Comment lines are heartbeats. A cursor more than SSE_CATCHUP_MAX_EVENTS events behind is not caught up: the stream starts with the next event and its `ready` frame says `"missed": true` (re-list, then follow). At most SSE_MAX_STREAMS_PER_USER streams per user are open at once (429 with Retry-After beyond). The stream ends, delivering nothing more, when its token expires or is revoked, or the user logs out everywhere, gets a new password, is deactivated or changes role.
          */
         get: {
             parameters: {
@@ -1130,6 +1130,15 @@ export interface paths {
                 };
                 /** @description Validation error */
                 422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many requests; see Retry-After */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };

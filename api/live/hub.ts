@@ -1,13 +1,23 @@
-import { eventsAfter, type LiveEventRow, latestEventId } from '../../db/queries/live.ts';
+import { countEventsAfter, eventsAfter, type LiveEventRow, latestEventId } from '../../db/queries/live.ts';
+import { getAuthSubjects } from '../../db/queries/users.ts';
 import type { CallStatus } from '../../db/schema.ts';
 import type { Db } from '../../db/types.ts';
+import { type Grant, grantLost } from '../auth/authority.ts';
 import type { Logger } from '../lib/logger.ts';
+import { StreamLeases } from './leases.ts';
 
 /**
  * Fans call events out to live subscribers. One poller per process reads new events in id order
  * (ids commit in order, see db/queries/calls.ts) every `pollMs`, or at once when this process has
  * just recorded some; each subscriber gets the events it may see, after its own cursor, exactly once.
- * A subscriber that resumes from an older cursor is first caught up from the database.
+ * A subscriber that resumes from an older cursor is first caught up from the database, within a
+ * bounded window, a bounded number of catch-up reads at a time.
+ *
+ * Every subscriber holds a grant (its token and the role it was let in with). Before any delivery
+ * the grants of the subscribers about to receive events are checked against the database, read
+ * after the events were, and every `revalidateMs` all of them are: a revoked token, a user logged
+ * out everywhere, reset, deactivated or given another role, or an expired token drops the
+ * subscriber, and nothing recorded after the change reaches it.
  */
 
 export interface LiveFilter {
@@ -26,9 +36,26 @@ export interface Subscriber {
   drained(): Promise<void>;
 }
 
+export interface HubOptions {
+  pollMs: number;
+  maxHeld: number;
+  logger: Logger;
+  /** How often every subscriber's grant is checked, besides before each delivery. */
+  revalidateMs: number;
+  /** Further behind than this many events (of its owner; of everyone for admins), a stream starts afresh. */
+  maxCatchUp: number;
+  /** Catch-up reads at once, so that a burst of resuming streams cannot take the database pool. */
+  catchUpConcurrency: number;
+  /** Open streams per user, across instances (StreamLeases). */
+  maxStreamsPerUser: number;
+}
+
 interface Sub {
   filter: LiveFilter;
+  grant: Grant;
   cursor: number;
+  /** The newest event when the subscription began: catching up covers everything up to it. */
+  liveFrom: number;
   catchingUp: boolean;
   held: LiveEventRow[];
   sink: Subscriber;
@@ -36,6 +63,8 @@ interface Sub {
 }
 
 const PAGE = 500;
+/** A lease on a stream's place lives this long unless its instance renews it. */
+const LEASE_TTL_SECONDS = 60;
 
 function matches(f: LiveFilter, e: LiveEventRow): boolean {
   if (f.ownerId && e.ownerId !== f.ownerId) return false;
@@ -46,27 +75,66 @@ function matches(f: LiveFilter, e: LiveEventRow): boolean {
 
 export class EventHub {
   private readonly subs = new Set<Sub>();
+  private readonly leases: StreamLeases;
   private cursor: number | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private revalidateTimer: ReturnType<typeof setTimeout> | null = null;
   private polling: Promise<void> | null = null;
   private pollAgain = false;
   private stopped = false;
+  /** Grants to check in the next round trip: callers in the same tick share one. */
+  private batch: { subs: Set<Sub>; done: Promise<void> } | null = null;
+  private catchUpsRunning = 0;
+  private readonly catchUpsWaiting: Array<() => void> = [];
 
   constructor(
     private readonly db: Db,
-    private readonly options: { pollMs: number; maxHeld: number; logger: Logger },
-  ) {}
+    private readonly options: HubOptions,
+  ) {
+    this.leases = new StreamLeases(db, {
+      max: options.maxStreamsPerUser,
+      ttlSeconds: LEASE_TTL_SECONDS,
+      logger: options.logger,
+    });
+  }
 
   get size(): number {
     return this.subs.size;
   }
 
-  /** Starts a subscription after `afterId` (null: from now on). Resolves when it is live. */
-  async subscribe(filter: LiveFilter, afterId: number | null, sink: Subscriber): Promise<() => void> {
-    const start = afterId ?? (await latestEventId(this.db));
+  /**
+   * Takes one of `userId`'s stream places: resolves to the function that gives it back, or to null
+   * when the user already has `maxStreamsPerUser` streams open.
+   */
+  async admit(userId: string): Promise<(() => Promise<void>) | null> {
+    const lease = await this.leases.acquire(userId);
+    return lease === null ? null : () => this.leases.release(lease);
+  }
+
+  /**
+   * Where a stream resuming after `afterId` (null: not resuming) starts. More than `maxCatchUp`
+   * events of `ownerId` (null: of everyone) behind, it starts at the newest event instead, `missed`.
+   */
+  resumePoint(ownerId: string | null, afterId: number | null): Promise<{ start: number; missed: boolean }> {
+    return this.catchUpSlot(async () => {
+      if (afterId !== null) {
+        const max = this.options.maxCatchUp;
+        if ((await countEventsAfter(this.db, { afterId, ownerId, max })) <= max) {
+          return { start: afterId, missed: false };
+        }
+      }
+      return { start: await latestEventId(this.db), missed: afterId !== null };
+    });
+  }
+
+  /** Starts a subscription after `start` (see resumePoint). Resolves when it is live. */
+  async subscribe(filter: LiveFilter, start: number, sink: Subscriber, grant: Grant): Promise<() => void> {
+    const liveFrom = Math.max(start, await latestEventId(this.db));
     const sub: Sub = {
       filter,
+      grant,
       cursor: start,
+      liveFrom,
       catchingUp: true,
       held: [],
       sink,
@@ -74,13 +142,18 @@ export class EventHub {
     };
     this.subs.add(sub);
     this.ensurePolling();
+    this.ensureRevalidating();
     try {
       // Catch up page by page, never handing over more than the subscriber may hold at once.
       const pageSize = Math.max(1, Math.min(PAGE, sub.maxHeld));
       for (;;) {
-        const page = await eventsAfter(this.db, { afterId: sub.cursor, limit: pageSize, ...filter });
+        const page = await this.catchUpSlot(() =>
+          eventsAfter(this.db, { afterId: sub.cursor, limit: pageSize, ...filter }),
+        );
         if (!this.subs.has(sub)) break;
         if (page.length > 0) {
+          await this.verify([sub]);
+          if (!this.subs.has(sub)) break;
           if (!sub.sink.deliver(page)) {
             this.drop(sub, 'slow');
             break;
@@ -92,6 +165,7 @@ export class EventHub {
         if (!this.subs.has(sub)) break;
       }
       if (this.subs.has(sub)) {
+        // What the poller held meanwhile was checked before it was held.
         sub.catchingUp = false;
         const held = sub.held.filter((e) => e.id > sub.cursor);
         sub.held = [];
@@ -123,13 +197,85 @@ export class EventHub {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.revalidateTimer) clearTimeout(this.revalidateTimer);
     await this.polling;
     for (const sub of [...this.subs]) this.drop(sub, 'shutdown');
+    await this.leases.stop();
   }
 
   private drop(sub: Sub, reason: string) {
     if (!this.subs.delete(sub)) return;
     sub.sink.close(reason);
+  }
+
+  /** Runs a catch-up read when one of `catchUpConcurrency` places is free. */
+  private async catchUpSlot<T>(read: () => Promise<T>): Promise<T> {
+    if (this.catchUpsRunning >= this.options.catchUpConcurrency) {
+      await new Promise<void>((resolve) => this.catchUpsWaiting.push(resolve));
+    } else {
+      this.catchUpsRunning++;
+    }
+    try {
+      return await read();
+    } finally {
+      const next = this.catchUpsWaiting.shift();
+      if (next) next();
+      else this.catchUpsRunning--;
+    }
+  }
+
+  /**
+   * Checks the grants of `subs` in one round trip shared with every other caller in this tick, and
+   * drops those that no longer hold. Rejects when the check could not be made.
+   */
+  private verify(subs: Iterable<Sub>): Promise<void> {
+    let batch = this.batch;
+    if (!batch) {
+      const created = { subs: new Set<Sub>(), done: Promise.resolve() };
+      created.done = Promise.resolve().then(() => {
+        if (this.batch === created) this.batch = null;
+        return this.check([...created.subs]);
+      });
+      this.batch = batch = created;
+    }
+    for (const sub of subs) batch.subs.add(sub);
+    return batch.done;
+  }
+
+  private async check(subs: Sub[]): Promise<void> {
+    const open = subs.filter((s) => this.subs.has(s));
+    if (open.length === 0) return;
+    const now = await getAuthSubjects(
+      this.db,
+      [...new Set(open.map((s) => s.grant.userId))],
+      [...new Set(open.map((s) => s.grant.jti))],
+    );
+    const at = Date.now();
+    for (const sub of open) {
+      const user = now.users.get(sub.grant.userId);
+      const reason = grantLost(
+        sub.grant,
+        user ? { ...user, revoked: now.revoked.has(sub.grant.jti) } : null,
+        at,
+      );
+      if (reason) this.drop(sub, reason);
+    }
+  }
+
+  private ensureRevalidating() {
+    if (this.revalidateTimer || this.stopped) return;
+    this.revalidateTimer = setTimeout(async () => {
+      if (this.subs.size > 0) {
+        try {
+          await this.verify([...this.subs]);
+        } catch (error) {
+          // Nothing is delivered unchecked meanwhile: each delivery checks again, and fails closed.
+          this.options.logger.warn('live stream revalidation failed', { error });
+        }
+      }
+      this.revalidateTimer = null;
+      if (this.subs.size > 0) this.ensureRevalidating();
+    }, this.options.revalidateMs);
   }
 
   private ensurePolling() {
@@ -146,15 +292,16 @@ export class EventHub {
     }
     this.polling = (async () => {
       try {
+        // The poller fans out what is new; the backlog of a subscriber catching up is read by its
+        // own catch-up, page by page as it drains, never all at once into what it holds.
         if (this.cursor === null) {
-          const low = Math.min(...[...this.subs].map((s) => s.cursor));
-          this.cursor = low;
+          this.cursor = Math.min(...[...this.subs].map((s) => Math.max(s.cursor, s.liveFrom)));
         }
         for (;;) {
           const page = await eventsAfter(this.db, { afterId: this.cursor, limit: PAGE });
           if (page.length === 0) break;
           this.cursor = page.at(-1)!.id;
-          this.dispatch(page);
+          await this.dispatch(page);
           if (page.length < PAGE) break;
         }
       } catch (error) {
@@ -171,9 +318,21 @@ export class EventHub {
     })();
   }
 
-  private dispatch(events: LiveEventRow[]) {
-    for (const sub of [...this.subs]) {
-      const mine = events.filter((e) => e.id > sub.cursor && matches(sub.filter, e));
+  private async dispatch(events: LiveEventRow[]) {
+    const wanted = (sub: Sub) => events.filter((e) => e.id > sub.cursor && matches(sub.filter, e));
+    const recipients = [...this.subs].filter((sub) => wanted(sub).length > 0);
+    if (recipients.length === 0) return;
+    try {
+      await this.verify(recipients);
+    } catch (error) {
+      // Unchecked, nothing goes out: the streams end, and their clients resume with Last-Event-ID.
+      this.options.logger.warn('live stream grant check failed', { error });
+      for (const sub of recipients) this.drop(sub, 'error');
+      return;
+    }
+    for (const sub of recipients) {
+      if (!this.subs.has(sub)) continue;
+      const mine = wanted(sub);
       if (mine.length === 0) continue;
       if (sub.catchingUp) {
         sub.held.push(...mine);

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { getAuthSubject } from '../../db/queries/users.ts';
 import type { Role } from '../../db/schema.ts';
+import { tokenHonoured } from '../auth/authority.ts';
 import { InvalidTokenError, verifyAccessToken } from '../auth/tokens.ts';
 import { bearerToken } from '../channel/signing.ts';
 import { ApiError } from '../errors.ts';
@@ -29,7 +30,7 @@ export function requireAuth(...roles: Role[]): MiddlewareHandler<AppEnv> {
       throw error;
     }
     const subject = await getAuthSubject(services.db, claims.sub, claims.jti);
-    if (!subject?.isActive || subject.revoked || subject.tokenVersion !== claims.ver) {
+    if (!tokenHonoured(subject, claims.ver)) {
       throw new ApiError('invalid_token', 'The token is not valid');
     }
     c.set('user', {
@@ -38,6 +39,7 @@ export function requireAuth(...roles: Role[]): MiddlewareHandler<AppEnv> {
       role: subject.role,
       jti: claims.jti,
       tokenExpiresAt: new Date(claims.exp * 1000),
+      tokenVersion: claims.ver,
     });
     if (allowed.size > 0 && !allowed.has(subject.role)) {
       throw new ApiError('forbidden', `This needs one of the roles: ${[...allowed].join(', ')}`);

@@ -1,7 +1,7 @@
 import { SQL, type TransactionSQL } from 'bun';
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/bun-sql';
-import { DatabaseUnavailableError, isDatabaseUnavailable } from '../errors.ts';
+import { DatabaseUnavailableError, isDatabaseUnavailable, isStatementTimeout } from '../errors.ts';
 import { schema } from '../schema.ts';
 import type { Database, Db } from '../types.ts';
 import { redactUrl } from './redact.ts';
@@ -13,9 +13,10 @@ export interface PostgresOptions {
   connectionTimeout?: number;
   /**
    * Milliseconds one round trip to the server may take (a statement, or the BEGIN, COMMIT or
-   * ROLLBACK of a transaction); 0 (default) waits for ever. When it passes, the statement fails
-   * with DatabaseUnavailableError and the whole pool is replaced, as it is when a statement
-   * finds its connection lost.
+   * ROLLBACK of a transaction); 0 (default) waits for ever. The server itself stops a statement
+   * a little before (statement_timeout), which fails that statement alone. When the bound passes
+   * with no answer at all, the statement fails with DatabaseUnavailableError and the pool is
+   * replaced, as it is when a statement finds its connection lost.
    */
   queryTimeoutMs?: number;
 }
@@ -31,7 +32,16 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Databa
       prepare: true,
       // A connection given up on mid-transaction may never reach the server as closed (the
       // link died): the server ends such a session itself, rather than hold its row locks.
-      ...(timeoutMs > 0 ? { connection: { idle_in_transaction_session_timeout: timeoutMs } } : {}),
+      // A statement that is merely slow is stopped by the server before the client's bound, so
+      // it fails alone and stops costing the server, and its connection stays in the pool.
+      ...(timeoutMs > 0
+        ? {
+            connection: {
+              idle_in_transaction_session_timeout: timeoutMs,
+              statement_timeout: Math.max(1, Math.floor(timeoutMs * 0.9)),
+            },
+          }
+        : {}),
     });
   const pool = timeoutMs > 0 ? guardedPool(open, timeoutMs) : null;
   const client = pool ? (pool.client as unknown as SQL) : open();
@@ -64,8 +74,10 @@ interface TxClient extends Statements {
  * Bun's client has no bound on how long a statement waits for the server. A connection whose
  * peer went silent (a firewall that dropped its state, a blackholed link) holds its statements
  * for ever, and new statements are queued behind them. Every round trip is therefore given
- * `timeoutMs`; when one passes, it fails and the pool it ran on is closed at once (failing what
- * else waited on it) and replaced by a fresh one, so that the next statements get new connections.
+ * `timeoutMs`; when one passes, it fails and the pool it ran on is replaced by a fresh one, so
+ * that the next statements get new connections. The old pool is closed gracefully: what else is
+ * in flight on it finishes (or fails at its own bound), so one slow statement never fails other
+ * callers' healthy ones.
  */
 function guardedPool(open: () => SQL, timeoutMs: number) {
   let current = open();
@@ -73,7 +85,7 @@ function guardedPool(open: () => SQL, timeoutMs: number) {
   const replace = (pool: SQL) => {
     if (pool !== current) return;
     current = open();
-    pool.close({ timeout: 0 }).catch(() => undefined);
+    pool.close({ timeout: Math.ceil(timeoutMs / 1000) }).catch(() => undefined);
   };
 
   /** Rejects when an armed round trip takes longer than timeoutMs. */
@@ -104,7 +116,7 @@ function guardedPool(open: () => SQL, timeoutMs: number) {
   // each one only when a statement fails on it: the first such failure replaces them all.
   function settle<T>(pool: SQL, work: Promise<T>): Promise<T> {
     return work.catch((error: unknown) => {
-      if (isDatabaseUnavailable(error)) replace(pool);
+      if (isDatabaseUnavailable(error) && !isStatementTimeout(error)) replace(pool);
       throw error;
     });
   }

@@ -83,6 +83,7 @@ export async function insertCall(
       .insert(callEvents)
       .values({
         callId: call!.id,
+        ownerId: call!.ownerId,
         seq: 1,
         eventId: `${call!.id}:created`,
         type: 'created',
@@ -294,6 +295,7 @@ export function planCallEvents(
       index: out.length,
       values: {
         callId: input.callId,
+        ownerId: call.ownerId,
         seq,
         eventId: input.eventId,
         type: input.type,

@@ -25,6 +25,7 @@ export interface HousekeepingResult {
   idempotencyKeys: number;
   loginThrottle: number;
   rateLimits: number;
+  liveStreams: number;
 }
 
 const terminal = sql.join(
@@ -46,7 +47,7 @@ async function deleteInBatches(db: Db, batch: (limit: number) => ReturnType<type
 
 /**
  * Deletes what nothing needs any more: single-use command ids and revoked token ids past their
- * expiry, idempotency keys past their life, login and rate-limit counters whose windows have ended,
+ * expiry, expired live stream places, idempotency keys past their life, login and rate-limit counters whose windows have ended,
  * finished calls older than the retention period (their event logs, webhook deliveries and
  * attempts go with them), and audit log entries older than theirs. Calls that have not reached a
  * final status are never deleted.
@@ -109,5 +110,21 @@ export async function runHousekeeping(db: Db, options: HousekeepingOptions): Pro
       limit ${n}) returning 1`,
     limit,
   );
-  return { calls, auditLog, usedJtis, revokedTokens, idempotencyKeys, loginThrottle, rateLimits };
+  // Places of live streams whose instance stopped renewing them (it died).
+  const liveStreams = await deleteInBatches(
+    db,
+    (n) => sql`delete from live_streams where id in (
+      select id from live_streams where expires_at < now() limit ${n}) returning 1`,
+    limit,
+  );
+  return {
+    calls,
+    auditLog,
+    usedJtis,
+    revokedTokens,
+    idempotencyKeys,
+    loginThrottle,
+    rateLimits,
+    liveStreams,
+  };
 }

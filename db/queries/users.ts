@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import { type Role, revokedTokens, users } from '../schema.ts';
 import type { Db } from '../types.ts';
 import { canonicalUsername } from '../username.ts';
@@ -50,6 +50,44 @@ export interface AuthSubject {
 export async function getAuthSubject(db: Db, id: string, jti: string): Promise<AuthSubject | null> {
   const rows = await authLookup(db).execute({ id, jti });
   return (rows[0] as AuthSubject | undefined) ?? null;
+}
+
+/** The users behind a set of open streams as they are now, and which of their token ids are revoked. */
+export interface AuthSubjects {
+  users: Map<string, Omit<AuthSubject, 'revoked'>>;
+  revoked: Set<string>;
+}
+
+/** getAuthSubject for many users and tokens at once, in one statement. */
+export async function getAuthSubjects(db: Db, ids: string[], jtis: string[]): Promise<AuthSubjects> {
+  const out: AuthSubjects = { users: new Map(), revoked: new Set() };
+  if (ids.length === 0) return out;
+  const people = db
+    .select({
+      key: sql<string>`${users.id}::text`.as('key'),
+      username: users.username,
+      role: users.role,
+      isActive: users.isActive,
+      tokenVersion: users.tokenVersion,
+    })
+    .from(users)
+    .where(inArray(users.id, ids));
+  const tokens = db
+    .select({
+      key: revokedTokens.jti,
+      username: sql<string>`null::text`.as('username'),
+      role: sql<Role>`null::text`.as('role'),
+      isActive: sql<boolean>`null::boolean`.as('is_active'),
+      tokenVersion: sql<number>`null::integer`.as('token_version'),
+    })
+    .from(revokedTokens)
+    .where(inArray(revokedTokens.jti, jtis.length > 0 ? jtis : ['']));
+  for (const row of await people.unionAll(tokens)) {
+    const { key, ...user } = row;
+    if (user.isActive === null) out.revoked.add(key);
+    else out.users.set(key, { id: key, ...user });
+  }
+  return out;
 }
 
 export async function getUserById(db: Db, id: string): Promise<UserRow | null> {

@@ -9,6 +9,7 @@
  */
 import { benchApi } from './api.bench.ts';
 import { type Row, table, writeResults } from './lib.ts';
+import { benchLive } from './live.bench.ts';
 import { benchSidecar } from './sidecar.bench.ts';
 import { benchSse } from './sse.bench.ts';
 import { benchWebhooks } from './webhooks.bench.ts';
@@ -21,6 +22,7 @@ const benches: Record<string, () => Promise<Row[]>> = {
   sse: () => benchSse({ subscribers: Number(process.env.BENCH_SSE_SUBSCRIBERS ?? 1000), events: 20 }),
   workers: () => benchWorkers({ seconds }),
   webhooks: () => benchWebhooks({ events: Number(process.env.BENCH_WEBHOOK_EVENTS ?? 200) }),
+  live: () => benchLive({ seconds }),
 };
 
 const onlyIndex = process.argv.indexOf('--only');

@@ -142,6 +142,33 @@ describe('a bound on every round trip', () => {
     expect(failed).toBeLessThanOrEqual(1);
   });
 
+  test('a statement slower than the bound fails alone: the server stops it, the others in flight finish', async () => {
+    const database = guarded();
+    await database.ping();
+    const marker = `slow_${crypto.randomUUID().replaceAll('-', '').slice(0, 12)}`;
+    const slow = failure(database.db.execute(sql.raw(`select pg_sleep(5) as ${marker}`)));
+    // Others start just before the slow one reaches the bound, and end after it.
+    await Bun.sleep(TIMEOUT_MS - 150);
+    const others = Promise.all(
+      [1, 2].map(() => database.db.execute<{ ok: number }>(sql`select 1 as ok from pg_sleep(0.3)`)),
+    );
+    const { error } = await slow;
+    expect(isDatabaseUnavailable(error)).toBe(true);
+    const answers = await others;
+    expect(answers.map((rows) => (rows as unknown as { ok: number }[])[0]!.ok)).toEqual([1, 1]);
+    // Nothing keeps running at the server for a caller that was given up on.
+    const running = async () => {
+      const rows = (await direct.db.execute<{ n: number }>(
+        sql`select count(*)::int as n from pg_stat_activity
+            where state = 'active' and query like ${`%${marker}%`} and pid <> pg_backend_pid()`,
+      )) as unknown as { n: number }[];
+      return rows[0]!.n;
+    };
+    const deadline = Date.now() + 1500;
+    while ((await running()) > 0 && Date.now() < deadline) await Bun.sleep(50);
+    expect(await running()).toBe(0);
+  });
+
   test('without a bound (the default) nothing is cut short', async () => {
     const u = new URL(direct.url!);
     u.port = String(proxy.port);

@@ -78,6 +78,8 @@ export const WORKERD_SKIPS: Readonly<Record<string, string>> = {
     'needs a second API with other settings (SSE_MAX_BUFFERED) and in-process requests',
   'a client resumes on a new API instance with no gap and no duplicate':
     'stops one API instance and starts another on the same database',
+  'the cap holds across API instances sharing the database':
+    'needs a second API instance on the same database; one wrangler dev serves a test file',
   'a name that resolves to a private or metadata address is refused at delivery, and not retried':
     "replaces the Bun API's DNS resolution (resolveHost); on Workers the platform resolves names itself",
   'an endpoint gets at most WEBHOOK_ENDPOINT_CONCURRENCY attempts at once, however many calls report to it':

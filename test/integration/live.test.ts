@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect } from 'bun:test';
+import { sql } from 'drizzle-orm';
+import { issueAccessToken } from '../../api/auth/tokens.ts';
 import type { CallEventInput } from '../../api/channel/index.ts';
-import { readSse, type SseFrame } from '../harness/sse.ts';
+import { eventsAfterQuery } from '../../db/queries/live.ts';
+import { rowsOf } from '../../db/queries/prepared.ts';
+import type { Role } from '../../db/schema.ts';
+import { readSse, type SseFrame, type SseReader } from '../harness/sse.ts';
 import {
   expectProblem,
   MODES,
@@ -12,9 +17,13 @@ import {
 } from '../harness/stack.ts';
 
 let stack: TestStack;
+/** The per-user stream cap this file's API runs with. */
+const CAP = 3;
 
 beforeAll(async () => {
-  stack = await startTestStack({ env: { SSE_HEARTBEAT_MS: '200', SSE_POLL_MS: '50' } });
+  stack = await startTestStack({
+    env: { SSE_HEARTBEAT_MS: '200', SSE_POLL_MS: '50', SSE_MAX_STREAMS_PER_USER: String(CAP) },
+  });
 }, 60_000);
 afterAll(() => stack.stop());
 
@@ -259,5 +268,306 @@ describe('across an API restart', () => {
       await second.stop();
       await database.close();
     }
+  });
+});
+
+/** Every frame until the stream ends; fails if it is still open after `withinMs`. */
+async function untilEnd(sse: SseReader, withinMs: number): Promise<SseFrame[]> {
+  const frames: SseFrame[] = [];
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const left = deadline - Date.now();
+    const frame = left > 0 ? await sse.next(left).catch(() => undefined) : undefined;
+    if (frame === undefined) throw new Error(`the stream was still open after ${withinMs} ms`);
+    if (frame === null) return frames;
+    frames.push(frame);
+  }
+}
+
+async function ok(res: Response) {
+  expect(res.status).toBe(200);
+  await res.body?.cancel();
+}
+
+interface Ending {
+  what: string;
+  role: Role;
+  end(subject: TestUser, admin: TestUser, mode: Mode): Promise<void>;
+}
+
+const ENDINGS: Ending[] = [
+  {
+    what: 'its token is revoked',
+    role: 'operator',
+    end: async (u, _, mode) =>
+      ok(await stack.request(mode, '/api/v2/token/revoke', { method: 'POST', token: u.token })),
+  },
+  {
+    what: 'the user logs out everywhere',
+    role: 'operator',
+    end: async (u, _, mode) =>
+      ok(await stack.request(mode, '/api/v2/token/revoke', { token: u.token, json: { all: true } })),
+  },
+  {
+    what: 'the user’s password is reset',
+    role: 'operator',
+    end: async (u, admin, mode) =>
+      ok(
+        await stack.request(mode, `/api/v2/users/${u.id}/password`, {
+          token: admin.token,
+          json: { password: `reset-${crypto.randomUUID()}` },
+        }),
+      ),
+  },
+  {
+    what: 'the user is deactivated',
+    role: 'operator',
+    end: async (u, admin, mode) =>
+      ok(
+        await stack.request(mode, `/api/v2/users/${u.id}`, {
+          method: 'PATCH',
+          token: admin.token,
+          json: { is_active: false },
+        }),
+      ),
+  },
+  {
+    // An admin's stream carries every user's calls; an operator may see only its own.
+    what: 'an admin is demoted to operator',
+    role: 'admin',
+    end: async (u, admin, mode) =>
+      ok(
+        await stack.request(mode, `/api/v2/users/${u.id}`, {
+          method: 'PATCH',
+          token: admin.token,
+          json: { role: 'operator' },
+        }),
+      ),
+  },
+];
+
+for (const mode of MODES) {
+  describe(`a stream ends with the right to it (${mode})`, () => {
+    for (const ending of ENDINGS) {
+      test(`delivers nothing once ${ending.what}, and closes`, async () => {
+        const admin = await stack.user('admin');
+        const other = await stack.user('operator');
+        const subject = await stack.user(ending.role);
+        const othersCall = await place(other);
+        const sse = readSse(await open(mode, subject.token));
+        expect((await sse.next())?.event).toBe('ready');
+        const own = await place(subject);
+        expect((await sse.events(2)).map((f) => data(f).call_id)).toEqual([own, own]);
+        await ending.end(subject, admin, mode);
+        // Events recorded after the change, of the subject's own call and of another user's.
+        await finish(own);
+        await finish(othersCall);
+        const after = await untilEnd(sse, 8000);
+        expect(after.filter((f) => f.event !== undefined)).toEqual([]);
+      });
+    }
+
+    test('delivers nothing once its token expires, and closes at the expiry', async () => {
+      const subject = await stack.user('operator');
+      const short = await issueAccessToken({
+        key: stack.keys.signing,
+        issuer: stack.config.JWT_ISSUER,
+        audience: stack.config.JWT_AUDIENCE,
+        userId: subject.id,
+        tokenVersion: 1,
+        ttlSeconds: 2,
+      });
+      const sse = readSse(await open(mode, short.token));
+      expect((await sse.next())?.event).toBe('ready');
+      const own = await place(subject);
+      expect((await sse.events(2)).map((f) => data(f).call_id)).toEqual([own, own]);
+      await Bun.sleep(Math.max(0, short.expiresAt.getTime() - Date.now()));
+      await finish(own);
+      const after = await untilEnd(sse, 8000);
+      expect(after.filter((f) => f.event !== undefined)).toEqual([]);
+    });
+  });
+
+  describe(`streams per user (${mode})`, () => {
+    test('at most SSE_MAX_STREAMS_PER_USER at once; beyond, 429 problem+json with Retry-After', async () => {
+      const u = await stack.user('operator');
+      const other = await stack.user('operator');
+      const answers = await Promise.all(Array.from({ length: 4 * CAP }, () => open(mode, u.token)));
+      const accepted = answers.filter((r) => r.status === 200);
+      // One instance takes a user's streams one at a time; instances racing may refuse one more.
+      if (stack.target === 'bun') expect(accepted.length).toBe(CAP);
+      else expect(accepted.length).toBeLessThanOrEqual(CAP);
+      for (const refused of answers.filter((r) => r.status !== 200)) {
+        expect(refused.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+        const problem = await expectProblem(refused, 429, 'rate_limited');
+        expect(problem.detail).toContain(`${CAP} live event streams`);
+      }
+      const streams = accepted.map(readSse);
+      for (const s of streams) expect((await s.next())?.event).toBe('ready');
+      // Another user is not affected.
+      const theirs = readSse(await open(mode, other.token));
+      expect((await theirs.next())?.event).toBe('ready');
+      theirs.close();
+      // A stream that ends gives its place back.
+      streams[0]!.close();
+      const deadline = Date.now() + 5000;
+      let again = await open(mode, u.token);
+      while (again.status === 429 && Date.now() < deadline) {
+        await again.body?.cancel();
+        await Bun.sleep(100);
+        again = await open(mode, u.token);
+      }
+      expect(again.status).toBe(200);
+      readSse(again).close();
+      for (const s of streams.slice(1)) s.close();
+    });
+  });
+
+  describe(`catching up (${mode})`, () => {
+    test('a user’s catch-up reads an index range of that user’s events, never the whole log', async () => {
+      const u = await stack.user('operator');
+      const plan = await stack.database.db.transaction(async (tx) => {
+        // Tables this small are read whole whatever the indexes; what matters is that one fits.
+        await tx.execute(sql`set local enable_seqscan = off`);
+        const rows = rowsOf<Record<string, string>>(
+          await tx.execute(sql`explain ${eventsAfterQuery(tx, { afterId: 0, limit: 500, ownerId: u.id })}`),
+        );
+        return rows.map((r) => Object.values(r)[0]).join('\n');
+      });
+      expect(plan).toContain('call_events_owner_id_idx');
+      expect(plan).not.toContain('Sort');
+    });
+  });
+}
+
+describe('streams per user across instances', () => {
+  test('the cap holds across API instances sharing the database', async () => {
+    const second = await startTestStack({
+      database: stack.database,
+      env: { SSE_POLL_MS: '50', SSE_MAX_STREAMS_PER_USER: String(CAP) },
+    });
+    const streams: SseReader[] = [];
+    try {
+      const u = await stack.user('operator');
+      // Each instance signs its own tokens: the same user logs in on the second one too.
+      const login = await second.login(u.username, u.password);
+      const token2 = ((await login.json()) as { access_token: string }).access_token;
+      for (let i = 0; i < CAP - 1; i++) streams.push(readSse(await open('http', u.token)));
+      const answers = await Promise.all([
+        open('http', u.token),
+        second.request('http', '/api/v2/events', { token: token2 }),
+        second.request('http', '/api/v2/events', { token: token2 }),
+      ]);
+      expect(answers.filter((r) => r.status === 200).length).toBeLessThanOrEqual(1);
+      for (const r of answers) {
+        if (r.status === 200) streams.push(readSse(r));
+        else await expectProblem(r, 429, 'rate_limited');
+      }
+      for (const s of streams) expect((await s.next())?.event).toBe('ready');
+      // Once one ends on the first instance, the second has room.
+      for (const s of streams.splice(0, 1)) s.close();
+      const deadline = Date.now() + 5000;
+      let again = await second.request('http', '/api/v2/events', { token: token2 });
+      while (again.status === 429 && Date.now() < deadline) {
+        await again.body?.cancel();
+        await Bun.sleep(100);
+        again = await second.request('http', '/api/v2/events', { token: token2 });
+      }
+      expect(again.status).toBe(200);
+      streams.push(readSse(again));
+    } finally {
+      for (const s of streams) s.close();
+      await second.stop();
+    }
+  });
+});
+
+describe('catching up within a window', () => {
+  let small: TestStack;
+  const WINDOW = 1000;
+  const BUFFERED = 10;
+  beforeAll(async () => {
+    small = await startTestStack({
+      env: {
+        SSE_POLL_MS: '20',
+        SSE_CATCHUP_MAX_EVENTS: String(WINDOW),
+        SSE_MAX_BUFFERED: String(BUFFERED),
+      },
+    });
+  }, 60_000);
+  afterAll(() => small.stop());
+
+  const placeOn = async (user: TestUser) => {
+    const res = await small.request('http', '/api/v2/calls', {
+      token: user.token,
+      json: { phone_number: '5551234000' },
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { call_id: string }).call_id;
+  };
+  /** A call of `user` with `count` more events in its log (a long history, written directly). */
+  const callWithHistory = async (user: TestUser, count: number) => {
+    const callId = await placeOn(user);
+    await small.database.db.execute(sql`insert into call_events
+        (call_id, owner_id, seq, event_id, type, status, source, occurred_at)
+      select ${callId}::uuid, ${user.id}::uuid, 100 + g, ${callId} || ':history:' || g,
+             'ringing', 'ringing', 'sidecar:test-sidecar', now()
+      from generate_series(1, ${count}::int) g order by g`);
+    return callId;
+  };
+  const eventIds = async (user: TestUser, callId: string) => {
+    const res = await small.request('http', `/api/v2/calls/${callId}/events`, { token: user.token });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { events: { id: string }[] };
+    return body.events.map((e) => e.id);
+  };
+  const resume = (user: TestUser, after: string) =>
+    small.request('http', '/api/v2/events', { token: user.token, headers: { 'Last-Event-ID': after } });
+
+  test('within SSE_CATCHUP_MAX_EVENTS of the user’s newest event, everything after the cursor comes', async () => {
+    const u = await small.user('operator');
+    const calls: string[] = [];
+    for (let i = 0; i < 4; i++) calls.push(await placeOn(u));
+    const ids = (await Promise.all(calls.map((c) => eventIds(u, c)))).flat();
+    // Other users' events do not use up this user's window.
+    await callWithHistory(await small.user('operator'), 2 * WINDOW);
+    const sse = readSse(await resume(u, ids[0]!));
+    const ready = await sse.next();
+    expect(JSON.parse(ready!.data!)).toMatchObject({ after: ids[0], resumed: true, missed: false });
+    expect((await sse.events(ids.length - 1)).map((f) => f.id)).toEqual(ids.slice(1));
+    sse.close();
+  });
+
+  test('a lone stream catches up more events than it may have waiting, all of them, once', async () => {
+    const u = await small.user('operator');
+    const ids = await eventIds(u, await callWithHistory(u, WINDOW - 100));
+    expect(ids.length).toBeGreaterThan(2 * BUFFERED);
+    // No other stream is open: the hub's poller starts with this one.
+    const deadline = Date.now() + 5000;
+    while (small.api.services.live.size > 0 && Date.now() < deadline) await Bun.sleep(20);
+    expect(small.api.services.live.size).toBe(0);
+    await Bun.sleep(200); // a few poll intervals: the idle poller forgets its cursor
+    const sse = readSse(await resume(u, '0'));
+    expect(JSON.parse((await sse.next())!.data!)).toMatchObject({ resumed: true, missed: false });
+    expect((await sse.events(ids.length)).map((f) => f.id)).toEqual(ids);
+    // And it is live.
+    const next = await placeOn(u);
+    expect((await sse.events(2)).map((f) => data(f).call_id)).toEqual([next, next]);
+    sse.close();
+  });
+
+  test('further behind, the stream starts at the newest event and says that events were missed', async () => {
+    const u = await small.user('operator');
+    const ids = await eventIds(u, await callWithHistory(u, WINDOW + 10));
+    const sse = readSse(await resume(u, ids[0]!));
+    const ready = await sse.next();
+    const body = JSON.parse(ready!.data!) as { after: string; resumed: boolean; missed: boolean };
+    expect(body).toMatchObject({ resumed: false, missed: true });
+    expect(Number(body.after)).toBeGreaterThanOrEqual(Number(ids.at(-1)));
+    // What comes next is new, never the missed backlog.
+    const next = await placeOn(u);
+    const frames = await sse.events(2);
+    expect(frames.map((f) => data(f).call_id)).toEqual([next, next]);
+    sse.close();
   });
 });

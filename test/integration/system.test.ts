@@ -9,6 +9,7 @@ import {
   callEvents,
   calls,
   idempotencyKeys,
+  liveStreams,
   loginThrottle,
   rateLimits,
   revokedTokens,
@@ -345,6 +346,13 @@ describe('housekeeping', () => {
       { key: `kept-${tag}`, windowStartedAt: ago(1000), count: 7 },
     ]);
 
+    const streamGone = crypto.randomUUID();
+    const streamKept = crypto.randomUUID();
+    await db.insert(liveStreams).values([
+      { id: streamGone, userId: owner.id, expiresAt: ago(1000) },
+      { id: streamKept, userId: owner.id, expiresAt: ago(-60_000) },
+    ]);
+
     for (const id of [...old, ...kept]) {
       const res = await stack.request('http', `/api/v2/calls/${id}`, { token: owner.token });
       expect(res.status).toBe(200);
@@ -364,7 +372,13 @@ describe('housekeeping', () => {
       expect(deleted.idempotencyKeys).toBeGreaterThanOrEqual(1);
       expect(deleted.loginThrottle).toBeGreaterThanOrEqual(1);
       expect(deleted.rateLimits).toBeGreaterThanOrEqual(1);
+      expect(deleted.liveStreams).toBeGreaterThanOrEqual(1);
     }
+    const streamsLeft = await db
+      .select({ id: liveStreams.id })
+      .from(liveStreams)
+      .where(inArray(liveStreams.id, [streamGone, streamKept]));
+    expect(streamsLeft.map((r) => r.id)).toEqual([streamKept]);
 
     const ids = (rows: Array<{ id: string }>) => rows.map((r) => r.id).sort();
     expect(

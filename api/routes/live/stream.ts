@@ -1,7 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
-import { type LiveEventRow, latestEventId } from '../../../db/queries/live.ts';
-import { getAuthSubject } from '../../../db/queries/users.ts';
+import type { LiveEventRow } from '../../../db/queries/live.ts';
 import { CALL_STATUSES, type CallStatus } from '../../../db/schema.ts';
 import { readableCallsOwner } from '../../calls/access.ts';
 import { presentEvent } from '../../calls/present.ts';
@@ -10,6 +9,14 @@ import { requireAuth } from '../../middleware/auth.ts';
 import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
 
 const CURSOR = /^\d{1,18}$/;
+/** Seconds a client refused for having too many streams open is told to wait. */
+const STREAMS_RETRY_AFTER = 5;
+/** Events written at once before the stream yields to other work. */
+const WRITE_BATCH = 100;
+
+/** One `event: call` frame (JSON has no line breaks, so the data is one line). */
+const callFrame = (e: LiveEventRow) =>
+  `event: call\ndata: ${JSON.stringify(presentEvent(e))}\nid: ${e.id}\n\n`;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const StreamQuerySchema = z.object({
@@ -64,9 +71,12 @@ function parseList(
 /**
  * GET /api/v2/events: server-sent events of the calls the caller may read (readableCallsOwner).
  * Each event's `id:` is its global id; reconnecting with `Last-Event-ID` resumes after it with no gap
- * and no duplicate, across API restarts, because the log is in the database. Comments keep the
+ * and no duplicate, across API restarts, because the log is in the database, within a window of
+ * SSE_CATCHUP_MAX_EVENTS (further behind, the stream starts afresh and says so). Comments keep the
  * connection alive; a client that reads too slowly is disconnected (and can resume) rather than
- * making the server buffer without end. The stream ends when the token expires or stops being valid.
+ * making the server buffer without end. A user has at most SSE_MAX_STREAMS_PER_USER streams open.
+ * The stream delivers nothing once its token expires or stops being valid, or the user's role
+ * changes, and ends (the hub checks before every delivery, and every second).
  */
 export const registerLiveStream = (app: App) => {
   app.openAPIRegistry.registerPath({
@@ -77,7 +87,11 @@ export const registerLiveStream = (app: App) => {
     description:
       'A `text/event-stream` of call events: `event: call`, `id:` the event id (a resumable cursor), `data:` the event ' +
       '(as in the call’s event log) as JSON. Send `Last-Event-ID` (or `last_event_id`) to resume; without it the ' +
-      'stream starts with the next event. Comment lines are heartbeats.',
+      'stream starts with the next event. Comment lines are heartbeats. A cursor more than SSE_CATCHUP_MAX_EVENTS ' +
+      'events behind is not caught up: the stream starts with the next event and its `ready` frame says ' +
+      '`"missed": true` (re-list, then follow). At most SSE_MAX_STREAMS_PER_USER streams per user are open at ' +
+      'once (429 with Retry-After beyond). The stream ends, delivering nothing more, when its token expires or is ' +
+      'revoked, or the user logs out everywhere, gets a new password, is deactivated or changes role.',
     security: bearerSecurity,
     request: {
       query: StreamQuerySchema,
@@ -101,7 +115,7 @@ export const registerLiveStream = (app: App) => {
           },
         },
       },
-      ...errorResponses(401, 422, 500, 503),
+      ...errorResponses(401, 422, 429, 500, 503),
     },
   });
 
@@ -125,6 +139,33 @@ export const registerLiveStream = (app: App) => {
       );
     const afterId = rawCursor === undefined ? null : Number(rawCursor.trim());
     const { config, live, metrics } = services;
+    const release = await live.admit(user.id);
+    if (!release) {
+      throw new ApiError(
+        'rate_limited',
+        `At most ${config.SSE_MAX_STREAMS_PER_USER} live event streams per user may be open at once; close one or try again later`,
+        { retryAfter: STREAMS_RETRY_AFTER },
+      );
+    }
+    const grant = {
+      userId: user.id,
+      jti: user.jti,
+      tokenVersion: user.tokenVersion,
+      role: user.role,
+      expiresAt: user.tokenExpiresAt,
+    };
+    const ownerId = readableCallsOwner(user);
+    const expired = () => Date.now() >= user.tokenExpiresAt.getTime();
+    // The stream starts after `start`: everything up to it is in the database already, so a client
+    // that (re)loads its view after the `ready` frame misses nothing.
+    let resume: { start: number; missed: boolean };
+    try {
+      resume = await live.resumePoint(ownerId, afterId);
+    } catch (error) {
+      await release();
+      throw error;
+    }
+    const { start, missed } = resume;
 
     c.header('Cache-Control', 'no-cache, no-transform');
     c.header('X-Accel-Buffering', 'no');
@@ -151,34 +192,36 @@ export const registerLiveStream = (app: App) => {
       metrics.sseClients(1);
       let unsubscribe = null as (() => void) | null;
       try {
-        // The stream starts after `start`: everything up to it is in the database already, so a client
-        // that (re)loads its view after this frame misses nothing.
-        const start = afterId ?? (await latestEventId(services.db));
         await stream.writeSSE({
           event: 'ready',
-          data: JSON.stringify({ after: String(start), resumed: afterId !== null }),
+          data: JSON.stringify({ after: String(start), resumed: afterId !== null && !missed, missed }),
           retry: 2000,
         });
         // Catching up waits for the writer below to drain, so the subscription runs beside it.
         const subscribed = live
-          .subscribe({ ownerId: readableCallsOwner(user), callIds, statuses }, start, {
-            deliver(events) {
-              if (closed) return false;
-              if (queue.length + events.length > config.SSE_MAX_BUFFERED) return false;
-              queue.push(...events);
-              poke();
-              return true;
+          .subscribe(
+            { ownerId, callIds, statuses },
+            start,
+            {
+              deliver(events) {
+                if (closed) return false;
+                if (queue.length + events.length > config.SSE_MAX_BUFFERED) return false;
+                queue.push(...events);
+                poke();
+                return true;
+              },
+              close() {
+                closed = true;
+                poke();
+                settleDrained();
+              },
+              drained() {
+                if (queue.length === 0 || closed) return Promise.resolve();
+                return new Promise<void>((resolve) => drainedWaiters.push(resolve));
+              },
             },
-            close() {
-              closed = true;
-              poke();
-              settleDrained();
-            },
-            drained() {
-              if (queue.length === 0 || closed) return Promise.resolve();
-              return new Promise<void>((resolve) => drainedWaiters.push(resolve));
-            },
-          })
+            grant,
+          )
           .then((stop) => {
             unsubscribe = stop;
             if (closed) stop();
@@ -198,18 +241,16 @@ export const registerLiveStream = (app: App) => {
               setTimeout(poke, wait);
             });
           }
-          while (!closed && queue.length > 0) {
-            const e = queue.shift()!;
-            await stream.writeSSE({ id: String(e.id), event: 'call', data: JSON.stringify(presentEvent(e)) });
+          // The hub closes the stream when its grant no longer holds; what it queued before stays unsent.
+          // A long catch-up goes out a batch per write, and lets other requests run between batches.
+          while (!closed && !expired() && queue.length > 0) {
+            await stream.write(queue.splice(0, WRITE_BATCH).map(callFrame).join(''));
+            if (queue.length > 0) await new Promise((resolve) => setTimeout(resolve, 0));
           }
           settleDrained();
-          if (closed) break;
-          if (Date.now() >= user.tokenExpiresAt.getTime()) break;
+          if (closed || expired()) break;
           if (Date.now() >= nextBeat) {
             nextBeat = Date.now() + config.SSE_HEARTBEAT_MS;
-            // The token was valid when the stream opened; it must stay so (revocation, deactivation).
-            const subject = await getAuthSubject(services.db, user.id, user.jti);
-            if (!subject?.isActive || subject.revoked) break;
             await stream.write(': keep-alive\n\n');
           }
         }
@@ -218,6 +259,7 @@ export const registerLiveStream = (app: App) => {
         settleDrained();
         unsubscribe?.();
         metrics.sseClients(-1);
+        await release();
       }
     });
   });
