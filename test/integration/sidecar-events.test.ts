@@ -376,8 +376,10 @@ for (const mode of MODES) {
     test('an originate reply that comes back after the call rang keeps the time the sidecar dialed', async () => {
       // The reply is held on the way back while the call rings, is answered and ends.
       stack.sidecar.replyDelayMs = 300;
+      const before = stack.sidecar.dialedAt.size;
       const placing = placeCall(mode);
-      await Bun.sleep(100);
+      const deadline = Date.now() + 5000;
+      while (stack.sidecar.dialedAt.size === before && Date.now() < deadline) await Bun.sleep(10);
       const [id, dialed] = [...stack.sidecar.dialedAt.entries()].at(-1)!;
       const placed = await placing;
       expect(placed).toBe(id);
