@@ -1,18 +1,23 @@
 /**
  * The telephony state behind the simulated ARI, shared by the modules that act on it: the
- * timers (time scale), the event bus, the live channels and Local calls, the playbacks, and
- * Asterisk's own life (info, restart). The behaviour lives beside it: the call model in
- * local-call.ts and pbx.ts, the originate in dial.ts, the REST operations in their modules.
+ * timers (time scale), the event bus, the live channels and Local calls, the playbacks,
+ * recordings and bridges, and Asterisk's own life (info, restart). The behaviour lives beside
+ * it: the call model in local-call.ts and pbx.ts, the originate in dial.ts, the REST operations
+ * in their modules (playback.ts, recording.ts, stasis.ts, dtmf.ts, variables.ts, bridges.ts).
  *
  * Event orders come from the recordings in traces/ (copied from shared/ari-traces). Where
  * Asterisk races (their README marks those ±), the simulator always takes one recorded order.
  */
+import { Bridges } from './bridges.ts';
 import { EventBus, type EventsBeforeReply } from './bus.ts';
 import { Channel } from './channel.ts';
 import type { LocalCall } from './local-call.ts';
 import { asteriskTime, type ChannelJson, causeText, SOFT, snapshot } from './model.ts';
-import type { Playback } from './playback.ts';
+import { Playbacks } from './playback.ts';
+import type { LiveRecording, Recordings } from './recording.ts';
+import { StoredRecordings } from './recordings-store.ts';
 import { fail, type Reply } from './reply.ts';
+import type { Sound } from './sounds.ts';
 import { seededRandom, Timers } from './timers.ts';
 
 export type { EventsBeforeReply, Sink } from './bus.ts';
@@ -35,7 +40,12 @@ export class Engine {
   readonly bus: EventBus;
   readonly channels = new Map<string, Channel>();
   readonly calls = new Set<LocalCall>();
-  readonly playbacks = new Map<string, Playback>();
+  readonly playbacks = new Playbacks();
+  readonly recordings: Recordings = {
+    live: new Map<string, LiveRecording>(),
+    stored: new StoredRecordings(),
+  };
+  readonly bridges = new Bridges(this);
   readonly log: (line: string) => void;
   private readonly asteriskVersion: string;
   private readonly entityId: string;
@@ -50,6 +60,11 @@ export class Engine {
     const random = seededRandom(options.seed ?? 1);
     this.bus = new EventBus(this.entityId, options.eventsBeforeReply ?? 'sometimes', random);
     this.timers = new Timers(options.timeScale, (err) => this.log(`timer failed: ${String(err)}`));
+  }
+
+  /** What `recording:<name>` plays. */
+  storedSound(name: string): Sound | undefined {
+    return this.recordings.stored.get(name)?.sound;
   }
 
   get eventsSent(): number {
@@ -89,7 +104,7 @@ export class Engine {
   }
 
   newChannel(id: string, name: string, leg: 1 | 2, context: string, exten: string): Channel {
-    return new Channel(id, name, leg, asteriskTime(), context, exten);
+    return new Channel(id, name, leg, asteriskTime(), context, exten, this.timers);
   }
 
   destroy(call: LocalCall, ch: Channel, cause: number): void {
@@ -182,6 +197,9 @@ export class Engine {
     this.calls.clear();
     this.channels.clear();
     this.playbacks.clear();
+    this.recordings.live.clear();
+    this.recordings.stored.clear();
+    this.bridges.clear();
     this.bus.clear();
     this.localCounter = 0;
     this.uniqueSeq = 0;

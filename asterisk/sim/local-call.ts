@@ -8,16 +8,17 @@ import type { Engine } from './engine.ts';
 import { dialStatusForCause, SOFT } from './model.ts';
 import type { OriginatePlan } from './originate.ts';
 import { Pbx, type PbxEnd } from './pbx.ts';
-import { stopPlaybacks } from './playback.ts';
+import { enterStasis, leaveStasis } from './stasis.ts';
 import { setVariable } from './variables.ts';
 
-type Runner = 'dial' | 'pbx' | 'stasis' | 'done';
-
 /**
- * One originate to Local/<exten>@<context>: `;1` is the channel ARI returned, `;2` runs the
- * callee context. `runner` says what owns `;1`: the originate's dial (before answer), the
- * dialplan (dialplan-style), Stasis (app-style), or nothing any more.
+ * What runs `;1`: the originate's dial (before answer), the originate's Stasis app (`app`), a
+ * dialplan thread started inside that app by continue (`app-pbx`), the dialplan of a
+ * dialplan-style originate (`pbx`, which may itself enter Stasis()), or nothing any more.
  */
+type Runner = 'dial' | 'app' | 'app-pbx' | 'pbx' | 'done';
+
+/** One originate to Local/<exten>@<context>: `;1` is the channel ARI returned, `;2` runs the callee context. */
 export class LocalCall {
   runner: Runner = 'dial';
   callee: Pbx | null = null;
@@ -78,27 +79,17 @@ export class LocalCall {
   private continueAfterAnswer(): void {
     const { appData } = this.plan;
     if (appData !== null) {
-      this.runner = 'stasis';
-      const [app = '', ...rest] = appData.split(',');
+      this.runner = 'app';
       this.ch1.dialplan = { ...this.ch1.dialplan, app_name: 'Stasis', app_data: appData };
-      setVariable(this.engine, this.ch1, 'STASISSTATUS', '');
-      if (this.engine.bus.isRegistered(app)) {
-        this.ch1.stasisApp = app;
-        this.engine.bus.emitStasisStart(this.ch1, app, rest);
-      } else {
-        this.stasisFailed();
-      }
+      if (!enterStasis(this.engine, this.ch1, appData)) this.stasisFailed();
       return;
     }
     this.runner = 'pbx';
-    this.ivr = new Pbx(
-      this.engine,
-      this,
-      this.ch1,
-      this.plan.context,
-      this.plan.extension,
-      this.plan.priority,
-    );
+    this.startIvr({ context: this.plan.context, exten: this.plan.extension, priority: this.plan.priority });
+  }
+
+  private startIvr(loc: Location): void {
+    this.ivr = new Pbx(this.engine, this, this.ch1, loc.context, loc.exten, loc.priority);
     this.ivr.start();
   }
 
@@ -113,12 +104,32 @@ export class LocalCall {
     this.engine.destroy(this, this.ch1, 0);
   }
 
+  /** `;1` leaves its app because the call ends: StasisEnd, then STASISSTATUS=SUCCESS. */
   private stasisEnd(): void {
-    stopPlaybacks(this.engine, this.ch1);
-    const app = this.ch1.stasisApp;
-    this.ch1.stasisApp = null;
-    if (app !== null) this.engine.bus.emitStasisEnd(this.ch1, app);
+    leaveStasis(this.engine, this.ch1, 'hangup');
     setVariable(this.engine, this.ch1, 'STASISSTATUS', 'SUCCESS');
+  }
+
+  /** `;1`'s dialplan thread stops, leaving the Stasis() it may be in first (58). */
+  private stopIvr(): void {
+    if (this.ivr?.inStasis) this.stasisEnd();
+    this.ivr?.stop();
+  }
+
+  /**
+   * POST continue (stasis.ts): StasisEnd, then the dialplan. After an originate's app, a new
+   * dialplan thread runs inside it, and STASISSTATUS=SUCCESS only comes when that ends (57);
+   * from a dialplan Stasis() the app returns and the same thread goes on at `loc`.
+   */
+  continueAt(loc: Location): void {
+    leaveStasis(this.engine, this.ch1, 'continue');
+    if (this.runner === 'app') {
+      this.runner = 'app-pbx';
+      this.startIvr(loc);
+    } else if (this.ivr?.inStasis) {
+      setVariable(this.engine, this.ch1, 'STASISSTATUS', 'SUCCESS');
+      this.ivr.continueAt(loc);
+    }
   }
 
   /**
@@ -164,19 +175,30 @@ export class LocalCall {
     this.engine.destroy(this, ch2, cause);
     if (runner === 'dial') {
       this.engine.bus.emitDial(this.ch1, this.dialstring, dialStatusForCause(cause));
-    } else if (runner === 'pbx') {
-      this.ivr?.stop();
-      this.engine.bus.emitHangupRequest(ch1, SOFT.endOfDialplan, true);
-    } else {
+    } else if (runner === 'app') {
       this.stasisEnd();
+    } else {
+      this.stopIvr();
+      this.endOfCallerDialplan(runner);
     }
     this.engine.destroy(this, ch1, cause);
   }
 
+  /**
+   * What `;1` says when its dialplan thread is over: a dialplan-style originate's thread ends with
+   * soft hang-up 16 (35); one that ran inside the originate's app returns to it, which sets
+   * STASISSTATUS=SUCCESS and hangs up with no request at all (57, 59).
+   */
+  private endOfCallerDialplan(runner: Runner): void {
+    if (runner === 'app-pbx') setVariable(this.engine, this.ch1, 'STASISSTATUS', 'SUCCESS');
+    else this.engine.bus.emitHangupRequest(this.ch1, SOFT.endOfDialplan, true);
+  }
+
   /** `;1`'s own dialplan ended (Hangup() in outbound-ivr): `;2` is hung up with the same cause. */
   private callerEnded(cause: number): void {
+    const runner = this.runner;
     this.runner = 'done';
-    this.engine.bus.emitHangupRequest(this.ch1, SOFT.endOfDialplan, true);
+    this.endOfCallerDialplan(runner);
     this.engine.bus.emitHangupRequest(this.ch2, cause, false);
     this.engine.destroy(this, this.ch1, cause);
     this.callee?.stop();
@@ -189,8 +211,9 @@ export class LocalCall {
    * cause 0, and Asterisk even sends one more ChannelDialplan for it after ChannelDestroyed.
    */
   private callerDialplanMissing(location: Location): void {
+    const runner = this.runner;
     this.runner = 'done';
-    this.engine.bus.emitHangupRequest(this.ch1, SOFT.endOfDialplan, true);
+    this.endOfCallerDialplan(runner);
     this.engine.bus.emitHangupRequest(this.ch2, 0, false);
     this.ch1.dialplan = { ...this.ch1.dialplan, ...location };
     this.engine.destroy(this, this.ch1, 0);
@@ -224,14 +247,14 @@ export class LocalCall {
       return;
     }
     const runner = this.runner;
-    if (runner === 'pbx') {
-      this.ivr?.stop();
+    if (runner === 'pbx' || runner === 'app-pbx') {
+      this.stopIvr();
       this.callerEnded(cause);
       return;
     }
     this.finishDial();
     if (runner === 'dial') this.engine.bus.emitDial(this.ch1, this.dialstring, dialStatusForCause(cause));
-    else if (runner === 'stasis') this.stasisEnd();
+    else if (runner === 'app') this.stasisEnd();
     this.engine.bus.emitHangupRequest(this.ch2, cause, false);
     this.engine.destroy(this, this.ch1, cause);
     this.callee?.stop();
@@ -250,8 +273,8 @@ export class LocalCall {
   }
 
   stopThreads(): void {
-    this.callee?.stop();
-    this.ivr?.stop();
+    this.callee?.stop(true);
+    this.ivr?.stop(true);
     this.cancelTimeout?.();
     this.cancelTimeout = null;
   }

@@ -1,17 +1,22 @@
 /**
  * One dialplan thread (a PBX running priorities on a channel): runs the apps of the simulated
- * dialplan until one blocks, then resumes from a timer. What the apps do to the call (ringing,
- * answer, busy, the end of the thread) is the Local pair's business (local-call.ts).
+ * dialplan until one blocks, then resumes when it is done. What the apps do to the call
+ * (ringing, answer, busy, the end of the thread) is the Local pair's business (local-call.ts).
  */
+
+import { AmdAnalyser, parseAmdArgs } from './amd.ts';
+import { FrameFeed } from './audio.ts';
 import type { Channel, Location } from './channel.ts';
 import { findExtension, SIM_DIALPLAN, substitute } from './dialplan.ts';
+import { sendDtmfApp } from './dtmf.ts';
 import type { Engine } from './engine.ts';
 import type { LocalCall } from './local-call.ts';
-import { SOUND_MS } from './sounds.ts';
+import { type Sound, sequence, soundFile } from './sounds.ts';
+import { enterStasis } from './stasis.ts';
 import { readVariable, setVariable } from './variables.ts';
 
-/** Answer() on a channel that was not up yet holds the dialplan for half a second. */
-const ANSWER_DELAY_MS = 500;
+/** Answer() on a channel that was not up yet waits this long for a first frame (IVR.md). */
+const ANSWER_WAIT_MS = 500;
 
 export type PbxEnd =
   | { kind: 'hangup'; cause: number }
@@ -23,10 +28,14 @@ type App = (pbx: Pbx, data: string) => boolean;
 
 export class Pbx {
   private cancel: (() => void) | null = null;
+  /** What the blocked app still does when the channel goes away under it. */
+  private onHangup: (() => void) | null = null;
   private stopped = false;
+  /** In the dialplan app Stasis(): the thread waits for StasisEnd. */
+  inStasis = false;
 
   constructor(
-    private readonly engine: Engine,
+    readonly engine: Engine,
     readonly call: LocalCall,
     readonly chan: Channel,
     public context: string,
@@ -38,24 +47,51 @@ export class Pbx {
     this.run();
   }
 
-  /** The channel is going away: whatever the thread was waiting for will never finish. */
-  stop(): void {
+  /**
+   * The channel is going away: whatever the thread was waiting for will never finish. A
+   * Playback() under way still sets PLAYBACKSTATUS=SUCCESS (49, 58); `quiet` skips that (reset).
+   */
+  stop(quiet = false): void {
+    if (this.stopped) return;
     this.stopped = true;
+    const hook = this.onHangup;
     this.cancel?.();
     this.cancel = null;
+    this.onHangup = null;
+    if (!quiet) hook?.();
   }
 
   get isStopped(): boolean {
     return this.stopped;
   }
 
+  /** Blocks the thread until resume(); `cancel` undoes what it waits on. */
+  block(cancel: () => void, onHangup: (() => void) | null = null): void {
+    this.cancel = cancel;
+    this.onHangup = onHangup;
+  }
+
+  /** Unblocks: runs `then` (which moves the priority) and goes on. */
+  resume(then: () => void): void {
+    this.cancel = null;
+    this.onHangup = null;
+    if (this.stopped) return;
+    then();
+    this.run();
+  }
+
   /** Blocks the thread for `ms`, then runs `then` and goes on with the next priorities. */
   resumeAfter(ms: number, then: () => void): void {
-    this.cancel = this.engine.timers.after(ms, () => {
-      this.cancel = null;
-      if (this.stopped) return;
-      then();
-      this.run();
+    this.block(this.engine.timers.after(ms, () => this.resume(then)));
+  }
+
+  /** continue from Stasis(): the app returns and the thread goes on at `loc`. */
+  continueAt(loc: Location): void {
+    this.inStasis = false;
+    this.resume(() => {
+      this.context = loc.context;
+      this.exten = loc.exten;
+      this.priority = loc.priority;
     });
   }
 
@@ -115,6 +151,58 @@ const waitSeconds = (pbx: Pbx, seconds: number): boolean => {
   return false;
 };
 
+/**
+ * Answer() on a channel that was ringing: it waits for the first audio frame from the other
+ * half, at most 500 ms. So a callee goes on at once when the app plays something right after
+ * StasisStart (43, 47), and half a second later otherwise (46, 58).
+ */
+const answer: App = (pbx) => {
+  if (pbx.chan.state === 'Up') return next(pbx);
+  pbx.call.answer(pbx);
+  const from = pbx.chan.peer?.out;
+  if (pbx.isStopped) return false;
+  if (from?.sending) return next(pbx);
+  const go = () => {
+    cancel();
+    pbx.resume(() => pbx.priority++);
+  };
+  const timer = pbx.engine.timers.after(ANSWER_WAIT_MS, go);
+  const unlisten = from?.listen({ changing() {}, changed: () => from.sending && go() });
+  const cancel = () => {
+    timer();
+    unlisten?.();
+  };
+  pbx.block(cancel);
+  return false;
+};
+
+/**
+ * Playback(file[&file…]): the channel sends the sounds; PLAYBACKSTATUS=SUCCESS at the end (35,
+ * 57) or FAILED at once when a file does not exist.
+ */
+const playback: App = (pbx, data) => {
+  const sounds = (data.split(',')[0] ?? '').split('&').map(soundFile);
+  if (sounds.some((x) => x === undefined)) {
+    pbx.set('PLAYBACKSTATUS', 'FAILED');
+    return next(pbx);
+  }
+  const sound = sequence(sounds as Sound[]);
+  const stopAudio = pbx.chan.out.send(sound);
+  const timer = pbx.engine.timers.after(sound.ms, () => {
+    stopAudio();
+    pbx.resume(() => {
+      pbx.set('PLAYBACKSTATUS', 'SUCCESS');
+      pbx.priority++;
+    });
+  });
+  const cancel = () => {
+    timer();
+    stopAudio();
+  };
+  pbx.block(cancel, () => pbx.set('PLAYBACKSTATUS', 'SUCCESS'));
+  return false;
+};
+
 const APPS: Record<string, App> = {
   NoOp: next,
   Set: (pbx, data) => {
@@ -144,25 +232,36 @@ const APPS: Record<string, App> = {
     pbx.call.indication(pbx, 'PROGRESS');
     return next(pbx);
   },
-  Answer: (pbx) => {
-    if (pbx.chan.state === 'Up') return next(pbx);
-    pbx.call.answer(pbx);
-    if (pbx.isStopped) return false;
-    pbx.resumeAfter(ANSWER_DELAY_MS, () => pbx.priority++);
-    return false;
-  },
+  Answer: answer,
   Busy: (pbx, data) => busyOrCongestion(pbx, data, 17, 'BUSY'),
   Congestion: (pbx, data) => busyOrCongestion(pbx, data, 34, 'CONGESTION'),
-  Playback: (pbx, data) => {
-    const ms = SOUND_MS[data];
-    if (ms === undefined) {
-      pbx.set('PLAYBACKSTATUS', 'FAILED');
+  Playback: playback,
+  SendDTMF: (pbx, data) => {
+    pbx.resumeAfter(sendDtmfApp(pbx.engine, pbx.chan, data), () => pbx.priority++);
+    return false;
+  },
+  AMD: (pbx, data) => {
+    const from = pbx.chan.peer?.out;
+    if (!from) return next(pbx);
+    const { timers } = pbx.engine;
+    const analyser = new AmdAnalyser(parseAmdArgs(data), timers.now());
+    const feed = new FrameFeed(timers, from, analyser, (result) =>
+      pbx.resume(() => {
+        pbx.set('AMDSTATUS', result.status);
+        pbx.set('AMDCAUSE', result.cause);
+        pbx.priority++;
+      }),
+    );
+    pbx.block(() => feed.stop());
+    return false;
+  },
+  Stasis: (pbx, data) => {
+    if (!enterStasis(pbx.engine, pbx.chan, data)) {
+      pbx.set('STASISSTATUS', 'FAILED');
       return next(pbx);
     }
-    pbx.resumeAfter(ms, () => {
-      pbx.set('PLAYBACKSTATUS', 'SUCCESS');
-      pbx.priority++;
-    });
+    pbx.inStasis = true;
+    pbx.block(() => {});
     return false;
   },
   Hangup: (pbx, data) => {

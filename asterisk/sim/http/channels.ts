@@ -1,13 +1,15 @@
 /** /ari/channels: list, originate, get, hang up, and the operations on one channel. */
-
 import { EventBus } from '../bus.ts';
 import { originate as dial, originatePrefix } from '../dial.ts';
+import { postDtmf } from '../dtmf.ts';
 import { HANGUP_REASONS } from '../model.ts';
 import { type ArgError, parseOriginateArgs, planOriginate } from '../originate.ts';
 import { play } from '../playback.ts';
+import { record } from '../recording.ts';
 import type { OriginateRecord } from '../server.ts';
-import { getVariable } from '../variables.ts';
-import { type Body, json, message, reply } from './respond.ts';
+import { continueInDialplan } from '../stasis.ts';
+import { getVariable, getVariables, postVariable, postVariables } from '../variables.ts';
+import { type Body, gatedReply, json, message, reply, truthy } from './respond.ts';
 import type { AriContext, AriRequest, Handled, Handler } from './router.ts';
 
 const isArgError = (v: unknown): v is ArgError =>
@@ -74,35 +76,59 @@ const hangup = async ({ engine }: AriContext, id: string, query: URLSearchParams
   return res;
 };
 
-const playOn = async (
-  { engine }: AriContext,
-  id: string,
-  query: URLSearchParams,
-  pathPlaybackId?: string,
-) => {
-  const media = query.getAll('media').flatMap((m) => m.split(','));
-  const playbackId = pathPlaybackId ?? query.get('playbackId');
-  // Recording 34: PlaybackStarted reached the socket before the 201.
-  const gated = engine.bus.gated(
-    () => play(engine, id, media, query.get('lang'), playbackId),
-    (_r, published, mode) => (mode === 'never' ? 0 : published),
+/** The media of a play: a JSON body's `media` (list or comma string), else the last `media` parameter. */
+const mediaOf = (query: URLSearchParams, body: Body): string[] => {
+  const fromBody = (body.value as { media?: unknown } | undefined)?.media;
+  const raw = fromBody !== undefined ? fromBody : query.getAll('media').at(-1);
+  const list = Array.isArray(raw) ? raw.filter((m): m is string => typeof m === 'string') : [raw];
+  return list.flatMap((m) => (typeof m === 'string' ? m.split(',') : [])).filter((m) => m !== '');
+};
+
+const param = (query: URLSearchParams, body: Body, name: string): string | null => {
+  const v = (body.value as Record<string, unknown> | undefined)?.[name];
+  if (typeof v === 'string' || typeof v === 'number') return String(v);
+  return query.get(name);
+};
+
+const playOn = (ctx: AriContext, id: string, r: AriRequest, pathPlaybackId?: string) => {
+  const { query, body } = r;
+  const skip = Number.parseInt(param(query, body, 'skipms') ?? '', 10);
+  return gatedReply(ctx, () =>
+    play(ctx.engine, id, {
+      media: mediaOf(query, body),
+      lang: param(query, body, 'lang'),
+      playbackId: pathPlaybackId ?? param(query, body, 'playbackId'),
+      skipMs: skip > 0 ? skip : 3000,
+    }),
   );
-  if (gated.sentBeforeReply > 0) await Bun.sleep(2);
-  const res = reply(gated.value);
-  gated.afterReply();
-  return res;
 };
 
 /** /channels/{id}/<operation>[/<sub>]. */
 const operation = (ctx: AriContext, r: AriRequest, id: string): Handled | Promise<Handled> => {
-  const { method, query, segs } = r;
+  const { method, query, segs, body } = r;
+  const { engine } = ctx;
   const [, , op, sub] = segs;
-  if (segs.length === 3 && op === 'variable')
-    return method === 'GET' ? reply(getVariable(ctx.engine, id, query.get('variable'))) : null;
-  if (segs.length === 3 && op === 'answer')
-    return method === 'POST' ? reply(ctx.engine.answerChannel(id)) : null;
-  if (op === 'play' && (segs.length === 3 || (segs.length === 4 && sub !== undefined))) {
-    return method === 'POST' ? playOn(ctx, id, query, segs.length === 4 ? sub : undefined) : null;
+  const only = (m: string, answer: () => Handled | Promise<Handled>) => (method === m ? answer() : null);
+  if (op === 'play' && segs.length === 4 && sub !== undefined)
+    return only('POST', () => playOn(ctx, id, r, sub));
+  if (segs.length !== 3) return undefined;
+  switch (op) {
+    case 'variable':
+      if (method === 'GET') return reply(getVariable(engine, id, query.get('variable')));
+      return only('POST', () => reply(postVariable(engine, id, query)));
+    case 'variables':
+      if (method === 'GET') return reply(getVariables(engine, id, query.get('variables')));
+      return only('POST', () => reply(postVariables(engine, id, body.value)));
+    case 'answer':
+      return only('POST', () => reply(engine.answerChannel(id)));
+    case 'play':
+      return only('POST', () => playOn(ctx, id, r));
+    case 'record':
+      return only('POST', () => gatedReply(ctx, () => record(engine, id, query, truthy(query.get('beep')))));
+    case 'dtmf':
+      return only('POST', () => reply(postDtmf(engine, id, query)));
+    case 'continue':
+      return only('POST', () => gatedReply(ctx, () => continueInDialplan(engine, id, query), 'after'));
   }
   return undefined;
 };

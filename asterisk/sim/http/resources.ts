@@ -1,8 +1,9 @@
-/** The small read-only resources: asterisk, applications, endpoints, bridges, sounds, api-docs. */
-import { json, message } from './respond.ts';
+/** The small resources: asterisk, applications, endpoints, bridges, sounds, api-docs. */
+import { soundFile, soundNames } from '../sounds.ts';
+import { json, message, reply } from './respond.ts';
 import type { Handler } from './router.ts';
 
-const HELLO_WORLD = { id: 'hello-world', formats: [{ language: 'en', format: 'gsm' }] };
+const soundJson = (id: string) => ({ id, formats: [{ language: 'en', format: 'gsm' }] });
 
 const API_DOCS = [
   ['asterisk', 'Asterisk resources'],
@@ -42,15 +43,35 @@ export const applications: Handler = ({ engine }, { method, segs }) => {
 export const endpoints: Handler = (_ctx, { method, segs }) =>
   segs.length === 1 ? getOnly(method, () => json(200, [])) : undefined;
 
-export const bridges: Handler = (_ctx, { method, segs }) =>
-  segs.length === 1 ? getOnly(method, () => json(200, [])) : undefined;
+/** POST /bridges[/{id}], GET, DELETE, addChannel, removeChannel (bridges.ts). */
+export const bridges: Handler = ({ engine }, { method, segs, query }) => {
+  const b = engine.bridges;
+  const [, id, op] = segs;
+  if (segs.length === 1) {
+    if (method === 'GET') return reply(b.list());
+    if (method === 'POST')
+      return reply(b.create(query.get('bridgeId'), query.get('type'), query.get('name')));
+    return null;
+  }
+  if (id === undefined) return undefined;
+  if (segs.length === 2) {
+    if (method === 'GET') return reply(b.get(id));
+    if (method === 'POST') return reply(b.create(id, query.get('type'), query.get('name')));
+    if (method === 'DELETE') return reply(b.destroy(id));
+    return null;
+  }
+  if (segs.length === 3 && (op === 'addChannel' || op === 'removeChannel')) {
+    if (method !== 'POST') return null;
+    const channel = query.get('channel');
+    return reply(op === 'addChannel' ? b.addChannel(id, channel) : b.removeChannel(id, channel));
+  }
+  return undefined;
+};
 
 export const sounds: Handler = (_ctx, { method, segs }) => {
-  if (segs.length === 1) return getOnly(method, () => json(200, [HELLO_WORLD]));
-  if (segs.length !== 2) return undefined;
-  return getOnly(method, () =>
-    segs[1] === 'hello-world' ? json(200, HELLO_WORLD) : message(404, 'Sound not found'),
-  );
+  if (segs.length === 1) return getOnly(method, () => json(200, soundNames().map(soundJson)));
+  const id = segs.slice(1).join('/');
+  return getOnly(method, () => (soundFile(id) ? json(200, soundJson(id)) : message(404, 'Sound not found')));
 };
 
 export const apiDocs: Handler = (_ctx, { method, segs, url }) => {

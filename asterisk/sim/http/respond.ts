@@ -1,5 +1,6 @@
 /** Turning the simulator's answers into HTTP responses, and reading request bodies like res_ari. */
 import type { Reply } from '../reply.ts';
+import type { AriContext } from './router.ts';
 
 const JSON_TYPE = { 'Content-Type': 'application/json' };
 
@@ -33,4 +34,23 @@ export const readBody = async (req: Request, query: URLSearchParams): Promise<Bo
   } catch {
     return message(400, 'Error parsing request body');
   }
+};
+
+/**
+ * Runs an operation and answers with its Reply, its events going out before the reply
+ * (`before`, unless eventsBeforeReply is 'never': PlaybackStarted came first in 34, and a
+ * recording's RecordingStarted in 49) or after it (`after`: StasisEnd follows continue's 204 in 57).
+ */
+export const gatedReply = async (
+  { engine }: AriContext,
+  fn: () => Reply,
+  when: 'before' | 'after' = 'before',
+): Promise<Response> => {
+  const gated = engine.bus.gated(fn, (_r, published, mode) =>
+    mode === 'never' || when === 'after' ? 0 : published,
+  );
+  if (gated.sentBeforeReply > 0) await Bun.sleep(2);
+  const res = reply(gated.value);
+  gated.afterReply();
+  return res;
 };

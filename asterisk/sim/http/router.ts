@@ -6,6 +6,7 @@
 import type { Engine } from '../engine.ts';
 import type { OriginateRecord } from '../server.ts';
 import { channels } from './channels.ts';
+import { playbacks, recordings } from './media.ts';
 import { apiDocs, applications, asterisk, bridges, endpoints, sounds } from './resources.ts';
 import { type Body, message, readBody } from './respond.ts';
 
@@ -33,6 +34,8 @@ const RESOURCES: Record<string, Handler> = {
   endpoints,
   bridges,
   sounds,
+  playbacks,
+  recordings,
   'api-docs': apiDocs,
 };
 
