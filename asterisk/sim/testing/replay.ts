@@ -48,9 +48,12 @@ const RETIMED: Record<string, Record<number, number>> = {
   '57-ivr-continue-to-dialplan': { 1952: 2100 },
   // 49: stop and cancel 1.00 s after their RecordingStarted, right at the second that makes
   // duration 1; and the recording before them ends on maxDurationSeconds=2, checked against whole
-  // seconds of the clock, anywhere from 2 to 3 s after it began (recorded 2.34 s). Sent later,
-  // duration 1 is the only answer whatever that clock does.
-  '49-ivr-record-limits-stop-cancel': { 9651: 10320, 10657: 11420 },
+  // seconds of the clock, anywhere from 2 to 3 s after it began (recorded 2.34 s; replayed about
+  // 2.67 s, at the simulator's 9 s, its clock starting just before the replay). Sent later,
+  // duration 1 is the only answer whatever that clock does: the stop about 1.2 s after its
+  // recording began, the cancel 1.2 s after the stop (three requests after it begin the cancel's
+  // recording), and the hang-up after it still within the `;1` leg's recorded lifetime.
+  '49-ivr-record-limits-stop-cancel': { 9651: 10200, 10657: 11420 },
 };
 
 /** Events the recorder was waiting for before its next request, so the replay waits too. */
