@@ -44,8 +44,9 @@ export const RESTARTS: Record<string, { at: number; downMs: number; delayMs?: nu
  */
 const RETIMED: Record<string, Record<number, number>> = {
   '74-restart-live-call-without-subscribeall-socket': { 1510: 1300 },
-  // 57: continue sent in the millisecond the channel went away (after Playback(goodbye)).
-  '57-ivr-continue-to-dialplan': { 1952: 2100 },
+  // 57: continue sent in the millisecond the channel went away (after Playback(goodbye)); the
+  // last request, so it can wait half a second more.
+  '57-ivr-continue-to-dialplan': { 1952: 2400 },
   // 49: stop and cancel 1.00 s after their RecordingStarted, right at the second that makes
   // duration 1; and the recording before them ends on maxDurationSeconds=2, checked against whole
   // seconds of the clock, anywhere from 2 to 3 s after it began (recorded 2.34 s; replayed about
