@@ -1,9 +1,11 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${...} here is Asterisk dialplan syntax, not JS.
 /**
- * The dialplan the recordings were made with (shared/ari-traces/recorded-with-extensions.conf),
- * as data, plus the little of Asterisk's extension matching and ${} substitution it needs.
- * Keeping it as a table lets every Local/<x>@<context> endpoint behave the way that file
- * makes Asterisk behave, including odd ones (Local/5@sim-outcome, Local/s@outbound-ivr).
+ * The dialplan the recordings were made with (traces/recorded-with-extensions.conf, and for the
+ * IVR recordings traces/recorded-ivr-extensions.conf), as data, plus the little of Asterisk's
+ * extension matching and ${} substitution it needs. Keeping it as a table lets every
+ * Local/<x>@<context> endpoint behave the way that file makes Asterisk behave, including odd
+ * ones (Local/5@sim-outcome, Local/s@outbound-ivr). The callees by number of `sim-callee`
+ * (README.md) are the simulator's own, for the flow tests.
  */
 
 export type DialplanApp = readonly [app: string, data: string];
@@ -37,6 +39,131 @@ const enterOutcome = (target: string): Extension[] => [
   },
 ];
 
+/** An extension whose priorities are numbered 1, 2, … */
+const ext = (exten: string, ...priorities: DialplanApp[]): Extension => ({ exten, priorities });
+
+/** `ivr-outcome`: the callee behaviours of recorded-ivr-extensions.conf, by last digit. */
+const IVR_OUTCOME: Extension[] = [
+  ext(
+    '0',
+    ['NoOp', 'ivr-callee ${SIM_DIALED}: answer, send DTMF 12#'],
+    ['Ringing', ''],
+    ['Wait', '1'],
+    ['Answer', ''],
+    ['Wait', '1'],
+    ['SendDTMF', '12#'],
+    ['Wait', '60'],
+    ['Hangup', '16'],
+  ),
+  ext(
+    '1',
+    ['NoOp', 'ivr-callee ${SIM_DIALED}: answer, send DTMF 5 after 2 s'],
+    ['Ringing', ''],
+    ['Wait', '1'],
+    ['Answer', ''],
+    ['Wait', '2'],
+    ['SendDTMF', '5'],
+    ['Wait', '60'],
+    ['Hangup', '16'],
+  ),
+  ext(
+    '2',
+    ['NoOp', 'ivr-callee ${SIM_DIALED}: answer, speak, press #, then silence'],
+    ['Ringing', ''],
+    ['Wait', '1'],
+    ['Answer', ''],
+    ['Wait', '1'],
+    ['Playback', 'hello-world'],
+    ['SendDTMF', '#'],
+    ['Playback', 'silence/10'],
+    ['Playback', 'silence/10'],
+    ['Wait', '60'],
+    ['Hangup', '16'],
+  ),
+  ext(
+    '3',
+    ['NoOp', 'ivr-callee ${SIM_DIALED}: AMD human, hello-world then silence'],
+    ['Answer', ''],
+    ['Playback', 'hello-world'],
+    ['Playback', 'silence/10'],
+    ['Wait', '60'],
+    ['Hangup', '16'],
+  ),
+  ext(
+    '4',
+    ['NoOp', 'ivr-callee ${SIM_DIALED}: AMD machine, long greeting'],
+    ['Answer', ''],
+    ['Playback', 'vm-intro'],
+    ['Playback', 'beep'],
+    ['Playback', 'silence/10'],
+    ['Wait', '60'],
+    ['Hangup', '16'],
+  ),
+  ext(
+    '5',
+    ['NoOp', 'ivr-callee ${SIM_DIALED}: AMD silence, no audio at all'],
+    ['Answer', ''],
+    ['Wait', '60'],
+    ['Hangup', '16'],
+  ),
+  ext(
+    '6',
+    ['NoOp', 'ivr-callee ${SIM_DIALED}: AMD human, one short word then silence'],
+    ['Answer', ''],
+    ['Playback', 'hello'],
+    ['Playback', 'silence/10'],
+    ['Wait', '60'],
+    ['Hangup', '16'],
+  ),
+];
+
+/**
+ * The simulator's callees by number (README.md), ahead of the last-digit outcomes of
+ * `sim-callee`: Asterisk tries the more specific pattern first. `prefix` is `+1555` or `1555`;
+ * `${EXTEN:n}` is what follows the seven or eight characters of `+1555777`.
+ */
+const byNumber = (prefix: string): Extension[] => {
+  const rest = `\${EXTEN:${prefix.length + 3}}`;
+  const dialed: DialplanApp = ['Set', '__SIM_DIALED=${EXTEN}'];
+  return [
+    ext(
+      `_${prefix}775.`,
+      dialed,
+      ['NoOp', 'sim-callee ${SIM_DIALED}: answer, hang up after 3 s'],
+      ['Answer', ''],
+      ['Wait', '3'],
+      ['Hangup', '16'],
+    ),
+    ext(
+      `_${prefix}776.`,
+      dialed,
+      ['NoOp', 'sim-callee ${SIM_DIALED}: answer, no audio at all'],
+      ['Answer', ''],
+      ['Wait', '60'],
+      ['Hangup', '16'],
+    ),
+    ext(
+      `_${prefix}777.`,
+      dialed,
+      ['NoOp', `sim-callee \${SIM_DIALED}: answer, press ${rest}# after 2 s`],
+      ['Answer', ''],
+      ['Wait', '2'],
+      ['SendDTMF', `${rest}#`],
+      ['Wait', '60'],
+      ['Hangup', '16'],
+    ),
+    ext(
+      `_${prefix}778.`,
+      dialed,
+      ['NoOp', `sim-callee \${SIM_DIALED}: answer, speak ${rest} s, then silent audio`],
+      ['Answer', ''],
+      ['Playback', `sim-speech/${rest}`],
+      ...Array.from({ length: 6 }, (): DialplanApp => ['Playback', 'silence/10']),
+      ['Hangup', '16'],
+    ),
+  ];
+};
+
 export const SIM_DIALPLAN: Dialplan = {
   'outbound-ivr': [
     {
@@ -58,7 +185,22 @@ export const SIM_DIALPLAN: Dialplan = {
       ],
     },
   ],
-  'sim-callee': enterOutcome('sim-outcome'),
+  'sim-callee': [...byNumber('+1555'), ...byNumber('1555'), ...enterOutcome('sim-outcome')],
+  'ivr-callee': [ext('_X.', ['Set', '__SIM_DIALED=${EXTEN}'], ['Goto', 'ivr-outcome,${EXTEN:-1},1'])],
+  'ivr-outcome': IVR_OUTCOME,
+  'ivr-amd': [
+    ext(
+      's',
+      ['NoOp', 'ivr-amd: ${CHANNEL} answered, running AMD'],
+      ['AMD', ''],
+      ['NoOp', 'AMD result: ${AMDSTATUS} ${AMDCAUSE}'],
+      ['Stasis', 'contactcenter,amd,${AMDSTATUS},${AMDCAUSE}'],
+      ['Hangup', ''],
+    ),
+  ],
+  'ivr-after': [
+    ext('s', ['NoOp', 'ivr-after: ${CHANNEL} left Stasis'], ['Playback', 'goodbye'], ['Hangup', '16']),
+  ],
   'sim-trunk': enterOutcome('sim-trunk-outcome'),
   'sim-trunk-outcome': [
     {

@@ -29,6 +29,8 @@ export interface ChannelJson {
   dialplan: DialplanJson;
   creationtime: string;
   language: string;
+  /** Variables set with report_events (59-ivr-channel-variables). */
+  channelvars?: Record<string, string>;
 }
 
 /** The mutable part of a channel that its snapshot is made from. */
@@ -40,20 +42,26 @@ export interface ChannelView {
   connected: CallerIdJson;
   dialplan: DialplanJson;
   creationtime: string;
+  readonly channelvars?: Record<string, string> | undefined;
 }
 
-export const snapshot = (ch: ChannelView): ChannelJson => ({
-  id: ch.id,
-  name: ch.name,
-  state: ch.state,
-  protocol_id: '',
-  caller: { name: ch.caller.name, number: ch.caller.number },
-  connected: { name: ch.connected.name, number: ch.connected.number },
-  accountcode: '',
-  dialplan: { ...ch.dialplan },
-  creationtime: ch.creationtime,
-  language: 'en',
-});
+export const snapshot = (ch: ChannelView): ChannelJson => {
+  const json: ChannelJson = {
+    id: ch.id,
+    name: ch.name,
+    state: ch.state,
+    protocol_id: '',
+    caller: { name: ch.caller.name, number: ch.caller.number },
+    connected: { name: ch.connected.name, number: ch.connected.number },
+    accountcode: '',
+    dialplan: { ...ch.dialplan },
+    creationtime: ch.creationtime,
+    language: 'en',
+  };
+  const vars = ch.channelvars;
+  if (vars) json.channelvars = vars;
+  return json;
+};
 
 /** Asterisk prints times in local time with a numeric offset; the simulator always uses UTC. */
 export const asteriskTime = (ms: number = Date.now()): string => {
@@ -235,20 +243,55 @@ export const applicationReplacedEvent =
 export interface PlaybackJson {
   id: string;
   media_uri: string;
+  next_media_uri?: string;
   target_uri: string;
   language: string;
   state: string;
 }
 
-export const playbackEvent =
-  (type: 'PlaybackStarted' | 'PlaybackFinished', playback: PlaybackJson, base: EventBase): EventBuilder =>
+/** Events that carry an object instead of a channel: Playback*, Recording*, Bridge*. */
+const objectEvent =
+  (type: string, key: string, value: unknown, base: EventBase): EventBuilder =>
   (app) => ({
     type,
     timestamp: base.timestamp,
-    playback: { ...playback },
+    [key]: value,
     asterisk_id: base.asteriskId,
     application: app,
   });
+
+export const playbackEvent = (
+  type: 'PlaybackStarted' | 'PlaybackContinuing' | 'PlaybackFinished',
+  playback: PlaybackJson,
+  base: EventBase,
+): EventBuilder => objectEvent(type, 'playback', { ...playback }, base);
+
+/** LiveRecording: `{name, format, state, target_uri}`, then `duration`… or `cause` (49-*). */
+export type RecordingJson = Record<string, unknown>;
+
+export const recordingEvent = (
+  type: 'RecordingStarted' | 'RecordingFinished' | 'RecordingFailed',
+  recording: RecordingJson,
+  base: EventBase,
+): EventBuilder => objectEvent(type, 'recording', { ...recording }, base);
+
+export interface BridgeJson {
+  id: string;
+  technology: string;
+  bridge_type: string;
+  bridge_class: string;
+  creator: string;
+  name: string;
+  channels: string[];
+  creationtime: string;
+  video_mode: string;
+}
+
+export const bridgeEvent = (
+  type: 'BridgeCreated' | 'BridgeDestroyed',
+  bridge: BridgeJson,
+  base: EventBase,
+): EventBuilder => objectEvent(type, 'bridge', { ...bridge, channels: [...bridge.channels] }, base);
 
 /** GET /applications entries: a subscribeAll app is subscribed to the "all" topics. */
 export const applicationJson = (name: string, subscribeAll: boolean, channelIds: string[]) => ({

@@ -4,17 +4,27 @@
  */
 export class Timers {
   private readonly pending = new Set<ReturnType<typeof setTimeout>>();
+  private readonly origin = performance.now();
+  /** With a time scale of 0 no real time passes: the clock is where the last timer was due. */
+  private virtual = 0;
 
   constructor(
     private readonly scale: number,
     private readonly onError: (err: unknown) => void,
   ) {}
 
+  /** Simulated milliseconds since this instance was made (what audio and AMD are timed by). */
+  now(): number {
+    return this.scale > 0 ? (performance.now() - this.origin) / this.scale : this.virtual;
+  }
+
   /** Runs `fn` after `ms` simulated milliseconds; the returned function cancels it. */
   after(ms: number, fn: () => void): () => void {
+    const due = this.now() + Math.max(0, ms);
     const handle = setTimeout(
       () => {
         this.pending.delete(handle);
+        if (this.scale === 0) this.virtual = Math.max(this.virtual, due);
         try {
           fn();
         } catch (err) {

@@ -10,15 +10,27 @@
  *  - dialplan: ChannelDialplan (app and data);
  *  - variables: the other ChannelVarset events;
  *  - caller ids: ChannelCallerId and ChannelConnectedLine with the caller/connected they carry.
- * Events without a channel (ApplicationReplaced, Playback*) are compared per socket.
- * DeviceStateChanged is only checked for shape: Asterisk coalesces device states
- * asynchronously and the recordings show 2 to 5 of them per call in no stable order.
+ * Other channel events (ChannelDtmfReceived with its digit and length, ChannelEnteredBridge and
+ * ChannelLeftBridge with the bridge) form a fifth stream per leg. Events without a channel
+ * (ApplicationReplaced; Playback* with id, media and next media; Recording* with name, state,
+ * durations and cause; Bridge*) are compared per socket. DeviceStateChanged is only checked for
+ * shape: Asterisk coalesces device states asynchronously and the recordings show 2 to 5 of them
+ * per call in no stable order.
  *
  * One ordering is normalised: `Dial dialstatus=""` of `;1` sometimes comes after the first
  * reaction of the callee (recordings 11-trunk-dialplan-1, 20-stasis-8 and 70 show it after
  * ChannelStateChange(Ringing) or ChannelHangupRequest). It is the dial thread racing the callee
  * thread; both orders are moved to the one the README documents (right after ChannelCreated).
  * The other orders the README marks (±) are between the two legs, which per-leg streams ignore.
+ *
+ * One answer is normalised: the `state` of the 201 to a play or a record that starts at once is
+ * `"queued"` or, when PlaybackStarted/RecordingStarted won the race, `"playing"`/`"recording"`
+ * (IVR.md: 34 and the first play of 45; the cancel of 49-ivr-record-limits-stop-cancel); both
+ * read as `"queued"`. Ids Asterisk generates (UUIDs of playbacks) read as `<uuid>`.
+ *
+ * `timedDelays` gives, for the events the simulator times itself (Playback*, Recording*,
+ * ChannelDtmfReceived, ChannelVarset AMDSTATUS), how long after the last thing before it (an
+ * earlier event or a request sent) each one came: the replay test compares those delays.
  */
 import { isCoreEvent } from './client.ts';
 import { type AriEvent, isEvent, type TraceEntry } from './traces.ts';
@@ -30,13 +42,15 @@ interface ChannelLike {
   caller: { name: string; number: string };
   connected: { name: string; number: string };
   dialplan: { context: string; exten: string; priority: number; app_name: string; app_data: string };
+  channelvars?: Record<string, string>;
 }
 
 const normalizeText = (s: string): string =>
   s
     .replace(/-[0-9a-f]{8}(;[12])/g, '-<n>$1')
     .replace(/^\d{9,11}\.\d+(;2)?$/, '<auto-id>$1')
-    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}/g, '<time>');
+    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}/g, '<time>')
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>');
 
 const VOLATILE_KEYS = new Set(['timestamp', 'creationtime', 'startup_time', 'last_reload_time', 'basePath']);
 
@@ -69,8 +83,9 @@ const channelOf = (e: AriEvent): ChannelLike | undefined => (e.channel ?? e.peer
 const snapshotItem = (ch: ChannelLike): string => {
   const d = ch.dialplan;
   const where = `${d.context},${d.exten},${d.priority},${d.app_name}(${d.app_data})`;
+  const vars = ch.channelvars ? ` vars=${JSON.stringify(ch.channelvars)}` : '';
   return normalizeText(
-    `[${where}] ${ch.caller.name}/${ch.caller.number}>${ch.connected.name}/${ch.connected.number}`,
+    `[${where}] ${ch.caller.name}/${ch.caller.number}>${ch.connected.name}/${ch.connected.number}${vars}`,
   );
 };
 
@@ -86,6 +101,35 @@ const coreItem = (e: AriEvent, ch: ChannelLike): string => {
 };
 
 type Streams = Map<string, string[]>;
+
+/** Events without a channel: what they say about the playback, recording or bridge. */
+const socketItem = (ev: AriEvent): string => {
+  const pb = ev.playback as Record<string, string> | undefined;
+  if (pb) {
+    const next = pb.next_media_uri === undefined ? '' : ` next=${pb.next_media_uri}`;
+    return normalizeText(`${ev.type} ${pb.state} ${pb.id} ${pb.media_uri}${next} ${pb.language}`);
+  }
+  const rec = ev.recording as Record<string, unknown> | undefined;
+  if (rec) {
+    const extra = ['duration', 'talking_duration', 'silence_duration', 'cause']
+      .filter((k) => rec[k] !== undefined)
+      .map((k) => ` ${k}=${rec[k]}`)
+      .join('');
+    return `${ev.type} ${rec.name} ${rec.format} ${rec.state}${extra}`;
+  }
+  const bridge = ev.bridge as { id: string; bridge_type: string; channels: string[] } | undefined;
+  if (bridge) return `${ev.type} ${bridge.id} ${bridge.bridge_type} [${bridge.channels.join(',')}]`;
+  return ev.type;
+};
+
+/** The fifth stream per leg: DTMF with digit and length, bridge entries and exits. */
+const otherItem = (ev: AriEvent, ch: ChannelLike): string => {
+  let s = `${ev.type}(${ch.state})`;
+  if (ev.digit !== undefined) s += ` ${ev.digit} ${ev.duration_ms}ms`;
+  const bridge = ev.bridge as { id: string; channels: string[] } | undefined;
+  if (bridge) s += ` ${bridge.id} [${bridge.channels.join(',')}]`;
+  return s;
+};
 
 /** The Dial-race normalisation described at the top of this file. */
 const normalizeDialRace = (seq: string[]): string[] => {
@@ -112,9 +156,7 @@ export const eventStreams = (log: TraceEntry[]): Streams => {
     const ev = e.body;
     const ch = channelOf(ev);
     if (!ch) {
-      if (ev.type === 'DeviceStateChanged') continue;
-      const pb = ev.playback as { state?: string } | undefined;
-      push(`${e.socket} socket`, pb ? `${ev.type} ${pb.state}` : ev.type);
+      if (ev.type !== 'DeviceStateChanged') push(`${e.socket} socket`, socketItem(ev));
       continue;
     }
     const base = ch.name.replace(/;[12]$/, '');
@@ -132,7 +174,7 @@ export const eventStreams = (log: TraceEntry[]): Streams => {
         `${key} callerid`,
         `${ev.type} caller=${ch.caller.name}/${ch.caller.number} connected=${ch.connected.name}/${ch.connected.number}`,
       );
-    } else push(`${key} other`, `${ev.type}(${ch.state})`);
+    } else push(`${key} other`, otherItem(ev, ch));
   }
   for (const [key, seq] of streams) {
     if (key.endsWith(';1 core')) streams.set(key, normalizeDialRace(seq));
@@ -140,11 +182,24 @@ export const eventStreams = (log: TraceEntry[]): Streams => {
   return streams;
 };
 
+/** The race of a 201 to play/record against its Started event (see the top of this file). */
+const raceFree = (e: TraceEntry): unknown => {
+  const body = e.body as { state?: string } | null;
+  if (e.method !== 'POST' || e.status !== 201 || !body || typeof body !== 'object') return body;
+  const path = (e.path ?? '').split('?')[0] as string;
+  if (/\/play(\/[^/]+)?$/.test(path) && body.state === 'playing') return { ...body, state: 'queued' };
+  if (/\/record$/.test(path) && body.state === 'recording') return { ...body, state: 'queued' };
+  return body;
+};
+
 const httpDigest = (e: TraceEntry) => ({
   request: `${e.method} ${normalizeText(e.path ?? '')}`,
   status: e.status,
-  body: normalize(e.body),
+  body: normalize(raceFree(e)),
   ...(e.www_authenticate ? { www_authenticate: e.www_authenticate } : {}),
+  ...(e.response_headers
+    ? { response_headers: e.response_headers, body_bytes: e.body_bytes, body_magic: e.body_magic }
+    : {}),
 });
 
 const lifecycle = (log: TraceEntry[]): string[] =>
@@ -215,4 +270,40 @@ export const compareLogs = (recorded: TraceEntry[], observed: TraceEntry[]): Com
     differences,
     compared: { http: recHttp.length, sockets: recLife.length, streams: rec.size, events },
   };
+};
+
+/** Events whose time the simulator decides itself (media, DTMF, AMD), as opposed to requests. */
+const timedType = (e: AriEvent): string | null => {
+  if (/^(Playback|Recording)/.test(e.type) || e.type === 'ChannelDtmfReceived') return e.type;
+  if (e.type === 'ChannelVarset' && e.variable === 'AMDSTATUS') return 'ChannelVarset AMDSTATUS';
+  return null;
+};
+
+export interface TimedDelay {
+  /** `<socket> <type> #<n>`: the n-th event of that type on that socket. */
+  key: string;
+  /** Milliseconds since the last event before it, or the last request sent (strictly) before it. */
+  ms: number;
+}
+
+/** See the top of this file; DeviceStateChanged (asynchronous) is never a reference point. */
+export const timedDelays = (log: TraceEntry[]): TimedDelay[] => {
+  const sent = log.filter((e) => e.kind === 'http').map((e) => e.t_ms - (e.latency_ms ?? 0));
+  const counts = new Map<string, number>();
+  const out: TimedDelay[] = [];
+  let lastEvent = Number.NEGATIVE_INFINITY;
+  for (const e of log) {
+    if (!isEvent(e) || e.body.type === 'DeviceStateChanged') continue;
+    const type = timedType(e.body);
+    if (type !== null) {
+      const name = `${e.socket} ${type}`;
+      const n = (counts.get(name) ?? 0) + 1;
+      counts.set(name, n);
+      const request = Math.max(Number.NEGATIVE_INFINITY, ...sent.filter((t) => t < e.t_ms));
+      const since = Math.max(lastEvent, request);
+      if (Number.isFinite(since)) out.push({ key: `${name} #${n}`, ms: e.t_ms - since });
+    }
+    lastEvent = e.t_ms;
+  }
+  return out;
 };

@@ -22,6 +22,10 @@ export interface TraceEntry {
   request_auth?: string;
   www_authenticate?: string | null;
   error?: string;
+  /** GET /recordings/stored/{name}/file only: what the recorder kept of the answer (IVR.md). */
+  response_headers?: Record<string, string>;
+  body_bytes?: number;
+  body_magic?: string;
 }
 
 export interface IndexEntry {
