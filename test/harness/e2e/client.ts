@@ -61,49 +61,8 @@ export function e2eClient(
     return CallSchema.parse(await res.json());
   }
 
-  async function user(role: Role = 'operator'): Promise<TestUser> {
-    const username = `${role}-${crypto.randomUUID().slice(0, 8)}`;
-    const password = `pw-${crypto.randomUUID()}`;
-    const row = await createUser(database.db, { username, passwordHash: await hash(password), role });
-    const res = await fetch(`${apiUrl}/api/v2/token`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ username, password }).toString(),
-    });
-    if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
-    const { access_token } = (await res.json()) as { access_token: string };
-    return {
-      id: row!.id,
-      username,
-      password,
-      role,
-      token: access_token,
-      auth: { Authorization: `Bearer ${access_token}` },
-    };
-  }
-
-  async function waitFinal(user: TestUser, callIds: string[], timeoutMs = 15_000) {
-    const done = new Map<string, CallBody>();
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const open = callIds.filter((id) => !done.has(id));
-      // A few at a time: polling must not be what loads the API.
-      for (let i = 0; i < open.length; i += 20) {
-        const calls = await Promise.all(open.slice(i, i + 20).map((id) => getCall(user, id)));
-        for (const call of calls) if (FINAL_STATUSES.has(call.status)) done.set(call.call_id, call);
-      }
-      if (done.size === callIds.length) return new Map(callIds.map((id) => [id, done.get(id)!]));
-      if (Date.now() > deadline) {
-        throw new Error(
-          `timed out after ${timeoutMs} ms: ${callIds.length - done.size} of ${callIds.length} calls not final`,
-        );
-      }
-      await Bun.sleep(100);
-    }
-  }
-
   return {
-    user,
+    user: (role = 'operator') => newUser(apiUrl, database, hash, role),
     request,
     async placeCall(user, body) {
       const res = await request('/api/v2/calls', { token: user.token, json: body });
@@ -132,6 +91,59 @@ export function e2eClient(
         await Bun.sleep(20);
       }
     },
-    waitFinal,
+    waitFinal: (user, callIds, timeoutMs = 15_000) => waitAllFinal(getCall, user, callIds, timeoutMs),
   };
+}
+
+/** A user written straight into the database, logged in over HTTP. */
+async function newUser(
+  apiUrl: string,
+  database: Database,
+  hash: (password: string) => Promise<string>,
+  role: Role,
+): Promise<TestUser> {
+  const username = `${role}-${crypto.randomUUID().slice(0, 8)}`;
+  const password = `pw-${crypto.randomUUID()}`;
+  const row = await createUser(database.db, { username, passwordHash: await hash(password), role });
+  const res = await fetch(`${apiUrl}/api/v2/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ username, password }).toString(),
+  });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+  const { access_token } = (await res.json()) as { access_token: string };
+  return {
+    id: row!.id,
+    username,
+    password,
+    role,
+    token: access_token,
+    auth: { Authorization: `Bearer ${access_token}` },
+  };
+}
+
+/** Polls until every call has a final status. */
+async function waitAllFinal(
+  getCall: (user: TestUser, callId: string) => Promise<CallBody>,
+  user: TestUser,
+  callIds: string[],
+  timeoutMs: number,
+): Promise<Map<string, CallBody>> {
+  const done = new Map<string, CallBody>();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = callIds.filter((id) => !done.has(id));
+    // A few at a time: polling must not be what loads the API.
+    for (let i = 0; i < open.length; i += 20) {
+      const calls = await Promise.all(open.slice(i, i + 20).map((id) => getCall(user, id)));
+      for (const call of calls) if (FINAL_STATUSES.has(call.status)) done.set(call.call_id, call);
+    }
+    if (done.size === callIds.length) return new Map(callIds.map((id) => [id, done.get(id)!]));
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms: ${callIds.length - done.size} of ${callIds.length} calls not final`,
+      );
+    }
+    await Bun.sleep(100);
+  }
 }
