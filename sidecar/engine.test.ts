@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, test } from 'bun:test';
 import type { OriginateCommand } from '../api/channel/messages.ts';
-import { originateCommand, sidecarConfig, tempDir } from '../test/sidecar/harness.ts';
+import { originateCommand } from '../test/harness/channel.ts';
+import { tempDir } from '../test/harness/util.ts';
+import { sidecarConfig } from '../test/sidecar/harness.ts';
 import type { OriginateRequest } from './ari/http.ts';
 import type { AriChannel, KnownAriEvent } from './ari/schemas.ts';
 import { DEFAULT_TUNING } from './config.ts';

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
-import { keyPair, startFakeApi, tempDir, waitFor } from '../test/sidecar/harness.ts';
+import { keyPair } from '../test/harness/channel.ts';
+import { tempDir, waitFor } from '../test/harness/util.ts';
+import { startFakeApi } from '../test/sidecar/harness.ts';
 import { createLogger } from './log.ts';
 import { newTrack } from './mapping.ts';
 import { createMetrics } from './metrics.ts';

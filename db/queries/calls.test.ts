@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
 import { callStory, deliveries, type StoryEvent, storyEvents } from '../../test/harness/call-story.ts';
-import { timelineProblem } from '../../test/harness/timeline.ts';
+import { timelineProblem } from '../../test/harness/checks.ts';
 import type { CallStatus } from '../schema.ts';
 import { type CallEventInput, type CallRow, isTerminal, type KnownEvent, planCallEvents } from './calls.ts';
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'bun:test';
 import { createHash } from 'node:crypto';
-import { waitFor } from '../../test/sidecar/harness.ts';
+import { waitFor } from '../../test/harness/util.ts';
 import { createLogger } from '../log.ts';
 import { createMetrics } from '../metrics.ts';
 import type { AriEvent } from './schemas.ts';

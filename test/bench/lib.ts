@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
-import { freePort } from '../harness/postgres.ts';
+import { freePort } from '../harness/util.ts';
 
 /** Shared pieces of the benchmarks: wrk runs, child processes, memory readings, the results table. */
 

@@ -14,9 +14,11 @@ import { type CallTrack, callIdOfChannel, newTrack, onAriEvent } from '../../sid
 import { createMetrics } from '../../sidecar/metrics.ts';
 import { RateLimiter } from '../../sidecar/pacing.ts';
 import { Store } from '../../sidecar/store.ts';
-import { sidecarEnv, startSimulatorProcess } from '../harness/e2e.ts';
-import { freePort, startPostgresCluster } from '../harness/postgres.ts';
-import { originateCommand, sidecarConfig } from '../sidecar/harness.ts';
+import { originateCommand } from '../harness/channel.ts';
+import { startPostgresCluster } from '../harness/postgres.ts';
+import { startSimulatorProcess } from '../harness/sim-process.ts';
+import { freePort } from '../harness/util.ts';
+import { sidecarConfig, sidecarEnv } from '../sidecar/harness.ts';
 import { type Child, fmt, type Row, rssMiB, startChild } from './lib.ts';
 
 /**

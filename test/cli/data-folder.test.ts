@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { openPglite } from '../../db/driver/pglite.ts';
 import { getUserByUsername } from '../../db/queries/users.ts';
-import { freePort } from '../harness/postgres.ts';
+import { freePort } from '../harness/util.ts';
 
 /**
  * One process owns an embedded data folder. A real API server (`npm run api` on PGlite) holds it;

@@ -1,6 +1,8 @@
 import { expect, test } from 'bun:test';
 import { startAriSimulator } from '../../asterisk/sim/server.ts';
-import { eventLogProblem, startE2EStack, waitFor } from '../harness/e2e.ts';
+import { eventLogProblem } from '../harness/checks.ts';
+import { startE2EStack } from '../harness/e2e.ts';
+import { waitFor } from '../harness/util.ts';
 
 /**
  * The API is down for 30 s (stopped, then started again on the same port with the same database)

@@ -1,7 +1,9 @@
 import { describe, expect, test } from 'bun:test';
 import { startAriSimulator } from '../../asterisk/sim/server.ts';
-import { type E2EStack, eventLogProblem, startE2EStack, waitFor } from '../harness/e2e.ts';
+import { eventLogProblem } from '../harness/checks.ts';
+import { type E2EStack, startE2EStack } from '../harness/e2e.ts';
 import type { TestUser } from '../harness/stack.ts';
+import { waitFor } from '../harness/util.ts';
 
 /** Asterisk misbehaving under a running API and sidecar: a dropped events socket, a restart, failing HTTP. */
 

@@ -3,8 +3,8 @@ import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
-import { sharedTestDatabase } from '../harness/e2e.ts';
-import { freePort } from '../harness/postgres.ts';
+import { sharedTestDatabase } from '../harness/database.ts';
+import { freePort } from '../harness/util.ts';
 
 /**
  * `npm start` on a fresh data folder, as seen from outside: the first admin can log in at the very

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
-import { freePort } from '../harness/postgres.ts';
+import { freePort } from '../harness/util.ts';
 
 /**
  * `npm start` with no configuration at all: the launcher starts the ARI simulator, the API on the

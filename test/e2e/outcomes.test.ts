@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { type SimHandle, startAriSimulator } from '../../asterisk/sim/server.ts';
-import { type E2EStack, eventLogProblem, startE2EStack } from '../harness/e2e.ts';
-import { timelineProblem } from '../harness/timeline.ts';
+import { eventLogProblem, timelineProblem } from '../harness/checks.ts';
+import { type E2EStack, startE2EStack } from '../harness/e2e.ts';
 
 /**
  * Every outcome digit of the recorded dialplan, placed through the API and read back through it,

@@ -1,5 +1,7 @@
 import { expect, test } from 'bun:test';
-import { busiestWindow, eventLogProblem, startE2EStack, startSimulatorProcess } from '../harness/e2e.ts';
+import { busiestWindow, eventLogProblem } from '../harness/checks.ts';
+import { startE2EStack } from '../harness/e2e.ts';
+import { startSimulatorProcess } from '../harness/sim-process.ts';
 
 /**
  * 100 calls submitted through the API at once with ORIGINATE_CPS=10: the simulator never sees

@@ -1,6 +1,8 @@
 import { expect, test } from 'bun:test';
 import { startAriSimulator } from '../../asterisk/sim/server.ts';
-import { eventLogProblem, FINAL_STATUSES, startE2EStack, waitFor } from '../harness/e2e.ts';
+import { eventLogProblem, FINAL_STATUSES } from '../harness/checks.ts';
+import { startE2EStack } from '../harness/e2e.ts';
+import { waitFor } from '../harness/util.ts';
 
 /**
  * `kill -9` of the sidecar process (`bun sidecar/main.ts`) with 50 live calls, then a restart on

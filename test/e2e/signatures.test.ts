@@ -9,9 +9,10 @@ import {
   TYP_EVENTS,
 } from '../../api/channel/index.ts';
 import { startAriSimulator } from '../../asterisk/sim/server.ts';
-import { type E2EStack, keyPair, startE2EStack, waitFor } from '../harness/e2e.ts';
+import { keyPair, originateCommand } from '../harness/channel.ts';
+import { type E2EStack, startE2EStack } from '../harness/e2e.ts';
 import type { TestUser } from '../harness/stack.ts';
-import { originateCommand } from '../sidecar/harness.ts';
+import { waitFor } from '../harness/util.ts';
 
 /**
  * Forged, replayed, expired and body-tampered messages on both halves of the channel: commands

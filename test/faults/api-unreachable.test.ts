@@ -1,5 +1,6 @@
 import { expect, test } from 'bun:test';
-import { startE2EStack, waitFor } from '../harness/e2e.ts';
+import { startE2EStack } from '../harness/e2e.ts';
+import { waitFor } from '../harness/util.ts';
 import {
   API_ENV,
   expectAnsweredInTime,

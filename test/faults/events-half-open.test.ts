@@ -1,7 +1,8 @@
 import { expect, test } from 'bun:test';
-import { type E2EStack, startE2EStack, waitFor } from '../harness/e2e.ts';
+import { type E2EStack, startE2EStack } from '../harness/e2e.ts';
 import type { Direction } from '../harness/fault-proxy.ts';
 import type { TestUser } from '../harness/stack.ts';
+import { waitFor } from '../harness/util.ts';
 import { FAST_TUNING } from '../sidecar/harness.ts';
 import {
   API_ENV,

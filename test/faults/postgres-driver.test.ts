@@ -5,7 +5,7 @@ import { openPostgres } from '../../db/driver/bun-sql.ts';
 import { isDatabaseUnavailable } from '../../db/errors.ts';
 import { migrate } from '../../db/migrate.ts';
 import type { Database } from '../../db/types.ts';
-import { sharedTestDatabase } from '../harness/e2e.ts';
+import { sharedTestDatabase } from '../harness/database.ts';
 import { type FaultProxy, startFaultProxy } from '../harness/fault-proxy.ts';
 
 /**

@@ -1,7 +1,8 @@
 import { expect } from 'bun:test';
 import { CallEventSchema, CallSchema } from '../../api/routes/calls/schema.ts';
 import type { OriginateRecord } from '../../asterisk/sim/server.ts';
-import { type CallBody, type E2EStack, eventLogProblem, FINAL_STATUSES } from '../harness/e2e.ts';
+import { eventLogProblem, FINAL_STATUSES } from '../harness/checks.ts';
+import type { CallBody, E2EStack } from '../harness/e2e.ts';
 import type { TestUser } from '../harness/stack.ts';
 
 /**

@@ -3,6 +3,7 @@ import { openPostgres } from '../../db/driver/bun-sql.ts';
 import { openPglite } from '../../db/driver/pglite.ts';
 import { migrate } from '../../db/migrate.ts';
 import type { Database } from '../../db/types.ts';
+import { type PostgresCluster, removeWhenProcessEnds, startPostgresCluster } from './postgres.ts';
 
 /**
  * The database a test file runs on, chosen by TEST_DB: `pglite` (default, in memory) or `postgres`
@@ -57,4 +58,22 @@ export async function createTestDatabase(
       }
     },
   };
+}
+
+let ownCluster: Promise<PostgresCluster> | null = null;
+
+/** TEST_PG_URL, or a cluster of this process's own, removed when the process ends. */
+async function ensurePostgres(): Promise<void> {
+  if (process.env.TEST_PG_URL) return;
+  ownCluster ??= startPostgresCluster().then(removeWhenProcessEnds);
+  process.env.TEST_PG_URL = (await ownCluster).url();
+}
+
+/**
+ * A fresh, migrated database in the shared cluster (TEST_PG_URL, or this process's own): what the
+ * e2e and fault suites run on, whatever TEST_DB says.
+ */
+export async function sharedTestDatabase() {
+  await ensurePostgres();
+  return createTestDatabase('postgres');
 }

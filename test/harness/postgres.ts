@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './util.ts';
 
 /**
  * A throwaway PostgreSQL cluster for the tests: initdb into a temporary directory (as the
@@ -33,19 +33,6 @@ function binDir(): string {
   throw new Error(
     'PostgreSQL server programs (initdb, pg_ctl) not found; install postgresql or set PG_BINDIR',
   );
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function run(asPostgres: boolean, cmd: string, args: string[]) {
@@ -140,4 +127,28 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
     restart,
     stop,
   };
+}
+
+/**
+ * Removes the cluster once this process is gone. `bun test` runs no exit handlers, so a small
+ * watchdog shell stops it (immediate shutdown) and removes its folder after this process exits.
+ * It runs in a session of its own: whatever ends this process's group must not end it first.
+ */
+export function removeWhenProcessEnds(cluster: PostgresCluster): PostgresCluster {
+  const watchdog = Bun.spawn(
+    [
+      'setsid',
+      'sh',
+      '-c',
+      'while kill -0 "$1" 2>/dev/null; do sleep 0.5; done; ' +
+        'pid=$(head -n 1 "$2/data/postmaster.pid" 2>/dev/null); ' +
+        '[ -n "$pid" ] && kill -QUIT "$pid"; sleep 1; rm -rf "$2"',
+      'watchdog',
+      String(process.pid),
+      cluster.dir,
+    ],
+    { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' },
+  );
+  watchdog.unref();
+  return cluster;
 }

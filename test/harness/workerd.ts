@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Subprocess, spawn } from 'bun';
-import { freePort } from './postgres.ts';
+import { freePort } from './util.ts';
 import { startWsProxy, type WsProxy } from './ws-proxy.ts';
 
 /**

@@ -11,6 +11,7 @@ import {
 } from '../../api/channel/index.ts';
 import { CallEventSchema, CallSchema } from '../../api/routes/calls/schema.ts';
 import { callStory, deliveries, storyEvents } from '../harness/call-story.ts';
+import { timelineProblem } from '../harness/checks.ts';
 import {
   expectProblem,
   MODES,
@@ -19,7 +20,6 @@ import {
   type TestStack,
   type TestUser,
 } from '../harness/stack.ts';
-import { timelineProblem } from '../harness/timeline.ts';
 
 let stack: TestStack;
 let op: TestUser;

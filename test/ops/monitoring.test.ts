@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import { type SimHandle, startAriSimulator } from '../../asterisk/sim/server.ts';
 import { parseConfig } from '../../sidecar/config.ts';
 import { type RunningSidecar, startSidecar } from '../../sidecar/sidecar.ts';
-import { freePort } from '../harness/postgres.ts';
+import { keyPair } from '../harness/channel.ts';
 import { startTestStack, type TestStack, type TestUser } from '../harness/stack.ts';
-import { FAST_TUNING, keyPair, tempDir } from '../sidecar/harness.ts';
+import { freePort, tempDir } from '../harness/util.ts';
+import { FAST_TUNING } from '../sidecar/harness.ts';
 import { loadCompose, ROOT, serviceEnv } from './compose.ts';
 import {
   COUNTER_FUNCTIONS,

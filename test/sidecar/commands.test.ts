@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { SIDECAR_PATHS, SidecarStatus, TYP_EVENTS } from '../../api/channel/messages.ts';
-import { keyPair, originateCommand, waitFor } from './harness.ts';
+import { keyPair, originateCommand } from '../harness/channel.ts';
+import { waitFor } from '../harness/util.ts';
 import { expectWellFormedCall, type Stack, startStack } from './stack.ts';
 
 /** The signed command channel, repeated commands, 409, hang-up, status and the plain endpoints. */

@@ -1,40 +1,22 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  createPublicKeySet,
-  generateSigningJwk,
-  loadSigningKey,
-  type SigningKey,
-} from '../../api/channel/keys.ts';
+import { createPublicKeySet } from '../../api/channel/keys.ts';
 import {
   API_EVENTS_PATH,
   type CallEvent,
   EventBatch,
   type EventBatchAck,
-  type OriginateCommand,
-  TYP_COMMAND,
   TYP_EVENTS,
 } from '../../api/channel/messages.ts';
-import { bearerToken, signChannelMessage, verifyChannelMessage } from '../../api/channel/signing.ts';
+import { bearerToken, verifyChannelMessage } from '../../api/channel/signing.ts';
 import type { SidecarConfig, Tuning } from '../../sidecar/config.ts';
+import type { KeyPair } from '../harness/channel.ts';
+import { waitFor } from '../harness/util.ts';
 
 /**
- * Test doubles around a sidecar: key pairs, a signed fake API that records event batches (and
- * can fail or go down on demand), and a signer that plays the API's half of the command channel.
+ * Test doubles around one sidecar: a signed fake API that records event batches (and can fail or
+ * go down on demand), a proxy in front of the simulator that holds ARI's replies back, and the
+ * sidecar's configuration for tests (and the environment that carries it to `bun sidecar/main.ts`).
+ * Key pairs and the command signer are in test/harness/channel.ts.
  */
-
-export interface KeyPair {
-  privateJson: string;
-  publicJson: string;
-  key: SigningKey;
-}
-
-export async function keyPair(): Promise<KeyPair> {
-  const jwk = await generateSigningJwk();
-  const key = await loadSigningKey(JSON.stringify(jwk));
-  return { privateJson: JSON.stringify(jwk), publicJson: JSON.stringify(key.publicJwk), key };
-}
 
 export type FakeApiMode = 'ok' | 'fail500' | 'refuse422' | 'refuse401';
 
@@ -163,102 +145,6 @@ function tokenIssuer(token: string): string {
   }
 }
 
-export async function waitFor(
-  predicate: () => boolean,
-  timeoutMs = 10_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await Bun.sleep(10);
-  }
-}
-
-/** Plays the API: signs commands for a sidecar the way api/calls/sidecar-client.ts does. */
-export interface CommandSigner {
-  send(
-    method: 'GET' | 'POST',
-    path: string,
-    body?: unknown,
-    options?: {
-      /** Sign this body but send another. */
-      sendBody?: string;
-      /** Sign for this path but send to `path`. */
-      signPath?: string;
-      key?: SigningKey;
-      ttlSeconds?: number;
-      now?: Date;
-      token?: string;
-      audience?: string;
-      typ?: string;
-    },
-  ): Promise<{ status: number; json: unknown; token: string; headers: Headers }>;
-  originate(command: OriginateCommand): Promise<{ status: number; json: unknown }>;
-  hangup(callId: string): Promise<{ status: number; json: unknown }>;
-}
-
-export function commandSigner(
-  sidecarUrl: () => string,
-  sidecarId: string,
-  key: SigningKey,
-  issuer = 'outdial',
-): CommandSigner {
-  const signer: CommandSigner = {
-    async send(method, path, body, options = {}) {
-      const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
-      const token =
-        options.token ??
-        (await signChannelMessage({
-          key: options.key ?? key,
-          issuer,
-          audience: options.audience ?? `sidecar:${sidecarId}`,
-          typ: options.typ ?? TYP_COMMAND,
-          method,
-          path: options.signPath ?? path,
-          body: text,
-          ttlSeconds: options.ttlSeconds ?? 30,
-          ...(options.now ? { now: options.now } : {}),
-        }));
-      const response = await fetch(`${sidecarUrl()}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(method === 'POST' ? { body: options.sendBody ?? text } : {}),
-      });
-      const json = await response.json().catch(() => null);
-      return { status: response.status, json, token, headers: response.headers };
-    },
-    originate: (command) => signer.send('POST', '/v1/commands/originate', command),
-    hangup: (callId) =>
-      signer.send('POST', '/v1/commands/hangup', { call_id: callId, requested_at: new Date().toISOString() }),
-  };
-  return signer;
-}
-
-export function originateCommand(phone: string, overrides: Partial<OriginateCommand> = {}): OriginateCommand {
-  return {
-    call_id: crypto.randomUUID(),
-    phone_number: phone,
-    context: 'outbound-ivr',
-    extension: 's',
-    priority: 1,
-    timeout_ms: 30_000,
-    caller_id: 'Contact Center <5550001111>',
-    variables: {},
-    traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
-    requested_at: new Date().toISOString(),
-    ...overrides,
-  };
-}
-
-export function tempDir(prefix = 'sidecar-test-'): { path: string; remove: () => void } {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
-}
-
 /** Timings for tests: quick retries and reconnects. */
 export const FAST_TUNING: Partial<Tuning> = {
   ariRetryAttempts: 3,
@@ -382,5 +268,36 @@ export function startAriProxy(target: string) {
       holdNext = { match, ms, count };
     },
     stop: () => server.stop(true),
+  };
+}
+
+/** The environment `bun sidecar/main.ts` reads for this configuration (its `tuning` has no variables). */
+export function sidecarEnv(c: SidecarConfig): Record<string, string> {
+  return {
+    SIDECAR_ID: c.sidecarId,
+    SIDECAR_HOST: c.host,
+    SIDECAR_PORT: String(c.port),
+    SIDECAR_PRIVATE_KEY: c.privateKey,
+    API_URL: c.apiUrl,
+    API_PUBLIC_KEYS: c.apiPublicKeys,
+    API_ISSUER: c.apiIssuer,
+    ARI_HTTP_URL: c.ariHttpUrl,
+    ARI_USERNAME: c.ariUsername,
+    ARI_PASSWORD: c.ariPassword,
+    ARI_APP: c.ariApp,
+    ARI_MAX_CONNECTIONS: String(c.ariMaxConnections),
+    ARI_MAX_KEEPALIVE: String(c.ariMaxKeepalive),
+    ARI_REQUEST_TIMEOUT_MS: String(c.ariRequestTimeoutMs),
+    ARI_DIAL_CONTEXT: c.ariDialContext,
+    ARI_ORIGINATE_STYLE: c.ariOriginateStyle,
+    ORIGINATE_CPS: String(c.originateCps),
+    MAX_CONCURRENT_CALLS: String(c.maxConcurrentCalls),
+    QUEUE_MAX: String(c.queueMax),
+    RECONCILE_INTERVAL_MS: String(c.reconcileIntervalMs),
+    BREAKER_FAILURES: String(c.breakerFailures),
+    BREAKER_HALF_OPEN_AFTER_MS: String(c.breakerHalfOpenAfterMs),
+    DATA_DIR: c.dataDir,
+    OUTBOX_BATCH_SIZE: String(c.outboxBatchSize),
+    LOG_LEVEL: c.logLevel,
   };
 }

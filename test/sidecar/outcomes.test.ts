@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { type SimHandle, startAriSimulator } from '../../asterisk/sim/server.ts';
-import { originateCommand } from './harness.ts';
+import { originateCommand } from '../harness/channel.ts';
 import { expectWellFormedCall, type Stack, startStack } from './stack.ts';
 
 /**

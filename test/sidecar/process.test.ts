@@ -1,16 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
 import { type SimHandle, startAriSimulator } from '../../asterisk/sim/server.ts';
-import {
-  commandSigner,
-  type FakeApi,
-  type KeyPair,
-  keyPair,
-  originateCommand,
-  startFakeApi,
-  tempDir,
-  waitFor,
-} from './harness.ts';
+import { commandSigner, type KeyPair, keyPair, originateCommand } from '../harness/channel.ts';
+import { tempDir, waitFor } from '../harness/util.ts';
+import { type FakeApi, startFakeApi } from './harness.ts';
 import { expectWellFormedCall } from './stack.ts';
 
 /** The sidecar as an operator runs it: `bun sidecar/main.ts`, killed and restarted. */

@@ -1,7 +1,9 @@
 import { describe, expect, test } from 'bun:test';
 import { SIDECAR_PATHS, SidecarStatus } from '../../api/channel/messages.ts';
 import { startAriSimulator } from '../../asterisk/sim/server.ts';
-import { originateCommand, startAriProxy, waitFor } from './harness.ts';
+import { originateCommand } from '../harness/channel.ts';
+import { waitFor } from '../harness/util.ts';
+import { startAriProxy } from './harness.ts';
 import { expectWellFormedCall, startStack } from './stack.ts';
 
 /** ARI failing, the events socket dropping, Asterisk restarting, the API going away. */

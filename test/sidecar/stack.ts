@@ -3,17 +3,9 @@ import { type SimHandle, type SimOptions, startAriSimulator } from '../../asteri
 import type { SidecarConfig } from '../../sidecar/config.ts';
 import { createLogger } from '../../sidecar/log.ts';
 import { type RunningSidecar, startSidecar } from '../../sidecar/sidecar.ts';
-import {
-  type CommandSigner,
-  commandSigner,
-  type FakeApi,
-  type KeyPair,
-  keyPair,
-  sidecarConfig,
-  startFakeApi,
-  tempDir,
-  waitFor,
-} from './harness.ts';
+import { type CommandSigner, commandSigner, type KeyPair, keyPair } from '../harness/channel.ts';
+import { tempDir, waitFor } from '../harness/util.ts';
+import { type FakeApi, sidecarConfig, startFakeApi } from './harness.ts';
 
 /** The simulator, a fake API and one sidecar, all in this process. */
 export interface Stack {

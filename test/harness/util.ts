@@ -1,0 +1,103 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Small helpers every harness uses: free ports, temporary folders, waiting, child processes. */
+
+/** The repository's root (the working directory of the processes the harnesses spawn). */
+export const ROOT = join(import.meta.dir, '..', '..');
+
+/** E2E_LOG=1: the API, the sidecar and the simulator of the e2e stack log to this terminal. */
+export const E2E_LOG = Boolean(process.env.E2E_LOG);
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function tempDir(prefix = 'sidecar-test-'): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export async function waitFor(
+  predicate: () => boolean,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+/**
+ * Runs `bun <script>` from the repository's root with only PATH and `env` as its environment, its
+ * stdout shown with E2E_LOG, its stderr always.
+ */
+export function spawnBun(script: string, env: Record<string, string>): Bun.Subprocess {
+  return Bun.spawn([process.execPath, script], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdin: 'ignore',
+    stdout: E2E_LOG ? 'inherit' : 'ignore',
+    stderr: 'inherit',
+  });
+}
+
+/**
+ * Waits until `probe` (a request to the child) succeeds; throws if the child exits first or
+ * nothing answers within `timeoutMs`. The child is left as it is either way.
+ */
+export async function waitListening(
+  child: Bun.Subprocess,
+  probe: (signal: AbortSignal) => Promise<Response>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`the ${what} exited (${child.exitCode ?? child.signalCode})`);
+    const ok = await probe(AbortSignal.timeout(500))
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`the ${what} process did not listen`);
+    await Bun.sleep(25);
+  }
+}
+
+/**
+ * What a harness started, to be stopped in the reverse order: every step runs even when one before
+ * it failed, and the first failure is thrown at the end.
+ */
+export class Teardown {
+  private readonly steps: Array<() => unknown> = [];
+
+  add(step: () => unknown): void {
+    this.steps.push(step);
+  }
+
+  async run(): Promise<void> {
+    let failure: unknown = null;
+    for (const step of this.steps.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    if (failure) throw failure;
+  }
+}
