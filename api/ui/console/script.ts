@@ -1,3 +1,4 @@
+import { pageScript } from '../page-script.ts';
 import { consoleApi } from './api.client.ts';
 import { consoleCall } from './call.client.ts';
 import { consoleCalls } from './calls.client.ts';
@@ -9,10 +10,10 @@ import { consoleUsers } from './users.client.ts';
 import { consoleView } from './view.client.ts';
 
 /**
- * The browser half of /console, served as one script with no build step: each module's function
- * is written out as its source text and called on one shared context, so a module must use nothing
- * from outside its own body but its argument and browser globals (see ./context.ts). It only speaks
- * the public JSON API, with the token in sessionStorage.
+ * The browser half of /console, served as one script with no build step (see pageScript): each
+ * module's function is written out as its source text and called on one shared context, so a
+ * module must use nothing from outside its own body but its argument and browser globals (see
+ * ./context.ts). It only speaks the public JSON API, with the token in sessionStorage.
  */
 const MODULES: ((c: ConsoleContext) => void)[] = [
   consoleState,
@@ -31,8 +32,7 @@ function consoleMain(c: ConsoleContext): void {
   void c.start();
 }
 
-export const CONSOLE_JS = `(() => {
-const c = {};
-${[...MODULES, consoleMain].map((m) => `(${m.toString()})(c);`).join('\n')}
-})();
-`;
+export const CONSOLE_JS = pageScript([
+  'const c = {};',
+  ...[...MODULES, consoleMain].map((m) => `(${m.toString()})(c);`),
+]);
