@@ -8,7 +8,10 @@ interface Deliveries {
   }[];
 }
 
-/** One call's page: its status badge, details, event log and webhook deliveries, and hanging up. */
+/**
+ * One call's page: its status badge, details, event log and webhook deliveries, and hanging up.
+ * (One function for the whole module: see ./context.ts.)
+ */
 export function consoleCall(c: ConsoleContext): void {
   /**
    * The call on screen: the live events received for it, and the sequence of the event its badge

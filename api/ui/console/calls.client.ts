@@ -1,6 +1,9 @@
 import type { Call, CallEvent, ConsoleContext, Json } from './context.ts';
 
-/** The calls page: the list with its filter and its next pages, and the form that places a call. */
+/**
+ * The calls page: the list with its filter and its next pages, and the form that places a call.
+ * (One function for the whole module: see ./context.ts.)
+ */
 export function consoleCalls(c: ConsoleContext): void {
   let nextCursor: string | null = null;
 

@@ -3,6 +3,8 @@
  * that is served as its source text (see ./script.ts), so it may use only its argument, browser
  * globals and types: nothing it imports survives. A module adds its functions to `c`, and calls
  * the other modules' through `c` at run time, so the order modules are set up in does not matter.
+ * A module function is as long as its module (over 80 lines for some): its source text is what is
+ * served, so it cannot import pieces of itself; the functions inside it are the units, each short.
  */
 
 export type Json = Record<string, unknown>;
@@ -57,8 +59,10 @@ export interface ConsoleContext {
   liveStatus: Map<string, { status: string; reason: string | null }>;
   /** The page the message on screen is about: leaving that page takes the message away. */
   flashPage: string;
-  /** The final statuses: a call in one of them changes no more. */
+  /** The final statuses: a call in one of them changes no more (set by script.ts, from the schema). */
   FINAL: string[];
+  /** The statuses before a final one, in the order a call moves through them (likewise). */
+  ORDER: string[];
   /** A status's place in the order statuses move in (every final status shares the last). */
   rank(status: string): number;
 

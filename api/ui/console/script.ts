@@ -1,3 +1,4 @@
+import { CALL_STATUSES, TERMINAL_STATUSES } from '../../../db/schema.ts';
 import { pageScript } from '../page-script.ts';
 import { consoleApi } from './api.client.ts';
 import { consoleCall } from './call.client.ts';
@@ -26,6 +27,12 @@ const MODULES: ((c: ConsoleContext) => void)[] = [
   consoleUsers,
 ];
 
+/** The statuses, as the schema defines them: the script is written out from it. */
+const STATUSES: Pick<ConsoleContext, 'FINAL' | 'ORDER'> = {
+  FINAL: [...TERMINAL_STATUSES],
+  ORDER: CALL_STATUSES.filter((s) => !(TERMINAL_STATUSES as readonly string[]).includes(s)),
+};
+
 /** Runs once every module is set up: follows the hash and starts with the session in this tab. */
 function consoleMain(c: ConsoleContext): void {
   window.addEventListener('hashchange', () => c.route());
@@ -33,6 +40,6 @@ function consoleMain(c: ConsoleContext): void {
 }
 
 export const CONSOLE_JS = pageScript([
-  'const c = {};',
+  `const c = ${JSON.stringify(STATUSES)};`,
   ...[...MODULES, consoleMain].map((m) => `(${m.toString()})(c);`),
 ]);

@@ -10,6 +10,7 @@ interface User {
 /**
  * The users page (admins only): the list, with a role picker, activation and password reset on
  * each row, and the form that adds a user. Whatever takes something away is confirmed first.
+ * (One function for the whole module: see ./context.ts.)
  */
 export function consoleUsers(c: ConsoleContext): void {
   const ROLES = ['viewer', 'operator', 'admin'];

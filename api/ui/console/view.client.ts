@@ -1,6 +1,9 @@
 import type { ConsoleContext } from './context.ts';
 
-/** The DOM helpers every page uses: messages, errors, views and their focus, table cells, dialogs. */
+/**
+ * The DOM helpers every page uses: messages, errors, views and their focus, table cells, dialogs.
+ * (One function for the whole module: see ./context.ts.)
+ */
 export function consoleView(c: ConsoleContext): void {
   const views = ['login-view', 'calls-view', 'call-view', 'users-view'];
 
