@@ -1,15 +1,14 @@
 import type { Child } from 'hono/jsx';
 import { CALL_STATUSES } from '../../db/schema.ts';
-import { consoleClient } from './console.client.ts';
 import { STYLE_CSS } from './style.ts';
 
 /**
  * The operator console at /console: server-rendered with hono/jsx, brought to life by one small
  * script that talks to the public JSON API (the same routes any client uses) with a bearer token
- * kept in sessionStorage. No build step, nothing from a CDN.
+ * kept in sessionStorage (its modules are in ./console/). No build step, nothing from a CDN.
  */
 
-export const CONSOLE_JS = `(${consoleClient.toString()})();`;
+export { CONSOLE_JS } from './console/script.ts';
 export const CONSOLE_CSS = `${STYLE_CSS}
 .console-main { max-width: 1100px; margin: 0 auto; padding: 16px; }
 nav.tabs { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; }

@@ -1,5 +1,6 @@
 import type { Child } from 'hono/jsx';
 import { docsClient } from './docs.client.ts';
+import { pageScript } from './page-script.ts';
 import { STYLE_CSS } from './style.ts';
 
 /**
@@ -46,7 +47,7 @@ export interface OpenApiDoc {
   tags?: { name: string; description?: string }[];
 }
 
-export const DOCS_JS = `(${docsClient.toString()})();`;
+export const DOCS_JS = pageScript([`(${docsClient.toString()})();`]);
 export const DOCS_CSS = STYLE_CSS;
 
 function resolve(doc: OpenApiDoc, schema: Schema | undefined): Schema | undefined {

@@ -9,29 +9,19 @@ import {
   type IBackoffFactory,
   type IHalfOpenAfterBackoffContext,
   isBrokenCircuitError,
-  isTaskCancelledError,
   type RetryPolicy,
   retry,
-  type TimeoutPolicy,
-  TimeoutStrategy,
-  timeout,
 } from 'cockatiel';
-import { Pool } from 'undici/index.js';
 import { AriError, describeError, isAriError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { AriChannel, AriChannelList, AriErrorBody } from './schemas.ts';
+import { expectOk, type Sent } from './answers.ts';
+import { AriChannel, AriChannelList } from './schemas.ts';
+import { AriTransport, type RequestSpec } from './transport.ts';
+
+export { isAllocationFailedError } from './answers.ts';
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
-
-/**
- * How a request goes. `calls`: the work of placing and following calls (originate, hang-up,
- * reconciliation), through retry → breaker → timeout. `probe`: a readiness probe, one attempt
- * under its own short timeout, neither refused by the breaker nor counted by it: asking whether
- * ARI is up must not make callers be refused once it is, and the answer matters most while the
- * breaker is open.
- */
-type Lane = 'calls' | 'probe';
 
 /** What the last exchange with ARI showed, whichever lane it went through. */
 export interface Reachability {
@@ -73,46 +63,22 @@ export interface OriginateRequest {
   variables: Record<string, string>;
 }
 
-interface Sent {
-  status: number;
-  body: unknown;
-}
-
-interface RequestSpec {
-  method: 'GET' | 'POST' | 'DELETE';
-  /** Path below the ARI base, with query. */
-  path: string;
-  /** Route template for metrics (never the raw path: ids would explode the label set). */
-  route: string;
-  body?: unknown;
-  /** Runs before each attempt (pacing of originates). */
-  beforeAttempt?: () => Promise<void>;
-  /** Default `calls`. */
-  lane?: Lane;
-}
-
 /**
- * ARI over HTTP: one undici Pool, basic auth, and three named cockatiel policies composed as
- * retry → breaker → timeout. Only answers that say something about ARI's health (network
- * errors, timeouts, 5xx other than "Allocation failed") count for the breaker; a 4xx is ARI
- * working as designed. Non-2xx answers come back as AriError values with `retryable`.
- * Maintenance requests (see Lane) take the timeout only.
+ * ARI over HTTP: its REST operations, through three named cockatiel policies composed as
+ * retry → breaker → timeout (the timeout and the exchange itself are in ./transport.ts). Only
+ * answers that say something about ARI's health (network errors, timeouts, 5xx other than
+ * "Allocation failed") count for the breaker; a 4xx is ARI working as designed. Non-2xx answers
+ * come back as AriError values with `retryable`. Readiness probes (see Lane) take the timeout only.
  */
 export class AriClient {
-  private readonly pool: Pool;
-  private readonly basePath: string;
-  private readonly authorization: string;
+  private readonly transport: AriTransport;
   private readonly breaker: CircuitBreakerPolicy;
   private readonly retryPolicy: RetryPolicy;
-  private readonly timeoutPolicy: TimeoutPolicy;
-  private readonly probeTimeoutPolicy: TimeoutPolicy;
-  private readonly probeTimeoutMs: number;
   private readonly options: AriClientOptions;
   private probing: Promise<void> | null = null;
   private lastContact: Reachability = { reachable: null, error: null, at: null };
   /** Counts the times ARI was seen answering while the breaker was open (see OpenUntilSeen). */
   private seenWhileOpen = 0;
-  private inFlight = 0;
   private openedAt = 0;
   private probeTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
@@ -120,14 +86,7 @@ export class AriClient {
 
   constructor(options: AriClientOptions) {
     this.options = options;
-    const url = new URL(options.baseUrl);
-    this.basePath = url.pathname.replace(/\/+$/, '');
-    this.pool = new Pool(url.origin, {
-      connections: options.maxConnections,
-      keepAliveTimeout: 30_000,
-      connectTimeout: options.requestTimeoutMs,
-    });
-    this.authorization = `Basic ${Buffer.from(`${options.username}:${options.password}`).toString('base64')}`;
+    this.transport = new AriTransport(options);
 
     this.breaker = circuitBreaker(
       handleWhen((error) => isAriError(error) && error.countsForBreaker),
@@ -150,10 +109,6 @@ export class AriClient {
     });
     options.metrics.breakerState.set(0);
 
-    // Aggressive: the attempt is abandoned (and its request aborted) the moment time is up.
-    this.timeoutPolicy = timeout(options.requestTimeoutMs, TimeoutStrategy.Aggressive);
-    this.probeTimeoutMs = Math.min(options.probeTimeoutMs, options.requestTimeoutMs);
-    this.probeTimeoutPolicy = timeout(this.probeTimeoutMs, TimeoutStrategy.Aggressive);
     this.retryPolicy = retry(
       handleWhen((error) => isAriError(error) && error.retryable),
       {
@@ -290,7 +245,7 @@ export class AriClient {
   }
 
   stats() {
-    return this.pool.stats;
+    return this.transport.stats();
   }
 
   /** Records what an exchange showed: null for an answer, the error for a failure that says ARI is unwell. */
@@ -301,7 +256,7 @@ export class AriClient {
   async close(): Promise<void> {
     this.closed = true;
     if (this.probeTimer) clearTimeout(this.probeTimer);
-    await this.pool.close().catch(() => this.pool.destroy());
+    await this.transport.close();
   }
 
   /**
@@ -345,83 +300,20 @@ export class AriClient {
     }
   }
 
+  /** One attempt under the timeout; what it shows of ARI is recorded (see reachability). */
   private async attempt(spec: RequestSpec, outer: AbortSignal): Promise<Sent> {
     if (spec.beforeAttempt) await spec.beforeAttempt();
-    const { metrics } = this.options;
-    const stop = metrics.ariRequestDuration.startTimer({ method: spec.method, route: spec.route });
-    const keepAlive = this.inFlight < this.options.maxKeepalive;
-    this.inFlight += 1;
-    const probe = spec.lane === 'probe';
-    const timeoutPolicy = probe ? this.probeTimeoutPolicy : this.timeoutPolicy;
-    const limitMs = probe ? this.probeTimeoutMs : this.options.requestTimeoutMs;
+    let sent: Sent;
     try {
-      const sent = await timeoutPolicy.execute(async ({ signal }) => {
-        const headers: Record<string, string> = {
-          authorization: this.authorization,
-          accept: 'application/json',
-        };
-        // undici cannot cap idle sockets by count; a request beyond the keep-alive budget asks
-        // for its socket to be closed afterwards, which bounds the idle ones to maxKeepalive.
-        if (!keepAlive) headers.connection = 'close';
-        let body: string | undefined;
-        if (spec.body !== undefined) {
-          body = JSON.stringify(spec.body);
-          headers['content-type'] = 'application/json';
-        }
-        const response = await this.pool.request({
-          method: spec.method,
-          path: `${this.basePath}${spec.path}`,
-          headers,
-          ...(body !== undefined ? { body } : {}),
-          signal,
-        });
-        const text = await response.body.text();
-        return { status: response.statusCode, body: parseBody(text) };
-      }, outer);
-      metrics.ariRequests.inc({ method: spec.method, route: spec.route, status: String(sent.status) });
-      if (sent.status >= 500 && !isAllocationFailed(sent)) {
-        const error = new AriError(`ARI answered ${sent.status} to ${spec.method} ${spec.route}`, {
-          kind: 'status',
-          status: sent.status,
-          ariMessage: ariMessage(sent.body),
-          retryable: true,
-          countsForBreaker: true,
-        });
-        this.contact(error);
-        throw error;
-      }
-      this.contact(null);
-      if (probe) this.noteReachable();
-      return sent;
+      sent = await this.transport.exchange(spec, outer);
     } catch (error) {
-      if (isAriError(error)) throw error;
-      const timedOut = isTimeout(error);
-      metrics.ariRequests.inc({
-        method: spec.method,
-        route: spec.route,
-        status: timedOut ? 'timeout' : 'error',
-      });
-      // A POST that may have reached ARI is never sent again: ARI may have carried it out, and
-      // a second originate would ring the callee twice once the first channel is gone.
-      const outcomeUnknown = spec.method === 'POST' && (timedOut || !neverConnected(error));
-      const failure = new AriError(
-        timedOut
-          ? `ARI did not answer ${spec.method} ${spec.route} within ${limitMs} ms`
-          : `ARI unreachable (${spec.method} ${spec.route}): ${describeError(error)}`,
-        {
-          kind: timedOut ? 'timeout' : 'network',
-          retryable: !outcomeUnknown,
-          countsForBreaker: true,
-          outcomeUnknown,
-          cause: error,
-        },
-      );
-      this.contact(failure);
-      throw failure;
-    } finally {
-      this.inFlight -= 1;
-      stop();
+      // Every failure of the exchange says ARI is unwell (a refusal is an answer, not a failure).
+      if (isAriError(error)) this.contact(error);
+      throw error;
     }
+    this.contact(null);
+    if (spec.lane === 'probe') this.noteReachable();
+    return sent;
   }
 }
 
@@ -445,72 +337,4 @@ class OpenUntilSeen implements IBackoffFactory<IHalfOpenAfterBackoffContext> {
       next: () => this.next(),
     };
   }
-}
-
-/**
- * The timeout policy's TaskCancelledError. cockatiel's own isTaskCancelledError tests for the
- * bulkhead's marker (3.2.1), so it never recognises one.
- */
-function isTimeout(error: unknown): boolean {
-  return (
-    isTaskCancelledError(error) ||
-    (typeof error === 'object' &&
-      error !== null &&
-      (error as { isTaskCancelledError?: unknown }).isTaskCancelledError === true)
-  );
-}
-
-/** Errors that mean no connection to ARI was made, so nothing was sent. */
-const CONNECT_FAILURES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-function neverConnected(error: unknown): boolean {
-  for (let e = error; typeof e === 'object' && e !== null; e = (e as { cause?: unknown }).cause) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && CONNECT_FAILURES.has(code)) return true;
-  }
-  return false;
-}
-
-function parseBody(text: string): unknown {
-  if (!text) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-function ariMessage(body: unknown): string | null {
-  const parsed = AriErrorBody.safeParse(body);
-  if (!parsed.success) return typeof body === 'string' ? body.slice(0, 200) : null;
-  return parsed.data.message ?? parsed.data.error ?? null;
-}
-
-/** The recorded 500 for an unknown channel technology: a routing problem, not ARI's health. */
-function isAllocationFailed(sent: Sent): boolean {
-  return sent.status === 500 && ariMessage(sent.body) === 'Allocation failed';
-}
-
-/** 2xx → body; anything else → a non-retryable AriError carrying ARI's status and message. */
-function expectOk(sent: Sent, what: string): unknown {
-  if (sent.status >= 200 && sent.status < 300) return sent.body;
-  const message = ariMessage(sent.body);
-  throw new AriError(`ARI refused ${what}: ${sent.status}${message ? ` ${message}` : ''}`, {
-    kind: 'status',
-    status: sent.status,
-    ariMessage: message,
-    retryable: false,
-    countsForBreaker: false,
-  });
-}
-
-export function isAllocationFailedError(error: unknown): boolean {
-  return isAriError(error) && error.status === 500 && error.ariMessage === 'Allocation failed';
 }

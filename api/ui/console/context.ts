@@ -1,0 +1,109 @@
+/**
+ * What the console's browser modules share. Each module is a function `(c: ConsoleContext) => void`
+ * that is served as its source text (see ./script.ts), so it may use only its argument, browser
+ * globals and types: nothing it imports survives. A module adds its functions to `c`, and calls
+ * the other modules' through `c` at run time, so the order modules are set up in does not matter.
+ * A module function is as long as its module (over 80 lines for some): its source text is what is
+ * served, so it cannot import pieces of itself; the functions inside it are the units, each short.
+ */
+
+export type Json = Record<string, unknown>;
+
+export interface Call {
+  call_id: string;
+  phone_number: string;
+  status: string;
+  reason: string | null;
+  created_at: string;
+  is_active: boolean;
+  [k: string]: unknown;
+}
+
+export interface CallEvent {
+  id: string;
+  sequence: number;
+  call_id: string;
+  type: string;
+  status: string;
+  time: string;
+  reason: string | null;
+  hangup_cause: number | null;
+  hangup_cause_txt: string | null;
+  dial_status: string | null;
+}
+
+export interface Me {
+  id: string;
+  username: string;
+  role: 'admin' | 'operator' | 'viewer';
+}
+
+/** An API answer that was not 2xx: its status and problem+json body. */
+export interface HttpError extends Error {
+  readonly status: number;
+  readonly body: Json;
+}
+
+export interface ConsoleContext {
+  // ---- state.client.ts: what several modules read ----
+  /** The user logged in, once /me answered. */
+  me: Me | null;
+  /** The call whose page is open (its id), or null on any other page. */
+  currentCall: string | null;
+  /** The live stream being read; aborting it stops reading. */
+  stream: AbortController | null;
+  /**
+   * The newest status the stream brought for each call (the last 1,000 calls). Statuses only move
+   * forward, so a list answered before that status arrived shows the live one instead of its own.
+   */
+  liveStatus: Map<string, { status: string; reason: string | null }>;
+  /** The page the message on screen is about: leaving that page takes the message away. */
+  flashPage: string;
+  /** The final statuses: a call in one of them changes no more (set by script.ts, from the schema). */
+  FINAL: string[];
+  /** The statuses before a final one, in the order a call moves through them (likewise). */
+  ORDER: string[];
+  /** A status's place in the order statuses move in (every final status shares the last). */
+  rank(status: string): number;
+
+  // ---- view.client.ts: the DOM and its helpers ----
+  $<T extends HTMLElement = HTMLElement>(id: string): T;
+  text(el: HTMLElement, value: string): void;
+  /** The page (its hash) in use. */
+  here(): string;
+  flash(message: string, page?: string): void;
+  showError(id: string, error: unknown): void;
+  showView(id: string, focus?: boolean): void;
+  statusBadge(status: string): HTMLSpanElement;
+  cell(row: HTMLTableRowElement, content: string | Node, optional?: boolean): HTMLTableCellElement;
+  when(iso: string | null | undefined): string;
+  confirmAction(question: string, detail: string, action: string): Promise<boolean>;
+
+  // ---- api.client.ts: the JSON API ----
+  token(): string | null;
+  /** Keeps the token for this tab, or forgets it (null). */
+  saveToken(token: string | null): void;
+  HttpError: new (status: number, body: Json) => HttpError;
+  api<T = Json>(path: string, init?: RequestInit & { json?: unknown }): Promise<T>;
+
+  // ---- session.client.ts: logging in and out, and which page shows ----
+  signOut(message?: string, focus?: boolean): void;
+  start(): Promise<void>;
+  route(): void;
+
+  // ---- stream.client.ts: live events ----
+  openStream(): Promise<void>;
+
+  // ---- calls.client.ts: the list and placing a call ----
+  loadCalls(reset: boolean): Promise<void>;
+  /** Shows a live event in the list, if its call is listed. */
+  onListEvent(ev: CallEvent): void;
+
+  // ---- call.client.ts: one call's page ----
+  loadCall(id: string, focus?: boolean): Promise<void>;
+  /** Shows a live event of the call on screen: its badge, its row in the log. */
+  onCurrentCallEvent(ev: CallEvent): void;
+
+  // ---- users.client.ts ----
+  loadUsers(focus?: string): Promise<void>;
+}

@@ -1,0 +1,45 @@
+import { CALL_STATUSES, TERMINAL_STATUSES } from '../../../db/schema.ts';
+import { pageScript } from '../page-script.ts';
+import { consoleApi } from './api.client.ts';
+import { consoleCall } from './call.client.ts';
+import { consoleCalls } from './calls.client.ts';
+import type { ConsoleContext } from './context.ts';
+import { consoleSession } from './session.client.ts';
+import { consoleState } from './state.client.ts';
+import { consoleStream } from './stream.client.ts';
+import { consoleUsers } from './users.client.ts';
+import { consoleView } from './view.client.ts';
+
+/**
+ * The browser half of /console, served as one script with no build step (see pageScript): each
+ * module's function is written out as its source text and called on one shared context, so a
+ * module must use nothing from outside its own body but its argument and browser globals (see
+ * ./context.ts). It only speaks the public JSON API, with the token in sessionStorage.
+ */
+const MODULES: ((c: ConsoleContext) => void)[] = [
+  consoleState,
+  consoleView,
+  consoleApi,
+  consoleSession,
+  consoleStream,
+  consoleCalls,
+  consoleCall,
+  consoleUsers,
+];
+
+/** The statuses, as the schema defines them: the script is written out from it. */
+const STATUSES: Pick<ConsoleContext, 'FINAL' | 'ORDER'> = {
+  FINAL: [...TERMINAL_STATUSES],
+  ORDER: CALL_STATUSES.filter((s) => !(TERMINAL_STATUSES as readonly string[]).includes(s)),
+};
+
+/** Runs once every module is set up: follows the hash and starts with the session in this tab. */
+function consoleMain(c: ConsoleContext): void {
+  window.addEventListener('hashchange', () => c.route());
+  void c.start();
+}
+
+export const CONSOLE_JS = pageScript([
+  `const c = ${JSON.stringify(STATUSES)};`,
+  ...[...MODULES, consoleMain].map((m) => `(${m.toString()})(c);`),
+]);
