@@ -5,12 +5,12 @@ import {
   type OriginateCommand,
   type OriginateReply,
 } from '../api/channel/messages.ts';
+import type { Logger } from '../api/shared/base/log.ts';
 import type { AriClient, OriginateRequest } from './ari/http.ts';
 import { isAllocationFailedError } from './ari/http.ts';
 import { type AriChannel, type AriEvent, eventChannel, isKnownAriEvent } from './ari/schemas.ts';
 import type { SidecarConfig, Tuning } from './config.ts';
 import { AriError, describeError, isAriError } from './errors.ts';
-import type { Logger } from './log.ts';
 import {
   type CallTrack,
   callIdOfChannel,

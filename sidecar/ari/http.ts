@@ -17,8 +17,8 @@ import {
   timeout,
 } from 'cockatiel';
 import { Pool } from 'undici/index.js';
+import type { Logger } from '../../api/shared/base/log.ts';
 import { AriError, describeError, isAriError } from '../errors.ts';
-import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { AriChannel, AriChannelList, AriErrorBody } from './schemas.ts';
 

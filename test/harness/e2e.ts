@@ -9,8 +9,9 @@ import {
   SidecarStatus,
 } from '../../api/channel/messages.ts';
 import { type StartedApi, startApi } from '../../api/entry/bun.ts';
-import { createLogger, silentLogger } from '../../api/lib/logger.ts';
+import { createApiLogger } from '../../api/lib/logger.ts';
 import { CallEventSchema, CallSchema } from '../../api/routes/calls/schema.ts';
+import { silentLogger } from '../../api/shared/base/log.ts';
 import {
   type OriginateRecord,
   type SimHandle,
@@ -450,7 +451,7 @@ export async function startE2EStack(options: E2EOptions = {}): Promise<E2EStack>
     ...options.sidecar,
   };
   const mode = options.sidecarMode ?? 'in-process';
-  const apiLogger = LOGS ? createLogger({ level: 'info', base: { service: 'api' } }) : silentLogger;
+  const apiLogger = LOGS ? createApiLogger({ level: 'info', base: { service: 'api' } }) : silentLogger;
   const apiEnv: Record<string, string> = {
     APP_ENV: 'test',
     HOST: '127.0.0.1',
