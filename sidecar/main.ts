@@ -1,9 +1,8 @@
 import { KeyMaterialError } from '../api/channel/keys.ts';
 import { isEnvError } from '../api/shared/base/env.ts';
-import { createLogger, stdoutSink } from '../api/shared/base/log.ts';
 import { parseConfig } from './config.ts';
 import { describeError } from './errors.ts';
-import { startSidecar } from './sidecar.ts';
+import { sidecarLogger, startSidecar } from './sidecar.ts';
 
 /**
  * Composition root: configuration from the environment, then start. SIGTERM/SIGINT stop
@@ -24,11 +23,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const log = createLogger({
-    level: config.logLevel,
-    base: { service: 'sidecar', sidecar_id: config.sidecarId },
-    sink: stdoutSink,
-  });
+  const log = sidecarLogger(config);
   let sidecar: Awaited<ReturnType<typeof startSidecar>>;
   try {
     sidecar = await startSidecar(config, { log });

@@ -37,19 +37,22 @@ export interface StartOptions {
   log?: Logger;
 }
 
+/** The sidecar's logger: every line to stdout, each naming the sidecar. */
+export function sidecarLogger(config: SidecarConfig): Logger {
+  return createLogger({
+    level: config.logLevel,
+    base: { service: 'sidecar', sidecar_id: config.sidecarId },
+    sink: stdoutSink,
+  });
+}
+
 /** Builds and starts a sidecar: outbox, ARI client and events socket, call engine, command server. */
 export async function startSidecar(
   config: SidecarConfig,
   options: StartOptions = {},
 ): Promise<RunningSidecar> {
   const tuning = resolveTuning(config);
-  const log =
-    options.log ??
-    createLogger({
-      level: config.logLevel,
-      base: { service: 'sidecar', sidecar_id: config.sidecarId },
-      sink: stdoutSink,
-    });
+  const log = options.log ?? sidecarLogger(config);
 
   const key = await loadSigningKey(config.privateKey);
   const apiJwks = await loadPublicJwks(config.apiPublicKeys);
