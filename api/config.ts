@@ -1,5 +1,19 @@
 import { z } from 'zod';
 import { parseIpRange } from './lib/client-address.ts';
+import {
+  bool,
+  int,
+  list,
+  matching,
+  oneOf,
+  port,
+  portList,
+  type RawEnv,
+  readEnv,
+  secret,
+  text,
+  url,
+} from './shared/base/env.ts';
 
 /**
  * The API's configuration, read from the environment and validated once: at boot on Bun (exit
@@ -7,54 +21,17 @@ import { parseIpRange } from './lib/client-address.ts';
  * replaces wherever they apply.
  */
 
-const bool = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off', ''])
-    .optional()
-    .transform((v) => (v === undefined || v === '' ? fallback : ['true', '1', 'yes', 'on'].includes(v)));
-
-const int = (fallback: number, min: number, max: number) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return fallback;
-      if (!/^-?\d+$/.test(v.trim())) {
-        ctx.addIssue({ code: 'custom', message: `must be a whole number, got "${v}"` });
-        return z.NEVER;
-      }
-      return Number(v);
-    })
-    .pipe(z.number().int().min(min).max(max));
-
-const list = (fallback: string[]) =>
-  z
-    .string()
-    .optional()
-    .transform((v) =>
-      v === undefined || v.trim() === ''
-        ? fallback
-        : v
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean),
-    );
-
-const optionalText = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
-
 const SAFE_NAME = /^[A-Za-z0-9_-]{1,50}$/;
+const SAFE_NAME_WORDS = 'letters, digits, _ and -, at most 50';
 
 export const ConfigSchema = z
   .object({
-    APP_NAME: z.string().default('Outdial'),
+    APP_NAME: text('Outdial'),
     // production refuses to start without real key material; development generates and keeps it.
-    APP_ENV: z.enum(['production', 'development', 'test']).default('production'),
-    HOST: z.string().default('0.0.0.0'),
-    PORT: int(8000, 0, 65535),
-    LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    APP_ENV: oneOf(['production', 'development', 'test'], 'production'),
+    HOST: text('0.0.0.0'),
+    PORT: port(8000),
+    LOG_LEVEL: oneOf(['debug', 'info', 'warn', 'error'], 'info'),
     DOCS_ENABLED: bool(true),
     METRICS_ENABLED: bool(true),
     ALLOWED_ORIGINS: list([]),
@@ -63,17 +40,17 @@ export const ConfigSchema = z
     TRUST_PROXY_HOPS: int(0, 0, 20),
     TRUSTED_PROXIES: list([]),
 
-    DATABASE_URL: optionalText,
-    DATA_DIR: z.string().default('./.data'),
+    DATABASE_URL: secret(text()),
+    DATA_DIR: text('./.data'),
     DATABASE_POOL_SIZE: int(20, 1, 500),
     // A round trip to Postgres slower than this fails (503) and the pool is replaced; 0 = no bound.
     DATABASE_QUERY_TIMEOUT_MS: int(3000, 0, 600_000),
 
-    JWT_PRIVATE_KEY: optionalText,
-    JWT_KEY_ID: optionalText,
-    JWT_PUBLIC_KEYS: optionalText,
-    JWT_ISSUER: z.string().min(1).default('outdial'),
-    JWT_AUDIENCE: z.string().min(1).default('outdial-api'),
+    JWT_PRIVATE_KEY: secret(text()),
+    JWT_KEY_ID: text(),
+    JWT_PUBLIC_KEYS: text(),
+    JWT_ISSUER: text('outdial'),
+    JWT_AUDIENCE: text('outdial-api'),
     ACCESS_TOKEN_EXPIRE_MINUTES: int(30, 1, 24 * 60),
     BCRYPT_COST: int(12, 4, 15),
     // Password hashes running at once, and waiting; 0 = one less than the number of cores (at least 1).
@@ -92,21 +69,15 @@ export const ConfigSchema = z
     AUDIT_RETENTION_DAYS: int(365, 1, 3650),
 
     ALLOWED_CONTEXTS: list(['outbound-ivr']),
-    DEFAULT_CONTEXT: z.string().regex(SAFE_NAME).default('outbound-ivr'),
-    DEFAULT_EXTENSION: z
-      .string()
-      .regex(/^[A-Za-z0-9_*#+-]{1,50}$/)
-      .default('s'),
+    DEFAULT_CONTEXT: matching(SAFE_NAME, SAFE_NAME_WORDS, 'outbound-ivr'),
+    DEFAULT_EXTENSION: matching(/^[A-Za-z0-9_*#+-]{1,50}$/, 'letters, digits and _ * # + -, at most 50', 's'),
     DEFAULT_PRIORITY: int(1, 1, 10),
     DEFAULT_TIMEOUT: int(30_000, 1, 600_000),
-    DEFAULT_CALLER_ID: z.string().max(50).default('Outbound Call'),
+    DEFAULT_CALLER_ID: matching(/^[\s\S]{0,50}$/, 'at most 50 characters', 'Outbound Call'),
 
-    SIDECAR_ID: z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]{1,100}$/)
-      .default('default'),
-    SIDECAR_URL: z.url().default('http://127.0.0.1:8089'),
-    SIDECAR_PUBLIC_KEY: optionalText,
+    SIDECAR_ID: matching(/^[A-Za-z0-9_.-]{1,100}$/, 'letters, digits and _ . -, at most 100', 'default'),
+    SIDECAR_URL: url('http://127.0.0.1:8089'),
+    SIDECAR_PUBLIC_KEY: text(),
     SIDECAR_TIMEOUT_MS: int(5000, 100, 120_000),
 
     // Development switch: lets webhooks use http:// and reach loopback addresses (tests, npm start).
@@ -119,15 +90,7 @@ export const ConfigSchema = z
     WEBHOOK_MAX_AGE: int(3600, 1, 7 * 86_400),
     WEBHOOK_POLL_MS: int(500, 10, 60_000),
     // Ports a webhook URL may name; loopback receivers under WEBHOOK_ALLOW_LOOPBACK may use any.
-    WEBHOOK_ALLOWED_PORTS: list(['443']).pipe(
-      z.array(
-        z
-          .string()
-          .regex(/^\d{1,5}$/, 'must be port numbers, separated by commas')
-          .transform(Number)
-          .pipe(z.number().int().min(1).max(65535)),
-      ),
-    ),
+    WEBHOOK_ALLOWED_PORTS: portList([443]),
     // Attempts in flight at once, and to one endpoint (scheme, host and port; at most half of the first).
     WEBHOOK_CONCURRENCY: int(32, 2, 10_000),
     WEBHOOK_ENDPOINT_CONCURRENCY: int(4, 1, 10_000),
@@ -198,16 +161,7 @@ export const ConfigSchema = z
 
 export type Config = z.output<typeof ConfigSchema>;
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
-/** Parses the environment; the error lists every problem, one per line, without echoing secrets. */
-export function loadConfig(env: Record<string, string | undefined>): Config {
-  const result = ConfigSchema.safeParse(env);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(config)'}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
-  }
-  return result.data;
+/** Parses the environment; an EnvError lists every problem, one a line, without echoing secrets. */
+export function loadConfig(env: RawEnv): Config {
+  return readEnv('API', ConfigSchema, env);
 }

@@ -1,7 +1,7 @@
 import { type HousekeepingResult, runHousekeeping } from '../db/queries/housekeeping.ts';
 import type { Db } from '../db/types.ts';
 import type { Config } from './config.ts';
-import type { Logger } from './lib/logger.ts';
+import type { Logger } from './shared/base/log.ts';
 
 /**
  * One round of housekeeping with the configured retention and windows: on Bun every few minutes,

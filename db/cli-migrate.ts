@@ -1,14 +1,31 @@
+import { z } from 'zod';
+import { ConfigSchema } from '../api/config.ts';
+import { isEnvError, readEnv } from '../api/shared/base/env.ts';
 import { isDataDirBusy } from './data-lock.ts';
 import { migrate } from './migrate.ts';
 import { openDatabase } from './open.ts';
 
 // `npm run db:migrate`: applies the committed migrations to DATABASE_URL (or the embedded database).
 // The services apply them at start as well; this is for deployments that migrate as a separate step.
+// The API's own variables, read the way the API reads them (same defaults, same rules).
+const MigrateEnv = z.object({
+  DATABASE_URL: ConfigSchema.shape.DATABASE_URL,
+  DATA_DIR: ConfigSchema.shape.DATA_DIR,
+});
+let env: z.output<typeof MigrateEnv>;
+try {
+  env = readEnv('db:migrate', MigrateEnv, process.env);
+} catch (error) {
+  if (!isEnvError(error)) throw error;
+  console.error(error.message);
+  process.exit(2);
+}
+
 let database: Awaited<ReturnType<typeof openDatabase>>;
 try {
   database = await openDatabase({
-    databaseUrl: process.env.DATABASE_URL || undefined,
-    dataDir: process.env.DATA_DIR ?? './.data',
+    databaseUrl: env.DATABASE_URL,
+    dataDir: env.DATA_DIR,
     owner: 'npm run db:migrate',
   });
 } catch (error) {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
+import { isEnvError } from '../api/shared/base/env.ts';
 import { parseConfig, redactedConfig } from './config.ts';
-import { isConfigError } from './errors.ts';
 
 const required = {
   SIDECAR_PRIVATE_KEY: '{"kty":"OKP"}',
@@ -57,7 +57,7 @@ describe('parseConfig', () => {
     } catch (error) {
       caught = error;
     }
-    expect(isConfigError(caught)).toBe(true);
+    expect(isEnvError(caught)).toBe(true);
     const message = (caught as Error).message;
     for (const name of ['SIDECAR_PRIVATE_KEY', 'API_PUBLIC_KEYS', 'API_URL', 'ORIGINATE_CPS', 'SIDECAR_ID']) {
       expect(message).toContain(name);

@@ -1,50 +1,52 @@
 import { z } from 'zod';
-import { ConfigError } from './errors.ts';
-
-const int = (fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
-
-const httpUrl = z
-  .url({ protocol: /^https?$/ })
-  .transform((value) => value.replace(/\/+$/, ''))
-  .describe('an http(s) URL');
+import {
+  int,
+  matching,
+  oneOf,
+  port,
+  type RawEnv,
+  readEnv,
+  required,
+  secret,
+  text,
+  url,
+} from '../api/shared/base/env.ts';
 
 /** The environment the sidecar reads, with the defaults of the brief; names are the env names. */
 export const SidecarEnv = z.object({
-  SIDECAR_ID: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only (it names the outbox file)')
-    .default('default'),
-  SIDECAR_HOST: z.string().min(1).default('127.0.0.1'),
-  SIDECAR_PORT: int(8089, 0, 65535),
-  SIDECAR_PRIVATE_KEY: z.string({ error: 'is required (Ed25519 JWK JSON or PKCS#8 PEM)' }).min(1),
-  API_URL: httpUrl,
-  API_PUBLIC_KEYS: z.string({ error: 'is required (JWKS, JWK or SPKI PEM of the API signing keys)' }).min(1),
-  API_ISSUER: z.string().min(1).default('outdial'),
-  ARI_HTTP_URL: httpUrl.default('http://localhost:8088/ari'),
-  ARI_USERNAME: z.string().min(1).default('ariuser'),
-  ARI_PASSWORD: z.string().min(1).default('aripass'),
-  ARI_APP: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
-    .default('contactcenter'),
+  SIDECAR_ID: matching(
+    /^[A-Za-z0-9_-]{1,64}$/,
+    'letters, digits, _ and - only, at most 64 (it names the outbox file)',
+    'default',
+  ),
+  SIDECAR_HOST: text('127.0.0.1'),
+  SIDECAR_PORT: port(8089),
+  SIDECAR_PRIVATE_KEY: secret(required('Ed25519 JWK JSON or PKCS#8 PEM')),
+  API_URL: url(undefined, { httpOnly: true }).pipe(z.string({ error: 'is required (an http(s) URL)' })),
+  API_PUBLIC_KEYS: required('JWKS, JWK or SPKI PEM of the API signing keys'),
+  API_ISSUER: text('outdial'),
+  ARI_HTTP_URL: url('http://localhost:8088/ari', { httpOnly: true }),
+  ARI_USERNAME: text('ariuser'),
+  ARI_PASSWORD: secret(text('aripass')),
+  ARI_APP: matching(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits and _ . -, at most 64', 'contactcenter'),
   ARI_MAX_CONNECTIONS: int(50, 1, 1000),
   ARI_MAX_KEEPALIVE: int(20, 0, 1000),
   ARI_REQUEST_TIMEOUT_MS: int(5000, 50, 600_000),
-  ARI_DIAL_CONTEXT: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,50}$/)
-    .default('outbound-trunk'),
-  ARI_ORIGINATE_STYLE: z.enum(['dialplan', 'stasis']).default('dialplan'),
+  ARI_DIAL_CONTEXT: matching(
+    /^[A-Za-z0-9_-]{1,50}$/,
+    'letters, digits, _ and -, at most 50',
+    'outbound-trunk',
+  ),
+  ARI_ORIGINATE_STYLE: oneOf(['dialplan', 'stasis'], 'dialplan'),
   ORIGINATE_CPS: int(10, 1, 10_000),
   MAX_CONCURRENT_CALLS: int(50, 1, 100_000),
   QUEUE_MAX: int(1000, 0, 10_000_000),
   RECONCILE_INTERVAL_MS: int(30_000, 100, 86_400_000),
   BREAKER_FAILURES: int(5, 1, 1000),
   BREAKER_HALF_OPEN_AFTER_MS: int(10_000, 10, 86_400_000),
-  DATA_DIR: z.string().min(1).default('./.data'),
+  DATA_DIR: text('./.data'),
   OUTBOX_BATCH_SIZE: int(100, 1, 500),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  LOG_LEVEL: oneOf(['debug', 'info', 'warn', 'error', 'silent'], 'info'),
 });
 
 export type LogLevel = z.infer<typeof SidecarEnv>['LOG_LEVEL'];
@@ -147,19 +149,9 @@ export interface SidecarConfig {
   tuning?: Partial<Tuning>;
 }
 
-/** Reads the environment; throws a ConfigError naming every bad variable (never echoing a value). */
-export function parseConfig(env: Record<string, string | undefined>): SidecarConfig {
-  // Empty strings count as unset, the way shells and .env files usually mean them.
-  const cleaned = Object.fromEntries(
-    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
-  );
-  const parsed = SidecarEnv.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`),
-    );
-  }
-  const e = parsed.data;
+/** Reads the environment; throws an EnvError naming every bad variable (never a secret's value). */
+export function parseConfig(env: RawEnv): SidecarConfig {
+  const e = readEnv('sidecar', SidecarEnv, env);
   return {
     sidecarId: e.SIDECAR_ID,
     host: e.SIDECAR_HOST,

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from 'bun:test';
 import type { OriginateCommand } from '../api/channel/messages.ts';
+import { createLogger } from '../api/shared/base/log.ts';
 import { originateCommand } from '../test/harness/channel.ts';
 import { tempDir } from '../test/harness/util.ts';
 import { sidecarConfig } from '../test/sidecar/harness.ts';
@@ -8,7 +9,6 @@ import type { AriChannel, KnownAriEvent } from './ari/schemas.ts';
 import { DEFAULT_TUNING } from './config.ts';
 import { type AriPort, CallEngine } from './engine.ts';
 import { AriError } from './errors.ts';
-import { createLogger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { RateLimiter } from './pacing.ts';
 import { Store } from './store.ts';

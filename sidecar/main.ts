@@ -1,8 +1,8 @@
 import { KeyMaterialError } from '../api/channel/keys.ts';
+import { isEnvError } from '../api/shared/base/env.ts';
 import { parseConfig } from './config.ts';
-import { describeError, isConfigError } from './errors.ts';
-import { createLogger } from './log.ts';
-import { startSidecar } from './sidecar.ts';
+import { describeError } from './errors.ts';
+import { sidecarLogger, startSidecar } from './sidecar.ts';
 
 /**
  * Composition root: configuration from the environment, then start. SIGTERM/SIGINT stop
@@ -17,21 +17,22 @@ async function main(): Promise<void> {
   try {
     config = parseConfig(process.env);
   } catch (error) {
-    if (isConfigError(error)) {
+    if (isEnvError(error)) {
       process.stderr.write(`${error.message}\n`);
       process.exit(2);
     }
     throw error;
   }
-  const log = createLogger({
-    level: config.logLevel,
-    base: { service: 'sidecar', sidecar_id: config.sidecarId },
-  });
+  const log = sidecarLogger(config);
   let sidecar: Awaited<ReturnType<typeof startSidecar>>;
   try {
     sidecar = await startSidecar(config, { log });
   } catch (error) {
-    if (error instanceof KeyMaterialError || isConfigError(error)) {
+    if (isEnvError(error)) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    if (error instanceof KeyMaterialError) {
       process.stderr.write(`invalid sidecar configuration: ${error.message}\n`);
       process.exit(2);
     }

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
+import { createLogger } from '../api/shared/base/log.ts';
 import { keyPair } from '../test/harness/channel.ts';
 import { tempDir, waitFor } from '../test/harness/util.ts';
 import { startFakeApi } from '../test/sidecar/harness.ts';
-import { createLogger } from './log.ts';
 import { newTrack } from './mapping.ts';
 import { createMetrics } from './metrics.ts';
 import { OutboxSender } from './outbox.ts';

@@ -2,8 +2,8 @@ import { ExponentialBackoff, handleWhen, type RetryPolicy, retry } from 'cockati
 import type { SigningKey } from '../api/channel/keys.ts';
 import { API_EVENTS_PATH, type EventBatch, EventBatchAck, TYP_EVENTS } from '../api/channel/messages.ts';
 import { signChannelMessage } from '../api/channel/signing.ts';
+import type { Logger } from '../api/shared/base/log.ts';
 import { DeliveryError, describeError, isDeliveryError } from './errors.ts';
-import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import type { OutboxRow, Store } from './store.ts';
 

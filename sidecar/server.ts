@@ -10,8 +10,8 @@ import {
   TYP_COMMAND,
 } from '../api/channel/messages.ts';
 import { bearerToken, isChannelAuthError, verifyChannelMessage } from '../api/channel/signing.ts';
+import type { Logger } from '../api/shared/base/log.ts';
 import { describeError, isAriError } from './errors.ts';
-import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface CommandHandlers {

@@ -1,12 +1,13 @@
 import { join } from 'node:path';
 import { createPublicKeySet, loadPublicJwks, loadSigningKey } from '../api/channel/keys.ts';
 import type { SidecarStatus } from '../api/channel/messages.ts';
+import { EnvError } from '../api/shared/base/env.ts';
+import { createLogger, type Logger, stdoutSink } from '../api/shared/base/log.ts';
 import { AriClient } from './ari/http.ts';
 import { AriEventSocket, eventsUrl } from './ari/socket.ts';
 import { redactedConfig, resolveTuning, type SidecarConfig } from './config.ts';
 import { CallEngine } from './engine.ts';
-import { ConfigError, describeError } from './errors.ts';
-import { createLogger, type Logger } from './log.ts';
+import { describeError } from './errors.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { OutboxSender } from './outbox.ts';
 import { RateLimiter } from './pacing.ts';
@@ -36,19 +37,27 @@ export interface StartOptions {
   log?: Logger;
 }
 
+/** The sidecar's logger: every line to stdout, each naming the sidecar. */
+export function sidecarLogger(config: SidecarConfig): Logger {
+  return createLogger({
+    level: config.logLevel,
+    base: { service: 'sidecar', sidecar_id: config.sidecarId },
+    sink: stdoutSink,
+  });
+}
+
 /** Builds and starts a sidecar: outbox, ARI client and events socket, call engine, command server. */
 export async function startSidecar(
   config: SidecarConfig,
   options: StartOptions = {},
 ): Promise<RunningSidecar> {
   const tuning = resolveTuning(config);
-  const log =
-    options.log ??
-    createLogger({ level: config.logLevel, base: { service: 'sidecar', sidecar_id: config.sidecarId } });
+  const log = options.log ?? sidecarLogger(config);
 
   const key = await loadSigningKey(config.privateKey);
   const apiJwks = await loadPublicJwks(config.apiPublicKeys);
-  if (apiJwks.length === 0) throw new ConfigError(['API_PUBLIC_KEYS: holds no key']);
+  if (apiJwks.length === 0)
+    throw new EnvError('sidecar', [{ variable: 'API_PUBLIC_KEYS', reason: 'holds no key' }]);
   const apiKeys = await createPublicKeySet(apiJwks);
 
   const metrics = createMetrics();

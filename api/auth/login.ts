@@ -10,8 +10,8 @@ import {
 import { getUserByUsername, touchLastLogin } from '../../db/queries/users.ts';
 import { canonicalUsername } from '../../db/username.ts';
 import { ApiError } from '../errors.ts';
-import type { Logger } from '../lib/logger.ts';
 import type { Services } from '../services.ts';
+import type { Logger } from '../shared/base/log.ts';
 import { isHasherBusy, MAX_PASSWORD_BYTES } from './passwords.ts';
 import { type IssuedToken, issueAccessToken } from './tokens.ts';
 

@@ -9,8 +9,8 @@ import {
 import { writeAudit } from '../../db/queries/misc.ts';
 import type { OriginateReply } from '../channel/messages.ts';
 import { ApiError } from '../errors.ts';
-import type { Logger } from '../lib/logger.ts';
 import type { Services } from '../services.ts';
+import type { Logger } from '../shared/base/log.ts';
 import { planWebhook } from '../webhooks/planner.ts';
 import { checkWebhookUrl, webhookPolicy } from '../webhooks/policy.ts';
 import { recordEvents } from './record.ts';

@@ -1,10 +1,13 @@
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { acquireDataDirLock, isDataDirBusy } from '../../db/data-lock.ts';
 import { migrate } from '../../db/migrate.ts';
 import { openDatabase } from '../../db/open.ts';
 import { ROLES, type Role } from '../../db/schema.ts';
+import { ConfigSchema } from '../config.ts';
 import { createBunPasswordHasher } from '../entry/bun-runtime.ts';
 import { generatePassword } from '../routes/users/update.ts';
+import { isEnvError, readEnv } from '../shared/base/env.ts';
 import { createUserChecked, UserInputError } from './users.ts';
 
 const HELP = `Create an Outdial user.
@@ -24,6 +27,13 @@ Uses DATABASE_URL (a real Postgres) or the embedded database in DATA_DIR (defaul
 and BCRYPT_COST (default 12). The embedded database can be open in one process only: while
 npm start or the API runs on DATA_DIR this refuses (exit 1) and changes nothing; create users
 through the running server then (the console's Users page, or POST /api/v2/users as an admin).`;
+
+/** The API's own variables, read the way the API reads them (same defaults, same rules). */
+const CliEnv = z.object({
+  DATABASE_URL: ConfigSchema.shape.DATABASE_URL,
+  DATA_DIR: ConfigSchema.shape.DATA_DIR,
+  BCRYPT_COST: ConfigSchema.shape.BCRYPT_COST,
+});
 
 async function prompt(question: string): Promise<string> {
   process.stdout.write(question);
@@ -75,13 +85,12 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const databaseUrl = process.env.DATABASE_URL || undefined;
-  const dataDir = process.env.DATA_DIR ?? './.data';
+  const env = readEnv('user:create', CliEnv, process.env);
   // Held from before the first question to the end: nobody answers questions for a folder that
   // turns out to be busy, and no server can open it in between.
-  const lock = databaseUrl ? null : await acquireDataDirLock(dataDir, 'npm run user:create');
+  const lock = env.DATABASE_URL ? null : await acquireDataDirLock(env.DATA_DIR, 'npm run user:create');
   try {
-    return await createFromInput(values, databaseUrl, dataDir);
+    return await createFromInput(values, env);
   } finally {
     lock?.release();
   }
@@ -89,8 +98,7 @@ async function main(): Promise<number> {
 
 async function createFromInput(
   values: { username?: string; role?: string; 'password-stdin'?: boolean; 'generate-password'?: boolean },
-  databaseUrl: string | undefined,
-  dataDir: string,
+  env: z.output<typeof CliEnv>,
 ): Promise<number> {
   const interactive = process.stdin.isTTY === true;
   const username = values.username ?? (interactive ? await prompt('Username: ') : '');
@@ -117,10 +125,14 @@ async function createFromInput(
     throw new UserInputError('give --password-stdin or --generate-password when not run interactively');
   }
 
-  const cost = Number(process.env.BCRYPT_COST ?? 12);
-  if (!Number.isInteger(cost) || cost < 12 || cost > 15)
-    throw new UserInputError('BCRYPT_COST must be 12 to 15');
-  const database = await openDatabase({ databaseUrl, dataDir, owner: 'npm run user:create' });
+  // The API accepts less under APP_ENV=test only; users made here are real ones.
+  const cost = env.BCRYPT_COST;
+  if (cost < 12) throw new UserInputError('BCRYPT_COST must be 12 to 15');
+  const database = await openDatabase({
+    databaseUrl: env.DATABASE_URL,
+    dataDir: env.DATA_DIR,
+    owner: 'npm run user:create',
+  });
   try {
     await migrate(database.db);
     const user = await createUserChecked(database.db, createBunPasswordHasher(cost), {
@@ -144,6 +156,10 @@ try {
     (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))
   ) {
     console.error(`user:create: ${error.message}`);
+    process.exit(2);
+  }
+  if (isEnvError(error)) {
+    console.error(error.message);
     process.exit(2);
   }
   if (isDataDirBusy(error)) {

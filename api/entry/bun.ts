@@ -8,13 +8,15 @@ import { limitHasher, type PasswordHasher } from '../auth/passwords.ts';
 import { buildServices } from '../bootstrap.ts';
 import type { SidecarClient } from '../calls/sidecar-client.ts';
 import { loadSigningKey, type SigningKey } from '../channel/keys.ts';
-import { type Config, ConfigError, loadConfig } from '../config.ts';
+import { type Config, loadConfig } from '../config.ts';
 import { housekeep } from '../housekeeping.ts';
 import { proxyTrust } from '../lib/client-address.ts';
-import { createLogger, type Logger } from '../lib/logger.ts';
+import { createApiLogger } from '../lib/logger.ts';
 import { noopMetrics } from '../lib/metrics.ts';
 import { createPromMetrics } from '../lib/prom-metrics.ts';
 import type { Services } from '../services.ts';
+import { isEnvError } from '../shared/base/env.ts';
+import type { Logger } from '../shared/base/log.ts';
 import { startWebhookDispatcher } from '../webhooks/dispatcher.ts';
 import { webhookPolicy } from '../webhooks/policy.ts';
 import { createUndiciTransport, type Resolver } from '../webhooks/undici-transport.ts';
@@ -54,7 +56,7 @@ export async function startApi(
   options: StartApiOptions = {},
 ): Promise<StartedApi> {
   const config = loadConfig(env);
-  const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, base: { service: 'api' } });
+  const logger = options.logger ?? createApiLogger({ level: config.LOG_LEVEL, base: { service: 'api' } });
 
   // The embedded database first: the data folder's lock decides whether this process may use the
   // folder (its keys included) at all.
@@ -154,7 +156,7 @@ async function main() {
   try {
     api = await startApi();
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (isEnvError(error)) {
       console.error(error.message);
       process.exit(2);
     }

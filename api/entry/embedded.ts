@@ -11,25 +11,56 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Subprocess } from 'bun';
+import { z } from 'zod';
+import { SimEnv } from '../../asterisk/sim/config.ts';
 import { acquireDataDirLock, type DataDirLock, isDataDirBusy } from '../../db/data-lock.ts';
+import { SidecarEnv } from '../../sidecar/config.ts';
 import { ensureFirstAdmin, type FirstAdmin, UserInputError } from '../cli/users.ts';
-import { ConfigError } from '../config.ts';
-import { createLogger } from '../lib/logger.ts';
+import { ConfigSchema } from '../config.ts';
+import { createApiLogger } from '../lib/logger.ts';
+import { isEnvError, readEnv, secret, text } from '../shared/base/env.ts';
 import { type StartedApi, startApi } from './bun.ts';
 import { loadOrCreateKeyFile } from './bun-runtime.ts';
 
+/**
+ * What the launcher itself reads, each variable as the part that owns it reads it (same default,
+ * same rule); the parts it starts read the whole environment again with their own schemas.
+ */
+const LauncherEnv = z.object({
+  DATA_DIR: ConfigSchema.shape.DATA_DIR,
+  PORT: ConfigSchema.shape.PORT,
+  SIDECAR_ID: SidecarEnv.shape.SIDECAR_ID,
+  SIDECAR_PORT: SidecarEnv.shape.SIDECAR_PORT,
+  SIM_PORT: SimEnv.shape.SIM_PORT,
+  ARI_USERNAME: SidecarEnv.shape.ARI_USERNAME,
+  ARI_PASSWORD: SidecarEnv.shape.ARI_PASSWORD,
+  // Unset: the launcher starts the simulator and points the sidecar at it.
+  ARI_HTTP_URL: text(),
+  ARI_DIAL_CONTEXT: text(),
+  // Overrides of the API's defaults for trying things on one machine (unset: the launcher's own).
+  APP_ENV: text(),
+  WEBHOOK_ALLOW_LOOPBACK: text(),
+  HOST: text(),
+  JWT_PRIVATE_KEY: secret(text()),
+  SIDECAR_URL: text(),
+  SIDECAR_PUBLIC_KEY: text(),
+  ADMIN_USERNAME: text(),
+  ADMIN_PASSWORD: secret(text()),
+});
+
 const env = process.env;
 const root = resolve(import.meta.dir, '..', '..');
-const dataDir = resolve(env.DATA_DIR ?? './.data');
-const apiPort = Number(env.PORT ?? 8000);
-const sidecarPort = Number(env.SIDECAR_PORT ?? 8089);
-const simPort = Number(env.SIM_PORT ?? 8088);
-const sidecarId = env.SIDECAR_ID ?? 'default';
-const ariUsername = env.ARI_USERNAME ?? 'ariuser';
-const ariPassword = env.ARI_PASSWORD ?? 'aripass';
-const useSimulator = !env.ARI_HTTP_URL;
-const ariUrl = env.ARI_HTTP_URL ?? `http://127.0.0.1:${simPort}/ari`;
-const log = createLogger({ level: 'info', base: { service: 'launcher' } });
+const log = createApiLogger({ level: 'info', base: { service: 'launcher' } });
+const launcher = readLauncherEnv();
+const dataDir = resolve(launcher.DATA_DIR);
+const apiPort = launcher.PORT;
+const sidecarPort = launcher.SIDECAR_PORT;
+const simPort = launcher.SIM_PORT;
+const sidecarId = launcher.SIDECAR_ID;
+const ariUsername = launcher.ARI_USERNAME;
+const ariPassword = launcher.ARI_PASSWORD;
+const useSimulator = !launcher.ARI_HTTP_URL;
+const ariUrl = launcher.ARI_HTTP_URL ?? `http://127.0.0.1:${simPort}/ari`;
 // The parts it starts have no use for the first admin's password, and must not be able to show it.
 const childEnv: Record<string, string | undefined> = { ...env, ADMIN_PASSWORD: undefined };
 
@@ -43,6 +74,16 @@ interface Child {
 
 const children: Child[] = [];
 let stopping = false;
+
+function readLauncherEnv(): z.output<typeof LauncherEnv> {
+  try {
+    return readEnv('npm start', LauncherEnv, env);
+  } catch (error) {
+    if (!isEnvError(error)) throw error;
+    console.error(error.message);
+    process.exit(2);
+  }
+}
 
 function spawnChild(child: Child) {
   child.proc = Bun.spawn(child.cmd, {
@@ -145,24 +186,25 @@ async function main() {
   api = await startApi(
     {
       ...env,
-      APP_ENV: env.APP_ENV ?? 'development',
+      APP_ENV: launcher.APP_ENV ?? 'development',
       // The embedded default is for trying things on one machine: webhooks may go to loopback receivers.
-      WEBHOOK_ALLOW_LOOPBACK: env.WEBHOOK_ALLOW_LOOPBACK ?? 'true',
+      WEBHOOK_ALLOW_LOOPBACK: launcher.WEBHOOK_ALLOW_LOOPBACK ?? 'true',
       DATA_DIR: dataDir,
       PORT: String(apiPort),
-      HOST: env.HOST ?? '127.0.0.1',
-      JWT_PRIVATE_KEY: env.JWT_PRIVATE_KEY ?? readFileSync(resolve(dataDir, 'keys', 'api.jwk.json'), 'utf8'),
+      HOST: launcher.HOST ?? '127.0.0.1',
+      JWT_PRIVATE_KEY:
+        launcher.JWT_PRIVATE_KEY ?? readFileSync(resolve(dataDir, 'keys', 'api.jwk.json'), 'utf8'),
       SIDECAR_ID: sidecarId,
-      SIDECAR_URL: env.SIDECAR_URL ?? `http://127.0.0.1:${sidecarPort}`,
-      SIDECAR_PUBLIC_KEY: env.SIDECAR_PUBLIC_KEY ?? JSON.stringify(sidecarKey.key.publicJwk),
+      SIDECAR_URL: launcher.SIDECAR_URL ?? `http://127.0.0.1:${sidecarPort}`,
+      SIDECAR_PUBLIC_KEY: launcher.SIDECAR_PUBLIC_KEY ?? JSON.stringify(sidecarKey.key.publicJwk),
     },
     {
       owner: 'npm start',
       // Before the API listens: it must never answer (not even /health) while the admin does not exist.
       async beforeListen(services) {
         admin = await ensureFirstAdmin(services.db, services.passwords, {
-          ADMIN_USERNAME: env.ADMIN_USERNAME,
-          ADMIN_PASSWORD: env.ADMIN_PASSWORD,
+          ADMIN_USERNAME: launcher.ADMIN_USERNAME,
+          ADMIN_PASSWORD: launcher.ADMIN_PASSWORD,
         });
       },
     },
@@ -182,7 +224,7 @@ async function main() {
       ARI_HTTP_URL: ariUrl,
       ARI_USERNAME: ariUsername,
       ARI_PASSWORD: ariPassword,
-      ARI_DIAL_CONTEXT: env.ARI_DIAL_CONTEXT ?? (useSimulator ? 'sim-callee' : 'outbound-trunk'),
+      ARI_DIAL_CONTEXT: launcher.ARI_DIAL_CONTEXT ?? (useSimulator ? 'sim-callee' : 'outbound-trunk'),
       DATA_DIR: dataDir,
     },
     proc: null,
@@ -247,7 +289,7 @@ try {
       `Outdial not started: ${error.message}.\n` +
         'Stop that process first (Ctrl-C where it runs), or give this one its own DATA_DIR (and PORT, SIDECAR_PORT, SIM_PORT).',
     );
-  } else if (error instanceof ConfigError || error instanceof UserInputError) console.error(error.message);
+  } else if (isEnvError(error) || error instanceof UserInputError) console.error(error.message);
   else log.error('failed to start', { error });
   await shutdown(1);
 }

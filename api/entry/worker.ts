@@ -16,13 +16,15 @@ import {
   type SharedServiceParts,
 } from '../bootstrap.ts';
 import { loadSigningKey, type SigningKey } from '../channel/keys.ts';
-import { type Config, ConfigError, loadConfig } from '../config.ts';
+import { type Config, loadConfig } from '../config.ts';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../errors.ts';
 import { housekeep } from '../housekeeping.ts';
 import { cloudflareClientAddress, type ProxyTrust, proxyTrust } from '../lib/client-address.ts';
-import { createLogger, type Logger } from '../lib/logger.ts';
+import { createApiLogger } from '../lib/logger.ts';
 import { noopMetrics } from '../lib/metrics.ts';
 import type { Services } from '../services.ts';
+import { EnvError, isEnvError } from '../shared/base/env.ts';
+import type { Logger } from '../shared/base/log.ts';
 import { createWebhookPool, type WebhookPool } from '../webhooks/dispatcher.ts';
 import { createFetchTransport } from '../webhooks/fetch-transport.ts';
 import { webhookPolicy } from '../webhooks/policy.ts';
@@ -90,19 +92,26 @@ async function setUpIsolate(env: WorkerEnv): Promise<Isolate> {
   // Workers have no file system for a generated key, and no embedded database.
   const missing = (['DATABASE_URL', 'JWT_PRIVATE_KEY'] as const).filter((name) => !config[name]);
   if (missing.length > 0) {
-    throw new ConfigError(
-      `invalid configuration:\n${missing.map((name) => `  ${name}: required on Workers (wrangler secret put ${name})`).join('\n')}`,
+    throw new EnvError(
+      'API',
+      missing.map((variable) => ({
+        variable,
+        reason: `is required on Workers (wrangler secret put ${variable})`,
+      })),
     );
   }
   if (vars.NEON_WS_PROXY) {
     if (config.APP_ENV === 'production') {
-      throw new ConfigError(
-        'invalid configuration:\n  NEON_WS_PROXY: sends database traffic unencrypted; for development and tests only',
-      );
+      throw new EnvError('API', [
+        {
+          variable: 'NEON_WS_PROXY',
+          reason: 'sends database traffic unencrypted; for development and tests only',
+        },
+      ]);
     }
     useLocalWebSocketProxy(vars.NEON_WS_PROXY);
   }
-  const logger = createLogger({ level: config.LOG_LEVEL, base: { service: 'api', runtime: 'workerd' } });
+  const logger = createApiLogger({ level: config.LOG_LEVEL, base: { service: 'api', runtime: 'workerd' } });
   const signingKey = await loadSigningKey(config.JWT_PRIVATE_KEY!, config.JWT_KEY_ID);
   // One isolate runs one request's JavaScript at a time; the limiter bounds how many hashes queue up.
   const passwords = limitHasher(createBcryptTsHasher(config.BCRYPT_COST), {
@@ -215,7 +224,7 @@ async function deliverWebhooks(services: Services, pool: WebhookPool, horizonMs:
 
 function misconfigured(error: unknown): Response {
   // The reason goes to the Workers log, not to the caller.
-  console.error(error instanceof ConfigError ? error.message : error);
+  console.error(isEnvError(error) ? error.message : error);
   const body = problemBody('internal_error', 'The service is not configured correctly', null);
   return new Response(JSON.stringify(body), {
     status: 500,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { sql } from 'drizzle-orm';
 import { createTestDatabase, type TestDatabase } from '../../test/harness/database.ts';
-import { createLogger } from './logger.ts';
+import { createApiLogger } from './logger.ts';
 
 /**
  * A failed statement reaches the log as the database's error (message, SQLSTATE, where in our
@@ -17,7 +17,7 @@ afterAll(() => database.close());
 
 function capture() {
   const lines: string[] = [];
-  return { lines, logger: createLogger({ level: 'info', sink: (line) => lines.push(line) }) };
+  return { lines, logger: createApiLogger({ level: 'info', sink: (line) => lines.push(line) }) };
 }
 
 describe('a database error in the log', () => {

@@ -3,7 +3,7 @@ import { getAuthSubjects } from '../../db/queries/users.ts';
 import type { CallStatus } from '../../db/schema.ts';
 import type { Db } from '../../db/types.ts';
 import { type Grant, grantLost } from '../auth/authority.ts';
-import type { Logger } from '../lib/logger.ts';
+import type { Logger } from '../shared/base/log.ts';
 import { StreamLeases } from './leases.ts';
 
 /**

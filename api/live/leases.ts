@@ -1,6 +1,6 @@
 import { closeLiveStreams, openLiveStream, renewLiveStreams } from '../../db/queries/live.ts';
 import type { Db } from '../../db/types.ts';
-import type { Logger } from '../lib/logger.ts';
+import type { Logger } from '../shared/base/log.ts';
 
 /**
  * The per-user cap on open live streams, counted in the database so that it holds across instances

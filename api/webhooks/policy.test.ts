@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test';
-import { ConfigError, loadConfig } from '../config.ts';
+import { loadConfig } from '../config.ts';
+import { EnvError } from '../shared/base/env.ts';
 import { checkAddress, checkWebhookUrl, webhookPolicy } from './policy.ts';
 
 const config = (env: Record<string, string>) => loadConfig({ APP_ENV: 'test', ...env });
@@ -22,7 +23,7 @@ describe('checkWebhookUrl', () => {
 
   test('WEBHOOK_ALLOWED_PORTS refuses what is not a list of ports', () => {
     for (const value of ['443,http', '0', '65536', '-1', '443;8443', '1e3']) {
-      expect(() => config({ WEBHOOK_ALLOWED_PORTS: value })).toThrow(ConfigError);
+      expect(() => config({ WEBHOOK_ALLOWED_PORTS: value })).toThrow(EnvError);
     }
   });
 

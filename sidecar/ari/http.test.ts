@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'bun:test';
+import { createLogger } from '../../api/shared/base/log.ts';
 import { isAriError } from '../errors.ts';
-import { createLogger } from '../log.ts';
 import { createMetrics } from '../metrics.ts';
 import { AriClient, type AriClientOptions } from './http.ts';
 

@@ -12,8 +12,8 @@ import {
   type RetryPolicy,
   retry,
 } from 'cockatiel';
+import type { Logger } from '../../api/shared/base/log.ts';
 import { AriError, describeError, isAriError } from '../errors.ts';
-import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { expectOk, type Sent } from './answers.ts';
 import { AriChannel, AriChannelList } from './schemas.ts';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from 'bun:test';
 import { createHash } from 'node:crypto';
+import { createLogger } from '../../api/shared/base/log.ts';
 import { waitFor } from '../../test/harness/util.ts';
-import { createLogger } from '../log.ts';
 import { createMetrics } from '../metrics.ts';
 import type { AriEvent } from './schemas.ts';
 import { AriEventSocket, type EventSocketOptions, eventsUrl } from './socket.ts';

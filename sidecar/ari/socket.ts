@@ -1,7 +1,7 @@
 import { ExponentialBackoff, type IBackoff } from 'cockatiel';
 import WebSocket from 'ws';
+import type { Logger } from '../../api/shared/base/log.ts';
 import { describeError } from '../errors.ts';
-import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { AriEvent } from './schemas.ts';
 

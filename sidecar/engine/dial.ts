@@ -3,10 +3,10 @@ import {
   type OriginateCommand,
   type OriginateReply,
 } from '../../api/channel/messages.ts';
+import type { Logger } from '../../api/shared/base/log.ts';
 import { isAllocationFailedError, type OriginateRequest } from '../ari/http.ts';
 import type { AriChannel } from '../ari/schemas.ts';
 import { AriError, describeError, isAriError } from '../errors.ts';
-import type { Logger } from '../log.ts';
 import { isTerminal, onAccepted, onNeverDialed } from '../mapping.ts';
 import type { CallRow } from '../store.ts';
 import { type CallBook, dialingReply, hasEvidence, unavailable } from './book.ts';

@@ -1,6 +1,6 @@
+import type { Logger } from '../../api/shared/base/log.ts';
 import type { AriClient } from '../ari/http.ts';
 import type { SidecarConfig, Tuning } from '../config.ts';
-import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RateLimiter } from '../pacing.ts';
 import type { Store } from '../store.ts';

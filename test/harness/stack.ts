@@ -15,7 +15,7 @@ import {
 import { type Config, loadConfig } from '../../api/config.ts';
 import { type StartedApi, startApi } from '../../api/entry/bun.ts';
 import { createBunPasswordHasher } from '../../api/entry/bun-runtime.ts';
-import { type Logger, silentLogger } from '../../api/lib/logger.ts';
+import { type Logger, silentLogger } from '../../api/shared/base/log.ts';
 import { createUser } from '../../db/queries/users.ts';
 import type { Role } from '../../db/schema.ts';
 import type { Database } from '../../db/types.ts';

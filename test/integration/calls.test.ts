@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect } from 'bun:test';
 import { count, eq } from 'drizzle-orm';
 import type { paths } from '../../api/client/index.ts';
-import { createLogger } from '../../api/lib/logger.ts';
+import { createApiLogger } from '../../api/lib/logger.ts';
 import { CallListSchema, CallSchema, OriginateResponseSchema } from '../../api/routes/calls/schema.ts';
 import { calls } from '../../db/schema.ts';
 import { readSse } from '../harness/sse.ts';
@@ -20,7 +20,9 @@ let admin: TestUser;
 const logs: string[] = [];
 
 beforeAll(async () => {
-  stack = await startTestStack({ logger: createLogger({ level: 'info', sink: (line) => logs.push(line) }) });
+  stack = await startTestStack({
+    logger: createApiLogger({ level: 'info', sink: (line) => logs.push(line) }),
+  });
   admin = await stack.user('admin');
 }, 60_000);
 afterAll(() => stack.stop());

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect } from 'bun:test';
 import { count } from 'drizzle-orm';
 import { encodeBase64Url } from '../../api/lib/base64url.ts';
-import { createLogger } from '../../api/lib/logger.ts';
+import { createApiLogger } from '../../api/lib/logger.ts';
 import { callEvents, calls, idempotencyKeys } from '../../db/schema.ts';
 import {
   expectProblem,
@@ -20,7 +20,9 @@ let admin: TestUser;
 const logs: string[] = [];
 
 beforeAll(async () => {
-  stack = await startTestStack({ logger: createLogger({ level: 'info', sink: (line) => logs.push(line) }) });
+  stack = await startTestStack({
+    logger: createApiLogger({ level: 'info', sink: (line) => logs.push(line) }),
+  });
   op = await stack.user('operator');
   admin = await stack.user('admin');
 }, 60_000);

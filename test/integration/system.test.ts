@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect } from 'bun:test';
 import { eq, inArray, sql } from 'drizzle-orm';
 import { housekeep } from '../../api/housekeeping.ts';
-import { silentLogger } from '../../api/lib/logger.ts';
+import { silentLogger } from '../../api/shared/base/log.ts';
 import { insertCall } from '../../db/queries/calls.ts';
 import {
   auditLog,

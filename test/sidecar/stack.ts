@@ -1,7 +1,7 @@
 import type { CallEvent } from '../../api/channel/messages.ts';
+import { createLogger } from '../../api/shared/base/log.ts';
 import { type SimHandle, type SimOptions, startAriSimulator } from '../../asterisk/sim/server.ts';
 import type { SidecarConfig } from '../../sidecar/config.ts';
-import { createLogger } from '../../sidecar/log.ts';
 import { type RunningSidecar, startSidecar } from '../../sidecar/sidecar.ts';
 import { type CommandSigner, commandSigner, type KeyPair, keyPair } from '../harness/channel.ts';
 import { tempDir, waitFor } from '../harness/util.ts';

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import { ConfigSchema } from '../../api/config.ts';
+import { SimEnv } from '../../asterisk/sim/config.ts';
 import { SidecarEnv } from '../../sidecar/config.ts';
 
 /**
@@ -86,3 +87,25 @@ for (const [heading, shape] of [
     });
   });
 }
+
+describe('README configuration: ARI simulator', () => {
+  const lines = readme.split('\n');
+  const from = lines.indexOf('### ARI simulator');
+  const section = lines
+    .slice(
+      from + 1,
+      lines.findIndex((l, i) => i > from && l.startsWith('#')),
+    )
+    .join(' ');
+
+  test('names every variable the simulator reads, with the default the code applies where it states one', () => {
+    expect(from).toBeGreaterThan(0);
+    const shape = SimEnv.shape as Record<string, z.ZodType>;
+    expect(Object.keys(shape).filter((name) => !section.includes(`\`${name}\``))).toEqual([]);
+    const stated = [...section.matchAll(/`([A-Z][A-Z0-9_]+)` \(([^\s)`]+)\)/g)];
+    expect(stated.length).toBeGreaterThanOrEqual(2);
+    for (const [, name, literal] of stated) {
+      expect({ name, default: defaultOf(shape[name!]!) }).toEqual({ name, default: literal });
+    }
+  });
+});

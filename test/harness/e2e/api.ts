@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { type StartedApi, startApi } from '../../../api/entry/bun.ts';
-import { createLogger, silentLogger } from '../../../api/lib/logger.ts';
+import { createApiLogger } from '../../../api/lib/logger.ts';
+import { silentLogger } from '../../../api/shared/base/log.ts';
 import type { Database } from '../../../db/types.ts';
 import type { KeyPair } from '../channel.ts';
 import { E2E_LOG } from '../util.ts';
@@ -58,7 +59,7 @@ function apiEnv(w: ApiWiring): Record<string, string> {
 /** Starts the API and returns its control. */
 export async function startStackApi(w: ApiWiring): Promise<ApiControl> {
   const env = apiEnv(w);
-  const logger = E2E_LOG ? createLogger({ level: 'info', base: { service: 'api' } }) : silentLogger;
+  const logger = E2E_LOG ? createApiLogger({ level: 'info', base: { service: 'api' } }) : silentLogger;
   const options = w.databaseUrl ? { logger } : { database: w.database, logger };
   let api: StartedApi | null = await startApi(env, options);
   const control: ApiControl = {
