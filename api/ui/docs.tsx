@@ -331,6 +331,11 @@ export function DocsPage(props: { doc: OpenApiDoc }): Child {
         </header>
         <div class="layout">
           <nav class="side" aria-label="Operations">
+            {doc.info.description ? (
+              <p>
+                <a href="#guide">Guide</a>
+              </p>
+            ) : null}
             {tags.map((tag) => (
               <>
                 <h2>{tag}</h2>

@@ -28,7 +28,7 @@ const cells = (line: string) =>
     .map((c) => c.trim());
 
 /** Splits the text into blocks; a line that starts none of the others continues a paragraph. */
-export function parseBlocks(markdown: string): Block[] {
+function parseBlocks(markdown: string): Block[] {
   const lines = markdown.replace(/\r\n?/g, '\n').split('\n');
   const blocks: Block[] = [];
   let i = 0;
@@ -78,7 +78,7 @@ export function parseBlocks(markdown: string): Block[] {
 const SAFE_HREF = /^(https?:\/\/|\/(?!\/)|#)/;
 
 /** Inline code, bold and links; everything else is text. */
-export function Inline(props: { text: string }): Child {
+function Inline(props: { text: string }): Child {
   const out: Child[] = [];
   const pattern = /`([^`]+)`|\*\*([^*]+)\*\*|\[([^\]]+)\]\(([^)\s]+)\)/g;
   let last = 0;

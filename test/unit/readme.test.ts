@@ -102,7 +102,8 @@ test('every relative link in the docs leads to a file that exists, and to a head
       }
       if (anchor === undefined) continue;
       const headings = [...read(resolved).matchAll(/^#{1,6} +(.+)$/gm)].map((m) => anchorOf(m[1]!));
-      if (!headings.includes(anchor)) broken.push(`${path}: ${target} (no heading #${anchor} in ${resolved})`);
+      if (!headings.includes(anchor))
+        broken.push(`${path}: ${target} (no heading #${anchor} in ${resolved})`);
     }
   }
   expect(broken).toEqual([]);
