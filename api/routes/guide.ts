@@ -53,7 +53,8 @@ FastAPI's \`{"detail": …}\` working. \`detail\` and each of \`errors\` say in 
 what is expected; each field error names its field by \`path\` (\`body.variables.FOO\`) and by a JSON
 Pointer into the body (\`pointer\`: \`/variables/FOO\`) or the parameter's name (\`parameter\`:
 \`created_after\`). A method a path does not have answers 405 with \`Allow\` (and \`OPTIONS\` answers 204
-with it); a path no route has answers 404. Request bodies over 64 KiB answer 413. Any route answers
+with it); a path no route has answers 404. A request body over 64 KiB answers 413 (a sidecar's
+event batch may take 1 MiB). Any route answers
 503 \`database_unavailable\` with \`Retry-After\` while PostgreSQL cannot be reached.
 
 ### The typed client
