@@ -581,7 +581,41 @@ export interface paths {
         put?: never;
         /**
          * Place a call
-         * @description Validates the request, stores the call as `pending` and hands it to the sidecar beside the PBX. Answers 200 with `status` `dialing` (or `pending` when the call waits for a dialling slot), or `failed` with `success: false` when the PBX refused it. When no PBX can take the call: 503 with Retry-After.
+         * @description Takes `phone_number` (an optional `+` then ASCII digits, 7–20 characters) and optionally `context`
+         *     (one of `ALLOWED_CONTEXTS`), `extension`, `priority` (1–10), `timeout` (milliseconds, 1–600000,
+         *     rounded up to whole seconds for the PBX), `caller_id`, `variables` (at most 20, names a letter then
+         *     letters/digits/`_`, values without control characters), `status_callback` and
+         *     `status_callback_events` (see Webhooks). Values are validated, never rewritten: `+1-555-12;34@x` is
+         *     a 422, not a call to `+15551234`. A field the body does not define (a typo such as `tiemout`) is a
+         *     400 `unknown_field` naming it. Variables reach the channel in their own namespace,
+         *     `OUTDIAL_VAR_<name>` (`CAMPAIGN` is `${OUTDIAL_VAR_CAMPAIGN}` in the dialplan), so a caller can never
+         *     set a dialplan global or a variable Asterisk reads itself.
+         *
+         *     The call is stored as `pending` and handed to the sidecar beside the PBX. The answer is 200 with the
+         *     original fields (`success`, `call_id`, `phone_number`, `message`, `channel`, `status`, `created_at`,
+         *     `error`) plus `reason`:
+         *
+         *     - `status: "dialing"`: the PBX accepted the originate; `"pending"`: the call waits for a dialling
+         *       slot at the sidecar (pacing). An originate that ARI did not answer in time is `dialing` too: it may
+         *       have been carried out, so it is never sent again (that could ring the callee twice); the call's
+         *       events decide, and if ARI has no channel for it, it ends `failed` with reason `lost`;
+         *     - `success: false, status: "failed"`: the PBX refused the originate (`error` says why);
+         *     - **503** with `Retry-After`: no sidecar could take the call (unreachable, circuit breaker open, or
+         *       its queue full). The call is recorded as `failed` with reason `pbx_unreachable`, and its
+         *       Idempotency-Key is released so the same request can be retried. When the sidecar did not answer in
+         *       time, the command may still arrive: the API then also sends a hang-up for that call id, and the
+         *       sidecar refuses an originate that comes after it, or hangs up one that came first (the phone may
+         *       ring for a moment in that case; the call stays `failed`).
+         *
+         *     **Idempotency.** `Idempotency-Key` (1–255 visible ASCII characters): the same key with the same body
+         *     answers the stored response (`Idempotent-Replayed: true`), with another body 422, while the first
+         *     request is still running 409. Keys are per user and kept `IDEMPOTENCY_TTL` seconds (24 hours).
+         *
+         *     **Rate limit.** Originates are limited per user (`RATE_LIMIT_REQUESTS` per `RATE_LIMIT_WINDOW`
+         *     seconds, shared by all API instances through the database) with `X-RateLimit-Limit`, `-Remaining`
+         *     and `-Reset` headers and 429 + `Retry-After` beyond. Only requests that go on to place a call count:
+         *     an idempotent replay is answered even when the window is used up, and requests refused for bad input,
+         *     a reused or in-flight key do not use it up. A 429 does not keep the Idempotency-Key.
          */
         post: {
             parameters: {
@@ -1185,7 +1219,7 @@ export interface paths {
         put?: never;
         /**
          * Place a call to {number} (original route)
-         * @description The route of the service Outdial replaces; same behaviour as `POST /api/v2/calls` with the number in the path and an optional JSON body.
+         * @description The route of the service Outdial replaces; same behaviour as `POST /api/v2/calls` with the number in the path and an optional JSON body. A field that body does not define is ignored, as the replaced service did, and its name logged.
          */
         post: {
             parameters: {

@@ -37,7 +37,7 @@ import { webhookPolicy } from '../webhooks/policy.ts';
  * belong to the request that opened them and cannot be reused by the next one) and the services built
  * on it. The pool is closed once the response and the work handed to `ctx.waitUntil` are done.
  *
- * Differences from Bun: /metrics answers 404 (no process to scrape; see README), the client address is
+ * Differences from Bun: /metrics answers 404 (no process to scrape; see api/deploy/README.md), the client address is
  * CF-Connecting-IP (or, with proxies in front of Cloudflare configured, what they report), bcrypt runs in JavaScript (bcrypt-ts), migrations are a deploy step
  * (`npm run db:migrate`), and housekeeping and webhook retries run from Cron Triggers.
  */

@@ -1,6 +1,6 @@
 /**
  * What the API measures. The Bun entry backs it with prom-client; Workers, which have no
- * long-lived process to scrape, get the no-op version (see README, "Metrics on Workers").
+ * long-lived process to scrape, get the no-op version (see api/deploy/README.md, "What differs from Bun").
  */
 export interface Metrics {
   readonly enabled: boolean;

@@ -1,6 +1,7 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { ApiError, ERROR_CODES, type ErrorCode, validationError } from '../errors.ts';
 import type { AppEnv } from '../services.ts';
+import { CALLS_GUIDE, GUIDE, LIVE_STATUS_GUIDE, WEBHOOKS_GUIDE } from './guide.ts';
 
 /** Shared OpenAPI pieces: the problem schema, error responses by status, security, the app type. */
 
@@ -147,12 +148,12 @@ export function openApiConfig(appName: string) {
     info: {
       title: `${appName} API`,
       version: API_VERSION,
-      description:
-        'Place outbound IVR calls through Asterisk and follow them to their outcome. Errors are RFC 9457 ' +
-        '`application/problem+json` documents. Compatible with the `/api/v2` contract of the service it replaces.',
+      description: GUIDE,
     },
     tags: [
-      { name: 'Calls', description: 'Place, follow and hang up calls' },
+      { name: 'Calls', description: CALLS_GUIDE },
+      { name: 'Live status', description: LIVE_STATUS_GUIDE },
+      { name: 'Webhooks', description: WEBHOOKS_GUIDE },
       { name: 'Auth', description: 'Tokens and the calling user' },
       { name: 'Users', description: 'User administration (admins only)' },
       { name: 'System', description: 'Health, readiness, metrics' },

@@ -1,5 +1,6 @@
 import type { Child } from 'hono/jsx';
 import { docsClient } from './docs.client.ts';
+import { Markdown } from './markdown.tsx';
 import { pageScript } from './page-script.ts';
 import { STYLE_CSS } from './style.ts';
 
@@ -185,7 +186,7 @@ function OperationView(props: { doc: OpenApiDoc; method: string; path: string; o
         <strong>{op.summary}</strong>
         {secured ? <span class="muted small"> · needs a bearer token</span> : null}
       </p>
-      {op.description ? <p>{op.description}</p> : null}
+      {op.description ? <Markdown markdown={op.description} level={4} /> : null}
       {params.length > 0 ? (
         <>
           <h4>Parameters</h4>
@@ -331,6 +332,11 @@ export function DocsPage(props: { doc: OpenApiDoc }): Child {
         </header>
         <div class="layout">
           <nav class="side" aria-label="Operations">
+            {doc.info.description ? (
+              <p>
+                <a href="#guide">Guide</a>
+              </p>
+            ) : null}
             {tags.map((tag) => (
               <>
                 <h2>{tag}</h2>
@@ -347,12 +353,16 @@ export function DocsPage(props: { doc: OpenApiDoc }): Child {
             ))}
           </nav>
           <main id="main">
-            {doc.info.description ? <p>{doc.info.description}</p> : null}
+            {doc.info.description ? (
+              <section id="guide" aria-label="Guide">
+                <Markdown markdown={doc.info.description} level={2} />
+              </section>
+            ) : null}
             {tags.map((tag) => (
               <>
                 <h2>{tag}</h2>
                 {(doc.tags ?? []).find((t) => t.name === tag)?.description ? (
-                  <p class="muted">{doc.tags!.find((t) => t.name === tag)!.description}</p>
+                  <Markdown markdown={doc.tags!.find((t) => t.name === tag)!.description!} level={3} />
                 ) : null}
                 {(byTag.get(tag) ?? []).map((o) => (
                   <OperationView doc={doc} method={o.method} path={o.path} op={o.op} />

@@ -50,4 +50,5 @@ button:disabled { opacity: .6; cursor: not-allowed; }
 .card { border: 1px solid var(--line); border-radius: var(--radius); padding: 12px 16px; margin: 0 0 16px; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 details > summary { cursor: pointer; font-weight: 600; margin: 6px 0; }
+.prose p, .prose li, .prose td { overflow-wrap: anywhere; }
 `;

@@ -24,6 +24,16 @@ describe('the interactive reference at /docs', () => {
     expect(await page.title()).toBe('Outdial API reference');
     expect(await page.locator('section.op').count()).toBeGreaterThanOrEqual(20);
 
+    // The API guide shows beside the operations, its Markdown rendered: the route table, the
+    // sections of the tags, the code of the webhook signature.
+    const guide = page.locator('#guide');
+    await guide.locator('h2', { hasText: 'Who may call what' }).waitFor();
+    expect(await guide.locator('table tbody tr').count()).toBeGreaterThan(15);
+    for (const heading of ['Statuses and outcomes', 'Signatures'])
+      expect(await page.locator('main h3', { hasText: heading }).count()).toBe(1);
+    expect(await page.locator('main pre', { hasText: 'Outdial-Signature: t=' }).count()).toBe(1);
+    expect(await page.locator('main').textContent()).not.toContain('```');
+
     // Without a token a protected route answers 401, as the page says.
     const me = page.locator('section#get-api-v2-me');
     await me.locator('summary').click();

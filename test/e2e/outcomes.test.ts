@@ -6,7 +6,7 @@ import { type E2EStack, startE2EStack } from '../harness/e2e.ts';
 /**
  * Every outcome digit of the recorded dialplan, placed through the API and read back through it,
  * for both dial contexts (sim-callee, sim-trunk) and both originate styles: the final status,
- * reason, hangup cause and dial status of README's "Statuses and outcomes", and an event log that
+ * reason, hangup cause and dial status the docs give (asterisk/README.md, the API guide's "Statuses and outcomes"), and an event log that
  * is ordered and ends with exactly one `ended`.
  */
 

@@ -1,7 +1,7 @@
 /**
  * `npm run worker:dev`: the Workers entry in workerd (`wrangler dev`) on this machine.
  *
- * The configuration comes from `.dev.vars` (wrangler reads it; see README, "On Cloudflare Workers").
+ * The configuration comes from `.dev.vars` (wrangler reads it; see api/deploy/README.md, "On Cloudflare Workers").
  * When its DATABASE_URL is a Postgres on this machine, the committed migrations are applied to it and
  * the Worker reaches it through the loopback WebSocket-to-TCP proxy (NEON_WS_PROXY), since workerd
  * speaks Neon's WebSocket protocol, not TCP; any other DATABASE_URL (a Neon database) is used as is.
@@ -28,7 +28,9 @@ function devVars(): Record<string, string> {
 
 const databaseUrl = devVars().DATABASE_URL ?? process.env.DATABASE_URL;
 if (!databaseUrl) {
-  console.error('set DATABASE_URL (and JWT_PRIVATE_KEY, APP_ENV=development) in .dev.vars; see README');
+  console.error(
+    'set DATABASE_URL (and JWT_PRIVATE_KEY, APP_ENV=development) in .dev.vars; see api/deploy/README.md',
+  );
   process.exit(2);
 }
 const target = new URL(databaseUrl);

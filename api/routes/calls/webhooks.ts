@@ -53,7 +53,7 @@ const DeliverySchema = z
 export const callWebhooksRoute = createRoute({
   method: 'get',
   path: '/api/v2/calls/{call_id}/webhooks',
-  tags: ['Calls'],
+  tags: ['Webhooks'],
   summary: 'A call’s webhook deliveries',
   description:
     'Every status webhook of the call with every attempt. Visible to the call’s owner, admins and viewers.',

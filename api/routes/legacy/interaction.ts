@@ -17,7 +17,8 @@ export const interactionRoute = createRoute({
   summary: 'Place a call to {number} (original route)',
   description:
     'The route of the service Outdial replaces; same behaviour as `POST /api/v2/calls` with the number in the path ' +
-    'and an optional JSON body.',
+    'and an optional JSON body. A field that body does not define is ignored, as the replaced service did, and ' +
+    'its name logged.',
   security: bearerSecurity,
   middleware: [requireAuth('admin', 'operator')] as const,
   request: {

@@ -82,7 +82,7 @@ export const registerLiveStream = (app: App) => {
   app.openAPIRegistry.registerPath({
     method: 'get',
     path: '/api/v2/events',
-    tags: ['Calls'],
+    tags: ['Live status'],
     summary: 'Live call events (server-sent events)',
     description:
       'A `text/event-stream` of call events: `event: call`, `id:` the event id (a resumable cursor), `data:` the event ' +
