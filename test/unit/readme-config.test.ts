@@ -88,24 +88,33 @@ for (const [heading, shape] of [
   });
 }
 
-describe('README configuration: ARI simulator', () => {
-  const lines = readme.split('\n');
-  const from = lines.indexOf('### ARI simulator');
-  const section = lines
-    .slice(
-      from + 1,
-      lines.findIndex((l, i) => i > from && l.startsWith('#')),
-    )
-    .join(' ');
+describe('README configuration: ARI simulator (asterisk/sim/README.md)', () => {
+  const simReadme = readFileSync(new URL('../../asterisk/sim/README.md', import.meta.url), 'utf8');
+  const lines = simReadme.split('\n');
+  const from = lines.indexOf('## Run it');
+  const section = lines.slice(
+    from + 1,
+    lines.findIndex((l, i) => i > from && l.startsWith('#')),
+  );
 
   test('names every variable the simulator reads, with the default the code applies where it states one', () => {
     expect(from).toBeGreaterThan(0);
     const shape = SimEnv.shape as Record<string, z.ZodType>;
-    expect(Object.keys(shape).filter((name) => !section.includes(`\`${name}\``))).toEqual([]);
-    const stated = [...section.matchAll(/`([A-Z][A-Z0-9_]+)` \(([^\s)`]+)\)/g)];
-    expect(stated.length).toBeGreaterThanOrEqual(2);
-    for (const [, name, literal] of stated) {
-      expect({ name, default: defaultOf(shape[name!]!) }).toEqual({ name, default: literal });
+    const text = section.join(' ');
+    expect(Object.keys(shape).filter((name) => !text.includes(`\`${name}\``))).toEqual([]);
+    // Rows such as | `A` / `B` | `a` / `b` | pair each variable with its default, in order.
+    const stated: Array<[string, string]> = [];
+    for (const line of section) {
+      const cells = line.split('|').map((c) => c.trim());
+      if (!cells[1]?.startsWith('`') || !cells[2]?.startsWith('`')) continue;
+      const names = [...cells[1].matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]!);
+      const literals = [...cells[2].matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+      if (names.length !== literals.length) continue;
+      for (const [i, n] of names.entries()) stated.push([n, literals[i]!]);
+    }
+    expect(stated.length).toBeGreaterThanOrEqual(4);
+    for (const [name, literal] of stated) {
+      expect({ name, default: defaultOf(shape[name]!) }).toEqual({ name, default: literal });
     }
   });
 });
