@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseIpRange } from './lib/client-address.ts';
+import { SidecarIdSchema } from './shared/contract/index.ts';
 
 /**
  * The API's configuration, read from the environment and validated once: at boot on Bun (exit
@@ -101,10 +102,7 @@ export const ConfigSchema = z
     DEFAULT_TIMEOUT: int(30_000, 1, 600_000),
     DEFAULT_CALLER_ID: z.string().max(50).default('Outbound Call'),
 
-    SIDECAR_ID: z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]{1,100}$/)
-      .default('default'),
+    SIDECAR_ID: SidecarIdSchema.default('default'),
     SIDECAR_URL: z.url().default('http://127.0.0.1:8089'),
     SIDECAR_PUBLIC_KEY: optionalText,
     SIDECAR_TIMEOUT_MS: int(5000, 100, 120_000),

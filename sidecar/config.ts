@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SidecarIdSchema } from '../api/shared/contract/index.ts';
 import { ConfigError } from './errors.ts';
 
 const int = (fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER) =>
@@ -11,10 +12,7 @@ const httpUrl = z
 
 /** The environment the sidecar reads, with the defaults of the brief; names are the env names. */
 export const SidecarEnv = z.object({
-  SIDECAR_ID: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only (it names the outbox file)')
-    .default('default'),
+  SIDECAR_ID: SidecarIdSchema.default('default'),
   SIDECAR_HOST: z.string().min(1).default('127.0.0.1'),
   SIDECAR_PORT: int(8089, 0, 65535),
   SIDECAR_PRIVATE_KEY: z.string({ error: 'is required (Ed25519 JWK JSON or PKCS#8 PEM)' }).min(1),

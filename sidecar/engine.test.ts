@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from 'bun:test';
-import type { OriginateCommand } from '../api/channel/messages.ts';
+import type { OriginateCommand } from '../api/shared/contract/index.ts';
 import { originateCommand, sidecarConfig, tempDir } from '../test/sidecar/harness.ts';
 import type { OriginateRequest } from './ari/http.ts';
 import type { AriChannel, KnownAriEvent } from './ari/schemas.ts';

@@ -2,9 +2,11 @@ import { ExponentialBackoff, handleAll, type RetryPolicy, retry } from 'cockatie
 import {
   channelVariableName,
   type HangupReply,
+  isTerminal,
   type OriginateCommand,
   type OriginateReply,
-} from '../api/channel/messages.ts';
+  type UnavailableReason,
+} from '../api/shared/contract/index.ts';
 import type { AriClient, OriginateRequest } from './ari/http.ts';
 import { isAllocationFailedError } from './ari/http.ts';
 import { type AriChannel, type AriEvent, eventChannel, isKnownAriEvent } from './ari/schemas.ts';
@@ -14,7 +16,6 @@ import type { Logger } from './log.ts';
 import {
   type CallTrack,
   callIdOfChannel,
-  isTerminal,
   type MappedEvent,
   newTrack,
   onAccepted,
@@ -644,11 +645,7 @@ export class CallEngine {
     return dialingReply(call, call.track.channel);
   }
 
-  private unavailable(
-    callId: string,
-    reason: 'breaker_open' | 'queue_full' | 'ari_unreachable' | 'shutting_down',
-    retryAfterS: number,
-  ): OriginateReply {
+  private unavailable(callId: string, reason: UnavailableReason, retryAfterS: number): OriginateReply {
     return {
       outcome: 'unavailable',
       call_id: callId,

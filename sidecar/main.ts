@@ -1,4 +1,4 @@
-import { KeyMaterialError } from '../api/channel/keys.ts';
+import { KeyMaterialError } from '../api/shared/base/keys.ts';
 import { parseConfig } from './config.ts';
 import { describeError, isConfigError } from './errors.ts';
 import { createLogger } from './log.ts';

@@ -4,9 +4,9 @@ import {
   generateSigningJwk,
   loadSigningKey,
   type SigningKey,
-} from '../api/channel/keys.ts';
-import { type OriginateReply, SIDECAR_PATHS, TYP_COMMAND, TYP_EVENTS } from '../api/channel/messages.ts';
-import { signChannelMessage } from '../api/channel/signing.ts';
+} from '../api/shared/base/keys.ts';
+import { signChannelMessage } from '../api/shared/base/signing.ts';
+import { type OriginateReply, SIDECAR_PATHS, TYP_COMMAND, TYP_EVENTS } from '../api/shared/contract/index.ts';
 import { AriError } from './errors.ts';
 import { createLogger } from './log.ts';
 import { createMetrics } from './metrics.ts';

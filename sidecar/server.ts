@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import type { PublicKeySet } from '../api/channel/keys.ts';
+import type { PublicKeySet } from '../api/shared/base/keys.ts';
+import { bearerToken, isChannelAuthError, verifyChannelMessage } from '../api/shared/base/signing.ts';
 import {
   HangupCommand,
   type HangupReply,
@@ -8,8 +9,7 @@ import {
   SIDECAR_PATHS,
   type SidecarStatus,
   TYP_COMMAND,
-} from '../api/channel/messages.ts';
-import { bearerToken, isChannelAuthError, verifyChannelMessage } from '../api/channel/signing.ts';
+} from '../api/shared/contract/index.ts';
 import { describeError, isAriError } from './errors.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { createPublicKeySet, loadPublicJwks, loadSigningKey } from '../api/channel/keys.ts';
-import type { SidecarStatus } from '../api/channel/messages.ts';
+import { createPublicKeySet, loadPublicJwks, loadSigningKey } from '../api/shared/base/keys.ts';
+import type { SidecarStatus } from '../api/shared/contract/index.ts';
 import { AriClient } from './ari/http.ts';
 import { AriEventSocket, eventsUrl } from './ari/socket.ts';
 import { redactedConfig, resolveTuning, type SidecarConfig } from './config.ts';

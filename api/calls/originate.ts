@@ -3,14 +3,13 @@ import {
   type CallRow,
   getCall,
   insertCall,
-  isTerminal,
   markHangupRequested,
 } from '../../db/queries/calls.ts';
 import { writeAudit } from '../../db/queries/misc.ts';
-import type { OriginateReply } from '../channel/messages.ts';
 import { ApiError } from '../errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Services } from '../services.ts';
+import { type HangupOutcome, isTerminal, type OriginateReply } from '../shared/contract/index.ts';
 import { planWebhook } from '../webhooks/planner.ts';
 import { checkWebhookUrl, webhookPolicy } from '../webhooks/policy.ts';
 import { recordEvents } from './record.ts';
@@ -240,7 +239,7 @@ export async function hangupCall(services: Services, call: CallRow, meta: Reques
       requestId: meta.requestId,
     }).catch((error) => meta.logger.error('audit write failed', { error })),
   );
-  let outcome: 'hanging_up' | 'canceled' | 'not_found';
+  let outcome: HangupOutcome;
   try {
     outcome = (await services.sidecar.hangup({ call_id: call.id, requested_at: new Date().toISOString() }))
       .outcome;

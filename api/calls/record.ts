@@ -1,5 +1,6 @@
-import { applyCallEvents, type CallEventInput, type CallRow, isTerminal } from '../../db/queries/calls.ts';
+import { applyCallEvents, type CallEventInput, type CallRow } from '../../db/queries/calls.ts';
 import type { Services } from '../services.ts';
+import { isTerminal } from '../shared/contract/index.ts';
 import { planWebhook } from '../webhooks/planner.ts';
 
 /**

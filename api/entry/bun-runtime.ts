@@ -3,8 +3,8 @@ import { dirname } from 'node:path';
 import type { Context } from 'hono';
 import { createPrivateFile, ensurePrivateDir, errorCode, tightenFile } from '../../db/private-files.ts';
 import type { PasswordHasher } from '../auth/passwords.ts';
-import { generateSigningJwk, loadSigningKey, type SigningKey } from '../channel/keys.ts';
 import { clientAddress, type ProxyTrust } from '../lib/client-address.ts';
+import { generateSigningJwk, loadSigningKey, type SigningKey } from '../shared/base/keys.ts';
 
 /** Runtime adapters for Bun: the native bcrypt on Bun's thread pool, key files, client addresses. */
 

@@ -15,7 +15,6 @@ import {
   registerConfiguredSidecar,
   type SharedServiceParts,
 } from '../bootstrap.ts';
-import { loadSigningKey, type SigningKey } from '../channel/keys.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../errors.ts';
 import { housekeep } from '../housekeeping.ts';
@@ -23,6 +22,7 @@ import { cloudflareClientAddress, type ProxyTrust, proxyTrust } from '../lib/cli
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { noopMetrics } from '../lib/metrics.ts';
 import type { Services } from '../services.ts';
+import { loadSigningKey, type SigningKey } from '../shared/base/keys.ts';
 import { createWebhookPool, type WebhookPool } from '../webhooks/dispatcher.ts';
 import { createFetchTransport } from '../webhooks/fetch-transport.ts';
 import { webhookPolicy } from '../webhooks/policy.ts';

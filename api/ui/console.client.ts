@@ -1,8 +1,13 @@
 /**
- * The browser half of /console. It is served as `(${consoleClient})()`, so it must not use anything
+ * The browser half of /console. It is served as `(${consoleClient})(statuses)`, so it must not use anything
  * from outside its own body. It only speaks the public JSON API, with the token in sessionStorage.
  */
-export function consoleClient(): void {
+export function consoleClient(statuses: {
+  /** The final statuses (api/shared/contract). */
+  terminal: readonly string[];
+  /** How far along each status is: statuses only move to a higher rank. */
+  rank: Readonly<Record<string, number>>;
+}): void {
   type Json = Record<string, unknown>;
   interface Call {
     call_id: string;
@@ -43,14 +48,13 @@ export function consoleClient(): void {
    */
   let liveEvents: CallEvent[] = [];
   let shownSequence = -1;
-  const FINAL = ['completed', 'busy', 'no_answer', 'failed', 'canceled'];
+  const FINAL = statuses.terminal;
   /**
    * The newest status the stream brought for each call (the last 1,000 calls). Statuses only move
    * forward, so a list answered before that status arrived shows the live one instead of its own.
    */
   const liveStatus = new Map<string, { status: string; reason: string | null }>();
-  const rank = (status: string) =>
-    FINAL.includes(status) ? 4 : ['pending', 'dialing', 'ringing', 'answered'].indexOf(status);
+  const rank = (status: string) => statuses.rank[status] ?? -1;
   let stream: AbortController | null = null;
   let lastEventId: string | null = null;
 

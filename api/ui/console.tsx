@@ -1,5 +1,5 @@
 import type { Child } from 'hono/jsx';
-import { CALL_STATUSES } from '../../db/schema.ts';
+import { CALL_STATUSES, STATUS_RANK, TERMINAL_STATUSES } from '../shared/contract/index.ts';
 import { consoleClient } from './console.client.ts';
 import { STYLE_CSS } from './style.ts';
 
@@ -9,7 +9,8 @@ import { STYLE_CSS } from './style.ts';
  * kept in sessionStorage. No build step, nothing from a CDN.
  */
 
-export const CONSOLE_JS = `(${consoleClient.toString()})();`;
+// The client gets the contract's statuses as data: it is served as text and imports nothing.
+export const CONSOLE_JS = `(${consoleClient.toString()})(${JSON.stringify({ terminal: TERMINAL_STATUSES, rank: STATUS_RANK })});`;
 export const CONSOLE_CSS = `${STYLE_CSS}
 .console-main { max-width: 1100px; margin: 0 auto; padding: 16px; }
 nav.tabs { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; }

@@ -1,5 +1,5 @@
 import { expect } from 'bun:test';
-import { CallEventSchema, CallSchema } from '../../api/routes/calls/schema.ts';
+import { CallEventSchema, CallSchema } from '../../api/calls/bodies.ts';
 import type { OriginateRecord } from '../../asterisk/sim/server.ts';
 import { type CallBody, type E2EStack, eventLogProblem, FINAL_STATUSES } from '../harness/e2e.ts';
 import type { TestUser } from '../harness/stack.ts';

@@ -1,5 +1,8 @@
 import { join } from 'node:path';
 import type { z } from 'zod';
+import { CallEventSchema, CallSchema } from '../../api/calls/bodies.ts';
+import { type StartedApi, startApi } from '../../api/entry/bun.ts';
+import { createLogger, silentLogger } from '../../api/lib/logger.ts';
 import {
   API_EVENTS_PATH,
   type CallEvent,
@@ -7,10 +10,7 @@ import {
   EventBatchAck,
   SIDECAR_PATHS,
   SidecarStatus,
-} from '../../api/channel/messages.ts';
-import { type StartedApi, startApi } from '../../api/entry/bun.ts';
-import { createLogger, silentLogger } from '../../api/lib/logger.ts';
-import { CallEventSchema, CallSchema } from '../../api/routes/calls/schema.ts';
+} from '../../api/shared/contract/index.ts';
 import {
   type OriginateRecord,
   type SimHandle,

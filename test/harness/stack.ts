@@ -1,12 +1,6 @@
 import { test as bunTest } from 'bun:test';
 import type { PasswordHasher } from '../../api/auth/passwords.ts';
 import {
-  createPublicKeySet,
-  generateSigningJwk,
-  loadSigningKey,
-  type SigningKey,
-} from '../../api/channel/keys.ts';
-import {
   login as clientLogin,
   createOutdialClient,
   type OutdialClient,
@@ -16,6 +10,12 @@ import { type Config, loadConfig } from '../../api/config.ts';
 import { type StartedApi, startApi } from '../../api/entry/bun.ts';
 import { createBunPasswordHasher } from '../../api/entry/bun-runtime.ts';
 import { type Logger, silentLogger } from '../../api/lib/logger.ts';
+import {
+  createPublicKeySet,
+  generateSigningJwk,
+  loadSigningKey,
+  type SigningKey,
+} from '../../api/shared/base/keys.ts';
 import { createUser } from '../../db/queries/users.ts';
 import type { Role } from '../../db/schema.ts';
 import type { Database } from '../../db/types.ts';

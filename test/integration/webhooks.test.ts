@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect } from 'bun:test';
-import type { CallEventInput } from '../../api/channel/index.ts';
+import type { CallEventInput } from '../../api/shared/contract/index.ts';
 import { planWebhook } from '../../api/webhooks/planner.ts';
 import { verifyWebhook } from '../../api/webhooks/signature.ts';
 import { insertCall } from '../../db/queries/calls.ts';

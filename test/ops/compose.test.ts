@@ -2,9 +2,9 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createPublicKeySet, loadPublicJwks, loadSigningKey } from '../../api/channel/keys.ts';
 import { loadConfig } from '../../api/config.ts';
 import { generateEnv } from '../../api/deploy/generate-env.ts';
+import { createPublicKeySet, loadPublicJwks, loadSigningKey } from '../../api/shared/base/keys.ts';
 import { parseConfig } from '../../sidecar/config.ts';
 import {
   COMPOSE_FILE,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { SIDECAR_PATHS, SidecarStatus, TYP_EVENTS } from '../../api/channel/messages.ts';
+import { SIDECAR_PATHS, SidecarStatus, TYP_EVENTS } from '../../api/shared/contract/index.ts';
 import { keyPair, originateCommand, waitFor } from './harness.ts';
 import { expectWellFormedCall, type Stack, startStack } from './stack.ts';
 

@@ -6,7 +6,8 @@ import {
   generateSigningJwk,
   loadSigningKey,
   type SigningKey,
-} from '../../api/channel/keys.ts';
+} from '../../api/shared/base/keys.ts';
+import { bearerToken, signChannelMessage, verifyChannelMessage } from '../../api/shared/base/signing.ts';
 import {
   API_EVENTS_PATH,
   type CallEvent,
@@ -15,8 +16,7 @@ import {
   type OriginateCommand,
   TYP_COMMAND,
   TYP_EVENTS,
-} from '../../api/channel/messages.ts';
-import { bearerToken, signChannelMessage, verifyChannelMessage } from '../../api/channel/signing.ts';
+} from '../../api/shared/contract/index.ts';
 import type { SidecarConfig, Tuning } from '../../sidecar/config.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { SIDECAR_PATHS, SidecarStatus } from '../../api/channel/messages.ts';
+import { SIDECAR_PATHS, SidecarStatus } from '../../api/shared/contract/index.ts';
 import { startAriSimulator } from '../../asterisk/sim/server.ts';
 import { originateCommand, startAriProxy, waitFor } from './harness.ts';
 import { expectWellFormedCall, startStack } from './stack.ts';

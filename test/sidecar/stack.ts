@@ -1,4 +1,4 @@
-import type { CallEvent } from '../../api/channel/messages.ts';
+import type { CallEvent } from '../../api/shared/contract/index.ts';
 import { type SimHandle, type SimOptions, startAriSimulator } from '../../asterisk/sim/server.ts';
 import type { SidecarConfig } from '../../sidecar/config.ts';
 import { createLogger } from '../../sidecar/log.ts';

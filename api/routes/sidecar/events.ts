@@ -3,20 +3,18 @@ import type { Context } from 'hono';
 import { decodeJwt } from 'jose';
 import { claimJti, touchSidecar } from '../../../db/queries/misc.ts';
 import { recordEvents } from '../../calls/record.ts';
-import {
-  API_EVENTS_PATH,
-  bearerToken,
-  EventBatch,
-  EventBatchAck,
-  isChannelAuthError,
-  TYP_EVENTS,
-  verifyChannelMessage,
-} from '../../channel/index.ts';
 import { ApiError, malformedBody, unsupportedMediaType, validationError } from '../../errors.ts';
 import type { AppEnv } from '../../services.ts';
+import { bearerToken, isChannelAuthError, verifyChannelMessage } from '../../shared/base/signing.ts';
+import {
+  API_EVENTS_PATH,
+  EventBatch,
+  EventBatchAck,
+  sidecarIdOf,
+  sidecarPrincipal,
+  TYP_EVENTS,
+} from '../../shared/contract/index.ts';
 import { type App, errorResponses } from '../openapi.ts';
-
-const SIDECAR_ISSUER = /^sidecar:([A-Za-z0-9_.-]{1,100})$/;
 
 export const sidecarEventsRoute = createRoute({
   method: 'post',
@@ -51,9 +49,9 @@ async function verifyBatch(c: Context<AppEnv>, raw: string) {
   } catch {
     throw new ApiError('invalid_signature', 'The signature is not a JWT');
   }
-  const match = issuer ? SIDECAR_ISSUER.exec(issuer) : null;
-  const keys = match ? await services.sidecarKeys(match[1]!) : null;
-  if (!match || !keys) throw new ApiError('invalid_signature', 'Unknown sidecar');
+  const sidecarId = issuer ? sidecarIdOf(issuer) : null;
+  const keys = sidecarId ? await services.sidecarKeys(sidecarId) : null;
+  if (!sidecarId || !keys) throw new ApiError('invalid_signature', 'Unknown sidecar');
   try {
     await verifyChannelMessage(token, {
       keys,
@@ -69,7 +67,7 @@ async function verifyBatch(c: Context<AppEnv>, raw: string) {
     if (isChannelAuthError(error)) throw new ApiError('invalid_signature', error.message);
     throw error;
   }
-  return match[1]!;
+  return sidecarId;
 }
 
 // The body is verified as raw bytes before it is parsed, so the route is documented through the
@@ -111,7 +109,7 @@ export const registerSidecarEvents = (app: App) => {
         hangupCauseTxt: e.hangup_cause_txt,
         dialStatus: e.dial_status,
         channel: e.channel,
-        source: `sidecar:${sidecarId}`,
+        source: sidecarPrincipal(sidecarId),
       })),
       { sidecarId },
     );
