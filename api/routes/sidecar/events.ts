@@ -1,5 +1,4 @@
 import { createRoute, type z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { decodeJwt } from 'jose';
 import { claimJti, touchSidecar } from '../../../db/queries/misc.ts';
