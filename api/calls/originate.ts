@@ -10,10 +10,10 @@ import { ApiError } from '../errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Services } from '../services.ts';
 import { type HangupOutcome, isTerminal, type OriginateReply } from '../shared/contract/index.ts';
-import { planWebhook } from '../webhooks/planner.ts';
 import { checkWebhookUrl, webhookPolicy } from '../webhooks/policy.ts';
 import { recordEvents } from './record.ts';
 import { isSidecarUnreachable } from './sidecar-client.ts';
+import { planWebhook } from './webhook-plan.ts';
 
 export interface OriginateInput {
   ownerId: string;

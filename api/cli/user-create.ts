@@ -3,8 +3,8 @@ import { acquireDataDirLock, isDataDirBusy } from '../../db/data-lock.ts';
 import { migrate } from '../../db/migrate.ts';
 import { openDatabase } from '../../db/open.ts';
 import { ROLES, type Role } from '../../db/schema.ts';
-import { createBunPasswordHasher } from '../entry/bun-runtime.ts';
-import { generatePassword } from '../routes/users/update.ts';
+import { generatePassword } from '../auth/credentials.ts';
+import { createBunPasswordHasher } from '../auth/passwords.ts';
 import { createUserChecked, UserInputError } from './users.ts';
 
 const HELP = `Create an Outdial user.

@@ -4,7 +4,7 @@ import { migrate } from '../../db/migrate.ts';
 import { openDatabase } from '../../db/open.ts';
 import type { Database } from '../../db/types.ts';
 import { createApp } from '../app.ts';
-import { limitHasher, type PasswordHasher } from '../auth/passwords.ts';
+import { createBunPasswordHasher, limitHasher, type PasswordHasher } from '../auth/passwords.ts';
 import { buildServices } from '../bootstrap.ts';
 import type { SidecarClient } from '../calls/sidecar-client.ts';
 import { type Config, ConfigError, loadConfig } from '../config.ts';
@@ -18,7 +18,7 @@ import { loadSigningKey, type SigningKey } from '../shared/base/keys.ts';
 import { startWebhookDispatcher } from '../webhooks/dispatcher.ts';
 import { webhookPolicy } from '../webhooks/policy.ts';
 import { createUndiciTransport, type Resolver } from '../webhooks/undici-transport.ts';
-import { bunClientAddress, createBunPasswordHasher, loadOrCreateKeyFile } from './bun-runtime.ts';
+import { bunClientAddress, loadOrCreateKeyFile } from './bun-runtime.ts';
 
 export interface StartedApi {
   url: string;

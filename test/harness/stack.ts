@@ -1,5 +1,6 @@
 import { test as bunTest } from 'bun:test';
 import type { PasswordHasher } from '../../api/auth/passwords.ts';
+import { createBunPasswordHasher } from '../../api/auth/passwords.ts';
 import {
   login as clientLogin,
   createOutdialClient,
@@ -8,7 +9,6 @@ import {
 } from '../../api/client/index.ts';
 import { type Config, loadConfig } from '../../api/config.ts';
 import { type StartedApi, startApi } from '../../api/entry/bun.ts';
-import { createBunPasswordHasher } from '../../api/entry/bun-runtime.ts';
 import { type Logger, silentLogger } from '../../api/lib/logger.ts';
 import {
   createPublicKeySet,
