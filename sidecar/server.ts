@@ -41,14 +41,122 @@ export interface ServerOptions {
 
 type Command = 'originate' | 'hangup' | 'status';
 
+type AppOptions = Omit<ServerOptions, 'host' | 'port'>;
+
+/** What the pieces of the command app share: its options and the counter of command results. */
+interface Ctx extends AppOptions {
+  count(command: Command, result: string): void;
+}
+
+/** Checks the signature of a command; a refused one is counted and answered 401. */
+function signedFor(ctx: Ctx, command: Command) {
+  return signedRequest({
+    typ: TYP_COMMAND,
+    audience: () => sidecarPrincipal(ctx.sidecarId),
+    signer: () => ({ keys: ctx.apiKeys, issuer: ctx.apiIssuer }),
+    claimJti: () => ctx.claimJti,
+    maxLifetimeSeconds: 60,
+    refuse: (_c, refusal) => {
+      ctx.count(command, 'unauthorized');
+      if (refusal.kind === 'unsigned') {
+        return problem(
+          'unauthorized',
+          'a signed command needs Authorization: Bearer <token>',
+          {},
+          { 'www-authenticate': 'Bearer' },
+        );
+      }
+      ctx.log.warn('command refused: bad signature', { route: command, detail: refusal.detail });
+      return problem('unauthorized', refusal.detail, {}, { 'www-authenticate': 'Bearer' });
+    },
+  });
+}
+
+/** Parses the verified body as `schema`, or answers 400/422. */
+function parseCommand<T extends z.ZodType>(
+  ctx: Ctx,
+  command: Command,
+  text: string,
+  schema: T,
+): { ok: true; data: z.infer<T> } | { ok: false; response: Response } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    ctx.count(command, 'invalid_json');
+    return { ok: false, response: problem('invalid_json', 'the command body must be JSON') };
+  }
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return { ok: true, data: parsed.data };
+  ctx.count(command, 'invalid');
+  return {
+    ok: false,
+    response: problem('invalid_command', 'the command does not match its schema', {
+      errors: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+    }),
+  };
+}
+
+function originate(ctx: Ctx): Handler<SignedEnv> {
+  return async (c) => {
+    const parsed = parseCommand(ctx, 'originate', c.get('signed').text, OriginateCommand);
+    if (!parsed.ok) return parsed.response;
+    const command = parsed.data;
+    if (!ctx.handlers.accepting()) {
+      ctx.count('originate', 'unavailable');
+      const reply: OriginateReply = {
+        outcome: 'unavailable',
+        call_id: command.call_id,
+        reason: 'shutting_down',
+        retry_after_s: 5,
+      };
+      return c.json(reply, 200, { 'retry-after': '5' });
+    }
+    const reply = await ctx.handlers.originate(command);
+    ctx.count('originate', reply.outcome);
+    ctx.log.info('originate command', {
+      call_id: command.call_id,
+      outcome: reply.outcome,
+      ...(reply.outcome === 'unavailable' ? { reason: reply.reason } : {}),
+      ...(reply.outcome === 'rejected' ? { reason: reply.reason, ari_status: reply.ari_status } : {}),
+    });
+    const headers: Record<string, string> =
+      reply.outcome === 'unavailable' ? { 'retry-after': String(reply.retry_after_s) } : {};
+    return c.json(reply, 200, headers);
+  };
+}
+
+function hangup(ctx: Ctx): Handler<SignedEnv> {
+  return async (c) => {
+    const parsed = parseCommand(ctx, 'hangup', c.get('signed').text, HangupCommand);
+    if (!parsed.ok) return parsed.response;
+    const command = parsed.data;
+    try {
+      const reply = await ctx.handlers.hangup(command);
+      ctx.count('hangup', reply.outcome);
+      ctx.log.info('hangup command', { call_id: command.call_id, outcome: reply.outcome });
+      return c.json(reply);
+    } catch (error) {
+      if (!isAriError(error)) throw error;
+      ctx.count('hangup', 'unavailable');
+      return problem(
+        'ari_unavailable',
+        'Asterisk could not be asked to hang up; try again',
+        {},
+        { 'retry-after': String(error.retryAfterS ?? 5) },
+      );
+    }
+  };
+}
+
 /**
  * The command endpoint: every command is a signed request (EdDSA JWT bound to method, path and
  * body hash, short-lived, single-use jti) from the API. Nothing runs before the signature holds;
- * a refused command changes nothing.
+ * a refused command changes nothing. Health, readiness and metrics need no signature.
  */
-export function createCommandApp(options: Omit<ServerOptions, 'host' | 'port'>) {
+export function createCommandApp(options: AppOptions) {
   const { handlers, metrics, log } = options;
-  const count = (command: Command, result: string) => metrics.commands.inc({ command, result });
+  const ctx: Ctx = { ...options, count: (command, result) => metrics.commands.inc({ command, result }) };
   const app = new Hono<SignedEnv>();
 
   app.onError((error, c) => {
@@ -69,53 +177,6 @@ export function createCommandApp(options: Omit<ServerOptions, 'host' | 'port'>) 
     c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
   );
 
-  /** Checks the signature of a command; a refused one is counted and answered 401. */
-  const signedFor = (command: Command) =>
-    signedRequest({
-      typ: TYP_COMMAND,
-      audience: () => sidecarPrincipal(options.sidecarId),
-      signer: () => ({ keys: options.apiKeys, issuer: options.apiIssuer }),
-      claimJti: () => options.claimJti,
-      maxLifetimeSeconds: 60,
-      refuse: (_c, refusal) => {
-        count(command, 'unauthorized');
-        if (refusal.kind === 'unsigned') {
-          return problem(
-            'unauthorized',
-            'a signed command needs Authorization: Bearer <token>',
-            {},
-            { 'www-authenticate': 'Bearer' },
-          );
-        }
-        log.warn('command refused: bad signature', { route: command, detail: refusal.detail });
-        return problem('unauthorized', refusal.detail, {}, { 'www-authenticate': 'Bearer' });
-      },
-    });
-
-  /** Parses the verified body as `schema`, or answers 400/422. */
-  function parseCommand<T extends z.ZodType>(
-    command: Command,
-    text: string,
-    schema: T,
-  ): { ok: true; data: z.infer<T> } | { ok: false; response: Response } {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      count(command, 'invalid_json');
-      return { ok: false, response: problem('invalid_json', 'the command body must be JSON') };
-    }
-    const parsed = schema.safeParse(json);
-    if (parsed.success) return { ok: true, data: parsed.data };
-    count(command, 'invalid');
-    return {
-      ok: false,
-      response: problem('invalid_command', 'the command does not match its schema', {
-        errors: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
-      }),
-    };
-  }
-
   /**
    * A signed route: its one method, behind the body limit and the signature (the body is read, up
    * to the limit, before the signature is checked, as the signature covers it); any other method
@@ -125,67 +186,19 @@ export function createCommandApp(options: Omit<ServerOptions, 'host' | 'port'>) 
     const limit = bodyLimit({
       maxSize: options.maxBodyBytes,
       onError: () => {
-        count(command, 'too_large');
+        ctx.count(command, 'too_large');
         return problem('payload_too_large', `commands are at most ${options.maxBodyBytes} bytes`);
       },
     });
-    app.on(method, path, limit, signedFor(command), handler);
+    app.on(method, path, limit, signedFor(ctx, command), handler);
     app.all(path, () => problem('method_not_allowed', `use ${method}`, {}, { allow: method }));
   };
-
   route('GET', SIDECAR_PATHS.status, 'status', async (c) => {
-    count('status', 'ok');
+    ctx.count('status', 'ok');
     return c.json(await handlers.status());
   });
-
-  route('POST', SIDECAR_PATHS.originate, 'originate', async (c) => {
-    const parsed = parseCommand('originate', c.get('signed').text, OriginateCommand);
-    if (!parsed.ok) return parsed.response;
-    const command = parsed.data;
-    if (!handlers.accepting()) {
-      count('originate', 'unavailable');
-      const reply: OriginateReply = {
-        outcome: 'unavailable',
-        call_id: command.call_id,
-        reason: 'shutting_down',
-        retry_after_s: 5,
-      };
-      return c.json(reply, 200, { 'retry-after': '5' });
-    }
-    const reply = await handlers.originate(command);
-    count('originate', reply.outcome);
-    log.info('originate command', {
-      call_id: command.call_id,
-      outcome: reply.outcome,
-      ...(reply.outcome === 'unavailable' ? { reason: reply.reason } : {}),
-      ...(reply.outcome === 'rejected' ? { reason: reply.reason, ari_status: reply.ari_status } : {}),
-    });
-    const headers: Record<string, string> =
-      reply.outcome === 'unavailable' ? { 'retry-after': String(reply.retry_after_s) } : {};
-    return c.json(reply, 200, headers);
-  });
-
-  route('POST', SIDECAR_PATHS.hangup, 'hangup', async (c) => {
-    const parsed = parseCommand('hangup', c.get('signed').text, HangupCommand);
-    if (!parsed.ok) return parsed.response;
-    const command = parsed.data;
-    try {
-      const reply = await handlers.hangup(command);
-      count('hangup', reply.outcome);
-      log.info('hangup command', { call_id: command.call_id, outcome: reply.outcome });
-      return c.json(reply);
-    } catch (error) {
-      if (!isAriError(error)) throw error;
-      count('hangup', 'unavailable');
-      return problem(
-        'ari_unavailable',
-        'Asterisk could not be asked to hang up; try again',
-        {},
-        { 'retry-after': String(error.retryAfterS ?? 5) },
-      );
-    }
-  });
-
+  route('POST', SIDECAR_PATHS.originate, 'originate', originate(ctx));
+  route('POST', SIDECAR_PATHS.hangup, 'hangup', hangup(ctx));
   return app;
 }
 
