@@ -3,7 +3,6 @@ import { bodyLimit } from 'hono/body-limit';
 import { compress } from 'hono/compress';
 import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
-import { API_EVENTS_PATH } from './channel/messages.ts';
 import { ApiError, problemResponse, toApiError } from './errors.ts';
 import { requestContext } from './middleware/request-context.ts';
 import { registerMe } from './routes/auth/me.ts';
@@ -28,6 +27,7 @@ import { registerCreateUser } from './routes/users/create.ts';
 import { registerListUsers } from './routes/users/list.ts';
 import { registerUpdateUser } from './routes/users/update.ts';
 import type { AppEnv, Services } from './services.ts';
+import { API_EVENTS_PATH } from './shared/contract/index.ts';
 
 /** Request bodies above this answer 413, whether announced by Content-Length or streamed chunked. */
 export const BODY_LIMIT_BYTES = 64 * 1024;

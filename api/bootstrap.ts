@@ -3,11 +3,16 @@ import { getSidecar, upsertSidecar } from '../db/queries/misc.ts';
 import type { Database, Db } from '../db/types.ts';
 import type { PasswordHasher } from './auth/passwords.ts';
 import { createHttpSidecarClient, type SidecarClient } from './calls/sidecar-client.ts';
-import { createPublicKeySet, loadPublicJwks, type PublicKeySet, type SigningKey } from './channel/keys.ts';
 import type { Config } from './config.ts';
 import type { Metrics } from './lib/metrics.ts';
 import { EventHub } from './live/hub.ts';
 import type { Services } from './services.ts';
+import {
+  createPublicKeySet,
+  loadPublicJwks,
+  type PublicKeySet,
+  type SigningKey,
+} from './shared/base/keys.ts';
 import type { Logger } from './shared/base/log.ts';
 import type { WebhookTransport } from './webhooks/transport.ts';
 

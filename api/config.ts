@@ -14,6 +14,7 @@ import {
   text,
   url,
 } from './shared/base/env.ts';
+import { SIDECAR_ID_PATTERN, SIDECAR_ID_RULE } from './shared/contract/index.ts';
 
 /**
  * The API's configuration, read from the environment and validated once: at boot on Bun (exit
@@ -75,7 +76,7 @@ export const ConfigSchema = z
     DEFAULT_TIMEOUT: int(30_000, 1, 600_000),
     DEFAULT_CALLER_ID: matching(/^[\s\S]{0,50}$/, 'at most 50 characters', 'Outbound Call'),
 
-    SIDECAR_ID: matching(/^[A-Za-z0-9_.-]{1,100}$/, 'letters, digits and _ . -, at most 100', 'default'),
+    SIDECAR_ID: matching(SIDECAR_ID_PATTERN, SIDECAR_ID_RULE, 'default'),
     SIDECAR_URL: url('http://127.0.0.1:8089'),
     SIDECAR_PUBLIC_KEY: text(),
     SIDECAR_TIMEOUT_MS: int(5000, 100, 120_000),

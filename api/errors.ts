@@ -4,6 +4,8 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { type ZodError, z } from 'zod';
 import { isDatabaseUnavailable } from '../db/errors.ts';
 import { isHasherBusy } from './auth/passwords.ts';
+import { problemBody as buildProblem, problemResponse as sendProblem } from './shared/base/problem.ts';
+import type { FieldError, Problem as SharedProblem } from './shared/contract/problem.ts';
 
 /**
  * One error model for the whole API: every error is an RFC 9457 problem+json body with
@@ -41,29 +43,10 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-
-export interface FieldError {
-  /** Where in the request: `body.phone_number`, `query.limit`, `path.call_id`, … */
-  path: string;
-  /** For a body or form field: a JSON Pointer (RFC 6901) to it, such as `/variables/FOO`. */
-  pointer?: string;
-  /** For a query, path or header parameter: its name. */
-  parameter?: string;
-  message: string;
-  code: string;
-}
-
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: ErrorCode;
+/** The API's problems always carry `request_id` (null outside a request). */
+export interface Problem extends SharedProblem<ErrorCode> {
   request_id: string | null;
-  instance?: string;
   errors?: FieldError[];
-  retry_after?: number;
 }
 
 export interface ApiErrorOptions {
@@ -105,10 +88,6 @@ export function isApiError(error: unknown): error is ApiError {
   return typeof error === 'object' && error !== null && 'isApiError' in error;
 }
 
-export function problemType(code: ErrorCode): string {
-  return `urn:outdial:problem:${code.replaceAll('_', '-')}`;
-}
-
 export function problemBody(
   code: ErrorCode,
   detail: string,
@@ -116,7 +95,7 @@ export function problemBody(
   extra: Partial<Problem> = {},
 ): Problem {
   const { status, title } = ERROR_CODES[code];
-  return { type: problemType(code), title, status, detail, code, request_id: requestId, ...extra };
+  return buildProblem({ status, title, code, detail }, { request_id: requestId, ...extra });
 }
 
 /** Writes a problem+json response. */
@@ -127,10 +106,7 @@ export function problemResponse(c: Context, error: ApiError): Response {
     ...(error.errors ? { errors: error.errors } : {}),
     ...(error.retryAfter !== undefined ? { retry_after: error.retryAfter } : {}),
   });
-  return new Response(JSON.stringify(body), {
-    status: error.status,
-    headers: { 'Content-Type': PROBLEM_CONTENT_TYPE, ...error.headers },
-  });
+  return sendProblem(body, error.headers);
 }
 
 const HTTP_STATUS_CODES: Partial<Record<number, ErrorCode>> = {

@@ -2,10 +2,10 @@ import type { Context } from 'hono';
 import type { Database, Db } from '../db/types.ts';
 import type { PasswordHasher } from './auth/passwords.ts';
 import type { SidecarClient } from './calls/sidecar-client.ts';
-import type { PublicKeySet, SigningKey } from './channel/keys.ts';
 import type { Config } from './config.ts';
 import type { Metrics } from './lib/metrics.ts';
 import type { EventHub } from './live/hub.ts';
+import type { PublicKeySet, SigningKey } from './shared/base/keys.ts';
 import type { Logger } from './shared/base/log.ts';
 import type { WebhookTransport } from './webhooks/transport.ts';
 

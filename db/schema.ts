@@ -13,23 +13,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-
-/** Every status a call can have; the last five are terminal. */
-export const CALL_STATUSES = [
-  'pending',
-  'dialing',
-  'ringing',
-  'answered',
-  'completed',
-  'busy',
-  'no_answer',
-  'failed',
-  'canceled',
-] as const;
-export type CallStatus = (typeof CALL_STATUSES)[number];
-
-export const TERMINAL_STATUSES = ['completed', 'busy', 'no_answer', 'failed', 'canceled'] as const;
-export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
+import { ACTIVE_STATUSES, CALL_STATUSES, type CallStatus } from '../api/shared/contract/index.ts';
 
 export const ROLES = ['admin', 'operator', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
@@ -102,7 +86,7 @@ export const calls = pgTable(
     index('calls_created_idx').on(t.createdAt.desc(), t.id.desc()),
     index('calls_active_idx')
       .on(t.status)
-      .where(sql`${t.status} in ('pending', 'dialing', 'ringing', 'answered')`),
+      .where(sql`${t.status} in (${inList(ACTIVE_STATUSES)})`),
     check('calls_phone_number_length', sql`char_length(${t.phoneNumber}) between 7 and 20`),
     check('calls_attempt_number_positive', sql`${t.attemptNumber} >= 1`),
     check('calls_timeout_positive', sql`${t.timeoutMs} > 0`),

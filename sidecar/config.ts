@@ -11,14 +11,11 @@ import {
   text,
   url,
 } from '../api/shared/base/env.ts';
+import { SIDECAR_ID_PATTERN, SIDECAR_ID_RULE } from '../api/shared/contract/index.ts';
 
 /** The environment the sidecar reads, with the defaults of the brief; names are the env names. */
 export const SidecarEnv = z.object({
-  SIDECAR_ID: matching(
-    /^[A-Za-z0-9_-]{1,64}$/,
-    'letters, digits, _ and - only, at most 64 (it names the outbox file)',
-    'default',
-  ),
+  SIDECAR_ID: matching(SIDECAR_ID_PATTERN, SIDECAR_ID_RULE, 'default'),
   SIDECAR_HOST: text('127.0.0.1'),
   SIDECAR_PORT: port(8089),
   SIDECAR_PRIVATE_KEY: secret(required('Ed25519 JWK JSON or PKCS#8 PEM')),

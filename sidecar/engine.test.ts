@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'bun:test';
-import type { OriginateCommand } from '../api/channel/messages.ts';
 import { createLogger } from '../api/shared/base/log.ts';
+import type { OriginateCommand } from '../api/shared/contract/index.ts';
 import { originateCommand } from '../test/harness/channel.ts';
 import { tempDir } from '../test/harness/util.ts';
 import { sidecarConfig } from '../test/sidecar/harness.ts';

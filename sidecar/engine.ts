@@ -1,4 +1,9 @@
-import type { HangupReply, OriginateCommand, OriginateReply } from '../api/channel/messages.ts';
+import {
+  type HangupReply,
+  isTerminal,
+  type OriginateCommand,
+  type OriginateReply,
+} from '../api/shared/contract/index.ts';
 import { type AriEvent, eventChannel, isKnownAriEvent } from './ari/schemas.ts';
 import { CallBook, hasEvidence, unavailable } from './engine/book.ts';
 import { Dialer } from './engine/dial.ts';
@@ -9,7 +14,6 @@ import { type AriError, isAriError } from './errors.ts';
 import {
   type CallTrack,
   callIdOfChannel,
-  isTerminal,
   newTrack,
   onAriEvent,
   onHangupRequested,

@@ -1,3 +1,5 @@
+import { problemBody, problemResponse } from '../api/shared/base/problem.ts';
+
 /**
  * Errors as data: every error the sidecar raises on purpose carries a marker property, a
  * `retryable` flag and its `cause`, so policies and callers branch on fields, not on classes
@@ -110,4 +112,36 @@ export function isConfigError(error: unknown): error is ConfigError {
 export function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
+}
+
+/** The problems the command server answers (api/errors.ts has the API's). */
+export type ProblemCode =
+  | 'unauthorized'
+  | 'invalid_json'
+  | 'invalid_command'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'payload_too_large'
+  | 'ari_unavailable'
+  | 'internal';
+
+const PROBLEMS: Record<ProblemCode, { status: number; title: string }> = {
+  unauthorized: { status: 401, title: 'Signature refused' },
+  invalid_json: { status: 400, title: 'Body is not JSON' },
+  invalid_command: { status: 422, title: 'Command does not match its schema' },
+  not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  payload_too_large: { status: 413, title: 'Body too large' },
+  ari_unavailable: { status: 503, title: 'Asterisk is unavailable' },
+  internal: { status: 500, title: 'Internal error' },
+};
+
+/** The sidecar's problem+json answer, built as the API builds its own. */
+export function problem(
+  code: ProblemCode,
+  detail: string,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Response {
+  return problemResponse(problemBody({ ...PROBLEMS[code], code, detail }, extra), headers);
 }

@@ -1,5 +1,5 @@
-import { KeyMaterialError } from '../api/channel/keys.ts';
 import { isEnvError } from '../api/shared/base/env.ts';
+import { KeyMaterialError } from '../api/shared/base/keys.ts';
 import { parseConfig } from './config.ts';
 import { describeError } from './errors.ts';
 import { sidecarLogger, startSidecar } from './sidecar.ts';

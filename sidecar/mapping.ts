@@ -1,4 +1,10 @@
-import type { CALL_EVENT_TYPES, ChannelCallStatus } from '../api/channel/messages.ts';
+import {
+  type CallReason,
+  type CallStatus,
+  type ChannelEventType,
+  isTerminal,
+  STATUS_RANK as RANK,
+} from '../api/shared/contract/index.ts';
 import { type AriChannel, eventChannel, type KnownAriEvent } from './ari/schemas.ts';
 
 /**
@@ -11,10 +17,8 @@ import { type AriChannel, eventChannel, type KnownAriEvent } from './ari/schemas
  * from a channel snapshot. Events may come before the originate reply.
  */
 
-export type CallEventType = (typeof CALL_EVENT_TYPES)[number];
-
 export interface CallTrack {
-  status: ChannelCallStatus;
+  status: CallStatus;
   answered: boolean;
   progressed: boolean;
   /** Last non-empty Dial dialstatus. */
@@ -37,8 +41,8 @@ export interface CallTrack {
 }
 
 export interface MappedEvent {
-  type: CallEventType;
-  status: ChannelCallStatus;
+  type: ChannelEventType;
+  status: CallStatus;
   occurred_at: string;
   reason: string | null;
   hangup_cause: number | null;
@@ -50,30 +54,6 @@ export interface MappedEvent {
 export interface Step {
   track: CallTrack;
   events: MappedEvent[];
-}
-
-const RANK: Record<ChannelCallStatus, number> = {
-  pending: 0,
-  dialing: 1,
-  ringing: 2,
-  answered: 3,
-  completed: 4,
-  busy: 4,
-  no_answer: 4,
-  failed: 4,
-  canceled: 4,
-};
-
-export const TERMINAL_STATUSES: ReadonlySet<ChannelCallStatus> = new Set([
-  'completed',
-  'busy',
-  'no_answer',
-  'failed',
-  'canceled',
-]);
-
-export function isTerminal(status: ChannelCallStatus): boolean {
-  return TERMINAL_STATUSES.has(status);
 }
 
 /** Dial statuses after which the Dial is over (RINGING and PROGRESS are not). */
@@ -123,8 +103,8 @@ export function normalizeTimestamp(value: string | undefined, fallback: string):
 }
 
 interface Emit {
-  type: CallEventType;
-  status: ChannelCallStatus;
+  type: ChannelEventType;
+  status: CallStatus;
   reason?: string | null;
   hangup_cause?: number | null;
   hangup_cause_txt?: string | null;
@@ -159,7 +139,7 @@ function advance(
 }
 
 /** The final status and reason of a call whose `;1` channel was destroyed with `cause`. */
-export function classifyEnd(track: CallTrack, cause: number): { status: ChannelCallStatus; reason: string } {
+export function classifyEnd(track: CallTrack, cause: number): { status: CallStatus; reason: CallReason } {
   const dial = track.dialStatus;
   if (track.answered) {
     if (track.shutdown) return { status: 'completed', reason: 'pbx_shutdown' };
@@ -188,7 +168,7 @@ function end(
   track: CallTrack,
   at: string,
   out: MappedEvent[],
-  outcome: { status: ChannelCallStatus; reason: string },
+  outcome: { status: CallStatus; reason: string },
   cause: number | null,
   causeTxt: string | null,
 ): void {
@@ -310,7 +290,7 @@ export function onLost(previous: CallTrack, at: string): Step {
 /** A call that never rang: refused by ARI after it left the queue, or canceled while queued. */
 export function onNeverDialed(
   previous: CallTrack,
-  outcome: { status: ChannelCallStatus; reason: string },
+  outcome: { status: CallStatus; reason: string },
   at: string,
 ): Step {
   const track = { ...previous };

@@ -1,8 +1,14 @@
 import { ExponentialBackoff, handleWhen, type RetryPolicy, retry } from 'cockatiel';
-import type { SigningKey } from '../api/channel/keys.ts';
-import { API_EVENTS_PATH, type EventBatch, EventBatchAck, TYP_EVENTS } from '../api/channel/messages.ts';
-import { signChannelMessage } from '../api/channel/signing.ts';
+import type { SigningKey } from '../api/shared/base/keys.ts';
 import type { Logger } from '../api/shared/base/log.ts';
+import { signChannelMessage } from '../api/shared/base/signing.ts';
+import {
+  API_EVENTS_PATH,
+  type EventBatch,
+  EventBatchAck,
+  sidecarPrincipal,
+  TYP_EVENTS,
+} from '../api/shared/contract/index.ts';
 import { DeliveryError, describeError, isDeliveryError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
 import type { OutboxRow, Store } from './store.ts';
@@ -168,7 +174,7 @@ export class OutboxSender {
     // A fresh signature (and jti) per attempt: the API refuses a jti it has seen.
     const token = await signChannelMessage({
       key,
-      issuer: `sidecar:${sidecarId}`,
+      issuer: sidecarPrincipal(sidecarId),
       audience: apiIssuer,
       typ: TYP_EVENTS,
       method: 'POST',

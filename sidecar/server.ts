@@ -1,5 +1,9 @@
+import { type Handler, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
-import type { PublicKeySet } from '../api/channel/keys.ts';
+import type { PublicKeySet } from '../api/shared/base/keys.ts';
+import type { Logger } from '../api/shared/base/log.ts';
+import { type SignedEnv, signedRequest } from '../api/shared/base/signed.ts';
 import {
   HangupCommand,
   type HangupReply,
@@ -7,11 +11,10 @@ import {
   type OriginateReply,
   SIDECAR_PATHS,
   type SidecarStatus,
+  sidecarPrincipal,
   TYP_COMMAND,
-} from '../api/channel/messages.ts';
-import { bearerToken, isChannelAuthError, verifyChannelMessage } from '../api/channel/signing.ts';
-import type { Logger } from '../api/shared/base/log.ts';
-import { describeError, isAriError } from './errors.ts';
+} from '../api/shared/contract/index.ts';
+import { describeError, isAriError, problem } from './errors.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface CommandHandlers {
@@ -36,247 +39,176 @@ export interface ServerOptions {
   log: Logger;
 }
 
-type ProblemCode =
-  | 'unauthorized'
-  | 'invalid_json'
-  | 'invalid_command'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'payload_too_large'
-  | 'ari_unavailable'
-  | 'internal';
+type Command = 'originate' | 'hangup' | 'status';
 
-const TITLES: Record<ProblemCode, string> = {
-  unauthorized: 'Signature refused',
-  invalid_json: 'Body is not JSON',
-  invalid_command: 'Command does not match its schema',
-  not_found: 'Not found',
-  method_not_allowed: 'Method not allowed',
-  payload_too_large: 'Body too large',
-  ari_unavailable: 'Asterisk is unavailable',
-  internal: 'Internal error',
-};
+type AppOptions = Omit<ServerOptions, 'host' | 'port'>;
 
-/** RFC 9457 problem+json: type, title, status, detail, code (+ errors for validation). */
-export function problem(
-  status: number,
-  code: ProblemCode,
-  detail: string,
-  extra: Record<string, unknown> = {},
-  headers: Record<string, string> = {},
-): Response {
-  return new Response(
-    JSON.stringify({
-      type: `urn:outdial:problem:${code}`,
-      title: TITLES[code],
-      status,
-      detail,
-      code,
-      ...extra,
-    }),
-    { status, headers: { 'content-type': 'application/problem+json', ...headers } },
-  );
+/** What the pieces of the command app share: its options and the counter of command results. */
+interface Ctx extends AppOptions {
+  count(command: Command, result: string): void;
 }
 
-function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { 'content-type': 'application/json', ...headers },
+/** Checks the signature of a command; a refused one is counted and answered 401. */
+function signedFor(ctx: Ctx, command: Command) {
+  return signedRequest({
+    typ: TYP_COMMAND,
+    audience: () => sidecarPrincipal(ctx.sidecarId),
+    signer: () => ({ keys: ctx.apiKeys, issuer: ctx.apiIssuer }),
+    claimJti: () => ctx.claimJti,
+    maxLifetimeSeconds: 60,
+    refuse: (_c, refusal) => {
+      ctx.count(command, 'unauthorized');
+      if (refusal.kind === 'unsigned') {
+        return problem(
+          'unauthorized',
+          'a signed command needs Authorization: Bearer <token>',
+          {},
+          { 'www-authenticate': 'Bearer' },
+        );
+      }
+      ctx.log.warn('command refused: bad signature', { route: command, detail: refusal.detail });
+      return problem('unauthorized', refusal.detail, {}, { 'www-authenticate': 'Bearer' });
+    },
   });
 }
 
-class BodyTooLarge extends Error {}
-
-/** Reads the body up to a limit, counting bytes as they come (chunked bodies have no length to trust). */
-async function readBody(request: Request, limit: number): Promise<Uint8Array> {
-  const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > limit) throw new BodyTooLarge();
-  if (!request.body) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = request.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw new BodyTooLarge();
-    }
-    chunks.push(value);
+/** Parses the verified body as `schema`, or answers 400/422. */
+function parseCommand<T extends z.ZodType>(
+  ctx: Ctx,
+  command: Command,
+  text: string,
+  schema: T,
+): { ok: true; data: z.infer<T> } | { ok: false; response: Response } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    ctx.count(command, 'invalid_json');
+    return { ok: false, response: problem('invalid_json', 'the command body must be JSON') };
   }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return { ok: true, data: parsed.data };
+  ctx.count(command, 'invalid');
+  return {
+    ok: false,
+    response: problem('invalid_command', 'the command does not match its schema', {
+      errors: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+    }),
+  };
 }
 
-type SignedRoute = 'originate' | 'hangup' | 'status';
+function originate(ctx: Ctx): Handler<SignedEnv> {
+  return async (c) => {
+    const parsed = parseCommand(ctx, 'originate', c.get('signed').text, OriginateCommand);
+    if (!parsed.ok) return parsed.response;
+    const command = parsed.data;
+    if (!ctx.handlers.accepting()) {
+      ctx.count('originate', 'unavailable');
+      const reply: OriginateReply = {
+        outcome: 'unavailable',
+        call_id: command.call_id,
+        reason: 'shutting_down',
+        retry_after_s: 5,
+      };
+      return c.json(reply, 200, { 'retry-after': '5' });
+    }
+    const reply = await ctx.handlers.originate(command);
+    ctx.count('originate', reply.outcome);
+    ctx.log.info('originate command', {
+      call_id: command.call_id,
+      outcome: reply.outcome,
+      ...(reply.outcome === 'unavailable' ? { reason: reply.reason } : {}),
+      ...(reply.outcome === 'rejected' ? { reason: reply.reason, ari_status: reply.ari_status } : {}),
+    });
+    const headers: Record<string, string> =
+      reply.outcome === 'unavailable' ? { 'retry-after': String(reply.retry_after_s) } : {};
+    return c.json(reply, 200, headers);
+  };
+}
 
-const ROUTES: Record<string, { method: string; route: SignedRoute }> = {
-  [SIDECAR_PATHS.originate]: { method: 'POST', route: 'originate' },
-  [SIDECAR_PATHS.hangup]: { method: 'POST', route: 'hangup' },
-  [SIDECAR_PATHS.status]: { method: 'GET', route: 'status' },
-};
+function hangup(ctx: Ctx): Handler<SignedEnv> {
+  return async (c) => {
+    const parsed = parseCommand(ctx, 'hangup', c.get('signed').text, HangupCommand);
+    if (!parsed.ok) return parsed.response;
+    const command = parsed.data;
+    try {
+      const reply = await ctx.handlers.hangup(command);
+      ctx.count('hangup', reply.outcome);
+      ctx.log.info('hangup command', { call_id: command.call_id, outcome: reply.outcome });
+      return c.json(reply);
+    } catch (error) {
+      if (!isAriError(error)) throw error;
+      ctx.count('hangup', 'unavailable');
+      return problem(
+        'ari_unavailable',
+        'Asterisk could not be asked to hang up; try again',
+        {},
+        { 'retry-after': String(error.retryAfterS ?? 5) },
+      );
+    }
+  };
+}
 
 /**
  * The command endpoint: every command is a signed request (EdDSA JWT bound to method, path and
  * body hash, short-lived, single-use jti) from the API. Nothing runs before the signature holds;
- * a refused command changes nothing.
+ * a refused command changes nothing. Health, readiness and metrics need no signature.
  */
-export function startCommandServer(options: ServerOptions) {
+export function createCommandApp(options: AppOptions) {
   const { handlers, metrics, log } = options;
-  const decoder = new TextDecoder();
+  const ctx: Ctx = { ...options, count: (command, result) => metrics.commands.inc({ command, result }) };
+  const app = new Hono<SignedEnv>();
 
-  async function signed(request: Request, url: URL, route: SignedRoute): Promise<Response> {
-    const count = (result: string) => metrics.commands.inc({ command: route, result });
-    let body: Uint8Array;
-    try {
-      body = await readBody(request, options.maxBodyBytes);
-    } catch (error) {
-      if (error instanceof BodyTooLarge) {
-        count('too_large');
-        return problem(413, 'payload_too_large', `commands are at most ${options.maxBodyBytes} bytes`);
-      }
-      throw error;
-    }
-    const token = bearerToken(request.headers.get('authorization'));
-    if (!token) {
-      count('unauthorized');
-      return problem(
-        401,
-        'unauthorized',
-        'a signed command needs Authorization: Bearer <token>',
-        {},
-        {
-          'www-authenticate': 'Bearer',
-        },
-      );
-    }
-    try {
-      await verifyChannelMessage(token, {
-        keys: options.apiKeys,
-        issuer: options.apiIssuer,
-        audience: `sidecar:${options.sidecarId}`,
-        typ: TYP_COMMAND,
-        method: request.method,
-        path: url.pathname,
-        body,
-        maxLifetimeSeconds: 60,
-        claimJti: options.claimJti,
-      });
-    } catch (error) {
-      if (!isChannelAuthError(error)) throw error;
-      count('unauthorized');
-      log.warn('command refused: bad signature', { route, detail: error.message });
-      return problem(401, 'unauthorized', error.message, {}, { 'www-authenticate': 'Bearer' });
-    }
+  app.onError((error, c) => {
+    log.error('command handler failed', { path: c.req.path, error: describeError(error) });
+    return problem('internal', 'the sidecar failed to handle the request');
+  });
+  app.notFound(() => problem('not_found', 'no such endpoint'));
 
-    if (route === 'status') {
-      count('ok');
-      return json(await handlers.status());
-    }
+  app.get('/health', (c) => c.json({ status: 'ok' }));
+  app.get('/readiness', async (c) => {
+    const readiness = await handlers.readiness();
+    return c.json(
+      { status: readiness.ready ? 'ready' : 'not_ready', checks: readiness.checks },
+      readiness.ready ? 200 : 503,
+    );
+  });
+  app.get('/metrics', async (c) =>
+    c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+  );
 
-    let parsedJson: unknown;
-    try {
-      parsedJson = JSON.parse(decoder.decode(body));
-    } catch {
-      count('invalid_json');
-      return problem(400, 'invalid_json', 'the command body must be JSON');
-    }
-    const schema: z.ZodType = route === 'originate' ? OriginateCommand : HangupCommand;
-    const parsed = schema.safeParse(parsedJson);
-    if (!parsed.success) {
-      count('invalid');
-      return problem(422, 'invalid_command', 'the command does not match its schema', {
-        errors: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
-      });
-    }
+  /**
+   * A signed route: its one method, behind the body limit and the signature (the body is read, up
+   * to the limit, before the signature is checked, as the signature covers it); any other method
+   * is 405 with Allow.
+   */
+  const route = (method: 'GET' | 'POST', path: string, command: Command, handler: Handler<SignedEnv>) => {
+    const limit = bodyLimit({
+      maxSize: options.maxBodyBytes,
+      onError: () => {
+        ctx.count(command, 'too_large');
+        return problem('payload_too_large', `commands are at most ${options.maxBodyBytes} bytes`);
+      },
+    });
+    app.on(method, path, limit, signedFor(ctx, command), handler);
+    app.all(path, () => problem('method_not_allowed', `use ${method}`, {}, { allow: method }));
+  };
+  route('GET', SIDECAR_PATHS.status, 'status', async (c) => {
+    ctx.count('status', 'ok');
+    return c.json(await handlers.status());
+  });
+  route('POST', SIDECAR_PATHS.originate, 'originate', originate(ctx));
+  route('POST', SIDECAR_PATHS.hangup, 'hangup', hangup(ctx));
+  return app;
+}
 
-    if (route === 'originate') {
-      const command = parsed.data as OriginateCommand;
-      if (!handlers.accepting()) {
-        count('unavailable');
-        const reply: OriginateReply = {
-          outcome: 'unavailable',
-          call_id: command.call_id,
-          reason: 'shutting_down',
-          retry_after_s: 5,
-        };
-        return json(reply, 200, { 'retry-after': '5' });
-      }
-      const reply = await handlers.originate(command);
-      count(reply.outcome);
-      log.info('originate command', {
-        call_id: command.call_id,
-        outcome: reply.outcome,
-        ...(reply.outcome === 'unavailable' ? { reason: reply.reason } : {}),
-        ...(reply.outcome === 'rejected' ? { reason: reply.reason, ari_status: reply.ari_status } : {}),
-      });
-      const headers: Record<string, string> =
-        reply.outcome === 'unavailable' ? { 'retry-after': String(reply.retry_after_s) } : {};
-      return json(reply, 200, headers);
-    }
-
-    const command = parsed.data as HangupCommand;
-    try {
-      const reply = await handlers.hangup(command);
-      count(reply.outcome);
-      log.info('hangup command', { call_id: command.call_id, outcome: reply.outcome });
-      return json(reply);
-    } catch (error) {
-      if (isAriError(error)) {
-        count('unavailable');
-        const retryAfter = String(error.retryAfterS ?? 5);
-        return problem(
-          503,
-          'ari_unavailable',
-          'Asterisk could not be asked to hang up; try again',
-          {},
-          {
-            'retry-after': retryAfter,
-          },
-        );
-      }
-      throw error;
-    }
-  }
-
-  const server = Bun.serve({
+export function startCommandServer(options: ServerOptions) {
+  const app = createCommandApp(options);
+  return Bun.serve({
     hostname: options.host,
     port: options.port,
     // Commands are small and quick; a slow client must not hold a connection for long.
     idleTimeout: 30,
-    async fetch(request) {
-      const url = new URL(request.url);
-      try {
-        if (url.pathname === '/health' && request.method === 'GET') return json({ status: 'ok' });
-        if (url.pathname === '/readiness' && request.method === 'GET') {
-          const readiness = await handlers.readiness();
-          return json(
-            { status: readiness.ready ? 'ready' : 'not_ready', checks: readiness.checks },
-            readiness.ready ? 200 : 503,
-          );
-        }
-        if (url.pathname === '/metrics' && request.method === 'GET') {
-          return new Response(await metrics.registry.metrics(), {
-            headers: { 'content-type': metrics.registry.contentType },
-          });
-        }
-        const route = ROUTES[url.pathname];
-        if (!route) return problem(404, 'not_found', 'no such endpoint');
-        if (request.method !== route.method) {
-          return problem(405, 'method_not_allowed', `use ${route.method}`, {}, { allow: route.method });
-        }
-        return await signed(request, url, route.route);
-      } catch (error) {
-        log.error('command handler failed', { path: url.pathname, error: describeError(error) });
-        return problem(500, 'internal', 'the sidecar failed to handle the request');
-      }
-    },
+    fetch: app.fetch,
   });
-  return server;
 }

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { createPublicKeySet, loadPublicJwks, loadSigningKey } from '../api/channel/keys.ts';
-import type { SidecarStatus } from '../api/channel/messages.ts';
 import { EnvError } from '../api/shared/base/env.ts';
+import { createPublicKeySet, loadPublicJwks, loadSigningKey } from '../api/shared/base/keys.ts';
 import { createLogger, type Logger, stdoutSink } from '../api/shared/base/log.ts';
+import type { SidecarStatus } from '../api/shared/contract/index.ts';
 import { AriClient } from './ari/http.ts';
 import { AriEventSocket, eventsUrl } from './ari/socket.ts';
 import { redactedConfig, resolveTuning, type SidecarConfig } from './config.ts';

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { OriginateCommand } from '../api/channel/messages.ts';
+import type { OriginateCommand } from '../api/shared/contract/index.ts';
 import { newTrack, onAccepted } from './mapping.ts';
 import { type CallRow, Store } from './store.ts';
 

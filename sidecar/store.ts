@@ -1,7 +1,7 @@
 import { Database, type Statement } from 'bun:sqlite';
 import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { CallEvent, ChannelCallStatus, OriginateCommand } from '../api/channel/messages.ts';
+import type { CallEvent, CallStatus, OriginateCommand } from '../api/shared/contract/index.ts';
 import { ensurePrivateDir, PRIVATE_FILE_MODE, tightenFile } from '../db/private-files.ts';
 import type { CallTrack, MappedEvent } from './mapping.ts';
 
@@ -46,7 +46,7 @@ export interface OutboxRow {
 interface CallRecord {
   call_id: string;
   state: CallState;
-  status: ChannelCallStatus;
+  status: CallStatus;
   accepted: number;
   seq: number;
   track: string;

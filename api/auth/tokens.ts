@@ -1,5 +1,5 @@
 import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
-import { ALG, type PublicKeySet, type SigningKey } from '../channel/keys.ts';
+import { ALG, type PublicKeySet, type SigningKey } from '../shared/base/keys.ts';
 
 /** RFC 9068 access tokens: `typ` at+jwt, EdDSA only, kid, iss, aud, exp, jti always present. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';

@@ -3,18 +3,17 @@ import {
   type CallRow,
   getCall,
   insertCall,
-  isTerminal,
   markHangupRequested,
 } from '../../db/queries/calls.ts';
 import { writeAudit } from '../../db/queries/misc.ts';
-import type { OriginateReply } from '../channel/messages.ts';
 import { ApiError } from '../errors.ts';
 import type { Services } from '../services.ts';
 import type { Logger } from '../shared/base/log.ts';
-import { planWebhook } from '../webhooks/planner.ts';
+import { type HangupOutcome, isTerminal, type OriginateReply } from '../shared/contract/index.ts';
 import { checkWebhookUrl, webhookPolicy } from '../webhooks/policy.ts';
 import { recordEvents } from './record.ts';
 import { isSidecarUnreachable } from './sidecar-client.ts';
+import { planWebhook } from './webhook-plan.ts';
 
 export interface OriginateInput {
   ownerId: string;
@@ -240,7 +239,7 @@ export async function hangupCall(services: Services, call: CallRow, meta: Reques
       requestId: meta.requestId,
     }).catch((error) => meta.logger.error('audit write failed', { error })),
   );
-  let outcome: 'hanging_up' | 'canceled' | 'not_found';
+  let outcome: HangupOutcome;
   try {
     outcome = (await services.sidecar.hangup({ call_id: call.id, requested_at: new Date().toISOString() }))
       .outcome;

@@ -1,25 +1,10 @@
 import type { CallEventRow, CallRow } from '../../db/queries/calls.ts';
-import { isTerminal } from '../../db/queries/calls.ts';
-import type { CallBody, OriginateResponse } from '../routes/calls/schema.ts';
-
-const FAILURE_TEXT: Record<string, string> = {
-  busy: 'The callee is busy',
-  rejected: 'The callee rejected the call',
-  timeout: 'No answer before the ring timeout',
-  no_answer: 'The network reported no answer',
-  congestion: 'The network is congested or the route is unavailable',
-  invalid_number: 'The number does not exist',
-  pbx_routing: 'The PBX could not route the call',
-  pbx_unreachable: 'The PBX could not be reached',
-  lost: 'The call was lost when the PBX restarted or disconnected',
-  hangup_requested: 'Hung up through the API',
-  invalid_request: 'The PBX refused the originate request',
-  unknown: 'The call failed',
-};
+import { isTerminal, reasonText, UNCOMPLETED_STATUSES } from '../shared/contract/index.ts';
+import type { CallBody, OriginateResponse } from './bodies.ts';
 
 function failureReason(call: CallRow): string | null {
-  if (!['busy', 'no_answer', 'failed', 'canceled'].includes(call.status)) return null;
-  const base = (call.reason && FAILURE_TEXT[call.reason]) ?? call.reason ?? call.status;
+  if (!(UNCOMPLETED_STATUSES as readonly string[]).includes(call.status)) return null;
+  const base = (call.reason && reasonText(call.reason)) ?? call.reason ?? call.status;
   return call.hangupCauseTxt && call.hangupCause
     ? `${base} (cause ${call.hangupCause}: ${call.hangupCauseTxt})`
     : base;

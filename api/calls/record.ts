@@ -1,6 +1,7 @@
-import { applyCallEvents, type CallEventInput, type CallRow, isTerminal } from '../../db/queries/calls.ts';
+import { applyCallEvents, type CallEventInput, type CallRow } from '../../db/queries/calls.ts';
 import type { Services } from '../services.ts';
-import { planWebhook } from '../webhooks/planner.ts';
+import { isTerminal } from '../shared/contract/index.ts';
+import { planWebhook } from './webhook-plan.ts';
 
 /**
  * Records call events (from the API itself or from a sidecar): applies them with the webhook planner

@@ -1,4 +1,6 @@
 import type { z } from 'zod';
+import type { SigningKey } from '../shared/base/keys.ts';
+import { signChannelMessage } from '../shared/base/signing.ts';
 import {
   HangupCommand,
   HangupReply,
@@ -6,10 +8,9 @@ import {
   OriginateReply,
   SIDECAR_PATHS,
   SidecarStatus,
-  type SigningKey,
-  signChannelMessage,
+  sidecarPrincipal,
   TYP_COMMAND,
-} from '../channel/index.ts';
+} from '../shared/contract/index.ts';
 
 /** The API's half of the channel: signed commands to the sidecar beside the PBX. */
 export interface SidecarClient {
@@ -39,10 +40,6 @@ export interface HttpSidecarClientOptions {
   fetch?: typeof fetch;
 }
 
-export function sidecarAudience(id: string): string {
-  return `sidecar:${id}`;
-}
-
 export function createHttpSidecarClient(options: HttpSidecarClientOptions): SidecarClient {
   const base = options.url.replace(/\/+$/, '');
   const doFetch = options.fetch ?? fetch;
@@ -57,7 +54,7 @@ export function createHttpSidecarClient(options: HttpSidecarClientOptions): Side
     const token = await signChannelMessage({
       key: options.key,
       issuer: options.issuer,
-      audience: sidecarAudience(options.id),
+      audience: sidecarPrincipal(options.id),
       typ: TYP_COMMAND,
       method,
       path,

@@ -4,9 +4,9 @@ import { acquireDataDirLock, isDataDirBusy } from '../../db/data-lock.ts';
 import { migrate } from '../../db/migrate.ts';
 import { openDatabase } from '../../db/open.ts';
 import { ROLES, type Role } from '../../db/schema.ts';
+import { generatePassword } from '../auth/credentials.ts';
+import { createBunPasswordHasher } from '../auth/passwords.ts';
 import { ConfigSchema } from '../config.ts';
-import { createBunPasswordHasher } from '../entry/bun-runtime.ts';
-import { generatePassword } from '../routes/users/update.ts';
 import { isEnvError, readEnv } from '../shared/base/env.ts';
 import { createUserChecked, UserInputError } from './users.ts';
 

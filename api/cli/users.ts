@@ -2,9 +2,8 @@ import { writeAudit } from '../../db/queries/misc.ts';
 import { countActiveAdmins, createUser, getUserByUsername } from '../../db/queries/users.ts';
 import type { Role } from '../../db/schema.ts';
 import type { Db } from '../../db/types.ts';
+import { generatePassword, PasswordSchema, UsernameSchema } from '../auth/credentials.ts';
 import type { PasswordHasher } from '../auth/passwords.ts';
-import { PasswordSchema, UsernameSchema } from '../routes/users/schema.ts';
-import { generatePassword } from '../routes/users/update.ts';
 
 export class UserInputError extends Error {
   override name = 'UserInputError';

@@ -8,6 +8,8 @@
  * whenever it drops), or by polling GET /api/v2/calls/{id} against a server without the stream.
  * Exits 0 when the call ended completed, 1 when it ended otherwise, 2 on a usage or API error.
  */
+
+import { TERMINAL_STATUSES } from '../shared/contract/statuses.ts';
 import {
   type Call,
   type CallEvent,
@@ -18,7 +20,7 @@ import {
   unwrap,
 } from './index.ts';
 
-const TERMINAL = new Set(['completed', 'busy', 'no_answer', 'failed', 'canceled']);
+const TERMINAL = new Set<string>(TERMINAL_STATUSES);
 
 export interface ExampleOptions {
   url: string;

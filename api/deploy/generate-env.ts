@@ -10,7 +10,7 @@
  * Values are single-quoted: docker compose takes them literally (JSON keys contain quotes).
  */
 import { parseArgs } from 'node:util';
-import { generateSigningJwk, loadSigningKey } from '../channel/keys.ts';
+import { generateSigningJwk, loadSigningKey } from '../shared/base/keys.ts';
 
 /** URL-safe, so it can stand in DATABASE_URL and in Asterisk's configuration as it is. */
 export function randomSecret(bytes = 24): string {

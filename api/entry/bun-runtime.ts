@@ -2,23 +2,10 @@ import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Context } from 'hono';
 import { createPrivateFile, ensurePrivateDir, errorCode, tightenFile } from '../../db/private-files.ts';
-import type { PasswordHasher } from '../auth/passwords.ts';
-import { generateSigningJwk, loadSigningKey, type SigningKey } from '../channel/keys.ts';
 import { clientAddress, type ProxyTrust } from '../lib/client-address.ts';
+import { generateSigningJwk, loadSigningKey, type SigningKey } from '../shared/base/keys.ts';
 
 /** Runtime adapters for Bun: the native bcrypt on Bun's thread pool, key files, client addresses. */
-
-/** bcrypt on Bun's worker threads: a hash at cost 12 takes ~250 ms but never blocks the event loop. */
-export function createBunPasswordHasher(cost: number): PasswordHasher {
-  return {
-    cost,
-    hash: (password) => Bun.password.hash(password, { algorithm: 'bcrypt', cost }),
-    async verify(password, digest) {
-      if (!/^\$2[aby]\$\d\d\$/.test(digest)) return false;
-      return Bun.password.verify(password, digest, 'bcrypt');
-    },
-  };
-}
 
 /**
  * Reads a private JWK from `path`, creating it on first use; the file is owner-only (0600, its folder

@@ -4,10 +4,9 @@ import { migrate } from '../../db/migrate.ts';
 import { openDatabase } from '../../db/open.ts';
 import type { Database } from '../../db/types.ts';
 import { createApp } from '../app.ts';
-import { limitHasher, type PasswordHasher } from '../auth/passwords.ts';
+import { createBunPasswordHasher, limitHasher, type PasswordHasher } from '../auth/passwords.ts';
 import { buildServices } from '../bootstrap.ts';
 import type { SidecarClient } from '../calls/sidecar-client.ts';
-import { loadSigningKey, type SigningKey } from '../channel/keys.ts';
 import { type Config, loadConfig } from '../config.ts';
 import { housekeep } from '../housekeeping.ts';
 import { proxyTrust } from '../lib/client-address.ts';
@@ -16,11 +15,12 @@ import { noopMetrics } from '../lib/metrics.ts';
 import { createPromMetrics } from '../lib/prom-metrics.ts';
 import type { Services } from '../services.ts';
 import { isEnvError } from '../shared/base/env.ts';
+import { loadSigningKey, type SigningKey } from '../shared/base/keys.ts';
 import type { Logger } from '../shared/base/log.ts';
 import { startWebhookDispatcher } from '../webhooks/dispatcher.ts';
 import { webhookPolicy } from '../webhooks/policy.ts';
 import { createUndiciTransport, type Resolver } from '../webhooks/undici-transport.ts';
-import { bunClientAddress, createBunPasswordHasher, loadOrCreateKeyFile } from './bun-runtime.ts';
+import { bunClientAddress, loadOrCreateKeyFile } from './bun-runtime.ts';
 
 export interface StartedApi {
   url: string;

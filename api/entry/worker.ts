@@ -15,16 +15,17 @@ import {
   registerConfiguredSidecar,
   type SharedServiceParts,
 } from '../bootstrap.ts';
-import { loadSigningKey, type SigningKey } from '../channel/keys.ts';
 import { type Config, loadConfig } from '../config.ts';
-import { PROBLEM_CONTENT_TYPE, problemBody } from '../errors.ts';
+import { problemBody } from '../errors.ts';
 import { housekeep } from '../housekeeping.ts';
 import { cloudflareClientAddress, type ProxyTrust, proxyTrust } from '../lib/client-address.ts';
 import { createApiLogger } from '../lib/logger.ts';
 import { noopMetrics } from '../lib/metrics.ts';
 import type { Services } from '../services.ts';
 import { EnvError, isEnvError } from '../shared/base/env.ts';
+import { loadSigningKey, type SigningKey } from '../shared/base/keys.ts';
 import type { Logger } from '../shared/base/log.ts';
+import { problemResponse } from '../shared/base/problem.ts';
 import { createWebhookPool, type WebhookPool } from '../webhooks/dispatcher.ts';
 import { createFetchTransport } from '../webhooks/fetch-transport.ts';
 import { webhookPolicy } from '../webhooks/policy.ts';
@@ -225,11 +226,7 @@ async function deliverWebhooks(services: Services, pool: WebhookPool, horizonMs:
 function misconfigured(error: unknown): Response {
   // The reason goes to the Workers log, not to the caller.
   console.error(isEnvError(error) ? error.message : error);
-  const body = problemBody('internal_error', 'The service is not configured correctly', null);
-  return new Response(JSON.stringify(body), {
-    status: 500,
-    headers: { 'Content-Type': PROBLEM_CONTENT_TYPE },
-  });
+  return problemResponse(problemBody('internal_error', 'The service is not configured correctly', null));
 }
 
 async function fetchHandler(request: Request, env: WorkerEnv, ctx: WorkerContext): Promise<Response> {

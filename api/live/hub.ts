@@ -1,9 +1,9 @@
 import { countEventsAfter, eventsAfter, type LiveEventRow, latestEventId } from '../../db/queries/live.ts';
 import { getAuthSubjects } from '../../db/queries/users.ts';
-import type { CallStatus } from '../../db/schema.ts';
 import type { Db } from '../../db/types.ts';
 import { type Grant, grantLost } from '../auth/authority.ts';
 import type { Logger } from '../shared/base/log.ts';
+import type { CallStatus } from '../shared/contract/index.ts';
 import { StreamLeases } from './leases.ts';
 
 /**

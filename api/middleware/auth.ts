@@ -3,9 +3,9 @@ import { getAuthSubject } from '../../db/queries/users.ts';
 import type { Role } from '../../db/schema.ts';
 import { tokenHonoured } from '../auth/authority.ts';
 import { InvalidTokenError, verifyAccessToken } from '../auth/tokens.ts';
-import { bearerToken } from '../channel/signing.ts';
 import { ApiError } from '../errors.ts';
 import type { AppEnv } from '../services.ts';
+import { bearerToken } from '../shared/base/signing.ts';
 
 /**
  * Requires a valid access token of an active user. The user is read from the database on every

@@ -1,5 +1,5 @@
 import type { Child } from 'hono/jsx';
-import { CALL_STATUSES } from '../../db/schema.ts';
+import { CALL_STATUSES } from '../shared/contract/index.ts';
 import { STYLE_CSS } from './style.ts';
 
 /**

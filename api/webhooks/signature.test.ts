@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { generateSigningJwk, loadSigningKey } from '../channel/keys.ts';
+import { generateSigningJwk, loadSigningKey } from '../shared/base/keys.ts';
 import { signWebhook, verifyWebhook } from './signature.ts';
 
 const key = await loadSigningKey(JSON.stringify(await generateSigningJwk()));

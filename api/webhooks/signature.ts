@@ -1,5 +1,5 @@
 import type { JWK } from 'jose';
-import type { SigningKey } from '../channel/keys.ts';
+import type { SigningKey } from '../shared/base/keys.ts';
 
 /**
  * Webhook signatures. Every delivery carries

@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
+import { type CallStatus, isTerminal } from '../../api/shared/contract/index.ts';
 import { callStory, deliveries, type StoryEvent, storyEvents } from '../../test/harness/call-story.ts';
 import { timelineProblem } from '../../test/harness/checks.ts';
-import type { CallStatus } from '../schema.ts';
-import { type CallEventInput, type CallRow, isTerminal, type KnownEvent, planCallEvents } from './calls.ts';
+import { type CallEventInput, type CallRow, type KnownEvent, planCallEvents } from './calls.ts';
 
 /**
  * How call events are applied, without a database: whatever order, batching, repeats and clock

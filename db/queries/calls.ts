@@ -1,15 +1,18 @@
 import { and, desc, eq, gte, inArray, lt, lte, or, type SQL, sql } from 'drizzle-orm';
-import { type CallStatus, callEvents, calls, TERMINAL_STATUSES, webhookDeliveries } from '../schema.ts';
+import {
+  type CallStatus,
+  type EventResult,
+  isTerminal,
+  MILESTONE_EVENT_TYPES,
+  STATUS_RANK as RANK,
+} from '../../api/shared/contract/index.ts';
+import { callEvents, calls, webhookDeliveries } from '../schema.ts';
 import type { Db } from '../types.ts';
 import { preparedFor } from './prepared.ts';
 
 export type CallRow = typeof calls.$inferSelect;
 export type NewCall = typeof calls.$inferInsert;
 export type CallEventRow = typeof callEvents.$inferSelect;
-
-export function isTerminal(status: CallStatus): boolean {
-  return (TERMINAL_STATUSES as readonly string[]).includes(status);
-}
 
 // Only the owner sees a call, unless the reader is an admin (owner = null).
 const byIdForReader = preparedFor((db) =>
@@ -158,23 +161,11 @@ export interface CallEventInput {
   source: string;
 }
 
-export type ApplyResult = 'applied' | 'duplicate' | 'stale' | 'unknown_call';
-
-const RANK: Record<CallStatus, number> = {
-  pending: 0,
-  dialing: 1,
-  ringing: 2,
-  answered: 3,
-  completed: 4,
-  busy: 4,
-  no_answer: 4,
-  failed: 4,
-  canceled: 4,
-};
+export type ApplyResult = EventResult;
 
 // Types that happen at most once in a call's life, whoever reports them first. They are also its
 // milestones: each moves the status, and their times are kept in order (see planCallEvents).
-const ONCE_TYPES = ['created', 'dialing', 'ringing', 'progress', 'answered', 'ended'];
+const ONCE_TYPES: readonly string[] = MILESTONE_EVENT_TYPES;
 
 export interface AppliedEvent {
   input: CallEventInput;

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { TERMINAL_STATUSES } from '../schema.ts';
+import { TERMINAL_STATUSES } from '../../api/shared/contract/index.ts';
 import type { Db } from '../types.ts';
 import { rowsOf } from './prepared.ts';
 

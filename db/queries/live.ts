@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, inArray, type SQL, sql } from 'drizzle-orm';
-import { type CallStatus, callEvents, liveStreams } from '../schema.ts';
+import type { CallStatus } from '../../api/shared/contract/index.ts';
+import { callEvents, liveStreams } from '../schema.ts';
 import type { Db } from '../types.ts';
 import { rowsOf } from './prepared.ts';
 

@@ -1,6 +1,7 @@
-import type { OriginateReply } from '../../api/channel/messages.ts';
+import type { OriginateReply } from '../../api/shared/contract/index.ts';
+import { isTerminal, type UnavailableReason } from '../../api/shared/contract/index.ts';
 import type { AriChannel } from '../ari/schemas.ts';
-import { type CallTrack, isTerminal, type MappedEvent, onSnapshot } from '../mapping.ts';
+import { type CallTrack, type MappedEvent, onSnapshot } from '../mapping.ts';
 import type { CallRow } from '../store.ts';
 import type { EngineOptions } from './options.ts';
 
@@ -125,11 +126,7 @@ export function dialingReply(call: CallRow, channel: string | null, fallbackAt?:
   return { outcome: 'dialing', call_id: call.callId, channel, ...(dialedAt ? { dialed_at: dialedAt } : {}) };
 }
 
-export function unavailable(
-  callId: string,
-  reason: 'breaker_open' | 'queue_full' | 'ari_unreachable' | 'shutting_down',
-  retryAfterS: number,
-): OriginateReply {
+export function unavailable(callId: string, reason: UnavailableReason, retryAfterS: number): OriginateReply {
   return {
     outcome: 'unavailable',
     call_id: callId,

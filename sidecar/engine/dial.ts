@@ -1,13 +1,14 @@
+import type { Logger } from '../../api/shared/base/log.ts';
 import {
   channelVariableName,
+  isTerminal,
   type OriginateCommand,
   type OriginateReply,
-} from '../../api/channel/messages.ts';
-import type { Logger } from '../../api/shared/base/log.ts';
+} from '../../api/shared/contract/index.ts';
 import { isAllocationFailedError, type OriginateRequest } from '../ari/http.ts';
 import type { AriChannel } from '../ari/schemas.ts';
 import { AriError, describeError, isAriError } from '../errors.ts';
-import { isTerminal, onAccepted, onNeverDialed } from '../mapping.ts';
+import { onAccepted, onNeverDialed } from '../mapping.ts';
 import type { CallRow } from '../store.ts';
 import { type CallBook, dialingReply, hasEvidence, unavailable } from './book.ts';
 import type { EngineOptions } from './options.ts';

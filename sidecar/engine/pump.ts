@@ -1,4 +1,4 @@
-import type { OriginateReply } from '../../api/channel/messages.ts';
+import type { OriginateReply } from '../../api/shared/contract/index.ts';
 import { describeError } from '../errors.ts';
 import type { CallRow } from '../store.ts';
 import type { CallBook } from './book.ts';

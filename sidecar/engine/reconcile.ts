@@ -1,6 +1,7 @@
 import { ExponentialBackoff, handleAll, type RetryPolicy, retry } from 'cockatiel';
+import { isTerminal } from '../../api/shared/contract/index.ts';
 import { describeError } from '../errors.ts';
-import { isTerminal, onLost, onSnapshot } from '../mapping.ts';
+import { onLost, onSnapshot } from '../mapping.ts';
 import type { CallRow } from '../store.ts';
 import type { CallBook } from './book.ts';
 import { type EngineOptions, sleep } from './options.ts';

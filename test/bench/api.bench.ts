@@ -1,4 +1,4 @@
-import { generateSigningJwk } from '../../api/channel/keys.ts';
+import { generateSigningJwk } from '../../api/shared/base/keys.ts';
 import { openPostgres } from '../../db/driver/bun-sql.ts';
 import { migrate } from '../../db/migrate.ts';
 import { insertCall } from '../../db/queries/calls.ts';

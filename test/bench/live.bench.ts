@@ -1,7 +1,7 @@
 import type { Subprocess } from 'bun';
 import { SQL } from 'bun';
-import { generateSigningJwk } from '../../api/channel/keys.ts';
 import { loadConfig } from '../../api/config.ts';
+import { generateSigningJwk } from '../../api/shared/base/keys.ts';
 import { openPostgres } from '../../db/driver/bun-sql.ts';
 import { migrate } from '../../db/migrate.ts';
 import { startPostgresCluster } from '../harness/postgres.ts';

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateSigningJwk, loadSigningKey } from '../../api/channel/keys.ts';
+import { generateSigningJwk, loadSigningKey } from '../../api/shared/base/keys.ts';
 import { createLogger } from '../../api/shared/base/log.ts';
 import { isEvent, loadTrace, scenarioNames } from '../../asterisk/sim/testing/traces.ts';
 import { openPostgres } from '../../db/driver/bun-sql.ts';

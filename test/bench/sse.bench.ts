@@ -1,11 +1,7 @@
 import type { Subprocess } from 'bun';
-import {
-  API_EVENTS_PATH,
-  generateSigningJwk,
-  loadSigningKey,
-  signChannelMessage,
-  TYP_EVENTS,
-} from '../../api/channel/index.ts';
+import { generateSigningJwk, loadSigningKey } from '../../api/shared/base/keys.ts';
+import { signChannelMessage } from '../../api/shared/base/signing.ts';
+import { API_EVENTS_PATH, TYP_EVENTS } from '../../api/shared/contract/index.ts';
 import { openPostgres } from '../../db/driver/bun-sql.ts';
 import { migrate } from '../../db/migrate.ts';
 import { insertCall } from '../../db/queries/calls.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { APIResponse, Browser, Page, Route } from 'playwright-core';
-import { CALL_STATUSES } from '../../db/schema.ts';
+import { CALL_STATUSES } from '../../api/shared/contract/index.ts';
 import { collectPageErrors, launchBrowser, screenshot } from '../harness/browser.ts';
 import { type E2EStack, startE2EStack } from '../harness/e2e.ts';
 import type { TestUser } from '../harness/stack.ts';

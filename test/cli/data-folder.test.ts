@@ -133,7 +133,7 @@ describe('one process owns an embedded data folder', () => {
       createUser(dir, 'alice'),
       createUser(dir, 'bob'),
       createUser(dir, 'carol'),
-      run(['db/cli-migrate.ts'], dir),
+      run(['api/cli/migrate.ts'], dir),
     ]);
     for (const r of refused) {
       expect(r.code).not.toBe(0);

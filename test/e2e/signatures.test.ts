@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import type { SigningKey } from '../../api/shared/base/keys.ts';
+import { signChannelMessage } from '../../api/shared/base/signing.ts';
 import {
   API_EVENTS_PATH,
   type CallEventInput,
   SIDECAR_PATHS,
-  type SigningKey,
-  signChannelMessage,
   TYP_COMMAND,
   TYP_EVENTS,
-} from '../../api/channel/index.ts';
+} from '../../api/shared/contract/index.ts';
 import { startAriSimulator } from '../../asterisk/sim/server.ts';
 import { keyPair, originateCommand } from '../harness/channel.ts';
 import { type E2EStack, startE2EStack } from '../harness/e2e.ts';

@@ -1,5 +1,5 @@
 import { expect } from 'bun:test';
-import { CallEventSchema, CallSchema } from '../../api/routes/calls/schema.ts';
+import { CallEventSchema, CallSchema } from '../../api/calls/bodies.ts';
 import type { OriginateRecord } from '../../asterisk/sim/server.ts';
 import { eventLogProblem, FINAL_STATUSES } from '../harness/checks.ts';
 import type { CallBody, E2EStack } from '../harness/e2e.ts';

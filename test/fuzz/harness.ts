@@ -2,17 +2,11 @@ import { count } from 'drizzle-orm';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import { issueAccessToken } from '../../api/auth/tokens.ts';
-import {
-  API_EVENTS_PATH,
-  generateSigningJwk,
-  loadSigningKey,
-  type SigningKey,
-  signChannelMessage,
-  TYP_COMMAND,
-  TYP_EVENTS,
-} from '../../api/channel/index.ts';
 import { buildOpenApiDocument } from '../../api/client/spec.ts';
 import { encodeBase64Url } from '../../api/lib/base64url.ts';
+import { generateSigningJwk, loadSigningKey, type SigningKey } from '../../api/shared/base/keys.ts';
+import { signChannelMessage } from '../../api/shared/base/signing.ts';
+import { API_EVENTS_PATH, TYP_COMMAND, TYP_EVENTS } from '../../api/shared/contract/index.ts';
 import { getAuthSubject } from '../../db/queries/users.ts';
 import { calls } from '../../db/schema.ts';
 import type { Mode, TestStack, TestUser } from '../harness/stack.ts';

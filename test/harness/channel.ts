@@ -1,6 +1,6 @@
-import { generateSigningJwk, loadSigningKey, type SigningKey } from '../../api/channel/keys.ts';
-import { type OriginateCommand, TYP_COMMAND } from '../../api/channel/messages.ts';
-import { signChannelMessage } from '../../api/channel/signing.ts';
+import { generateSigningJwk, loadSigningKey, type SigningKey } from '../../api/shared/base/keys.ts';
+import { signChannelMessage } from '../../api/shared/base/signing.ts';
+import { type OriginateCommand, TYP_COMMAND } from '../../api/shared/contract/index.ts';
 
 /**
  * Both ends of the signed channel as tests play them: key pairs for either side, a signer that

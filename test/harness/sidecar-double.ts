@@ -1,22 +1,23 @@
+import type { PublicKeySet, SigningKey } from '../../api/shared/base/keys.ts';
+import {
+  bearerToken,
+  type ChannelClaims,
+  isChannelAuthError,
+  signChannelMessage,
+  verifyChannelMessage,
+} from '../../api/shared/base/signing.ts';
 import {
   API_EVENTS_PATH,
-  bearerToken,
   type CallEventInput,
-  type ChannelClaims,
   HangupCommand,
   type HangupReply,
-  isChannelAuthError,
   OriginateCommand,
   type OriginateReply,
-  type PublicKeySet,
   SIDECAR_PATHS,
   type SidecarStatus,
-  type SigningKey,
-  signChannelMessage,
   TYP_COMMAND,
   TYP_EVENTS,
-  verifyChannelMessage,
-} from '../../api/channel/index.ts';
+} from '../../api/shared/contract/index.ts';
 
 /**
  * A small stand-in for the sidecar, over real HTTP, that verifies every command's signature with

@@ -1,11 +1,6 @@
 import { test as bunTest } from 'bun:test';
 import type { PasswordHasher } from '../../api/auth/passwords.ts';
-import {
-  createPublicKeySet,
-  generateSigningJwk,
-  loadSigningKey,
-  type SigningKey,
-} from '../../api/channel/keys.ts';
+import { createBunPasswordHasher } from '../../api/auth/passwords.ts';
 import {
   login as clientLogin,
   createOutdialClient,
@@ -14,7 +9,12 @@ import {
 } from '../../api/client/index.ts';
 import { type Config, loadConfig } from '../../api/config.ts';
 import { type StartedApi, startApi } from '../../api/entry/bun.ts';
-import { createBunPasswordHasher } from '../../api/entry/bun-runtime.ts';
+import {
+  createPublicKeySet,
+  generateSigningJwk,
+  loadSigningKey,
+  type SigningKey,
+} from '../../api/shared/base/keys.ts';
 import { type Logger, silentLogger } from '../../api/shared/base/log.ts';
 import { createUser } from '../../db/queries/users.ts';
 import type { Role } from '../../db/schema.ts';

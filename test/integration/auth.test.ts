@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect } from 'bun:test';
 import { eq } from 'drizzle-orm';
 import { base64url, SignJWT } from 'jose';
+import { createBunPasswordHasher } from '../../api/auth/passwords.ts';
 import { ACCESS_TOKEN_TYP } from '../../api/auth/tokens.ts';
-import { generateSigningJwk, loadSigningKey } from '../../api/channel/keys.ts';
 import { requestToken } from '../../api/client/index.ts';
-import { createBunPasswordHasher } from '../../api/entry/bun-runtime.ts';
+import { generateSigningJwk, loadSigningKey } from '../../api/shared/base/keys.ts';
 import { listAudit } from '../../db/queries/misc.ts';
 import { getUserByUsername } from '../../db/queries/users.ts';
 import { auditLog, loginThrottle } from '../../db/schema.ts';
@@ -639,9 +639,8 @@ for (const mode of MODES) {
 describe('passwords', () => {
   test('hashes use bcrypt at the configured cost; production refuses a cost below 12', async () => {
     const { loadConfig } = await import('../../api/config.ts');
-    const { createBunPasswordHasher } = await import('../../api/entry/bun-runtime.ts');
-    const { bcryptCost } = await import('../../api/auth/passwords.ts');
-    const { generateSigningJwk: gen } = await import('../../api/channel/keys.ts');
+    const { createBunPasswordHasher, bcryptCost } = await import('../../api/auth/passwords.ts');
+    const { generateSigningJwk: gen } = await import('../../api/shared/base/keys.ts');
     const base = {
       APP_ENV: 'production',
       JWT_PRIVATE_KEY: JSON.stringify(await gen()),

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect } from 'bun:test';
 import { count, eq } from 'drizzle-orm';
+import { CallSchema, OriginateResponseSchema } from '../../api/calls/bodies.ts';
 import type { paths } from '../../api/client/index.ts';
 import { createApiLogger } from '../../api/lib/logger.ts';
-import { CallListSchema, CallSchema, OriginateResponseSchema } from '../../api/routes/calls/schema.ts';
+import { CallListSchema } from '../../api/routes/calls/schema.ts';
 import { calls } from '../../db/schema.ts';
 import { readSse } from '../harness/sse.ts';
 import {

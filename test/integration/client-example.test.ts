@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect } from 'bun:test';
-import type { CallEventInput } from '../../api/channel/index.ts';
+import type { CallEventInput } from '../../api/shared/contract/index.ts';
 import { startTestStack, type TestStack, type TestUser, test } from '../harness/stack.ts';
 
 let stack: TestStack;

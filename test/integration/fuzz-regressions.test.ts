@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect } from 'bun:test';
 import { count } from 'drizzle-orm';
-import { API_EVENTS_PATH } from '../../api/channel/index.ts';
+import { API_EVENTS_PATH } from '../../api/shared/contract/index.ts';
 import { calls } from '../../db/schema.ts';
 import {
   expectProblem,

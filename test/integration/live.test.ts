@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect } from 'bun:test';
 import { sql } from 'drizzle-orm';
 import { issueAccessToken } from '../../api/auth/tokens.ts';
-import type { CallEventInput } from '../../api/channel/index.ts';
+import type { CallEventInput } from '../../api/shared/contract/index.ts';
 import { eventsAfterQuery } from '../../db/queries/live.ts';
 import { rowsOf } from '../../db/queries/prepared.ts';
 import type { Role } from '../../db/schema.ts';

@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
+import { CallEventSchema, CallSchema } from '../../api/calls/bodies.ts';
+import { generateSigningJwk, loadSigningKey } from '../../api/shared/base/keys.ts';
+import { signChannelMessage } from '../../api/shared/base/signing.ts';
 import {
   API_EVENTS_PATH,
   type CallEventInput,
   EventBatchAck,
-  generateSigningJwk,
-  loadSigningKey,
-  signChannelMessage,
   TYP_COMMAND,
-} from '../../api/channel/index.ts';
-import { CallEventSchema, CallSchema } from '../../api/routes/calls/schema.ts';
+} from '../../api/shared/contract/index.ts';
 import { callStory, deliveries, storyEvents } from '../harness/call-story.ts';
 import { timelineProblem } from '../harness/checks.ts';
 import {

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect } from 'bun:test';
 import { eq, inArray, sql } from 'drizzle-orm';
 import { housekeep } from '../../api/housekeeping.ts';
 import { silentLogger } from '../../api/shared/base/log.ts';
+import type { CallStatus } from '../../api/shared/contract/index.ts';
 import { insertCall } from '../../db/queries/calls.ts';
 import {
   auditLog,
-  type CallStatus,
   callEvents,
   calls,
   idempotencyKeys,

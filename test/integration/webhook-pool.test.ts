@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { generateSigningJwk, loadSigningKey, type SigningKey } from '../../api/channel/keys.ts';
+import { planWebhook } from '../../api/calls/webhook-plan.ts';
 import { loadConfig } from '../../api/config.ts';
 import { noopMetrics } from '../../api/lib/metrics.ts';
+import { generateSigningJwk, loadSigningKey, type SigningKey } from '../../api/shared/base/keys.ts';
 import { silentLogger } from '../../api/shared/base/log.ts';
 import { createWebhookPool, type DispatchServices } from '../../api/webhooks/dispatcher.ts';
-import { planWebhook } from '../../api/webhooks/planner.ts';
 import type { WebhookTransport } from '../../api/webhooks/transport.ts';
 import { insertCall } from '../../db/queries/calls.ts';
 import { createUser } from '../../db/queries/users.ts';

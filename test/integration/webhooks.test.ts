@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect } from 'bun:test';
-import type { CallEventInput } from '../../api/channel/index.ts';
-import { planWebhook } from '../../api/webhooks/planner.ts';
+import { planWebhook } from '../../api/calls/webhook-plan.ts';
+import type { CallEventInput } from '../../api/shared/contract/index.ts';
 import { verifyWebhook } from '../../api/webhooks/signature.ts';
 import { insertCall } from '../../db/queries/calls.ts';
 import {

@@ -2,9 +2,9 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createPublicKeySet, loadPublicJwks, loadSigningKey } from '../../api/channel/keys.ts';
 import { loadConfig } from '../../api/config.ts';
 import { generateEnv } from '../../api/deploy/generate-env.ts';
+import { createPublicKeySet, loadPublicJwks, loadSigningKey } from '../../api/shared/base/keys.ts';
 import { parseConfig } from '../../sidecar/config.ts';
 import {
   COMPOSE_FILE,
@@ -270,7 +270,7 @@ describe('the images', () => {
   const phantom = (spec: string) => spec === 'react';
 
   test.each([
-    ['api/Dockerfile', ['api/entry/bun.ts', 'api/cli/user-create.ts', 'db/cli-migrate.ts']],
+    ['api/Dockerfile', ['api/entry/bun.ts', 'api/cli/user-create.ts', 'api/cli/migrate.ts']],
     ['sidecar/Dockerfile', ['sidecar/main.ts']],
   ])('%s holds every file its programs import, and their production dependencies', (path, entries) => {
     const { base, copies, cmd } = dockerfile(path);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { SIDECAR_PATHS, SidecarStatus, TYP_EVENTS } from '../../api/channel/messages.ts';
+import { SIDECAR_PATHS, SidecarStatus, TYP_EVENTS } from '../../api/shared/contract/index.ts';
 import { keyPair, originateCommand } from '../harness/channel.ts';
 import { waitFor } from '../harness/util.ts';
 import { expectWellFormedCall, type Stack, startStack } from './stack.ts';
@@ -28,6 +28,9 @@ describe('signed commands', () => {
     const first = await stack.signer.send('POST', path, valid);
     expect(first.json).toMatchObject({ outcome: 'dialing' });
     await stack.waitEnded([valid.call_id]);
+    // The API has the call's end; wait for the sidecar to have its ack too, so that the baseline
+    // below is one the refused commands could change, and nothing else still does.
+    await waitFor(() => stack.sidecar.status().outbox_depth === 0, 3000, 'outbox drained');
     const before = { originates: stack.sim.originates.length, status: stack.sidecar.status() };
     const stranger = await keyPair();
     const refused: Array<[string, Awaited<ReturnType<typeof stack.signer.send>>]> = [];

@@ -1,12 +1,12 @@
-import { createPublicKeySet } from '../../api/channel/keys.ts';
+import { createPublicKeySet } from '../../api/shared/base/keys.ts';
+import { bearerToken, verifyChannelMessage } from '../../api/shared/base/signing.ts';
 import {
   API_EVENTS_PATH,
   type CallEvent,
   EventBatch,
   type EventBatchAck,
   TYP_EVENTS,
-} from '../../api/channel/messages.ts';
-import { bearerToken, verifyChannelMessage } from '../../api/channel/signing.ts';
+} from '../../api/shared/contract/index.ts';
 import type { SidecarConfig, Tuning } from '../../sidecar/config.ts';
 import type { KeyPair } from '../harness/channel.ts';
 import { waitFor } from '../harness/util.ts';

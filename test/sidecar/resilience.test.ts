@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { SIDECAR_PATHS, SidecarStatus } from '../../api/channel/messages.ts';
+import { SIDECAR_PATHS, SidecarStatus } from '../../api/shared/contract/index.ts';
 import { startAriSimulator } from '../../asterisk/sim/server.ts';
 import { originateCommand } from '../harness/channel.ts';
 import { waitFor } from '../harness/util.ts';

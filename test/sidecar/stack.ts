@@ -1,5 +1,5 @@
-import type { CallEvent } from '../../api/channel/messages.ts';
 import { createLogger } from '../../api/shared/base/log.ts';
+import type { CallEvent } from '../../api/shared/contract/index.ts';
 import { type SimHandle, type SimOptions, startAriSimulator } from '../../asterisk/sim/server.ts';
 import type { SidecarConfig } from '../../sidecar/config.ts';
 import { type RunningSidecar, startSidecar } from '../../sidecar/sidecar.ts';

@@ -1,8 +1,9 @@
 import { createRoute } from '@hono/zod-openapi';
+import { OriginateResponseSchema } from '../../calls/bodies.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { type App, bearerSecurity, errorResponses, RateLimitHeaders } from '../openapi.ts';
 import { handleOriginate } from './originate-handler.ts';
-import { CreateCallBodySchema, IdempotencyHeaderSchema, OriginateResponseSchema } from './schema.ts';
+import { CreateCallBodySchema, IdempotencyHeaderSchema } from './schema.ts';
 
 /** The operation's description (CommonMark): what the body takes, what the answer means. */
 const PLACE_CALL = `Takes \`phone_number\` (an optional \`+\` then ASCII digits, 7–20 characters) and optionally \`context\`

@@ -1,10 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { listCallEvents } from '../../../db/queries/calls.ts';
+import { CallEventSchema } from '../../calls/bodies.ts';
 import { presentEvent } from '../../calls/present.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
 import { findVisibleCall } from './get.ts';
-import { CallEventSchema, CallIdParamSchema } from './schema.ts';
+import { CallIdParamSchema } from './schema.ts';
 
 export const callEventsRoute = createRoute({
   method: 'get',

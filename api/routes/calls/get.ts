@@ -2,12 +2,13 @@ import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { getCallForReader } from '../../../db/queries/calls.ts';
 import { readableCallsOwner } from '../../calls/access.ts';
+import { CallSchema } from '../../calls/bodies.ts';
 import { presentCall } from '../../calls/present.ts';
 import { ApiError } from '../../errors.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import type { AppEnv } from '../../services.ts';
 import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
-import { CallIdParamSchema, CallSchema } from './schema.ts';
+import { CallIdParamSchema } from './schema.ts';
 
 /** The call if the caller may see it (readableCallsOwner). Anyone else gets the same 404. */
 export async function findVisibleCall(c: Context<AppEnv>, callId: string) {

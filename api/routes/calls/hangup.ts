@@ -1,10 +1,11 @@
 import { createRoute } from '@hono/zod-openapi';
+import { CallSchema } from '../../calls/bodies.ts';
 import { hangupCall } from '../../calls/originate.ts';
 import { presentCall } from '../../calls/present.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
 import { findVisibleCall } from './get.ts';
-import { CallIdParamSchema, CallSchema } from './schema.ts';
+import { CallIdParamSchema } from './schema.ts';
 
 export const hangupCallRoute = createRoute({
   method: 'post',

@@ -1,10 +1,10 @@
 import type { Context } from 'hono';
+import type { OriginateResponse } from '../../calls/bodies.ts';
 import { withIdempotency } from '../../calls/idempotency.ts';
 import { type OriginateInput, originateCall } from '../../calls/originate.ts';
 import { presentOriginate } from '../../calls/present.ts';
 import { takeRateLimit } from '../../calls/rate-limit.ts';
 import type { AppEnv } from '../../services.ts';
-import type { OriginateResponse } from './schema.ts';
 
 /**
  * The shared body of both originate routes (`POST /calls` and the original

@@ -1,9 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { listDeliveriesForCall } from '../../../db/queries/webhooks.ts';
+import { StatusSchema } from '../../calls/bodies.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
 import { findVisibleCall } from './get.ts';
-import { CallIdParamSchema, StatusSchema } from './schema.ts';
+import { CallIdParamSchema } from './schema.ts';
 
 const iso = (description: string) =>
   z.iso.datetime({ offset: true }).nullable().openapi({ description, example: '2026-11-23T15:23:55.101Z' });

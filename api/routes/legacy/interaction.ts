@@ -1,11 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { OriginateResponseSchema } from '../../calls/bodies.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { handleOriginate } from '../calls/originate-handler.ts';
 import {
   IdempotencyHeaderSchema,
   INTERACTION_FIELDS,
   InteractionBodySchema,
-  OriginateResponseSchema,
   PhoneNumberSchema,
 } from '../calls/schema.ts';
 import { type App, bearerSecurity, errorResponses, ignoredFields, RateLimitHeaders } from '../openapi.ts';

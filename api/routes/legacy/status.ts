@@ -1,8 +1,9 @@
 import { createRoute } from '@hono/zod-openapi';
+import { CallSchema } from '../../calls/bodies.ts';
 import { presentCall } from '../../calls/present.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { findVisibleCall } from '../calls/get.ts';
-import { CallIdParamSchema, CallSchema } from '../calls/schema.ts';
+import { CallIdParamSchema } from '../calls/schema.ts';
 import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
 
 /** One of the replaced service's two status routes; both answer as `GET /api/v2/calls/{call_id}`. */

@@ -1,11 +1,11 @@
 import { z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import type { LiveEventRow } from '../../../db/queries/live.ts';
-import { CALL_STATUSES, type CallStatus } from '../../../db/schema.ts';
 import { readableCallsOwner } from '../../calls/access.ts';
 import { presentEvent } from '../../calls/present.ts';
 import { ApiError } from '../../errors.ts';
 import { requireAuth } from '../../middleware/auth.ts';
+import { type CallStatus, isCallStatus } from '../../shared/contract/index.ts';
 import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
 
 const CURSOR = /^\d{1,18}$/;
@@ -124,12 +124,7 @@ export const registerLiveStream = (app: App) => {
     const user = c.get('user');
     const q = c.req.query();
     const callIds = parseList(q.call_id, 'query.call_id', (v) => UUID.test(v), 'a call id');
-    const statuses = parseList(
-      q.status,
-      'query.status',
-      (v) => (CALL_STATUSES as readonly string[]).includes(v),
-      'a status',
-    ) as CallStatus[];
+    const statuses = parseList(q.status, 'query.status', isCallStatus, 'a status') as CallStatus[];
     const header = c.req.header('last-event-id');
     const rawCursor = header ?? q.last_event_id;
     if (rawCursor !== undefined && !CURSOR.test(rawCursor.trim()))

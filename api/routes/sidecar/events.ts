@@ -1,22 +1,20 @@
 import { createRoute, type z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
+import { createMiddleware } from 'hono/factory';
 import { decodeJwt } from 'jose';
 import { claimJti, touchSidecar } from '../../../db/queries/misc.ts';
 import { recordEvents } from '../../calls/record.ts';
-import {
-  API_EVENTS_PATH,
-  bearerToken,
-  EventBatch,
-  EventBatchAck,
-  isChannelAuthError,
-  TYP_EVENTS,
-  verifyChannelMessage,
-} from '../../channel/index.ts';
 import { ApiError, malformedBody, unsupportedMediaType, validationError } from '../../errors.ts';
 import type { AppEnv } from '../../services.ts';
+import { signedRequest } from '../../shared/base/signed.ts';
+import {
+  API_EVENTS_PATH,
+  EventBatch,
+  EventBatchAck,
+  sidecarIdOf,
+  sidecarPrincipal,
+  TYP_EVENTS,
+} from '../../shared/contract/index.ts';
 import { type App, errorResponses } from '../openapi.ts';
-
-const SIDECAR_ISSUER = /^sidecar:([A-Za-z0-9_.-]{1,100})$/;
 
 export const sidecarEventsRoute = createRoute({
   method: 'post',
@@ -41,49 +39,50 @@ export const sidecarEventsRoute = createRoute({
 });
 
 /** Verifies the batch signature against the raw bytes before anything is parsed or applied. */
-async function verifyBatch(c: Context<AppEnv>, raw: string) {
-  const services = c.get('services');
-  const token = bearerToken(c.req.header('authorization'));
-  if (!token) throw new ApiError('invalid_signature', 'A signed batch is required');
-  let issuer: string | undefined;
-  try {
-    issuer = decodeJwt(token).iss;
-  } catch {
-    throw new ApiError('invalid_signature', 'The signature is not a JWT');
+const signedBatch = signedRequest<AppEnv>({
+  typ: TYP_EVENTS,
+  audience: (c) => c.get('services').config.JWT_ISSUER,
+  // The signer is the sidecar the token's issuer names, with the keys it is known by.
+  signer: async (c, token) => {
+    let issuer: string | undefined;
+    try {
+      issuer = decodeJwt(token).iss;
+    } catch {
+      return 'The signature is not a JWT';
+    }
+    const sidecarId = issuer ? sidecarIdOf(issuer) : null;
+    const keys = sidecarId ? await c.get('services').sidecarKeys(sidecarId) : null;
+    return keys && issuer ? { keys, issuer } : 'Unknown sidecar';
+  },
+  claimJti: (c) => {
+    const { db } = c.get('services');
+    return (jti, expiresAt) => claimJti(db, jti, expiresAt);
+  },
+  refuse: (_c, refusal) => {
+    throw new ApiError(
+      'invalid_signature',
+      refusal.kind === 'unsigned' ? 'A signed batch is required' : refusal.detail,
+    );
+  },
+});
+
+/** Only JSON is taken; checked before the body is read. */
+const jsonOnly = createMiddleware<AppEnv>(async (c, next) => {
+  const contentType = c.req.header('content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+    throw unsupportedMediaType(['application/json'], c.req.header('content-type'));
   }
-  const match = issuer ? SIDECAR_ISSUER.exec(issuer) : null;
-  const keys = match ? await services.sidecarKeys(match[1]!) : null;
-  if (!match || !keys) throw new ApiError('invalid_signature', 'Unknown sidecar');
-  try {
-    await verifyChannelMessage(token, {
-      keys,
-      issuer: issuer!,
-      audience: services.config.JWT_ISSUER,
-      typ: TYP_EVENTS,
-      method: 'POST',
-      path: API_EVENTS_PATH,
-      body: raw,
-      claimJti: (jti, expiresAt) => claimJti(services.db, jti, expiresAt),
-    });
-  } catch (error) {
-    if (isChannelAuthError(error)) throw new ApiError('invalid_signature', error.message);
-    throw error;
-  }
-  return match[1]!;
-}
+  await next();
+});
 
 // The body is verified as raw bytes before it is parsed, so the route is documented through the
 // registry but handled without zod-openapi's body validator.
 export const registerSidecarEvents = (app: App) => {
   app.openAPIRegistry.registerPath(sidecarEventsRoute);
-  app.post(API_EVENTS_PATH, async (c) => {
+  app.post(API_EVENTS_PATH, jsonOnly, signedBatch, async (c) => {
     const services = c.get('services');
-    const contentType = c.req.header('content-type') ?? '';
-    if (!/^application\/json\s*(;|$)/i.test(contentType)) {
-      throw unsupportedMediaType(['application/json'], c.req.header('content-type'));
-    }
-    const raw = await c.req.text();
-    const sidecarId = await verifyBatch(c, raw);
+    const { claims, text: raw } = c.get('signed');
+    const sidecarId = sidecarIdOf(claims.iss)!;
     let json: unknown;
     try {
       json = JSON.parse(raw);
@@ -111,7 +110,7 @@ export const registerSidecarEvents = (app: App) => {
         hangupCauseTxt: e.hangup_cause_txt,
         dialStatus: e.dial_status,
         channel: e.channel,
-        source: `sidecar:${sidecarId}`,
+        source: sidecarPrincipal(sidecarId),
       })),
       { sidecarId },
     );

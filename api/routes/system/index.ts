@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import type { SidecarStatus } from '../../channel/index.ts';
 import type { Services } from '../../services.ts';
+import type { SidecarStatus } from '../../shared/contract/index.ts';
 import { API_VERSION, type App, errorResponses } from '../openapi.ts';
 
 const InfoSchema = z

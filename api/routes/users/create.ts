@@ -1,10 +1,11 @@
 import { createRoute } from '@hono/zod-openapi';
 import { writeAudit } from '../../../db/queries/misc.ts';
 import { createUser } from '../../../db/queries/users.ts';
+import { PasswordSchema, UsernameSchema } from '../../auth/credentials.ts';
 import { ApiError } from '../../errors.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { type App, bearerSecurity, errorResponses, strictBody } from '../openapi.ts';
-import { PasswordSchema, presentUser, RoleSchema, UsernameSchema, UserSchema } from './schema.ts';
+import { presentUser, RoleSchema, UserSchema } from './schema.ts';
 
 export const CreateUserBodySchema = strictBody({
   username: UsernameSchema,

@@ -1,36 +1,11 @@
 import { z } from '@hono/zod-openapi';
 import type { UserRow } from '../../../db/queries/users.ts';
 import { ROLES } from '../../../db/schema.ts';
-import { MAX_PASSWORD_BYTES } from '../../auth/passwords.ts';
 
 export const RoleSchema = z.enum(ROLES).openapi({
   description: 'admin: everything; operator: create, hang up and read own calls; viewer: read every call',
   example: 'operator',
 });
-
-export const UsernameSchema = z
-  .string()
-  .min(3)
-  .max(150)
-  .regex(/^[A-Za-z0-9_.@-]+$/, 'must be letters, digits or _ . @ -')
-  .openapi({
-    description:
-      'Login name (3 to 150 characters). Unique regardless of case and Unicode form: a login may spell it ' +
-      'in any case, and a new name that differs from a taken one only so is refused (409)',
-    example: 'alice',
-  });
-
-export const PasswordSchema = z
-  .string()
-  .min(8, 'must be at least 8 characters')
-  .refine(
-    (p) => new TextEncoder().encode(p).length <= MAX_PASSWORD_BYTES,
-    `must be at most ${MAX_PASSWORD_BYTES} bytes`,
-  )
-  .openapi({
-    description: `Password (8 characters to ${MAX_PASSWORD_BYTES} bytes)`,
-    example: 'correct horse battery staple',
-  });
 
 export const UserSchema = z
   .object({

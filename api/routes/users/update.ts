@@ -1,11 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { writeAudit } from '../../../db/queries/misc.ts';
 import { updateUser, updateUserKeepingAnAdmin } from '../../../db/queries/users.ts';
+import { generatePassword, PasswordSchema } from '../../auth/credentials.ts';
 import { ApiError } from '../../errors.ts';
-import { encodeBase64Url } from '../../lib/base64url.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { type App, bearerSecurity, errorResponses, strictBody } from '../openapi.ts';
-import { PasswordSchema, presentUser, RoleSchema, UserIdParamSchema, UserSchema } from './schema.ts';
+import { presentUser, RoleSchema, UserIdParamSchema, UserSchema } from './schema.ts';
 
 export const UpdateUserBodySchema = strictBody({
   role: RoleSchema.optional(),
@@ -73,11 +73,6 @@ export const resetPasswordRoute = createRoute({
     ...errorResponses(400, 401, 403, 404, 413, 415, 422, 500, 503),
   },
 });
-
-/** A random password of 20 URL-safe characters (120 bits). */
-export function generatePassword(): string {
-  return encodeBase64Url(crypto.getRandomValues(new Uint8Array(15)));
-}
 
 export const registerUpdateUser = (app: App) => {
   app.openapi(updateUserRoute, async (c) => {

@@ -59,10 +59,10 @@ export interface ConsoleContext {
   liveStatus: Map<string, { status: string; reason: string | null }>;
   /** The page the message on screen is about: leaving that page takes the message away. */
   flashPage: string;
-  /** The final statuses: a call in one of them changes no more (set by script.ts, from the schema). */
+  /** The final statuses: a call in one of them changes no more (set by script.ts, from the contract). */
   FINAL: string[];
-  /** The statuses before a final one, in the order a call moves through them (likewise). */
-  ORDER: string[];
+  /** How far along each status is, from the contract: a status only moves to a higher rank. */
+  RANK: Readonly<Record<string, number>>;
   /** A status's place in the order statuses move in (every final status shares the last). */
   rank(status: string): number;
 

@@ -1,4 +1,4 @@
-import { CALL_STATUSES, TERMINAL_STATUSES } from '../../../db/schema.ts';
+import { STATUS_RANK, TERMINAL_STATUSES } from '../../shared/contract/index.ts';
 import { pageScript } from '../page-script.ts';
 import { consoleApi } from './api.client.ts';
 import { consoleCall } from './call.client.ts';
@@ -27,10 +27,10 @@ const MODULES: ((c: ConsoleContext) => void)[] = [
   consoleUsers,
 ];
 
-/** The statuses, as the schema defines them: the script is written out from it. */
-const STATUSES: Pick<ConsoleContext, 'FINAL' | 'ORDER'> = {
+/** The statuses, as the contract defines them: the script is written out from it. */
+const STATUSES: Pick<ConsoleContext, 'FINAL' | 'RANK'> = {
   FINAL: [...TERMINAL_STATUSES],
-  ORDER: CALL_STATUSES.filter((s) => !(TERMINAL_STATUSES as readonly string[]).includes(s)),
+  RANK: STATUS_RANK,
 };
 
 /** Runs once every module is set up: follows the hash and starts with the session in this tab. */

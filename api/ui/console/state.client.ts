@@ -7,5 +7,5 @@ export function consoleState(c: ConsoleContext): void {
   c.stream = null;
   c.flashPage = '';
   c.liveStatus = new Map();
-  c.rank = (status) => (c.FINAL.includes(status) ? c.ORDER.length : c.ORDER.indexOf(status));
+  c.rank = (status) => c.RANK[status] ?? -1;
 }

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { CallEventSchema, CallSchema } from '../../../api/routes/calls/schema.ts';
+import { CallEventSchema, CallSchema } from '../../../api/calls/bodies.ts';
 import { createUser } from '../../../db/queries/users.ts';
 import type { Role } from '../../../db/schema.ts';
 import type { Database } from '../../../db/types.ts';

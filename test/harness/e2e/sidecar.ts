@@ -1,4 +1,4 @@
-import { SIDECAR_PATHS, SidecarStatus } from '../../../api/channel/messages.ts';
+import { SIDECAR_PATHS, SidecarStatus } from '../../../api/shared/contract/index.ts';
 import type { SidecarConfig } from '../../../sidecar/config.ts';
 import { type RunningSidecar, startSidecar } from '../../../sidecar/sidecar.ts';
 import { sidecarConfig, sidecarEnv } from '../../sidecar/harness.ts';

@@ -1,4 +1,9 @@
-import { API_EVENTS_PATH, type CallEvent, EventBatch, EventBatchAck } from '../../../api/channel/messages.ts';
+import {
+  API_EVENTS_PATH,
+  type CallEvent,
+  EventBatch,
+  EventBatchAck,
+} from '../../../api/shared/contract/index.ts';
 
 export interface TappedBatch {
   /** The Authorization header and body exactly as the sidecar sent them. */

@@ -1,5 +1,4 @@
-import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
-import { encodeBase64Url } from '../lib/base64url.ts';
+import { base64url, type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { ALG, type PublicKeySet, type SigningKey } from './keys.ts';
 
 /**
@@ -60,7 +59,7 @@ const encoder = new TextEncoder();
 export async function bodyHash(body: string | Uint8Array): Promise<string> {
   const bytes = typeof body === 'string' ? encoder.encode(body) : body;
   const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
-  return encodeBase64Url(digest);
+  return base64url.encode(new Uint8Array(digest));
 }
 
 export async function signChannelMessage(options: SignOptions): Promise<string> {

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { ConfigSchema } from '../api/config.ts';
-import { isEnvError, readEnv } from '../api/shared/base/env.ts';
-import { isDataDirBusy } from './data-lock.ts';
-import { migrate } from './migrate.ts';
-import { openDatabase } from './open.ts';
+import { isDataDirBusy } from '../../db/data-lock.ts';
+import { migrate } from '../../db/migrate.ts';
+import { openDatabase } from '../../db/open.ts';
+import { ConfigSchema } from '../config.ts';
+import { isEnvError, readEnv } from '../shared/base/env.ts';
 
 // `npm run db:migrate`: applies the committed migrations to DATABASE_URL (or the embedded database).
 // The services apply them at start as well; this is for deployments that migrate as a separate step.

@@ -1,5 +1,5 @@
 import type { WebhookPlanner } from '../../db/queries/calls.ts';
-import { presentCall, presentEvent } from '../calls/present.ts';
+import { presentCall, presentEvent } from './present.ts';
 
 /**
  * A call's status changes go to its `status_callback`: every change by default, or only the

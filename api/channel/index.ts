@@ -1,3 +1,0 @@
-export * from './keys.ts';
-export * from './messages.ts';
-export * from './signing.ts';

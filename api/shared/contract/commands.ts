@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { CallIdSchema } from './ids.ts';
+import { UNAVAILABLE_REASONS } from './reasons.ts';
+import { CallStatusSchema } from './statuses.ts';
+import { CALL_VARIABLE_NAME } from './variables.ts';
+
+/** The commands the API signs and sends to a sidecar, and the sidecar's replies. */
+
+/** A dialplan context: letters, digits, _ or -, 1 to 50. */
+export const CONTEXT_PATTERN = /^[A-Za-z0-9_-]{1,50}$/;
+/** A dialplan extension: letters, digits or _ * # + -, 1 to 50. */
+export const EXTENSION_PATTERN = /^[A-Za-z0-9_*#+-]{1,50}$/;
+
+export const OriginateCommand = z.object({
+  call_id: CallIdSchema,
+  phone_number: z.string().regex(/^(?=.{7,20}$)\+?[0-9]+$/),
+  context: z.string().regex(CONTEXT_PATTERN),
+  extension: z.string().regex(EXTENSION_PATTERN),
+  priority: z.number().int().min(1).max(10),
+  timeout_ms: z.number().int().min(1).max(600_000),
+  caller_id: z.string().max(50).nullable(),
+  variables: z.record(z.string().regex(CALL_VARIABLE_NAME), z.string().max(256)),
+  traceparent: z.string().max(64).optional(),
+  requested_at: z.iso.datetime({ offset: true }),
+});
+export type OriginateCommand = z.infer<typeof OriginateCommand>;
+
+export const HangupCommand = z.object({
+  call_id: CallIdSchema,
+  requested_at: z.iso.datetime({ offset: true }),
+});
+export type HangupCommand = z.infer<typeof HangupCommand>;
+
+export const OriginateReply = z.discriminatedUnion('outcome', [
+  // ARI accepted the originate (or had already accepted it for this call id).
+  z.object({
+    outcome: z.literal('dialing'),
+    call_id: CallIdSchema,
+    channel: z.string().nullable(),
+    // When the call went to dialing, on the sidecar's clock: the time of its `dialing` event. The
+    // API records this, not the time the reply reached it (which can be after the call rang or
+    // ended). Absent from sidecars older than it.
+    dialed_at: z.iso.datetime({ offset: true }).optional(),
+  }),
+  // Paced: the call waits in the sidecar's queue and is reported `dialing` when it leaves it.
+  z.object({ outcome: z.literal('queued'), call_id: CallIdSchema, position: z.number().int().min(1) }),
+  // The command was repeated for a call the sidecar already finished.
+  z.object({ outcome: z.literal('finished'), call_id: CallIdSchema, status: CallStatusSchema }),
+  // ARI refused the originate for good (a 4xx, or a 5xx after retries).
+  z.object({
+    outcome: z.literal('rejected'),
+    call_id: CallIdSchema,
+    reason: z.string(),
+    detail: z.string(),
+    ari_status: z.number().int().nullable(),
+  }),
+  z.object({
+    outcome: z.literal('unavailable'),
+    call_id: CallIdSchema,
+    reason: z.enum(UNAVAILABLE_REASONS),
+    retry_after_s: z.number().int().min(1),
+  }),
+]);
+export type OriginateReply = z.infer<typeof OriginateReply>;
+
+/**
+ * hanging_up: ARI was asked to hang up; canceled: the call left the pacing queue without ringing;
+ * not_found: the sidecar knows no live call with this id (it ended, or never reached it).
+ */
+export const HANGUP_OUTCOMES = ['hanging_up', 'canceled', 'not_found'] as const;
+export type HangupOutcome = (typeof HANGUP_OUTCOMES)[number];
+
+export const HangupReply = z.object({
+  call_id: CallIdSchema,
+  outcome: z.enum(HANGUP_OUTCOMES),
+});
+export type HangupReply = z.infer<typeof HangupReply>;
+
+export const SidecarStatus = z.object({
+  sidecar_id: z.string(),
+  ari: z.object({
+    // The events socket is open and gets our app's events.
+    connected: z.boolean(),
+    breaker: z.enum(['closed', 'open', 'half_open']),
+    retry_after_s: z.number().int().nullable(),
+    // Whether ARI answered the sidecar's last request to it (for this status, a probe sent just
+    // before it; null when ARI was never asked), and why not. Absent from older sidecars.
+    reachable: z.boolean().nullable().optional(),
+    error: z.string().max(500).nullable().optional(),
+    // The events socket: open, connecting, backoff (waiting to reconnect), replaced (another
+    // client took our app name), idle or closed. Absent from older sidecars.
+    events_socket: z.string().max(32).optional(),
+  }),
+  live_calls: z.number().int(),
+  queued_calls: z.number().int(),
+  outbox_depth: z.number().int(),
+});
+export type SidecarStatus = z.infer<typeof SidecarStatus>;
