@@ -237,6 +237,7 @@ export class Store {
           hangup_cause_txt: m.hangup_cause_txt,
           dial_status: m.dial_status,
           channel: m.channel,
+          flow: null,
         };
         this.q.insertOutbox.run(event.event_id, event.call_id, event.seq, JSON.stringify(event), observedAt);
         written.push(event);

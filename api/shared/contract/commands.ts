@@ -1,15 +1,11 @@
 import { z } from 'zod';
-import { CallIdSchema } from './ids.ts';
+import { Flow } from './flow.ts';
+import { CallIdSchema, CONTEXT_PATTERN, EXTENSION_PATTERN } from './ids.ts';
 import { UNAVAILABLE_REASONS } from './reasons.ts';
 import { CallStatusSchema } from './statuses.ts';
 import { CALL_VARIABLE_NAME } from './variables.ts';
 
 /** The commands the API signs and sends to a sidecar, and the sidecar's replies. */
-
-/** A dialplan context: letters, digits, _ or -, 1 to 50. */
-export const CONTEXT_PATTERN = /^[A-Za-z0-9_-]{1,50}$/;
-/** A dialplan extension: letters, digits or _ * # + -, 1 to 50. */
-export const EXTENSION_PATTERN = /^[A-Za-z0-9_*#+-]{1,50}$/;
 
 export const OriginateCommand = z.object({
   call_id: CallIdSchema,
@@ -21,6 +17,8 @@ export const OriginateCommand = z.object({
   caller_id: z.string().max(50).nullable(),
   variables: z.record(z.string().regex(CALL_VARIABLE_NAME), z.string().max(256)),
   traceparent: z.string().max(64).optional(),
+  /** What the call does once answered, run by the sidecar over Stasis; absent: the dialplan's. */
+  flow: Flow.optional(),
   requested_at: z.iso.datetime({ offset: true }),
 });
 export type OriginateCommand = z.infer<typeof OriginateCommand>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FLOW_EVENT_TYPES, FlowEventDetail } from './flow.ts';
 import { CallIdSchema, SidecarIdSchema } from './ids.ts';
 import { CallStatusSchema } from './statuses.ts';
 
@@ -25,7 +26,8 @@ export const CallEvent = z.object({
   call_id: CallIdSchema,
   // 1, 2, 3… per call, in the order the sidecar saw things happen.
   seq: z.number().int().min(1),
-  type: z.enum(CHANNEL_EVENT_TYPES),
+  // A channel milestone, or a flow event (which leaves the status as it is).
+  type: z.enum([...CHANNEL_EVENT_TYPES, ...FLOW_EVENT_TYPES]),
   status: CallStatusSchema,
   occurred_at: z.iso.datetime({ offset: true }),
   reason: z.string().max(64).nullable().default(null),
@@ -33,6 +35,8 @@ export const CallEvent = z.object({
   hangup_cause_txt: z.string().max(128).nullable().default(null),
   dial_status: z.string().max(32).nullable().default(null),
   channel: z.string().max(200).nullable().default(null),
+  /** Flow events only: the step and what it gave. */
+  flow: FlowEventDetail.nullable().default(null),
 });
 export type CallEvent = z.infer<typeof CallEvent>;
 export type CallEventInput = z.input<typeof CallEvent>;

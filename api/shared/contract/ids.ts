@@ -23,3 +23,8 @@ export function sidecarIdOf(principal: string): string | null {
   const id = principal.slice('sidecar:'.length);
   return SIDECAR_ID_PATTERN.test(id) ? id : null;
 }
+
+/** A dialplan context: letters, digits, _ or -, 1 to 50. */
+export const CONTEXT_PATTERN = /^[A-Za-z0-9_-]{1,50}$/;
+/** A dialplan extension: letters, digits or _ * # + -, 1 to 50. */
+export const EXTENSION_PATTERN = /^[A-Za-z0-9_*#+-]{1,50}$/;

@@ -6,6 +6,7 @@
 export * from './channel.ts';
 export * from './commands.ts';
 export * from './events.ts';
+export * from './flow.ts';
 export * from './ids.ts';
 export * from './problem.ts';
 export * from './reasons.ts';
