@@ -168,7 +168,7 @@ describe('npm start on embedded defaults', () => {
         .split('\n')
         .filter((l) => l.trim() !== '')
         .map((l) => JSON.parse(l) as Record<string, unknown>);
-      expect(answers[0]).toMatchObject({ success: true, phone_number: '+15551234000', error: null });
+      expect(answers[0]).toMatchObject({ success: true, phone_number: '+15551234002', error: null });
       expect(answers[1]).toMatchObject({ success: true, phone_number: '5551234001' });
       expect(answers[2]).toMatchObject({
         call_id: answers[0]!.call_id,
