@@ -2089,7 +2089,7 @@ export interface paths {
                             call_id: string;
                             seq: number;
                             /** @enum {string} */
-                            type: "dialing" | "ringing" | "progress" | "answered" | "ended";
+                            type: "dialing" | "ringing" | "progress" | "answered" | "ended" | "step_started" | "step_finished" | "flow_ended";
                             /** @enum {string} */
                             status: "pending" | "dialing" | "ringing" | "answered" | "completed" | "busy" | "no_answer" | "failed" | "canceled";
                             /** Format: date-time */
@@ -2104,6 +2104,26 @@ export interface paths {
                             dial_status?: string | null;
                             /** @default null */
                             channel?: string | null;
+                            /** @default null */
+                            flow?: {
+                                run: number;
+                                step: number;
+                                step_id: string | null;
+                                /** @enum {string} */
+                                verb: "play" | "gather" | "record" | "branch" | "goto" | "set" | "continue" | "hangup" | "amd" | "request";
+                                answer?: {
+                                    name: string;
+                                    value: string | {
+                                        recording: string;
+                                        duration_ms: number;
+                                    };
+                                };
+                                /** @enum {string} */
+                                answered_by?: "human" | "machine" | "unknown";
+                                /** @enum {string} */
+                                outcome?: "finished" | "continued" | "callee_hangup" | "failed" | "interrupted" | "limit";
+                                detail?: string;
+                            } | null;
                         }[];
                     };
                 };
