@@ -80,6 +80,18 @@ export const calls = pgTable(
     answeredAt: tz('answered_at'),
     endedAt: tz('ended_at'),
     hangupRequestedAt: tz('hangup_requested_at'),
+    // The flow the call runs once answered (its steps as sent to the sidecar), and the saved flow
+    // and version it came from, if any.
+    flow: jsonb('flow').$type<unknown[]>(),
+    flowId: uuid('flow_id'),
+    flowVersion: integer('flow_version'),
+    // What the flow gave: answers by name, who answered (amd), how it ended and at which step.
+    answers: jsonb('answers').$type<Record<string, unknown>>().notNull().default({}),
+    answeredBy: text('answered_by'),
+    flowOutcome: text('flow_outcome'),
+    flowEndedStep: integer('flow_ended_step'),
+    flowEndedStepId: text('flow_ended_step_id'),
+    flowDetail: text('flow_detail'),
   },
   (t) => [
     index('calls_owner_created_idx').on(t.ownerId, t.createdAt.desc(), t.id.desc()),
@@ -114,6 +126,8 @@ export const callEvents = pgTable(
     hangupCauseTxt: text('hangup_cause_txt'),
     dialStatus: text('dial_status'),
     source: text('source').notNull(),
+    // Flow events only: the step and what it gave (FlowEventDetail).
+    flow: jsonb('flow').$type<Record<string, unknown>>(),
     occurredAt: tz('occurred_at').notNull(),
     recordedAt: tz('recorded_at').notNull().defaultNow(),
   },
@@ -283,6 +297,76 @@ export const webhookAttempts = pgTable(
   (t) => [uniqueIndex('webhook_attempts_delivery_attempt_key').on(t.deliveryId, t.attempt)],
 );
 
+/**
+ * Saved flows: a name and an owner; the steps live in versions. A version is immutable; once a call
+ * used it (`used_at`), it cannot be deleted, and archiving the flow only stops new calls using it.
+ */
+export const flows = pgTable(
+  'flows',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    ownerId: uuid('owner_id')
+      .notNull()
+      .references(() => users.id),
+    name: text('name').notNull(),
+    description: text('description'),
+    latestVersion: integer('latest_version').notNull().default(1),
+    archivedAt: tz('archived_at'),
+    createdAt: tz('created_at').notNull().defaultNow(),
+    updatedAt: tz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('flows_owner_created_idx').on(t.ownerId, t.createdAt.desc(), t.id.desc()),
+    index('flows_created_idx').on(t.createdAt.desc(), t.id.desc()),
+    check('flows_name_length', sql`char_length(${t.name}) between 1 and 100`),
+  ],
+);
+
+export const flowVersions = pgTable(
+  'flow_versions',
+  {
+    flowId: uuid('flow_id')
+      .notNull()
+      .references(() => flows.id, { onDelete: 'cascade' }),
+    version: integer('version').notNull(),
+    steps: jsonb('steps').$type<unknown[]>().notNull(),
+    createdBy: uuid('created_by'),
+    createdAt: tz('created_at').notNull().defaultNow(),
+    // Set when the first call used this version: from then on it is kept as it is.
+    usedAt: tz('used_at'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.flowId, t.version] }),
+    check('flow_versions_version_positive', sql`${t.version} >= 1`),
+  ],
+);
+
+/**
+ * Recordings a call's flow made on the PBX, by their ARI stored-recording name. The audio stays on
+ * the PBX; the API streams it through the sidecar that holds it. Deleted (on the PBX first) with the
+ * call's retention.
+ */
+export const callRecordings = pgTable(
+  'call_recordings',
+  {
+    callId: uuid('call_id')
+      .notNull()
+      .references(() => calls.id, { onDelete: 'cascade' }),
+    // The answer's name the recording is stored under (answers[name]).
+    name: text('name').notNull(),
+    // ARI's stored-recording name.
+    recording: text('recording').notNull(),
+    durationMs: integer('duration_ms').notNull(),
+    sidecarId: text('sidecar_id'),
+    format: text('format').notNull().default('wav'),
+    recordedAt: tz('recorded_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.callId, t.name] }),
+    uniqueIndex('call_recordings_recording_key').on(t.recording),
+  ],
+);
+
 export const schema = {
   users,
   calls,
@@ -297,4 +381,7 @@ export const schema = {
   webhookDeliveries,
   webhookAttempts,
   liveStreams,
+  flows,
+  flowVersions,
+  callRecordings,
 };

@@ -44,6 +44,15 @@ function newCall(id: string, createdAt: Date): CallRow {
     answeredAt: null,
     endedAt: null,
     hangupRequestedAt: null,
+    flow: null,
+    flowId: null,
+    flowVersion: null,
+    answers: {},
+    answeredBy: null,
+    flowOutcome: null,
+    flowEndedStep: null,
+    flowEndedStepId: null,
+    flowDetail: null,
   };
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Flow } from './flow.ts';
+import { ANSWERED_BY, FLOW_NAME, Flow, FlowAnswer } from './flow.ts';
 import { CallIdSchema, CONTEXT_PATTERN, EXTENSION_PATTERN } from './ids.ts';
 import { UNAVAILABLE_REASONS } from './reasons.ts';
 import { CallStatusSchema } from './statuses.ts';
@@ -94,3 +94,62 @@ export const SidecarStatus = z.object({
   outbox_depth: z.number().int(),
 });
 export type SidecarStatus = z.infer<typeof SidecarStatus>;
+
+/**
+ * A stored recording's ARI name: `<call id>-<answer name>-<run>`, so a sidecar serves or deletes
+ * only recordings of the call a command names.
+ */
+export const RECORDING_NAME =
+  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-[A-Za-z][A-Za-z0-9_-]{0,63}-[0-9]{1,4}$/;
+export function recordingName(callId: string, answer: string, run: number): string {
+  return `${callId}-${answer}-${run}`;
+}
+export function recordingBelongsTo(callId: string, recording: string): boolean {
+  return RECORDING_NAME.test(recording) && recording.startsWith(`${callId}-`);
+}
+
+/** Ask for a stored recording's audio; the reply is the WAV itself (audio/wav), or 404 problem+json. */
+export const RecordingFileCommand = z.object({
+  call_id: CallIdSchema,
+  recording: z.string().regex(RECORDING_NAME),
+  requested_at: z.iso.datetime({ offset: true }),
+});
+export type RecordingFileCommand = z.infer<typeof RecordingFileCommand>;
+
+/** Delete a call's stored recordings from the PBX; missing ones count as deleted. */
+export const RecordingDeleteCommand = z.object({
+  call_id: CallIdSchema,
+  recordings: z.array(z.string().regex(RECORDING_NAME)).min(1).max(200),
+  requested_at: z.iso.datetime({ offset: true }),
+});
+export type RecordingDeleteCommand = z.infer<typeof RecordingDeleteCommand>;
+
+export const RecordingDeleteReply = z.object({
+  call_id: CallIdSchema,
+  deleted: z.array(z.string()),
+  failed: z.array(z.object({ recording: z.string(), error: z.string().max(500) })),
+});
+export type RecordingDeleteReply = z.infer<typeof RecordingDeleteReply>;
+
+/** A sidecar asks the API to run a `request` step (signed, typ TYP_FLOW_REQUEST). */
+export const FlowRequest = z.object({
+  call_id: CallIdSchema,
+  /** The n-th step run, the step's index in its segment, and its id. */
+  run: z.number().int().min(1),
+  segment: z.number().int().min(0),
+  step: z.number().int().min(0),
+  step_id: z.string().regex(FLOW_NAME).nullable(),
+  answers: z.record(z.string().regex(FLOW_NAME), FlowAnswer),
+  answered_by: z.enum(ANSWERED_BY).nullable(),
+});
+export type FlowRequest = z.infer<typeof FlowRequest>;
+
+/**
+ * The API's answer: the steps the client returned (checked like a call's flow), or why there are
+ * none (the sidecar then goes to the step's on_error, or fails the flow).
+ */
+export const FlowRequestReply = z.discriminatedUnion('outcome', [
+  z.object({ outcome: z.literal('steps'), steps: Flow }),
+  z.object({ outcome: z.literal('error'), detail: z.string().max(500) }),
+]);
+export type FlowRequestReply = z.infer<typeof FlowRequestReply>;

@@ -186,7 +186,12 @@ export const FlowEventDetail = z.strictObject({
     .int()
     .min(1)
     .max(FLOW_LIMITS.maxStepsRun + 1),
-  /** The step's index in the flow, and its id when it has one. */
+  /**
+   * Which list of steps the step is in: 0 is the call's flow, n the steps the n-th `request` step
+   * returned (they replace what was left of the flow).
+   */
+  segment: z.number().int().min(0).max(FLOW_LIMITS.maxStepsRun).default(0),
+  /** The step's index in its segment, and its id when it has one. */
   step: z
     .number()
     .int()
