@@ -56,7 +56,7 @@ export function isChannelAuthError(error: unknown): error is ChannelAuthError {
 
 const encoder = new TextEncoder();
 
-export async function bodyHash(body: string | Uint8Array): Promise<string> {
+async function bodyHash(body: string | Uint8Array): Promise<string> {
   const bytes = typeof body === 'string' ? encoder.encode(body) : body;
   const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
   return base64url.encode(new Uint8Array(digest));
