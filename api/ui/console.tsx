@@ -1,6 +1,7 @@
 import type { Child } from 'hono/jsx';
 import { CALL_STATUSES } from '../shared/contract/index.ts';
 import { STYLE_CSS } from './style.ts';
+import { Table } from './table.tsx';
 
 /**
  * The operator console at /console: server-rendered with hono/jsx, brought to life by one small
@@ -155,25 +156,17 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
                 <button type="submit">Filter</button>
               </div>
             </form>
-            <div class="table-wrap">
-              <table id="calls-table">
-                <caption class="visually-hidden">Calls, newest first; statuses update live</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Call</th>
-                    <th scope="col">Number</th>
-                    <th scope="col">Status</th>
-                    <th scope="col" class="optional">
-                      Reason
-                    </th>
-                    <th scope="col" class="optional">
-                      Created
-                    </th>
-                  </tr>
-                </thead>
-                <tbody />
-              </table>
-            </div>
+            <Table
+              id="calls-table"
+              caption="Calls, newest first; statuses update live"
+              columns={[
+                'Call',
+                'Number',
+                'Status',
+                { label: 'Reason', optional: true },
+                { label: 'Created', optional: true },
+              ]}
+            />
             <p id="calls-empty" class="muted" hidden>
               No calls yet.
             </p>
@@ -205,40 +198,17 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
               </div>
               <dl class="details" id="call-details" />
               <h3>Event log</h3>
-              <div class="table-wrap">
-                <table id="events-table">
-                  <caption class="visually-hidden">What happened to the call, in order</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">#</th>
-                      <th scope="col">Event</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Time</th>
-                      <th scope="col" class="optional">
-                        Details
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody />
-                </table>
-              </div>
+              <Table
+                id="events-table"
+                caption="What happened to the call, in order"
+                columns={['#', 'Event', 'Status', 'Time', { label: 'Details', optional: true }]}
+              />
               <h3>Webhook deliveries</h3>
-              <div class="table-wrap">
-                <table id="webhooks-table">
-                  <caption class="visually-hidden">Status webhooks of this call and their attempts</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Status</th>
-                      <th scope="col">State</th>
-                      <th scope="col">Attempts</th>
-                      <th scope="col" class="optional">
-                        Last result
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody />
-                </table>
-              </div>
+              <Table
+                id="webhooks-table"
+                caption="Status webhooks of this call and their attempts"
+                columns={['Status', 'State', 'Attempts', { label: 'Last result', optional: true }]}
+              />
               <p id="webhooks-empty" class="muted" hidden>
                 This call has no status webhook.
               </p>
@@ -283,20 +253,7 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
                 </button>
               </p>
             </form>
-            <div class="table-wrap">
-              <table id="users-table">
-                <caption class="visually-hidden">Users</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Username</th>
-                    <th scope="col">Role</th>
-                    <th scope="col">Active</th>
-                    <th scope="col">Actions</th>
-                  </tr>
-                </thead>
-                <tbody />
-              </table>
-            </div>
+            <Table id="users-table" caption="Users" columns={['Username', 'Role', 'Active', 'Actions']} />
           </section>
         </main>
         <dialog id="confirm" aria-labelledby="confirm-title" aria-describedby="confirm-text">
