@@ -28,6 +28,20 @@ dialog h2 { font-size: 1.15rem; margin: 0 0 8px; }
 }
 `;
 
+/** A form's last lines: where its error is announced, then its submit button. */
+function FormEnd(props: { errorId: string; submit: string }) {
+  return (
+    <>
+      <p id={props.errorId} class="error" role="alert" hidden />
+      <p>
+        <button type="submit" class="primary">
+          {props.submit}
+        </button>
+      </p>
+    </>
+  );
+}
+
 export function ConsolePage(props: { appName: string; contexts: string[]; defaultContext: string }): Child {
   return (
     <html lang="en">
@@ -74,12 +88,7 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
                 autocomplete="current-password"
                 required
               />
-              <p id="login-error" class="error" role="alert" hidden />
-              <p>
-                <button type="submit" class="primary">
-                  Log in
-                </button>
-              </p>
+              <FormEnd errorId="login-error" submit="Log in" />
             </form>
           </section>
 
@@ -130,12 +139,7 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
                   />
                 </div>
               </div>
-              <p id="originate-error" class="error" role="alert" hidden />
-              <p>
-                <button type="submit" class="primary">
-                  Call
-                </button>
-              </p>
+              <FormEnd errorId="originate-error" submit="Call" />
             </form>
 
             <form id="filter-form" class="row" aria-label="Filter calls">
@@ -246,12 +250,7 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
                   </select>
                 </div>
               </div>
-              <p id="user-error" class="error" role="alert" hidden />
-              <p>
-                <button type="submit" class="primary">
-                  Add user
-                </button>
-              </p>
+              <FormEnd errorId="user-error" submit="Add user" />
             </form>
             <Table id="users-table" caption="Users" columns={['Username', 'Role', 'Active', 'Actions']} />
           </section>
