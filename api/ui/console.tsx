@@ -28,6 +28,22 @@ dialog h2 { font-size: 1.15rem; margin: 0 0 8px; }
 }
 `;
 
+/**
+ * One of the console's views, shown one at a time by the script (`showView('<name>-view')`), which
+ * focuses its heading; `lead` goes above the heading.
+ */
+function View(props: { name: string; title: string; lead?: Child; children?: Child }) {
+  return (
+    <section id={`${props.name}-view`} aria-labelledby={`${props.name}-title`} hidden>
+      {props.lead}
+      <h2 id={`${props.name}-title`} tabindex={-1}>
+        {props.title}
+      </h2>
+      {props.children}
+    </section>
+  );
+}
+
 /** A form's last lines: where its error is announced, then its submit button. */
 function FormEnd(props: { errorId: string; submit: string }) {
   return (
@@ -92,10 +108,7 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
             </form>
           </section>
 
-          <section id="calls-view" aria-labelledby="calls-title" hidden>
-            <h2 id="calls-title" tabindex={-1}>
-              Calls
-            </h2>
+          <View name="calls" title="Calls">
             <form id="originate-form" class="card" aria-labelledby="originate-title" data-can-originate>
               <h3 id="originate-title">Place a call</h3>
               <div class="row">
@@ -179,15 +192,17 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
                 Load more
               </button>
             </p>
-          </section>
+          </View>
 
-          <section id="call-view" aria-labelledby="call-title" hidden>
-            <p>
-              <a href="#/calls">← All calls</a>
-            </p>
-            <h2 id="call-title" tabindex={-1}>
-              Call
-            </h2>
+          <View
+            name="call"
+            title="Call"
+            lead={
+              <p>
+                <a href="#/calls">← All calls</a>
+              </p>
+            }
+          >
             <div id="call-body">
               <p>
                 Status:{' '}
@@ -217,12 +232,9 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
                 This call has no status webhook.
               </p>
             </div>
-          </section>
+          </View>
 
-          <section id="users-view" aria-labelledby="users-title" hidden>
-            <h2 id="users-title" tabindex={-1}>
-              Users
-            </h2>
+          <View name="users" title="Users">
             <form id="user-form" class="card" aria-labelledby="user-form-title">
               <h3 id="user-form-title">Add a user</h3>
               <div class="row">
@@ -253,7 +265,7 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
               <FormEnd errorId="user-error" submit="Add user" />
             </form>
             <Table id="users-table" caption="Users" columns={['Username', 'Role', 'Active', 'Actions']} />
-          </section>
+          </View>
         </main>
         <dialog id="confirm" aria-labelledby="confirm-title" aria-describedby="confirm-text">
           <h2 id="confirm-title">Are you sure?</h2>
