@@ -1,5 +1,6 @@
 import type { Child } from 'hono/jsx';
 import { CALL_STATUSES } from '../shared/contract/index.ts';
+import { PageHead } from './page-head.tsx';
 import { STYLE_CSS } from './style.ts';
 import { Table } from './table.tsx';
 
@@ -61,14 +62,7 @@ function FormEnd(props: { errorId: string; submit: string }) {
 export function ConsolePage(props: { appName: string; contexts: string[]; defaultContext: string }): Child {
   return (
     <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{props.appName} console</title>
-        <link rel="icon" href="data:," />
-        <link rel="stylesheet" href="/console/style.css" />
-        <script src="/console/app.js" defer />
-      </head>
+      <PageHead title={`${props.appName} console`} path="/console" />
       <body>
         <a class="skip" href="#main">
           Skip to content

@@ -1,6 +1,7 @@
 import type { Child } from 'hono/jsx';
 import { docsClient } from './docs.client.ts';
 import { Markdown } from './markdown.tsx';
+import { PageHead } from './page-head.tsx';
 import { pageScript } from './page-script.ts';
 import { STYLE_CSS } from './style.ts';
 import { Table } from './table.tsx';
@@ -270,14 +271,7 @@ export function DocsPage(props: { doc: OpenApiDoc }): Child {
   ];
   return (
     <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{doc.info.title} reference</title>
-        <link rel="icon" href="data:," />
-        <link rel="stylesheet" href="/docs/style.css" />
-        <script src="/docs/app.js" defer />
-      </head>
+      <PageHead title={`${doc.info.title} reference`} path="/docs" />
       <body>
         <a class="skip" href="#main">
           Skip to the reference
