@@ -30,9 +30,9 @@ import type { AppEnv, Services } from './services.ts';
 import { API_EVENTS_PATH } from './shared/contract/index.ts';
 
 /** Request bodies above this answer 413, whether announced by Content-Length or streamed chunked. */
-export const BODY_LIMIT_BYTES = 64 * 1024;
+const BODY_LIMIT_BYTES = 64 * 1024;
 /** Sidecar event batches may be larger than a caller's request. */
-export const EVENT_BATCH_LIMIT_BYTES = 1024 * 1024;
+const EVENT_BATCH_LIMIT_BYTES = 1024 * 1024;
 
 export interface AppOptions {
   /** The services for a request: the same object for every request on Bun, per isolate on Workers. */

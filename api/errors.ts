@@ -84,7 +84,7 @@ export class ApiError extends Error {
   }
 }
 
-export function isApiError(error: unknown): error is ApiError {
+function isApiError(error: unknown): error is ApiError {
   return typeof error === 'object' && error !== null && 'isApiError' in error;
 }
 
@@ -216,7 +216,7 @@ export function toApiError(error: unknown, body?: BodyFacts): { apiError: ApiErr
 }
 
 /** Where in a request a value came from, as field errors name it. */
-export type FieldLocation = 'body' | 'form' | 'query' | 'path' | 'header';
+type FieldLocation = 'body' | 'form' | 'query' | 'path' | 'header';
 
 /** The validator's name for each part of a request (hono's targets), as field errors name it. */
 const LOCATIONS: Record<string, FieldLocation> = {
@@ -238,7 +238,7 @@ function jsonPointer(segments: readonly PropertyKey[]): string {
  * Names a field: `path` (`body.variables.FOO`, `query.cursor`), plus a JSON Pointer into a body or
  * form (`/variables/FOO`; empty for the whole body) or the name of a query, path or header parameter.
  */
-export function fieldAt(
+function fieldAt(
   where: FieldLocation,
   segments: readonly PropertyKey[],
 ): Pick<FieldError, 'path' | 'pointer' | 'parameter'> {
@@ -366,7 +366,7 @@ function valueAt(value: unknown, segments: readonly PropertyKey[]): unknown {
  * missing field reads "is required" and a wrong type names what was sent. An unknown member of a
  * strict object gives one error per member.
  */
-export function fieldErrors(error: ZodError, target: string, input?: unknown): FieldError[] {
+function fieldErrors(error: ZodError, target: string, input?: unknown): FieldError[] {
   const where = LOCATIONS[target] ?? 'body';
   const out: FieldError[] = [];
   for (const issue of error.issues) {

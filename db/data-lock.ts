@@ -170,7 +170,7 @@ function parseOwner(raw: string): LockOwner | null {
 }
 
 /** Whether the process a lock names still runs. */
-export function ownerAlive(owner: LockOwner): boolean {
+function ownerAlive(owner: LockOwner): boolean {
   // Another machine's process (a shared folder) cannot be checked from here: it counts as alive.
   if (owner.host !== hostname()) return true;
   // Our own pid in a lock this process does not hold: a previous process that had the same pid.

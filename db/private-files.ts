@@ -16,7 +16,7 @@ import { dirname, join, resolve } from 'node:path';
  * not depend on the umask of whoever started the process; files written before (by an older version, or
  * by a library that sets its own modes, as PGlite does) are tightened when they are opened.
  */
-export const PRIVATE_DIR_MODE = 0o700;
+const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
 
 const uid = typeof process.getuid === 'function' ? process.getuid() : null;

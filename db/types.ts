@@ -4,7 +4,7 @@ import type { schema } from './schema.ts';
 /** Any drizzle Postgres database over this schema: PGlite, Bun's SQL client or Neon. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
-export type DatabaseKind = 'pglite' | 'postgres' | 'neon';
+type DatabaseKind = 'pglite' | 'postgres' | 'neon';
 
 /** An open database and what it takes to check and close it. */
 export interface Database {

@@ -89,25 +89,6 @@ export function isDeliveryError(error: unknown): error is DeliveryError {
   );
 }
 
-/** Configuration that cannot start a sidecar; the message lists every problem. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  readonly isConfigError = true;
-  readonly issues: string[];
-  constructor(issues: string[]) {
-    super(`invalid sidecar configuration:\n  - ${issues.join('\n  - ')}`);
-    this.issues = issues;
-  }
-}
-
-export function isConfigError(error: unknown): error is ConfigError {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    (error as { isConfigError?: unknown }).isConfigError === true
-  );
-}
-
 /** A short, safe description of any thrown value for logs (never a stack with secrets in it). */
 export function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;

@@ -1,5 +1,5 @@
-import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
-import { ALG, type PublicKeySet, type SigningKey } from '../shared/base/keys.ts';
+import { type JWTPayload, SignJWT } from 'jose';
+import { ALG, type JwtRefusal, type PublicKeySet, type SigningKey, verifyJwt } from '../shared/base/keys.ts';
 
 /** RFC 9068 access tokens: `typ` at+jwt, EdDSA only, kid, iss, aud, exp, jti always present. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
@@ -48,40 +48,30 @@ export class InvalidTokenError extends Error {
   override name = 'InvalidTokenError';
 }
 
-/**
- * Verifies an access token. The algorithm list is pinned to EdDSA, so `alg: none` and HS256 signed
- * with a public key are refused before any key is used; the key is chosen by `kid` only.
- */
+function refusalText(why: JwtRefusal): string {
+  if (why.kind === 'unknown_key') return 'unknown key';
+  if (why.kind === 'expired') return 'token expired';
+  return why.code ? `invalid token (${why.code})` : 'invalid token';
+}
+
+/** Verifies an access token: EdDSA only, the key chosen by `kid` (see verifyJwt). */
 export async function verifyAccessToken(
   token: string,
   options: { keys: PublicKeySet; issuer: string; audience: string; now?: Date },
 ): Promise<AccessClaims> {
-  let payload: JWTPayload;
-  try {
-    const result = await jwtVerify(
-      token,
-      (header) => {
-        const key = header.kid ? options.keys.get(header.kid) : undefined;
-        if (!key) throw new InvalidTokenError('unknown key');
-        return key;
-      },
-      {
-        algorithms: [ALG],
-        issuer: options.issuer,
-        audience: options.audience,
-        typ: ACCESS_TOKEN_TYP,
-        requiredClaims: ['iss', 'aud', 'exp', 'iat', 'jti', 'sub'],
-        clockTolerance: 5,
-        ...(options.now ? { currentDate: options.now } : {}),
-      },
-    );
-    payload = result.payload;
-  } catch (error) {
-    if (error instanceof InvalidTokenError) throw error;
-    if (error instanceof joseErrors.JWTExpired) throw new InvalidTokenError('token expired');
-    if (error instanceof joseErrors.JOSEError) throw new InvalidTokenError(`invalid token (${error.code})`);
-    throw new InvalidTokenError('invalid token');
-  }
+  const payload = await verifyJwt(
+    token,
+    options.keys,
+    {
+      issuer: options.issuer,
+      audience: options.audience,
+      typ: ACCESS_TOKEN_TYP,
+      requiredClaims: ['iss', 'aud', 'exp', 'iat', 'jti', 'sub'],
+      clockTolerance: 5,
+      now: options.now,
+    },
+    (why) => new InvalidTokenError(refusalText(why)),
+  );
   if (typeof payload.ver !== 'number' || typeof payload.sub !== 'string' || typeof payload.jti !== 'string') {
     throw new InvalidTokenError('invalid token claims');
   }

@@ -2,7 +2,7 @@ import { createApp } from '../app.ts';
 import { openApiConfig } from '../routes/openapi.ts';
 
 /** The name the committed document is built with: the default APP_NAME. */
-export const SPEC_APP_NAME = 'Outdial';
+const SPEC_APP_NAME = 'Outdial';
 
 /**
  * The OpenAPI document the app serves at /openapi.json, built from the routes alone: no server,

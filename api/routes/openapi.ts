@@ -42,7 +42,7 @@ export function ignoredFields(shape: z.ZodRawShape, body: object): string[] {
     .map((k) => k.slice(0, 64));
 }
 
-export const FieldErrorSchema = z
+const FieldErrorSchema = z
   .object({
     path: z.string().openapi({ description: 'Where in the request', example: 'body.phone_number' }),
     pointer: z.string().optional().openapi({
@@ -61,7 +61,7 @@ export const FieldErrorSchema = z
   })
   .openapi('FieldError');
 
-export const ProblemSchema = z
+const ProblemSchema = z
   .object({
     type: z
       .string()
@@ -118,9 +118,6 @@ export function errorResponses(...statuses: number[]) {
     out[s] = { description: ERROR_DESCRIPTIONS[s] ?? 'Error', content: problemContent };
   return out;
 }
-
-/** Errors any authenticated route can answer. */
-export const AUTHED_ERRORS = [401, 500] as const;
 
 export const bearerSecurity = [{ bearerAuth: [] as string[] }];
 

@@ -1,6 +1,8 @@
 import type { Child } from 'hono/jsx';
 import { CALL_STATUSES } from '../shared/contract/index.ts';
+import { PageHead } from './page-head.tsx';
 import { STYLE_CSS } from './style.ts';
+import { Table } from './table.tsx';
 
 /**
  * The operator console at /console: server-rendered with hono/jsx, brought to life by one small
@@ -27,17 +29,40 @@ dialog h2 { font-size: 1.15rem; margin: 0 0 8px; }
 }
 `;
 
+/**
+ * One of the console's views, shown one at a time by the script (`showView('<name>-view')`), which
+ * focuses its heading; `lead` goes above the heading.
+ */
+function View(props: { name: string; title: string; lead?: Child; children?: Child }) {
+  return (
+    <section id={`${props.name}-view`} aria-labelledby={`${props.name}-title`} hidden>
+      {props.lead}
+      <h2 id={`${props.name}-title`} tabindex={-1}>
+        {props.title}
+      </h2>
+      {props.children}
+    </section>
+  );
+}
+
+/** A form's last lines: where its error is announced, then its submit button. */
+function FormEnd(props: { errorId: string; submit: string }) {
+  return (
+    <>
+      <p id={props.errorId} class="error" role="alert" hidden />
+      <p>
+        <button type="submit" class="primary">
+          {props.submit}
+        </button>
+      </p>
+    </>
+  );
+}
+
 export function ConsolePage(props: { appName: string; contexts: string[]; defaultContext: string }): Child {
   return (
     <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{props.appName} console</title>
-        <link rel="icon" href="data:," />
-        <link rel="stylesheet" href="/console/style.css" />
-        <script src="/console/app.js" defer />
-      </head>
+      <PageHead title={`${props.appName} console`} path="/console" />
       <body>
         <a class="skip" href="#main">
           Skip to content
@@ -73,19 +98,11 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
                 autocomplete="current-password"
                 required
               />
-              <p id="login-error" class="error" role="alert" hidden />
-              <p>
-                <button type="submit" class="primary">
-                  Log in
-                </button>
-              </p>
+              <FormEnd errorId="login-error" submit="Log in" />
             </form>
           </section>
 
-          <section id="calls-view" aria-labelledby="calls-title" hidden>
-            <h2 id="calls-title" tabindex={-1}>
-              Calls
-            </h2>
+          <View name="calls" title="Calls">
             <form id="originate-form" class="card" aria-labelledby="originate-title" data-can-originate>
               <h3 id="originate-title">Place a call</h3>
               <div class="row">
@@ -129,12 +146,7 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
                   />
                 </div>
               </div>
-              <p id="originate-error" class="error" role="alert" hidden />
-              <p>
-                <button type="submit" class="primary">
-                  Call
-                </button>
-              </p>
+              <FormEnd errorId="originate-error" submit="Call" />
             </form>
 
             <form id="filter-form" class="row" aria-label="Filter calls">
@@ -155,25 +167,17 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
                 <button type="submit">Filter</button>
               </div>
             </form>
-            <div class="table-wrap">
-              <table id="calls-table">
-                <caption class="visually-hidden">Calls, newest first; statuses update live</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Call</th>
-                    <th scope="col">Number</th>
-                    <th scope="col">Status</th>
-                    <th scope="col" class="optional">
-                      Reason
-                    </th>
-                    <th scope="col" class="optional">
-                      Created
-                    </th>
-                  </tr>
-                </thead>
-                <tbody />
-              </table>
-            </div>
+            <Table
+              id="calls-table"
+              caption="Calls, newest first; statuses update live"
+              columns={[
+                'Call',
+                'Number',
+                'Status',
+                { label: 'Reason', optional: true },
+                { label: 'Created', optional: true },
+              ]}
+            />
             <p id="calls-empty" class="muted" hidden>
               No calls yet.
             </p>
@@ -182,15 +186,17 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
                 Load more
               </button>
             </p>
-          </section>
+          </View>
 
-          <section id="call-view" aria-labelledby="call-title" hidden>
-            <p>
-              <a href="#/calls">← All calls</a>
-            </p>
-            <h2 id="call-title" tabindex={-1}>
-              Call
-            </h2>
+          <View
+            name="call"
+            title="Call"
+            lead={
+              <p>
+                <a href="#/calls">← All calls</a>
+              </p>
+            }
+          >
             <div id="call-body">
               <p>
                 Status:{' '}
@@ -205,50 +211,24 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
               </div>
               <dl class="details" id="call-details" />
               <h3>Event log</h3>
-              <div class="table-wrap">
-                <table id="events-table">
-                  <caption class="visually-hidden">What happened to the call, in order</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">#</th>
-                      <th scope="col">Event</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Time</th>
-                      <th scope="col" class="optional">
-                        Details
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody />
-                </table>
-              </div>
+              <Table
+                id="events-table"
+                caption="What happened to the call, in order"
+                columns={['#', 'Event', 'Status', 'Time', { label: 'Details', optional: true }]}
+              />
               <h3>Webhook deliveries</h3>
-              <div class="table-wrap">
-                <table id="webhooks-table">
-                  <caption class="visually-hidden">Status webhooks of this call and their attempts</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Status</th>
-                      <th scope="col">State</th>
-                      <th scope="col">Attempts</th>
-                      <th scope="col" class="optional">
-                        Last result
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody />
-                </table>
-              </div>
+              <Table
+                id="webhooks-table"
+                caption="Status webhooks of this call and their attempts"
+                columns={['Status', 'State', 'Attempts', { label: 'Last result', optional: true }]}
+              />
               <p id="webhooks-empty" class="muted" hidden>
                 This call has no status webhook.
               </p>
             </div>
-          </section>
+          </View>
 
-          <section id="users-view" aria-labelledby="users-title" hidden>
-            <h2 id="users-title" tabindex={-1}>
-              Users
-            </h2>
+          <View name="users" title="Users">
             <form id="user-form" class="card" aria-labelledby="user-form-title">
               <h3 id="user-form-title">Add a user</h3>
               <div class="row">
@@ -276,28 +256,10 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
                   </select>
                 </div>
               </div>
-              <p id="user-error" class="error" role="alert" hidden />
-              <p>
-                <button type="submit" class="primary">
-                  Add user
-                </button>
-              </p>
+              <FormEnd errorId="user-error" submit="Add user" />
             </form>
-            <div class="table-wrap">
-              <table id="users-table">
-                <caption class="visually-hidden">Users</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Username</th>
-                    <th scope="col">Role</th>
-                    <th scope="col">Active</th>
-                    <th scope="col">Actions</th>
-                  </tr>
-                </thead>
-                <tbody />
-              </table>
-            </div>
-          </section>
+            <Table id="users-table" caption="Users" columns={['Username', 'Role', 'Active', 'Actions']} />
+          </View>
         </main>
         <dialog id="confirm" aria-labelledby="confirm-title" aria-describedby="confirm-text">
           <h2 id="confirm-title">Are you sure?</h2>

@@ -1,8 +1,10 @@
 import type { Child } from 'hono/jsx';
 import { docsClient } from './docs.client.ts';
 import { Markdown } from './markdown.tsx';
+import { PageHead } from './page-head.tsx';
 import { pageScript } from './page-script.ts';
 import { STYLE_CSS } from './style.ts';
+import { Table } from './table.tsx';
 
 /**
  * The interactive API reference at /docs: rendered on the server from the OpenAPI document, with
@@ -139,32 +141,19 @@ const slug = (method: string, path: string) =>
 function FieldTable(props: { rows: FieldRow[]; caption: string }) {
   if (props.rows.length === 0) return null;
   return (
-    <div class="table-wrap">
-      <table>
-        <caption class="visually-hidden">{props.caption}</caption>
-        <thead>
-          <tr>
-            <th scope="col">field</th>
-            <th scope="col">type</th>
-            <th scope="col">description</th>
-            <th scope="col">example</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.rows.map((r) => (
-            <tr>
-              <td class="mono">
-                {r.name}
-                {r.required ? <abbr title="required"> *</abbr> : null}
-              </td>
-              <td class="mono small">{r.type}</td>
-              <td>{r.description}</td>
-              <td class="mono small">{r.example}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table caption={props.caption} columns={['field', 'type', 'description', 'example']}>
+      {props.rows.map((r) => (
+        <tr>
+          <td class="mono">
+            {r.name}
+            {r.required ? <abbr title="required"> *</abbr> : null}
+          </td>
+          <td class="mono small">{r.type}</td>
+          <td>{r.description}</td>
+          <td class="mono small">{r.example}</td>
+        </tr>
+      ))}
+    </Table>
   );
 }
 
@@ -211,30 +200,18 @@ function OperationView(props: { doc: OpenApiDoc; method: string; path: string; o
         </>
       ) : null}
       <h4>Responses</h4>
-      <div class="table-wrap">
-        <table>
-          <caption class="visually-hidden">Responses</caption>
-          <thead>
+      <Table caption="Responses" columns={['status', 'meaning', 'body']}>
+        {Object.entries(op.responses ?? {}).map(([status, r]) => {
+          const [type, media] = Object.entries(r.content ?? {})[0] ?? [];
+          return (
             <tr>
-              <th scope="col">status</th>
-              <th scope="col">meaning</th>
-              <th scope="col">body</th>
+              <td class="mono">{status}</td>
+              <td>{r.description}</td>
+              <td class="mono small">{type ? `${type} ${refName(media?.schema) ?? ''}` : '—'}</td>
             </tr>
-          </thead>
-          <tbody>
-            {Object.entries(op.responses ?? {}).map(([status, r]) => {
-              const [type, media] = Object.entries(r.content ?? {})[0] ?? [];
-              return (
-                <tr>
-                  <td class="mono">{status}</td>
-                  <td>{r.description}</td>
-                  <td class="mono small">{type ? `${type} ${refName(media?.schema) ?? ''}` : '—'}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+          );
+        })}
+      </Table>
       <details>
         <summary>Try it</summary>
         <form class="try" data-method={method.toUpperCase()} data-path={path} data-body-type={bodyType}>
@@ -294,14 +271,7 @@ export function DocsPage(props: { doc: OpenApiDoc }): Child {
   ];
   return (
     <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{doc.info.title} reference</title>
-        <link rel="icon" href="data:," />
-        <link rel="stylesheet" href="/docs/style.css" />
-        <script src="/docs/app.js" defer />
-      </head>
+      <PageHead title={`${doc.info.title} reference`} path="/docs" />
       <body>
         <a class="skip" href="#main">
           Skip to the reference

@@ -9,7 +9,7 @@ import { SIGNATURE_HEADER, signWebhook } from './signature.ts';
 import { isWebhookRefused } from './transport.ts';
 
 /** Exponential backoff with full jitter: a random wait up to base·2^(attempt−1), capped. */
-export function backoffMs(
+function backoffMs(
   attempt: number,
   baseMs: number,
   maxMs: number,

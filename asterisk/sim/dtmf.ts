@@ -9,7 +9,7 @@ import { fail, type Reply } from './reply.ts';
 
 const DIGITS = /^[0-9*#A-Da-d]$/;
 
-export interface DtmfTiming {
+interface DtmfTiming {
   /** When the first digit ends, from the start. */
   first: number;
   /** From the end of one digit to the end of the next. */
@@ -23,7 +23,7 @@ export interface DtmfTiming {
  * digit ended. `w` pauses half a second and `W` a second, as in Asterisk; other characters are
  * dropped without taking time (59: `dtmf=Z` answers 204 and nothing comes).
  */
-export const sendDigits = (engine: Engine, from: Channel, digits: string, t: DtmfTiming): number => {
+const sendDigits = (engine: Engine, from: Channel, digits: string, t: DtmfTiming): number => {
   let at = t.first;
   let last = 0;
   for (const c of digits) {

@@ -16,8 +16,6 @@ import { Lifecycle } from './http/lifecycle.ts';
 import { json } from './http/respond.ts';
 import { type AriContext, route } from './http/router.ts';
 
-export type { EventsBeforeReply } from './engine.ts';
-
 export interface SimOptions {
   /** 0 picks a free port. */
   port?: number;

@@ -2,8 +2,6 @@ import { and, eq, lt, sql } from 'drizzle-orm';
 import { idempotencyKeys } from '../schema.ts';
 import type { Db } from '../types.ts';
 
-export type IdempotencyRow = typeof idempotencyKeys.$inferSelect;
-
 export type ClaimResult =
   | { kind: 'claimed' }
   | { kind: 'in_flight' }

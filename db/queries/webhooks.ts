@@ -4,7 +4,6 @@ import type { Db } from '../types.ts';
 import { rowsOf } from './prepared.ts';
 
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
-export type AttemptRow = typeof webhookAttempts.$inferSelect;
 
 /**
  * The endpoint a delivery goes to: its URL's scheme and authority (host and port) as written, in lower

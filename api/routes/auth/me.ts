@@ -5,7 +5,7 @@ import { requireAuth } from '../../middleware/auth.ts';
 import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
 import { presentUser, UserSchema } from '../users/schema.ts';
 
-export const meRoute = createRoute({
+const meRoute = createRoute({
   method: 'get',
   path: '/api/v2/me',
   tags: ['Auth'],

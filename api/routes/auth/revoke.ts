@@ -17,7 +17,7 @@ const RevokeBodySchema = strictBody({
     .openapi({ description: 'Revoke every token you hold, this one included', example: false }),
 }).openapi('RevokeRequest');
 
-export const revokeRoute = createRoute({
+const revokeRoute = createRoute({
   method: 'post',
   path: '/api/v2/token/revoke',
   tags: ['Auth'],

@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { login } from '../../auth/login.ts';
 import { type App, errorResponses } from '../openapi.ts';
 
-export const TokenFormSchema = z
+const TokenFormSchema = z
   .object({
     grant_type: z
       .literal('password')
@@ -29,7 +29,7 @@ export const TokenFormSchema = z
   })
   .openapi('TokenRequest');
 
-export const TokenResponseSchema = z
+const TokenResponseSchema = z
   .object({
     access_token: z.string().openapi({
       description: 'EdDSA-signed JWT; send as `Authorization: Bearer …`',
@@ -40,7 +40,7 @@ export const TokenResponseSchema = z
   })
   .openapi('TokenResponse');
 
-export const tokenRoute = createRoute({
+const tokenRoute = createRoute({
   method: 'post',
   path: '/api/v2/token',
   tags: ['Auth'],

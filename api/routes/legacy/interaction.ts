@@ -10,7 +10,7 @@ import {
 } from '../calls/schema.ts';
 import { type App, bearerSecurity, errorResponses, ignoredFields, RateLimitHeaders } from '../openapi.ts';
 
-export const interactionRoute = createRoute({
+const interactionRoute = createRoute({
   method: 'post',
   path: '/api/v2/interaction/{number}',
   tags: ['Calls'],

@@ -23,8 +23,8 @@ const legacyStatusRoute = <P extends string>(path: P) =>
     },
   });
 
-export const statusRoute = legacyStatusRoute('/api/v2/status/{call_id}');
-export const interactionStatusRoute = legacyStatusRoute('/api/v2/interaction/{call_id}/status');
+const statusRoute = legacyStatusRoute('/api/v2/status/{call_id}');
+const interactionStatusRoute = legacyStatusRoute('/api/v2/interaction/{call_id}/status');
 
 export const registerStatus = (app: App) => {
   for (const route of [statusRoute, interactionStatusRoute]) {

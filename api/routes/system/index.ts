@@ -161,7 +161,7 @@ function pbxCheck(status: SidecarStatus, latency: number): Probed {
     : { status: 'error', latency_ms: latency, error: problems.join('; '), details };
 }
 
-export async function readiness(services: Services) {
+async function readiness(services: Services) {
   let sidecarStatus: SidecarStatus | null = null;
   const [database, sidecar] = await Promise.all([
     probe(async () => {

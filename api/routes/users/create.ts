@@ -7,13 +7,13 @@ import { requireAuth } from '../../middleware/auth.ts';
 import { type App, bearerSecurity, errorResponses, strictBody } from '../openapi.ts';
 import { presentUser, RoleSchema, UserSchema } from './schema.ts';
 
-export const CreateUserBodySchema = strictBody({
+const CreateUserBodySchema = strictBody({
   username: UsernameSchema,
   password: PasswordSchema,
   role: RoleSchema.default('operator'),
 }).openapi('CreateUserRequest');
 
-export const createUserRoute = createRoute({
+const createUserRoute = createRoute({
   method: 'post',
   path: '/api/v2/users',
   tags: ['Users'],

@@ -13,7 +13,7 @@ import {
 } from '../openapi.ts';
 import { presentUser, UserIdParamSchema, UserSchema } from './schema.ts';
 
-export const listUsersRoute = createRoute({
+const listUsersRoute = createRoute({
   method: 'get',
   path: '/api/v2/users',
   tags: ['Users'],
@@ -47,7 +47,7 @@ export const listUsersRoute = createRoute({
   },
 });
 
-export const getUserRoute = createRoute({
+const getUserRoute = createRoute({
   method: 'get',
   path: '/api/v2/users/{user_id}',
   tags: ['Users'],

@@ -7,7 +7,7 @@ import { requireAuth } from '../../middleware/auth.ts';
 import { type App, bearerSecurity, errorResponses, strictBody } from '../openapi.ts';
 import { presentUser, RoleSchema, UserIdParamSchema, UserSchema } from './schema.ts';
 
-export const UpdateUserBodySchema = strictBody({
+const UpdateUserBodySchema = strictBody({
   role: RoleSchema.optional(),
   is_active: z.boolean().optional().openapi({
     description: 'false deactivates the user: logins fail and tokens stop working at once',
@@ -17,7 +17,7 @@ export const UpdateUserBodySchema = strictBody({
   .refine((b) => b.role !== undefined || b.is_active !== undefined, 'give role or is_active')
   .openapi('UpdateUserRequest');
 
-export const updateUserRoute = createRoute({
+const updateUserRoute = createRoute({
   method: 'patch',
   path: '/api/v2/users/{user_id}',
   tags: ['Users'],
@@ -35,13 +35,13 @@ export const updateUserRoute = createRoute({
   },
 });
 
-export const ResetPasswordBodySchema = strictBody({
+const ResetPasswordBodySchema = strictBody({
   password: PasswordSchema.optional().openapi({
     description: 'The new password; omit it to have one generated and returned once',
   }),
 }).openapi('ResetPasswordRequest');
 
-export const resetPasswordRoute = createRoute({
+const resetPasswordRoute = createRoute({
   method: 'post',
   path: '/api/v2/users/{user_id}/password',
   tags: ['Users'],

@@ -7,6 +7,10 @@ import {
   importPKCS8,
   importSPKI,
   type JWK,
+  type JWTPayload,
+  type JWTVerifyOptions,
+  errors as joseErrors,
+  jwtVerify,
 } from 'jose';
 
 /** The only signing algorithm Outdial uses or accepts: Ed25519. */
@@ -123,4 +127,40 @@ export async function createPublicKeySet(jwks: JWK[]): Promise<PublicKeySet> {
     get: (kid) => byKid.get(kid),
     jwks: () => ({ keys: published.map((k) => ({ ...k })) }),
   };
+}
+
+/** Why `verifyJwt` refused a token: no key of the set has its `kid`, it expired, or jose's error code. */
+export type JwtRefusal = { kind: 'unknown_key' } | { kind: 'expired' } | { kind: 'invalid'; code?: string };
+
+class UnknownKey extends Error {}
+
+/**
+ * Verifies a JWT signed by one of `keys`. The algorithm list is pinned to EdDSA, so `alg: none` and
+ * HS256 signed with a public key are refused before any key is used; the key is chosen by `kid` only.
+ * Every refusal is thrown as the error `refuse` makes of it, so each caller words its own.
+ */
+export async function verifyJwt(
+  token: string,
+  keys: PublicKeySet,
+  options: Omit<JWTVerifyOptions, 'algorithms' | 'currentDate'> & { now?: Date | undefined },
+  refuse: (why: JwtRefusal) => Error,
+): Promise<JWTPayload> {
+  const { now, ...checks } = options;
+  try {
+    const result = await jwtVerify(
+      token,
+      (header) => {
+        const key = header.kid ? keys.get(header.kid) : undefined;
+        if (!key) throw new UnknownKey();
+        return key;
+      },
+      { ...checks, algorithms: [ALG], ...(now ? { currentDate: now } : {}) },
+    );
+    return result.payload;
+  } catch (error) {
+    if (error instanceof UnknownKey) throw refuse({ kind: 'unknown_key' });
+    if (error instanceof joseErrors.JWTExpired) throw refuse({ kind: 'expired' });
+    if (error instanceof joseErrors.JOSEError) throw refuse({ kind: 'invalid', code: error.code });
+    throw refuse({ kind: 'invalid' });
+  }
 }

@@ -8,9 +8,9 @@
  * API passes one that writes a failed statement without its SQL and parameters).
  */
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 type Level = Exclude<LogLevel, 'silent'>;
-export type Fields = Record<string, unknown>;
+type Fields = Record<string, unknown>;
 
 export interface Logger {
   debug(msg: string, fields?: Fields): void;
@@ -25,7 +25,7 @@ export interface Logger {
 export type LogSink = (line: string, level: Level) => void;
 
 /** Warnings and errors to stderr, the rest to stdout. */
-export const consoleSink: LogSink = (line, level) => {
+const consoleSink: LogSink = (line, level) => {
   if (level === 'error' || level === 'warn') console.error(line);
   else console.log(line);
 };
@@ -34,7 +34,7 @@ export const consoleSink: LogSink = (line, level) => {
 export const stdoutSink: LogSink = (line) => console.log(line);
 
 /** Writes an error value as a record, or returns null to leave it to the default. */
-export type ErrorFormat = (value: unknown) => Fields | null;
+type ErrorFormat = (value: unknown) => Fields | null;
 
 export interface LoggerOptions {
   level?: LogLevel;

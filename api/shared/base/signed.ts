@@ -11,7 +11,7 @@ import { bearerToken, type ChannelClaims, isChannelAuthError, verifyChannelMessa
  * Each side words a refusal its own way, through `refuse`.
  */
 
-export interface SignedRequest {
+interface SignedRequest {
   claims: ChannelClaims;
   /** The body exactly as signed. */
   body: Uint8Array;
@@ -22,10 +22,10 @@ export interface SignedRequest {
 export type SignedEnv = { Variables: { signed: SignedRequest } };
 
 /** Why a request was refused: no bearer token, or a token that does not hold (`detail` says why). */
-export type SignedRefusal = { kind: 'unsigned' } | { kind: 'invalid'; detail: string };
+type SignedRefusal = { kind: 'unsigned' } | { kind: 'invalid'; detail: string };
 
 /** Whose signature a token may carry: the keys to check it with and the issuer(s) accepted. */
-export type Signer = { keys: PublicKeySet; issuer: string | string[] };
+type Signer = { keys: PublicKeySet; issuer: string | string[] };
 
 export interface SignedOptions<E extends Env = Env> {
   /** The JWT `typ` this endpoint takes (a command token never passes for an event token). */

@@ -1,5 +1,5 @@
-import { base64url, type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
-import { ALG, type PublicKeySet, type SigningKey } from './keys.ts';
+import { base64url, type JWTPayload, SignJWT } from 'jose';
+import { ALG, type JwtRefusal, type PublicKeySet, type SigningKey, verifyJwt } from './keys.ts';
 
 /**
  * Signed channel messages: an EdDSA JWT in `Authorization: Bearer`, bound to one request by the
@@ -54,9 +54,15 @@ export function isChannelAuthError(error: unknown): error is ChannelAuthError {
   return typeof error === 'object' && error !== null && 'isChannelAuthError' in error;
 }
 
+function refusalText(why: JwtRefusal): string {
+  if (why.kind === 'unknown_key') return 'unknown signing key';
+  if (why.kind === 'expired') return 'signature expired';
+  return why.code ? `invalid signature (${why.code})` : 'invalid signature';
+}
+
 const encoder = new TextEncoder();
 
-export async function bodyHash(body: string | Uint8Array): Promise<string> {
+async function bodyHash(body: string | Uint8Array): Promise<string> {
   const bytes = typeof body === 'string' ? encoder.encode(body) : body;
   const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
   return base64url.encode(new Uint8Array(digest));
@@ -86,33 +92,19 @@ export function bearerToken(header: string | null | undefined): string | null {
 }
 
 export async function verifyChannelMessage(token: string, options: VerifyOptions): Promise<ChannelClaims> {
-  let payload: JWTPayload;
-  try {
-    const result = await jwtVerify(
-      token,
-      (header) => {
-        const key = header.kid ? options.keys.get(header.kid) : undefined;
-        if (!key) throw new ChannelAuthError('unknown signing key');
-        return key;
-      },
-      {
-        algorithms: [ALG],
-        issuer: options.issuer,
-        audience: options.audience,
-        typ: options.typ,
-        requiredClaims: ['iss', 'aud', 'exp', 'iat', 'jti'],
-        clockTolerance: options.clockToleranceSeconds ?? 5,
-        ...(options.now ? { currentDate: options.now } : {}),
-      },
-    );
-    payload = result.payload;
-  } catch (error) {
-    if (isChannelAuthError(error)) throw error;
-    if (error instanceof joseErrors.JWTExpired) throw new ChannelAuthError('signature expired');
-    if (error instanceof joseErrors.JOSEError)
-      throw new ChannelAuthError(`invalid signature (${error.code})`);
-    throw new ChannelAuthError('invalid signature');
-  }
+  const payload = await verifyJwt(
+    token,
+    options.keys,
+    {
+      issuer: options.issuer,
+      audience: options.audience,
+      typ: options.typ,
+      requiredClaims: ['iss', 'aud', 'exp', 'iat', 'jti'],
+      clockTolerance: options.clockToleranceSeconds ?? 5,
+      now: options.now,
+    },
+    (why) => new ChannelAuthError(refusalText(why)),
+  );
   const claims = payload as ChannelClaims;
   const maxLife = options.maxLifetimeSeconds ?? 60;
   if (typeof claims.iat !== 'number' || typeof claims.exp !== 'number' || claims.exp - claims.iat > maxLife) {

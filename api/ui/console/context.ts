@@ -39,7 +39,7 @@ export interface Me {
 }
 
 /** An API answer that was not 2xx: its status and problem+json body. */
-export interface HttpError extends Error {
+interface HttpError extends Error {
   readonly status: number;
   readonly body: Json;
 }

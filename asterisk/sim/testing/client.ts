@@ -43,7 +43,7 @@ export const ari = async (
 };
 
 /** Event types whose per-leg order is compared (see compare.ts). */
-export const CORE_TYPES = new Set([
+const CORE_TYPES = new Set([
   'ChannelCreated',
   'ChannelStateChange',
   'Dial',

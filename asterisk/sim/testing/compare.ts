@@ -55,7 +55,7 @@ const normalizeText = (s: string): string =>
 const VOLATILE_KEYS = new Set(['timestamp', 'creationtime', 'startup_time', 'last_reload_time', 'basePath']);
 
 /** Deep copy with times, Local counters and generated ids made comparable. */
-export const normalize = (v: unknown): unknown => {
+const normalize = (v: unknown): unknown => {
   if (typeof v === 'string') return normalizeText(v);
   if (Array.isArray(v)) return v.map(normalize);
   if (v !== null && typeof v === 'object') {
@@ -67,7 +67,7 @@ export const normalize = (v: unknown): unknown => {
 };
 
 /** The keys of an object, recursively, as sorted paths: what "shaped as recorded" means. */
-export const shape = (v: unknown, prefix = ''): string[] => {
+const shape = (v: unknown, prefix = ''): string[] => {
   if (Array.isArray(v)) return [`${prefix}[]`, ...(v.length > 0 ? shape(v[0], `${prefix}[]`) : [])];
   if (v !== null && typeof v === 'object') {
     return Object.entries(v)
@@ -143,7 +143,7 @@ const normalizeDialRace = (seq: string[]): string[] => {
 };
 
 /** Splits a log's events into the compared streams, keyed by socket, call number and leg. */
-export const eventStreams = (log: TraceEntry[]): Streams => {
+const eventStreams = (log: TraceEntry[]): Streams => {
   const streams: Streams = new Map();
   const calls = new Map<string, Map<string, number>>();
   const push = (key: string, item: string) => {

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const TRACES_DIR = join(import.meta.dir, '..', 'traces');
+const TRACES_DIR = join(import.meta.dir, '..', 'traces');
 
 export interface TraceEntry {
   t_ms: number;
