@@ -82,10 +82,14 @@ export async function runGather(ctx: StepContext, step: Gather): Promise<StepRes
   const nextKey = (ms: number) =>
     keys.length > 0 ? Promise.resolve() : ctx.inbox.next((e) => e.type === 'ChannelDtmfReceived', ms);
   let last = '';
+  let barged = false;
   try {
     for (let attempt = 1; attempt <= step.attempts; attempt++) {
       keys.length = 0;
-      if (step.prompt) await playMedia(ctx, step.prompt, { pressed: () => keys.length > 0, next: nextKey });
+      if (step.prompt) {
+        const end = await playMedia(ctx, step.prompt, { pressed: () => keys.length > 0, next: nextKey });
+        barged = end === 'key';
+      }
       let collected: Collected = { digits: '', done: false };
       let pressed = false;
       while (!collected.done) {
@@ -103,7 +107,8 @@ export async function runGather(ctx: StepContext, step: Gather): Promise<StepRes
       }
       last = collected.digits;
       if (collected.digits !== '' && matchesPattern(step.pattern, collected.digits)) {
-        return { answer: { name: step.name, value: collected.digits }, detail: `attempt ${attempt}` };
+        const how = barged ? ', the prompt stopped by the first key' : '';
+        return { answer: { name: step.name, value: collected.digits }, detail: `attempt ${attempt}${how}` };
       }
     }
   } finally {
