@@ -11,10 +11,11 @@ type Record = Extract<FlowStep, { verb: 'record' }>;
 /** How a playback ended: done, failed (missing file, IVR.md 44), no end in time (tone:, 59), or a key (barge-in). */
 export type PlayEnd = 'done' | 'failed' | 'timeout' | 'key';
 
-const quiet = <T>(p: Promise<T>) => {
+/** `p`, with its rejection handled (it is awaited later, or lost a race). */
+function quiet<T>(p: Promise<T>): Promise<T> {
   p.catch(() => undefined);
   return p;
-};
+}
 
 /**
  * Plays `media` and waits for its PlaybackFinished (the playback's own id, chosen here, so an event
