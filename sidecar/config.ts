@@ -11,7 +11,7 @@ import {
   text,
   url,
 } from '../api/shared/base/env.ts';
-import { SIDECAR_ID_PATTERN, SIDECAR_ID_RULE } from '../api/shared/contract/index.ts';
+import { FLOW_LIMITS, SIDECAR_ID_PATTERN, SIDECAR_ID_RULE } from '../api/shared/contract/index.ts';
 
 /** The environment the sidecar reads, with the defaults of the brief; names are the env names. */
 export const SidecarEnv = z.object({
@@ -89,6 +89,12 @@ export interface Tuning {
   flushTimeoutMs: number;
   /** Largest command body accepted. */
   maxCommandBytes: number;
+  /** A flow's limits and waits (sidecar/flow/step.ts, FlowLimits); the first two are FLOW_LIMITS. */
+  flowMaxStepsRun: number;
+  flowMaxMs: number;
+  flowPlaybackTimeoutMs: number;
+  flowRecordMarginMs: number;
+  flowAmdMarginMs: number;
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -115,6 +121,12 @@ export const DEFAULT_TUNING: Tuning = {
   stopDeadlineMs: 10_000,
   flushTimeoutMs: 5_000,
   maxCommandBytes: 64 * 1024,
+  flowMaxStepsRun: FLOW_LIMITS.maxStepsRun,
+  flowMaxMs: FLOW_LIMITS.maxSeconds * 1000,
+  // No prompt runs this long; tone: plays until stopped and a bad scheme never finishes (IVR.md 59).
+  flowPlaybackTimeoutMs: 300_000,
+  flowRecordMarginMs: 5_000,
+  flowAmdMarginMs: 10_000,
 };
 
 export interface SidecarConfig {

@@ -72,6 +72,7 @@ function setup(script: Script, options: { dir?: string; connected?: boolean; que
     },
     breakerState: () => 'closed',
     retryAfterS: () => null,
+    request: async () => ({ status: 404, body: null }),
   };
   const limiter = new RateLimiter({ limit: 100, windowMs: 1000 });
   let notified = 0;
@@ -451,6 +452,7 @@ describe('CallEngine', () => {
           },
           command,
           queueSeq: null,
+          flow: null,
           createdAt: Date.now(),
           updatedAt: Date.now(),
         },

@@ -11,6 +11,9 @@ import { type AriPort, type EngineOptions, sleep } from './engine/options.ts';
 import { QueuePump } from './engine/pump.ts';
 import { Reconciler } from './engine/reconcile.ts';
 import { type AriError, isAriError } from './errors.ts';
+import { FlowAri } from './flow/ari.ts';
+import { AMD_CONTEXT } from './flow/dialplan.ts';
+import { Flows } from './flow/flows.ts';
 import {
   type CallTrack,
   callIdOfChannel,
@@ -40,11 +43,28 @@ export class CallEngine {
   private readonly dialer: Dialer;
   private readonly queue: QueuePump;
   private readonly reconciler: Reconciler;
+  private readonly flows: Flows;
 
   constructor(options: EngineOptions) {
     this.o = options;
     this.book = new CallBook(options);
-    this.reconciler = new Reconciler(options, this.book);
+    const { tuning } = options;
+    this.flows = new Flows({
+      ari: new FlowAri(options.ari),
+      requester:
+        options.flowRequester ?? (async () => ({ outcome: 'error', detail: 'no API to run the request' })),
+      limits: {
+        maxStepsRun: tuning.flowMaxStepsRun,
+        maxMs: tuning.flowMaxMs,
+        playbackTimeoutMs: tuning.flowPlaybackTimeoutMs,
+        recordMarginMs: tuning.flowRecordMarginMs,
+        amdMarginMs: tuning.flowAmdMarginMs,
+      },
+      amdContext: AMD_CONTEXT,
+      commit: (call, events) => this.book.commit(call, events),
+      log: options.log.child({ component: 'flow' }),
+    });
+    this.reconciler = new Reconciler(options, this.book, this.flows);
     this.dialer = new Dialer(options, this.book, () => this.pump());
     this.queue = new QueuePump(options, this.book, (call, origin) => this.dialer.startDial(call, origin));
     this.book.onFreed = () => this.pump();
@@ -86,6 +106,7 @@ export class CallEngine {
       track: newTrack(),
       command,
       queueSeq: null,
+      flow: null,
       createdAt: now,
       updatedAt: now,
     };
@@ -170,8 +191,26 @@ export class CallEngine {
 
   // ───────────────────────── ARI events ─────────────────────────
 
+  /**
+   * A flow sees its call's events too: a hang-up before the channel's own end is written (so the
+   * flow's end comes first in the call's log), StasisStart after the call is answered.
+   */
   handleAriEvent(event: AriEvent, receivedAt: number): void {
     this.o.metrics.ariEvents.inc({ type: event.type });
+    const flowEvent = this.flows.read(event);
+    const flowCall = flowEvent ? this.book.active.get(flowEvent.channelId) : undefined;
+    const startsFlow = flowEvent?.event.type === 'StasisStart';
+    if (flowEvent && flowCall && !startsFlow) this.flows.deliver(flowCall, flowEvent.event);
+    this.applyChannelEvent(event, receivedAt);
+    if (flowEvent && flowCall && startsFlow) this.flows.deliver(flowCall, flowEvent.event);
+  }
+
+  /** Flows running in this process. */
+  flowCount(): number {
+    return this.flows.count();
+  }
+
+  private applyChannelEvent(event: AriEvent, receivedAt: number): void {
     if (!isKnownAriEvent(event)) return;
     if (event.type === 'ApplicationReplaced') {
       this.o.log.error('another client registered our ARI app; this socket gets no more events', {

@@ -51,6 +51,7 @@ function write(store: Store, callId: string, count: number) {
     track: newTrack(),
     command: {} as CallRow['command'],
     queueSeq: null,
+    flow: null,
     createdAt: Date.now(),
     updatedAt: Date.now(),
   };

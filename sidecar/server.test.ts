@@ -38,6 +38,8 @@ const handlers: CommandHandlers = {
   accepting: () => state.accepting,
   originate: async (command) =>
     state.originate ?? { outcome: 'dialing', call_id: command.call_id, channel: 'Local/x;1' },
+  recordingFile: async () => ({ status: 404, contentType: 'application/json', body: null, error: null }),
+  recordingDelete: async (command) => ({ call_id: command.call_id, deleted: command.recordings, failed: [] }),
   hangup: async (command) => {
     if (state.hangupThrows) throw state.hangupThrows;
     return { call_id: command.call_id, outcome: 'hanging_up' };

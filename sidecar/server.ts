@@ -9,17 +9,25 @@ import {
   type HangupReply,
   OriginateCommand,
   type OriginateReply,
+  RecordingDeleteCommand,
+  type RecordingDeleteReply,
+  RecordingFileCommand,
+  recordingBelongsTo,
   SIDECAR_PATHS,
   type SidecarStatus,
   sidecarPrincipal,
   TYP_COMMAND,
 } from '../api/shared/contract/index.ts';
+import type { FileAnswer } from './ari/http.ts';
 import { describeError, isAriError, problem } from './errors.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface CommandHandlers {
   originate(command: OriginateCommand): Promise<OriginateReply>;
   hangup(command: HangupCommand): Promise<HangupReply>;
+  /** A stored recording's audio from ARI (streamed), or ARI's answer when it has none. */
+  recordingFile(command: RecordingFileCommand): Promise<FileAnswer>;
+  recordingDelete(command: RecordingDeleteCommand): Promise<RecordingDeleteReply>;
   status(): Promise<SidecarStatus>;
   readiness(): Promise<{ ready: boolean; checks: Record<string, { ok: boolean; detail?: string }> }>;
   /** False once shutdown began: commands are answered `unavailable`/`shutting_down`. */
@@ -39,7 +47,7 @@ export interface ServerOptions {
   log: Logger;
 }
 
-type Command = 'originate' | 'hangup' | 'status';
+type Command = 'originate' | 'hangup' | 'status' | 'recording_file' | 'recording_delete';
 
 type AppOptions = Omit<ServerOptions, 'host' | 'port'>;
 
@@ -149,6 +157,60 @@ function hangup(ctx: Ctx): Handler<SignedEnv> {
   };
 }
 
+/** The audio of one of the call's recordings, streamed from ARI as audio/wav; 404 problem+json otherwise. */
+function recordingFile(ctx: Ctx): Handler<SignedEnv> {
+  return async (c) => {
+    const parsed = parseCommand(ctx, 'recording_file', c.get('signed').text, RecordingFileCommand);
+    if (!parsed.ok) return parsed.response;
+    const command = parsed.data;
+    const missing = () => {
+      ctx.count('recording_file', 'not_found');
+      return problem('not_found', `the call has no recording ${command.recording}`);
+    };
+    if (!recordingBelongsTo(command.call_id, command.recording)) return missing();
+    let file: FileAnswer;
+    try {
+      file = await ctx.handlers.recordingFile(command);
+    } catch (error) {
+      if (!isAriError(error)) throw error;
+      ctx.count('recording_file', 'unavailable');
+      return problem(
+        'ari_unavailable',
+        'Asterisk could not be asked for the recording; try again',
+        {},
+        {
+          'retry-after': '5',
+        },
+      );
+    }
+    if (file.status === 404) return missing();
+    if (file.status !== 200 || !file.body) {
+      ctx.count('recording_file', 'unavailable');
+      return problem('ari_unavailable', `Asterisk answered ${file.status} for the recording`);
+    }
+    ctx.count('recording_file', 'ok');
+    return new Response(file.body, { status: 200, headers: { 'content-type': 'audio/wav' } });
+  };
+}
+
+/** Deletes stored recordings of the call; a name of another call is reported failed, never sent to ARI. */
+function recordingDelete(ctx: Ctx): Handler<SignedEnv> {
+  return async (c) => {
+    const parsed = parseCommand(ctx, 'recording_delete', c.get('signed').text, RecordingDeleteCommand);
+    if (!parsed.ok) return parsed.response;
+    const command = parsed.data;
+    const foreign = command.recordings.filter((name) => !recordingBelongsTo(command.call_id, name));
+    const own = command.recordings.filter((name) => recordingBelongsTo(command.call_id, name));
+    const reply: RecordingDeleteReply =
+      own.length > 0
+        ? await ctx.handlers.recordingDelete({ ...command, recordings: own })
+        : { call_id: command.call_id, deleted: [], failed: [] };
+    for (const name of foreign) reply.failed.push({ recording: name, error: 'not a recording of this call' });
+    ctx.count('recording_delete', reply.failed.length === 0 ? 'ok' : 'partial');
+    return c.json(reply);
+  };
+}
+
 /**
  * The command endpoint: every command is a signed request (EdDSA JWT bound to method, path and
  * body hash, short-lived, single-use jti) from the API. Nothing runs before the signature holds;
@@ -199,6 +261,8 @@ export function createCommandApp(options: AppOptions) {
   });
   route('POST', SIDECAR_PATHS.originate, 'originate', originate(ctx));
   route('POST', SIDECAR_PATHS.hangup, 'hangup', hangup(ctx));
+  route('POST', SIDECAR_PATHS.recordingFile, 'recording_file', recordingFile(ctx));
+  route('POST', SIDECAR_PATHS.recordingDelete, 'recording_delete', recordingDelete(ctx));
   return app;
 }
 

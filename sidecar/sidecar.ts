@@ -8,6 +8,8 @@ import { AriEventSocket, eventsUrl } from './ari/socket.ts';
 import { redactedConfig, resolveTuning, type SidecarConfig } from './config.ts';
 import { CallEngine } from './engine.ts';
 import { describeError } from './errors.ts';
+import { Recordings } from './flow/recordings.ts';
+import { flowRequester } from './flow/request.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { OutboxSender } from './outbox.ts';
 import { RateLimiter } from './pacing.ts';
@@ -115,7 +117,14 @@ export async function startSidecar(
     log,
     eventsConnected: eventsFlowing,
     onEvents: () => outbox.notify(),
+    flowRequester: flowRequester({
+      key,
+      sidecarId: config.sidecarId,
+      apiUrl: config.apiUrl,
+      apiIssuer: config.apiIssuer,
+    }),
   });
+  const recordings = new Recordings(ari);
   socket = new AriEventSocket({
     url: eventsUrl(config.ariHttpUrl, config.ariApp),
     headers: {
@@ -216,6 +225,8 @@ export async function startSidecar(
       accepting: () => accepting,
       originate: (command) => engine.originate(command),
       hangup: (command) => engine.hangup(command.call_id),
+      recordingFile: (command) => recordings.file(command.recording),
+      recordingDelete: (command) => recordings.delete(command.call_id, command.recordings),
       // The signed status is what the API's readiness reads: it carries a fresh answer from ARI.
       status: async () => {
         await probeAri();

@@ -38,6 +38,7 @@ function call(callId: string, state: CallRow['state'] = 'originating'): CallRow 
     track: newTrack(),
     command: command(callId),
     queueSeq: null,
+    flow: null,
     createdAt: Date.now(),
     updatedAt: Date.now(),
   };

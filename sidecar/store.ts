@@ -1,8 +1,15 @@
 import { Database, type Statement } from 'bun:sqlite';
 import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { CallEvent, CallStatus, OriginateCommand } from '../api/shared/contract/index.ts';
+import type {
+  CallEvent,
+  CallStatus,
+  FlowEventDetail,
+  FlowEventType,
+  OriginateCommand,
+} from '../api/shared/contract/index.ts';
 import { ensurePrivateDir, PRIVATE_FILE_MODE, tightenFile } from '../db/private-files.ts';
+import type { FlowState } from './flow/state.ts';
 import type { CallTrack, MappedEvent } from './mapping.ts';
 
 /**
@@ -32,9 +39,26 @@ export interface CallRow {
   track: CallTrack;
   command: OriginateCommand;
   queueSeq: number | null;
+  /** The flow's progress once it started (null before, and for calls without a flow). */
+  flow: FlowState | null;
   createdAt: number;
   updatedAt: number;
 }
+
+/**
+ * A flow event to append: its status is the call's at that moment (flow events never move it), and
+ * `key` names it within the call (run and type), so that the same event written twice is kept once.
+ */
+export interface FlowEventToWrite {
+  type: FlowEventType;
+  status: CallStatus;
+  occurred_at: string;
+  reason: string | null;
+  flow: FlowEventDetail;
+  key: string;
+}
+
+export type EventToWrite = MappedEvent | FlowEventToWrite;
 
 export interface OutboxRow {
   id: number;
@@ -52,11 +76,13 @@ interface CallRecord {
   track: string;
   command: string;
   queue_seq: number | null;
+  flow: string | null;
   created_at: number;
   updated_at: number;
 }
 
-const SCHEMA_VERSION = 1;
+/** 2: calls.flow. */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS calls (
@@ -68,6 +94,7 @@ CREATE TABLE IF NOT EXISTS calls (
   track TEXT NOT NULL,
   command TEXT NOT NULL,
   queue_seq INTEGER,
+  flow TEXT,
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL
 );
@@ -124,6 +151,7 @@ export class Store {
     queueDepth: Statement<{ n: number }, []>;
     queuePosition: Statement<{ n: number }, [number]>;
     insertOutbox: Statement<unknown, [string, string, number, string, number]>;
+    hasEvent: Statement<{ n: number }, [string]>;
     peekOutbox: Statement<{ id: number; body: string; observed_at: number }, [number]>;
     deleteOutbox: Statement<unknown, [number]>;
     outboxDepth: Statement<{ n: number }, []>;
@@ -150,6 +178,7 @@ export class Store {
       throw new Error(`outbox ${path} has schema ${version}, newer than this sidecar (${SCHEMA_VERSION})`);
     }
     this.db.exec(SCHEMA);
+    if (version === 1) this.db.exec('ALTER TABLE calls ADD COLUMN flow TEXT');
     this.db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     this.q = {
       getCall: this.db.query('SELECT * FROM calls WHERE call_id = ?'),
@@ -157,11 +186,11 @@ export class Store {
         "SELECT * FROM calls WHERE state != 'finished' ORDER BY created_at, call_id",
       ),
       upsertCall: this.db.query(
-        `INSERT INTO calls (call_id, state, status, accepted, seq, track, command, queue_seq, created_at, updated_at)
-         VALUES ($call_id, $state, $status, $accepted, $seq, $track, $command, $queue_seq, $created_at, $updated_at)
+        `INSERT INTO calls (call_id, state, status, accepted, seq, track, command, queue_seq, flow, created_at, updated_at)
+         VALUES ($call_id, $state, $status, $accepted, $seq, $track, $command, $queue_seq, $flow, $created_at, $updated_at)
          ON CONFLICT (call_id) DO UPDATE SET state = excluded.state, status = excluded.status,
            accepted = excluded.accepted, seq = excluded.seq, track = excluded.track,
-           queue_seq = excluded.queue_seq, updated_at = excluded.updated_at`,
+           queue_seq = excluded.queue_seq, flow = excluded.flow, updated_at = excluded.updated_at`,
       ),
       deleteCall: this.db.query('DELETE FROM calls WHERE call_id = ?'),
       nextQueueSeq: this.db.query('SELECT COALESCE(MAX(queue_seq), 0) + 1 AS next FROM calls'),
@@ -172,6 +201,7 @@ export class Store {
       insertOutbox: this.db.query(
         'INSERT OR IGNORE INTO outbox (event_id, call_id, seq, body, observed_at) VALUES (?, ?, ?, ?, ?)',
       ),
+      hasEvent: this.db.query('SELECT COUNT(*) AS n FROM outbox WHERE event_id = ?'),
       peekOutbox: this.db.query('SELECT id, body, observed_at FROM outbox ORDER BY id LIMIT ?'),
       deleteOutbox: this.db.query('DELETE FROM outbox WHERE id = ?'),
       outboxDepth: this.db.query('SELECT COUNT(*) AS n FROM outbox'),
@@ -220,25 +250,46 @@ export class Store {
    * Writes the call as it now is and appends the events its change produced to the outbox, in
    * one transaction. Sequence numbers are assigned here; the call row is updated in place.
    */
-  commit(call: CallRow, mapped: readonly MappedEvent[], observedAt = Date.now()): CallEvent[] {
+  commit(call: CallRow, mapped: readonly EventToWrite[], observedAt = Date.now()): CallEvent[] {
     const written: CallEvent[] = [];
     this.db.transaction(() => {
       for (const m of mapped) {
+        const flow = 'flow' in m ? m : null;
+        // A flow event has its own id (call, run, type): written twice, it is kept once.
+        const eventId = flow
+          ? `${this.sidecarId}:${call.callId}:flow:${flow.key}`
+          : `${this.sidecarId}:${call.callId}:${call.seq + 1}`;
+        if (flow && this.q.hasEvent.get(eventId)!.n > 0) continue;
         call.seq += 1;
-        const event: CallEvent = {
-          event_id: `${this.sidecarId}:${call.callId}:${call.seq}`,
-          call_id: call.callId,
-          seq: call.seq,
-          type: m.type,
-          status: m.status,
-          occurred_at: m.occurred_at,
-          reason: m.reason,
-          hangup_cause: m.hangup_cause,
-          hangup_cause_txt: m.hangup_cause_txt,
-          dial_status: m.dial_status,
-          channel: m.channel,
-          flow: null,
-        };
+        const event: CallEvent = flow
+          ? {
+              event_id: eventId,
+              call_id: call.callId,
+              seq: call.seq,
+              type: flow.type,
+              status: flow.status,
+              occurred_at: flow.occurred_at,
+              reason: flow.reason,
+              hangup_cause: null,
+              hangup_cause_txt: null,
+              dial_status: null,
+              channel: null,
+              flow: flow.flow,
+            }
+          : {
+              event_id: eventId,
+              call_id: call.callId,
+              seq: call.seq,
+              type: (m as MappedEvent).type,
+              status: m.status,
+              occurred_at: m.occurred_at,
+              reason: m.reason,
+              hangup_cause: (m as MappedEvent).hangup_cause,
+              hangup_cause_txt: (m as MappedEvent).hangup_cause_txt,
+              dial_status: (m as MappedEvent).dial_status,
+              channel: (m as MappedEvent).channel,
+              flow: null,
+            };
         this.q.insertOutbox.run(event.event_id, event.call_id, event.seq, JSON.stringify(event), observedAt);
         written.push(event);
       }
@@ -331,6 +382,7 @@ function fromRecord(record: CallRecord): CallRow {
     track: JSON.parse(record.track) as CallTrack,
     command: JSON.parse(record.command) as OriginateCommand,
     queueSeq: record.queue_seq,
+    flow: record.flow ? (JSON.parse(record.flow) as FlowState) : null,
     createdAt: record.created_at,
     updatedAt: record.updated_at,
   };
@@ -346,6 +398,7 @@ function toRecord(call: CallRow): Record<string, string | number | null> {
     track: JSON.stringify(call.track),
     command: JSON.stringify(call.command),
     queue_seq: call.queueSeq,
+    flow: call.flow ? JSON.stringify(call.flow) : null,
     created_at: call.createdAt,
     updated_at: call.updatedAt,
   };

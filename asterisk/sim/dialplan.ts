@@ -198,6 +198,22 @@ export const SIM_DIALPLAN: Dialplan = {
       ['Hangup', ''],
     ),
   ],
+  // The product's own AMD context (asterisk/extensions.conf), as a flow's amd step uses it.
+  'outdial-amd': [
+    ext(
+      's',
+      ['NoOp', 'outdial-amd: ${CHANNEL} answered, running AMD'],
+      [
+        'AMD',
+        '${OUTDIAL_AMD_INITIAL_SILENCE},${OUTDIAL_AMD_GREETING},${OUTDIAL_AMD_AFTER_GREETING_SILENCE},' +
+          '${OUTDIAL_AMD_TOTAL_ANALYSIS_TIME},${OUTDIAL_AMD_MIN_WORD_LENGTH},' +
+          '${OUTDIAL_AMD_BETWEEN_WORDS_SILENCE},${OUTDIAL_AMD_MAX_WORDS},${OUTDIAL_AMD_SILENCE_THRESHOLD}',
+      ],
+      ['NoOp', 'AMD result: ${AMDSTATUS} ${AMDCAUSE}'],
+      ['Stasis', 'contactcenter,amd,${AMDSTATUS},${AMDCAUSE}'],
+      ['Hangup', ''],
+    ),
+  ],
   'ivr-after': [
     ext('s', ['NoOp', 'ivr-after: ${CHANNEL} left Stasis'], ['Playback', 'goodbye'], ['Hangup', '16']),
   ],

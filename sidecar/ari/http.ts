@@ -17,9 +17,10 @@ import { AriError, describeError, isAriError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { expectOk, type Sent } from './answers.ts';
 import { AriChannel, AriChannelList } from './schemas.ts';
-import { AriTransport, type RequestSpec } from './transport.ts';
+import { AriTransport, type FileAnswer, type RequestSpec } from './transport.ts';
 
 export { isAllocationFailedError } from './answers.ts';
+export type { FileAnswer, Sent };
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
@@ -212,16 +213,34 @@ export class AriClient {
     return AriChannelList.parse(expectOk(sent, 'list channels'));
   }
 
-  /** DELETE /channels/{id}: 'gone' when ARI no longer has it (404). */
-  async hangup(id: string): Promise<'hung_up' | 'gone'> {
+  /** DELETE /channels/{id} (with a Q.850 `reason_code`): 'gone' when ARI no longer has it (404). */
+  async hangup(id: string, reasonCode?: number): Promise<'hung_up' | 'gone'> {
+    const query = reasonCode === undefined ? '' : `?reason_code=${reasonCode}`;
     const sent = await this.send({
       method: 'DELETE',
-      path: `/channels/${encodeURIComponent(id)}`,
+      path: `/channels/${encodeURIComponent(id)}${query}`,
       route: '/channels/{channelId}',
     });
     if (sent.status === 404) return 'gone';
     expectOk(sent, 'hangup');
     return 'hung_up';
+  }
+
+  /**
+   * Any other operation (what a flow does after answer: play, record, continue…), through the same
+   * policies; ARI's answer as it came, for the caller to read (see expectOk).
+   */
+  request(spec: Omit<RequestSpec, 'lane' | 'beforeAttempt'>): Promise<Sent> {
+    return this.send(spec);
+  }
+
+  /**
+   * GET of a file (a stored recording's audio): its status, type and body as a stream, so the
+   * audio passes through without being held. Outside the retry and breaker: a download is asked
+   * for by a person, who asks again.
+   */
+  openFile(path: string, route: string): Promise<FileAnswer> {
+    return this.transport.openFile(path, route);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { type TimeoutPolicy, TimeoutStrategy, timeout } from 'cockatiel';
 import { Pool } from 'undici/index.js';
 import { AriError, describeError, isAriError } from '../errors.ts';
@@ -31,6 +32,14 @@ export interface RequestSpec {
   beforeAttempt?: () => Promise<void>;
   /** Default `calls`. */
   lane?: Lane;
+}
+
+/** A file from ARI: the body streams on a 200; otherwise ARI's error answer. */
+export interface FileAnswer {
+  status: number;
+  contentType: string;
+  body: ReadableStream<Uint8Array> | null;
+  error: unknown;
 }
 
 export interface TransportOptions {
@@ -148,6 +157,50 @@ export class AriTransport {
     });
     const text = await response.body.text();
     return { status: response.statusCode, body: parseBody(text) };
+  }
+
+  /** See AriClient.openFile: the request timeout covers the answer's head, not the whole body. */
+  async openFile(path: string, route: string): Promise<FileAnswer> {
+    const { metrics, requestTimeoutMs } = this.options;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), requestTimeoutMs);
+    try {
+      const response = await this.pool.request({
+        method: 'GET',
+        path: `${this.basePath}${path}`,
+        headers: { authorization: this.authorization },
+        signal: controller.signal,
+      });
+      clearTimeout(timer);
+      metrics.ariRequests.inc({ method: 'GET', route, status: String(response.statusCode) });
+      const header = response.headers['content-type'];
+      const contentType = (Array.isArray(header) ? header[0] : header) ?? 'application/octet-stream';
+      if (response.statusCode !== 200) {
+        return {
+          status: response.statusCode,
+          contentType,
+          body: null,
+          error: parseBody(await response.body.text()),
+        };
+      }
+      return {
+        status: 200,
+        contentType,
+        body: Readable.toWeb(response.body) as unknown as ReadableStream<Uint8Array>,
+        error: null,
+      };
+    } catch (error) {
+      clearTimeout(timer);
+      metrics.ariRequests.inc({ method: 'GET', route, status: 'error' });
+      throw new AriError(`ARI unreachable (GET ${route}): ${describeError(error)}`, {
+        kind: controller.signal.aborted ? 'timeout' : 'network',
+        retryable: false,
+        countsForBreaker: false,
+        cause: error,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   stats() {

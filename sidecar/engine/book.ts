@@ -2,7 +2,7 @@ import type { OriginateReply } from '../../api/shared/contract/index.ts';
 import { isTerminal, type UnavailableReason } from '../../api/shared/contract/index.ts';
 import type { AriChannel } from '../ari/schemas.ts';
 import { type CallTrack, type MappedEvent, onSnapshot } from '../mapping.ts';
-import type { CallRow } from '../store.ts';
+import type { CallRow, EventToWrite } from '../store.ts';
 import type { EngineOptions } from './options.ts';
 
 /**
@@ -98,7 +98,7 @@ export class CallBook {
     }
   }
 
-  commit(call: CallRow, events: MappedEvent[], observedAt = Date.now()): void {
+  commit(call: CallRow, events: EventToWrite[], observedAt = Date.now()): void {
     if (call.state !== 'finished') this.active.set(call.callId, call);
     this.o.store.commit(call, events, observedAt);
     if (events.length > 0) this.o.onEvents();

@@ -49,8 +49,9 @@ export class Dialer {
       endpoint: `Local/${command.phone_number}@${config.ariDialContext}`,
       timeoutS: Math.max(1, Math.ceil(command.timeout_ms / 1000)),
       callerId: command.caller_id,
+      // A call with a flow enters our app on answer, whatever the configured style: the flow runs there.
       target:
-        config.ariOriginateStyle === 'stasis'
+        config.ariOriginateStyle === 'stasis' || command.flow
           ? { style: 'stasis', app: config.ariApp, appArgs: command.call_id }
           : {
               style: 'dialplan',

@@ -1,6 +1,7 @@
 import type { Logger } from '../../api/shared/base/log.ts';
 import type { AriClient } from '../ari/http.ts';
 import type { SidecarConfig, Tuning } from '../config.ts';
+import type { FlowRequester } from '../flow/request.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RateLimiter } from '../pacing.ts';
 import type { Store } from '../store.ts';
@@ -8,7 +9,7 @@ import type { Store } from '../store.ts';
 /** What the engine needs of ARI (an AriClient; a fake in unit tests). */
 export type AriPort = Pick<
   AriClient,
-  'originate' | 'getChannel' | 'listChannels' | 'hangup' | 'breakerState' | 'retryAfterS'
+  'originate' | 'getChannel' | 'listChannels' | 'hangup' | 'breakerState' | 'retryAfterS' | 'request'
 >;
 
 export interface EngineOptions {
@@ -23,6 +24,8 @@ export interface EngineOptions {
   eventsConnected: () => boolean;
   /** New rows are in the outbox. */
   onEvents: () => void;
+  /** Runs a flow's `request` step through the API (sidecar/flow/request.ts). */
+  flowRequester?: FlowRequester;
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -1,6 +1,7 @@
 import { ExponentialBackoff, handleAll, type RetryPolicy, retry } from 'cockatiel';
 import { isTerminal } from '../../api/shared/contract/index.ts';
 import { describeError } from '../errors.ts';
+import type { Flows } from '../flow/flows.ts';
 import { onLost, onSnapshot } from '../mapping.ts';
 import type { CallRow } from '../store.ts';
 import type { CallBook } from './book.ts';
@@ -21,6 +22,7 @@ export class Reconciler {
   constructor(
     private readonly o: EngineOptions,
     private readonly book: CallBook,
+    private readonly flows: Flows,
   ) {
     this.resyncPolicy = retry(handleAll, {
       backoff: new ExponentialBackoff({
@@ -100,23 +102,45 @@ export class Reconciler {
     const channels = await this.o.ari.listChannels();
     const present = new Map(channels.map((channel) => [channel.id, channel]));
     const missing: CallRow[] = [];
+    const unstarted: CallRow[] = [];
     for (const call of subjects) {
       if (!book.isCurrent(call)) continue;
       const channel = present.get(call.callId);
       if (!channel) {
         missing.push(call);
-      } else if (!call.accepted) {
+        continue;
+      }
+      if (!call.accepted) {
         book.adopt(call, channel);
       } else {
         // Events missed while the socket was down: the snapshot can only move the status forward.
         const step = onSnapshot(call.track, channel, new Date().toISOString());
         if (step.events.length > 0) book.apply(call, step.track, step.events);
       }
+      // A flow no process runs any more (this one restarted): never leave the callee in silence.
+      if (this.flows.interruptIfOrphaned(call, true, false)) continue;
+      if (call.command.flow && call.flow === null && channel.state === 'Up') unstarted.push(call);
     }
+    if (unstarted.length > 0) await this.settleUnstarted(unstarted);
     if (missing.length === 0) return;
     await sleep(this.o.tuning.reconcileGraceMs);
     const lost = await this.settleMissing(missing);
     this.o.log.info('reconciled', { reason, followed: subjects.length, lost });
+  }
+
+  /**
+   * Calls with a flow whose channel is up but whose flow never started: their StasisStart came
+   * while no socket listened. A second look (it may be on its way), then the flow ends `interrupted`
+   * and the call is hung up.
+   */
+  private async settleUnstarted(calls: CallRow[]): Promise<void> {
+    await sleep(this.o.tuning.reconcileGraceMs);
+    for (const call of calls) {
+      if (!this.book.isCurrent(call) || call.flow !== null) continue;
+      if (this.flows.interruptIfOrphaned(call, true, true)) {
+        this.o.log.warn('flow never started (StasisStart missed); hung up', { call_id: call.callId });
+      }
+    }
   }
 
   /** The second look at calls whose channel was not listed: each one still gone ends lost. */
@@ -134,6 +158,7 @@ export class Reconciler {
         continue;
       }
       const lastStatus = call.track.status;
+      this.flows.interruptIfOrphaned(call, false, false);
       const step = onLost(call.track, new Date().toISOString());
       book.apply(call, step.track, step.events);
       lost += 1;

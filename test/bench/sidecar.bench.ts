@@ -218,6 +218,7 @@ async function benchMapping(seconds: number): Promise<Row[]> {
     hangup: async () => 'gone',
     breakerState: () => 'closed',
     retryAfterS: () => null,
+    request: async () => ({ status: 404, body: null }),
   };
   const config = sidecarConfig({
     sidecarKey: { privateJson: '', publicJson: '', key: null as never },

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigSchema } from '../../api/config.ts';
 import { generateEnv } from '../../api/deploy/generate-env.ts';
+import { findExtension, SIM_DIALPLAN } from '../../asterisk/sim/dialplan.ts';
 import { SidecarEnv } from '../../sidecar/config.ts';
+import { AMD_CONTEXT, AMD_VARIABLES } from '../../sidecar/flow/dialplan.ts';
 import {
   type ConfFile,
   dialplan,
@@ -223,6 +225,17 @@ describe('asterisk/*.conf', () => {
         'Hangup(${HANGUPCAUSE})',
       ]);
     }
+  });
+
+  test('outdial-amd runs AMD() with the OUTDIAL_AMD_* variables and returns to Stasis, as the simulator does', () => {
+    const amd = stepsAt('outdial-amd', 's').map((x) => [x.app, x.args] as const);
+    expect(amd.map(([app]) => app)).toEqual(['NoOp', 'AMD', 'NoOp', 'Stasis', 'Hangup']);
+    expect(amd[1]![1].split(',').map((v) => /^\$\{(OUTDIAL_AMD_[A-Z_]+)\}$/.exec(v)?.[1])).toEqual(
+      AMD_VARIABLES.map(([variable]) => variable),
+    );
+    expect(amd[3]![1]).toBe(`${sidecarSettings.ARI_APP},amd,\${AMDSTATUS},\${AMDCAUSE}`);
+    const simulated = findExtension(SIM_DIALPLAN, AMD_CONTEXT, 's')!;
+    expect(simulated.map(([app, args]) => [app, args])).toEqual(amd.map(([app, args]) => [app, args]));
   });
 
   test('every context, endpoint and Stasis app the dialplan and PJSIP refer to exists', () => {

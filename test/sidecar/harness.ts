@@ -2,10 +2,14 @@ import { createPublicKeySet } from '../../api/shared/base/keys.ts';
 import { bearerToken, verifyChannelMessage } from '../../api/shared/base/signing.ts';
 import {
   API_EVENTS_PATH,
+  API_FLOW_REQUESTS_PATH,
   type CallEvent,
   EventBatch,
   type EventBatchAck,
+  FlowRequest,
+  type FlowRequestReply,
   TYP_EVENTS,
+  TYP_FLOW_REQUEST,
 } from '../../api/shared/contract/index.ts';
 import type { SidecarConfig, Tuning } from '../../sidecar/config.ts';
 import type { KeyPair } from '../harness/channel.ts';
@@ -31,6 +35,10 @@ export interface FakeApi {
   mode: FakeApiMode;
   /** Refuse (422) batches containing an event for which this returns true. */
   poison: ((event: CallEvent) => boolean) | null;
+  /** Flow requests received (signature checked), in order. */
+  flowRequests: FlowRequest[];
+  /** How flow requests are answered: a reply, an HTTP status, or 'hang' (no answer). */
+  onFlowRequest: (request: FlowRequest) => FlowRequestReply | number | 'hang';
   byCall(callId: string): CallEvent[];
   ended(callId: string): CallEvent[];
   waitFor(predicate: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
@@ -59,6 +67,8 @@ export async function startFakeApi(options: {
     refusedSignatures: 0,
     mode: 'ok',
     poison: null,
+    flowRequests: [],
+    onFlowRequest: () => ({ outcome: 'error', detail: 'no steps scripted' }),
     byCall: (callId) => api.events.filter((e) => e.call_id === callId),
     ended: (callId) => api.events.filter((e) => e.call_id === callId && e.type === 'ended'),
     waitFor: (predicate, timeoutMs = 10_000, what = 'condition') => waitFor(predicate, timeoutMs, what),
@@ -75,8 +85,41 @@ export async function startFakeApi(options: {
     },
   };
 
+  async function handleFlowRequest(request: Request): Promise<Response> {
+    const raw = await request.text();
+    const token = bearerToken(request.headers.get('authorization'));
+    try {
+      if (!token) throw new Error('no token');
+      await verifyChannelMessage(token, {
+        keys,
+        issuer: tokenIssuer(token).startsWith('sidecar:') ? tokenIssuer(token) : 'nobody',
+        audience: issuer,
+        typ: TYP_FLOW_REQUEST,
+        method: 'POST',
+        path: API_FLOW_REQUESTS_PATH,
+        body: raw,
+        claimJti: (jti) => {
+          if (seenJti.has(jti)) return false;
+          seenJti.add(jti);
+          return true;
+        },
+      });
+    } catch {
+      api.refusedSignatures += 1;
+      return new Response('{"title":"bad signature"}', { status: 401 });
+    }
+    const parsed = FlowRequest.parse(JSON.parse(raw));
+    api.flowRequests.push(parsed);
+    const answer = api.onFlowRequest(parsed);
+    if (answer === 'hang') return new Promise<Response>(() => {});
+    if (typeof answer === 'number') return new Response('{"title":"scripted"}', { status: answer });
+    return Response.json(answer);
+  }
+
   async function handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
+    if (request.method === 'POST' && url.pathname === API_FLOW_REQUESTS_PATH)
+      return handleFlowRequest(request);
     if (request.method !== 'POST' || url.pathname !== API_EVENTS_PATH)
       return new Response('no', { status: 404 });
     const raw = await request.text();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
+import { Flow } from '../../api/shared/contract/index.ts';
 import { type SimHandle, startAriSimulator } from '../../asterisk/sim/server.ts';
 import { commandSigner, type KeyPair, keyPair, originateCommand } from '../harness/channel.ts';
 import { tempDir, waitFor } from '../harness/util.ts';
@@ -169,6 +170,77 @@ describe('kill -9 and restart', () => {
       expect(await second.proc.exited).toBe(0);
       expect(Date.now() - started).toBeLessThan(10_000);
       expect(second.lines.some((l) => l.includes('"msg":"sidecar stopped"'))).toBe(true);
+    } finally {
+      second.proc.kill('SIGKILL');
+    }
+  }, 40_000);
+});
+
+describe('kill -9 during a flow', () => {
+  test('the flow ends interrupted (flow_interrupted), the channel is hung up, no answer is reported twice', async () => {
+    const env = {
+      SIDECAR_ID: 'flowkill',
+      SIDECAR_PORT: '0',
+      SIDECAR_PRIVATE_KEY: sidecarKey.privateJson,
+      API_URL: api.url,
+      API_PUBLIC_KEYS: apiKey.publicJson,
+      ARI_HTTP_URL: `${sim.url}/ari`,
+      ARI_DIAL_CONTEXT: 'sim-callee',
+      ARI_APP: 'contactcenter',
+      RECONCILE_INTERVAL_MS: '1000',
+      DATA_DIR: dir.path,
+      LOG_LEVEL: 'info',
+    };
+    const first = spawnSidecar(env);
+    let url = await first.url;
+    const signer = commandSigner(() => url, 'flowkill', apiKey.key);
+    await waitFor(() => first.lines.some((l) => l.includes('ARI events socket open')), 5000, 'socket open');
+    // The silent callee (+1555776…) stays 6 s here; the gather waits far longer.
+    const commands = Array.from({ length: 3 }, () =>
+      originateCommand('+15557769', {
+        flow: Flow.parse([
+          { verb: 'set', name: 'before', value: 'kill' },
+          { id: 'wait', verb: 'gather', name: 'digits', timeout_ms: 30_000 },
+          { verb: 'set', name: 'after', value: 'never' },
+        ]),
+      }),
+    );
+    for (const c of commands) expect((await signer.originate(c)).status).toBe(200);
+    const inGather = (id: string) =>
+      api.byCall(id).some((e) => e.type === 'step_started' && e.flow?.verb === 'gather');
+    await api.waitFor(() => commands.every((c) => inGather(c.call_id)), 10_000, 'every flow in its gather');
+    first.proc.kill('SIGKILL');
+    await first.proc.exited;
+
+    const second = spawnSidecar(env);
+    url = await second.url;
+    try {
+      await api.waitFor(
+        () => commands.every((c) => api.ended(c.call_id).length > 0),
+        15_000,
+        'every call ended',
+      );
+      for (const c of commands) {
+        const events = api.byCall(c.call_id);
+        expect(
+          expectWellFormedCall(events.filter((e) => e.flow === null).map((e, i) => ({ ...e, seq: i + 1 }))),
+        ).toBeNull();
+        const ends = events.filter((e) => e.type === 'flow_ended');
+        expect(ends).toHaveLength(1);
+        expect(ends[0]).toMatchObject({
+          reason: 'flow_interrupted',
+          flow: { outcome: 'interrupted', step_id: 'wait' },
+        });
+        const answers = events.filter((e) => e.flow?.answer).map((e) => e.flow!.answer!.name);
+        expect(answers).toEqual(['before']);
+        const gather = events.filter((e) => e.type === 'step_finished' && e.flow?.verb === 'gather');
+        expect(gather).toHaveLength(1);
+        // Hung up by the sidecar long before the callee's own 6 s: our DELETE, a normal clearing.
+        expect(api.ended(c.call_id)[0]).toMatchObject({ status: 'completed', hangup_cause: 16 });
+        expect(events.findIndex((e) => e.type === 'flow_ended')).toBeLessThan(
+          events.findIndex((e) => e.type === 'ended'),
+        );
+      }
     } finally {
       second.proc.kill('SIGKILL');
     }

@@ -17,6 +17,7 @@ export const CALL_REASONS = [
   'lost',
   'hangup_requested',
   'invalid_request',
+  'flow_interrupted',
   'unknown',
 ] as const;
 export type CallReason = (typeof CALL_REASONS)[number];
@@ -34,6 +35,7 @@ const REASON_TEXT: Partial<Record<CallReason, string>> = {
   lost: 'The call was lost when the PBX restarted or disconnected',
   hangup_requested: 'Hung up through the API',
   invalid_request: 'The PBX refused the originate request',
+  flow_interrupted: 'The sidecar restarted while the call ran its flow, which was ended',
   unknown: 'The call failed',
 };
 
