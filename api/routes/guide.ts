@@ -185,6 +185,11 @@ there as JSON:
 {"type":"call.status","event_id":"1042","occurred_at":"…","call":{…the call…},"event":{…the event…}}
 \`\`\`
 
+A call with a flow also reports its steps when \`status_callback_events\` lists flow event types
+(\`step_started\`, \`step_finished\`, \`flow_ended\`): each such event is POSTed with \`"type":"call.flow"\`,
+the same shape, and the step in \`event.flow\` (for step_finished, the answer it gave). They are never
+sent unless listed.
+
 Deliveries of one call go in order. A 2xx answer ends a delivery; anything else (a timeout, a 5xx, a
 redirect, which is never followed) is retried with exponential backoff and full jitter
 (\`WEBHOOK_RETRY_BASE_MS\`, capped at \`WEBHOOK_RETRY_MAX_MS\`) up to \`WEBHOOK_MAX_ATTEMPTS\` attempts and

@@ -10,11 +10,26 @@ import {
   API_EVENTS_PATH,
   EventBatch,
   EventBatchAck,
+  FLOW_EVENT_TYPES,
   sidecarIdOf,
   sidecarPrincipal,
   TYP_EVENTS,
 } from '../../shared/contract/index.ts';
 import { type App, errorResponses } from '../openapi.ts';
+
+const isFlowEventType = (type: string) => (FLOW_EVENT_TYPES as readonly string[]).includes(type);
+
+/** A flow event carries its step (`flow`); a milestone carries none. */
+function flowDetailMismatches(batch: EventBatch) {
+  return batch.events.flatMap((e, i) => {
+    const flow = isFlowEventType(e.type);
+    if (flow === (e.flow !== null)) return [];
+    const message = flow
+      ? `a ${e.type} event needs its flow detail`
+      : `a ${e.type} event carries no flow detail`;
+    return [{ path: `body.events.${i}.flow`, message, code: flow ? 'required' : 'unexpected' }];
+  });
+}
 
 export const sidecarEventsRoute = createRoute({
   method: 'post',
@@ -97,13 +112,20 @@ export const registerSidecarEvents = (app: App) => {
         errors: [{ path: 'body.sidecar_id', message: 'does not match the signer', code: 'mismatch' }],
       });
     }
+    const mismatched = flowDetailMismatches(batch);
+    if (mismatched.length > 0) {
+      throw new ApiError('validation_error', `${mismatched[0]!.path}: ${mismatched[0]!.message}`, {
+        errors: mismatched,
+      });
+    }
     const applied = await recordEvents(
       services,
       batch.events.map((e) => ({
         eventId: e.event_id,
         callId: e.call_id,
         type: e.type,
-        status: e.status,
+        // A flow event leaves the status as it is, whatever the sidecar thought it was.
+        ...(isFlowEventType(e.type) ? { flow: e.flow } : { status: e.status }),
         occurredAt: new Date(e.occurred_at),
         reason: e.reason,
         hangupCause: e.hangup_cause,
