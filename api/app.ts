@@ -13,6 +13,7 @@ import { registerCallEvents } from './routes/calls/events.ts';
 import { registerGetCall } from './routes/calls/get.ts';
 import { registerHangupCall } from './routes/calls/hangup.ts';
 import { registerListCalls } from './routes/calls/list.ts';
+import { registerCallRecordings } from './routes/calls/recordings.ts';
 import { registerCallWebhooks } from './routes/calls/webhooks.ts';
 import { registerInteraction } from './routes/legacy/interaction.ts';
 import { registerStatus } from './routes/legacy/status.ts';
@@ -108,6 +109,7 @@ export function createApp(options: AppOptions): App {
   registerHangupCall(app);
   registerCallEvents(app);
   registerCallWebhooks(app);
+  registerCallRecordings(app);
   registerLiveStream(app);
   registerInteraction(app);
   registerStatus(app);
