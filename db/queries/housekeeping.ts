@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { TERMINAL_STATUSES } from '../../api/shared/contract/index.ts';
 import type { Db } from '../types.ts';
 import { rowsOf } from './prepared.ts';
+import { recordingOfEvent } from './recordings.ts';
 
 export interface HousekeepingOptions {
   /** Finished calls created longer ago than this are deleted, with their events and webhook records. */
@@ -36,7 +37,7 @@ const terminal = sql.join(
 /** Whether the call (`calls.id`) has recordings on the PBX: listed, or reported by its flow. */
 const hasRecordings = sql`(exists (select 1 from call_recordings r where r.call_id = calls.id)
   or exists (select 1 from call_events e where e.call_id = calls.id and e.type = 'step_finished'
-    and e.flow->'answer'->'value'->>'recording' is not null))`;
+    and ${recordingOfEvent('e')} is not null))`;
 
 /** Finished calls past their retention whose recordings must be deleted from the PBX first. */
 export async function expiredCallsWithRecordings(

@@ -5,6 +5,15 @@ import { rowsOf } from './prepared.ts';
 
 export type CallRecordingRow = typeof callRecordings.$inferSelect;
 
+/**
+ * The recording a step_finished event of alias `e` reported, in SQL. Some drivers store a jsonb value
+ * as a JSON string holding the document (bun's client does): such a value is unwrapped first.
+ */
+export function recordingOfEvent(alias: string) {
+  const flow = sql.raw(`${alias}.flow`);
+  return sql`(case jsonb_typeof(${flow}) when 'string' then (${flow} #>> '{}')::jsonb else ${flow} end)->'answer'->'value'->>'recording'`;
+}
+
 /** A call's recordings, by answer name. */
 export async function listCallRecordings(db: Db, callId: string): Promise<CallRecordingRow[]> {
   return db
@@ -42,10 +51,10 @@ export async function recordingsOfCalls(
   );
   const rows = rowsOf<{ call_id: string; recording: string; sidecar_id: string | null }>(
     await db.execute(sql`
-      select e.call_id, e.flow->'answer'->'value'->>'recording' as recording, c.sidecar_id
+      select e.call_id, ${recordingOfEvent('e')} as recording, c.sidecar_id
         from call_events e join calls c on c.id = e.call_id
        where e.call_id in (${ids}) and e.type = 'step_finished'
-         and e.flow->'answer'->'value'->>'recording' is not null
+         and ${recordingOfEvent('e')} is not null
       union
       select r.call_id, r.recording, coalesce(r.sidecar_id, c.sidecar_id)
         from call_recordings r join calls c on c.id = r.call_id

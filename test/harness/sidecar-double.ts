@@ -60,7 +60,7 @@ export interface SidecarDouble {
   /** The dialed_at of each `dialing` reply, by call id. */
   dialedAt: Map<string, string>;
   /** Stored recordings it serves, by ARI name (as the PBX beside a real sidecar holds them). */
-  recordings: Map<string, Uint8Array>;
+  recordings: Map<string, Uint8Array<ArrayBuffer>>;
   recordingFiles: ReceivedCommand<RecordingFileCommand>[];
   recordingDeletes: ReceivedCommand<RecordingDeleteCommand>[];
   /**
@@ -312,16 +312,7 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
         if (double.recordingBehaviour === 'refuse') return new Response('', { status: 503 });
         const audio = double.recordings.get(body.recording);
         if (!audio) return problem(404, 'no such recording');
-        // Streamed in small chunks, as the sidecar passes on what ARI sends.
-        let offset = 0;
-        const stream = new ReadableStream<Uint8Array>({
-          pull(controller) {
-            if (offset >= audio.length) return controller.close();
-            controller.enqueue(audio.slice(offset, offset + 4096));
-            offset += 4096;
-          },
-        });
-        return new Response(stream, {
+        return new Response(audio, {
           headers: { 'Content-Type': 'audio/wav', 'Content-Length': String(audio.length) },
         });
       }

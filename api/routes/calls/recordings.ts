@@ -146,6 +146,6 @@ export const registerCallRecordings = (app: App) => {
     };
     if (audio.contentLength !== null) headers['Content-Length'] = String(audio.contentLength);
     // The body is passed through as it streams, never held whole.
-    return new Response(audio.body, { status: 200, headers }) as never;
+    return c.body(audio.body, 200, headers) as never;
   });
 };
