@@ -21,6 +21,7 @@ import { registerLiveStream } from './routes/live/stream.ts';
 import { routeIndex } from './routes/methods.ts';
 import { type App, createOpenApiApp, openApiConfig } from './routes/openapi.ts';
 import { registerSidecarEvents } from './routes/sidecar/events.ts';
+import { registerFlowRequests } from './routes/sidecar/flow-requests.ts';
 import { registerConsole } from './routes/system/console.ts';
 import { registerDocs } from './routes/system/docs.ts';
 import { registerSystem } from './routes/system/index.ts';
@@ -117,6 +118,7 @@ export function createApp(options: AppOptions): App {
   registerListUsers(app);
   registerUpdateUser(app);
   registerSidecarEvents(app);
+  registerFlowRequests(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',

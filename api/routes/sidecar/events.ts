@@ -1,11 +1,7 @@
 import { createRoute, type z } from '@hono/zod-openapi';
-import { createMiddleware } from 'hono/factory';
-import { decodeJwt } from 'jose';
-import { claimJti, touchSidecar } from '../../../db/queries/misc.ts';
+import { touchSidecar } from '../../../db/queries/misc.ts';
 import { recordEvents } from '../../calls/record.ts';
-import { ApiError, malformedBody, unsupportedMediaType, validationError } from '../../errors.ts';
-import type { AppEnv } from '../../services.ts';
-import { signedRequest } from '../../shared/base/signed.ts';
+import { ApiError, malformedBody, validationError } from '../../errors.ts';
 import {
   API_EVENTS_PATH,
   EventBatch,
@@ -16,6 +12,7 @@ import {
   TYP_EVENTS,
 } from '../../shared/contract/index.ts';
 import { type App, errorResponses } from '../openapi.ts';
+import { jsonOnly, signedBySidecar } from './signed.ts';
 
 const isFlowEventType = (type: string) => (FLOW_EVENT_TYPES as readonly string[]).includes(type);
 
@@ -53,42 +50,7 @@ export const sidecarEventsRoute = createRoute({
   },
 });
 
-/** Verifies the batch signature against the raw bytes before anything is parsed or applied. */
-const signedBatch = signedRequest<AppEnv>({
-  typ: TYP_EVENTS,
-  audience: (c) => c.get('services').config.JWT_ISSUER,
-  // The signer is the sidecar the token's issuer names, with the keys it is known by.
-  signer: async (c, token) => {
-    let issuer: string | undefined;
-    try {
-      issuer = decodeJwt(token).iss;
-    } catch {
-      return 'The signature is not a JWT';
-    }
-    const sidecarId = issuer ? sidecarIdOf(issuer) : null;
-    const keys = sidecarId ? await c.get('services').sidecarKeys(sidecarId) : null;
-    return keys && issuer ? { keys, issuer } : 'Unknown sidecar';
-  },
-  claimJti: (c) => {
-    const { db } = c.get('services');
-    return (jti, expiresAt) => claimJti(db, jti, expiresAt);
-  },
-  refuse: (_c, refusal) => {
-    throw new ApiError(
-      'invalid_signature',
-      refusal.kind === 'unsigned' ? 'A signed batch is required' : refusal.detail,
-    );
-  },
-});
-
-/** Only JSON is taken; checked before the body is read. */
-const jsonOnly = createMiddleware<AppEnv>(async (c, next) => {
-  const contentType = c.req.header('content-type') ?? '';
-  if (!/^application\/json\s*(;|$)/i.test(contentType)) {
-    throw unsupportedMediaType(['application/json'], c.req.header('content-type'));
-  }
-  await next();
-});
+const signedBatch = signedBySidecar(TYP_EVENTS);
 
 // The body is verified as raw bytes before it is parsed, so the route is documented through the
 // registry but handled without zod-openapi's body validator.
