@@ -176,7 +176,10 @@ export const FlowSummarySchema = z
         id: z.string().nullable().openapi({ description: 'The step’s id, if it has one', example: 'bye' }),
       })
       .nullable()
-      .openapi({ description: 'The step the flow was in when it ended; null while it runs' }),
+      .openapi({
+        description: 'The step the flow was in when it ended; null while it runs',
+        example: { index: 4, id: 'bye' },
+      }),
     detail: z
       .string()
       .nullable()
@@ -197,15 +200,24 @@ export const FlowEventDetailSchema = z
       .enum(FLOW_VERBS as [FlowVerb, ...FlowVerb[]])
       .openapi({ description: 'The step’s verb', example: 'gather' }),
     answer: z
-      .object({ name: z.string(), value: FlowAnswerSchema })
+      .object({
+        name: z.string().openapi({ description: 'The answer’s name', example: 'choice' }),
+        value: FlowAnswerSchema,
+      })
       .optional()
       .openapi({ description: 'step_finished of a gather, record or set: the answer it gave' }),
     answered_by: z
       .enum(ANSWERED_BY)
       .optional()
-      .openapi({ description: 'step_finished of an amd step: who answered' }),
-    outcome: z.enum(FLOW_OUTCOMES).optional().openapi({ description: 'flow_ended only: how the flow ended' }),
-    detail: z.string().optional().openapi({ description: 'Why a step failed or the flow ended as it did' }),
+      .openapi({ description: 'step_finished of an amd step: who answered', example: 'human' }),
+    outcome: z
+      .enum(FLOW_OUTCOMES)
+      .optional()
+      .openapi({ description: 'flow_ended only: how the flow ended', example: 'finished' }),
+    detail: z.string().optional().openapi({
+      description: 'Why a step failed or the flow ended as it did',
+      example: 'no input after 2 attempts',
+    }),
   })
   .openapi('FlowEventDetail');
 

@@ -3203,7 +3203,13 @@ export interface components {
              * @enum {string|null}
              */
             outcome: "finished" | "continued" | "callee_hangup" | "failed" | "interrupted" | "limit" | null;
-            /** @description The step the flow was in when it ended; null while it runs */
+            /**
+             * @description The step the flow was in when it ended; null while it runs
+             * @example {
+             *       "index": 4,
+             *       "id": "bye"
+             *     }
+             */
             ended_at_step: {
                 /**
                  * @description The step’s position in its list, from 0
@@ -3326,20 +3332,29 @@ export interface components {
             verb: "play" | "gather" | "record" | "branch" | "goto" | "set" | "continue" | "hangup" | "amd" | "request";
             /** @description step_finished of a gather, record or set: the answer it gave */
             answer?: {
+                /**
+                 * @description The answer’s name
+                 * @example choice
+                 */
                 name: string;
                 value: components["schemas"]["FlowAnswer"];
             };
             /**
              * @description step_finished of an amd step: who answered
+             * @example human
              * @enum {string}
              */
             answered_by?: "human" | "machine" | "unknown";
             /**
              * @description flow_ended only: how the flow ended
+             * @example finished
              * @enum {string}
              */
             outcome?: "finished" | "continued" | "callee_hangup" | "failed" | "interrupted" | "limit";
-            /** @description Why a step failed or the flow ended as it did */
+            /**
+             * @description Why a step failed or the flow ended as it did
+             * @example no input after 2 attempts
+             */
             detail?: string;
         } | null;
         CallWebhooks: {
@@ -3446,6 +3461,7 @@ export interface components {
              * @example 5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b
              */
             call_id: string;
+            /** @description One per answer name, oldest first */
             recordings: components["schemas"]["Recording"][];
         };
         Recording: {

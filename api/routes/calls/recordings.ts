@@ -53,7 +53,9 @@ export const callRecordingsRoute = createRoute({
               call_id: z
                 .uuid()
                 .openapi({ description: 'The call id', example: '5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b' }),
-              recordings: z.array(RecordingSchema),
+              recordings: z
+                .array(RecordingSchema)
+                .openapi({ description: 'One per answer name, oldest first' }),
             })
             .openapi('RecordingList'),
         },
