@@ -13,6 +13,7 @@ import { registerCallEvents } from './routes/calls/events.ts';
 import { registerGetCall } from './routes/calls/get.ts';
 import { registerHangupCall } from './routes/calls/hangup.ts';
 import { registerListCalls } from './routes/calls/list.ts';
+import { registerCallRecordings } from './routes/calls/recordings.ts';
 import { registerCallWebhooks } from './routes/calls/webhooks.ts';
 import { registerInteraction } from './routes/legacy/interaction.ts';
 import { registerStatus } from './routes/legacy/status.ts';
@@ -20,6 +21,7 @@ import { registerLiveStream } from './routes/live/stream.ts';
 import { routeIndex } from './routes/methods.ts';
 import { type App, createOpenApiApp, openApiConfig } from './routes/openapi.ts';
 import { registerSidecarEvents } from './routes/sidecar/events.ts';
+import { registerFlowRequests } from './routes/sidecar/flow-requests.ts';
 import { registerConsole } from './routes/system/console.ts';
 import { registerDocs } from './routes/system/docs.ts';
 import { registerSystem } from './routes/system/index.ts';
@@ -108,6 +110,7 @@ export function createApp(options: AppOptions): App {
   registerHangupCall(app);
   registerCallEvents(app);
   registerCallWebhooks(app);
+  registerCallRecordings(app);
   registerLiveStream(app);
   registerInteraction(app);
   registerStatus(app);
@@ -115,6 +118,7 @@ export function createApp(options: AppOptions): App {
   registerListUsers(app);
   registerUpdateUser(app);
   registerSidecarEvents(app);
+  registerFlowRequests(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',

@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   not_found: { status: 404, title: 'Not found' },
   call_not_found: { status: 404, title: 'Call not found' },
   user_not_found: { status: 404, title: 'User not found' },
+  recording_not_found: { status: 404, title: 'Recording not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   call_already_ended: { status: 409, title: 'Call already ended' },
   idempotency_in_flight: { status: 409, title: 'Request with this Idempotency-Key is in progress' },

@@ -1,6 +1,13 @@
 import type { CallEventRow, CallRow } from '../../db/queries/calls.ts';
-import { isTerminal, reasonText, UNCOMPLETED_STATUSES } from '../shared/contract/index.ts';
-import type { CallBody, OriginateResponse } from './bodies.ts';
+import {
+  type AnsweredBy,
+  type FlowEventDetail,
+  type FlowOutcome,
+  isTerminal,
+  reasonText,
+  UNCOMPLETED_STATUSES,
+} from '../shared/contract/index.ts';
+import type { CallBody, LegacyCallBody, OriginateResponse } from './bodies.ts';
 
 function failureReason(call: CallRow): string | null {
   if (!(UNCOMPLETED_STATUSES as readonly string[]).includes(call.status)) return null;
@@ -12,7 +19,8 @@ function failureReason(call: CallRow): string | null {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export function presentCall(call: CallRow): CallBody {
+/** A call as the replaced service's status routes show it (their contract, unchanged). */
+export function presentLegacyCall(call: CallRow): LegacyCallBody {
   const duration =
     call.answeredAt && call.endedAt
       ? Math.max(0, (call.endedAt.getTime() - call.answeredAt.getTime()) / 1000)
@@ -49,6 +57,25 @@ export function presentCall(call: CallRow): CallBody {
   };
 }
 
+/** A call with what its flow gave: answers, who answered, and how the flow ended. */
+export function presentCall(call: CallRow): CallBody {
+  return {
+    ...presentLegacyCall(call),
+    answers: (call.answers ?? {}) as CallBody['answers'],
+    answered_by: (call.answeredBy as AnsweredBy | null) ?? null,
+    flow: call.flow
+      ? {
+          flow_id: call.flowId,
+          flow_version: call.flowVersion,
+          outcome: (call.flowOutcome as FlowOutcome | null) ?? null,
+          ended_at_step:
+            call.flowEndedStep === null ? null : { index: call.flowEndedStep, id: call.flowEndedStepId },
+          detail: call.flowDetail,
+        }
+      : null,
+  };
+}
+
 export function presentOriginate(outcome: {
   call: CallRow;
   success: boolean;
@@ -81,5 +108,6 @@ export function presentEvent(event: CallEventRow) {
     hangup_cause_txt: event.hangupCauseTxt,
     dial_status: event.dialStatus,
     source: event.source,
+    flow: (event.flow as FlowEventDetail | null) ?? null,
   };
 }

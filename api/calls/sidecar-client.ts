@@ -6,6 +6,9 @@ import {
   HangupReply,
   OriginateCommand,
   OriginateReply,
+  RecordingDeleteCommand,
+  RecordingDeleteReply,
+  RecordingFileCommand,
   SIDECAR_PATHS,
   SidecarStatus,
   sidecarPrincipal,
@@ -18,6 +21,19 @@ export interface SidecarClient {
   originate(command: OriginateCommand): Promise<OriginateReply>;
   hangup(command: HangupCommand): Promise<HangupReply>;
   status(): Promise<SidecarStatus>;
+  /**
+   * A stored recording's audio as the sidecar streams it, or null when it has no such recording. The
+   * timeout covers the answer's headers only: the body streams for as long as it takes.
+   */
+  recordingFile(command: RecordingFileCommand): Promise<RecordingAudio | null>;
+  recordingDelete(command: RecordingDeleteCommand): Promise<RecordingDeleteReply>;
+}
+
+/** A recording's audio, streamed from the sidecar that holds it. */
+export interface RecordingAudio {
+  contentType: string;
+  contentLength: number | null;
+  body: ReadableStream<Uint8Array>;
 }
 
 /** The sidecar could not be reached or did not answer sensibly; the command may not have arrived. */
@@ -44,14 +60,8 @@ export function createHttpSidecarClient(options: HttpSidecarClientOptions): Side
   const base = options.url.replace(/\/+$/, '');
   const doFetch = options.fetch ?? fetch;
 
-  async function send<T extends z.ZodType>(
-    method: 'GET' | 'POST',
-    path: string,
-    payload: unknown,
-    replySchema: T,
-  ): Promise<z.infer<T>> {
-    const body = payload === undefined ? '' : JSON.stringify(payload);
-    const token = await signChannelMessage({
+  const sign = (method: 'GET' | 'POST', path: string, body: string) =>
+    signChannelMessage({
       key: options.key,
       issuer: options.issuer,
       audience: sidecarPrincipal(options.id),
@@ -61,6 +71,55 @@ export function createHttpSidecarClient(options: HttpSidecarClientOptions): Side
       body,
       ttlSeconds: 30,
     });
+
+  async function recordingFile(command: RecordingFileCommand): Promise<RecordingAudio | null> {
+    const path = SIDECAR_PATHS.recordingFile;
+    const body = JSON.stringify(RecordingFileCommand.parse(command));
+    const token = await sign('POST', path, body);
+    // Aborts only while waiting for the headers; once they came, the body streams unhurried.
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new Error(`no answer within ${options.timeoutMs} ms`)),
+      options.timeoutMs,
+    );
+    let response: Response;
+    try {
+      response = await doFetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body,
+        signal: controller.signal,
+      });
+    } catch (error) {
+      throw new SidecarUnreachableError(`sidecar ${options.id} did not answer`, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (response.status === 404) {
+      await response.body?.cancel().catch(() => undefined);
+      return null;
+    }
+    if (!response.ok || !response.body) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new SidecarUnreachableError(`sidecar ${options.id} answered ${response.status} for a recording`);
+    }
+    const length = Number(response.headers.get('content-length'));
+    return {
+      contentType: response.headers.get('content-type') ?? 'audio/wav',
+      contentLength:
+        Number.isSafeInteger(length) && length >= 0 && response.headers.has('content-length') ? length : null,
+      body: response.body,
+    };
+  }
+
+  async function send<T extends z.ZodType>(
+    method: 'GET' | 'POST',
+    path: string,
+    payload: unknown,
+    replySchema: T,
+  ): Promise<z.infer<T>> {
+    const body = payload === undefined ? '' : JSON.stringify(payload);
+    const token = await sign(method, path, body);
     let response: Response;
     try {
       response = await doFetch(`${base}${path}`, {
@@ -98,5 +157,13 @@ export function createHttpSidecarClient(options: HttpSidecarClientOptions): Side
       send('POST', SIDECAR_PATHS.originate, OriginateCommand.parse(command), OriginateReply),
     hangup: (command) => send('POST', SIDECAR_PATHS.hangup, HangupCommand.parse(command), HangupReply),
     status: () => send('GET', SIDECAR_PATHS.status, undefined, SidecarStatus),
+    recordingFile,
+    recordingDelete: (command) =>
+      send(
+        'POST',
+        SIDECAR_PATHS.recordingDelete,
+        RecordingDeleteCommand.parse(command),
+        RecordingDeleteReply,
+      ),
   };
 }

@@ -1114,6 +1114,182 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/calls/{call_id}/recordings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A call’s recordings
+         * @description What the call’s record steps recorded, one per answer name (a name recorded again keeps the latest). Visible to the call’s owner, admins and viewers.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The call id */
+                    call_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The recordings, oldest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RecordingList"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/calls/{call_id}/recordings/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a recording
+         * @description The recording’s audio, streamed from the PBX through its sidecar (nothing is kept on the API). Visible to the call’s owner, admins and viewers. 503 when the sidecar holding it cannot be reached.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The call id */
+                    call_id: string;
+                    /** @description The answer name */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The audio */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "audio/wav": string;
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/events": {
         parameters: {
             query?: never;
@@ -1362,7 +1538,7 @@ export interface paths {
         };
         /**
          * Call status (original route)
-         * @description Same as `GET /api/v2/calls/{call_id}`.
+         * @description Same as `GET /api/v2/calls/{call_id}`, without what a flow gave (answers, answered_by, flow): the replaced service’s contract.
          */
         get: {
             parameters: {
@@ -1382,7 +1558,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Call"];
+                        "application/json": components["schemas"]["LegacyCall"];
                     };
                 };
                 /** @description Missing, invalid, expired or revoked token */
@@ -1449,7 +1625,7 @@ export interface paths {
         };
         /**
          * Call status (original route)
-         * @description Same as `GET /api/v2/calls/{call_id}`.
+         * @description Same as `GET /api/v2/calls/{call_id}`, without what a flow gave (answers, answered_by, flow): the replaced service’s contract.
          */
         get: {
             parameters: {
@@ -1469,7 +1645,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Call"];
+                        "application/json": components["schemas"]["LegacyCall"];
                     };
                 };
                 /** @description Missing, invalid, expired or revoked token */
@@ -2107,6 +2283,8 @@ export interface paths {
                             /** @default null */
                             flow?: {
                                 run: number;
+                                /** @default 0 */
+                                segment?: number;
                                 step: number;
                                 step_id: string | null;
                                 /** @enum {string} */
@@ -2156,6 +2334,237 @@ export interface paths {
                 };
                 /** @description Missing, invalid, expired or revoked token */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body larger than 64 KiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unsupported Content-Type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/sidecar/flow-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a flow’s request step for a sidecar
+         * @description Internal: a sidecar running a call’s flow asks the API to run a request step. The message must be signed by the sidecar’s Ed25519 key (typ outdial-flow-request+jwt, single-use) and name a call handed to that sidecar. The API posts the answers to the step’s URL (from the call’s flow; for steps a request returned, the URL the sidecar sends), signed and address-checked like webhooks, and answers with the steps the client returned, or an error in words (the sidecar then takes the step’s on_error).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        call_id: string;
+                        run: number;
+                        segment: number;
+                        step: number;
+                        step_id: string | null;
+                        answers: {
+                            [key: string]: string | {
+                                recording: string;
+                                duration_ms: number;
+                            };
+                        };
+                        /** @enum {string|null} */
+                        answered_by: "human" | "machine" | "unknown" | null;
+                        /** Format: uri */
+                        url?: string;
+                        timeout_ms?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description The steps to run next, or why there are none */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {string} */
+                            outcome: "steps";
+                            steps: ({
+                                id?: string;
+                                /** @enum {string} */
+                                verb: "play";
+                                media: string[];
+                            } | {
+                                id?: string;
+                                /** @enum {string} */
+                                verb: "gather";
+                                name: string;
+                                prompt?: string[];
+                                /** @default 1 */
+                                max_digits?: number;
+                                /** @enum {string} */
+                                finish_on_key?: "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "*" | "#";
+                                /** @default 5000 */
+                                timeout_ms?: number;
+                                /** @default 3000 */
+                                inter_digit_timeout_ms?: number;
+                                /** @default 1 */
+                                attempts?: number;
+                                pattern?: string;
+                            } | {
+                                id?: string;
+                                /** @enum {string} */
+                                verb: "record";
+                                name: string;
+                                /** @default 60 */
+                                max_seconds?: number;
+                                max_silence_seconds?: number;
+                                /** @enum {string} */
+                                finish_on_key?: "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "*" | "#";
+                                /** @default true */
+                                beep?: boolean;
+                            } | {
+                                id?: string;
+                                /** @enum {string} */
+                                verb: "branch";
+                                on: string;
+                                cases: {
+                                    [key: string]: string;
+                                };
+                                default?: string;
+                            } | {
+                                id?: string;
+                                /** @enum {string} */
+                                verb: "goto";
+                                to: string;
+                            } | {
+                                id?: string;
+                                /** @enum {string} */
+                                verb: "set";
+                                name: string;
+                                value: string;
+                            } | {
+                                id?: string;
+                                /** @enum {string} */
+                                verb: "continue";
+                                context: string;
+                                /** @default s */
+                                extension?: string;
+                                /** @default 1 */
+                                priority?: number;
+                            } | {
+                                id?: string;
+                                /** @enum {string} */
+                                verb: "hangup";
+                                /** @default 16 */
+                                cause?: number;
+                            } | {
+                                id?: string;
+                                /** @enum {string} */
+                                verb: "amd";
+                                initial_silence_ms?: number;
+                                greeting_ms?: number;
+                                after_greeting_silence_ms?: number;
+                                total_analysis_time_ms?: number;
+                                min_word_length_ms?: number;
+                                between_words_silence_ms?: number;
+                                max_words?: number;
+                                silence_threshold?: number;
+                            } | {
+                                id?: string;
+                                /** @enum {string} */
+                                verb: "request";
+                                /** Format: uri */
+                                url: string;
+                                /** @default 5000 */
+                                timeout_ms?: number;
+                                on_error?: string;
+                            })[];
+                        } | {
+                            /** @enum {string} */
+                            outcome: "error";
+                            detail: string;
+                        };
+                    };
+                };
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2322,7 +2731,7 @@ export interface components {
              * @example validation_error
              * @enum {string}
              */
-            code: "malformed_request" | "unknown_field" | "invalid_token" | "invalid_credentials" | "invalid_signature" | "forbidden" | "not_found" | "call_not_found" | "user_not_found" | "method_not_allowed" | "call_already_ended" | "idempotency_in_flight" | "username_taken" | "last_admin" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "rate_limited" | "login_locked" | "internal_error" | "pbx_unavailable" | "database_unavailable" | "busy" | "not_ready";
+            code: "malformed_request" | "unknown_field" | "invalid_token" | "invalid_credentials" | "invalid_signature" | "forbidden" | "not_found" | "call_not_found" | "user_not_found" | "recording_not_found" | "method_not_allowed" | "call_already_ended" | "idempotency_in_flight" | "username_taken" | "last_admin" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "rate_limited" | "login_locked" | "internal_error" | "pbx_unavailable" | "database_unavailable" | "busy" | "not_ready";
             /**
              * @description The X-Request-ID of this request
              * @example 0b9e2f1c-6d5a-4b8e-9f3a-2c1d7e6f5a4b
@@ -2574,14 +2983,15 @@ export interface components {
              */
             status_callback?: string;
             /**
-             * @description Statuses that trigger a webhook (default: every status change)
+             * @description What triggers a webhook: statuses (a call.status webhook when the call reaches one; default: every status change) and flow events (step_started, step_finished, flow_ended: a call.flow webhook for each, only when listed)
              * @example [
              *       "answered",
              *       "completed",
-             *       "failed"
+             *       "failed",
+             *       "flow_ended"
              *     ]
              */
-            status_callback_events?: ("pending" | "dialing" | "ringing" | "answered" | "completed" | "busy" | "no_answer" | "failed" | "canceled")[];
+            status_callback_events?: ("pending" | "dialing" | "ringing" | "answered" | "completed" | "busy" | "no_answer" | "failed" | "canceled" | "step_started" | "step_finished" | "flow_ended")[];
         };
         CallList: {
             /** @description Calls, newest first */
@@ -2741,7 +3151,83 @@ export interface components {
              * @example null
              */
             status_callback: string | null;
+            /**
+             * @description What the call’s flow collected, by answer name (empty without a flow)
+             * @example {
+             *       "choice": "1",
+             *       "message": {
+             *         "recording": "5b0f8c1e-…-message-4",
+             *         "duration_ms": 4210
+             *       }
+             *     }
+             */
+            answers: {
+                [key: string]: components["schemas"]["FlowAnswer"];
+            };
+            /**
+             * @description Who answered, as an amd step judged it: human, machine or unknown; null without one
+             * @example null
+             * @enum {string|null}
+             */
+            answered_by: "human" | "machine" | "unknown" | null;
+            flow: components["schemas"]["FlowSummary"];
         };
+        FlowAnswer: string | {
+            /**
+             * @description The recording’s id; its audio is at /api/v2/calls/{call_id}/recordings/{name}
+             * @example 5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b-message-4
+             */
+            recording: string;
+            /**
+             * @description Its length in milliseconds
+             * @example 4210
+             */
+            duration_ms: number;
+        };
+        /** @description The flow the call runs once answered, and how it ended; null when the call has none */
+        FlowSummary: {
+            /**
+             * Format: uuid
+             * @description The saved flow the call ran, or null for steps given with the call
+             * @example null
+             */
+            flow_id: string | null;
+            /**
+             * @description The saved flow’s version the call ran
+             * @example null
+             */
+            flow_version: number | null;
+            /**
+             * @description How the flow ended, null while it runs (or if it never started): finished, continued (handed to the dialplan), callee_hangup, failed (see detail), interrupted (the sidecar restarted), limit (ran too long)
+             * @example finished
+             * @enum {string|null}
+             */
+            outcome: "finished" | "continued" | "callee_hangup" | "failed" | "interrupted" | "limit" | null;
+            /**
+             * @description The step the flow was in when it ended; null while it runs
+             * @example {
+             *       "index": 4,
+             *       "id": "bye"
+             *     }
+             */
+            ended_at_step: {
+                /**
+                 * @description The step’s position in its list, from 0
+                 * @example 4
+                 */
+                index: number;
+                /**
+                 * @description The step’s id, if it has one
+                 * @example bye
+                 */
+                id: string | null;
+            } | null;
+            /**
+             * @description Why the flow ended as it did, in words
+             * @example null
+             */
+            detail: string | null;
+        } | null;
         CallEventLog: {
             /**
              * Format: uuid
@@ -2770,7 +3256,7 @@ export interface components {
              */
             call_id: string;
             /**
-             * @description created, dialing, ringing, progress, answered, ended, hangup_requested
+             * @description created, dialing, ringing, progress, answered, ended, hangup_requested, step_started, step_finished, flow_ended
              * @example ringing
              */
             type: string;
@@ -2811,7 +3297,66 @@ export interface components {
              * @example sidecar
              */
             source: string;
+            flow: components["schemas"]["FlowEventDetail"];
         };
+        /**
+         * @description Flow events only (step_started, step_finished, flow_ended): the step and what it gave
+         * @example null
+         */
+        FlowEventDetail: {
+            /**
+             * @description The n-th step run in this call (from 1)
+             * @example 2
+             */
+            run: number;
+            /**
+             * @description Which list the step is in: 0 the call’s flow, n the steps the n-th request step returned
+             * @example 0
+             */
+            segment: number;
+            /**
+             * @description The step’s position in its list, from 0
+             * @example 1
+             */
+            step: number;
+            /**
+             * @description The step’s id, if it has one
+             * @example ask
+             */
+            step_id: string | null;
+            /**
+             * @description The step’s verb
+             * @example gather
+             * @enum {string}
+             */
+            verb: "play" | "gather" | "record" | "branch" | "goto" | "set" | "continue" | "hangup" | "amd" | "request";
+            /** @description step_finished of a gather, record or set: the answer it gave */
+            answer?: {
+                /**
+                 * @description The answer’s name
+                 * @example choice
+                 */
+                name: string;
+                value: components["schemas"]["FlowAnswer"];
+            };
+            /**
+             * @description step_finished of an amd step: who answered
+             * @example human
+             * @enum {string}
+             */
+            answered_by?: "human" | "machine" | "unknown";
+            /**
+             * @description flow_ended only: how the flow ended
+             * @example finished
+             * @enum {string}
+             */
+            outcome?: "finished" | "continued" | "callee_hangup" | "failed" | "interrupted" | "limit";
+            /**
+             * @description Why a step failed or the flow ended as it did
+             * @example no input after 2 attempts
+             */
+            detail?: string;
+        } | null;
         CallWebhooks: {
             /**
              * Format: uuid
@@ -2909,6 +3454,49 @@ export interface components {
              */
             error: string | null;
         };
+        RecordingList: {
+            /**
+             * Format: uuid
+             * @description The call id
+             * @example 5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b
+             */
+            call_id: string;
+            /** @description One per answer name, oldest first */
+            recordings: components["schemas"]["Recording"][];
+        };
+        Recording: {
+            /**
+             * @description The answer name the recording is under
+             * @example message
+             */
+            name: string;
+            /**
+             * @description The recording’s id (its name on the PBX)
+             * @example 5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b-message-4
+             */
+            recording: string;
+            /**
+             * @description Its length in milliseconds
+             * @example 4210
+             */
+            duration_ms: number;
+            /**
+             * @description Audio format
+             * @example wav
+             */
+            format: string;
+            /**
+             * Format: date-time
+             * @description When the record step finished
+             * @example 2026-11-23T15:24:02.513Z
+             */
+            recorded_at: string;
+            /**
+             * @description Where to download it (with the same token)
+             * @example /api/v2/calls/5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b/recordings/message
+             */
+            url: string;
+        };
         InteractionRequest: {
             /**
              * @description Dialplan context the answered call runs in; must be one the operator allows (ALLOWED_CONTEXTS)
@@ -2947,6 +3535,156 @@ export interface components {
             };
         } & {
             [key: string]: unknown;
+        };
+        LegacyCall: {
+            /**
+             * Format: uuid
+             * @description The call id (also the ARI channel id)
+             * @example 5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b
+             */
+            call_id: string;
+            /**
+             * @description The number called
+             * @example +15551234000
+             */
+            phone_number: string;
+            /**
+             * @description pending → dialing → ringing → answered → completed; other final statuses: busy, no_answer, failed, canceled
+             * @example dialing
+             * @enum {string}
+             */
+            status: "pending" | "dialing" | "ringing" | "answered" | "completed" | "busy" | "no_answer" | "failed" | "canceled";
+            /**
+             * @description ARI channel name
+             * @example Local/+15551234000@outbound-trunk-0000001a;1
+             */
+            channel: string | null;
+            /**
+             * @description Dialplan context of the answered call
+             * @example outbound-ivr
+             */
+            context: string;
+            /**
+             * @description Extension
+             * @example s
+             */
+            extension: string;
+            /**
+             * @description Priority
+             * @example 1
+             */
+            priority: number;
+            /**
+             * @description Ring timeout in milliseconds
+             * @example 30000
+             */
+            timeout: number;
+            /**
+             * @description Caller id
+             * @example Contact Center <5550001111>
+             */
+            caller_id: string | null;
+            /**
+             * @description The variables as given; on the channel each is OUTDIAL_VAR_<name>
+             * @example {
+             *       "CAMPAIGN": "spring-2026"
+             *     }
+             */
+            variables: {
+                [key: string]: string;
+            };
+            /**
+             * Format: date-time
+             * @description When the call was accepted
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description Last change
+             * @example 2026-11-23T15:23:55.001Z
+             */
+            updated_at: string;
+            /**
+             * Format: date-time
+             * @description When the PBX accepted the originate
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            dialed_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the callee answered
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            answered_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the call reached its final status
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            ended_at: string | null;
+            /**
+             * @description Seconds from answer to end (null if never answered or still up)
+             * @example 4.012
+             */
+            duration: number | null;
+            /**
+             * @description Why the call did not complete, in words (busy, no_answer, failed, canceled)
+             * @example null
+             */
+            failure_reason: string | null;
+            /**
+             * @description Machine-readable reason: normal, hangup_requested, busy, rejected, timeout, no_answer, congestion, invalid_number, pbx_routing, pbx_unreachable, lost, …
+             * @example normal
+             */
+            reason: string | null;
+            /**
+             * @description Q.850 cause of the call leg
+             * @example 16
+             */
+            hangup_cause: number | null;
+            /**
+             * @description Text of the Q.850 cause
+             * @example Normal Clearing
+             */
+            hangup_cause_txt: string | null;
+            /**
+             * @description Last ARI Dial status (RINGING, ANSWER, BUSY, …)
+             * @example ANSWER
+             */
+            dial_status: string | null;
+            /**
+             * @description Attempt number (1 for the first)
+             * @example 1
+             */
+            attempt_number: number;
+            /**
+             * @description Not yet in a final status
+             * @example false
+             */
+            is_active: boolean;
+            /**
+             * @description In a final status
+             * @example true
+             */
+            is_completed: boolean;
+            /**
+             * Format: date-time
+             * @description When a hang-up was requested through the API
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            hangup_requested_at: string | null;
+            /**
+             * Format: uuid
+             * @description The user who created the call
+             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
+             */
+            owner_id: string;
+            /**
+             * @description Webhook URL
+             * @example null
+             */
+            status_callback: string | null;
         };
         CreateUserRequest: {
             /**

@@ -127,7 +127,9 @@ async function serveOn(
   services.onEventsRecorded(() => dispatcher.wake());
 
   const housekeeping = setInterval(() => {
-    housekeep(database.db, config, logger).catch((error) => logger.warn('housekeeping failed', { error }));
+    housekeep(database.db, config, logger, services.sidecar).catch((error) =>
+      logger.warn('housekeeping failed', { error }),
+    );
   }, HOUSEKEEPING_MS);
   housekeeping.unref();
 

@@ -276,7 +276,7 @@ async function scheduledHandler(event: WorkerScheduledEvent, env: WorkerEnv, ctx
       const { services, pool } = await servicesFor(iso, database, tasks.add);
       await pool.drain();
       if (event.cron === HOUSEKEEPING_CRON) {
-        await housekeep(database.db, iso.config, iso.logger);
+        await housekeep(database.db, iso.config, iso.logger, services.sidecar);
       }
       await tasks.settled();
       await services.live.stop();

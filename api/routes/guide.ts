@@ -33,6 +33,8 @@ are Ed25519-signed JWTs (RFC 9068); their public keys are at \`/.well-known/jwks
 | POST | \`/api/v2/calls/{call_id}/hangup\` | owner (operator), admin | hang up; before the answer this cancels the call |
 | GET | \`/api/v2/calls/{call_id}/events\` | owner, admin, viewer | the call's ordered event log |
 | GET | \`/api/v2/calls/{call_id}/webhooks\` | owner, admin, viewer | the call's webhook deliveries and every attempt |
+| GET | \`/api/v2/calls/{call_id}/recordings\` | owner, admin, viewer | what the call's flow recorded, with download addresses |
+| GET | \`/api/v2/calls/{call_id}/recordings/{name}\` | owner, admin, viewer | a recording's audio (\`audio/wav\`), streamed from the PBX |
 | GET | \`/api/v2/events\` | any user | server-sent events of own calls (admins, viewers: all): \`call_id\`, \`status\`, \`Last-Event-ID\` |
 | GET, POST | \`/api/v2/users\` | admin | list, create users |
 | GET, PATCH | \`/api/v2/users/{user_id}\` | admin | read; change \`role\` or \`is_active\` |
@@ -40,6 +42,7 @@ are Ed25519-signed JWTs (RFC 9068); their public keys are at \`/.well-known/jwks
 | GET | \`/\`, \`/health\`, \`/readiness\`, \`/metrics\`, \`/docs\`, \`/openapi.json\`, \`/.well-known/jwks.json\` | anyone | info, liveness, readiness (database, sidecar, PBX), Prometheus, this reference, public keys |
 | GET | \`/console\` | anyone (logs in) | the operator console |
 | POST | \`/api/v2/sidecar/events\` | sidecars | signed call-event batches (internal) |
+| POST | \`/api/v2/sidecar/flow-requests\` | sidecars | run a flow's request step (signed, internal) |
 
 Roles: \`admin\` (everything), \`operator\` (place, hang up and read own calls), \`viewer\` (read every
 call, change nothing). Another user's call answers 404, never 403, so call ids do not reveal
@@ -184,6 +187,11 @@ there as JSON:
 \`\`\`json
 {"type":"call.status","event_id":"1042","occurred_at":"…","call":{…the call…},"event":{…the event…}}
 \`\`\`
+
+A call with a flow also reports its steps when \`status_callback_events\` lists flow event types
+(\`step_started\`, \`step_finished\`, \`flow_ended\`): each such event is POSTed with \`"type":"call.flow"\`,
+the same shape, and the step in \`event.flow\` (for step_finished, the answer it gave). They are never
+sent unless listed.
 
 Deliveries of one call go in order. A 2xx answer ends a delivery; anything else (a timeout, a 5xx, a
 redirect, which is never followed) is retried with exponential backoff and full jitter

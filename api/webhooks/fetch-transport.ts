@@ -1,5 +1,5 @@
 import { checkWebhookUrl, type WebhookPolicy } from './policy.ts';
-import { WebhookRefusedError, type WebhookTransport } from './transport.ts';
+import { readLimited, WebhookRefusedError, type WebhookTransport } from './transport.ts';
 
 /**
  * Webhook transport over the platform's fetch, for runtimes without a DNS API (Workers). The URL
@@ -15,6 +15,19 @@ export function createFetchTransport(options: {
 }): WebhookTransport {
   const doFetch = options.fetch ?? fetch;
   return {
+    async exchange(url, body, headers, signal, maxBytes) {
+      const why = checkWebhookUrl(url, options.policy);
+      if (why) throw new WebhookRefusedError(why);
+      const res = await doFetch(url, { method: 'POST', body, headers, redirect: 'manual', signal });
+      const chunks = res.body ?? (async function* () {})();
+      return {
+        status: res.status,
+        contentType: res.headers.get('content-type'),
+        body: await readLimited(chunks as AsyncIterable<Uint8Array>, maxBytes, () => {
+          res.body?.cancel().catch(() => undefined);
+        }),
+      };
+    },
     async post(url, body, headers, signal) {
       const why = checkWebhookUrl(url, options.policy);
       if (why) throw new WebhookRefusedError(why);

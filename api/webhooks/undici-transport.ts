@@ -1,7 +1,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { Agent, request } from 'undici/index.js';
 import { checkAddress, checkWebhookUrl, type WebhookPolicy } from './policy.ts';
-import { WebhookRefusedError, type WebhookTransport } from './transport.ts';
+import { readLimited, WebhookRefusedError, type WebhookTransport } from './transport.ts';
 
 export type Resolver = (hostname: string) => Promise<Array<{ address: string; family: number }>>;
 
@@ -44,7 +44,32 @@ export function createUndiciTransport(options: {
     },
     keepAliveTimeout: 10_000,
   });
+  const guarded = async <T>(url: string, send: () => Promise<T>): Promise<T> => {
+    const why = checkWebhookUrl(url, options.policy);
+    if (why) throw new WebhookRefusedError(why);
+    const host = new URL(url).hostname;
+    try {
+      return await send();
+    } catch (error) {
+      const refusal = refusals.get(host);
+      if (refusal) {
+        refusals.delete(host);
+        throw new WebhookRefusedError(refusal);
+      }
+      throw error;
+    }
+  };
   return {
+    exchange: (url, body, headers, signal, maxBytes) =>
+      guarded(url, async () => {
+        const res = await request(url, { method: 'POST', body, headers, dispatcher: agent, signal });
+        const type = res.headers['content-type'];
+        return {
+          status: res.statusCode,
+          contentType: (Array.isArray(type) ? type[0] : type) ?? null,
+          body: await readLimited(res.body, maxBytes, () => res.body.destroy()),
+        };
+      }),
     async post(url, body, headers, signal) {
       const why = checkWebhookUrl(url, options.policy);
       if (why) throw new WebhookRefusedError(why);

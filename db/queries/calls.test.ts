@@ -274,3 +274,212 @@ describe('planCallEvents', () => {
     expect(row.dialedAt).toEqual(at(500));
   });
 });
+
+describe('planCallEvents: flow events', () => {
+  const NAMES = ['choice', 'pin', 'message'] as const;
+
+  /** A flow's step runs: each either a gather/set answer, a recording, an amd, or nothing given. */
+  const runs = fc.array(
+    fc.oneof(
+      fc.record({
+        kind: fc.constant('digits' as const),
+        name: fc.constantFrom(...NAMES),
+        value: fc.string(),
+      }),
+      fc.record({
+        kind: fc.constant('recording' as const),
+        name: fc.constantFrom(...NAMES),
+        ms: fc.nat(600_000),
+      }),
+      fc.record({ kind: fc.constant('amd' as const), by: fc.constantFrom('human', 'machine', 'unknown') }),
+      fc.record({ kind: fc.constant('play' as const) }),
+    ),
+    { minLength: 1, maxLength: 12 },
+  );
+
+  test('any order, batching and repeats: each step run once, the latest run’s answer of a name wins, status never moves', () => {
+    fc.assert(
+      fc.property(
+        runs,
+        fc.boolean(),
+        fc.boolean(),
+        fc.array(fc.nat(), { minLength: 40, maxLength: 40 }),
+        fc.array(fc.nat(3), { minLength: 40, maxLength: 40 }),
+        (steps, ended, callEnded, orderKeys, cuts) => {
+          const id = crypto.randomUUID();
+          const createdAt = new Date('2026-03-01T12:00:00.000Z');
+          const call: CallRow = { ...newCall(id, createdAt), status: 'answered', flow: [] };
+          const at = (n: number) => new Date(createdAt.getTime() + 1000 * n);
+          const inputs: CallEventInput[] = [];
+          steps.forEach((s, i) => {
+            const run = i + 1;
+            const base = { run, segment: 0, step: i, step_id: null };
+            const verb =
+              s.kind === 'digits'
+                ? 'gather'
+                : s.kind === 'recording'
+                  ? 'record'
+                  : s.kind === 'amd'
+                    ? 'amd'
+                    : 'play';
+            const flowEvent = (type: string, flow: CallEventInput['flow']): CallEventInput => ({
+              eventId: `${id}:${type}:${run}`,
+              callId: id,
+              type,
+              occurredAt: at(run),
+              source: 'sidecar:sc',
+              flow,
+            });
+            inputs.push(flowEvent('step_started', { ...base, verb }));
+            inputs.push(
+              flowEvent('step_finished', {
+                ...base,
+                verb,
+                ...(s.kind === 'digits' ? { answer: { name: s.name, value: s.value } } : {}),
+                ...(s.kind === 'recording'
+                  ? {
+                      answer: {
+                        name: s.name,
+                        value: { recording: `${id}-${s.name}-${run}`, duration_ms: s.ms },
+                      },
+                    }
+                  : {}),
+                ...(s.kind === 'amd' ? { answered_by: s.by } : {}),
+              }),
+            );
+          });
+          if (ended)
+            inputs.push({
+              eventId: `${id}:flow_ended`,
+              callId: id,
+              type: 'flow_ended',
+              occurredAt: at(steps.length + 1),
+              source: 'sidecar:sc',
+              flow: {
+                run: steps.length,
+                segment: 0,
+                step: steps.length - 1,
+                step_id: null,
+                verb: 'play',
+                outcome: 'finished',
+              },
+            });
+          if (callEnded)
+            inputs.push({
+              eventId: `${id}:ended`,
+              callId: id,
+              type: 'ended',
+              status: 'completed',
+              occurredAt: at(1),
+              source: 'sidecar:sc',
+            });
+          // Shuffled, each sent once or twice (again under the same id, or under a new one after a restart), cut
+          // into batches.
+          const sent = inputs
+            .flatMap((e, i) => {
+              const k = orderKeys[i % 40]! % 3;
+              return k === 0 ? [e, e] : k === 1 ? [e, { ...e, eventId: `${e.eventId}:resent` }] : [e];
+            })
+            .map((e, i) => ({ e, k: orderKeys[i % 40]! * 1000 + i }))
+            .sort((a, b) => a.k - b.k)
+            .map((x) => x.e);
+          const batches: CallEventInput[][] = [[]];
+          sent.forEach((e, i) => {
+            batches.at(-1)!.push(e);
+            if (cuts[i % 40] === 0) batches.push([]);
+          });
+
+          let row = call;
+          const known: KnownEvent[] = [];
+          const applied: string[] = [];
+          let recordings: unknown[] = [];
+          for (const batch of batches.filter((b) => b.length > 0)) {
+            const plan = planCallEvents([row], known, batch);
+            let status = row.status;
+            for (const { values } of plan.inserts) {
+              known.push({
+                eventId: values.eventId,
+                callId: id,
+                type: values.type,
+                occurredAt: values.occurredAt,
+                flow: (values.flow ?? null) as KnownEvent['flow'],
+              });
+              applied.push(values.eventId);
+              // A flow event is recorded with the status the call had then: it moves nothing.
+              if (values.type === 'ended') status = 'completed';
+              else expect(values.status).toBe(status);
+            }
+            if (plan.changed[0]) row = plan.changed[0];
+            if (plan.recordings.has(id)) recordings = plan.recordings.get(id)!;
+          }
+
+          // Each event once, whatever came twice.
+          expect(new Set(applied).size).toBe(applied.length);
+          expect(applied.length).toBe(inputs.length);
+          expect(row.status).toBe(callEnded ? 'completed' : 'answered');
+
+          // The answers: per name, the latest run's.
+          const want: Record<string, unknown> = {};
+          let by: string | null = null;
+          const wantRecordings: Record<string, string> = {};
+          steps.forEach((s, i) => {
+            if (s.kind === 'digits') {
+              want[s.name] = s.value;
+              delete wantRecordings[s.name];
+            }
+            if (s.kind === 'recording') {
+              want[s.name] = { recording: `${id}-${s.name}-${i + 1}`, duration_ms: s.ms };
+              wantRecordings[s.name] = `${id}-${s.name}-${i + 1}`;
+            }
+            if (s.kind === 'amd') by = s.by;
+          });
+          expect(row.answers).toEqual(want);
+          expect(row.answeredBy).toBe(by);
+          expect(row.flowOutcome).toBe(ended ? 'finished' : null);
+          expect(row.flowEndedStep).toBe(ended ? steps.length - 1 : null);
+          expect(
+            Object.fromEntries(
+              (recordings as Array<{ name: string; recording: string }>).map((r) => [r.name, r.recording]),
+            ),
+          ).toEqual(wantRecordings);
+
+          // Everything again: nothing applies, nothing changes.
+          const again = planCallEvents([row], known, inputs);
+          expect(again.inserts).toEqual([]);
+          expect(again.changed).toEqual([]);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  test("a flow event for another sidecar's call is unknown_call, and changes nothing", () => {
+    const id = crypto.randomUUID();
+    const call: CallRow = { ...newCall(id, new Date()), status: 'answered', flow: [] };
+    const plan = planCallEvents(
+      [call],
+      [],
+      [
+        {
+          eventId: 'x',
+          callId: id,
+          type: 'step_finished',
+          occurredAt: new Date(),
+          source: 'sidecar:other',
+          flow: {
+            run: 1,
+            segment: 0,
+            step: 0,
+            step_id: null,
+            verb: 'set',
+            answer: { name: 'a', value: 'b' },
+          },
+        },
+      ],
+      { sidecarId: 'other' },
+    );
+    expect(plan.out[0]!.result).toBe('unknown_call');
+    expect(plan.changed).toEqual([]);
+    expect(plan.recordings.size).toBe(0);
+  });
+});

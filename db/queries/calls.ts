@@ -2,12 +2,21 @@ import { and, desc, eq, gte, inArray, lt, lte, or, type SQL, sql } from 'drizzle
 import {
   type CallStatus,
   type EventResult,
+  FLOW_EVENT_TYPES,
+  type FlowEventDetail,
   isTerminal,
   MILESTONE_EVENT_TYPES,
   STATUS_RANK as RANK,
 } from '../../api/shared/contract/index.ts';
-import { callEvents, calls, webhookDeliveries } from '../schema.ts';
+import { callEvents, callRecordings, calls, webhookDeliveries } from '../schema.ts';
 import type { Db } from '../types.ts';
+import {
+  type FlowFact,
+  flowOnceKey,
+  foldFlowResults,
+  isFlowEventType,
+  type NewRecording,
+} from './flow-results.ts';
 import { preparedFor } from './prepared.ts';
 
 export type CallRow = typeof calls.$inferSelect;
@@ -159,6 +168,8 @@ export interface CallEventInput {
   dialStatus?: string | null;
   channel?: string | null;
   source: string;
+  /** Flow events only: the step and what it gave. */
+  flow?: FlowEventDetail | null;
 }
 
 export type ApplyResult = EventResult;
@@ -183,6 +194,8 @@ export interface KnownEvent {
   callId: string;
   type: string;
   occurredAt: Date;
+  /** For flow events: their detail (the fold of a call's flow results reads it). */
+  flow?: FlowEventDetail | null;
 }
 
 export interface EventPlan {
@@ -192,6 +205,8 @@ export interface EventPlan {
   inserts: Array<{ index: number; values: typeof callEvents.$inferInsert }>;
   /** The calls the events changed, as they are to be written. */
   changed: CallRow[];
+  /** Per call whose flow results changed: its recordings as they are to be listed (replacing the old). */
+  recordings: Map<string, NewRecording[]>;
 }
 
 /** The call after one event, as the database will hold it; `at` is the event's time. */
@@ -231,6 +246,12 @@ const latest = (a: Date, b: Date | null | undefined): Date => (b && b.getTime() 
  * happened before a milestone already recorded from the other side. An event in order keeps its
  * time exactly. Events without a status of their own (hangup_requested) keep theirs and are not
  * milestones.
+ *
+ * Flow events (step_started, step_finished, flow_ended) never move the status and are taken even
+ * after the call ended (the sidecar may report the flow's end after the hang-up). Each is recorded
+ * once per step run (flow_ended once per call), and the call's answers, answered_by and flow end are
+ * folded again from all its flow events (foldFlowResults), so order and repeats change nothing.
+ * `known` must then also hold every recorded flow event of those calls, with its detail.
  */
 export function planCallEvents(
   rows: CallRow[],
@@ -246,7 +267,19 @@ export function planCallEvents(
   );
   const seenIds = new Set(known.map((k) => k.eventId));
   const seenOnce = new Set<string>();
+  const flowFacts = new Map<string, FlowFact[]>();
+  const flowChanged = new Set<string>();
+  const factsOf = (callId: string) => {
+    const facts = flowFacts.get(callId) ?? [];
+    flowFacts.set(callId, facts);
+    return facts;
+  };
   for (const k of known) {
+    if (isFlowEventType(k.type) && state.has(k.callId)) {
+      seenOnce.add(flowOnceKey(k.callId, k.type, k.flow ?? null));
+      factsOf(k.callId).push({ type: k.type, flow: k.flow ?? null, occurredAt: k.occurredAt });
+      continue;
+    }
     if (!ONCE_TYPES.includes(k.type) || !state.has(k.callId)) continue;
     seenOnce.add(`${k.callId} ${k.type}`);
     floor.set(k.callId, latest(floor.get(k.callId)!, k.occurredAt));
@@ -262,13 +295,16 @@ export function planCallEvents(
       continue;
     }
     const milestone = ONCE_TYPES.includes(input.type);
-    const onceKey = `${input.callId} ${input.type}`;
-    if (seenIds.has(input.eventId) || (milestone && seenOnce.has(onceKey))) {
+    const flow = isFlowEventType(input.type);
+    const onceKey = flow
+      ? flowOnceKey(input.callId, input.type, input.flow ?? null)
+      : `${input.callId} ${input.type}`;
+    if (seenIds.has(input.eventId) || ((milestone || flow) && seenOnce.has(onceKey))) {
       out.push({ input, result: 'duplicate', event: null, call, previousStatus: call.status });
       continue;
     }
-    const status = input.status ?? call.status;
-    if (isTerminal(call.status) || RANK[status] < RANK[call.status]) {
+    const status = flow ? call.status : (input.status ?? call.status);
+    if (!flow && (isTerminal(call.status) || RANK[status] < RANK[call.status])) {
       out.push({ input, result: 'stale', event: null, call, previousStatus: call.status });
       continue;
     }
@@ -280,7 +316,13 @@ export function planCallEvents(
       at = latest(at, floor.get(call.id));
       floor.set(call.id, at);
     }
-    const next = advance(call, input, status, seq, at, now);
+    const next = flow
+      ? { ...call, lastEventSeq: seq, updatedAt: now }
+      : advance(call, input, status, seq, at, now);
+    if (flow) {
+      factsOf(call.id).push({ type: input.type, flow: input.flow ?? null, occurredAt: at });
+      flowChanged.add(call.id);
+    }
     state.set(input.callId, next);
     inserts.push({
       index: out.length,
@@ -296,14 +338,45 @@ export function planCallEvents(
         hangupCauseTxt: input.hangupCauseTxt ?? null,
         dialStatus: input.dialStatus ?? null,
         source: input.source,
+        flow: flow ? (input.flow ?? null) : null,
         occurredAt: at,
       },
     });
     out.push({ input, result: 'applied', event: null, call: next, previousStatus: call.status });
   }
+  // The flow's results, folded again from every flow event of each call a flow event changed; the
+  // calls as the events left them carry them too.
+  const recordings = new Map<string, NewRecording[]>();
+  for (const callId of flowChanged) {
+    const call = state.get(callId)!;
+    const results = foldFlowResults(callId, options.sidecarId ?? call.sidecarId, flowFacts.get(callId)!);
+    const next: CallRow = {
+      ...call,
+      answers: results.answers,
+      answeredBy: results.answeredBy,
+      flowOutcome: results.outcome,
+      flowEndedStep: results.endedStep,
+      flowEndedStepId: results.endedStepId,
+      flowDetail: results.detail,
+    };
+    state.set(callId, next);
+    for (const o of out)
+      if (o.result === 'applied' && o.call?.id === callId) o.call = { ...o.call, ...pick(next) };
+    recordings.set(callId, results.recordings);
+  }
   const changed = rows.map((r) => state.get(r.id)!).filter((call, i) => call !== rows[i]);
-  return { out, inserts, changed };
+  return { out, inserts, changed, recordings };
 }
+
+/** The flow's results of a call row. */
+const pick = (c: CallRow) => ({
+  answers: c.answers,
+  answeredBy: c.answeredBy,
+  flowOutcome: c.flowOutcome,
+  flowEndedStep: c.flowEndedStep,
+  flowEndedStepId: c.flowEndedStepId,
+  flowDetail: c.flowDetail,
+});
 
 /**
  * Applies call events idempotently and monotonically: an event id seen before, a second event of a
@@ -322,12 +395,15 @@ export async function applyCallEvents(
     await tx.execute(sql`select pg_advisory_xact_lock(${EVENTS_LOCK})`);
     const callIds = [...new Set(inputs.map((i) => i.callId))];
     const rows = await tx.select().from(calls).where(inArray(calls.id, callIds)).for('update');
+    // Calls with flow events in the batch: all their recorded flow events, to fold the results again.
+    const flowCallIds = [...new Set(inputs.filter((i) => isFlowEventType(i.type)).map((i) => i.callId))];
     const known = await tx
       .select({
         eventId: callEvents.eventId,
         callId: callEvents.callId,
         type: callEvents.type,
         occurredAt: callEvents.occurredAt,
+        flow: callEvents.flow,
       })
       .from(callEvents)
       .where(
@@ -337,15 +413,22 @@ export async function applyCallEvents(
             inputs.map((i) => i.eventId),
           ),
           and(inArray(callEvents.callId, callIds), inArray(callEvents.type, ONCE_TYPES)),
+          ...(flowCallIds.length > 0
+            ? [and(inArray(callEvents.callId, flowCallIds), inArray(callEvents.type, FLOW_EVENT_TYPES))]
+            : []),
         ),
       );
     const {
       out,
       inserts: pending,
       changed,
-    } = planCallEvents(rows, known, inputs, {
-      sidecarId: options.sidecarId,
-    });
+      recordings,
+    } = planCallEvents(
+      rows,
+      known.map((k) => ({ ...k, flow: k.flow as FlowEventDetail | null })),
+      inputs,
+      { sidecarId: options.sidecarId },
+    );
     if (pending.length === 0) return out;
 
     const inserted = await tx
@@ -370,8 +453,18 @@ export async function applyCallEvents(
           answeredAt: call.answeredAt,
           endedAt: call.endedAt,
           updatedAt: call.updatedAt,
+          answers: call.answers,
+          answeredBy: call.answeredBy,
+          flowOutcome: call.flowOutcome,
+          flowEndedStep: call.flowEndedStep,
+          flowEndedStepId: call.flowEndedStepId,
+          flowDetail: call.flowDetail,
         })
         .where(eq(calls.id, call.id));
+    }
+    for (const [callId, rows] of recordings) {
+      await tx.delete(callRecordings).where(eq(callRecordings.callId, callId));
+      if (rows.length > 0) await tx.insert(callRecordings).values(rows);
     }
 
     if (options.webhook) {

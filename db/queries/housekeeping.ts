@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { TERMINAL_STATUSES } from '../../api/shared/contract/index.ts';
 import type { Db } from '../types.ts';
 import { rowsOf } from './prepared.ts';
+import { recordingOfEvent } from './recordings.ts';
 
 export interface HousekeepingOptions {
   /** Finished calls created longer ago than this are deleted, with their events and webhook records. */
@@ -33,6 +34,42 @@ const terminal = sql.join(
   sql`, `,
 );
 
+/** Whether the call (`calls.id`) has recordings on the PBX: listed, or reported by its flow. */
+const hasRecordings = sql`(exists (select 1 from call_recordings r where r.call_id = calls.id)
+  or exists (select 1 from call_events e where e.call_id = calls.id and e.type = 'step_finished'
+    and ${recordingOfEvent('e')} is not null))`;
+
+/** Finished calls past their retention whose recordings must be deleted from the PBX first. */
+export async function expiredCallsWithRecordings(
+  db: Db,
+  options: { callRetentionDays: number; limit: number },
+): Promise<string[]> {
+  const rows = rowsOf<{ id: string }>(
+    await db.execute(sql`select id from calls
+      where created_at < now() - make_interval(days => ${options.callRetentionDays}::int)
+        and status in (${terminal})
+        and ${hasRecordings}
+      order by created_at
+      limit ${options.limit}`),
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Deletes calls (their events, recordings' rows and webhook records go with them). */
+export async function deleteCalls(db: Db, ids: string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const list = sql.join(
+    ids.map((id) => sql`${id}::uuid`),
+    sql`, `,
+  );
+  const rows = rowsOf<{ n: number | string }>(
+    await db.execute(
+      sql`with d as (delete from calls where id in (${list}) returning 1) select count(*) as n from d`,
+    ),
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
 async function deleteInBatches(db: Db, batch: (limit: number) => ReturnType<typeof sql>, limit: number) {
   let total = 0;
   for (;;) {
@@ -54,12 +91,14 @@ async function deleteInBatches(db: Db, batch: (limit: number) => ReturnType<type
  */
 export async function runHousekeeping(db: Db, options: HousekeepingOptions): Promise<HousekeepingResult> {
   const limit = options.batchSize ?? 1000;
+  // Calls whose flow made recordings go only once these are gone from the PBX (expiredCallsWithRecordings).
   const calls = await deleteInBatches(
     db,
     (n) => sql`delete from calls where id in (
       select id from calls
       where created_at < now() - make_interval(days => ${options.callRetentionDays}::int)
         and status in (${terminal})
+        and not ${hasRecordings}
       order by created_at
       limit ${n})
       returning 1`,

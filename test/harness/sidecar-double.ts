@@ -8,15 +8,21 @@ import {
 } from '../../api/shared/base/signing.ts';
 import {
   API_EVENTS_PATH,
+  API_FLOW_REQUESTS_PATH,
   type CallEventInput,
+  type FlowRequest,
   HangupCommand,
   type HangupReply,
   OriginateCommand,
   type OriginateReply,
+  RecordingDeleteCommand,
+  type RecordingDeleteReply,
+  RecordingFileCommand,
   SIDECAR_PATHS,
   type SidecarStatus,
   TYP_COMMAND,
   TYP_EVENTS,
+  TYP_FLOW_REQUEST,
 } from '../../api/shared/contract/index.ts';
 
 /**
@@ -53,10 +59,21 @@ export interface SidecarDouble {
   replyDelayMs: number;
   /** The dialed_at of each `dialing` reply, by call id. */
   dialedAt: Map<string, string>;
+  /** Stored recordings it serves, by ARI name (as the PBX beside a real sidecar holds them). */
+  recordings: Map<string, Uint8Array<ArrayBuffer>>;
+  recordingFiles: ReceivedCommand<RecordingFileCommand>[];
+  recordingDeletes: ReceivedCommand<RecordingDeleteCommand>[];
+  /**
+   * How recording commands are answered: `answer`; `refuse` (503 without a body, a sidecar down behind
+   * a proxy); `fail` (every delete fails, as when ARI refuses it).
+   */
+  recordingBehaviour: 'answer' | 'refuse' | 'fail';
   /** Now on the double's clock. */
   now(): Date;
   trust(keys: PublicKeySet, issuer: string): void;
   sendEvents(apiUrl: string, events: CallEventInput[], options?: SendOptions): Promise<Response>;
+  /** Asks the API to run a request step, signed as the real sidecar signs it. */
+  sendFlowRequest(apiUrl: string, request: FlowRequest, options?: SendOptions): Promise<Response>;
   reset(): void;
   stop(): Promise<void>;
 }
@@ -106,6 +123,10 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
     clockSkewMs: 0,
     replyDelayMs: 0,
     dialedAt: new Map(),
+    recordings: new Map(),
+    recordingFiles: [],
+    recordingDeletes: [],
+    recordingBehaviour: 'answer',
     now: () => new Date(Date.now() + double.clockSkewMs),
     trust(k, iss) {
       keys = k;
@@ -136,7 +157,32 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
         body: send.tamperedBody ?? body,
       });
     },
+    async sendFlowRequest(apiUrl, request, send = {}) {
+      const body = JSON.stringify(request);
+      const token =
+        send.token ??
+        (await signChannelMessage({
+          key: send.key ?? options.key,
+          issuer: send.issuer ?? `sidecar:${options.id}`,
+          audience: issuer,
+          typ: TYP_FLOW_REQUEST,
+          method: 'POST',
+          path: API_FLOW_REQUESTS_PATH,
+          body,
+          ...(send.ttlSeconds !== undefined ? { ttlSeconds: send.ttlSeconds } : {}),
+          ...(send.now ? { now: send.now } : {}),
+        }));
+      return fetch(`${apiUrl}${API_FLOW_REQUESTS_PATH}`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: send.tamperedBody ?? body,
+      });
+    },
     reset() {
+      double.recordings = new Map();
+      double.recordingFiles = [];
+      double.recordingDeletes = [];
+      double.recordingBehaviour = 'answer';
       double.originates = [];
       double.hangups = [];
       double.refused = [];
@@ -259,6 +305,31 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
         const body = HangupCommand.parse(JSON.parse(raw));
         double.hangups.push({ path, body, claims });
         return Response.json({ call_id: body.call_id, outcome: double.hangupOutcome } satisfies HangupReply);
+      }
+      if (path === SIDECAR_PATHS.recordingFile) {
+        const body = RecordingFileCommand.parse(JSON.parse(raw));
+        double.recordingFiles.push({ path, body, claims });
+        if (double.recordingBehaviour === 'refuse') return new Response('', { status: 503 });
+        const audio = double.recordings.get(body.recording);
+        if (!audio) return problem(404, 'no such recording');
+        return new Response(audio, {
+          headers: { 'Content-Type': 'audio/wav', 'Content-Length': String(audio.length) },
+        });
+      }
+      if (path === SIDECAR_PATHS.recordingDelete) {
+        const body = RecordingDeleteCommand.parse(JSON.parse(raw));
+        double.recordingDeletes.push({ path, body, claims });
+        if (double.recordingBehaviour === 'refuse') return new Response('', { status: 503 });
+        const reply: RecordingDeleteReply = { call_id: body.call_id, deleted: [], failed: [] };
+        for (const name of body.recordings) {
+          if (double.recordingBehaviour === 'fail')
+            reply.failed.push({ recording: name, error: 'ARI answered 500' });
+          else {
+            double.recordings.delete(name);
+            reply.deleted.push(name);
+          }
+        }
+        return Response.json(reply);
       }
       return problem(404, 'no such command');
     },

@@ -71,6 +71,7 @@ function holdingTransport() {
   const most = new Map<string, number>();
   const answered: string[] = [];
   const transport: WebhookTransport = {
+    exchange: () => Promise.reject(new Error('webhook deliveries only post')),
     async post(url) {
       const endpoint = new URL(url).host;
       inFlight.set(endpoint, (inFlight.get(endpoint) ?? 0) + 1);
@@ -162,6 +163,7 @@ describe('webhook pool', () => {
   test('an attempt whose transport never settles is cut off at WEBHOOK_TIMEOUT_MS, recorded and left for a retry', async () => {
     let calls = 0;
     const never: WebhookTransport = {
+      exchange: () => Promise.reject(new Error('webhook deliveries only post')),
       post(url) {
         if (url.includes('silent.example.com')) calls++;
         return new Promise(() => {}); // ignores its signal too

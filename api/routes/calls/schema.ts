@@ -1,6 +1,11 @@
 import { z } from '@hono/zod-openapi';
 import { CallSchema, StatusSchema } from '../../calls/bodies.ts';
-import { CALL_STATUSES, CALL_VARIABLE_NAME, CALL_VARIABLE_PREFIX } from '../../shared/contract/index.ts';
+import {
+  CALL_VARIABLE_NAME,
+  CALL_VARIABLE_PREFIX,
+  CALLBACK_EVENTS,
+  FLOW_EVENT_TYPES,
+} from '../../shared/contract/index.ts';
 import { PageLimitSchema, pageCursorSchema, strictBody, timeQueryParam } from '../openapi.ts';
 
 /**
@@ -124,12 +129,14 @@ export const StatusCallbackSchema = z
   });
 
 export const StatusCallbackEventsSchema = z
-  .array(StatusSchema)
+  .array(z.enum(CALLBACK_EVENTS))
   .min(1)
-  .max(CALL_STATUSES.length)
+  .max(CALLBACK_EVENTS.length)
   .openapi({
-    description: 'Statuses that trigger a webhook (default: every status change)',
-    example: ['answered', 'completed', 'failed'],
+    description:
+      'What triggers a webhook: statuses (a call.status webhook when the call reaches one; default: every ' +
+      `status change) and flow events (${FLOW_EVENT_TYPES.join(', ')}: a call.flow webhook for each, only when listed)`,
+    example: ['answered', 'completed', 'failed', 'flow_ended'],
   });
 
 const originateFields = {

@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
-import { CallSchema } from '../../calls/bodies.ts';
-import { presentCall } from '../../calls/present.ts';
+import { LegacyCallSchema } from '../../calls/bodies.ts';
+import { presentLegacyCall } from '../../calls/present.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { findVisibleCall } from '../calls/get.ts';
 import { CallIdParamSchema } from '../calls/schema.ts';
@@ -13,12 +13,13 @@ const legacyStatusRoute = <P extends string>(path: P) =>
     path,
     tags: ['Calls'],
     summary: 'Call status (original route)',
-    description: 'Same as `GET /api/v2/calls/{call_id}`.',
+    description:
+      'Same as `GET /api/v2/calls/{call_id}`, without what a flow gave (answers, answered_by, flow): the replaced service’s contract.',
     security: bearerSecurity,
     middleware: [requireAuth()] as const,
     request: { params: CallIdParamSchema },
     responses: {
-      200: { description: 'The call', content: { 'application/json': { schema: CallSchema } } },
+      200: { description: 'The call', content: { 'application/json': { schema: LegacyCallSchema } } },
       ...errorResponses(401, 404, 422, 500, 503),
     },
   });
@@ -29,7 +30,7 @@ const interactionStatusRoute = legacyStatusRoute('/api/v2/interaction/{call_id}/
 export const registerStatus = (app: App) => {
   for (const route of [statusRoute, interactionStatusRoute]) {
     app.openapi(route, async (c) =>
-      c.json(presentCall(await findVisibleCall(c, c.req.valid('param').call_id)), 200),
+      c.json(presentLegacyCall(await findVisibleCall(c, c.req.valid('param').call_id)), 200),
     );
   }
 };

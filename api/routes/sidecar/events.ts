@@ -1,20 +1,32 @@
 import { createRoute, type z } from '@hono/zod-openapi';
-import { createMiddleware } from 'hono/factory';
-import { decodeJwt } from 'jose';
-import { claimJti, touchSidecar } from '../../../db/queries/misc.ts';
+import { touchSidecar } from '../../../db/queries/misc.ts';
 import { recordEvents } from '../../calls/record.ts';
-import { ApiError, malformedBody, unsupportedMediaType, validationError } from '../../errors.ts';
-import type { AppEnv } from '../../services.ts';
-import { signedRequest } from '../../shared/base/signed.ts';
+import { ApiError, malformedBody, validationError } from '../../errors.ts';
 import {
   API_EVENTS_PATH,
   EventBatch,
   EventBatchAck,
+  FLOW_EVENT_TYPES,
   sidecarIdOf,
   sidecarPrincipal,
   TYP_EVENTS,
 } from '../../shared/contract/index.ts';
 import { type App, errorResponses } from '../openapi.ts';
+import { jsonOnly, signedBySidecar } from './signed.ts';
+
+const isFlowEventType = (type: string) => (FLOW_EVENT_TYPES as readonly string[]).includes(type);
+
+/** A flow event carries its step (`flow`); a milestone carries none. */
+function flowDetailMismatches(batch: EventBatch) {
+  return batch.events.flatMap((e, i) => {
+    const flow = isFlowEventType(e.type);
+    if (flow === (e.flow !== null)) return [];
+    const message = flow
+      ? `a ${e.type} event needs its flow detail`
+      : `a ${e.type} event carries no flow detail`;
+    return [{ path: `body.events.${i}.flow`, message, code: flow ? 'required' : 'unexpected' }];
+  });
+}
 
 export const sidecarEventsRoute = createRoute({
   method: 'post',
@@ -38,42 +50,7 @@ export const sidecarEventsRoute = createRoute({
   },
 });
 
-/** Verifies the batch signature against the raw bytes before anything is parsed or applied. */
-const signedBatch = signedRequest<AppEnv>({
-  typ: TYP_EVENTS,
-  audience: (c) => c.get('services').config.JWT_ISSUER,
-  // The signer is the sidecar the token's issuer names, with the keys it is known by.
-  signer: async (c, token) => {
-    let issuer: string | undefined;
-    try {
-      issuer = decodeJwt(token).iss;
-    } catch {
-      return 'The signature is not a JWT';
-    }
-    const sidecarId = issuer ? sidecarIdOf(issuer) : null;
-    const keys = sidecarId ? await c.get('services').sidecarKeys(sidecarId) : null;
-    return keys && issuer ? { keys, issuer } : 'Unknown sidecar';
-  },
-  claimJti: (c) => {
-    const { db } = c.get('services');
-    return (jti, expiresAt) => claimJti(db, jti, expiresAt);
-  },
-  refuse: (_c, refusal) => {
-    throw new ApiError(
-      'invalid_signature',
-      refusal.kind === 'unsigned' ? 'A signed batch is required' : refusal.detail,
-    );
-  },
-});
-
-/** Only JSON is taken; checked before the body is read. */
-const jsonOnly = createMiddleware<AppEnv>(async (c, next) => {
-  const contentType = c.req.header('content-type') ?? '';
-  if (!/^application\/json\s*(;|$)/i.test(contentType)) {
-    throw unsupportedMediaType(['application/json'], c.req.header('content-type'));
-  }
-  await next();
-});
+const signedBatch = signedBySidecar(TYP_EVENTS);
 
 // The body is verified as raw bytes before it is parsed, so the route is documented through the
 // registry but handled without zod-openapi's body validator.
@@ -97,13 +74,20 @@ export const registerSidecarEvents = (app: App) => {
         errors: [{ path: 'body.sidecar_id', message: 'does not match the signer', code: 'mismatch' }],
       });
     }
+    const mismatched = flowDetailMismatches(batch);
+    if (mismatched.length > 0) {
+      throw new ApiError('validation_error', `${mismatched[0]!.path}: ${mismatched[0]!.message}`, {
+        errors: mismatched,
+      });
+    }
     const applied = await recordEvents(
       services,
       batch.events.map((e) => ({
         eventId: e.event_id,
         callId: e.call_id,
         type: e.type,
-        status: e.status,
+        // A flow event leaves the status as it is, whatever the sidecar thought it was.
+        ...(isFlowEventType(e.type) ? { flow: e.flow } : { status: e.status }),
         occurredAt: new Date(e.occurred_at),
         reason: e.reason,
         hangupCause: e.hangup_cause,

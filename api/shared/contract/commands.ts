@@ -141,6 +141,16 @@ export const FlowRequest = z.object({
   step_id: z.string().regex(FLOW_NAME).nullable(),
   answers: z.record(z.string().regex(FLOW_NAME), FlowAnswer),
   answered_by: z.enum(ANSWERED_BY).nullable(),
+  /**
+   * The request step's URL, for a step in steps a request returned (segment > 0): the API knows
+   * only the call's own flow. For segment 0 the API takes the URL from the call's flow and ignores this.
+   */
+  url: z
+    .url({ protocol: /^https?$/ })
+    .max(2048)
+    .optional(),
+  /** The step's timeout_ms, for segment > 0 likewise (default 5000). */
+  timeout_ms: z.number().int().min(500).max(15_000).optional(),
 });
 export type FlowRequest = z.infer<typeof FlowRequest>;
 

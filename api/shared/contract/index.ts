@@ -12,3 +12,4 @@ export * from './problem.ts';
 export * from './reasons.ts';
 export * from './statuses.ts';
 export * from './variables.ts';
+export * from './webhooks.ts';
