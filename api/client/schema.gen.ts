@@ -3758,8 +3758,58 @@ export interface components {
              */
             updated_at: string;
         };
-        FlowDetail: components["schemas"]["FlowSummary"] & {
-            steps: components["schemas"]["Flow"] & unknown;
+        FlowDetail: {
+            /**
+             * Format: uuid
+             * @description The flow id
+             * @example 0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10
+             */
+            flow_id: string;
+            /**
+             * @description Its name
+             * @example Appointment reminder
+             */
+            name: string;
+            /**
+             * @description What it is for
+             * @example null
+             */
+            description: string | null;
+            /**
+             * Format: uuid
+             * @description The user who created it
+             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
+             */
+            owner_id: string;
+            /**
+             * @description The newest version
+             * @example 1
+             */
+            latest_version: number;
+            /**
+             * @description Archived flows take no new calls
+             * @example false
+             */
+            archived: boolean;
+            /**
+             * Format: date-time
+             * @description When it was archived
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            archived_at: string | null;
+            /**
+             * Format: date-time
+             * @description When it was created
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description Last change (a new version or the archive)
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            updated_at: string;
+            steps: components["schemas"]["Flow"];
             /** @description Every version, oldest first */
             versions: components["schemas"]["FlowVersionSummary"][];
         };

@@ -52,29 +52,32 @@ export const FlowVersionSummarySchema = z
   })
   .openapi('FlowVersionSummary');
 
-export const FlowSchema = z
-  .object({
-    flow_id: z
-      .uuid()
-      .openapi({ description: 'The flow id', example: '0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10' }),
-    name: z.string().openapi({ description: 'Its name', example: 'Appointment reminder' }),
-    description: z.string().nullable().openapi({ description: 'What it is for', example: null }),
-    owner_id: z.uuid().openapi({
-      description: 'The user who created it',
-      example: '8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b',
-    }),
-    latest_version: z.number().int().openapi({ description: 'The newest version', example: 1 }),
-    archived: z.boolean().openapi({ description: 'Archived flows take no new calls', example: false }),
-    archived_at: iso('When it was archived').nullable(),
-    created_at: iso('When it was created'),
-    updated_at: iso('Last change (a new version or the archive)'),
-  })
-  .openapi('FlowSummary');
+const flowFields = {
+  flow_id: z.uuid().openapi({ description: 'The flow id', example: '0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10' }),
+  name: z.string().openapi({ description: 'Its name', example: 'Appointment reminder' }),
+  description: z.string().nullable().openapi({ description: 'What it is for', example: null }),
+  owner_id: z.uuid().openapi({
+    description: 'The user who created it',
+    example: '8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b',
+  }),
+  latest_version: z.number().int().openapi({ description: 'The newest version', example: 1 }),
+  archived: z.boolean().openapi({ description: 'Archived flows take no new calls', example: false }),
+  archived_at: iso('When it was archived').nullable(),
+  created_at: iso('When it was created'),
+  updated_at: iso('Last change (a new version or the archive)'),
+};
 
-export const FlowDetailSchema = FlowSchema.extend({
-  steps: FlowStepsSchema.openapi({ description: 'The steps of the latest version' }),
-  versions: z.array(FlowVersionSummarySchema).openapi({ description: 'Every version, oldest first' }),
-}).openapi('FlowDetail');
+export const FlowSchema = z.object(flowFields).openapi('FlowSummary');
+
+// One object rather than an extension of FlowSummary, so that the document states it whole.
+export const FlowDetailSchema = z
+  .object({
+    ...flowFields,
+    /** The steps of the latest version. */
+    steps: FlowStepsSchema,
+    versions: z.array(FlowVersionSummarySchema).openapi({ description: 'Every version, oldest first' }),
+  })
+  .openapi('FlowDetail');
 
 export const FlowVersionSchema = z
   .object({

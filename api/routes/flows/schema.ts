@@ -28,7 +28,7 @@ export const FlowVersionParamSchema = FlowIdParamSchema.extend({
       type: 'integer',
       minimum: 1,
       description: 'The version number',
-      example: '1',
+      example: 1,
     }),
 });
 
