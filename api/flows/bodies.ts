@@ -4,7 +4,7 @@ import {
   FLOW_MAX_STEPS,
   FLOW_MEDIA_SCHEMES,
   FLOW_VERBS,
-  Flow,
+  FlowStep,
 } from '../shared/contract/index.ts';
 
 /**
@@ -29,16 +29,23 @@ export const FLOW_EXAMPLE = [
   { id: 'bye', verb: 'hangup' },
 ];
 
-export const FlowStepsSchema = Flow.openapi('Flow', {
-  description:
-    `What the call does once answered: 1 to ${FLOW_MAX_STEPS} steps, run from the first, each going on to the ` +
-    `next unless it jumps. Verbs: ${FLOW_VERBS.join(', ')}. Media are ARI media URIs (${FLOW_MEDIA_SCHEMES.join(', ')}). ` +
-    'Step ids and answer names start with a letter. A branch reads an answer a gather, record or set step gives, ' +
-    `or \`answered_by\` (${ANSWERED_BY.join(', ')}, after an amd step). Refused with a JSON Pointer to the step: ` +
-    'jumps to missing ids, duplicate ids, steps no path reaches, loops with no gather, record, amd or request ' +
-    'step (they would run without the callee), `continue` to a context outside FLOW_CONTINUE_CONTEXTS.',
-  example: FLOW_EXAMPLE,
-});
+// The contract's Flow, made again here: a zod schema has `.openapi()` only when it was created after
+// @hono/zod-openapi extended zod, which the contract (imported first by the sidecar and by some
+// entry points) cannot rely on.
+export const FlowStepsSchema = z
+  .array(FlowStep)
+  .min(1)
+  .max(FLOW_MAX_STEPS)
+  .openapi('Flow', {
+    description:
+      `What the call does once answered: 1 to ${FLOW_MAX_STEPS} steps, run from the first, each going on to the ` +
+      `next unless it jumps. Verbs: ${FLOW_VERBS.join(', ')}. Media are ARI media URIs (${FLOW_MEDIA_SCHEMES.join(', ')}). ` +
+      'Step ids and answer names start with a letter. A branch reads an answer a gather, record or set step gives, ' +
+      `or \`answered_by\` (${ANSWERED_BY.join(', ')}, after an amd step). Refused with a JSON Pointer to the step: ` +
+      'jumps to missing ids, duplicate ids, steps no path reaches, loops with no gather, record, amd or request ' +
+      'step (they would run without the callee), `continue` to a context outside FLOW_CONTINUE_CONTEXTS.',
+    example: FLOW_EXAMPLE,
+  });
 
 const iso = (description: string) =>
   z.iso.datetime({ offset: true }).openapi({ description, example: '2026-11-23T15:23:51.213Z' });
