@@ -74,6 +74,8 @@ export const ConfigSchema = z
     DEFAULT_EXTENSION: matching(/^[A-Za-z0-9_*#+-]{1,50}$/, 'letters, digits and _ * # + -, at most 50', 's'),
     DEFAULT_PRIORITY: int(1, 1, 10),
     DEFAULT_TIMEOUT: int(30_000, 1, 600_000),
+    // Contexts a flow's `continue` step may hand the answered call to.
+    FLOW_CONTINUE_CONTEXTS: list(['outbound-ivr']),
     DEFAULT_CALLER_ID: matching(/^[\s\S]{0,50}$/, 'at most 50 characters', 'Outbound Call'),
 
     SIDECAR_ID: matching(SIDECAR_ID_PATTERN, SIDECAR_ID_RULE, 'default'),
@@ -107,13 +109,11 @@ export const ConfigSchema = z
     SSE_CATCHUP_MAX_EVENTS: int(10_000, 1, 1_000_000),
   })
   .superRefine((cfg, ctx) => {
-    for (const name of cfg.ALLOWED_CONTEXTS) {
-      if (!SAFE_NAME.test(name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['ALLOWED_CONTEXTS'],
-          message: `"${name}" is not a valid context name`,
-        });
+    for (const key of ['ALLOWED_CONTEXTS', 'FLOW_CONTINUE_CONTEXTS'] as const) {
+      for (const name of cfg[key]) {
+        if (!SAFE_NAME.test(name)) {
+          ctx.addIssue({ code: 'custom', path: [key], message: `"${name}" is not a valid context name` });
+        }
       }
     }
     if (!cfg.ALLOWED_CONTEXTS.includes(cfg.DEFAULT_CONTEXT)) {

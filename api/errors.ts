@@ -24,11 +24,13 @@ export const ERROR_CODES = {
   call_not_found: { status: 404, title: 'Call not found' },
   user_not_found: { status: 404, title: 'User not found' },
   recording_not_found: { status: 404, title: 'Recording not found' },
+  flow_not_found: { status: 404, title: 'Flow not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   call_already_ended: { status: 409, title: 'Call already ended' },
   idempotency_in_flight: { status: 409, title: 'Request with this Idempotency-Key is in progress' },
   username_taken: { status: 409, title: 'Username taken' },
   last_admin: { status: 409, title: 'Last active admin' },
+  flow_archived: { status: 409, title: 'Flow archived' },
   payload_too_large: { status: 413, title: 'Payload too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   validation_error: { status: 422, title: 'Validation error' },
@@ -336,8 +338,13 @@ function plainWords(issue: Issue, input: unknown, where: FieldLocation): string 
       const inner = issue.issues[0];
       return inner ? `is not a valid name: ${messageOf(inner, undefined, where)}` : 'is not a valid name';
     }
-    case 'invalid_union':
+    case 'invalid_union': {
+      // A discriminated union names the values its discriminator takes (a flow step's verb).
+      const options = (issue as { options?: unknown[] }).options;
+      if (Array.isArray(options) && options.length > 0)
+        return `must be one of ${options.map((o) => JSON.stringify(o)).join(', ')}`;
       return 'does not match any of the forms this field takes';
+    }
     case 'invalid_element':
       return 'holds a value that is not valid';
     default:
@@ -348,6 +355,7 @@ function plainWords(issue: Issue, input: unknown, where: FieldLocation): string 
 /** The schema's own message where it gives one, else the issue in plain words. */
 function messageOf(issue: Issue, input: unknown, where: FieldLocation): string {
   const zods = zodWording({ ...issue, input } as Parameters<typeof zodWording>[0]);
+  if (issue.code === 'invalid_union') return plainWords(issue, input, where);
   if (issue.message && issue.message !== zods && issue.message !== 'Invalid input') return issue.message;
   return plainWords(issue, input, where);
 }

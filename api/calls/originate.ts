@@ -5,11 +5,13 @@ import {
   insertCall,
   markHangupRequested,
 } from '../../db/queries/calls.ts';
+import { FlowArchivedError } from '../../db/queries/flows.ts';
 import { writeAudit } from '../../db/queries/misc.ts';
 import { ApiError } from '../errors.ts';
+import { resolveCallFlow } from '../flows/resolve.ts';
 import type { Services } from '../services.ts';
 import type { Logger } from '../shared/base/log.ts';
-import { type HangupOutcome, isTerminal, type OriginateReply } from '../shared/contract/index.ts';
+import { type Flow, type HangupOutcome, isTerminal, type OriginateReply } from '../shared/contract/index.ts';
 import { checkWebhookUrl, webhookPolicy } from '../webhooks/policy.ts';
 import { recordEvents } from './record.ts';
 import { isSidecarUnreachable } from './sidecar-client.ts';
@@ -27,6 +29,12 @@ export interface OriginateInput {
   statusCallback?: string | undefined;
   statusCallbackEvents?: string[] | undefined;
   traceparent?: string | undefined;
+  /** The flow the call runs once answered: its own steps, or a saved flow by id (and version). */
+  flow?: Flow | undefined;
+  flowId?: string | undefined;
+  flowVersion?: number | undefined;
+  /** Whose saved flows the caller may use (null: any); set by the route, not part of the request. */
+  flowOwner?: string | null | undefined;
 }
 
 export interface RequestMeta {
@@ -85,29 +93,47 @@ export async function originateCall(
       });
     }
   }
+  const flow = await resolveCallFlow(
+    services,
+    input,
+    input.flowOwner === undefined ? input.ownerId : input.flowOwner,
+  );
   await meta.admit?.();
   const callerId = input.callerId ?? (config.DEFAULT_CALLER_ID || null);
   const traceparent =
     input.traceparent && TRACEPARENT.test(input.traceparent) ? input.traceparent : undefined;
-  const { call: created } = await insertCall(
-    db,
-    {
-      id: crypto.randomUUID(),
-      ownerId: input.ownerId,
-      phoneNumber: input.phoneNumber,
-      context,
-      extension: input.extension ?? config.DEFAULT_EXTENSION,
-      priority: input.priority ?? config.DEFAULT_PRIORITY,
-      timeoutMs: input.timeoutMs ?? config.DEFAULT_TIMEOUT,
-      callerId,
-      variables: input.variables ?? {},
-      sidecarId: services.sidecar.id,
-      statusCallback: input.statusCallback ?? null,
-      statusCallbackEvents: input.statusCallbackEvents ?? null,
-      traceparent: traceparent ?? null,
-    },
-    { webhook: planWebhook },
-  );
+  let inserted: Awaited<ReturnType<typeof insertCall>>;
+  try {
+    inserted = await insertCall(
+      db,
+      {
+        id: crypto.randomUUID(),
+        ownerId: input.ownerId,
+        phoneNumber: input.phoneNumber,
+        context,
+        extension: input.extension ?? config.DEFAULT_EXTENSION,
+        priority: input.priority ?? config.DEFAULT_PRIORITY,
+        timeoutMs: input.timeoutMs ?? config.DEFAULT_TIMEOUT,
+        callerId,
+        variables: input.variables ?? {},
+        sidecarId: services.sidecar.id,
+        statusCallback: input.statusCallback ?? null,
+        statusCallbackEvents: input.statusCallbackEvents ?? null,
+        traceparent: traceparent ?? null,
+        flow: flow?.steps ?? null,
+        flowId: flow?.flowId ?? null,
+        flowVersion: flow?.flowVersion ?? null,
+      },
+      { webhook: planWebhook },
+    );
+  } catch (error) {
+    if (error instanceof FlowArchivedError)
+      throw new ApiError('flow_archived', 'The flow is archived: it takes no new calls', {
+        errors: [{ path: 'body.flow_id', message: 'is an archived flow', code: 'archived' }],
+      });
+    throw error;
+  }
+  const created = inserted.call;
   services.eventsRecorded();
   const log = meta.logger.child({ call_id: created.id });
   services.background(
@@ -118,7 +144,11 @@ export async function originateCall(
       targetId: created.id,
       clientAddress: meta.clientAddress,
       requestId: meta.requestId,
-      details: { phone_number: created.phoneNumber, context },
+      details: {
+        phone_number: created.phoneNumber,
+        context,
+        ...(flow?.flowId ? { flow_id: flow.flowId, flow_version: flow.flowVersion } : {}),
+      },
     }).catch((error) => log.error('audit write failed', { error })),
   );
   metrics.callLaunched();
@@ -135,6 +165,7 @@ export async function originateCall(
       timeout_ms: created.timeoutMs,
       caller_id: created.callerId,
       variables: created.variables,
+      ...(flow ? { flow: flow.steps } : {}),
       ...(traceparent ? { traceparent } : {}),
       requested_at: created.createdAt.toISOString(),
     });

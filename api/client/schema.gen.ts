@@ -585,7 +585,10 @@ export interface paths {
          *     (one of `ALLOWED_CONTEXTS`), `extension`, `priority` (1–10), `timeout` (milliseconds, 1–600000,
          *     rounded up to whole seconds for the PBX), `caller_id`, `variables` (at most 20, names a letter then
          *     letters/digits/`_`, values without control characters), `status_callback` and
-         *     `status_callback_events` (see Webhooks). Values are validated, never rewritten: `+1-555-12;34@x` is
+         *     `status_callback_events` (see Webhooks), and what the call does once answered: `flow` (its steps,
+         *     see Flows) or `flow_id` (a saved flow, with `flow_version` or its latest version), not both. A flow
+         *     that does not pass its checks is a 422 whose errors point into the body (`/flow/2/verb`); a saved
+         *     flow the caller cannot use is a 404, an archived one a 409. Values are validated, never rewritten: `+1-555-12;34@x` is
          *     a 422, not a call to `+15551234`. A field the body does not define (a typo such as `tiemout`) is a
          *     400 `unknown_field` naming it. Variables reach the channel in their own namespace,
          *     `OUTDIAL_VAR_<name>` (`CAMPAIGN` is `${OUTDIAL_VAR_CAMPAIGN}` in the dialplan), so a caller can never
@@ -670,6 +673,15 @@ export interface paths {
                 };
                 /** @description The role of the caller does not allow this */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1284,6 +1296,595 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/flows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List saved flows
+         * @description The caller’s flows (admins and viewers: all flows), newest first, paged with a cursor. Archived flows are left out unless `include_archived=true`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Also list archived flows (default false) */
+                    include_archived?: "true" | "false";
+                    /** @description Page size (1 to 100) */
+                    limit?: number;
+                    /** @description next_cursor of the previous page */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of flows */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FlowList"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Save a flow
+         * @description Saves a flow as version 1, owned by the caller. Calls use it with `flow_id`. The steps are checked as a call’s `flow` is: a 422 points at the bad step with a JSON Pointer into this body (`/steps/3/to`).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CreateFlowRequest"];
+                };
+            };
+            responses: {
+                /** @description The flow’s first version */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FlowVersion"];
+                    };
+                };
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller does not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body larger than 64 KiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unsupported Content-Type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/flows/{flow_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a saved flow
+         * @description The flow with the steps of its latest version and a list of every version. Flows of other users answer 404 (admins and viewers see every flow).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The flow id */
+                    flow_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The flow */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FlowDetail"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/flows/{flow_id}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get one version of a saved flow
+         * @description The steps of that version, as calls placed with it ran them. A version never changes.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The flow id */
+                    flow_id: string;
+                    /** @description The version number */
+                    version: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The version */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FlowVersion"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/flows/{flow_id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Save a new version of a flow
+         * @description Saves the steps as the next version (the latest plus one) and makes it the latest: calls placed with `flow_id` alone use it from now on; calls already placed keep the version they ran. Versions that are saved at the same time get one number each. An archived flow takes no new version (409).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The flow id */
+                    flow_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["NewFlowVersionRequest"];
+                };
+            };
+            responses: {
+                /** @description The new version */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FlowVersion"];
+                    };
+                };
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller does not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflict with the current state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body larger than 64 KiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unsupported Content-Type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/flows/{flow_id}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Archive a flow
+         * @description An archived flow takes no new calls and no new version, and leaves the list unless `include_archived=true`. Its versions stay readable, and calls already placed with it run on. Archiving it again changes nothing. Flows are never deleted: calls name the versions they ran.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The flow id */
+                    flow_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The archived flow */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FlowSummary"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller does not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -2731,7 +3332,7 @@ export interface components {
              * @example validation_error
              * @enum {string}
              */
-            code: "malformed_request" | "unknown_field" | "invalid_token" | "invalid_credentials" | "invalid_signature" | "forbidden" | "not_found" | "call_not_found" | "user_not_found" | "recording_not_found" | "method_not_allowed" | "call_already_ended" | "idempotency_in_flight" | "username_taken" | "last_admin" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "rate_limited" | "login_locked" | "internal_error" | "pbx_unavailable" | "database_unavailable" | "busy" | "not_ready";
+            code: "malformed_request" | "unknown_field" | "invalid_token" | "invalid_credentials" | "invalid_signature" | "forbidden" | "not_found" | "call_not_found" | "user_not_found" | "recording_not_found" | "flow_not_found" | "method_not_allowed" | "call_already_ended" | "idempotency_in_flight" | "username_taken" | "last_admin" | "flow_archived" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "rate_limited" | "login_locked" | "internal_error" | "pbx_unavailable" | "database_unavailable" | "busy" | "not_ready";
             /**
              * @description The X-Request-ID of this request
              * @example 0b9e2f1c-6d5a-4b8e-9f3a-2c1d7e6f5a4b
@@ -2992,7 +3593,153 @@ export interface components {
              *     ]
              */
             status_callback_events?: ("pending" | "dialing" | "ringing" | "answered" | "completed" | "busy" | "no_answer" | "failed" | "canceled" | "step_started" | "step_finished" | "flow_ended")[];
+            flow?: components["schemas"]["Flow"];
+            /**
+             * Format: uuid
+             * @description A saved flow (see /api/v2/flows) the call runs once answered; not with `flow`
+             * @example 0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10
+             */
+            flow_id?: string;
+            /**
+             * @description Which version of `flow_id` (default: its latest)
+             * @example 2
+             */
+            flow_version?: number;
         };
+        /**
+         * @description What the call does once answered: 1 to 100 steps, run from the first, each going on to the next unless it jumps. Verbs: play, gather, record, branch, goto, set, continue, hangup, amd, request. Media are ARI media URIs (sound, digits, number, tone). Step ids and answer names start with a letter. A branch reads an answer a gather, record or set step gives, or `answered_by` (human, machine, unknown, after an amd step). Refused with a JSON Pointer to the step: jumps to missing ids, duplicate ids, steps no path reaches, loops with no gather, record, amd or request step (they would run without the callee), `continue` to a context outside FLOW_CONTINUE_CONTEXTS.
+         * @example [
+         *       {
+         *         "verb": "play",
+         *         "media": [
+         *           "sound:hello-world"
+         *         ]
+         *       },
+         *       {
+         *         "id": "ask",
+         *         "verb": "gather",
+         *         "name": "choice",
+         *         "prompt": [
+         *           "sound:please-press-1"
+         *         ],
+         *         "max_digits": 1,
+         *         "finish_on_key": "#",
+         *         "timeout_ms": 5000,
+         *         "attempts": 2
+         *       },
+         *       {
+         *         "verb": "branch",
+         *         "on": "choice",
+         *         "cases": {
+         *           "1": "msg"
+         *         },
+         *         "default": "bye"
+         *       },
+         *       {
+         *         "id": "msg",
+         *         "verb": "record",
+         *         "name": "message",
+         *         "max_seconds": 30,
+         *         "finish_on_key": "#",
+         *         "beep": true
+         *       },
+         *       {
+         *         "id": "bye",
+         *         "verb": "hangup"
+         *       }
+         *     ]
+         */
+        Flow: ({
+            id?: string;
+            /** @enum {string} */
+            verb: "play";
+            media: string[];
+        } | {
+            id?: string;
+            /** @enum {string} */
+            verb: "gather";
+            name: string;
+            prompt?: string[];
+            /** @default 1 */
+            max_digits?: number;
+            /** @enum {string} */
+            finish_on_key?: "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "*" | "#";
+            /** @default 5000 */
+            timeout_ms?: number;
+            /** @default 3000 */
+            inter_digit_timeout_ms?: number;
+            /** @default 1 */
+            attempts?: number;
+            pattern?: string;
+        } | {
+            id?: string;
+            /** @enum {string} */
+            verb: "record";
+            name: string;
+            /** @default 60 */
+            max_seconds?: number;
+            max_silence_seconds?: number;
+            /** @enum {string} */
+            finish_on_key?: "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "*" | "#";
+            /** @default true */
+            beep?: boolean;
+        } | {
+            id?: string;
+            /** @enum {string} */
+            verb: "branch";
+            on: string;
+            cases: {
+                [key: string]: string;
+            };
+            default?: string;
+        } | {
+            id?: string;
+            /** @enum {string} */
+            verb: "goto";
+            to: string;
+        } | {
+            id?: string;
+            /** @enum {string} */
+            verb: "set";
+            name: string;
+            value: string;
+        } | {
+            id?: string;
+            /** @enum {string} */
+            verb: "continue";
+            context: string;
+            /** @default s */
+            extension?: string;
+            /** @default 1 */
+            priority?: number;
+        } | {
+            id?: string;
+            /** @enum {string} */
+            verb: "hangup";
+            /** @default 16 */
+            cause?: number;
+        } | {
+            id?: string;
+            /** @enum {string} */
+            verb: "amd";
+            initial_silence_ms?: number;
+            greeting_ms?: number;
+            after_greeting_silence_ms?: number;
+            total_analysis_time_ms?: number;
+            min_word_length_ms?: number;
+            between_words_silence_ms?: number;
+            max_words?: number;
+            silence_threshold?: number;
+        } | {
+            id?: string;
+            /** @enum {string} */
+            verb: "request";
+            /** Format: uri */
+            url: string;
+            /** @default 5000 */
+            timeout_ms?: number;
+            on_error?: string;
+        })[];
         CallList: {
             /** @description Calls, newest first */
             items: components["schemas"]["Call"][];
@@ -3496,6 +4243,136 @@ export interface components {
              * @example /api/v2/calls/5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b/recordings/message
              */
             url: string;
+        };
+        FlowVersion: {
+            /**
+             * Format: uuid
+             * @description The flow id
+             * @example 0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10
+             */
+            flow_id: string;
+            /**
+             * @description The version number
+             * @example 2
+             */
+            version: number;
+            steps: components["schemas"]["Flow"];
+            /**
+             * Format: date-time
+             * @description When this version was saved
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When a call first used it
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            used_at: string | null;
+        };
+        CreateFlowRequest: {
+            /**
+             * @description A name for people (1 to 100 characters)
+             * @example Appointment reminder
+             */
+            name: string;
+            /**
+             * @description What it is for (at most 1000 characters)
+             * @example Press 1 to confirm
+             */
+            description?: string;
+            steps: components["schemas"]["Flow"];
+        };
+        FlowList: {
+            /** @description Flows, newest first */
+            items: components["schemas"]["FlowSummary"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example null
+             */
+            next_cursor: string | null;
+        };
+        FlowDetail: {
+            /**
+             * Format: uuid
+             * @description The flow id
+             * @example 0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10
+             */
+            flow_id: string;
+            /**
+             * @description Its name
+             * @example Appointment reminder
+             */
+            name: string;
+            /**
+             * @description What it is for
+             * @example null
+             */
+            description: string | null;
+            /**
+             * Format: uuid
+             * @description The user who created it
+             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
+             */
+            owner_id: string;
+            /**
+             * @description The newest version
+             * @example 1
+             */
+            latest_version: number;
+            /**
+             * @description Archived flows take no new calls
+             * @example false
+             */
+            archived: boolean;
+            /**
+             * Format: date-time
+             * @description When it was archived
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            archived_at: string | null;
+            /**
+             * Format: date-time
+             * @description When it was created
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description Last change (a new version or the archive)
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            updated_at: string;
+            steps: components["schemas"]["Flow"];
+            /** @description Every version, oldest first */
+            versions: components["schemas"]["FlowVersionSummary"][];
+        };
+        FlowVersionSummary: {
+            /**
+             * @description The version number (1, 2, …)
+             * @example 1
+             */
+            version: number;
+            /**
+             * Format: date-time
+             * @description When this version was saved
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When a call first used it; a used version is kept as it is
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            used_at: string | null;
+            /**
+             * @description How many steps it has
+             * @example 5
+             */
+            step_count: number;
+        };
+        NewFlowVersionRequest: {
+            steps: components["schemas"]["Flow"];
         };
         InteractionRequest: {
             /**

@@ -35,6 +35,11 @@ are Ed25519-signed JWTs (RFC 9068); their public keys are at \`/.well-known/jwks
 | GET | \`/api/v2/calls/{call_id}/webhooks\` | owner, admin, viewer | the call's webhook deliveries and every attempt |
 | GET | \`/api/v2/calls/{call_id}/recordings\` | owner, admin, viewer | what the call's flow recorded, with download addresses |
 | GET | \`/api/v2/calls/{call_id}/recordings/{name}\` | owner, admin, viewer | a recording's audio (\`audio/wav\`), streamed from the PBX |
+| GET, POST | \`/api/v2/flows\` | any user; admin, operator | list own saved flows (admins, viewers: all): \`include_archived\`, \`limit\` ≤ 100, \`cursor\`; save a flow (version 1) |
+| GET | \`/api/v2/flows/{flow_id}\` | owner, admin, viewer | the flow, its latest steps and its versions |
+| POST | \`/api/v2/flows/{flow_id}/versions\` | owner (operator), admin | save the next version |
+| GET | \`/api/v2/flows/{flow_id}/versions/{version}\` | owner, admin, viewer | one version's steps |
+| POST | \`/api/v2/flows/{flow_id}/archive\` | owner (operator), admin | archive: no new calls or versions |
 | GET | \`/api/v2/events\` | any user | server-sent events of own calls (admins, viewers: all): \`call_id\`, \`status\`, \`Last-Event-ID\` |
 | GET, POST | \`/api/v2/users\` | admin | list, create users |
 | GET, PATCH | \`/api/v2/users/{user_id}\` | admin | read; change \`role\` or \`is_active\` |

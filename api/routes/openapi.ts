@@ -151,6 +151,14 @@ export function openApiConfig(appName: string) {
       { name: 'Calls', description: CALLS_GUIDE },
       { name: 'Live status', description: LIVE_STATUS_GUIDE },
       { name: 'Webhooks', description: WEBHOOKS_GUIDE },
+      {
+        name: 'Flows',
+        description:
+          'What a call does once answered: steps (play, gather, record, branch, goto, set, continue, hangup, ' +
+          'amd, request) given inline as a call’s `flow`, or saved here and named by `flow_id`. A saved flow ' +
+          'is versioned: a version never changes, a new one is added. Operators own their flows; admins and ' +
+          'viewers read all, admins change all, viewers none.',
+      },
       { name: 'Auth', description: 'Tokens and the calling user' },
       { name: 'Users', description: 'User administration (admins only)' },
       { name: 'System', description: 'Health, readiness, metrics' },

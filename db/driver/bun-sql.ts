@@ -21,7 +21,13 @@ export interface PostgresOptions {
   queryTimeoutMs?: number;
 }
 
-/** A real Postgres server through Bun's built-in client; statements are prepared and cached per connection. */
+/**
+ * A real Postgres server through Bun's built-in client. Statements are sent unnamed (`prepare:
+ * false`): a named statement makes Bun encode each parameter by the type the server inferred, and
+ * for json/jsonb it then encodes again the JSON text drizzle already made of the value, which stores
+ * a JSON string ("{\"a\":1}") instead of the object. Unnamed, the text goes as it is and the
+ * server parses it. Migration 0004 repairs values stored that way before.
+ */
 export function openPostgres(url: string, options: PostgresOptions = {}): Database {
   const timeoutMs = options.queryTimeoutMs ?? 0;
   const open = () =>
@@ -29,7 +35,7 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Databa
       max: options.max ?? 20,
       connectionTimeout: options.connectionTimeout ?? 10,
       idleTimeout: 30,
-      prepare: true,
+      prepare: false,
       // A connection given up on mid-transaction may never reach the server as closed (the
       // link died): the server ends such a session itself, rather than hold its row locks.
       // A statement that is merely slow is stopped by the server before the client's bound, so

@@ -47,4 +47,9 @@ ALTER TABLE "flow_versions" ADD CONSTRAINT "flow_versions_flow_id_flows_id_fk" F
 ALTER TABLE "flows" ADD CONSTRAINT "flows_owner_id_users_id_fk" FOREIGN KEY ("owner_id") REFERENCES "public"."users"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE UNIQUE INDEX "call_recordings_recording_key" ON "call_recordings" USING btree ("recording");--> statement-breakpoint
 CREATE INDEX "flows_owner_created_idx" ON "flows" USING btree ("owner_id","created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
-CREATE INDEX "flows_created_idx" ON "flows" USING btree ("created_at" DESC NULLS LAST,"id" DESC NULLS LAST);
+CREATE INDEX "flows_created_idx" ON "flows" USING btree ("created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
+UPDATE "calls" SET "variables" = ("variables" #>> '{}')::jsonb WHERE jsonb_typeof("variables") = 'string';--> statement-breakpoint
+UPDATE "calls" SET "status_callback_events" = ("status_callback_events" #>> '{}')::jsonb WHERE jsonb_typeof("status_callback_events") = 'string';--> statement-breakpoint
+UPDATE "idempotency_keys" SET "response_body" = ("response_body" #>> '{}')::jsonb WHERE jsonb_typeof("response_body") = 'string';--> statement-breakpoint
+UPDATE "audit_log" SET "details" = ("details" #>> '{}')::jsonb WHERE jsonb_typeof("details") = 'string';--> statement-breakpoint
+UPDATE "sidecars" SET "public_key" = ("public_key" #>> '{}')::jsonb WHERE jsonb_typeof("public_key") = 'string';

@@ -17,6 +17,7 @@ import {
   isFlowEventType,
   type NewRecording,
 } from './flow-results.ts';
+import { markFlowVersionUsed } from './flows.ts';
 import { preparedFor } from './prepared.ts';
 
 export type CallRow = typeof calls.$inferSelect;
@@ -79,13 +80,18 @@ async function planWebhook(
     .values({ callId: call.id, eventId: event.id, url: plan.url, payload: plan.payload });
 }
 
-/** Inserts a new call as `pending` together with the first entry of its event log. */
+/**
+ * Inserts a new call as `pending` together with the first entry of its event log. A call that runs a
+ * saved flow's version marks that version used in the same transaction; when the flow was archived
+ * meanwhile, nothing is stored and FlowArchivedError is thrown.
+ */
 export async function insertCall(
   db: Db,
   values: NewCall,
   options: { webhook?: WebhookPlanner } = {},
 ): Promise<InsertCallResult> {
   return db.transaction(async (tx) => {
+    if (values.flowId && values.flowVersion) await markFlowVersionUsed(tx, values.flowId, values.flowVersion);
     await tx.execute(sql`select pg_advisory_xact_lock(${EVENTS_LOCK})`);
     const [call] = await tx
       .insert(calls)

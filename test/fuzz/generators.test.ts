@@ -130,6 +130,8 @@ describe('request generators', () => {
     pools: {
       call_id: [crypto.randomUUID()],
       user_id: [crypto.randomUUID()],
+      flow_id: [crypto.randomUUID()],
+      version: ['1'],
       logins: [{ username: 'someone', password: 'a password' }],
       sidecarId: 'sidecar',
     },

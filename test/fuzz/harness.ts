@@ -120,6 +120,24 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
       callIds.push(((await res.json()) as { call_id: string }).call_id);
     }
   }
+  // Saved flows to aim at, of the operator and of the admin, each with versions 1 and 2.
+  const flowIds: string[] = [];
+  for (const owner of [roles.operator, roles.operator, roles.admin]) {
+    const steps = [{ verb: 'play', media: ['sound:hello-world'] }, { verb: 'hangup' }];
+    const res = await stack.request('http', '/api/v2/flows', {
+      token: owner.token,
+      json: { name: `fuzz ${flowIds.length}`, steps },
+    });
+    if (res.status !== 201) throw new Error(`setting up a flow: ${res.status} ${await res.text()}`);
+    const { flow_id } = (await res.json()) as { flow_id: string };
+    const next = await stack.request('http', `/api/v2/flows/${flow_id}/versions`, {
+      token: owner.token,
+      json: { steps },
+    });
+    if (next.status !== 201)
+      throw new Error(`setting up a flow version: ${next.status} ${await next.text()}`);
+    flowIds.push(flow_id);
+  }
   // Two of them finished, so a hang-up meets a call that has ended.
   const ended = await stack.sidecar.sendEvents(
     stack.url,
@@ -233,6 +251,8 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
   const pools: Pools = {
     call_id: callIds,
     user_id: targets.map((u) => u.id),
+    flow_id: flowIds,
+    version: ['1', '2'],
     logins: logins.map((u) => ({ username: u.username, password: u.password })),
     sidecarId: stack.sidecar.id,
   };

@@ -148,6 +148,9 @@ export interface RequestCase extends WireRequest {
 export interface Pools {
   call_id: readonly string[];
   user_id: readonly string[];
+  flow_id: readonly string[];
+  /** Version numbers the flows in flow_id have. */
+  version: readonly string[];
   logins: ReadonlyArray<{ username: string; password: string }>;
   sidecarId: string;
 }

@@ -10,7 +10,10 @@ const PLACE_CALL = `Takes \`phone_number\` (an optional \`+\` then ASCII digits,
 (one of \`ALLOWED_CONTEXTS\`), \`extension\`, \`priority\` (1–10), \`timeout\` (milliseconds, 1–600000,
 rounded up to whole seconds for the PBX), \`caller_id\`, \`variables\` (at most 20, names a letter then
 letters/digits/\`_\`, values without control characters), \`status_callback\` and
-\`status_callback_events\` (see Webhooks). Values are validated, never rewritten: \`+1-555-12;34@x\` is
+\`status_callback_events\` (see Webhooks), and what the call does once answered: \`flow\` (its steps,
+see Flows) or \`flow_id\` (a saved flow, with \`flow_version\` or its latest version), not both. A flow
+that does not pass its checks is a 422 whose errors point into the body (\`/flow/2/verb\`); a saved
+flow the caller cannot use is a 404, an archived one a 409. Values are validated, never rewritten: \`+1-555-12;34@x\` is
 a 422, not a call to \`+15551234\`. A field the body does not define (a typo such as \`tiemout\`) is a
 400 \`unknown_field\` naming it. Variables reach the channel in their own namespace,
 \`OUTDIAL_VAR_<name>\` (\`CAMPAIGN\` is \`\${OUTDIAL_VAR_CAMPAIGN}\` in the dialplan), so a caller can never
@@ -66,7 +69,7 @@ export const createCallRoute = createRoute({
       },
       content: { 'application/json': { schema: OriginateResponseSchema } },
     },
-    ...errorResponses(400, 401, 403, 409, 413, 415, 422, 429, 500, 503),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503),
   },
 });
 
@@ -86,6 +89,9 @@ export const registerCreateCall = (app: App) =>
         variables: body.variables,
         statusCallback: body.status_callback,
         statusCallbackEvents: body.status_callback_events,
+        flow: body.flow,
+        flowId: body.flow_id,
+        flowVersion: body.flow_version,
       },
       key,
     );

@@ -1,35 +1,11 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import { listCalls } from '../../../db/queries/calls.ts';
 import { readableCallsOwner } from '../../calls/access.ts';
 import { presentCall } from '../../calls/present.ts';
-import { decodeBase64UrlText, encodeBase64Url } from '../../lib/base64url.ts';
 import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses, invalidCursor, isStorableTime } from '../openapi.ts';
+import { decodeCursor, pageOf } from '../keyset-cursor.ts';
+import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
 import { CallListSchema, ListCallsQuerySchema } from './schema.ts';
-
-interface Cursor {
-  t: string;
-  i: string;
-}
-
-function encodeCursor(c: Cursor): string {
-  return encodeBase64Url(JSON.stringify(c));
-}
-
-// What a cursor of this listing holds: the last row's creation time and id.
-const CursorSchema = z.object({ t: z.iso.datetime().refine(isStorableTime), i: z.guid() });
-
-function decodeCursor(text: string): { createdAt: Date; id: string } {
-  let raw: unknown = null;
-  try {
-    raw = JSON.parse(decodeBase64UrlText(text) ?? 'null');
-  } catch {
-    throw invalidCursor();
-  }
-  const cursor = CursorSchema.safeParse(raw);
-  if (!cursor.success) throw invalidCursor();
-  return { createdAt: new Date(cursor.data.t), id: cursor.data.i };
-}
 
 export const listCallsRoute = createRoute({
   method: 'get',
@@ -60,9 +36,6 @@ export const registerListCalls = (app: App) =>
       before: q.cursor ? decodeCursor(q.cursor) : undefined,
       limit: q.limit + 1,
     });
-    const page = rows.slice(0, q.limit);
-    const last = page.at(-1);
-    const next =
-      rows.length > q.limit && last ? encodeCursor({ t: last.createdAt.toISOString(), i: last.id }) : null;
+    const { page, next } = pageOf(rows, q.limit);
     return c.json({ items: page.map(presentCall), next_cursor: next }, 200);
   });

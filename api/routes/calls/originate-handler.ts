@@ -4,6 +4,7 @@ import { withIdempotency } from '../../calls/idempotency.ts';
 import { type OriginateInput, originateCall } from '../../calls/originate.ts';
 import { presentOriginate } from '../../calls/present.ts';
 import { takeRateLimit } from '../../calls/rate-limit.ts';
+import { writableFlowsOwner } from '../../flows/access.ts';
 import type { AppEnv } from '../../services.ts';
 
 /**
@@ -14,7 +15,7 @@ import type { AppEnv } from '../../services.ts';
  */
 export async function handleOriginate(
   c: Context<AppEnv>,
-  input: Omit<OriginateInput, 'ownerId' | 'traceparent'>,
+  input: Omit<OriginateInput, 'ownerId' | 'traceparent' | 'flowOwner'>,
   idempotencyKey: string | undefined,
 ): Promise<{ status: 200; body: OriginateResponse; replayed: boolean }> {
   const services = c.get('services');
@@ -25,7 +26,12 @@ export async function handleOriginate(
     async () => {
       const outcome = await originateCall(
         services,
-        { ...input, ownerId: user.id, traceparent: c.req.header('traceparent') },
+        {
+          ...input,
+          ownerId: user.id,
+          flowOwner: writableFlowsOwner(user),
+          traceparent: c.req.header('traceparent'),
+        },
         {
           requestId: c.get('requestId'),
           clientAddress: services.clientAddress(c),

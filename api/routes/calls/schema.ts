@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { CallSchema, StatusSchema } from '../../calls/bodies.ts';
+import { FlowStepsSchema } from '../../flows/bodies.ts';
 import {
   CALL_VARIABLE_NAME,
   CALL_VARIABLE_PREFIX,
@@ -158,6 +159,18 @@ export const CreateCallBodySchema = strictBody({
   ...originateFields,
   status_callback: StatusCallbackSchema.optional(),
   status_callback_events: StatusCallbackEventsSchema.optional(),
+  flow: FlowStepsSchema.optional(),
+  flow_id: z.uuid('must be a UUID').optional().openapi({
+    description: 'A saved flow (see /api/v2/flows) the call runs once answered; not with `flow`',
+    example: '0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10',
+  }),
+  flow_version: z
+    .number()
+    .int('must be a whole number')
+    .min(1)
+    .max(2_147_483_647)
+    .optional()
+    .openapi({ description: 'Which version of `flow_id` (default: its latest)', example: 2 }),
 }).openapi('CreateCallRequest');
 export type CreateCallBody = z.infer<typeof CreateCallBodySchema>;
 

@@ -7,6 +7,7 @@ export * from './channel.ts';
 export * from './commands.ts';
 export * from './events.ts';
 export * from './flow.ts';
+export * from './flow-check.ts';
 export * from './ids.ts';
 export * from './problem.ts';
 export * from './reasons.ts';

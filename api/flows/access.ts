@@ -1,0 +1,15 @@
+import type { AuthUser } from '../services.ts';
+
+/**
+ * Whose flows `user` may read: null for every flow, or the one owner whose flows it may read. As for
+ * calls, admins and viewers read all; an operator reads, uses and changes its own. Writing is
+ * further limited to admins and operators by the routes.
+ */
+export function readableFlowsOwner(user: Pick<AuthUser, 'id' | 'role'>): string | null {
+  return user.role === 'admin' || user.role === 'viewer' ? null : user.id;
+}
+
+/** Whose flows `user` may change or place calls with: an admin any, an operator its own. */
+export function writableFlowsOwner(user: Pick<AuthUser, 'id' | 'role'>): string | null {
+  return user.role === 'admin' ? null : user.id;
+}

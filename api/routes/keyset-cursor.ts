@@ -1,0 +1,38 @@
+import { z } from '@hono/zod-openapi';
+import { decodeBase64UrlText, encodeBase64Url } from '../lib/base64url.ts';
+import { invalidCursor, isStorableTime } from './openapi.ts';
+
+/**
+ * The cursor of a newest-first listing (calls, flows): the last row's creation time and id, as
+ * base64url JSON. A cursor this API did not hand out is a 422.
+ */
+interface Cursor {
+  t: string;
+  i: string;
+}
+
+export function encodeCursor(row: { createdAt: Date; id: string }): string {
+  const c: Cursor = { t: row.createdAt.toISOString(), i: row.id };
+  return encodeBase64Url(JSON.stringify(c));
+}
+
+const CursorSchema = z.object({ t: z.iso.datetime().refine(isStorableTime), i: z.guid() });
+
+export function decodeCursor(text: string): { createdAt: Date; id: string } {
+  let raw: unknown = null;
+  try {
+    raw = JSON.parse(decodeBase64UrlText(text) ?? 'null');
+  } catch {
+    throw invalidCursor();
+  }
+  const cursor = CursorSchema.safeParse(raw);
+  if (!cursor.success) throw invalidCursor();
+  return { createdAt: new Date(cursor.data.t), id: cursor.data.i };
+}
+
+/** One page of `rows` fetched with limit + 1, and the cursor of the next page (null on the last). */
+export function pageOf<T extends { createdAt: Date; id: string }>(rows: T[], limit: number) {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { page, next: rows.length > limit && last ? encodeCursor(last) : null };
+}
