@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { CallRow } from '../../db/queries/calls.ts';
 import { ApiError } from '../errors.ts';
+import { flowFieldErrors } from '../flows/check.ts';
 import type { Services } from '../services.ts';
 import { Flow, type FlowRequest, type FlowRequestReply } from '../shared/contract/index.ts';
 import { SIGNATURE_HEADER, signWebhook } from '../webhooks/signature.ts';
@@ -88,6 +89,14 @@ export async function runFlowRequest(
     if (!parsed.success) {
       const where = parsed.error.issues[0]?.path.join('.') || 'the answer';
       return error(`the answer holds no valid steps (see ${where}); it must be {"steps": [...]}`);
+    }
+    // Checked across steps as a call's flow is: a jump to a missing id or a loop that never waits
+    // would otherwise reach the sidecar.
+    const problems = flowFieldErrors(services.config, parsed.data.steps, '/steps');
+    if (problems.length > 0) {
+      const first = problems[0]!;
+      const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
+      return error(`the steps returned do not run: ${first.pointer}: ${first.message}${more}`);
     }
     return { outcome: 'steps', steps: parsed.data.steps };
   } catch (e) {

@@ -142,6 +142,22 @@ describe('flow request steps', () => {
       ['invalid steps', () => Response.json({ steps: [{ verb: 'dial', number: '911' }] }), /no valid steps/],
       ['no steps', () => Response.json({ next: 'x' }), /no valid steps/],
       [
+        'a jump to a missing step',
+        () => Response.json({ steps: [{ verb: 'goto', to: 'nowhere' }] }),
+        /do not run: \/steps\/0\/to/,
+      ],
+      [
+        'a loop that never waits',
+        () =>
+          Response.json({
+            steps: [
+              { id: 'a', verb: 'set', name: 'x', value: '1' },
+              { verb: 'goto', to: 'a' },
+            ],
+          }),
+        /do not run/,
+      ],
+      [
         'slow',
         async () => {
           await Bun.sleep(3000);
