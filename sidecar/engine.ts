@@ -271,5 +271,3 @@ function sameTrack(a: CallTrack, b: CallTrack): boolean {
     a.channel === b.channel
   );
 }
-
-export type { AriError };

@@ -47,7 +47,11 @@ const steps: Step[] = [
     what: 'tsc --noEmit over the whole repository',
     run: () => sh([bin('tsc'), '-p', '.']),
   },
-  { name: 'lint', what: 'Biome: lint and format check', run: () => sh([bin('biome'), 'ci', '.']) },
+  {
+    name: 'lint',
+    what: 'Biome (lint and format check), then knip (unused files, exports and dependencies)',
+    run: async () => (await sh([bin('biome'), 'ci', '.'])) || sh([bin('knip')]),
+  },
   {
     name: 'unit',
     what: 'unit and component tests (api, db, sidecar, ARI simulator, the user CLI)',

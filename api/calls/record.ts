@@ -22,7 +22,3 @@ export async function recordEvents(
   if (any) services.eventsRecorded();
   return applied;
 }
-
-export function lastCallState(applied: Awaited<ReturnType<typeof recordEvents>>, fallback: CallRow): CallRow {
-  return applied.at(-1)?.call ?? fallback;
-}

@@ -152,7 +152,6 @@ const originateFields = {
 // The original route: its callers send fields it never had, which are taken and ignored (and logged).
 export const InteractionBodySchema = z.looseObject(originateFields).openapi('InteractionRequest');
 export const INTERACTION_FIELDS = originateFields;
-export type InteractionBody = z.infer<typeof InteractionBodySchema>;
 
 export const CreateCallBodySchema = strictBody({
   phone_number: PhoneNumberSchema,
@@ -172,7 +171,6 @@ export const CreateCallBodySchema = strictBody({
     .optional()
     .openapi({ description: 'Which version of `flow_id` (default: its latest)', example: 2 }),
 }).openapi('CreateCallRequest');
-export type CreateCallBody = z.infer<typeof CreateCallBodySchema>;
 
 export const CallIdParamSchema = z.object({
   call_id: z.uuid('must be a UUID').openapi({

@@ -17,7 +17,6 @@ export const MILESTONE_EVENT_TYPES = ['created', ...CHANNEL_EVENT_TYPES] as cons
 
 /** Every kind of event in a call's log: the milestones, and a hang-up asked through the API. */
 export const CALL_EVENT_TYPES = [...MILESTONE_EVENT_TYPES, 'hangup_requested'] as const;
-export type CallEventType = (typeof CALL_EVENT_TYPES)[number];
 
 /** One event as a sidecar reports it. */
 export const CallEvent = z.object({

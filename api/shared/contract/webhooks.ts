@@ -6,7 +6,6 @@ import { CALL_STATUSES } from './statuses.ts';
  * `call.flow` for each flow event (step_started, step_finished, flow_ended) asked for.
  */
 export const WEBHOOK_KINDS = { status: 'call.status', flow: 'call.flow' } as const;
-export type WebhookKind = (typeof WEBHOOK_KINDS)[keyof typeof WEBHOOK_KINDS];
 
 /**
  * What `status_callback_events` may list: statuses (a call.status webhook when the call reaches one;
@@ -14,4 +13,3 @@ export type WebhookKind = (typeof WEBHOOK_KINDS)[keyof typeof WEBHOOK_KINDS];
  * event; only when listed).
  */
 export const CALLBACK_EVENTS = [...CALL_STATUSES, ...FLOW_EVENT_TYPES] as const;
-export type CallbackEvent = (typeof CALLBACK_EVENTS)[number];
