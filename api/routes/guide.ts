@@ -259,3 +259,56 @@ One slow receiver delays no other: each attempt is cut off after \`WEBHOOK_TIMEO
 at most \`WEBHOOK_ENDPOINT_CONCURRENCY\` attempts go to one endpoint (scheme, host and port as written)
 at a time, never more than half of \`WEBHOOK_CONCURRENCY\`, and a slot that frees up is filled at once.
 The limits are per API process (per invocation on Workers).`;
+
+/** The Flows tag: what a call does once answered, and where its answers go. */
+export const FLOWS_GUIDE = `What a call does once answered. A flow is a list of steps, given inline as a call's \`flow\` in
+\`POST /api/v2/calls\`, or saved here and named by \`flow_id\` (and \`flow_version\`, the latest by
+default). A saved flow is versioned: a version never changes, a new one is added, and archiving stops
+new calls using it. Operators own their flows; admins and viewers read all, admins change all,
+viewers none.
+
+\`\`\`json
+{ "phone_number": "+15557771", "flow": [
+  { "verb": "play", "media": ["sound:hello-world"] },
+  { "id": "ask", "verb": "gather", "name": "choice", "prompt": ["sound:please-press-1"],
+    "max_digits": 1, "finish_on_key": "#", "timeout_ms": 5000, "attempts": 2 },
+  { "verb": "branch", "on": "choice", "cases": { "1": "msg" }, "default": "bye" },
+  { "id": "msg", "verb": "record", "name": "message", "max_seconds": 30, "finish_on_key": "#", "beep": true },
+  { "id": "bye", "verb": "hangup" } ] }
+\`\`\`
+
+### The steps
+
+| verb | what it does |
+|---|---|
+| \`play\` | plays ARI media in order: \`sound:\`, \`digits:\`, \`number:\`, \`tone:\` |
+| \`gather\` | plays its \`prompt\` and collects keys into \`answers[name]\`: \`max_digits\`, \`finish_on_key\`, \`timeout_ms\` (to the first key), \`inter_digit_timeout_ms\`, \`attempts\`, an anchored \`pattern\`. A key pressed during the prompt stops it and counts (barge-in) |
+| \`record\` | records the callee into \`answers[name]\` (\`{recording, duration_ms}\`): \`max_seconds\`, \`max_silence_seconds\`, \`finish_on_key\`, \`beep\` |
+| \`branch\` | jumps to \`cases[answer]\`, else to \`default\`, else goes on; \`on\` names an answer or \`answered_by\` |
+| \`goto\`, \`set\` | jump to a step id; set \`answers[name]\` to a value |
+| \`continue\` | hands the call to the dialplan (a context of \`FLOW_CONTINUE_CONTEXTS\`) and ends the flow |
+| \`hangup\` | hangs up with a Q.850 \`cause\` (16 by default) |
+| \`amd\` | answering-machine detection with Asterisk's \`AMD()\` (its parameters, in ms, tunable); \`answered_by\` becomes \`human\`, \`machine\` or \`unknown\` |
+| \`request\` | the API posts the answers so far to your \`url\` (signed like webhooks, and only to the hosts and ports webhooks may reach) and runs the steps you answer, \`{"steps": [...]}\`, in place of the rest of the flow; on a failure or \`timeout_ms\` it goes to \`on_error\`, or the flow fails |
+
+A flow that runs out of steps hangs up. Steps are checked when the call or the flow is submitted:
+unknown verbs or fields, jumps to missing ids, unreachable steps, loops that can run without waiting
+for the callee, media outside the schemes above and contexts outside the allow-list are refused (422,
+or 400 for an unknown field) with a JSON Pointer to the step in \`errors[].pointer\`. A flow that runs
+more than 1,000 steps or an hour ends \`limit\`.
+
+### Where the answers go
+
+- The call: \`answers\`, \`answered_by\`, and \`flow\` with its \`outcome\`: \`finished\`, \`continued\`,
+  \`callee_hangup\` (at \`ended_at_step\`), \`failed\` (with \`detail\`), \`interrupted\` (the sidecar
+  restarted mid-flow: the call is hung up, reason \`flow_interrupted\`) or \`limit\`.
+- The event log, the live stream and webhooks: each step's \`step_started\` and \`step_finished\` (with its
+  answer), then one \`flow_ended\`; none moves the call's status. Webhooks (\`call.flow\`) are sent for the
+  flow event types listed in \`status_callback_events\`.
+- Recordings: \`GET /api/v2/calls/{call_id}/recordings\` lists them and \`…/recordings/{name}\` streams
+  the audio (\`audio/wav\`) from the PBX through its sidecar, for whoever may read the call; they are
+  deleted from the PBX with the call's retention.
+
+The simulator's callees answer by number: \`+1555777<digits>\` presses the digits then \`#\` 2 s after
+answering, \`+1555776…\` stays silent, \`+1555778<n>\` speaks n seconds (n = 1 a person, n ≥ 4 a machine to
+\`AMD()\`), \`+1555775…\` hangs up after 3 s.`;

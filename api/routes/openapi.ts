@@ -1,7 +1,7 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { ApiError, ERROR_CODES, type ErrorCode, validationError } from '../errors.ts';
 import type { AppEnv } from '../services.ts';
-import { CALLS_GUIDE, GUIDE, LIVE_STATUS_GUIDE, WEBHOOKS_GUIDE } from './guide.ts';
+import { CALLS_GUIDE, FLOWS_GUIDE, GUIDE, LIVE_STATUS_GUIDE, WEBHOOKS_GUIDE } from './guide.ts';
 
 /** Shared OpenAPI pieces: the problem schema, error responses by status, security, the app type. */
 
@@ -151,14 +151,7 @@ export function openApiConfig(appName: string) {
       { name: 'Calls', description: CALLS_GUIDE },
       { name: 'Live status', description: LIVE_STATUS_GUIDE },
       { name: 'Webhooks', description: WEBHOOKS_GUIDE },
-      {
-        name: 'Flows',
-        description:
-          'What a call does once answered: steps (play, gather, record, branch, goto, set, continue, hangup, ' +
-          'amd, request) given inline as a call’s `flow`, or saved here and named by `flow_id`. A saved flow ' +
-          'is versioned: a version never changes, a new one is added. Operators own their flows; admins and ' +
-          'viewers read all, admins change all, viewers none.',
-      },
+      { name: 'Flows', description: FLOWS_GUIDE },
       { name: 'Auth', description: 'Tokens and the calling user' },
       { name: 'Users', description: 'User administration (admins only)' },
       { name: 'System', description: 'Health, readiness, metrics' },
