@@ -247,7 +247,10 @@ export class CallEngine {
 
   // ───────────────────────── lifecycle ─────────────────────────
 
-  /** Stops starting calls; waits (bounded) for originates already in flight to get their answer. */
+  /**
+   * Stops starting calls; waits (bounded) for originates already in flight to get their answer;
+   * parks the flows (they are interrupted by the next start's reconciliation).
+   */
   async stop(timeoutMs: number): Promise<void> {
     this.book.stopped = true;
     const inFlight = [...this.book.dialing.values()];
@@ -255,6 +258,7 @@ export class CallEngine {
       await Promise.race([Promise.allSettled(inFlight), sleep(timeoutMs)]);
     }
     await Promise.race([this.reconciler.running() ?? Promise.resolve(), sleep(Math.min(timeoutMs, 1000))]);
+    this.flows.park();
   }
 }
 

@@ -33,6 +33,16 @@ export interface SimOptions {
   eventsBeforeReply?: EventsBeforeReply;
   /** Seed of the 'sometimes' generator; the same seed and requests give the same orders. */
   seed?: number;
+  /** Sees every event written to a socket and every HTTP request as it arrives (benchmarks). */
+  tap?: SimTap;
+}
+
+/** Observers of the simulator's traffic; `at` is performance.now() of this process. */
+export interface SimTap {
+  /** An event written to an events socket. */
+  sent?(data: string, at: number): void;
+  /** An HTTP request as it arrives, before faults, authentication and routing. */
+  request?(method: string, path: string, at: number): void;
 }
 
 export type HttpFault =
@@ -100,7 +110,8 @@ export const startAriSimulator = async (options: SimOptions = {}): Promise<SimHa
     log,
   });
   const authorized = basicAuth(options.username ?? 'ariuser', options.password ?? 'aripass');
-  const sockets = new EventSockets(engine);
+  const sockets = new EventSockets(engine, options.tap?.sent);
+  const onRequest = options.tap?.request;
   const faults = new HttpFaults();
   const ctx: AriContext = { engine, originates: [] };
 
@@ -108,6 +119,7 @@ export const startAriSimulator = async (options: SimOptions = {}): Promise<SimHa
     if (life.holding) return faults.hang();
     const url = new URL(req.url);
     const path = url.pathname;
+    onRequest?.(req.method, path, performance.now());
     if (path.startsWith('/_sim/')) return authorized(req, url) ? control(req, url, handle) : unauthorized();
     if (path !== '/ari' && !path.startsWith('/ari/')) return new Response('Not Found', { status: 404 });
     const f = faults.take(req.method, path);

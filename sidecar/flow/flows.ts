@@ -10,6 +10,7 @@ import { FlowMachine, type MachineOptions } from './machine.ts';
  */
 export class Flows {
   private readonly machines = new Map<string, FlowMachine>();
+  private parked = false;
 
   constructor(private readonly o: MachineOptions) {}
 
@@ -28,7 +29,7 @@ export class Flows {
   }
 
   deliver(call: CallRow, event: FlowAriEvent): void {
-    if (!call.command.flow) return;
+    if (!call.command.flow || this.parked) return;
     const machine = this.machines.get(call.callId);
     if (machine) {
       machine.deliver(event);
@@ -38,6 +39,12 @@ export class Flows {
     const started = new FlowMachine(this.o, call);
     this.machines.set(call.callId, started);
     void started.start().finally(() => this.machines.delete(call.callId));
+  }
+
+  /** The sidecar is stopping: every flow stops where it is, writing nothing (FlowMachine.park), and none starts. */
+  park(): void {
+    this.parked = true;
+    for (const machine of this.machines.values()) machine.park();
   }
 
   /**

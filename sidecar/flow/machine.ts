@@ -36,6 +36,8 @@ export interface MachineOptions {
 export class FlowMachine {
   readonly inbox = new FlowInbox();
   private leaving = false;
+  /** The sidecar stopped: nothing more is run or written; the next start interrupts the flow. */
+  private parked = false;
   private current: { run: number; step: number; stepId: string | null; verb: FlowStep['verb'] } | null = null;
   private limitTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -52,6 +54,17 @@ export class FlowMachine {
     return this.call.flow?.phase === 'ended';
   }
 
+  /**
+   * Stops the flow where it is without writing anything (the sidecar is stopping and its store is
+   * about to close): its waits and timers end, and the flow stays `running` in the store, so the
+   * next start's reconciliation ends it `interrupted` and hangs the call up.
+   */
+  park(): void {
+    this.parked = true;
+    if (this.limitTimer) clearTimeout(this.limitTimer);
+    this.inbox.stop();
+  }
+
   /** Starts the flow (StasisStart of the call's channel). */
   start(): Promise<void> {
     this.call.flow = newFlowState(Date.now());
@@ -61,6 +74,7 @@ export class FlowMachine {
       left,
     );
     return this.loop().catch((error) => {
+      if (this.parked) return;
       this.o.log.error('flow runner failed', { call_id: this.call.callId, error: describeError(error) });
       this.endNow('failed', describeError(error).slice(0, 500), true);
     });
@@ -86,7 +100,7 @@ export class FlowMachine {
 
   /** An ARI event about the call's channel. */
   deliver(event: FlowAriEvent): void {
-    if (this.ended()) return;
+    if (this.ended() || this.parked) return;
     const gone = isHangup(event) || (event.type === 'StasisEnd' && !this.leaving);
     if (gone) {
       if (this.call.track.hangupRequested) this.endNow('failed', 'hung up through the API', false);
@@ -102,7 +116,7 @@ export class FlowMachine {
   private async loop(): Promise<void> {
     const flow = this.call.command.flow!;
     for (;;) {
-      if (this.ended()) return;
+      if (this.ended() || this.parked) return;
       const state = this.state;
       const steps = currentSteps(state, flow);
       if (state.run >= this.o.limits.maxStepsRun) {
@@ -118,12 +132,12 @@ export class FlowMachine {
       try {
         result = await this.runStep(step);
       } catch (error) {
-        if (this.ended()) return;
+        if (this.ended() || this.parked) return;
         if (error instanceof WaitEnded) return;
         this.endNow('failed', `${step.verb} failed: ${describeError(error)}`.slice(0, 500), true);
         return;
       }
-      if (this.ended()) return;
+      if (this.ended() || this.parked) return;
       if (result.answer) state.answers[result.answer.name] = result.answer.value;
       if (result.answeredBy) state.answeredBy = result.answeredBy;
       const finished = this.event('step_finished', {
@@ -205,7 +219,7 @@ export class FlowMachine {
    * one write; every wait ends. `hangUp`: the call is hung up (never left in silence).
    */
   endNow(outcome: FlowOutcome, detail: string, hangUp: boolean): void {
-    if (this.ended()) return;
+    if (this.ended() || this.parked) return;
     const events: FlowEventToWrite[] = [];
     if (this.current) {
       const amd = this.current.verb === 'amd';

@@ -109,6 +109,13 @@ export function rssMiB(pid: number): number {
   }
 }
 
+/** The `p`th percentile of `values` (nearest rank; NaN when there are none). */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
 export interface Row {
   bench: string;
   measure: string;

@@ -6,8 +6,10 @@
  *   npm run bench                 every benchmark
  *   npm run bench -- --only api   one of them
  *   BENCH_SECONDS=10 npm run bench
+ *   BENCH_FLOW_CALLS=500 BENCH_FLOW_RATE=100 npm run bench -- --only flows
  */
 import { benchApi } from './api.bench.ts';
+import { benchFlows } from './flows.bench.ts';
 import { type Row, table, writeResults } from './lib.ts';
 import { benchLive } from './live.bench.ts';
 import { benchSidecar } from './sidecar.bench.ts';
@@ -23,6 +25,11 @@ const benches: Record<string, () => Promise<Row[]>> = {
   workers: () => benchWorkers({ seconds }),
   webhooks: () => benchWebhooks({ events: Number(process.env.BENCH_WEBHOOK_EVENTS ?? 200) }),
   live: () => benchLive({ seconds }),
+  flows: () =>
+    benchFlows({
+      calls: Number(process.env.BENCH_FLOW_CALLS ?? 400),
+      rate: Number(process.env.BENCH_FLOW_RATE ?? 50),
+    }),
 };
 
 const onlyIndex = process.argv.indexOf('--only');
@@ -41,7 +48,8 @@ const header = [
   `- database: PostgreSQL (throwaway local cluster, fsync off)`,
   `- load: wrk (a separate process) for request rates, ${seconds} s per measurement; originate latency from`,
   '  sequential requests, one call at a time; SSE fan-out from separate subscriber processes; webhook',
-  '  latency from signed event batches sent one after another to receivers in the bench process',
+  '  latency from signed event batches sent one after another to receivers in the bench process; flow',
+  "  latency timed by the simulator (its tap), flows' memory from the heap of a sidecar in the bench process",
   '',
 ].join('\n');
 const text = `${header}${table(rows)}\n`;

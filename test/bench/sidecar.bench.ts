@@ -19,7 +19,7 @@ import { startPostgresCluster } from '../harness/postgres.ts';
 import { startSimulatorProcess } from '../harness/sim-process.ts';
 import { freePort } from '../harness/util.ts';
 import { sidecarConfig, sidecarEnv } from '../sidecar/harness.ts';
-import { type Child, fmt, type Row, rssMiB, startChild } from './lib.ts';
+import { type Child, fmt, percentile, type Row, rssMiB, startChild } from './lib.ts';
 
 /**
  * The sidecar in the whole chain, each part in its own process as deployed: the API
@@ -45,12 +45,6 @@ interface CallEventBody {
   type: string;
   time: string;
   source: string;
-}
-
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 /** A client of GET /api/v2/events that notes when each call event arrives. */

@@ -129,3 +129,38 @@ describe('generated flows', () => {
     }
   }, 90_000);
 });
+
+describe('a graceful stop during a flow', () => {
+  test('the flows stop where they are, writing nothing; the next start ends them interrupted and hangs up', async () => {
+    // The silent callee stays 30 s here; the flows' time limit (1.5 s) passes while the sidecar is down.
+    const own = await startStack({ sim: { timeScale: 0.5 }, config: { tuning: { flowMaxMs: 1500 } } });
+    try {
+      const flow: FlowStepInput[] = [
+        { id: 'wait', verb: 'gather', name: 'digits', prompt: ['sound:demo-congrats'], timeout_ms: 30_000 },
+        { verb: 'set', name: 'after', value: 'never' },
+      ];
+      const ids = await Promise.all([0, 1, 2].map(() => place('+15557769', flow, own)));
+      const inGather = (id: string) => own.api.byCall(id).some((e) => e.type === 'step_started');
+      await own.api.waitFor(() => ids.every(inGather), 10_000, 'every flow in its gather');
+      await own.sidecar.stop();
+      // Past the limit: a flow left running would now end itself on the closed store and throw.
+      await Bun.sleep(2500);
+      await own.restartSidecar();
+      const byCall = await settled(ids, 15_000, own);
+      for (const id of ids) {
+        const events = byCall.get(id)!;
+        const ends = events.filter((e) => e.type === 'flow_ended');
+        expect(ends).toHaveLength(1);
+        expect(ends[0]).toMatchObject({
+          reason: 'flow_interrupted',
+          flow: { outcome: 'interrupted', step_id: 'wait' },
+        });
+        expect(events.filter((e) => e.type === 'step_finished')).toHaveLength(1);
+        expect(events.some((e) => e.flow?.answer)).toBe(false);
+        expect(own.api.ended(id)[0]).toMatchObject({ status: 'completed', hangup_cause: 16 });
+      }
+    } finally {
+      await own.stop();
+    }
+  }, 40_000);
+});

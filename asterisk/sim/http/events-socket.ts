@@ -19,7 +19,10 @@ export class EventSockets {
   private readonly sinks = new Map<number, Sink>();
   private nextId = 1;
 
-  constructor(private readonly engine: Engine) {}
+  constructor(
+    private readonly engine: Engine,
+    private readonly tapSent?: (data: string, at: number) => void,
+  ) {}
 
   get size(): number {
     return this.open.size;
@@ -48,11 +51,18 @@ export class EventSockets {
     sendPings: false,
     open: (ws) => {
       this.open.add(ws);
+      const tap = this.tapSent;
       const sink: Sink = {
         id: ws.data.id,
-        send: (data) => {
-          ws.send(data);
-        },
+        send: tap
+          ? (data) => {
+              const at = performance.now();
+              ws.send(data);
+              tap(data, at);
+            }
+          : (data) => {
+              ws.send(data);
+            },
         isOpen: () => ws.readyState === 1,
       };
       this.sinks.set(ws.data.id, sink);
