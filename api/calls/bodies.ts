@@ -185,7 +185,7 @@ export const FlowSummarySchema = z
       .nullable()
       .openapi({ description: 'Why the flow ended as it did, in words', example: null }),
   })
-  .openapi('FlowSummary');
+  .openapi('CallFlow');
 
 export const FlowEventDetailSchema = z
   .object({

@@ -3032,7 +3032,6 @@ export interface paths {
                         };
                         /** @enum {string|null} */
                         answered_by: "human" | "machine" | "unknown" | null;
-                        /** Format: uri */
                         url?: string;
                         timeout_ms?: number;
                     };
@@ -3133,7 +3132,6 @@ export interface paths {
                                 id?: string;
                                 /** @enum {string} */
                                 verb: "request";
-                                /** Format: uri */
                                 url: string;
                                 /** @default 5000 */
                                 timeout_ms?: number;
@@ -3734,7 +3732,6 @@ export interface components {
             id?: string;
             /** @enum {string} */
             verb: "request";
-            /** Format: uri */
             url: string;
             /** @default 5000 */
             timeout_ms?: number;
@@ -3917,7 +3914,7 @@ export interface components {
              * @enum {string|null}
              */
             answered_by: "human" | "machine" | "unknown" | null;
-            flow: components["schemas"]["FlowSummary"];
+            flow: components["schemas"]["CallFlow"];
         };
         FlowAnswer: string | {
             /**
@@ -3932,7 +3929,7 @@ export interface components {
             duration_ms: number;
         };
         /** @description The flow the call runs once answered, and how it ended; null when the call has none */
-        FlowSummary: {
+        CallFlow: {
             /**
              * Format: uuid
              * @description The saved flow the call ran, or null for steps given with the call
@@ -4291,6 +4288,58 @@ export interface components {
              * @example null
              */
             next_cursor: string | null;
+        };
+        FlowSummary: {
+            /**
+             * Format: uuid
+             * @description The flow id
+             * @example 0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10
+             */
+            flow_id: string;
+            /**
+             * @description Its name
+             * @example Appointment reminder
+             */
+            name: string;
+            /**
+             * @description What it is for
+             * @example null
+             */
+            description: string | null;
+            /**
+             * Format: uuid
+             * @description The user who created it
+             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
+             */
+            owner_id: string;
+            /**
+             * @description The newest version
+             * @example 1
+             */
+            latest_version: number;
+            /**
+             * @description Archived flows take no new calls
+             * @example false
+             */
+            archived: boolean;
+            /**
+             * Format: date-time
+             * @description When it was archived
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            archived_at: string | null;
+            /**
+             * Format: date-time
+             * @description When it was created
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description Last change (a new version or the archive)
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            updated_at: string;
         };
         FlowDetail: {
             /**

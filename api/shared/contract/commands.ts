@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ANSWERED_BY, FLOW_NAME, Flow, FlowAnswer } from './flow.ts';
+import { ANSWERED_BY, FLOW_NAME, Flow, FlowAnswer, RequestUrl } from './flow.ts';
 import { CallIdSchema, CONTEXT_PATTERN, EXTENSION_PATTERN } from './ids.ts';
 import { UNAVAILABLE_REASONS } from './reasons.ts';
 import { CallStatusSchema } from './statuses.ts';
@@ -145,10 +145,7 @@ export const FlowRequest = z.object({
    * The request step's URL, for a step in steps a request returned (segment > 0): the API knows
    * only the call's own flow. For segment 0 the API takes the URL from the call's flow and ignores this.
    */
-  url: z
-    .url({ protocol: /^https?$/ })
-    .max(2048)
-    .optional(),
+  url: RequestUrl.optional(),
   /** The step's timeout_ms, for segment > 0 likewise (default 5000). */
   timeout_ms: z.number().int().min(500).max(15_000).optional(),
 });

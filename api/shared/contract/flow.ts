@@ -109,11 +109,20 @@ export const AmdStep = z.strictObject({
   silence_threshold: z.number().int().min(1).max(32_767).optional(),
 });
 
+/**
+ * An http(s) URL as written, whole: the URL parser would quietly drop surrounding spaces, which the
+ * URL's own grammar (and the OpenAPI document's `uri` format) refuse.
+ */
+export const RequestUrl = z
+  .url({ protocol: /^https?$/ })
+  .max(2048)
+  .regex(/^[^\s]+$/, 'must not contain spaces');
+
 export const RequestStep = z.strictObject({
   ...base,
   verb: z.literal('request'),
   /** Receives the answers so far (signed like webhooks) and returns the steps to run next. */
-  url: z.url({ protocol: /^https?$/ }).max(2048),
+  url: RequestUrl,
   timeout_ms: z.number().int().min(500).max(15_000).default(5000),
   /** Where to go when the request fails or returns no valid steps; without it the flow fails. */
   on_error: Name.optional(),
