@@ -96,8 +96,9 @@ a running server's \`/openapi.json\` with openapi-typescript.
 
 ### The console
 
-\`/console\` is the operator console: log in, list and filter calls, place a call, watch its status
-change live, hang up, read its event log and webhook attempts; admins add users, change roles,
+\`/console\` is the operator console: log in, list and filter calls, place a call (with a flow, if
+you like), watch its status change live, follow its flow step by step, read its answers and play its
+recordings, hang up, read its event log and webhook attempts; admins add users, change roles,
 deactivate and reset passwords (a demotion, a deactivation and a reset, which signs the user out
 everywhere, are confirmed first). Viewers watch every call and change none. It is served by the API
 itself (server-rendered, one small script, no CDN, a strict Content-Security-Policy), works by

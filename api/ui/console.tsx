@@ -20,6 +20,11 @@ dl.details dt { color: var(--muted); } dl.details dd { margin: 0; overflow-wrap:
 .actions { display: flex; flex-wrap: wrap; gap: 8px; margin: 12px 0; }
 .notice { padding: 8px 12px; border-radius: 6px; border: 1px solid var(--line); background: var(--panel); }
 @media (max-width: 600px) { dl.details { grid-template-columns: 1fr; } th.optional, td.optional { display: none; } }
+#flow-path li { margin: 4px 0; overflow-wrap: anywhere; }
+ul.recordings { list-style: none; padding: 0; } ul.recordings li { margin: 0 0 12px; }
+ul.recordings audio { display: block; width: 100%; max-width: 32rem; min-height: 44px; }
+ul.recordings a { margin-right: 12px; }
+.error .field-error { display: block; font-weight: 400; margin-top: 4px; }
 #users-table select { width: auto; min-width: 7rem; }
 dialog { max-width: min(32rem, calc(100vw - 32px)); padding: 16px 20px; border: 1px solid var(--line); border-radius: var(--radius); color: var(--fg); background: var(--bg); }
 dialog::backdrop { background: rgb(0 0 0 / .45); }
@@ -41,6 +46,34 @@ function View(props: { name: string; title: string; lead?: Child; children?: Chi
         {props.title}
       </h2>
       {props.children}
+    </section>
+  );
+}
+
+/**
+ * A call's flow (filled in by ./console/flow.client.ts): how it ended, the steps run in order, the
+ * answers, and a player for each recording. Hidden for a call without a flow.
+ */
+function FlowSection() {
+  return (
+    <section id="call-flow" aria-labelledby="flow-title" hidden>
+      <h3 id="flow-title">Flow</h3>
+      <p id="flow-end" role="status" aria-live="polite" />
+      <h4 id="flow-path-title">Steps run</h4>
+      <ol id="flow-path" aria-labelledby="flow-path-title" />
+      <p id="flow-path-empty" class="muted">
+        No step has run yet.
+      </p>
+      <h4>Answers</h4>
+      <dl class="details" id="flow-answers" />
+      <p id="flow-answers-empty" class="muted">
+        No answers yet.
+      </p>
+      <h4 id="flow-recordings-title">Recordings</h4>
+      <ul id="flow-recordings" class="recordings" aria-labelledby="flow-recordings-title" />
+      <p id="flow-recordings-empty" class="muted">
+        No recordings.
+      </p>
     </section>
   );
 }
@@ -146,6 +179,22 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
                   />
                 </div>
               </div>
+              <label for="originate-flow">Flow (optional)</label>
+              <textarea
+                id="originate-flow"
+                name="flow"
+                rows={6}
+                spellcheck={false}
+                autocomplete="off"
+                aria-describedby="originate-flow-help"
+              />
+              <p id="originate-flow-help" class="small muted">
+                What the callee hears and is asked once they answer: a JSON list of steps, such as{' '}
+                <code>
+                  [{'{'}"verb": "play", "media": ["sound:hello-world"]{'}'}]
+                </code>
+                . Empty: the dialplan of the context runs.
+              </p>
               <FormEnd errorId="originate-error" submit="Call" />
             </form>
 
@@ -210,6 +259,7 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
                 </button>
               </div>
               <dl class="details" id="call-details" />
+              <FlowSection />
               <h3>Event log</h3>
               <Table
                 id="events-table"

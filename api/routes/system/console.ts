@@ -1,8 +1,10 @@
 import { CONSOLE_CSS, CONSOLE_JS, ConsolePage } from '../../ui/console.tsx';
 import type { App } from '../openapi.ts';
 
+// Recordings need the token, so the page fetches them and plays them from blob: URLs.
 const CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; " +
+  "connect-src 'self'; " +
   "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /** The operator console: one page, its script and its stylesheet. */

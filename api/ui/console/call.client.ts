@@ -9,7 +9,8 @@ interface Deliveries {
 }
 
 /**
- * One call's page: its status badge, details, event log and webhook deliveries, and hanging up.
+ * One call's page: its status badge, details, flow (./flow.client.ts), event log and webhook
+ * deliveries, and hanging up.
  * (One function for the whole module: see ./context.ts.)
  */
 export function consoleCall(c: ConsoleContext): void {
@@ -24,6 +25,7 @@ export function consoleCall(c: ConsoleContext): void {
     liveEvents.push(ev);
     showStatus(ev.status, ev.sequence);
     appendEvent(ev);
+    if (ev.flow) c.onFlowEvent(ev);
     if (c.FINAL.includes(ev.status)) void c.loadCall(ev.call_id, false);
   };
 
@@ -37,6 +39,7 @@ export function consoleCall(c: ConsoleContext): void {
     c.cell(row, c.statusBadge(ev.status));
     c.cell(row, c.when(ev.time));
     const details = [
+      ev.flow ? c.describeFlowEvent(ev.flow) : null,
       ev.reason,
       // The dial status tells why a call ended; on an earlier event it is only the last Dial state
       // Asterisk had sent (an answer can come before its Dial ANSWER: RINGING beside "answered").
@@ -71,6 +74,7 @@ export function consoleCall(c: ConsoleContext): void {
     c.$<HTMLTableElement>('events-table').tBodies[0]!.replaceChildren();
     c.$<HTMLTableElement>('webhooks-table').tBodies[0]!.replaceChildren();
     c.$('webhooks-empty').hidden = true;
+    c.clearFlow();
     c.$('call-body').hidden = false;
   }
 
@@ -96,6 +100,7 @@ export function consoleCall(c: ConsoleContext): void {
       showDetails(call);
       c.$<HTMLTableElement>('events-table').tBodies[0]!.replaceChildren();
       for (const ev of ordered) appendEvent(ev);
+      c.showFlow(call, ordered);
       showDeliveries(hooks);
     } catch (error) {
       if (c.currentCall !== id) return;

@@ -75,6 +75,19 @@ export function consoleCalls(c: ConsoleContext): void {
     const timeout = String(data.get('timeout') ?? '').trim();
     if (callerId) body.caller_id = callerId;
     if (timeout) body.timeout = Number(timeout) * 1000;
+    const flowField = c.$<HTMLTextAreaElement>('originate-flow');
+    flowField.removeAttribute('aria-invalid');
+    const flow = String(data.get('flow') ?? '').trim();
+    if (flow) {
+      try {
+        body.flow = JSON.parse(flow);
+      } catch (error) {
+        flowField.setAttribute('aria-invalid', 'true');
+        c.showError('originate-error', new Error(`The flow is not JSON: ${(error as Error).message}`));
+        flowField.focus();
+        return;
+      }
+    }
     const button = form.querySelector('button')!;
     button.disabled = true;
     try {
@@ -96,6 +109,9 @@ export function consoleCalls(c: ConsoleContext): void {
       location.hash = `#/calls/${res.call_id}`;
     } catch (error) {
       c.showError('originate-error', error);
+      const fields = error instanceof c.HttpError ? error.body.errors : undefined;
+      if (Array.isArray(fields) && fields.some((f: { pointer?: string }) => f.pointer?.startsWith('/flow')))
+        flowField.setAttribute('aria-invalid', 'true');
     } finally {
       button.disabled = false;
     }

@@ -30,6 +30,33 @@ export interface CallEvent {
   hangup_cause: number | null;
   hangup_cause_txt: string | null;
   dial_status: string | null;
+  /** Flow events only (step_started, step_finished, flow_ended): the step and what it gave. */
+  flow?: FlowDetail | null;
+}
+
+/** A flow's answer: the digits of a gather, a value set, or what a record step recorded. */
+export type FlowAnswer = string | { recording: string; duration_ms: number };
+
+/** What a flow event says about its step (the API's FlowEventDetail). */
+export interface FlowDetail {
+  run: number;
+  segment: number;
+  step: number;
+  step_id: string | null;
+  verb: string;
+  answer?: { name: string; value: FlowAnswer };
+  answered_by?: string;
+  outcome?: string;
+  detail?: string;
+}
+
+/** How a call's flow ended (the API's FlowSummary); `outcome` null while it runs. */
+export interface FlowSummary {
+  flow_id: string | null;
+  flow_version: number | null;
+  outcome: string | null;
+  ended_at_step: { index: number; id: string | null } | null;
+  detail: string | null;
 }
 
 export interface Me {
@@ -72,6 +99,7 @@ export interface ConsoleContext {
   /** The page (its hash) in use. */
   here(): string;
   flash(message: string, page?: string): void;
+  /** Shows an error under a form: its message, then each refused field in plain words. */
   showError(id: string, error: unknown): void;
   showView(id: string, focus?: boolean): void;
   statusBadge(status: string): HTMLSpanElement;
@@ -103,6 +131,16 @@ export interface ConsoleContext {
   loadCall(id: string, focus?: boolean): Promise<void>;
   /** Shows a live event of the call on screen: its badge, its row in the log. */
   onCurrentCallEvent(ev: CallEvent): void;
+
+  // ---- flow.client.ts: the call's flow, its answers and recordings ----
+  /** Empties the flow section and forgets its recordings (their fetches land nowhere). */
+  clearFlow(): void;
+  /** Shows the flow of `call` from its fetched details and its events so far (in order). */
+  showFlow(call: Call, events: CallEvent[]): void;
+  /** Shows a live flow event of the call on screen. */
+  onFlowEvent(ev: CallEvent): void;
+  /** A flow event in a few words, for the event log. */
+  describeFlowEvent(flow: FlowDetail): string;
 
   // ---- users.client.ts ----
   loadUsers(focus?: string): Promise<void>;

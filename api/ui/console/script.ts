@@ -4,6 +4,7 @@ import { consoleApi } from './api.client.ts';
 import { consoleCall } from './call.client.ts';
 import { consoleCalls } from './calls.client.ts';
 import type { ConsoleContext } from './context.ts';
+import { consoleFlow } from './flow.client.ts';
 import { consoleSession } from './session.client.ts';
 import { consoleState } from './state.client.ts';
 import { consoleStream } from './stream.client.ts';
@@ -24,6 +25,7 @@ const MODULES: ((c: ConsoleContext) => void)[] = [
   consoleStream,
   consoleCalls,
   consoleCall,
+  consoleFlow,
   consoleUsers,
 ];
 

@@ -1,5 +1,12 @@
 import type { ConsoleContext } from './context.ts';
 
+interface FieldError {
+  path: string;
+  pointer?: string;
+  parameter?: string;
+  message: string;
+}
+
 /**
  * The DOM helpers every page uses: messages, errors, views and their focus, table cells, dialogs.
  * (One function for the whole module: see ./context.ts.)
@@ -30,9 +37,35 @@ export function consoleView(c: ConsoleContext): void {
       c.text(el, '');
       return;
     }
-    c.text(el, error instanceof Error ? error.message : String(error));
+    const fields = error instanceof c.HttpError ? error.body.errors : undefined;
+    // With its fields listed, the problem's detail (the first field in the API's own terms) would
+    // only say one of them again.
+    const lead = Array.isArray(fields) && fields.length > 0 ? 'Refused; please correct:' : null;
+    c.text(el, lead ?? (error instanceof Error ? error.message : String(error)));
+    if (Array.isArray(fields))
+      for (const f of fields as FieldError[]) {
+        const line = document.createElement('span');
+        line.className = 'field-error';
+        line.textContent = `${fieldWords(f)}: ${f.message}`;
+        el.append(line);
+      }
     el.hidden = false;
   };
+
+  /**
+   * Where a refused field is, in words: `/flow/2/cases/1` is "Flow step 3 › cases › 1" (steps
+   * counted from 1, as a person counts them), `/phone_number` is "phone_number".
+   */
+  function fieldWords(f: FieldError): string {
+    if (!f.pointer) return f.parameter ?? f.path.replace(/^body\./, '');
+    const parts = f.pointer
+      .split('/')
+      .slice(1)
+      .map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
+    if (parts[0] === 'flow' && /^\d+$/.test(parts[1] ?? ''))
+      return [`Flow step ${Number(parts[1]) + 1}`, ...parts.slice(2)].join(' › ');
+    return parts.join(' › ') || 'The request';
+  }
 
   c.showView = (id, focus = true) => {
     for (const v of views) c.$(v).hidden = v !== id;
