@@ -8,7 +8,7 @@ import type {
 import { describeError } from '../errors.ts';
 import type { CallRow, FlowEventToWrite } from '../store.ts';
 import type { FlowAri } from './ari.ts';
-import { type FlowAriEvent, isHangup } from './ari-events.ts';
+import { type FlowAriEvent, isHangup, leftAt } from './ari-events.ts';
 import { runAmd, runContinue } from './dialplan.ts';
 import { runRequest } from './flow-request.ts';
 import { FlowInbox, WaitEnded } from './inbox.ts';
@@ -38,6 +38,8 @@ export class FlowMachine {
   private leaving = false;
   private current: { run: number; step: number; stepId: string | null; verb: FlowStep['verb'] } | null = null;
   private limitTimer: ReturnType<typeof setTimeout> | null = null;
+  /** occurred_at of the last flow event written (ISO strings order as times). */
+  private lastAt = '';
 
   constructor(
     private readonly o: MachineOptions,
@@ -89,10 +91,13 @@ export class FlowMachine {
     if (this.ended()) return;
     const gone = isHangup(event) || (event.type === 'StasisEnd' && !this.leaving);
     if (gone) {
-      if (this.call.track.hangupRequested) this.endNow('failed', 'hung up through the API', false);
+      // Stamped when the channel left, as the call's `ended` that follows in the log is (never before
+      // the flow's own last event, should ARI's report of it come after that was written).
+      const at = [leftAt(event), this.lastAt].sort().at(-1)!;
+      if (this.call.track.hangupRequested) this.endNow('failed', 'hung up through the API', false, at);
       else {
         const what = this.current ? `during ${this.current.verb} (step ${this.current.step})` : '';
-        this.endNow('callee_hangup', `the callee hung up ${what}`.trim(), false);
+        this.endNow('callee_hangup', `the callee hung up ${what}`.trim(), false, at);
       }
       return;
     }
@@ -204,18 +209,23 @@ export class FlowMachine {
    * Ends the flow now: the step under way (if any) finishes with the reason, flow_ended follows, in
    * one write; every wait ends. `hangUp`: the call is hung up (never left in silence).
    */
-  endNow(outcome: FlowOutcome, detail: string, hangUp: boolean): void {
+  endNow(outcome: FlowOutcome, detail: string, hangUp: boolean, at = new Date().toISOString()): void {
     if (this.ended()) return;
     const events: FlowEventToWrite[] = [];
     if (this.current) {
       const amd = this.current.verb === 'amd';
       if (amd) this.state.answeredBy = 'unknown';
       events.push(
-        this.event('step_finished', { detail, ...(amd ? { answered_by: 'unknown' as const } : {}) }),
+        this.event(
+          'step_finished',
+          { detail, ...(amd ? { answered_by: 'unknown' as const } : {}) },
+          null,
+          at,
+        ),
       );
       this.state.open = false;
     }
-    this.finish(outcome, detail, events, hangUp ? 16 : null);
+    this.finish(outcome, detail, events, hangUp ? 16 : null, at);
   }
 
   private finish(
@@ -223,6 +233,7 @@ export class FlowMachine {
     detail: string | undefined,
     events: FlowEventToWrite[],
     hangupCause: number | null,
+    at = new Date().toISOString(),
   ): void {
     if (this.ended()) return;
     const state = this.state;
@@ -234,6 +245,7 @@ export class FlowMachine {
         'flow_ended',
         { outcome, ...(detail ? { detail: detail.slice(0, 500) } : {}) },
         outcome === 'interrupted' ? 'flow_interrupted' : null,
+        at,
       ),
     );
     this.write(events);
@@ -254,11 +266,13 @@ export class FlowMachine {
     type: FlowEventType,
     extra: Partial<FlowEventDetail>,
     reason: string | null = null,
+    at = new Date().toISOString(),
   ): FlowEventToWrite {
-    return flowEvent(this.call, this.current, type, extra, reason);
+    return flowEvent(this.call, this.current, type, extra, reason, at);
   }
 
   private write(events: FlowEventToWrite[]): void {
+    for (const e of events) if (e.occurred_at > this.lastAt) this.lastAt = e.occurred_at;
     this.o.commit(this.call, events);
   }
 }
@@ -270,6 +284,7 @@ export function flowEvent(
   type: FlowEventType,
   extra: Partial<FlowEventDetail>,
   reason: string | null,
+  occurredAt: string = new Date().toISOString(),
 ): FlowEventToWrite {
   const state = call.flow!;
   const steps = currentSteps(state, call.command.flow!);
@@ -279,7 +294,7 @@ export function flowEvent(
   return {
     type,
     status: call.track.status,
-    occurred_at: new Date().toISOString(),
+    occurred_at: occurredAt,
     reason,
     key: type === 'flow_ended' ? 'end' : `${run}:${type}`,
     flow: {
