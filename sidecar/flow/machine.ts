@@ -22,6 +22,8 @@ export interface MachineOptions {
   requester: FlowRequester;
   limits: FlowLimits;
   amdContext: string;
+  /** Our ARI application (ARI_APP), which the AMD context hands the call back to. */
+  ariApp: string;
   /** Writes the call (with its flow state) and the events in one transaction (CallBook.commit). */
   commit(call: CallRow, events: FlowEventToWrite[]): void;
   log: Logger;
@@ -176,6 +178,7 @@ export class FlowMachine {
       ari: this.o.ari,
       limits: this.o.limits,
       amdContext: this.o.amdContext,
+      ariApp: this.o.ariApp,
       leavingStasis: (leaving) => {
         this.leaving = leaving;
       },
