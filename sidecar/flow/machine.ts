@@ -40,8 +40,6 @@ export class FlowMachine {
   private leaving = false;
   private current: { run: number; step: number; stepId: string | null; verb: FlowStep['verb'] } | null = null;
   private limitTimer: ReturnType<typeof setTimeout> | null = null;
-  /** occurred_at of the last flow event written (ISO strings order as times). */
-  private lastAt = '';
 
   constructor(
     private readonly o: MachineOptions,
@@ -93,9 +91,9 @@ export class FlowMachine {
     if (this.ended()) return;
     const gone = isHangup(event) || (event.type === 'StasisEnd' && !this.leaving);
     if (gone) {
-      // Stamped when the channel left, as the call's `ended` that follows in the log is (never before
-      // the flow's own last event, should ARI's report of it come after that was written).
-      const at = [leftAt(event), this.lastAt].sort().at(-1)!;
+      // Stamped when the channel left, as the call's `ended` that follows in the log is (the store
+      // keeps a call's times in order, should ARI's report come after a later event was written).
+      const at = leftAt(event);
       if (this.call.track.hangupRequested) this.endNow('failed', 'hung up through the API', false, at);
       else {
         const what = this.current ? `during ${this.current.verb} (step ${this.current.step})` : '';
@@ -275,7 +273,6 @@ export class FlowMachine {
   }
 
   private write(events: FlowEventToWrite[]): void {
-    for (const e of events) if (e.occurred_at > this.lastAt) this.lastAt = e.occurred_at;
     this.o.commit(this.call, events);
   }
 }
