@@ -8,7 +8,6 @@ import {
   TYP_COMMAND,
 } from '../../api/shared/contract/index.ts';
 import { originateCommand } from '../harness/channel.ts';
-import { waitFor } from '../harness/util.ts';
 import { type Stack, startStack } from './stack.ts';
 
 /**
