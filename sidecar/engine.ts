@@ -61,6 +61,7 @@ export class CallEngine {
         amdMarginMs: tuning.flowAmdMarginMs,
       },
       amdContext: AMD_CONTEXT,
+      ariApp: options.config.ariApp,
       commit: (call, events) => this.book.commit(call, events),
       log: options.log.child({ component: 'flow' }),
     });

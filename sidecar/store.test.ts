@@ -96,6 +96,46 @@ describe('Store', () => {
     store.close();
   });
 
+  test('a call’s events keep their times in order: one stamped before the event written ahead of it takes that one’s time', () => {
+    const store = new Store(tempPath(), 'sc1');
+    const row = call(crypto.randomUUID());
+    const ev = (type: 'answered' | 'ended', occurred_at: string) => ({
+      type,
+      status: type === 'ended' ? ('completed' as const) : ('answered' as const),
+      occurred_at,
+      reason: null,
+      hangup_cause: null,
+      hangup_cause_txt: null,
+      dial_status: null,
+      channel: null,
+    });
+    const flowEnded = {
+      type: 'flow_ended' as const,
+      status: 'answered' as const,
+      occurred_at: '2026-01-01T00:00:02.000Z',
+      reason: null,
+      key: 'end',
+      flow: {
+        run: 1,
+        segment: 0,
+        step: 0,
+        step_id: null,
+        verb: 'gather' as const,
+        outcome: 'finished' as const,
+      },
+    };
+    store.commit(row, [ev('answered', '2026-01-01T00:00:01.000Z')]);
+    store.commit(row, [flowEnded]);
+    // ARI's clock says the channel ended before the flow's end was written here.
+    store.commit(row, [ev('ended', '2026-01-01T00:00:01.950Z')]);
+    expect(store.peekOutbox(10).map((r) => [r.event.type, r.event.occurred_at])).toEqual([
+      ['answered', '2026-01-01T00:00:01.000Z'],
+      ['flow_ended', '2026-01-01T00:00:02.000Z'],
+      ['ended', '2026-01-01T00:00:02.000Z'],
+    ]);
+    store.close();
+  });
+
   test('a jti is single-use across restarts until it expires', () => {
     const path = tempPath();
     const store = new Store(path, 'sc1');

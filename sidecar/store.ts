@@ -43,6 +43,12 @@ export interface CallRow {
   flow: FlowState | null;
   createdAt: number;
   updatedAt: number;
+  /**
+   * occurred_at of the last event written for the call in this process (not stored). ARI stamps the
+   * channel's events with its own clock and a flow's events are stamped here when they happen, so
+   * an event processed after another can carry an earlier time; it takes this one instead.
+   */
+  lastEventAt?: string;
 }
 
 /**
@@ -261,6 +267,12 @@ export class Store {
           : `${this.sidecarId}:${call.callId}:${call.seq + 1}`;
         if (flow && this.q.hasEvent.get(eventId)!.n > 0) continue;
         call.seq += 1;
+        // ISO times of one format: they order as strings.
+        const occurredAt =
+          call.lastEventAt !== undefined && m.occurred_at < call.lastEventAt
+            ? call.lastEventAt
+            : m.occurred_at;
+        call.lastEventAt = occurredAt;
         const event: CallEvent = flow
           ? {
               event_id: eventId,
@@ -268,7 +280,7 @@ export class Store {
               seq: call.seq,
               type: flow.type,
               status: flow.status,
-              occurred_at: flow.occurred_at,
+              occurred_at: occurredAt,
               reason: flow.reason,
               hangup_cause: null,
               hangup_cause_txt: null,
@@ -282,7 +294,7 @@ export class Store {
               seq: call.seq,
               type: (m as MappedEvent).type,
               status: m.status,
-              occurred_at: m.occurred_at,
+              occurred_at: occurredAt,
               reason: m.reason,
               hangup_cause: (m as MappedEvent).hangup_cause,
               hangup_cause_txt: (m as MappedEvent).hangup_cause_txt,

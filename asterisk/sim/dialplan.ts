@@ -210,7 +210,7 @@ export const SIM_DIALPLAN: Dialplan = {
           '${OUTDIAL_AMD_BETWEEN_WORDS_SILENCE},${OUTDIAL_AMD_MAX_WORDS},${OUTDIAL_AMD_SILENCE_THRESHOLD}',
       ],
       ['NoOp', 'AMD result: ${AMDSTATUS} ${AMDCAUSE}'],
-      ['Stasis', 'contactcenter,amd,${AMDSTATUS},${AMDCAUSE}'],
+      ['Stasis', '${OUTDIAL_ARI_APP},amd,${AMDSTATUS},${AMDCAUSE}'],
       ['Hangup', ''],
     ),
   ],

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AriEvent } from '../ari/schemas.ts';
+import { normalizeTimestamp } from '../mapping.ts';
 
 /**
  * The ARI events a flow waits on (shared/ari-traces/IVR.md), parsed before use, and the call each
@@ -39,6 +40,7 @@ export const FlowAriEvent = z.discriminatedUnion('type', [
   }),
   z.looseObject({
     type: z.enum(['StasisEnd', 'ChannelHangupRequest', 'ChannelDestroyed']),
+    timestamp: z.string().optional(),
     cause: z.number().optional(),
     soft: z.boolean().optional(),
     channel: Channel,
@@ -69,6 +71,17 @@ export function flowEventOf(event: AriEvent): { channelId: string; event: FlowAr
 /** The events after which the channel is leaving (or left) the call: the callee or someone hung up. */
 export function isHangup(event: FlowAriEvent): boolean {
   return event.type === 'ChannelHangupRequest' || event.type === 'ChannelDestroyed';
+}
+
+/**
+ * When the channel left, as ARI tells it (the time the call's own end carries, mapping.ts), so that
+ * the flow's end it causes is not stamped later than the call's end; now when ARI gives none.
+ */
+export function leftAt(event: FlowAriEvent): string {
+  const now = new Date().toISOString();
+  return 'timestamp' in event && typeof event.timestamp === 'string'
+    ? normalizeTimestamp(event.timestamp, now)
+    : now;
 }
 
 export function isPlayback(e: FlowAriEvent): e is PlaybackEvent {

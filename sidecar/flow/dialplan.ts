@@ -11,6 +11,12 @@ type Continue = Extract<FlowStep, { verb: 'continue' }>;
 export const AMD_CONTEXT = 'outdial-amd';
 
 /**
+ * The channel variable naming the ARI application the AMD context returns the call to: ours, which
+ * ARI_APP sets, so the dialplan does not name one.
+ */
+export const AMD_APP_VARIABLE = 'OUTDIAL_ARI_APP';
+
+/**
  * AMD()'s arguments, in its order, as the channel variables the `outdial-amd` context passes to it
  * (asterisk/extensions.conf); an empty one takes amd.conf's value.
  */
@@ -34,7 +40,7 @@ const DEFAULT_TOTAL_ANALYSIS_MS = 5000;
  * MACHINE → machine, anything else → unknown.
  */
 export async function runAmd(ctx: StepContext, step: Amd): Promise<StepResult> {
-  const variables: Record<string, string> = {};
+  const variables: Record<string, string> = { [AMD_APP_VARIABLE]: ctx.ariApp };
   for (const [variable, field] of AMD_VARIABLES) {
     const value = step[field];
     variables[variable] = typeof value === 'number' ? String(value) : '';

@@ -8,7 +8,7 @@ import type {
 import { describeError } from '../errors.ts';
 import type { CallRow, FlowEventToWrite } from '../store.ts';
 import type { FlowAri } from './ari.ts';
-import { type FlowAriEvent, isHangup } from './ari-events.ts';
+import { type FlowAriEvent, isHangup, leftAt } from './ari-events.ts';
 import { runAmd, runContinue } from './dialplan.ts';
 import { runRequest } from './flow-request.ts';
 import { FlowInbox, WaitEnded } from './inbox.ts';
@@ -22,6 +22,8 @@ export interface MachineOptions {
   requester: FlowRequester;
   limits: FlowLimits;
   amdContext: string;
+  /** Our ARI application (ARI_APP), which the AMD context hands the call back to. */
+  ariApp: string;
   /** Writes the call (with its flow state) and the events in one transaction (CallBook.commit). */
   commit(call: CallRow, events: FlowEventToWrite[]): void;
   log: Logger;
@@ -103,10 +105,13 @@ export class FlowMachine {
     if (this.ended() || this.parked) return;
     const gone = isHangup(event) || (event.type === 'StasisEnd' && !this.leaving);
     if (gone) {
-      if (this.call.track.hangupRequested) this.endNow('failed', 'hung up through the API', false);
+      // Stamped when the channel left, as the call's `ended` that follows in the log is (the store
+      // keeps a call's times in order, should ARI's report come after a later event was written).
+      const at = leftAt(event);
+      if (this.call.track.hangupRequested) this.endNow('failed', 'hung up through the API', false, at);
       else {
         const what = this.current ? `during ${this.current.verb} (step ${this.current.step})` : '';
-        this.endNow('callee_hangup', `the callee hung up ${what}`.trim(), false);
+        this.endNow('callee_hangup', `the callee hung up ${what}`.trim(), false, at);
       }
       return;
     }
@@ -185,6 +190,7 @@ export class FlowMachine {
       ari: this.o.ari,
       limits: this.o.limits,
       amdContext: this.o.amdContext,
+      ariApp: this.o.ariApp,
       leavingStasis: (leaving) => {
         this.leaving = leaving;
       },
@@ -218,18 +224,23 @@ export class FlowMachine {
    * Ends the flow now: the step under way (if any) finishes with the reason, flow_ended follows, in
    * one write; every wait ends. `hangUp`: the call is hung up (never left in silence).
    */
-  endNow(outcome: FlowOutcome, detail: string, hangUp: boolean): void {
+  endNow(outcome: FlowOutcome, detail: string, hangUp: boolean, at = new Date().toISOString()): void {
     if (this.ended() || this.parked) return;
     const events: FlowEventToWrite[] = [];
     if (this.current) {
       const amd = this.current.verb === 'amd';
       if (amd) this.state.answeredBy = 'unknown';
       events.push(
-        this.event('step_finished', { detail, ...(amd ? { answered_by: 'unknown' as const } : {}) }),
+        this.event(
+          'step_finished',
+          { detail, ...(amd ? { answered_by: 'unknown' as const } : {}) },
+          null,
+          at,
+        ),
       );
       this.state.open = false;
     }
-    this.finish(outcome, detail, events, hangUp ? 16 : null);
+    this.finish(outcome, detail, events, hangUp ? 16 : null, at);
   }
 
   private finish(
@@ -237,6 +248,7 @@ export class FlowMachine {
     detail: string | undefined,
     events: FlowEventToWrite[],
     hangupCause: number | null,
+    at = new Date().toISOString(),
   ): void {
     if (this.ended()) return;
     const state = this.state;
@@ -248,6 +260,7 @@ export class FlowMachine {
         'flow_ended',
         { outcome, ...(detail ? { detail: detail.slice(0, 500) } : {}) },
         outcome === 'interrupted' ? 'flow_interrupted' : null,
+        at,
       ),
     );
     this.write(events);
@@ -268,8 +281,9 @@ export class FlowMachine {
     type: FlowEventType,
     extra: Partial<FlowEventDetail>,
     reason: string | null = null,
+    at = new Date().toISOString(),
   ): FlowEventToWrite {
-    return flowEvent(this.call, this.current, type, extra, reason);
+    return flowEvent(this.call, this.current, type, extra, reason, at);
   }
 
   private write(events: FlowEventToWrite[]): void {
@@ -284,6 +298,7 @@ export function flowEvent(
   type: FlowEventType,
   extra: Partial<FlowEventDetail>,
   reason: string | null,
+  occurredAt: string = new Date().toISOString(),
 ): FlowEventToWrite {
   const state = call.flow!;
   const steps = currentSteps(state, call.command.flow!);
@@ -293,7 +308,7 @@ export function flowEvent(
   return {
     type,
     status: call.track.status,
-    occurred_at: new Date().toISOString(),
+    occurred_at: occurredAt,
     reason,
     key: type === 'flow_ended' ? 'end' : `${run}:${type}`,
     flow: {

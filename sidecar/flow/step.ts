@@ -24,6 +24,8 @@ export interface StepContext {
   limits: FlowLimits;
   /** The dialplan context that runs AMD() and returns to Stasis. */
   amdContext: string;
+  /** Our ARI application, which the AMD context hands the call back to (OUTDIAL_ARI_APP). */
+  ariApp: string;
   /** The channel is about to leave Stasis on purpose (continue, amd): its StasisEnd is no hang-up. */
   leavingStasis(leaving: boolean): void;
 }

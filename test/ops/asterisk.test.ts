@@ -7,7 +7,7 @@ import { ConfigSchema } from '../../api/config.ts';
 import { generateEnv } from '../../api/deploy/generate-env.ts';
 import { findExtension, SIM_DIALPLAN } from '../../asterisk/sim/dialplan.ts';
 import { SidecarEnv } from '../../sidecar/config.ts';
-import { AMD_CONTEXT, AMD_VARIABLES } from '../../sidecar/flow/dialplan.ts';
+import { AMD_APP_VARIABLE, AMD_CONTEXT, AMD_VARIABLES } from '../../sidecar/flow/dialplan.ts';
 import {
   type ConfFile,
   dialplan,
@@ -233,7 +233,8 @@ describe('asterisk/*.conf', () => {
     expect(amd[1]![1].split(',').map((v) => /^\$\{(OUTDIAL_AMD_[A-Z_]+)\}$/.exec(v)?.[1])).toEqual(
       AMD_VARIABLES.map(([variable]) => variable),
     );
-    expect(amd[3]![1]).toBe(`${sidecarSettings.ARI_APP},amd,\${AMDSTATUS},\${AMDCAUSE}`);
+    // Back to whichever application the sidecar runs as (ARI_APP), which it names in the variable.
+    expect(amd[3]![1]).toBe(`\${${AMD_APP_VARIABLE}},amd,\${AMDSTATUS},\${AMDCAUSE}`);
     const simulated = findExtension(SIM_DIALPLAN, AMD_CONTEXT, 's')!;
     expect(simulated.map(([app, args]) => [app, args])).toEqual(amd.map(([app, args]) => [app, args]));
   });
@@ -254,7 +255,9 @@ describe('asterisk/*.conf', () => {
           );
         }
       }
-      if (step.app === 'Stasis') expect(step.args.split(',')[0]).toBe(sidecarSettings.ARI_APP);
+      if (step.app === 'Stasis') {
+        expect([sidecarSettings.ARI_APP, `\${${AMD_APP_VARIABLE}}`]).toContain(step.args.split(',')[0]!);
+      }
     }
     for (const section of pjsip.sections.filter((s) => settingOf(pjsip, s, 'type') === 'endpoint')) {
       const context = settingOf(pjsip, section, 'context');

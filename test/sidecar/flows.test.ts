@@ -8,7 +8,6 @@ import {
   TYP_COMMAND,
 } from '../../api/shared/contract/index.ts';
 import { originateCommand } from '../harness/channel.ts';
-import { waitFor } from '../harness/util.ts';
 import { type Stack, startStack } from './stack.ts';
 
 /**
@@ -180,6 +179,9 @@ describe('the issue example', () => {
     expect(events.findIndex((e) => e.type === 'flow_ended')).toBeLessThan(
       events.findIndex((e) => e.type === 'ended'),
     );
+    // And is not stamped later: it is stamped when the channel left, as the call's end is.
+    const times = events.map((e) => Date.parse(e.occurred_at));
+    expect(times).toEqual([...times].sort((a, b) => a - b));
   }, 30_000);
 });
 
