@@ -44,7 +44,8 @@ export function createUndiciTransport(options: {
     },
     keepAliveTimeout: 10_000,
   });
-  const guarded = async <T>(url: string, send: () => Promise<T>): Promise<T> => {
+  // A function, not a generic arrow: `<T>(` reads as JSX to a .tsx parser (the image check scans so).
+  async function guarded<T>(url: string, send: () => Promise<T>): Promise<T> {
     const why = checkWebhookUrl(url, options.policy);
     if (why) throw new WebhookRefusedError(why);
     const host = new URL(url).hostname;
@@ -58,7 +59,7 @@ export function createUndiciTransport(options: {
       }
       throw error;
     }
-  };
+  }
   return {
     exchange: (url, body, headers, signal, maxBytes) =>
       guarded(url, async () => {
