@@ -10,7 +10,7 @@ import { Dialer } from './engine/dial.ts';
 import { type AriPort, type EngineOptions, sleep } from './engine/options.ts';
 import { QueuePump } from './engine/pump.ts';
 import { Reconciler } from './engine/reconcile.ts';
-import { type AriError, isAriError } from './errors.ts';
+import { isAriError } from './errors.ts';
 import { FlowAri } from './flow/ari.ts';
 import { AMD_CONTEXT } from './flow/dialplan.ts';
 import { Flows } from './flow/flows.ts';

@@ -1,4 +1,4 @@
-import { applyCallEvents, type CallEventInput, type CallRow } from '../../db/queries/calls.ts';
+import { applyCallEvents, type CallEventInput } from '../../db/queries/calls.ts';
 import type { Services } from '../services.ts';
 import { isTerminal } from '../shared/contract/index.ts';
 import { planWebhook } from './webhook-plan.ts';
