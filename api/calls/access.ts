@@ -1,3 +1,4 @@
+import { readableOwner } from '../auth/owner.ts';
 import type { AuthUser } from '../services.ts';
 
 /**
@@ -7,5 +8,5 @@ import type { AuthUser } from '../services.ts';
  * Every route and stream that shows calls asks here.
  */
 export function readableCallsOwner(user: Pick<AuthUser, 'id' | 'role'>): string | null {
-  return user.role === 'admin' || user.role === 'viewer' ? null : user.id;
+  return readableOwner(user);
 }

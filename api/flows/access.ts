@@ -1,3 +1,4 @@
+import { readableOwner, writableOwner } from '../auth/owner.ts';
 import type { AuthUser } from '../services.ts';
 
 /**
@@ -6,10 +7,10 @@ import type { AuthUser } from '../services.ts';
  * further limited to admins and operators by the routes.
  */
 export function readableFlowsOwner(user: Pick<AuthUser, 'id' | 'role'>): string | null {
-  return user.role === 'admin' || user.role === 'viewer' ? null : user.id;
+  return readableOwner(user);
 }
 
 /** Whose flows `user` may change or place calls with: an admin any, an operator its own. */
 export function writableFlowsOwner(user: Pick<AuthUser, 'id' | 'role'>): string | null {
-  return user.role === 'admin' ? null : user.id;
+  return writableOwner(user);
 }

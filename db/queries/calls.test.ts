@@ -53,6 +53,8 @@ function newCall(id: string, createdAt: Date): CallRow {
     flowEndedStep: null,
     flowEndedStepId: null,
     flowDetail: null,
+    campaignId: null,
+    contactId: null,
   };
 }
 

@@ -26,3 +26,7 @@ export const API_FLOW_REQUESTS_PATH = '/api/v2/sidecar/flow-requests';
 export const TYP_COMMAND = 'outdial-command+jwt';
 export const TYP_EVENTS = 'outdial-events+jwt';
 export const TYP_FLOW_REQUEST = 'outdial-flow-request+jwt';
+
+/** Path of the API's endpoint where a sidecar with free capacity pulls due campaign attempts. */
+export const API_LEASE_PATH = '/api/v2/sidecar/lease';
+export const TYP_LEASE = 'outdial-lease+jwt';

@@ -3,6 +3,7 @@
  * events, the signed channel's messages, the id rules and problem details. Pure TypeScript and zod;
  * it imports nothing of either side.
  */
+export * from './campaign.ts';
 export * from './channel.ts';
 export * from './commands.ts';
 export * from './events.ts';
