@@ -28,6 +28,7 @@ import { routeIndex } from './routes/methods.ts';
 import { type App, createOpenApiApp, openApiConfig } from './routes/openapi.ts';
 import { registerSidecarEvents } from './routes/sidecar/events.ts';
 import { registerFlowRequests } from './routes/sidecar/flow-requests.ts';
+import { registerSidecarLease } from './routes/sidecar/lease.ts';
 import { registerConsole } from './routes/system/console.ts';
 import { registerDocs } from './routes/system/docs.ts';
 import { registerSystem } from './routes/system/index.ts';
@@ -131,6 +132,7 @@ export function createApp(options: AppOptions): App {
   registerUpdateUser(app);
   registerSidecarEvents(app);
   registerFlowRequests(app);
+  registerSidecarLease(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',

@@ -29,6 +29,8 @@ export interface ServiceDeps {
   sidecar?: SidecarClient;
   fetch?: typeof fetch;
   webhooks: WebhookTransport;
+  /** The campaigns' clock (default: the real one). */
+  now?: () => Date;
 }
 
 const SIDECAR_KEY_TTL_MS = 30_000;
@@ -145,5 +147,6 @@ export async function buildServices(deps: ServiceDeps & { shared?: SharedService
     onEventsRecorded(listener: () => void) {
       listeners.push(listener);
     },
+    now: deps.now ?? (() => new Date()),
   };
 }

@@ -40,6 +40,11 @@ export interface Services {
   eventsRecorded(): void;
   /** Runs `listener` whenever events were recorded in this process (the webhook dispatcher's wake-up). */
   onEventsRecorded(listener: () => void): void;
+  /**
+   * The clock campaigns are scheduled by (windows, retries, pacing, leases); tests replace it. Signatures,
+   * tokens and call event times keep the real clock.
+   */
+  now(): Date;
 }
 
 export interface AuthUser {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  bool,
   int,
   matching,
   oneOf,
@@ -43,6 +44,7 @@ export const SidecarEnv = z.object({
   BREAKER_HALF_OPEN_AFTER_MS: int(10_000, 10, 86_400_000),
   DATA_DIR: text('./.data'),
   OUTBOX_BATCH_SIZE: int(100, 1, 500),
+  CAMPAIGN_PULL: bool(true),
   LOG_LEVEL: oneOf(['debug', 'info', 'warn', 'error', 'silent'], 'info'),
 });
 
@@ -154,6 +156,8 @@ export interface SidecarConfig {
   breakerHalfOpenAfterMs: number;
   dataDir: string;
   outboxBatchSize: number;
+  /** Pull due campaign attempts from the API when there is room (absent: off). */
+  campaignPull?: boolean;
   logLevel: LogLevel;
   tuning?: Partial<Tuning>;
 }
@@ -186,6 +190,7 @@ export function parseConfig(env: RawEnv): SidecarConfig {
     breakerHalfOpenAfterMs: e.BREAKER_HALF_OPEN_AFTER_MS,
     dataDir: e.DATA_DIR,
     outboxBatchSize: e.OUTBOX_BATCH_SIZE,
+    campaignPull: e.CAMPAIGN_PULL,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -138,6 +138,33 @@ export class CallEngine {
     return { outcome: 'queued', call_id: callId, position: book.queue.length };
   }
 
+  /**
+   * An originate this sidecar pulled from the API (a campaign's lease): the same path as a command,
+   * but nobody reads the reply, so a refusal must reach the API as the call's end (failed, with why).
+   */
+  async originatePulled(command: OriginateCommand): Promise<OriginateReply> {
+    const reply = await this.originate(command);
+    if (reply.outcome !== 'rejected' && reply.outcome !== 'unavailable') return reply;
+    if (this.book.active.has(command.call_id) || this.o.store.getCall(command.call_id)) return reply;
+    const now = Date.now();
+    const call: CallRow = {
+      callId: command.call_id,
+      state: 'queued',
+      accepted: false,
+      seq: 0,
+      track: newTrack(),
+      command,
+      queueSeq: null,
+      flow: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const reason = reply.outcome === 'rejected' ? reply.reason : 'pbx_unreachable';
+    const step = onNeverDialed(call.track, { status: 'failed', reason }, new Date(now).toISOString());
+    this.book.apply(call, step.track, step.events);
+    return reply;
+  }
+
   async hangup(callId: string): Promise<HangupReply> {
     const call = this.book.active.get(callId);
     if (!call) {

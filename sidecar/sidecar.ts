@@ -5,6 +5,7 @@ import { createLogger, type Logger, stdoutSink } from '../api/shared/base/log.ts
 import type { SidecarStatus } from '../api/shared/contract/index.ts';
 import { AriClient } from './ari/http.ts';
 import { AriEventSocket, eventsUrl } from './ari/socket.ts';
+import { CampaignPuller } from './campaigns/puller.ts';
 import { redactedConfig, resolveTuning, type SidecarConfig } from './config.ts';
 import { CallEngine } from './engine.ts';
 import { describeError } from './errors.ts';
@@ -174,6 +175,27 @@ export async function startSidecar(
   socket.start();
   engine.pump();
 
+  let accepting = true;
+  // Campaigns: room for calls (places left, at most a second's pacing) is filled from the API's leases.
+  const puller = config.campaignPull
+    ? new CampaignPuller({
+        key,
+        sidecarId: config.sidecarId,
+        apiUrl: config.apiUrl,
+        apiIssuer: config.apiIssuer,
+        capacity: () =>
+          accepting && eventsFlowing() && ari.breakerState() !== 'open'
+            ? Math.min(
+                config.originateCps,
+                config.maxConcurrentCalls - engine.liveCount() - engine.queuedCount(),
+              )
+            : 0,
+        originate: (command) => engine.originatePulled(command),
+        log: log.child({ component: 'campaigns' }),
+      })
+    : null;
+  puller?.start();
+
   const reconcileTimer = setInterval(() => void engine.reconcile('interval'), config.reconcileIntervalMs);
   const pruneTimer = setInterval(() => {
     try {
@@ -184,7 +206,6 @@ export async function startSidecar(
   }, 60_000);
   store.prune(Date.now(), Date.now() - tuning.finishedRetentionMs);
 
-  let accepting = true;
   const socketState = () => (replaced ? 'replaced' : (socket?.state.kind ?? 'idle'));
   const status = (): SidecarStatus => {
     const contact = ari.reachability();
@@ -274,6 +295,7 @@ export async function startSidecar(
       const left = () => Math.max(0, deadline - Date.now());
       accepting = false;
       log.info('sidecar stopping');
+      await puller?.stop();
       clearInterval(reconcileTimer);
       clearInterval(pruneTimer);
       resyncing?.abort();

@@ -13,6 +13,7 @@ import type { Services } from '../services.ts';
 import type { Logger } from '../shared/base/log.ts';
 import { type Flow, type HangupOutcome, isTerminal, type OriginateReply } from '../shared/contract/index.ts';
 import { checkWebhookUrl, webhookPolicy } from '../webhooks/policy.ts';
+import { originateCommandOf } from './command.ts';
 import { recordEvents } from './record.ts';
 import { isSidecarUnreachable } from './sidecar-client.ts';
 import { planWebhook } from './webhook-plan.ts';
@@ -156,19 +157,7 @@ export async function originateCall(
   const started = performance.now();
   let reply: OriginateReply;
   try {
-    reply = await services.sidecar.originate({
-      call_id: created.id,
-      phone_number: created.phoneNumber,
-      context: created.context,
-      extension: created.extension,
-      priority: created.priority,
-      timeout_ms: created.timeoutMs,
-      caller_id: created.callerId,
-      variables: created.variables,
-      ...(flow ? { flow: flow.steps } : {}),
-      ...(traceparent ? { traceparent } : {}),
-      requested_at: created.createdAt.toISOString(),
-    });
+    reply = await services.sidecar.originate(originateCommandOf(created, created.createdAt));
   } catch (error) {
     if (!isSidecarUnreachable(error)) throw error;
     metrics.observeOriginate((performance.now() - started) / 1000, 'unreachable');

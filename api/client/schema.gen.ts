@@ -3224,6 +3224,223 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/sidecar/lease": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Lease due campaign attempts to a sidecar
+         * @description Internal: a sidecar with free capacity asks for due campaign attempts. The message must be signed by the sidecar’s Ed25519 key (typ outdial-lease+jwt, single-use). In one transaction the API leases up to `capacity` due contacts of running campaigns (their pacing and concurrency respected, do-not-call numbers skipped, contacts outside their calling window moved to its next opening), gives each attempt its call id, and answers with the originate commands the sidecar runs as if the API had sent them, and when to ask again.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        sidecar_id: string;
+                        capacity: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description The originate commands of the leased attempts, and when to ask again */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            commands: {
+                                /** Format: uuid */
+                                call_id: string;
+                                phone_number: string;
+                                context: string;
+                                extension: string;
+                                priority: number;
+                                timeout_ms: number;
+                                caller_id: string | null;
+                                variables: {
+                                    [key: string]: string;
+                                };
+                                traceparent?: string;
+                                flow?: ({
+                                    id?: string;
+                                    /** @enum {string} */
+                                    verb: "play";
+                                    media: string[];
+                                } | {
+                                    id?: string;
+                                    /** @enum {string} */
+                                    verb: "gather";
+                                    name: string;
+                                    prompt?: string[];
+                                    /** @default 1 */
+                                    max_digits?: number;
+                                    /** @enum {string} */
+                                    finish_on_key?: "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "*" | "#";
+                                    /** @default 5000 */
+                                    timeout_ms?: number;
+                                    /** @default 3000 */
+                                    inter_digit_timeout_ms?: number;
+                                    /** @default 1 */
+                                    attempts?: number;
+                                    pattern?: string;
+                                } | {
+                                    id?: string;
+                                    /** @enum {string} */
+                                    verb: "record";
+                                    name: string;
+                                    /** @default 60 */
+                                    max_seconds?: number;
+                                    max_silence_seconds?: number;
+                                    /** @enum {string} */
+                                    finish_on_key?: "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "*" | "#";
+                                    /** @default true */
+                                    beep?: boolean;
+                                } | {
+                                    id?: string;
+                                    /** @enum {string} */
+                                    verb: "branch";
+                                    on: string;
+                                    cases: {
+                                        [key: string]: string;
+                                    };
+                                    default?: string;
+                                } | {
+                                    id?: string;
+                                    /** @enum {string} */
+                                    verb: "goto";
+                                    to: string;
+                                } | {
+                                    id?: string;
+                                    /** @enum {string} */
+                                    verb: "set";
+                                    name: string;
+                                    value: string;
+                                } | {
+                                    id?: string;
+                                    /** @enum {string} */
+                                    verb: "continue";
+                                    context: string;
+                                    /** @default s */
+                                    extension?: string;
+                                    /** @default 1 */
+                                    priority?: number;
+                                } | {
+                                    id?: string;
+                                    /** @enum {string} */
+                                    verb: "hangup";
+                                    /** @default 16 */
+                                    cause?: number;
+                                } | {
+                                    id?: string;
+                                    /** @enum {string} */
+                                    verb: "amd";
+                                    initial_silence_ms?: number;
+                                    greeting_ms?: number;
+                                    after_greeting_silence_ms?: number;
+                                    total_analysis_time_ms?: number;
+                                    min_word_length_ms?: number;
+                                    between_words_silence_ms?: number;
+                                    max_words?: number;
+                                    silence_threshold?: number;
+                                } | {
+                                    id?: string;
+                                    /** @enum {string} */
+                                    verb: "request";
+                                    url: string;
+                                    /** @default 5000 */
+                                    timeout_ms?: number;
+                                    on_error?: string;
+                                })[];
+                                /** Format: date-time */
+                                requested_at: string;
+                            }[];
+                            next_poll_ms: number;
+                        };
+                    };
+                };
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body larger than 64 KiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unsupported Content-Type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {

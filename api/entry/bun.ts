@@ -7,6 +7,7 @@ import { createApp } from '../app.ts';
 import { createBunPasswordHasher, limitHasher, type PasswordHasher } from '../auth/passwords.ts';
 import { buildServices } from '../bootstrap.ts';
 import type { SidecarClient } from '../calls/sidecar-client.ts';
+import { expireLeases } from '../campaigns/engine/lease.ts';
 import { type Config, loadConfig } from '../config.ts';
 import { housekeep } from '../housekeeping.ts';
 import { proxyTrust } from '../lib/client-address.ts';
@@ -130,6 +131,8 @@ async function serveOn(
     housekeep(database.db, config, logger, services.sidecar).catch((error) =>
       logger.warn('housekeeping failed', { error }),
     );
+    // Leases also expire on every sidecar's lease request; this covers a time no sidecar asks.
+    expireLeases(services).catch((error) => logger.warn('expiring campaign leases failed', { error }));
   }, HOUSEKEEPING_MS);
   housekeeping.unref();
 

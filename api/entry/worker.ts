@@ -15,6 +15,7 @@ import {
   registerConfiguredSidecar,
   type SharedServiceParts,
 } from '../bootstrap.ts';
+import { expireLeases } from '../campaigns/engine/lease.ts';
 import { type Config, loadConfig } from '../config.ts';
 import { problemBody } from '../errors.ts';
 import { housekeep } from '../housekeeping.ts';
@@ -278,6 +279,8 @@ async function scheduledHandler(event: WorkerScheduledEvent, env: WorkerEnv, ctx
       if (event.cron === HOUSEKEEPING_CRON) {
         await housekeep(database.db, iso.config, iso.logger, services.sidecar);
       }
+      // Leases also expire on every sidecar's lease request; this covers a time no sidecar asks.
+      await expireLeases(services);
       await tasks.settled();
       await services.live.stop();
     } finally {

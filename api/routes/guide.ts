@@ -48,6 +48,7 @@ are Ed25519-signed JWTs (RFC 9068); their public keys are at \`/.well-known/jwks
 | GET | \`/console\` | anyone (logs in) | the operator console |
 | POST | \`/api/v2/sidecar/events\` | sidecars | signed call-event batches (internal) |
 | POST | \`/api/v2/sidecar/flow-requests\` | sidecars | run a flow's request step (signed, internal) |
+| POST | \`/api/v2/sidecar/lease\` | sidecars | lease due campaign attempts as originate commands (signed, internal) |
 
 Roles: \`admin\` (everything), \`operator\` (place, hang up and read own calls), \`viewer\` (read every
 call, change nothing). Another user's call answers 404, never 403, so call ids do not reveal

@@ -51,6 +51,14 @@ export async function getCall(db: Db, id: string): Promise<CallRow | null> {
 // misses a row that committed late; taking this lock in every writing transaction guarantees it.
 const EVENTS_LOCK = 727_110_002;
 
+/**
+ * Takes the event log's write lock for the rest of the transaction. Every transaction that writes call
+ * events takes it first, before any row lock (campaign leases and accounting too), so they never deadlock.
+ */
+export async function lockEventLog(tx: Pick<Db, 'execute'>): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${EVENTS_LOCK})`);
+}
+
 export interface InsertCallResult {
   call: CallRow;
   event: CallEventRow;
@@ -92,7 +100,7 @@ export async function insertCall(
 ): Promise<InsertCallResult> {
   return db.transaction(async (tx) => {
     if (values.flowId && values.flowVersion) await markFlowVersionUsed(tx, values.flowId, values.flowVersion);
-    await tx.execute(sql`select pg_advisory_xact_lock(${EVENTS_LOCK})`);
+    await lockEventLog(tx);
     const [call] = await tx
       .insert(calls)
       .values({ ...values, status: 'pending', lastEventSeq: 1 })
@@ -394,11 +402,19 @@ const pick = (c: CallRow) => ({
 export async function applyCallEvents(
   db: Db,
   inputs: CallEventInput[],
-  options: { sidecarId?: string; webhook?: WebhookPlanner } = {},
+  options: {
+    sidecarId?: string;
+    webhook?: WebhookPlanner;
+    /**
+     * Runs in the same transaction, after the calls are written, with the calls these events finished
+     * (each once: only the event that made it terminal counts). Campaign accounting hangs here.
+     */
+    onEnded?: (tx: Db, ended: CallRow[]) => Promise<void>;
+  } = {},
 ): Promise<AppliedEvent[]> {
   if (inputs.length === 0) return [];
   return db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(${EVENTS_LOCK})`);
+    await lockEventLog(tx);
     const callIds = [...new Set(inputs.map((i) => i.callId))];
     const rows = await tx.select().from(calls).where(inArray(calls.id, callIds)).for('update');
     // Calls with flow events in the batch: all their recorded flow events, to fold the results again.
@@ -487,6 +503,13 @@ export async function applyCallEvents(
           });
       }
       if (deliveries.length > 0) await tx.insert(webhookDeliveries).values(deliveries);
+    }
+    if (options.onEnded) {
+      const ended = out
+        .filter((o) => o.result === 'applied' && o.call && isTerminal(o.call.status))
+        .filter((o) => o.previousStatus === null || !isTerminal(o.previousStatus))
+        .map((o) => changed.find((c) => c.id === o.call!.id) ?? o.call!);
+      if (ended.length > 0) await options.onEnded(tx as unknown as Db, ended);
     }
     return out;
   });

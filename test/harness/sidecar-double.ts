@@ -9,10 +9,12 @@ import {
 import {
   API_EVENTS_PATH,
   API_FLOW_REQUESTS_PATH,
+  API_LEASE_PATH,
   type CallEventInput,
   type FlowRequest,
   HangupCommand,
   type HangupReply,
+  type LeaseRequest,
   OriginateCommand,
   type OriginateReply,
   RecordingDeleteCommand,
@@ -23,6 +25,7 @@ import {
   TYP_COMMAND,
   TYP_EVENTS,
   TYP_FLOW_REQUEST,
+  TYP_LEASE,
 } from '../../api/shared/contract/index.ts';
 
 /**
@@ -74,6 +77,8 @@ export interface SidecarDouble {
   sendEvents(apiUrl: string, events: CallEventInput[], options?: SendOptions): Promise<Response>;
   /** Asks the API to run a request step, signed as the real sidecar signs it. */
   sendFlowRequest(apiUrl: string, request: FlowRequest, options?: SendOptions): Promise<Response>;
+  /** Asks the API for due campaign attempts, signed as the real sidecar's puller signs it. */
+  lease(apiUrl: string, request: LeaseRequest, options?: SendOptions): Promise<Response>;
   reset(): void;
   stop(): Promise<void>;
 }
@@ -152,6 +157,27 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
           ...(send.now ? { now: send.now } : {}),
         }));
       return fetch(`${apiUrl}${API_EVENTS_PATH}`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: send.tamperedBody ?? body,
+      });
+    },
+    async lease(apiUrl, request, send = {}) {
+      const body = JSON.stringify(request);
+      const token =
+        send.token ??
+        (await signChannelMessage({
+          key: send.key ?? options.key,
+          issuer: send.issuer ?? `sidecar:${options.id}`,
+          audience: issuer,
+          typ: TYP_LEASE,
+          method: 'POST',
+          path: API_LEASE_PATH,
+          body,
+          ...(send.ttlSeconds !== undefined ? { ttlSeconds: send.ttlSeconds } : {}),
+          ...(send.now ? { now: send.now } : {}),
+        }));
+      return fetch(`${apiUrl}${API_LEASE_PATH}`, {
         method: 'POST',
         headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
         body: send.tamperedBody ?? body,

@@ -341,6 +341,7 @@ export function sidecarEnv(c: SidecarConfig): Record<string, string> {
     BREAKER_HALF_OPEN_AFTER_MS: String(c.breakerHalfOpenAfterMs),
     DATA_DIR: c.dataDir,
     OUTBOX_BATCH_SIZE: String(c.outboxBatchSize),
+    CAMPAIGN_PULL: String(c.campaignPull ?? false),
     LOG_LEVEL: c.logLevel,
   };
 }

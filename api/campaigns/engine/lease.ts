@@ -1,0 +1,67 @@
+import { expiredAttempts, leaseAttempts, nextLeaseDue } from '../../../db/queries/campaign-engine.ts';
+import { originateCommandOf } from '../../calls/command.ts';
+import { recordEvents } from '../../calls/record.ts';
+import type { Services } from '../../services.ts';
+import type { LeaseReply, LeaseRequest } from '../../shared/contract/index.ts';
+import { planLease } from './plan.ts';
+
+/** How long past its ring timeout a leased attempt may wait at its sidecar before it ends `lost`. */
+export const LEASE_MARGIN_MS = 60_000;
+/** The longest a sidecar is told to wait before asking again (nothing running, or nothing due soon). */
+export const IDLE_POLL_MS = 5_000;
+
+/**
+ * A sidecar's lease: first the attempts whose lease passed undialled end `lost` (any sidecar's: no
+ * timer is needed on Workers), then up to `capacity` due contacts become calls handed to this sidecar,
+ * answered as the originate commands it runs, with when to ask again.
+ */
+export async function leaseForSidecar(services: Services, request: LeaseRequest): Promise<LeaseReply> {
+  await expireLeases(services);
+  const now = services.now();
+  const { config } = services;
+  const { calls } =
+    request.capacity > 0
+      ? await leaseAttempts(services.db, {
+          sidecarId: request.sidecar_id,
+          capacity: request.capacity,
+          now,
+          plan: planLease,
+          leaseMarginMs: LEASE_MARGIN_MS,
+          defaults: {
+            context: config.DEFAULT_CONTEXT,
+            extension: config.DEFAULT_EXTENSION,
+            priority: config.DEFAULT_PRIORITY,
+            callerId: config.DEFAULT_CALLER_ID || null,
+          },
+        })
+      : { calls: [] };
+  if (calls.length > 0) {
+    services.eventsRecorded();
+    for (const _ of calls) services.metrics.callLaunched();
+  }
+  const due = await nextLeaseDue(services.db);
+  const wait = due ? due.getTime() - now.getTime() : IDLE_POLL_MS;
+  return {
+    commands: calls.map((call) => originateCommandOf(call, now)),
+    next_poll_ms: Math.max(0, Math.min(IDLE_POLL_MS, Math.ceil(wait))),
+  };
+}
+
+/** Attempts whose sidecar took them and vanished before dialling end failed/lost (and are accounted). */
+export async function expireLeases(services: Services): Promise<number> {
+  const ids = await expiredAttempts(services.db, services.now());
+  if (ids.length === 0) return 0;
+  await recordEvents(
+    services,
+    ids.map((callId) => ({
+      eventId: `${callId}:lease_expired`,
+      callId,
+      type: 'ended',
+      status: 'failed' as const,
+      reason: 'lost',
+      occurredAt: new Date(),
+      source: 'api',
+    })),
+  );
+  return ids.length;
+}

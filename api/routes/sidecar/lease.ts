@@ -1,0 +1,65 @@
+import { createRoute } from '@hono/zod-openapi';
+import { touchSidecar } from '../../../db/queries/misc.ts';
+import { leaseForSidecar } from '../../campaigns/engine/lease.ts';
+import { ApiError, malformedBody, validationError } from '../../errors.ts';
+import {
+  API_LEASE_PATH,
+  LeaseReply,
+  LeaseRequest,
+  sidecarIdOf,
+  TYP_LEASE,
+} from '../../shared/contract/index.ts';
+import { type App, errorResponses } from '../openapi.ts';
+import { jsonOnly, signedBySidecar } from './signed.ts';
+
+export const sidecarLeaseRoute = createRoute({
+  method: 'post',
+  path: API_LEASE_PATH,
+  tags: ['Sidecar'],
+  summary: 'Lease due campaign attempts to a sidecar',
+  description:
+    'Internal: a sidecar with free capacity asks for due campaign attempts. The message must be signed by ' +
+    'the sidecar’s Ed25519 key (typ outdial-lease+jwt, single-use). In one transaction the API leases up to ' +
+    '`capacity` due contacts of running campaigns (their pacing and concurrency respected, do-not-call ' +
+    'numbers skipped, contacts outside their calling window moved to its next opening), gives each attempt ' +
+    'its call id, and answers with the originate commands the sidecar runs as if the API had sent them, and ' +
+    'when to ask again.',
+  security: [{ sidecarSignature: [] }],
+  request: { body: { required: true, content: { 'application/json': { schema: LeaseRequest } } } },
+  responses: {
+    200: {
+      description: 'The originate commands of the leased attempts, and when to ask again',
+      content: { 'application/json': { schema: LeaseReply } },
+    },
+    ...errorResponses(400, 401, 413, 415, 422, 500, 503),
+  },
+});
+
+const signed = signedBySidecar(TYP_LEASE);
+
+// The body is verified as raw bytes before it is parsed, so the route is documented through the
+// registry but handled without zod-openapi's body validator.
+export const registerSidecarLease = (app: App) => {
+  app.openAPIRegistry.registerPath(sidecarLeaseRoute);
+  app.post(API_LEASE_PATH, jsonOnly, signed, async (c) => {
+    const services = c.get('services');
+    const { claims, text: raw } = c.get('signed');
+    const sidecarId = sidecarIdOf(claims.iss)!;
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      throw malformedBody('application/json', raw.length === 0);
+    }
+    const parsed = LeaseRequest.safeParse(json);
+    if (!parsed.success) throw validationError(parsed.error, 'body', json);
+    if (parsed.data.sidecar_id !== sidecarId) {
+      throw new ApiError('validation_error', 'body.sidecar_id: does not match the signer', {
+        errors: [{ path: 'body.sidecar_id', message: 'does not match the signer', code: 'mismatch' }],
+      });
+    }
+    const reply = await leaseForSidecar(services, parsed.data);
+    services.background(touchSidecar(services.db, sidecarId).catch(() => undefined));
+    return c.json(LeaseReply.parse(reply), 200);
+  });
+};

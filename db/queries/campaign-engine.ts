@@ -1,0 +1,391 @@
+import { and, asc, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
+import type { AttemptOutcome, CampaignCounter } from '../../api/shared/contract/index.ts';
+import {
+  callEvents,
+  calls,
+  campaignAttempts,
+  campaignContacts,
+  campaignCounters,
+  campaigns,
+  flowVersions,
+} from '../schema.ts';
+import type { Db } from '../types.ts';
+import { type CallRow, lockEventLog, type NewCall } from './calls.ts';
+import { rowsOf } from './prepared.ts';
+
+/**
+ * The campaign engine's writes: leasing due contacts to a sidecar (each attempt given its call id
+ * before anything is dialled) and closing an attempt when its call ends. The decisions (windows,
+ * retries) are the caller's pure functions; here they are applied under row locks, with the
+ * counters in the same transaction.
+ */
+
+export type CampaignRow = typeof campaigns.$inferSelect;
+export type ContactRow = typeof campaignContacts.$inferSelect;
+
+/** What becomes of a due contact at lease time (DNC numbers are found here, not by the planner). */
+export type LeasePlan =
+  /** Dial now; `day` is the contact's local day (attempts_today counts it). */
+  | { kind: 'dial'; day: string }
+  /** Not now: due again at `until`; `counted` adds it to outside_window. */
+  | { kind: 'defer'; until: Date; counted: boolean }
+  /** Never again (the campaign ends before its next chance): done with its last outcome. */
+  | { kind: 'expire' };
+
+export interface LeaseOptions {
+  sidecarId: string;
+  capacity: number;
+  now: Date;
+  plan(contact: ContactRow, campaign: CampaignRow, now: Date): LeasePlan;
+  /** How long past the ring timeout a leased attempt may stay undialled before it ends `lost`. */
+  leaseMarginMs: number;
+  /** What a call takes when the campaign does not say (the API's defaults). */
+  defaults: { context: string; extension: string; priority: number; callerId: string | null };
+  /** Campaigns looked at per lease. */
+  maxCampaigns?: number;
+}
+
+export interface LeaseResult {
+  calls: CallRow[];
+}
+
+type Counts = Partial<Record<CampaignCounter, number>>;
+
+function bump(counts: Map<string, Counts>, campaignId: string, name: CampaignCounter, n = 1) {
+  const c = counts.get(campaignId) ?? {};
+  c[name] = (c[name] ?? 0) + n;
+  counts.set(campaignId, c);
+}
+
+/** Adds to counters (value = value + n): never recomputed from the contacts. */
+export async function addCounters(tx: Pick<Db, 'insert'>, counts: Map<string, Counts>): Promise<void> {
+  const rows = [...counts].flatMap(([campaignId, c]) =>
+    Object.entries(c)
+      .filter(([, n]) => n !== 0)
+      .map(([name, value]) => ({ campaignId, name, value: value! })),
+  );
+  if (rows.length === 0) return;
+  await tx
+    .insert(campaignCounters)
+    .values(rows)
+    .onConflictDoUpdate({
+      target: [campaignCounters.campaignId, campaignCounters.name],
+      set: { value: sql`${campaignCounters.value} + excluded.value` },
+    });
+}
+
+/** Running campaigns among these whose contacts are all done, dnc or canceled become completed. */
+async function completeFinished(tx: Db, campaignIds: string[], now: Date): Promise<void> {
+  if (campaignIds.length === 0) return;
+  // A campaign another transaction holds (a lease, an action) is left for the next pass.
+  await tx.execute(sql`
+    update campaigns set state = 'completed', finished_at = ${now}, updated_at = ${now}
+    where id in (
+      select c.id from campaigns c
+      where c.id in (${sql.join(
+        campaignIds.map((id) => sql`${id}::uuid`),
+        sql`, `,
+      )}) and c.state = 'running'
+        and not exists (select 1 from campaign_contacts k where k.campaign_id = c.id
+                        and k.state in ('pending', 'in_progress'))
+        and not exists (select 1 from campaign_attempts a where a.campaign_id = c.id and a.outcome is null)
+      for update skip locked)`);
+}
+
+/**
+ * Leases up to `capacity` due contacts of running campaigns to a sidecar, in one transaction: each
+ * campaign's pacing (next_lease_at, cps) and max_concurrent respected, campaigns and contacts taken
+ * with FOR UPDATE SKIP LOCKED so concurrent leases never share one. DNC numbers end `dnc` (never
+ * dialled), contacts outside their window move to their next opening; each leased contact gets a
+ * call row (pending, with its `created` event) and an attempt row, and the counters move with them.
+ */
+export async function leaseAttempts(db: Db, o: LeaseOptions): Promise<LeaseResult> {
+  return db.transaction(async (tx) => {
+    await lockEventLog(tx);
+    const now = o.now;
+    const running = await tx
+      .select()
+      .from(campaigns)
+      .where(
+        and(
+          eq(campaigns.state, 'running'),
+          lte(campaigns.nextLeaseAt, now),
+          or(isNull(campaigns.startsAt), lte(campaigns.startsAt, now)),
+        ),
+      )
+      .orderBy(asc(campaigns.nextLeaseAt))
+      .limit(o.maxCampaigns ?? 20)
+      .for('update', { skipLocked: true });
+    const counts = new Map<string, Counts>();
+    const leased: CallRow[] = [];
+    const touched: string[] = [];
+    const capacity = o.capacity;
+    for (const campaign of running) {
+      if (capacity <= 0) break;
+      const [open] = await tx
+        .select({ n: sql<number>`count(*)::int` })
+        .from(campaignAttempts)
+        .where(and(eq(campaignAttempts.campaignId, campaign.id), isNull(campaignAttempts.outcome)));
+      // Pacing: at most one second's worth (cps) per lease; next_lease_at moves by n / cps.
+      let room = Math.min(capacity, campaign.maxConcurrent - (open?.n ?? 0), campaign.cps);
+      if (room <= 0) continue;
+      const steps = await flowStepsOf(tx, campaign);
+      let n = 0;
+      // Skipped contacts (DNC, outside their window) leave room for the next ones: a few rounds.
+      for (let round = 0; round < 5 && room > 0; round++) {
+        const due = await tx
+          .select({
+            contact: campaignContacts,
+            // Spelled out: drizzle leaves columns unqualified here, which would compare dnc_numbers to itself.
+            dnc: sql<boolean>`exists (select 1 from dnc_numbers d where d.phone_number = campaign_contacts.phone_number)`,
+          })
+          .from(campaignContacts)
+          .where(
+            and(
+              eq(campaignContacts.campaignId, campaign.id),
+              eq(campaignContacts.state, 'pending'),
+              lte(campaignContacts.nextAttemptAt, now),
+            ),
+          )
+          .orderBy(asc(campaignContacts.nextAttemptAt), asc(campaignContacts.id))
+          .limit(Math.max(room, 10))
+          .for('update', { skipLocked: true });
+        if (due.length === 0) break;
+        for (const { contact, dnc } of due) {
+          if (dnc) {
+            await tx
+              .update(campaignContacts)
+              .set({ state: 'dnc', nextAttemptAt: null, updatedAt: now })
+              .where(eq(campaignContacts.id, contact.id));
+            bump(counts, campaign.id, 'dnc_skipped');
+            bump(counts, campaign.id, 'pending', -1);
+            touched.push(campaign.id);
+            continue;
+          }
+          const plan = o.plan(contact, campaign, now);
+          if (plan.kind === 'defer') {
+            await tx
+              .update(campaignContacts)
+              .set({ nextAttemptAt: plan.until, updatedAt: now })
+              .where(eq(campaignContacts.id, contact.id));
+            if (plan.counted) bump(counts, campaign.id, 'outside_window');
+            continue;
+          }
+          if (plan.kind === 'expire') {
+            await tx
+              .update(campaignContacts)
+              .set({ state: 'done', nextAttemptAt: null, finalOutcome: contact.lastOutcome, updatedAt: now })
+              .where(eq(campaignContacts.id, contact.id));
+            bump(counts, campaign.id, 'pending', -1);
+            bump(counts, campaign.id, 'done');
+            touched.push(campaign.id);
+            continue;
+          }
+          if (room <= 0) continue;
+          room--;
+          n++;
+          const attempt = contact.attempts + 1;
+          const callId = crypto.randomUUID();
+          await tx
+            .update(campaignContacts)
+            .set({
+              state: 'in_progress',
+              attempts: attempt,
+              attemptsToday: contact.attemptsDay === plan.day ? contact.attemptsToday + 1 : 1,
+              attemptsDay: plan.day,
+              nextAttemptAt: null,
+              lastCallId: callId,
+              updatedAt: now,
+            })
+            .where(eq(campaignContacts.id, contact.id));
+          const values: NewCall = {
+            id: callId,
+            ownerId: campaign.ownerId,
+            phoneNumber: contact.phoneNumber,
+            context: campaign.context ?? o.defaults.context,
+            extension: campaign.extension ?? o.defaults.extension,
+            priority: campaign.priority ?? o.defaults.priority,
+            timeoutMs: campaign.ringTimeoutMs,
+            callerId: campaign.callerId ?? o.defaults.callerId,
+            variables: { ...campaign.variables, ...contact.variables },
+            sidecarId: o.sidecarId,
+            attemptNumber: attempt,
+            flow: steps,
+            flowId: steps ? campaign.flowId : null,
+            flowVersion: steps ? campaign.flowVersion : null,
+            campaignId: campaign.id,
+            contactId: contact.id,
+            status: 'pending',
+            lastEventSeq: 1,
+            createdAt: now,
+            updatedAt: now,
+          };
+          const [call] = await tx.insert(calls).values(values).returning();
+          await tx.insert(callEvents).values({
+            callId,
+            ownerId: campaign.ownerId,
+            seq: 1,
+            eventId: `${callId}:created`,
+            type: 'created',
+            status: 'pending',
+            source: 'api',
+            occurredAt: now,
+          });
+          await tx.insert(campaignAttempts).values({
+            callId,
+            campaignId: campaign.id,
+            contactId: contact.id,
+            attempt,
+            sidecarId: o.sidecarId,
+            leasedAt: now,
+            leaseExpiresAt: new Date(now.getTime() + campaign.ringTimeoutMs + o.leaseMarginMs),
+          });
+          leased.push(call!);
+        }
+      }
+      if (n > 0) {
+        bump(counts, campaign.id, 'pending', -n);
+        bump(counts, campaign.id, 'in_progress', n);
+        bump(counts, campaign.id, 'attempts', n);
+        await tx
+          .update(campaigns)
+          .set({
+            nextLeaseAt: sql`greatest(${campaigns.nextLeaseAt}, ${now}::timestamptz) + make_interval(secs => ${n / campaign.cps})`,
+          })
+          .where(eq(campaigns.id, campaign.id));
+      }
+    }
+    await addCounters(tx, counts);
+    await completeFinished(tx as unknown as Db, [...new Set(touched)], now);
+    return { calls: leased };
+  });
+}
+
+/** The steps of a campaign's saved flow version (null: it dials a context, no flow). */
+async function flowStepsOf(
+  tx: Pick<Db, 'select' | 'update'>,
+  campaign: CampaignRow,
+): Promise<unknown[] | null> {
+  if (!campaign.flowId || !campaign.flowVersion) return null;
+  const [version] = await tx
+    .select({ steps: flowVersions.steps })
+    .from(flowVersions)
+    .where(and(eq(flowVersions.flowId, campaign.flowId), eq(flowVersions.version, campaign.flowVersion)));
+  if (!version) return null;
+  await tx
+    .update(flowVersions)
+    .set({ usedAt: sql`coalesce(${flowVersions.usedAt}, now())` })
+    .where(and(eq(flowVersions.flowId, campaign.flowId), eq(flowVersions.version, campaign.flowVersion)));
+  return version.steps;
+}
+
+/** When a lease could give something next: the earliest of the running campaigns' pacing and due contacts. */
+export async function nextLeaseDue(db: Db): Promise<Date | null> {
+  const rows = await db.execute(sql`
+    select min(greatest(c.next_lease_at,
+      (select min(k.next_attempt_at) from campaign_contacts k
+       where k.campaign_id = c.id and k.state = 'pending'))) as due
+    from campaigns c where c.state = 'running'
+      and exists (select 1 from campaign_contacts k where k.campaign_id = c.id and k.state = 'pending'
+                  and k.next_attempt_at is not null)`);
+  const value = rowsOf<{ due: unknown }>(rows)[0]?.due;
+  return value == null ? null : new Date(value as string);
+}
+
+/** What the accounting decides for a contact whose attempt ended (the caller's retry policy). */
+export type AfterAttempt =
+  | { state: 'pending'; next_attempt_at: Date }
+  | { state: 'done'; final_outcome: AttemptOutcome };
+
+export interface AccountOptions {
+  now: Date;
+  outcomeOf(call: CallRow): AttemptOutcome;
+  next(contact: ContactRow, outcome: AttemptOutcome, campaign: CampaignRow, now: Date): AfterAttempt;
+}
+
+/**
+ * Closes the attempts of campaign calls that just ended, inside the transaction that ended them: the
+ * attempt's outcome (once: an attempt already closed is left alone, so replayed events change
+ * nothing), the contact's next attempt or its end by the retry policy (canceled when its campaign
+ * was), the counters, and the campaign's completion when nothing is left.
+ */
+export async function accountEndedCalls(tx: Db, ended: CallRow[], o: AccountOptions): Promise<void> {
+  const ids = ended.filter((c) => c.campaignId).map((c) => c.id);
+  if (ids.length === 0) return;
+  const open = await tx
+    .select()
+    .from(campaignAttempts)
+    .where(and(inArray(campaignAttempts.callId, ids), isNull(campaignAttempts.outcome)))
+    .for('update');
+  if (open.length === 0) return;
+  const counts = new Map<string, Counts>();
+  const campaignIds = [...new Set(open.map((a) => a.campaignId))];
+  const rows = await tx.select().from(campaigns).where(inArray(campaigns.id, campaignIds));
+  const byId = new Map(rows.map((c) => [c.id, c]));
+  for (const attempt of open) {
+    const call = ended.find((c) => c.id === attempt.callId)!;
+    const campaign = byId.get(attempt.campaignId)!;
+    const outcome = o.outcomeOf(call);
+    await tx
+      .update(campaignAttempts)
+      .set({ outcome, endedAt: call.endedAt ?? o.now })
+      .where(eq(campaignAttempts.callId, attempt.callId));
+    const [contact] = await tx
+      .select()
+      .from(campaignContacts)
+      .where(eq(campaignContacts.id, attempt.contactId))
+      .for('update');
+    bump(counts, campaign.id, `outcome_${outcome}`);
+    if (call.answeredBy) bump(counts, campaign.id, `answered_by_${call.answeredBy}` as CampaignCounter);
+    // Only the contact's current attempt moves it (an older one ending late changes its history only).
+    if (contact?.state !== 'in_progress' || contact.lastCallId !== call.id) continue;
+    bump(counts, campaign.id, 'in_progress', -1);
+    const step = o.next(contact, outcome, campaign, o.now);
+    const common = {
+      lastOutcome: outcome,
+      answeredBy: call.answeredBy ?? contact.answeredBy,
+      updatedAt: o.now,
+    };
+    if (step.state === 'pending' && campaign.state !== 'canceled') {
+      await tx
+        .update(campaignContacts)
+        .set({ ...common, state: 'pending', nextAttemptAt: step.next_attempt_at })
+        .where(eq(campaignContacts.id, contact.id));
+      bump(counts, campaign.id, 'pending');
+    } else if (campaign.state === 'canceled' && step.state === 'pending') {
+      await tx
+        .update(campaignContacts)
+        .set({ ...common, state: 'canceled', nextAttemptAt: null, finalOutcome: outcome })
+        .where(eq(campaignContacts.id, contact.id));
+      bump(counts, campaign.id, 'canceled');
+    } else if (step.state === 'done') {
+      await tx
+        .update(campaignContacts)
+        .set({ ...common, state: 'done', nextAttemptAt: null, finalOutcome: step.final_outcome })
+        .where(eq(campaignContacts.id, contact.id));
+      bump(counts, campaign.id, 'done');
+    }
+  }
+  await addCounters(tx, counts);
+  await completeFinished(tx, campaignIds, o.now);
+}
+
+/**
+ * Attempts whose lease passed while their call never left `pending` (the sidecar that took them went
+ * away before dialling): the ids of their calls, which the caller ends failed/lost.
+ */
+export async function expiredAttempts(db: Db, now: Date, limit = 500): Promise<string[]> {
+  const rows = await db
+    .select({ callId: campaignAttempts.callId })
+    .from(campaignAttempts)
+    .innerJoin(calls, eq(calls.id, campaignAttempts.callId))
+    .where(
+      and(
+        isNull(campaignAttempts.outcome),
+        lte(campaignAttempts.leaseExpiresAt, now),
+        eq(calls.status, 'pending'),
+      ),
+    )
+    .limit(limit);
+  return rows.map((r) => r.callId);
+}

@@ -1,0 +1,141 @@
+import type { SigningKey } from '../../api/shared/base/keys.ts';
+import type { Logger } from '../../api/shared/base/log.ts';
+import { signChannelMessage } from '../../api/shared/base/signing.ts';
+import {
+  API_LEASE_PATH,
+  LeaseReply,
+  type OriginateCommand,
+  type OriginateReply,
+  sidecarPrincipal,
+  TYP_LEASE,
+} from '../../api/shared/contract/index.ts';
+import { describeError } from '../errors.ts';
+
+export interface PullerOptions {
+  key: SigningKey;
+  sidecarId: string;
+  apiUrl: string;
+  apiIssuer: string;
+  /** Calls this sidecar can take now (0 while it cannot dial at all). */
+  capacity(): number;
+  /** Runs a leased originate: the path a command from the API takes. */
+  originate(command: OriginateCommand): Promise<OriginateReply>;
+  log: Logger;
+  /** Wait while full, before looking at the capacity again. */
+  fullWaitMs?: number;
+  /** Backoff after a failed lease request. */
+  errorInitialMs?: number;
+  errorMaxMs?: number;
+  requestTimeoutMs?: number;
+}
+
+/**
+ * Pulls due campaign attempts from the API whenever this sidecar has room: a signed lease request
+ * (typ TYP_LEASE) for as many calls as it can take, each returned command run exactly as an
+ * originate command from the API. Nothing due: it waits as long as the API says (next_poll_ms); a
+ * failed request: jittered exponential backoff. stop() ends the loop and any request in flight.
+ */
+export class CampaignPuller {
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+  private abort: AbortController | null = null;
+  private wakeUp: (() => void) | null = null;
+
+  constructor(private readonly o: PullerOptions) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort?.abort();
+    this.wakeUp?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const initial = this.o.errorInitialMs ?? 500;
+    const max = this.o.errorMaxMs ?? 15_000;
+    let failures = 0;
+    while (!this.stopped) {
+      const capacity = this.o.capacity();
+      if (capacity <= 0) {
+        await this.sleep(this.o.fullWaitMs ?? 250);
+        continue;
+      }
+      let reply: LeaseReply;
+      try {
+        reply = await this.lease(capacity);
+        failures = 0;
+      } catch (error) {
+        if (this.stopped) break;
+        failures++;
+        const wait = Math.min(max, initial * 2 ** (failures - 1)) * (0.5 + Math.random() / 2);
+        this.o.log.warn('campaign lease failed', {
+          error: describeError(error),
+          retry_in_ms: Math.round(wait),
+        });
+        await this.sleep(wait);
+        continue;
+      }
+      if (reply.commands.length > 0) {
+        this.o.log.info('campaign attempts leased', { count: reply.commands.length });
+        await Promise.all(
+          reply.commands.map((command) =>
+            this.o.originate(command).catch((error) =>
+              this.o.log.error('leased originate failed', {
+                call_id: command.call_id,
+                error: describeError(error),
+              }),
+            ),
+          ),
+        );
+      }
+      // A full answer means more may be due at once; otherwise wait as long as the API says.
+      if (reply.commands.length < capacity) await this.sleep(reply.next_poll_ms);
+    }
+  }
+
+  private async lease(capacity: number): Promise<LeaseReply> {
+    const body = JSON.stringify({ sidecar_id: this.o.sidecarId, capacity });
+    const token = await signChannelMessage({
+      key: this.o.key,
+      issuer: sidecarPrincipal(this.o.sidecarId),
+      audience: this.o.apiIssuer,
+      typ: TYP_LEASE,
+      method: 'POST',
+      path: API_LEASE_PATH,
+      body,
+    });
+    const controller = new AbortController();
+    this.abort = controller;
+    const timer = setTimeout(() => controller.abort(), this.o.requestTimeoutMs ?? 10_000);
+    try {
+      const response = await fetch(`${this.o.apiUrl}${API_LEASE_PATH}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body,
+        signal: controller.signal,
+      });
+      const text = await response.text();
+      if (!response.ok) throw new Error(`the API answered ${response.status}: ${text.slice(0, 200)}`);
+      return LeaseReply.parse(JSON.parse(text));
+    } finally {
+      clearTimeout(timer);
+      this.abort = null;
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopped || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+  }
+}
