@@ -1,4 +1,4 @@
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyText, tooLarge } from '../../campaigns/import/body.ts';
 import { csvRecords } from '../../campaigns/import/csv.ts';
@@ -42,7 +42,21 @@ export const importContactsRoute = createRoute({
     body: {
       required: true,
       content: {
-        'application/json': { schema: ContactInputSchema.array() },
+        // Any array is taken: an element that is not a ContactInput is a row reported in `rejected`.
+        'application/json': {
+          schema: z.array(z.unknown()).openapi({
+            description:
+              'Contacts, each a `ContactInput` ({phone_number, timezone?, variables?}); an element that is not ' +
+              'one is reported in `rejected` with its row and why',
+            example: [
+              {
+                phone_number: '(202) 555-0123',
+                timezone: 'America/New_York',
+                variables: { FIRST_NAME: 'Ada' },
+              },
+            ],
+          }),
+        },
         'text/csv': {
           schema: {
             type: 'string',
@@ -82,6 +96,7 @@ function formatOf(contentType: string | undefined): 'json' | 'csv' {
 // handled without zod-openapi's body validator (which would read it all).
 export const registerImportContacts = (app: App) => {
   app.openAPIRegistry.registerPath(importContactsRoute);
+  app.openAPIRegistry.register('ContactInput', ContactInputSchema);
   app.post(PATH.replace('{id}', ':id'), requireAuth('admin', 'operator'), async (c: Context<AppEnv>) => {
     const campaign = await findCampaign(c, 'write');
     const format = formatOf(c.req.header('content-type'));
