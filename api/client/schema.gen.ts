@@ -1998,7 +1998,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": components["schemas"]["ContactInput"][];
+                    "application/json": unknown[];
                     "text/csv": string;
                 };
             };
@@ -3535,6 +3535,27 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ContactInput: {
+            /**
+             * @description The number as people write it; without a country code it is read in DEFAULT_PHONE_REGION
+             * @example (202) 555-0123
+             */
+            phone_number: string;
+            /**
+             * @description The contact’s IANA time zone for calling windows (default: the campaign’s)
+             * @example America/New_York
+             */
+            timezone?: string | null;
+            /**
+             * @description Call variables for this contact (the names and sizes a call’s variables take)
+             * @example {
+             *       "FIRST_NAME": "Ada"
+             *     }
+             */
+            variables?: {
+                [key: string]: string;
+            };
+        };
         ServiceInfo: {
             /**
              * @description Service name (APP_NAME)
@@ -4759,27 +4780,6 @@ export interface components {
              * @example 18
              */
             rejected_count: number;
-        };
-        ContactInput: {
-            /**
-             * @description The number as people write it; without a country code it is read in DEFAULT_PHONE_REGION
-             * @example (202) 555-0123
-             */
-            phone_number: string;
-            /**
-             * @description The contact’s IANA time zone for calling windows (default: the campaign’s)
-             * @example America/New_York
-             */
-            timezone?: string | null;
-            /**
-             * @description Call variables for this contact (the names and sizes a call’s variables take)
-             * @example {
-             *       "FIRST_NAME": "Ada"
-             *     }
-             */
-            variables?: {
-                [key: string]: string;
-            };
         };
         CampaignContactList: {
             /** @description Contacts in import order */

@@ -5,7 +5,12 @@ import { ApiError } from '../../errors.ts';
  * past `maxBytes` is a 413 the moment it passes, bytes that are not UTF-8 a 400, a body that breaks
  * off (the client went away) a 400 too, so the import that reads it ends and keeps nothing.
  */
-export async function* bodyText(body: ReadableStream<Uint8Array> | null, maxBytes: number) {
+export async function* bodyText(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+  /** The Content-Length announced, if any: a body that ends short of it broke off. */
+  announced?: number,
+) {
   if (!body) return;
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const reader = body.getReader();
@@ -20,7 +25,13 @@ export async function* bodyText(body: ReadableStream<Uint8Array> | null, maxByte
           cause: error,
         });
       }
-      if (chunk.done) break;
+      if (chunk.done) {
+        // Some proxies end a body whose client went away as if it were complete: the length tells.
+        if (announced !== undefined && bytes !== announced) {
+          throw new ApiError('malformed_request', 'The request body broke off before its end');
+        }
+        break;
+      }
       bytes += chunk.value.byteLength;
       if (bytes > maxBytes) throw tooLarge(maxBytes);
       const text = decode(decoder, chunk.value, true);

@@ -102,9 +102,12 @@ export const registerImportContacts = (app: App) => {
     const format = formatOf(c.req.header('content-type'));
     assertImportable(campaign.state);
     const { config, db } = c.get('services');
-    const announced = Number(c.req.header('content-length') ?? '0');
-    if (announced > config.CONTACTS_IMPORT_MAX_BYTES) throw tooLarge(config.CONTACTS_IMPORT_MAX_BYTES);
-    const text = bodyText(c.req.raw.body, config.CONTACTS_IMPORT_MAX_BYTES);
+    const length = c.req.header('content-length');
+    const announced = length !== undefined && /^[0-9]{1,15}$/.test(length) ? Number(length) : undefined;
+    if (announced !== undefined && announced > config.CONTACTS_IMPORT_MAX_BYTES) {
+      throw tooLarge(config.CONTACTS_IMPORT_MAX_BYTES);
+    }
+    const text = bodyText(c.req.raw.body, config.CONTACTS_IMPORT_MAX_BYTES, announced);
     const region = config.DEFAULT_PHONE_REGION;
     const rows =
       format === 'csv'
