@@ -15,6 +15,9 @@ import { registerHangupCall } from './routes/calls/hangup.ts';
 import { registerListCalls } from './routes/calls/list.ts';
 import { registerCallRecordings } from './routes/calls/recordings.ts';
 import { registerCallWebhooks } from './routes/calls/webhooks.ts';
+import { isContactsImport, registerImportContacts } from './routes/campaigns/contacts-import.ts';
+import { registerListContacts } from './routes/campaigns/contacts-list.ts';
+import { registerCampaignResults } from './routes/campaigns/results.ts';
 import { registerAddFlowVersion } from './routes/flows/add-version.ts';
 import { registerArchiveFlow } from './routes/flows/archive.ts';
 import { registerCreateFlow } from './routes/flows/create.ts';
@@ -102,7 +105,8 @@ export function createApp(options: AppOptions): App {
     bodyLimit({ maxSize: EVENT_BATCH_LIMIT_BYTES, onError: tooLarge(EVENT_BATCH_LIMIT_BYTES) }),
   );
   app.use('*', async function limitBody(c, next) {
-    if (c.req.path === API_EVENTS_PATH) return next();
+    // A contacts import streams its body and keeps caps of its own (CONTACTS_IMPORT_MAX_BYTES).
+    if (c.req.path === API_EVENTS_PATH || isContactsImport(c)) return next();
     return bodyLimit({ maxSize: BODY_LIMIT_BYTES, onError: tooLarge(BODY_LIMIT_BYTES) })(c, next);
   });
   if (options.compress !== false) app.use('*', compress({ threshold: 2048 }));
@@ -124,6 +128,9 @@ export function createApp(options: AppOptions): App {
   registerGetFlowVersion(app);
   registerAddFlowVersion(app);
   registerArchiveFlow(app);
+  registerImportContacts(app);
+  registerListContacts(app);
+  registerCampaignResults(app);
   registerLiveStream(app);
   registerInteraction(app);
   registerStatus(app);

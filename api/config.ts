@@ -77,6 +77,11 @@ export const ConfigSchema = z
     // Contexts a flow's `continue` step may hand the answered call to.
     FLOW_CONTINUE_CONTEXTS: list(['outbound-ivr']),
     DEFAULT_CALLER_ID: matching(/^[\s\S]{0,50}$/, 'at most 50 characters', 'Outbound Call'),
+    // The region (ISO 3166 alpha-2) of a phone number written without a country code, e.g. 202-555-0123.
+    DEFAULT_PHONE_REGION: matching(/^[A-Z]{2}$/, 'a two-letter region code such as US', 'US'),
+    // One contacts import takes at most this many rows and bytes; beyond, 413 and nothing is kept.
+    CONTACTS_IMPORT_MAX_ROWS: int(1_000_000, 1, 10_000_000),
+    CONTACTS_IMPORT_MAX_BYTES: int(256 * 1024 * 1024, 1024, 4 * 1024 * 1024 * 1024),
 
     SIDECAR_ID: matching(SIDECAR_ID_PATTERN, SIDECAR_ID_RULE, 'default'),
     SIDECAR_URL: url('http://127.0.0.1:8089'),

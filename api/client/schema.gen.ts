@@ -1891,6 +1891,313 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/campaigns/{id}/contacts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a campaign’s contacts
+         * @description The campaign’s contacts in import order, paged with a cursor, filtered by state, final outcome or the start of the number. Campaigns of other users answer 404 (admins and viewers see every campaign).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Only contacts in this state */
+                    state?: "pending" | "in_progress" | "done" | "dnc" | "canceled";
+                    /** @description Only contacts that ended so */
+                    final_outcome?: "answered" | "busy" | "no_answer" | "failed" | "machine" | "lost" | "canceled";
+                    /** @description Only numbers that start so (E.164: + and digits) */
+                    phone_number?: string;
+                    /** @description Page size (1 to 100) */
+                    limit?: number;
+                    /** @description next_cursor of the previous page */
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    /** @description The campaign id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of contacts */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CampaignContactList"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Import contacts into a campaign
+         * @description Adds contacts to a draft, running or paused campaign, from a JSON array of contacts or a CSV file (`text/csv`: a header row naming `phone_number`, optionally `timezone`, and any other column is a call variable of that name; an empty cell is a variable the contact does not have; RFC 4180 quoting, a BOM and CRLF line ends are read). Numbers are stored in E.164, read in `DEFAULT_PHONE_REGION` when written without a country code. The body is read as it arrives (up to CONTACTS_IMPORT_MAX_ROWS rows and CONTACTS_IMPORT_MAX_BYTES bytes; the 64 KiB limit of other routes does not apply) and the import is atomic: a row that cannot be a contact is reported and skipped, but a body that cannot be read, a cap passed or a body that breaks off keeps none of its rows. A number the campaign already has is merged: the contact first imported keeps its data. Numbers on the do-not-call list are stored (the campaign skips them when it dials). Imports into one campaign run one after another.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The campaign id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": unknown[];
+                    "text/csv": string;
+                };
+            };
+            responses: {
+                /** @description What became of the rows */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContactImportReport"];
+                    };
+                };
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller does not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflict with the current state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description More rows than CONTACTS_IMPORT_MAX_ROWS or bytes than CONTACTS_IMPORT_MAX_BYTES: nothing imported */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unsupported Content-Type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/campaigns/{id}/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export a campaign’s results
+         * @description One row per contact, in import order: its number, state, attempts, final outcome, who answered, each attempt’s call id, outcome and start and end times, and the answers of its last answered call’s flow. `Accept: text/csv` (the default) gives CSV (RFC 4180, CRLF; columns `attempt_<n>_call_id`, `attempt_<n>_outcome`, `attempt_<n>_started_at`, `attempt_<n>_ended_at` for as many attempts as the most any contact had, then `answer_<name>` for every answer name; a recording answer is its name). `Accept: application/json` gives one JSON array of `CampaignResult`. Either is streamed as it is read, page by page: a campaign still running may change between pages, and attempts made after the export began are left out of the CSV columns.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The campaign id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The results */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": string;
+                        "application/json": components["schemas"]["CampaignResult"][];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/events": {
         parameters: {
             query?: never;
@@ -3445,6 +3752,27 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ContactInput: {
+            /**
+             * @description The number as people write it; without a country code it is read in DEFAULT_PHONE_REGION
+             * @example (202) 555-0123
+             */
+            phone_number: string;
+            /**
+             * @description The contact’s IANA time zone for calling windows (default: the campaign’s)
+             * @example America/New_York
+             */
+            timezone?: string | null;
+            /**
+             * @description Call variables for this contact (the names and sizes a call’s variables take)
+             * @example {
+             *       "FIRST_NAME": "Ada"
+             *     }
+             */
+            variables?: {
+                [key: string]: string;
+            };
+        };
         ServiceInfo: {
             /**
              * @description Service name (APP_NAME)
@@ -3547,7 +3875,7 @@ export interface components {
              * @example validation_error
              * @enum {string}
              */
-            code: "malformed_request" | "unknown_field" | "invalid_token" | "invalid_credentials" | "invalid_signature" | "forbidden" | "not_found" | "call_not_found" | "user_not_found" | "recording_not_found" | "flow_not_found" | "method_not_allowed" | "call_already_ended" | "idempotency_in_flight" | "username_taken" | "last_admin" | "flow_archived" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "rate_limited" | "login_locked" | "internal_error" | "pbx_unavailable" | "database_unavailable" | "busy" | "not_ready";
+            code: "malformed_request" | "unknown_field" | "invalid_token" | "invalid_credentials" | "invalid_signature" | "forbidden" | "not_found" | "call_not_found" | "user_not_found" | "recording_not_found" | "flow_not_found" | "campaign_not_found" | "method_not_allowed" | "call_already_ended" | "idempotency_in_flight" | "username_taken" | "last_admin" | "flow_archived" | "campaign_closed" | "import_in_progress" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "rate_limited" | "login_locked" | "internal_error" | "pbx_unavailable" | "database_unavailable" | "busy" | "not_ready";
             /**
              * @description The X-Request-ID of this request
              * @example 0b9e2f1c-6d5a-4b8e-9f3a-2c1d7e6f5a4b
@@ -4639,6 +4967,184 @@ export interface components {
         };
         NewFlowVersionRequest: {
             steps: components["schemas"]["Flow"];
+        };
+        ContactImportReport: {
+            /**
+             * @description Rows kept as new contacts
+             * @example 9970
+             */
+            accepted: number;
+            /**
+             * @description Valid rows whose number the campaign already had (from this import or an earlier one): the contact first imported keeps its data
+             * @example 12
+             */
+            merged: number;
+            /** @description The first 1000 rejected rows */
+            rejected: {
+                /**
+                 * @description The row: 1 is the first contact (the first element, or the first line after the CSV header)
+                 * @example 17
+                 */
+                row: number;
+                /**
+                 * @description Why, in plain words
+                 * @example phone_number is not a phone number
+                 */
+                reason: string;
+            }[];
+            /**
+             * @description All rejected rows
+             * @example 18
+             */
+            rejected_count: number;
+        };
+        CampaignContactList: {
+            /** @description Contacts in import order */
+            items: components["schemas"]["CampaignContact"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example null
+             */
+            next_cursor: string | null;
+        };
+        CampaignContact: {
+            /**
+             * @description The contact id (in import order)
+             * @example 1
+             */
+            id: number;
+            /**
+             * @description E.164
+             * @example +12025550123
+             */
+            phone_number: string;
+            /**
+             * @description IANA time zone, or null for the campaign’s
+             * @example null
+             */
+            timezone: string | null;
+            /**
+             * @description Call variables
+             * @example {}
+             */
+            variables: {
+                [key: string]: string;
+            };
+            /**
+             * @description Where the contact is
+             * @example pending
+             * @enum {string}
+             */
+            state: "pending" | "in_progress" | "done" | "dnc" | "canceled";
+            /**
+             * @description Attempts so far
+             * @example 0
+             */
+            attempts: number;
+            /**
+             * @description When its next attempt is due
+             * @example null
+             */
+            next_attempt_at: string | null;
+            /**
+             * @description The call of its latest attempt
+             * @example null
+             */
+            last_call_id: string | null;
+            /**
+             * @description Its latest attempt’s outcome
+             * @example null
+             */
+            last_outcome: string | null;
+            /**
+             * @description How it ended, once done
+             * @example null
+             */
+            final_outcome: string | null;
+            /**
+             * @description human or machine, when a flow told
+             * @example null
+             */
+            answered_by: string | null;
+            /**
+             * @description Its row in the import
+             * @example 1
+             */
+            source_row: number | null;
+            /**
+             * @description When it was imported
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            created_at: string;
+            /**
+             * @description When it last changed
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            updated_at: string;
+        };
+        CampaignResult: {
+            /**
+             * @description E.164
+             * @example +12025550123
+             */
+            phone_number: string;
+            /**
+             * @description The contact’s state
+             * @example done
+             */
+            state: string;
+            /**
+             * @description Attempts made
+             * @example 2
+             */
+            attempts: number;
+            /**
+             * @description How it ended
+             * @example answered
+             */
+            final_outcome: string | null;
+            /**
+             * @description human or machine
+             * @example human
+             */
+            answered_by: string | null;
+            /** @description Each attempt, in order */
+            calls: {
+                /**
+                 * @description The attempt’s number
+                 * @example 1
+                 */
+                attempt: number;
+                /**
+                 * @description The attempt’s call
+                 * @example 0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10
+                 */
+                call_id: string;
+                /**
+                 * @description The attempt’s outcome (null while it runs)
+                 * @example busy
+                 */
+                outcome: string | null;
+                /**
+                 * @description When it was dialled (or leased)
+                 * @example 2026-11-23T15:23:51.213Z
+                 */
+                started_at: string;
+                /**
+                 * @description When it ended
+                 * @example 2026-11-23T15:24:09.004Z
+                 */
+                ended_at: string | null;
+            }[];
+            /**
+             * @description The answers of the last answered call’s flow, by name
+             * @example {
+             *       "choice": "1"
+             *     }
+             */
+            answers: {
+                [key: string]: unknown;
+            };
         };
         InteractionRequest: {
             /**

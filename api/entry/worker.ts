@@ -20,6 +20,7 @@ import { type Config, loadConfig } from '../config.ts';
 import { problemBody } from '../errors.ts';
 import { housekeep } from '../housekeeping.ts';
 import { cloudflareClientAddress, type ProxyTrust, proxyTrust } from '../lib/client-address.ts';
+import { DATABASE_STREAM_HEADER } from '../lib/database-stream.ts';
 import { createApiLogger } from '../lib/logger.ts';
 import { noopMetrics } from '../lib/metrics.ts';
 import type { Services } from '../services.ts';
@@ -253,8 +254,11 @@ async function fetchHandler(request: Request, env: WorkerEnv, ctx: WorkerContext
     ctx.waitUntil(finish());
     throw error;
   }
-  if (response.body && response.headers.get('content-type')?.startsWith('text/event-stream')) {
-    // A live stream reads the database for as long as the client listens: close the pool after it.
+  const streamsFromDatabase =
+    response.headers.get('content-type')?.startsWith('text/event-stream') ||
+    response.headers.has(DATABASE_STREAM_HEADER);
+  if (response.body && streamsFromDatabase) {
+    // A live stream or an export reads the database for as long as the client reads: close the pool after it.
     const { readable, writable } = new TransformStream();
     ctx.waitUntil(
       response.body
@@ -262,7 +266,9 @@ async function fetchHandler(request: Request, env: WorkerEnv, ctx: WorkerContext
         .catch(() => undefined)
         .then(finish),
     );
-    return new Response(readable, response);
+    const streamed = new Response(readable, response);
+    streamed.headers.delete(DATABASE_STREAM_HEADER);
+    return streamed;
   }
   ctx.waitUntil(finish());
   return response;

@@ -40,6 +40,8 @@ are Ed25519-signed JWTs (RFC 9068); their public keys are at \`/.well-known/jwks
 | POST | \`/api/v2/flows/{flow_id}/versions\` | owner (operator), admin | save the next version |
 | GET | \`/api/v2/flows/{flow_id}/versions/{version}\` | owner, admin, viewer | one version's steps |
 | POST | \`/api/v2/flows/{flow_id}/archive\` | owner (operator), admin | archive: no new calls or versions |
+| GET, POST | \`/api/v2/campaigns/{id}/contacts\` | owner, admin, viewer; owner (operator), admin | list the campaign's contacts: \`state\`, \`final_outcome\`, \`phone_number\` (prefix), \`limit\` ≤ 100, \`cursor\`; import contacts (JSON array or CSV, streamed, atomic) |
+| GET | \`/api/v2/campaigns/{id}/results\` | owner, admin, viewer | the results, one row per contact, as CSV or a JSON array (\`Accept\`), streamed |
 | GET | \`/api/v2/events\` | any user | server-sent events of own calls (admins, viewers: all): \`call_id\`, \`status\`, \`Last-Event-ID\` |
 | GET, POST | \`/api/v2/users\` | admin | list, create users |
 | GET, PATCH | \`/api/v2/users/{user_id}\` | admin | read; change \`role\` or \`is_active\` |

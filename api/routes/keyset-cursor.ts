@@ -36,3 +36,22 @@ export function pageOf<T extends { createdAt: Date; id: string }>(rows: T[], lim
   const last = page.at(-1);
   return { page, next: rows.length > limit && last ? encodeCursor(last) : null };
 }
+
+/** The cursor of a listing in id order (a campaign's contacts): the last row's id, as base64url JSON. */
+export function encodeIdCursor(id: number): string {
+  return encodeBase64Url(JSON.stringify({ a: id }));
+}
+
+const IdCursorSchema = z.object({ a: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
+
+export function decodeIdCursor(text: string): number {
+  let raw: unknown = null;
+  try {
+    raw = JSON.parse(decodeBase64UrlText(text) ?? 'null');
+  } catch {
+    throw invalidCursor();
+  }
+  const cursor = IdCursorSchema.safeParse(raw);
+  if (!cursor.success) throw invalidCursor();
+  return cursor.data.a;
+}

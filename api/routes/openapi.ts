@@ -152,6 +152,10 @@ export function openApiConfig(appName: string) {
       { name: 'Live status', description: LIVE_STATUS_GUIDE },
       { name: 'Webhooks', description: WEBHOOKS_GUIDE },
       { name: 'Flows', description: FLOWS_GUIDE },
+      {
+        name: 'Campaigns',
+        description: 'Lists of contacts called inside their hours and retried by outcome',
+      },
       { name: 'Auth', description: 'Tokens and the calling user' },
       { name: 'Users', description: 'User administration (admins only)' },
       { name: 'System', description: 'Health, readiness, metrics' },

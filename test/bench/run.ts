@@ -6,9 +6,11 @@
  *   npm run bench                 every benchmark
  *   npm run bench -- --only api   one of them
  *   BENCH_SECONDS=10 npm run bench
+ *   BENCH_CONTACTS=1000000 npm run bench -- --only contacts
  *   BENCH_FLOW_CALLS=500 BENCH_FLOW_RATE=100 npm run bench -- --only flows
  */
 import { benchApi } from './api.bench.ts';
+import { benchContacts } from './contacts.bench.ts';
 import { benchFlows } from './flows.bench.ts';
 import { type Row, table, writeResults } from './lib.ts';
 import { benchLive } from './live.bench.ts';
@@ -25,6 +27,7 @@ const benches: Record<string, () => Promise<Row[]>> = {
   workers: () => benchWorkers({ seconds }),
   webhooks: () => benchWebhooks({ events: Number(process.env.BENCH_WEBHOOK_EVENTS ?? 200) }),
   live: () => benchLive({ seconds }),
+  contacts: () => benchContacts({ rows: Number(process.env.BENCH_CONTACTS ?? 100_000) }),
   flows: () =>
     benchFlows({
       calls: Number(process.env.BENCH_FLOW_CALLS ?? 400),

@@ -131,6 +131,7 @@ describe('request generators', () => {
       call_id: [crypto.randomUUID()],
       user_id: [crypto.randomUUID()],
       flow_id: [crypto.randomUUID()],
+      id: [crypto.randomUUID()],
       version: ['1'],
       logins: [{ username: 'someone', password: 'a password' }],
       sidecarId: 'sidecar',

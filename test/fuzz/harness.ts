@@ -8,7 +8,7 @@ import { generateSigningJwk, loadSigningKey, type SigningKey } from '../../api/s
 import { signChannelMessage } from '../../api/shared/base/signing.ts';
 import { API_EVENTS_PATH, TYP_COMMAND, TYP_EVENTS } from '../../api/shared/contract/index.ts';
 import { getAuthSubject } from '../../db/queries/users.ts';
-import { calls } from '../../db/schema.ts';
+import { calls, campaigns } from '../../db/schema.ts';
 import type { Mode, TestStack, TestUser } from '../harness/stack.ts';
 import { send, type WireResponse } from './client.ts';
 import { type Effects, judge, type RouteSchemaCheck } from './oracle.ts';
@@ -138,6 +138,28 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
       throw new Error(`setting up a flow version: ${next.status} ${await next.text()}`);
     flowIds.push(flow_id);
   }
+  // Campaigns to aim contacts at (the operator's and the admin's, open and closed), put in as rows.
+  const campaignIds: string[] = [];
+  for (const [owner, state] of [
+    [roles.operator, 'draft'],
+    [roles.operator, 'running'],
+    [roles.admin, 'paused'],
+    [roles.admin, 'completed'],
+  ] as const) {
+    const [row] = await stack.database.db
+      .insert(campaigns)
+      .values({
+        ownerId: owner.id,
+        name: `fuzz ${campaignIds.length}`,
+        state,
+        context: 'outbound-ivr',
+        extension: 's',
+        timezone: 'UTC',
+        windows: [{ days: ['mon'], start: '09:00', end: '17:00' }],
+      })
+      .returning({ id: campaigns.id });
+    campaignIds.push(row!.id);
+  }
   // Two of them finished, so a hang-up meets a call that has ended.
   const ended = await stack.sidecar.sendEvents(
     stack.url,
@@ -252,6 +274,7 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
     call_id: callIds,
     user_id: targets.map((u) => u.id),
     flow_id: flowIds,
+    id: campaignIds,
     version: ['1', '2'],
     logins: logins.map((u) => ({ username: u.username, password: u.password })),
     sidecarId: stack.sidecar.id,

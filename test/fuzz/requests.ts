@@ -149,6 +149,8 @@ export interface Pools {
   call_id: readonly string[];
   user_id: readonly string[];
   flow_id: readonly string[];
+  /** Campaign ids (`{id}` of /api/v2/campaigns/{id}/…). */
+  id: readonly string[];
   /** Version numbers the flows in flow_id have. */
   version: readonly string[];
   logins: ReadonlyArray<{ username: string; password: string }>;
@@ -665,9 +667,16 @@ export class RequestGenerator {
 
     if (!bad) {
       const omit = op.body.required ? fc.constant(false) : fc.boolean();
-      return fc
+      const first = fc
         .tuple(shaped, contentType, omit)
         .map(([v, ct, skip]) => (skip ? part<B>({ headers: [] }) : classify(encode(v), ct)));
+      // A route that also takes CSV (a contacts import) gets CSV files too: any text is a valid
+      // text/csv body by the document, whatever the route then makes of its rows.
+      if (!op.body.content['text/csv']) return first;
+      const csv = fc
+        .tuple(csvText(), fc.constantFrom('text/csv', 'text/csv; charset=utf-8', 'TEXT/CSV'))
+        .map(([text, ct]) => part<B>({ body: text, headers: [['Content-Type', ct]] }));
+      return fc.oneof(first, csv);
     }
 
     const wrongTypes = form
@@ -934,4 +943,45 @@ export function describe(c: RequestCase): string {
     `  flaws: ${c.flaws.join('; ') || 'none'}${c.unsure.length ? `; unsure: ${c.unsure.join('; ')}` : ''}`,
   );
   return lines.join('\n');
+}
+
+/** A CSV field as RFC 4180 writes it (or, now and then, as a careless writer does). */
+const csvCell = (v: string, careless: boolean) =>
+  careless || !/[",\r\n]/.test(v) ? v : `"${v.replaceAll('"', '""')}"`;
+
+/**
+ * CSV files of contacts: a header (phone_number, timezone and variable columns, or a wrong one), then
+ * rows of numbers as people write them, zones and hostile text, mostly well quoted, with a BOM, CRLF
+ * or LF, ragged rows and careless quoting mixed in.
+ */
+function csvText(): fc.Arbitrary<string> {
+  const header = fc.constantFrom(
+    ['phone_number'],
+    ['phone_number', 'timezone'],
+    ['phone_number', 'timezone', 'FIRST_NAME', 'NOTE'],
+    ['timezone', 'phone_number', 'A1'],
+    ['number', 'timezone'],
+    ['phone_number', 'bad column'],
+    ['phone_number', 'phone_number'],
+  );
+  const cell = fc.oneof(
+    fc.constantFrom('(202) 555-0123', '+44 20 7946 0958', '2025550199', '+15551234000', '', 'x'),
+    fc.constantFrom('America/New_York', 'UTC', 'Mars/Olympus', ''),
+    hostileStrings(),
+    fc.string({ maxLength: 20 }),
+  );
+  const row = fc.array(cell, { minLength: 1, maxLength: 5 });
+  return fc
+    .tuple(
+      header,
+      fc.array(row, { maxLength: 12 }),
+      fc.boolean(),
+      fc.constantFrom('\r\n', '\n'),
+      fc.integer({ min: 0, max: 9 }),
+    )
+    .map(([head, rows, bom, eol, carelessness]) => {
+      const careless = carelessness === 0;
+      const lines = [head, ...rows].map((r) => r.map((v) => csvCell(v, careless)).join(','));
+      return `${bom ? '\ufeff' : ''}${lines.join(eol)}${eol}`;
+    });
 }
