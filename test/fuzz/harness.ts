@@ -6,7 +6,15 @@ import { buildOpenApiDocument } from '../../api/client/spec.ts';
 import { encodeBase64Url } from '../../api/lib/base64url.ts';
 import { generateSigningJwk, loadSigningKey, type SigningKey } from '../../api/shared/base/keys.ts';
 import { signChannelMessage } from '../../api/shared/base/signing.ts';
-import { API_EVENTS_PATH, TYP_COMMAND, TYP_EVENTS } from '../../api/shared/contract/index.ts';
+import {
+  API_EVENTS_PATH,
+  API_FLOW_REQUESTS_PATH,
+  API_LEASE_PATH,
+  TYP_COMMAND,
+  TYP_EVENTS,
+  TYP_FLOW_REQUEST,
+  TYP_LEASE,
+} from '../../api/shared/contract/index.ts';
 import { getAuthSubject } from '../../db/queries/users.ts';
 import { calls, campaigns } from '../../db/schema.ts';
 import type { Mode, TestStack, TestUser } from '../harness/stack.ts';
@@ -230,7 +238,7 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
 
   const sidecarKey = stack.sidecar.key;
   const wrongSidecarKey = await loadSigningKey(JSON.stringify(await generateSigningJwk()), sidecarKey.kid);
-  const sign = (
+  const signFor = (
     body: string,
     o: { key?: SigningKey; iss?: string; path?: string; typ?: string; now?: Date } = {},
   ) =>
@@ -245,7 +253,19 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
       ...(o.now ? { now: o.now } : {}),
     });
 
-  async function authorization(c: Credential, body: string): Promise<string | null> {
+  /** Each sidecar route's own JWT typ: a message signed for one route never passes at another. */
+  const SIDECAR_TYPS: Record<string, string> = {
+    [API_EVENTS_PATH]: TYP_EVENTS,
+    [API_FLOW_REQUESTS_PATH]: TYP_FLOW_REQUEST,
+    [API_LEASE_PATH]: TYP_LEASE,
+  };
+
+  async function authorization(c: Credential, body: string, target: string): Promise<string | null> {
+    // A sidecar's message is signed for the path it is sent to, with that route's typ.
+    const path = target.split('?')[0] ?? target;
+    const typ = SIDECAR_TYPS[path];
+    const sign = (b: string, o: Parameters<typeof signFor>[1] = {}) =>
+      signFor(b, typ ? { path, typ, ...o } : o);
     switch (c) {
       case 'admin':
       case 'operator':
@@ -352,7 +372,7 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
       calls: writes ? await countCalls() : null,
     };
     const headers: Array<[string, string]> = [...rc.headers];
-    const auth = await authorization(rc.credential, rc.body ?? '');
+    const auth = await authorization(rc.credential, rc.body ?? '', rc.target);
     if (auth !== null) headers.push(['Authorization', auth]);
     let res: WireResponse;
     try {
