@@ -15,6 +15,16 @@ import { registerHangupCall } from './routes/calls/hangup.ts';
 import { registerListCalls } from './routes/calls/list.ts';
 import { registerCallRecordings } from './routes/calls/recordings.ts';
 import { registerCallWebhooks } from './routes/calls/webhooks.ts';
+import { registerCampaignActions } from './routes/campaigns/action.ts';
+import { registerCreateCampaign } from './routes/campaigns/create.ts';
+import { registerGetCampaign } from './routes/campaigns/get.ts';
+import { registerListCampaigns } from './routes/campaigns/list.ts';
+import { registerUpdateCampaign } from './routes/campaigns/update.ts';
+import { registerAddDnc } from './routes/dnc/add.ts';
+import { registerBulkDnc } from './routes/dnc/bulk.ts';
+import { registerCheckDnc } from './routes/dnc/check.ts';
+import { registerListDnc } from './routes/dnc/list.ts';
+import { registerRemoveDnc } from './routes/dnc/remove.ts';
 import { registerAddFlowVersion } from './routes/flows/add-version.ts';
 import { registerArchiveFlow } from './routes/flows/archive.ts';
 import { registerCreateFlow } from './routes/flows/create.ts';
@@ -39,8 +49,11 @@ import { API_EVENTS_PATH } from './shared/contract/index.ts';
 
 /** Request bodies above this answer 413, whether announced by Content-Length or streamed chunked. */
 const BODY_LIMIT_BYTES = 64 * 1024;
-/** Sidecar event batches may be larger than a caller's request. */
-const EVENT_BATCH_LIMIT_BYTES = 1024 * 1024;
+/** Routes whose bodies may be larger than a caller's usual request: sidecar event batches, bulk lists. */
+const LARGE_BODY_LIMITS: Record<string, number> = {
+  [API_EVENTS_PATH]: 1024 * 1024,
+  '/api/v2/dnc/bulk': 2 * 1024 * 1024,
+};
 
 export interface AppOptions {
   /** The services for a request: the same object for every request on Bun, per isolate on Workers. */
@@ -96,13 +109,9 @@ export function createApp(options: AppOptions): App {
       maxAge: 600,
     })(c, next);
   });
-  app.use(
-    API_EVENTS_PATH,
-    bodyLimit({ maxSize: EVENT_BATCH_LIMIT_BYTES, onError: tooLarge(EVENT_BATCH_LIMIT_BYTES) }),
-  );
   app.use('*', async function limitBody(c, next) {
-    if (c.req.path === API_EVENTS_PATH) return next();
-    return bodyLimit({ maxSize: BODY_LIMIT_BYTES, onError: tooLarge(BODY_LIMIT_BYTES) })(c, next);
+    const maxSize = LARGE_BODY_LIMITS[c.req.path] ?? BODY_LIMIT_BYTES;
+    return bodyLimit({ maxSize, onError: tooLarge(maxSize) })(c, next);
   });
   if (options.compress !== false) app.use('*', compress({ threshold: 2048 }));
 
@@ -123,6 +132,16 @@ export function createApp(options: AppOptions): App {
   registerGetFlowVersion(app);
   registerAddFlowVersion(app);
   registerArchiveFlow(app);
+  registerCreateCampaign(app);
+  registerListCampaigns(app);
+  registerGetCampaign(app);
+  registerUpdateCampaign(app);
+  registerCampaignActions(app);
+  registerAddDnc(app);
+  registerListDnc(app);
+  registerBulkDnc(app);
+  registerCheckDnc(app);
+  registerRemoveDnc(app);
   registerLiveStream(app);
   registerInteraction(app);
   registerStatus(app);
