@@ -3117,12 +3117,14 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description It is no longer listed */
-                204: {
+                /** @description It is no longer listed; the entry it had */
+                200: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["DncEntry"];
+                    };
                 };
                 /** @description Missing, invalid, expired or revoked token */
                 401: {

@@ -131,6 +131,8 @@ describe('request generators', () => {
       call_id: [crypto.randomUUID()],
       user_id: [crypto.randomUUID()],
       flow_id: [crypto.randomUUID()],
+      campaign_id: [crypto.randomUUID()],
+      phone_number: ['+15551234000'],
       version: ['1'],
       logins: [{ username: 'someone', password: 'a password' }],
       sidecarId: 'sidecar',

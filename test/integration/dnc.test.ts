@@ -128,7 +128,11 @@ for (const mode of MODES) {
       );
       expect((await check(op, n)).status).toBe(200);
       const removed = await send(admin, `/numbers/${encodeURIComponent(n)}`, { method: 'DELETE' });
-      expect(removed.status).toBe(204);
+      expect(removed.status).toBe(200);
+      expect(DncEntrySchema.parse(await removed.json())).toMatchObject({
+        phone_number: n,
+        note: 'by letter',
+      });
       await expectProblem(await check(op, n), 404, 'dnc_not_found');
       await expectProblem(
         await send(admin, `/numbers/${encodeURIComponent(n)}`, { method: 'DELETE' }),

@@ -1,5 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { removeDnc } from '../../../db/queries/dnc.ts';
+import { DncEntrySchema } from '../../campaigns/bodies.ts';
+import { presentDnc } from '../../campaigns/present.ts';
 import { ApiError } from '../../errors.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
@@ -17,7 +19,10 @@ export const removeDncRoute = createRoute({
   middleware: [requireAuth('admin')] as const,
   request: { params: DncNumberParamSchema },
   responses: {
-    204: { description: 'It is no longer listed' },
+    200: {
+      description: 'It is no longer listed; the entry it had',
+      content: { 'application/json': { schema: DncEntrySchema } },
+    },
     ...errorResponses(401, 403, 404, 422, 500, 503),
   },
 });
@@ -33,5 +38,5 @@ export const registerRemoveDnc = (app: App) =>
       added_by: removed.addedBy,
       added_at: removed.addedAt.toISOString(),
     });
-    return c.body(null, 204);
+    return c.json(presentDnc(removed), 200);
   });
