@@ -54,7 +54,9 @@ export const CallingWindowsSchema = z
     example: WINDOWS_EXAMPLE,
   });
 
-export const RetryPolicySchema = RetryPolicy.openapi('RetryPolicy', {
+// The contract's RetryPolicy, made again here: a zod schema has `.openapi()` only when it was created
+// after @hono/zod-openapi extended zod, which the contract cannot rely on (see FlowStepsSchema).
+export const RetryPolicySchema = z.strictObject(RetryPolicy.shape).openapi('RetryPolicy', {
   description:
     `For each outcome of an attempt that may be retried (${RETRY_OUTCOMES.join(', ')}; machine: an amd step ` +
     'judged a machine; lost: the call vanished with its sidecar), how long to wait (`after_seconds`, up to 30 ' +
