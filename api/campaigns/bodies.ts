@@ -4,7 +4,7 @@ import {
   CAMPAIGN_STATES,
   CallingWindow,
   RETRY_OUTCOMES,
-  RetryPolicy,
+  RetryRule,
   WEEKDAYS,
 } from '../shared/contract/index.ts';
 
@@ -55,25 +55,71 @@ export const CallingWindowsSchema = z
   });
 
 // The contract's RetryPolicy, made again here: a zod schema has `.openapi()` only when it was created
-// after @hono/zod-openapi extended zod, which the contract cannot rely on (see FlowStepsSchema).
-export const RetryPolicySchema = z.strictObject(RetryPolicy.shape).openapi('RetryPolicy', {
-  description:
-    `For each outcome of an attempt that may be retried (${RETRY_OUTCOMES.join(', ')}; machine: an amd step ` +
-    'judged a machine; lost: the call vanished with its sidecar), how long to wait (`after_seconds`, up to 30 ' +
-    'days) and how many attempts the contact may have in all (`max_attempts`, 1 to 20). An outcome not named ' +
-    'is not retried; an answered call never is.',
-  example: RETRY_EXAMPLE,
+// after @hono/zod-openapi extended zod, which the contract cannot rely on (see FlowStepsSchema); its
+// fields are described with zod's own `.meta()`, which the document generator reads too.
+const RetryRuleSchema = z.strictObject({
+  after_seconds: RetryRule.shape.after_seconds.meta({
+    description: 'Seconds to wait before the next attempt (0 to 2592000, 30 days)',
+    example: 600,
+  }),
+  max_attempts: RetryRule.shape.max_attempts.meta({
+    description: 'Attempts the contact may have in all, this one counted (1 to 20)',
+    example: 3,
+  }),
 });
+
+export const RetryPolicySchema = z
+  .strictObject(
+    Object.fromEntries(
+      RETRY_OUTCOMES.map((o) => [
+        o,
+        RetryRuleSchema.optional().openapi({
+          description: `When an attempt ended ${o}: retry after a while, while attempts are left`,
+          example: RETRY_EXAMPLE.busy,
+        }),
+      ]),
+    ) as Record<(typeof RETRY_OUTCOMES)[number], z.ZodOptional<typeof RetryRuleSchema>>,
+  )
+  .openapi('RetryPolicy', {
+    description:
+      `For each outcome of an attempt that may be retried (${RETRY_OUTCOMES.join(', ')}; machine: an amd step ` +
+      'judged a machine; lost: the call vanished with its sidecar), how long to wait (`after_seconds`, up to 30 ' +
+      'days) and how many attempts the contact may have in all (`max_attempts`, 1 to 20). An outcome not named ' +
+      'is not retried; an answered call never is.',
+    example: RETRY_EXAMPLE,
+  });
 
 const iso = (description: string) =>
   z.iso.datetime({ offset: true }).openapi({ description, example: '2026-11-23T15:23:51.213Z' });
 
+const COUNTER_WORDS: Record<string, string> = {
+  total: 'Contacts in the campaign',
+  pending: 'Contacts with an attempt due, now or later',
+  in_progress: 'Contacts with an attempt leased or dialling',
+  done: 'Contacts done: answered, or no retry left',
+  dnc_skipped: 'Contacts found on the do-not-call list when due, never dialled',
+  canceled: 'Contacts ended by canceling the campaign',
+  attempts: 'Attempts made',
+  outside_window: 'Times a due contact was moved to its next calling window',
+};
+
+function counterWords(name: string): string {
+  if (COUNTER_WORDS[name]) return COUNTER_WORDS[name];
+  if (name.startsWith('outcome_')) return `Attempts that ended ${name.slice('outcome_'.length)}`;
+  return `Answers an amd step judged ${name.slice('answered_by_'.length)}`;
+}
+
 export const CampaignCountersSchema = z
   .object(
-    Object.fromEntries(CAMPAIGN_COUNTERS.map((name) => [name, z.number().int()])) as Record<
-      (typeof CAMPAIGN_COUNTERS)[number],
-      z.ZodNumber
-    >,
+    Object.fromEntries(
+      CAMPAIGN_COUNTERS.map((name) => [
+        name,
+        z
+          .number()
+          .int()
+          .openapi({ description: counterWords(name), example: 0 }),
+      ]),
+    ) as Record<(typeof CAMPAIGN_COUNTERS)[number], z.ZodNumber>,
   )
   .openapi('CampaignCounters', {
     description:

@@ -5905,24 +5905,99 @@ export interface components {
          *     }
          */
         RetryPolicy: {
+            /**
+             * @description When an attempt ended busy: retry after a while, while attempts are left
+             * @example {
+             *       "after_seconds": 600,
+             *       "max_attempts": 3
+             *     }
+             */
             busy?: {
+                /**
+                 * @description Seconds to wait before the next attempt (0 to 2592000, 30 days)
+                 * @example 600
+                 */
                 after_seconds: number;
+                /**
+                 * @description Attempts the contact may have in all, this one counted (1 to 20)
+                 * @example 3
+                 */
                 max_attempts: number;
             };
+            /**
+             * @description When an attempt ended no_answer: retry after a while, while attempts are left
+             * @example {
+             *       "after_seconds": 600,
+             *       "max_attempts": 3
+             *     }
+             */
             no_answer?: {
+                /**
+                 * @description Seconds to wait before the next attempt (0 to 2592000, 30 days)
+                 * @example 600
+                 */
                 after_seconds: number;
+                /**
+                 * @description Attempts the contact may have in all, this one counted (1 to 20)
+                 * @example 3
+                 */
                 max_attempts: number;
             };
+            /**
+             * @description When an attempt ended failed: retry after a while, while attempts are left
+             * @example {
+             *       "after_seconds": 600,
+             *       "max_attempts": 3
+             *     }
+             */
             failed?: {
+                /**
+                 * @description Seconds to wait before the next attempt (0 to 2592000, 30 days)
+                 * @example 600
+                 */
                 after_seconds: number;
+                /**
+                 * @description Attempts the contact may have in all, this one counted (1 to 20)
+                 * @example 3
+                 */
                 max_attempts: number;
             };
+            /**
+             * @description When an attempt ended machine: retry after a while, while attempts are left
+             * @example {
+             *       "after_seconds": 600,
+             *       "max_attempts": 3
+             *     }
+             */
             machine?: {
+                /**
+                 * @description Seconds to wait before the next attempt (0 to 2592000, 30 days)
+                 * @example 600
+                 */
                 after_seconds: number;
+                /**
+                 * @description Attempts the contact may have in all, this one counted (1 to 20)
+                 * @example 3
+                 */
                 max_attempts: number;
             };
+            /**
+             * @description When an attempt ended lost: retry after a while, while attempts are left
+             * @example {
+             *       "after_seconds": 600,
+             *       "max_attempts": 3
+             *     }
+             */
             lost?: {
+                /**
+                 * @description Seconds to wait before the next attempt (0 to 2592000, 30 days)
+                 * @example 600
+                 */
                 after_seconds: number;
+                /**
+                 * @description Attempts the contact may have in all, this one counted (1 to 20)
+                 * @example 3
+                 */
                 max_attempts: number;
             };
         };
@@ -5950,23 +6025,95 @@ export interface components {
          *     }
          */
         CampaignCounters: {
+            /**
+             * @description Contacts in the campaign
+             * @example 0
+             */
             total: number;
+            /**
+             * @description Contacts with an attempt due, now or later
+             * @example 0
+             */
             pending: number;
+            /**
+             * @description Contacts with an attempt leased or dialling
+             * @example 0
+             */
             in_progress: number;
+            /**
+             * @description Contacts done: answered, or no retry left
+             * @example 0
+             */
             done: number;
+            /**
+             * @description Contacts found on the do-not-call list when due, never dialled
+             * @example 0
+             */
             dnc_skipped: number;
+            /**
+             * @description Contacts ended by canceling the campaign
+             * @example 0
+             */
             canceled: number;
+            /**
+             * @description Attempts made
+             * @example 0
+             */
             attempts: number;
+            /**
+             * @description Times a due contact was moved to its next calling window
+             * @example 0
+             */
             outside_window: number;
+            /**
+             * @description Attempts that ended answered
+             * @example 0
+             */
             outcome_answered: number;
+            /**
+             * @description Attempts that ended busy
+             * @example 0
+             */
             outcome_busy: number;
+            /**
+             * @description Attempts that ended no_answer
+             * @example 0
+             */
             outcome_no_answer: number;
+            /**
+             * @description Attempts that ended failed
+             * @example 0
+             */
             outcome_failed: number;
+            /**
+             * @description Attempts that ended machine
+             * @example 0
+             */
             outcome_machine: number;
+            /**
+             * @description Attempts that ended lost
+             * @example 0
+             */
             outcome_lost: number;
+            /**
+             * @description Attempts that ended canceled
+             * @example 0
+             */
             outcome_canceled: number;
+            /**
+             * @description Answers an amd step judged human
+             * @example 0
+             */
             answered_by_human: number;
+            /**
+             * @description Answers an amd step judged machine
+             * @example 0
+             */
             answered_by_machine: number;
+            /**
+             * @description Answers an amd step judged unknown
+             * @example 0
+             */
             answered_by_unknown: number;
         };
         /**
