@@ -15,9 +15,19 @@ import { registerHangupCall } from './routes/calls/hangup.ts';
 import { registerListCalls } from './routes/calls/list.ts';
 import { registerCallRecordings } from './routes/calls/recordings.ts';
 import { registerCallWebhooks } from './routes/calls/webhooks.ts';
+import { registerCampaignActions } from './routes/campaigns/action.ts';
 import { isContactsImport, registerImportContacts } from './routes/campaigns/contacts-import.ts';
 import { registerListContacts } from './routes/campaigns/contacts-list.ts';
+import { registerCreateCampaign } from './routes/campaigns/create.ts';
+import { registerGetCampaign } from './routes/campaigns/get.ts';
+import { registerListCampaigns } from './routes/campaigns/list.ts';
 import { registerCampaignResults } from './routes/campaigns/results.ts';
+import { registerUpdateCampaign } from './routes/campaigns/update.ts';
+import { registerAddDnc } from './routes/dnc/add.ts';
+import { registerBulkDnc } from './routes/dnc/bulk.ts';
+import { registerCheckDnc } from './routes/dnc/check.ts';
+import { registerListDnc } from './routes/dnc/list.ts';
+import { registerRemoveDnc } from './routes/dnc/remove.ts';
 import { registerAddFlowVersion } from './routes/flows/add-version.ts';
 import { registerArchiveFlow } from './routes/flows/archive.ts';
 import { registerCreateFlow } from './routes/flows/create.ts';
@@ -43,8 +53,11 @@ import { API_EVENTS_PATH } from './shared/contract/index.ts';
 
 /** Request bodies above this answer 413, whether announced by Content-Length or streamed chunked. */
 const BODY_LIMIT_BYTES = 64 * 1024;
-/** Sidecar event batches may be larger than a caller's request. */
-const EVENT_BATCH_LIMIT_BYTES = 1024 * 1024;
+/** Routes whose bodies may be larger than a caller's usual request: sidecar event batches, bulk lists. */
+const LARGE_BODY_LIMITS: Record<string, number> = {
+  [API_EVENTS_PATH]: 1024 * 1024,
+  '/api/v2/dnc/bulk': 2 * 1024 * 1024,
+};
 
 export interface AppOptions {
   /** The services for a request: the same object for every request on Bun, per isolate on Workers. */
@@ -100,14 +113,11 @@ export function createApp(options: AppOptions): App {
       maxAge: 600,
     })(c, next);
   });
-  app.use(
-    API_EVENTS_PATH,
-    bodyLimit({ maxSize: EVENT_BATCH_LIMIT_BYTES, onError: tooLarge(EVENT_BATCH_LIMIT_BYTES) }),
-  );
   app.use('*', async function limitBody(c, next) {
     // A contacts import streams its body and keeps caps of its own (CONTACTS_IMPORT_MAX_BYTES).
-    if (c.req.path === API_EVENTS_PATH || isContactsImport(c)) return next();
-    return bodyLimit({ maxSize: BODY_LIMIT_BYTES, onError: tooLarge(BODY_LIMIT_BYTES) })(c, next);
+    if (isContactsImport(c)) return next();
+    const maxSize = LARGE_BODY_LIMITS[c.req.path] ?? BODY_LIMIT_BYTES;
+    return bodyLimit({ maxSize, onError: tooLarge(maxSize) })(c, next);
   });
   if (options.compress !== false) app.use('*', compress({ threshold: 2048 }));
 
@@ -131,6 +141,16 @@ export function createApp(options: AppOptions): App {
   registerImportContacts(app);
   registerListContacts(app);
   registerCampaignResults(app);
+  registerCreateCampaign(app);
+  registerListCampaigns(app);
+  registerGetCampaign(app);
+  registerUpdateCampaign(app);
+  registerCampaignActions(app);
+  registerAddDnc(app);
+  registerListDnc(app);
+  registerBulkDnc(app);
+  registerCheckDnc(app);
+  registerRemoveDnc(app);
   registerLiveStream(app);
   registerInteraction(app);
   registerStatus(app);

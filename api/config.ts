@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseIpRange } from './lib/client-address.ts';
+import { isPhoneRegion } from './lib/phone.ts';
 import {
   bool,
   int,
@@ -68,6 +69,13 @@ export const ConfigSchema = z
     IDEMPOTENCY_TTL: int(86_400, 60, 30 * 86_400),
     CALL_RETENTION_DAYS: int(90, 1, 3650),
     AUDIT_RETENTION_DAYS: int(365, 1, 3650),
+    // Finished campaigns (completed, canceled) are deleted with their contacts and attempts after this.
+    CAMPAIGN_RETENTION_DAYS: int(90, 1, 3650),
+    // The most a campaign may ask for: calls started per second, and calls up at once.
+    CAMPAIGN_MAX_CPS: int(50, 1, 10_000),
+    CAMPAIGN_MAX_CONCURRENT: int(500, 1, 100_000),
+    // Where national numbers (no +country code) are read: the do-not-call list, campaign contacts.
+    DEFAULT_PHONE_REGION: matching(/^[A-Z]{2}$/, 'an ISO 3166 country code such as US', 'US'),
 
     ALLOWED_CONTEXTS: list(['outbound-ivr']),
     DEFAULT_CONTEXT: matching(SAFE_NAME, SAFE_NAME_WORDS, 'outbound-ivr'),
@@ -77,8 +85,6 @@ export const ConfigSchema = z
     // Contexts a flow's `continue` step may hand the answered call to.
     FLOW_CONTINUE_CONTEXTS: list(['outbound-ivr']),
     DEFAULT_CALLER_ID: matching(/^[\s\S]{0,50}$/, 'at most 50 characters', 'Outbound Call'),
-    // The region (ISO 3166 alpha-2) of a phone number written without a country code, e.g. 202-555-0123.
-    DEFAULT_PHONE_REGION: matching(/^[A-Z]{2}$/, 'a two-letter region code such as US', 'US'),
     // One contacts import takes at most this many rows and bytes; beyond, 413 and nothing is kept.
     CONTACTS_IMPORT_MAX_ROWS: int(1_000_000, 1, 10_000_000),
     CONTACTS_IMPORT_MAX_BYTES: int(256 * 1024 * 1024, 1024, 4 * 1024 * 1024 * 1024),
@@ -126,6 +132,13 @@ export const ConfigSchema = z
         code: 'custom',
         path: ['DEFAULT_CONTEXT'],
         message: `"${cfg.DEFAULT_CONTEXT}" is not in ALLOWED_CONTEXTS (${cfg.ALLOWED_CONTEXTS.join(', ')})`,
+      });
+    }
+    if (!isPhoneRegion(cfg.DEFAULT_PHONE_REGION)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DEFAULT_PHONE_REGION'],
+        message: `"${cfg.DEFAULT_PHONE_REGION}" is not a country the phone number metadata knows`,
       });
     }
     for (const range of cfg.TRUSTED_PROXIES) {

@@ -26,7 +26,11 @@ export async function housekeep(
   db: Db,
   config: Pick<
     Config,
-    'CALL_RETENTION_DAYS' | 'AUDIT_RETENTION_DAYS' | 'LOGIN_FAILURE_WINDOW' | 'RATE_LIMIT_WINDOW'
+    | 'CALL_RETENTION_DAYS'
+    | 'AUDIT_RETENTION_DAYS'
+    | 'CAMPAIGN_RETENTION_DAYS'
+    | 'LOGIN_FAILURE_WINDOW'
+    | 'RATE_LIMIT_WINDOW'
   >,
   logger: Logger,
   sidecar?: SidecarClient,
@@ -34,6 +38,7 @@ export async function housekeep(
   const result = await runHousekeeping(db, {
     callRetentionDays: config.CALL_RETENTION_DAYS,
     auditRetentionDays: config.AUDIT_RETENTION_DAYS,
+    campaignRetentionDays: config.CAMPAIGN_RETENTION_DAYS,
     loginFailureWindowSeconds: config.LOGIN_FAILURE_WINDOW,
     rateLimitWindowSeconds: config.RATE_LIMIT_WINDOW,
   });

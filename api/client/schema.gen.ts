@@ -1891,7 +1891,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v2/campaigns/{id}/contacts": {
+    "/api/v2/campaigns/{campaign_id}/contacts": {
         parameters: {
             query?: never;
             header?: never;
@@ -1919,7 +1919,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description The campaign id */
-                    id: string;
+                    campaign_id: string;
                 };
                 cookie?: never;
             };
@@ -1992,7 +1992,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description The campaign id */
-                    id: string;
+                    campaign_id: string;
                 };
                 cookie?: never;
             };
@@ -2110,7 +2110,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v2/campaigns/{id}/results": {
+    "/api/v2/campaigns/{campaign_id}/results": {
         parameters: {
             query?: never;
             header?: never;
@@ -2127,7 +2127,7 @@ export interface paths {
                 header?: never;
                 path: {
                     /** @description The campaign id */
-                    id: string;
+                    campaign_id: string;
                 };
                 cookie?: never;
             };
@@ -2193,6 +2193,1302 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/campaigns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List campaigns
+         * @description The caller’s campaigns (admins and viewers: every campaign), newest first, each with its counters, paged with a cursor; `state` keeps one state.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Only campaigns in this state */
+                    state?: "draft" | "running" | "paused" | "completed" | "canceled";
+                    /** @description Page size (1 to 100) */
+                    limit?: number;
+                    /** @description next_cursor of the previous page */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of campaigns */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CampaignList"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Create a campaign
+         * @description Creates a campaign in state `draft`, owned by the caller, with every counter at 0. Answered calls run a saved flow (`flow_id`, and `flow_version` or its latest version, which the campaign then keeps) that the caller may use and that is not archived (404 if it cannot be seen, 409 if archived), or go to the dialplan (`context` of ALLOWED_CONTEXTS, `extension`, `priority`; the defaults of a call), not both. `timezone` must be an IANA zone, each window must end after it starts, `cps` and `max_concurrent` stay within CAMPAIGN_MAX_CPS and CAMPAIGN_MAX_CONCURRENT, `ends_at` comes after `starts_at`. A field the body does not define (in a window or the retry policy too, such as an outcome it does not know) is a 400 `unknown_field`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CreateCampaignRequest"];
+                };
+            };
+            responses: {
+                /** @description The new campaign */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Campaign"];
+                    };
+                };
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller does not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflict with the current state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body larger than 64 KiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unsupported Content-Type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/campaigns/{campaign_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a campaign
+         * @description The campaign’s settings, state and counters (every counter named, 0 until something counted). Campaigns of other users answer 404 (admins and viewers see every campaign).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The campaign id */
+                    campaign_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The campaign */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Campaign"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a campaign
+         * @description Changes the settings given, with the checks of a new campaign, while the campaign is `draft` or `paused` (otherwise 409 naming its state). Giving `flow_id` or any of `context`, `extension`, `priority` replaces what answered calls do (`flow_version` goes with `flow_id`); `null` clears `caller_id`, `starts_at` or `ends_at`. A paused campaign’s new settings apply to attempts leased after it resumes.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The campaign id */
+                    campaign_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["UpdateCampaignRequest"];
+                };
+            };
+            responses: {
+                /** @description The campaign as changed */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Campaign"];
+                    };
+                };
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller does not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflict with the current state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body larger than 64 KiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unsupported Content-Type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v2/campaigns/{campaign_id}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a campaign
+         * @description A `draft` campaign becomes `running`: its due contacts are called inside their windows, at its pace. A campaign without contacts may start; it completes when nothing is left to call. Allowed from `draft`; from any other state 409 `campaign_state` naming the state. Actions racing on one campaign take effect one after the other, each on the state the one before left.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The campaign id */
+                    campaign_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The campaign in its new state */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Campaign"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller does not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflict with the current state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/campaigns/{campaign_id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause a campaign
+         * @description A `running` campaign becomes `paused`: no new attempt is leased from now on; calls already dialling finish and are counted. Its settings may then be changed. Allowed from `running`; from any other state 409 `campaign_state` naming the state. Actions racing on one campaign take effect one after the other, each on the state the one before left.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The campaign id */
+                    campaign_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The campaign in its new state */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Campaign"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller does not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflict with the current state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/campaigns/{campaign_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a campaign
+         * @description A `paused` campaign runs again, with its settings as they now are. Allowed from `paused`; from any other state 409 `campaign_state` naming the state. Actions racing on one campaign take effect one after the other, each on the state the one before left.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The campaign id */
+                    campaign_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The campaign in its new state */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Campaign"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller does not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflict with the current state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/campaigns/{campaign_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a campaign
+         * @description A `draft`, `running` or `paused` campaign becomes `canceled`, for good: its pending contacts end `canceled` (the counters move in the same transaction), calls already dialling finish. Allowed from `draft`, `running`, `paused`; from any other state 409 `campaign_state` naming the state. Actions racing on one campaign take effect one after the other, each on the state the one before left.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The campaign id */
+                    campaign_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The campaign in its new state */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Campaign"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller does not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflict with the current state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/dnc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the do-not-call list
+         * @description Every listed number, newest first, paged with a cursor.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Page size (1 to 100) */
+                    limit?: number;
+                    /** @description next_cursor of the previous page */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of entries */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DncList"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Put a number on the do-not-call list
+         * @description Stores the number in E.164 (a national number is read in DEFAULT_PHONE_REGION). No campaign calls it from then on: a due contact with this number ends `dnc`. A number already listed keeps its entry as it was and answers 200; a new one 201.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AddDncRequest"];
+                };
+            };
+            responses: {
+                /** @description It was listed already */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DncEntry"];
+                    };
+                };
+                /** @description It is now listed */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DncEntry"];
+                    };
+                };
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller does not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body larger than 64 KiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unsupported Content-Type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/dnc/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Put many numbers on the do-not-call list
+         * @description A JSON list of 1 to 10000 `{phone_number, note?}` (a body of up to 2 MiB), all or none: when a row is refused, nothing is added and the 422 names each refused row by its index (`errors[].pointer` `/3/phone_number`, the first 20; `detail` counts them all) with the reason. Numbers already listed, or given twice, keep their first entry.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["BulkDncRequest"];
+                };
+            };
+            responses: {
+                /** @description Every row was taken */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DncBulkResult"];
+                    };
+                };
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller does not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body larger than 64 KiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unsupported Content-Type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/dnc/numbers/{phone_number}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Check a number
+         * @description The entry when the number (in any form it may be written) is listed; 404 when it is not.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The number, E.164 or as written in DEFAULT_PHONE_REGION (`+` may be sent as is or as `%2B`) */
+                    phone_number: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description It is listed */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DncEntry"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /**
+         * Take a number off the do-not-call list
+         * @description Admins only: someone asked never to be called again, so no operator may undo it. The removal is in the audit log with the entry it removed. 404 when the number is not listed.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The number, E.164 or as written in DEFAULT_PHONE_REGION (`+` may be sent as is or as `%2B`) */
+                    phone_number: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description It is no longer listed; the entry it had */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DncEntry"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller does not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;
@@ -3875,7 +5171,7 @@ export interface components {
              * @example validation_error
              * @enum {string}
              */
-            code: "malformed_request" | "unknown_field" | "invalid_token" | "invalid_credentials" | "invalid_signature" | "forbidden" | "not_found" | "call_not_found" | "user_not_found" | "recording_not_found" | "flow_not_found" | "campaign_not_found" | "method_not_allowed" | "call_already_ended" | "idempotency_in_flight" | "username_taken" | "last_admin" | "flow_archived" | "campaign_closed" | "import_in_progress" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "rate_limited" | "login_locked" | "internal_error" | "pbx_unavailable" | "database_unavailable" | "busy" | "not_ready";
+            code: "malformed_request" | "unknown_field" | "invalid_token" | "invalid_credentials" | "invalid_signature" | "forbidden" | "not_found" | "call_not_found" | "user_not_found" | "recording_not_found" | "flow_not_found" | "campaign_not_found" | "dnc_not_found" | "method_not_allowed" | "call_already_ended" | "idempotency_in_flight" | "username_taken" | "last_admin" | "flow_archived" | "campaign_closed" | "import_in_progress" | "campaign_state" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "rate_limited" | "login_locked" | "internal_error" | "pbx_unavailable" | "database_unavailable" | "busy" | "not_ready";
             /**
              * @description The X-Request-ID of this request
              * @example 0b9e2f1c-6d5a-4b8e-9f3a-2c1d7e6f5a4b
@@ -5146,6 +6442,740 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        Campaign: {
+            /**
+             * Format: uuid
+             * @description The campaign id
+             * @example 3c1a9e4f-5b6d-4e7f-8a9b-0c1d2e3f4a5b
+             */
+            campaign_id: string;
+            /**
+             * @description Its name
+             * @example Appointment reminders, week 48
+             */
+            name: string;
+            /**
+             * Format: uuid
+             * @description The user who created it; its calls are that user’s
+             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
+             */
+            owner_id: string;
+            /**
+             * @description draft (being set up) → running ⇄ paused → completed (every contact done) or canceled. Only draft and paused campaigns can be changed
+             * @example draft
+             * @enum {string}
+             */
+            state: "draft" | "running" | "paused" | "completed" | "canceled";
+            /**
+             * Format: uuid
+             * @description The saved flow answered calls run, or null for the dialplan target
+             * @example 0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10
+             */
+            flow_id: string | null;
+            /**
+             * @description The flow’s version its calls run
+             * @example 2
+             */
+            flow_version: number | null;
+            /**
+             * @description Without a flow: the dialplan context answered calls go to
+             * @example null
+             */
+            context: string | null;
+            /**
+             * @description Without a flow: the extension
+             * @example null
+             */
+            extension: string | null;
+            /**
+             * @description Without a flow: the priority
+             * @example null
+             */
+            priority: number | null;
+            /**
+             * @description Caller id shown to contacts
+             * @example Clinic <5550001111>
+             */
+            caller_id: string | null;
+            /**
+             * @description The time zone of contacts that have none of their own
+             * @example America/New_York
+             */
+            timezone: string;
+            windows: components["schemas"]["CallingWindows"];
+            /**
+             * Format: date-time
+             * @description Not before this (null: once started)
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            starts_at: string | null;
+            /**
+             * Format: date-time
+             * @description Not after this (null: until every contact is done)
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            ends_at: string | null;
+            retry: components["schemas"]["RetryPolicy"];
+            /**
+             * @description Attempts per contact per local day
+             * @example 2
+             */
+            max_attempts_per_day: number;
+            /**
+             * @description Calls started per second, at most
+             * @example 5
+             */
+            cps: number;
+            /**
+             * @description Calls up at once, at most
+             * @example 50
+             */
+            max_concurrent: number;
+            /**
+             * @description How long each call may ring, in milliseconds
+             * @example 30000
+             */
+            ring_timeout_ms: number;
+            /**
+             * @description Variables every call of the campaign carries (OUTDIAL_VAR_<name> on the channel)
+             * @example {
+             *       "CAMPAIGN": "week-48"
+             *     }
+             */
+            variables: {
+                [key: string]: string;
+            };
+            counters: components["schemas"]["CampaignCounters"];
+            /**
+             * Format: date-time
+             * @description When it was created
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description Last change of its settings or state
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            updated_at: string;
+            /**
+             * Format: date-time
+             * @description When it was started
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            started_at: string | null;
+            /**
+             * Format: date-time
+             * @description When it completed or was canceled
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            finished_at: string | null;
+        };
+        /**
+         * @description When contacts may be called, in each contact's local time (its time zone, else the campaign's): 1 to 14 windows, each some days (mon, tue, wed, thu, fri, sat, sun) from `start` to `end` (HH:MM, 24-hour, end excluded, after start: a window past midnight is written as two, one to 23:59 and one from 00:00)
+         * @example [
+         *       {
+         *         "days": [
+         *           "mon",
+         *           "tue",
+         *           "wed",
+         *           "thu",
+         *           "fri"
+         *         ],
+         *         "start": "09:00",
+         *         "end": "12:00"
+         *       },
+         *       {
+         *         "days": [
+         *           "mon",
+         *           "tue",
+         *           "wed",
+         *           "thu",
+         *           "fri"
+         *         ],
+         *         "start": "13:00",
+         *         "end": "19:00"
+         *       },
+         *       {
+         *         "days": [
+         *           "sat"
+         *         ],
+         *         "start": "10:00",
+         *         "end": "14:00"
+         *       }
+         *     ]
+         */
+        CallingWindows: {
+            days: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[];
+            start: string;
+            end: string;
+        }[];
+        /**
+         * @description For each outcome of an attempt that may be retried (busy, no_answer, failed, machine, lost; machine: an amd step judged a machine; lost: the call vanished with its sidecar), how long to wait (`after_seconds`, up to 30 days) and how many attempts the contact may have in all (`max_attempts`, 1 to 20). An outcome not named is not retried; an answered call never is.
+         * @example {
+         *       "busy": {
+         *         "after_seconds": 600,
+         *         "max_attempts": 3
+         *       },
+         *       "no_answer": {
+         *         "after_seconds": 3600,
+         *         "max_attempts": 3
+         *       },
+         *       "machine": {
+         *         "after_seconds": 86400,
+         *         "max_attempts": 2
+         *       }
+         *     }
+         */
+        RetryPolicy: {
+            /**
+             * @description When an attempt ended busy: retry after a while, while attempts are left
+             * @example {
+             *       "after_seconds": 600,
+             *       "max_attempts": 3
+             *     }
+             */
+            busy?: {
+                /**
+                 * @description Seconds to wait before the next attempt (0 to 2592000, 30 days)
+                 * @example 600
+                 */
+                after_seconds: number;
+                /**
+                 * @description Attempts the contact may have in all, this one counted (1 to 20)
+                 * @example 3
+                 */
+                max_attempts: number;
+            };
+            /**
+             * @description When an attempt ended no_answer: retry after a while, while attempts are left
+             * @example {
+             *       "after_seconds": 600,
+             *       "max_attempts": 3
+             *     }
+             */
+            no_answer?: {
+                /**
+                 * @description Seconds to wait before the next attempt (0 to 2592000, 30 days)
+                 * @example 600
+                 */
+                after_seconds: number;
+                /**
+                 * @description Attempts the contact may have in all, this one counted (1 to 20)
+                 * @example 3
+                 */
+                max_attempts: number;
+            };
+            /**
+             * @description When an attempt ended failed: retry after a while, while attempts are left
+             * @example {
+             *       "after_seconds": 600,
+             *       "max_attempts": 3
+             *     }
+             */
+            failed?: {
+                /**
+                 * @description Seconds to wait before the next attempt (0 to 2592000, 30 days)
+                 * @example 600
+                 */
+                after_seconds: number;
+                /**
+                 * @description Attempts the contact may have in all, this one counted (1 to 20)
+                 * @example 3
+                 */
+                max_attempts: number;
+            };
+            /**
+             * @description When an attempt ended machine: retry after a while, while attempts are left
+             * @example {
+             *       "after_seconds": 600,
+             *       "max_attempts": 3
+             *     }
+             */
+            machine?: {
+                /**
+                 * @description Seconds to wait before the next attempt (0 to 2592000, 30 days)
+                 * @example 600
+                 */
+                after_seconds: number;
+                /**
+                 * @description Attempts the contact may have in all, this one counted (1 to 20)
+                 * @example 3
+                 */
+                max_attempts: number;
+            };
+            /**
+             * @description When an attempt ended lost: retry after a while, while attempts are left
+             * @example {
+             *       "after_seconds": 600,
+             *       "max_attempts": 3
+             *     }
+             */
+            lost?: {
+                /**
+                 * @description Seconds to wait before the next attempt (0 to 2592000, 30 days)
+                 * @example 600
+                 */
+                after_seconds: number;
+                /**
+                 * @description Attempts the contact may have in all, this one counted (1 to 20)
+                 * @example 3
+                 */
+                max_attempts: number;
+            };
+        };
+        /**
+         * @description Kept as the work happens, in the same transaction: contacts by state (total, pending, in_progress, done, canceled; dnc_skipped: found on the do-not-call list when due), attempts made, due contacts moved to their next window (outside_window), attempts by outcome (outcome_…) and answers by who answered (answered_by_…, after an amd step)
+         * @example {
+         *       "total": 0,
+         *       "pending": 0,
+         *       "in_progress": 0,
+         *       "done": 0,
+         *       "dnc_skipped": 0,
+         *       "canceled": 0,
+         *       "attempts": 0,
+         *       "outside_window": 0,
+         *       "outcome_answered": 0,
+         *       "outcome_busy": 0,
+         *       "outcome_no_answer": 0,
+         *       "outcome_failed": 0,
+         *       "outcome_machine": 0,
+         *       "outcome_lost": 0,
+         *       "outcome_canceled": 0,
+         *       "answered_by_human": 0,
+         *       "answered_by_machine": 0,
+         *       "answered_by_unknown": 0
+         *     }
+         */
+        CampaignCounters: {
+            /**
+             * @description Contacts in the campaign
+             * @example 0
+             */
+            total: number;
+            /**
+             * @description Contacts with an attempt due, now or later
+             * @example 0
+             */
+            pending: number;
+            /**
+             * @description Contacts with an attempt leased or dialling
+             * @example 0
+             */
+            in_progress: number;
+            /**
+             * @description Contacts done: answered, or no retry left
+             * @example 0
+             */
+            done: number;
+            /**
+             * @description Contacts found on the do-not-call list when due, never dialled
+             * @example 0
+             */
+            dnc_skipped: number;
+            /**
+             * @description Contacts ended by canceling the campaign
+             * @example 0
+             */
+            canceled: number;
+            /**
+             * @description Attempts made
+             * @example 0
+             */
+            attempts: number;
+            /**
+             * @description Times a due contact was moved to its next calling window
+             * @example 0
+             */
+            outside_window: number;
+            /**
+             * @description Attempts that ended answered
+             * @example 0
+             */
+            outcome_answered: number;
+            /**
+             * @description Attempts that ended busy
+             * @example 0
+             */
+            outcome_busy: number;
+            /**
+             * @description Attempts that ended no_answer
+             * @example 0
+             */
+            outcome_no_answer: number;
+            /**
+             * @description Attempts that ended failed
+             * @example 0
+             */
+            outcome_failed: number;
+            /**
+             * @description Attempts that ended machine
+             * @example 0
+             */
+            outcome_machine: number;
+            /**
+             * @description Attempts that ended lost
+             * @example 0
+             */
+            outcome_lost: number;
+            /**
+             * @description Attempts that ended canceled
+             * @example 0
+             */
+            outcome_canceled: number;
+            /**
+             * @description Answers an amd step judged human
+             * @example 0
+             */
+            answered_by_human: number;
+            /**
+             * @description Answers an amd step judged machine
+             * @example 0
+             */
+            answered_by_machine: number;
+            /**
+             * @description Answers an amd step judged unknown
+             * @example 0
+             */
+            answered_by_unknown: number;
+        };
+        /**
+         * @example {
+         *       "name": "Appointment reminders, week 48",
+         *       "flow_id": "0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10",
+         *       "caller_id": "Clinic <5550001111>",
+         *       "timezone": "America/New_York",
+         *       "windows": [
+         *         {
+         *           "days": [
+         *             "mon",
+         *             "tue",
+         *             "wed",
+         *             "thu",
+         *             "fri"
+         *           ],
+         *           "start": "09:00",
+         *           "end": "12:00"
+         *         },
+         *         {
+         *           "days": [
+         *             "mon",
+         *             "tue",
+         *             "wed",
+         *             "thu",
+         *             "fri"
+         *           ],
+         *           "start": "13:00",
+         *           "end": "19:00"
+         *         },
+         *         {
+         *           "days": [
+         *             "sat"
+         *           ],
+         *           "start": "10:00",
+         *           "end": "14:00"
+         *         }
+         *       ],
+         *       "retry": {
+         *         "busy": {
+         *           "after_seconds": 600,
+         *           "max_attempts": 3
+         *         },
+         *         "no_answer": {
+         *           "after_seconds": 3600,
+         *           "max_attempts": 3
+         *         },
+         *         "machine": {
+         *           "after_seconds": 86400,
+         *           "max_attempts": 2
+         *         }
+         *       },
+         *       "max_attempts_per_day": 2,
+         *       "cps": 5,
+         *       "max_concurrent": 50
+         *     }
+         */
+        CreateCampaignRequest: {
+            /**
+             * @description A name for people (1 to 100 characters)
+             * @example Appointment reminders, week 48
+             */
+            name: string;
+            /**
+             * Format: uuid
+             * @description A saved flow (see Flows) answered calls run; not with context, extension or priority
+             * @example 0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10
+             */
+            flow_id?: string;
+            /**
+             * @description Which version of flow_id (default: its latest now, then kept)
+             * @example 2
+             */
+            flow_version?: number;
+            /**
+             * @description Dialplan context the answered call runs in; must be one the operator allows (ALLOWED_CONTEXTS)
+             * @example outbound-ivr
+             */
+            context?: string;
+            /**
+             * @description Extension in that context
+             * @example s
+             */
+            extension?: string;
+            /**
+             * @description Dialplan priority (1 to 10)
+             * @example 1
+             */
+            priority?: number;
+            /**
+             * @description Caller id shown to the callee (1 to 50 characters)
+             * @example Contact Center <5550001111>
+             */
+            caller_id?: string;
+            /**
+             * @description IANA time zone of contacts that have none of their own; windows are read in it
+             * @example America/New_York
+             */
+            timezone: string;
+            windows: components["schemas"]["CallingWindows"];
+            /**
+             * Format: date-time
+             * @description Not before this (default: as soon as it is started)
+             * @example 2026-11-23T09:00:00-05:00
+             */
+            starts_at?: string;
+            /**
+             * Format: date-time
+             * @description Not after this: no attempt is leased later (default: none); after starts_at
+             * @example 2026-11-23T09:00:00-05:00
+             */
+            ends_at?: string;
+            retry?: components["schemas"]["RetryPolicy"];
+            /**
+             * @description Attempts per contact per local day (1 to 10, default 1)
+             * @example 2
+             */
+            max_attempts_per_day?: number;
+            /**
+             * @description Calls started per second, at most (1 to CAMPAIGN_MAX_CPS, default 1)
+             * @example 5
+             */
+            cps?: number;
+            /**
+             * @description Calls up at once, at most (1 to CAMPAIGN_MAX_CONCURRENT, default 10)
+             * @example 50
+             */
+            max_concurrent?: number;
+            /**
+             * @description How long the callee may ring, in milliseconds (1 to 600000); rounded up to whole seconds for the PBX
+             * @example 30000
+             */
+            ring_timeout_ms?: number;
+            /**
+             * @description Variables for the dialplan or app (at most 20; names: a letter then letters, digits, _). Each reaches the channel as OUTDIAL_VAR_<name> (CAMPAIGN is ${OUTDIAL_VAR_CAMPAIGN} in the dialplan), so none can change a dialplan global or a variable Asterisk reads itself
+             * @example {
+             *       "CAMPAIGN": "spring-2026",
+             *       "CONTACT_ID": "7"
+             *     }
+             */
+            variables?: {
+                [key: string]: string;
+            };
+        };
+        CampaignList: {
+            /** @description Campaigns, newest first */
+            items: components["schemas"]["Campaign"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example null
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * @example {
+         *       "cps": 10,
+         *       "ends_at": "2026-11-30T18:00:00-05:00"
+         *     }
+         */
+        UpdateCampaignRequest: {
+            /**
+             * @description A name for people (1 to 100 characters)
+             * @example Appointment reminders, week 48
+             */
+            name?: string;
+            /**
+             * Format: uuid
+             * @description A saved flow (see Flows) answered calls run; not with context, extension or priority
+             * @example 0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10
+             */
+            flow_id?: string;
+            /**
+             * @description Which version of flow_id (default: its latest now, then kept)
+             * @example 2
+             */
+            flow_version?: number;
+            /**
+             * @description Dialplan context the answered call runs in; must be one the operator allows (ALLOWED_CONTEXTS)
+             * @example outbound-ivr
+             */
+            context?: string;
+            /**
+             * @description Extension in that context
+             * @example s
+             */
+            extension?: string;
+            /**
+             * @description Dialplan priority (1 to 10)
+             * @example 1
+             */
+            priority?: number;
+            /**
+             * @description Caller id shown to the callee (1 to 50 characters)
+             * @example Contact Center <5550001111>
+             */
+            caller_id?: string | null;
+            /**
+             * @description IANA time zone of contacts that have none of their own; windows are read in it
+             * @example America/New_York
+             */
+            timezone?: string;
+            windows?: components["schemas"]["CallingWindows"];
+            /**
+             * Format: date-time
+             * @description Not before this (default: as soon as it is started)
+             * @example 2026-11-23T09:00:00-05:00
+             */
+            starts_at?: string | null;
+            /**
+             * Format: date-time
+             * @description Not after this: no attempt is leased later (default: none); after starts_at
+             * @example 2026-11-23T09:00:00-05:00
+             */
+            ends_at?: string | null;
+            retry?: components["schemas"]["RetryPolicy"];
+            /**
+             * @description Attempts per contact per local day (1 to 10, default 1)
+             * @example 2
+             */
+            max_attempts_per_day?: number;
+            /**
+             * @description Calls started per second, at most (1 to CAMPAIGN_MAX_CPS, default 1)
+             * @example 5
+             */
+            cps?: number;
+            /**
+             * @description Calls up at once, at most (1 to CAMPAIGN_MAX_CONCURRENT, default 10)
+             * @example 50
+             */
+            max_concurrent?: number;
+            /**
+             * @description How long the callee may ring, in milliseconds (1 to 600000); rounded up to whole seconds for the PBX
+             * @example 30000
+             */
+            ring_timeout_ms?: number;
+            /**
+             * @description Variables for the dialplan or app (at most 20; names: a letter then letters, digits, _). Each reaches the channel as OUTDIAL_VAR_<name> (CAMPAIGN is ${OUTDIAL_VAR_CAMPAIGN} in the dialplan), so none can change a dialplan global or a variable Asterisk reads itself
+             * @example {
+             *       "CAMPAIGN": "spring-2026",
+             *       "CONTACT_ID": "7"
+             *     }
+             */
+            variables?: {
+                [key: string]: string;
+            };
+        };
+        DncEntry: {
+            /**
+             * @description The number, in E.164
+             * @example +15551234000
+             */
+            phone_number: string;
+            /**
+             * @description How it was added: through this API, by a flow (the callee asked), or by an import
+             * @example api
+             * @enum {string}
+             */
+            source: "api" | "flow" | "import";
+            /**
+             * @description Why, in words
+             * @example Asked on 2026-11-23
+             */
+            note: string | null;
+            /**
+             * Format: uuid
+             * @description The user who added it (null for a flow)
+             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
+             */
+            added_by: string | null;
+            /**
+             * Format: date-time
+             * @description When it was added
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            added_at: string;
+        };
+        AddDncRequest: {
+            /**
+             * @description The number: E.164 (`+15551234000`), or as written in DEFAULT_PHONE_REGION (`(555) 123-4000`); digits, spaces and + ( ) - . only. It is stored in E.164
+             * @example +15551234000
+             */
+            phone_number: string;
+            /**
+             * @description Why, in words (at most 200 characters)
+             * @example Asked on the phone, 2026-11-23
+             */
+            note?: string;
+        };
+        DncList: {
+            /** @description Entries, newest first */
+            items: components["schemas"]["DncEntry"][];
+            /**
+             * @description Pass as `cursor` for the next page; null on the last page
+             * @example null
+             */
+            next_cursor: string | null;
+        };
+        DncBulkResult: {
+            /**
+             * @description Rows in the request
+             * @example 3
+             */
+            received: number;
+            /**
+             * @description Numbers newly put on the list
+             * @example 2
+             */
+            added: number;
+            /**
+             * @description Numbers that were on the list already, or given twice (their entries are kept as they were)
+             * @example 1
+             */
+            already_listed: number;
+        };
+        /**
+         * @description 1 to 10000 numbers, each with an optional note
+         * @example [
+         *       {
+         *         "phone_number": "+15551234000",
+         *         "note": "Asked by letter"
+         *       },
+         *       {
+         *         "phone_number": "(555) 123-4001"
+         *       }
+         *     ]
+         */
+        BulkDncRequest: {
+            /**
+             * @description The number: E.164 (`+15551234000`), or as written in DEFAULT_PHONE_REGION (`(555) 123-4000`); digits, spaces and + ( ) - . only. It is stored in E.164
+             * @example +15551234000
+             */
+            phone_number: string;
+            /**
+             * @description Why, in words (at most 200 characters)
+             * @example Asked on the phone, 2026-11-23
+             */
+            note?: string;
+        }[];
         InteractionRequest: {
             /**
              * @description Dialplan context the answered call runs in; must be one the operator allows (ALLOWED_CONTEXTS)

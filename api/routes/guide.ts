@@ -40,8 +40,15 @@ are Ed25519-signed JWTs (RFC 9068); their public keys are at \`/.well-known/jwks
 | POST | \`/api/v2/flows/{flow_id}/versions\` | owner (operator), admin | save the next version |
 | GET | \`/api/v2/flows/{flow_id}/versions/{version}\` | owner, admin, viewer | one version's steps |
 | POST | \`/api/v2/flows/{flow_id}/archive\` | owner (operator), admin | archive: no new calls or versions |
-| GET, POST | \`/api/v2/campaigns/{id}/contacts\` | owner, admin, viewer; owner (operator), admin | list the campaign's contacts: \`state\`, \`final_outcome\`, \`phone_number\` (prefix), \`limit\` ≤ 100, \`cursor\`; import contacts (JSON array or CSV, streamed, atomic) |
-| GET | \`/api/v2/campaigns/{id}/results\` | owner, admin, viewer | the results, one row per contact, as CSV or a JSON array (\`Accept\`), streamed |
+| GET, POST | \`/api/v2/campaigns\` | any user; admin, operator | list own campaigns (admins, viewers: all) with their counters: \`state\`, \`limit\` ≤ 100, \`cursor\`; create a campaign (draft) |
+| GET, PATCH | \`/api/v2/campaigns/{campaign_id}\` | owner, admin, viewer; owner (operator), admin | the campaign and its counters; change it while draft or paused |
+| POST | \`/api/v2/campaigns/{campaign_id}/start\`, \`/api/v2/campaigns/{campaign_id}/pause\`, \`/api/v2/campaigns/{campaign_id}/resume\`, \`/api/v2/campaigns/{campaign_id}/cancel\` | owner (operator), admin | start, pause, resume, cancel |
+| GET, POST | \`/api/v2/dnc\` | any user; admin, operator | the do-not-call list (\`limit\` ≤ 100, \`cursor\`); add a number |
+| POST | \`/api/v2/dnc/bulk\` | admin, operator | add up to 10,000 numbers, all or none |
+| GET | \`/api/v2/dnc/numbers/{phone_number}\` | any user | whether a number is listed (404 when not) |
+| DELETE | \`/api/v2/dnc/numbers/{phone_number}\` | admin | take a number off the list |
+| GET, POST | \`/api/v2/campaigns/{campaign_id}/contacts\` | owner, admin, viewer; owner (operator), admin | list the campaign's contacts: \`state\`, \`final_outcome\`, \`phone_number\` (prefix), \`limit\` ≤ 100, \`cursor\`; import contacts (JSON array or CSV, streamed, atomic) |
+| GET | \`/api/v2/campaigns/{campaign_id}/results\` | owner, admin, viewer | the results, one row per contact, as CSV or a JSON array (\`Accept\`), streamed |
 | GET | \`/api/v2/events\` | any user | server-sent events of own calls (admins, viewers: all): \`call_id\`, \`status\`, \`Last-Event-ID\` |
 | GET, POST | \`/api/v2/users\` | admin | list, create users |
 | GET, PATCH | \`/api/v2/users/{user_id}\` | admin | read; change \`role\` or \`is_active\` |
@@ -65,7 +72,7 @@ what is expected; each field error names its field by \`path\` (\`body.variables
 Pointer into the body (\`pointer\`: \`/variables/FOO\`) or the parameter's name (\`parameter\`:
 \`created_after\`). A method a path does not have answers 405 with \`Allow\` (and \`OPTIONS\` answers 204
 with it); a path no route has answers 404. A request body over 64 KiB answers 413 (a sidecar's
-event batch may take 1 MiB). Any route answers
+event batch may take 1 MiB, a bulk do-not-call list 2 MiB). Any route answers
 503 \`database_unavailable\` with \`Retry-After\` while PostgreSQL cannot be reached.
 
 ### The typed client
@@ -316,3 +323,54 @@ more than 1,000 steps or an hour ends \`limit\`.
 The simulator's callees answer by number: \`+1555777<digits>\` presses the digits then \`#\` 2 s after
 answering, \`+1555776…\` stays silent, \`+1555778<n>\` speaks n seconds (n = 1 a person, n ≥ 4 a machine to
 \`AMD()\`), \`+1555775…\` hangs up after 3 s.`;
+
+/** The Campaigns tag: what its operations share. */
+export const CAMPAIGNS_GUIDE = `Call a list of contacts inside their hours, retry by outcome, at a pace. A campaign is created
+\`draft\`, then started, paused, resumed and canceled by its actions; it completes by itself when no contact is
+left to call. Operators own their campaigns; admins and viewers read all, admins change all, viewers none.
+
+\`\`\`json
+{ "name": "Appointment reminders, week 48", "flow_id": "0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10",
+  "timezone": "America/New_York",
+  "windows": [ { "days": ["mon","tue","wed","thu","fri"], "start": "09:00", "end": "19:00" } ],
+  "retry": { "busy": { "after_seconds": 600, "max_attempts": 3 },
+             "no_answer": { "after_seconds": 3600, "max_attempts": 3 } },
+  "max_attempts_per_day": 2, "cps": 5, "max_concurrent": 50 }
+\`\`\`
+
+### States and actions
+
+| action | from | to |
+|---|---|---|
+| \`start\` | \`draft\` | \`running\` |
+| \`pause\` | \`running\` | \`paused\` |
+| \`resume\` | \`paused\` | \`running\` |
+| \`cancel\` | \`draft\`, \`running\`, \`paused\` | \`canceled\` |
+
+An action from another state is a 409 \`campaign_state\` naming the state the campaign is in. Actions racing on
+one campaign take effect one after the other, each on the state the one before left: of twenty concurrent
+\`start\`s one succeeds. Canceling ends the pending contacts (\`canceled\`) in the same transaction as the
+state; calls already dialling finish. Settings change (\`PATCH\`) only while \`draft\` or \`paused\`.
+
+### Settings
+
+- What answered calls do: a saved flow (\`flow_id\`, \`flow_version\` or the latest version when the campaign
+  is created or changed) that the owner may use and that is not archived, or the dialplan's \`context\` (one of
+  ALLOWED_CONTEXTS), \`extension\`, \`priority\`. Not both; neither is the dialplan's defaults.
+- When: \`timezone\` (IANA, for contacts without their own), \`windows\` (1 to 14, days and a local start and
+  end, end after start: a window past midnight is two windows), \`starts_at\` and \`ends_at\` (optional).
+- How often: \`retry\` (per outcome busy, no_answer, failed, machine, lost: \`after_seconds\` and the contact's
+  \`max_attempts\`; an outcome not named is not retried), \`max_attempts_per_day\` (1 to 10, per contact's day).
+- How fast: \`cps\` (1 to CAMPAIGN_MAX_CPS) and \`max_concurrent\` (1 to CAMPAIGN_MAX_CONCURRENT),
+  \`ring_timeout_ms\`; \`caller_id\` and \`variables\` as for a call.
+
+Each campaign answers with its \`counters\`, kept in the same transaction as the work they count. Finished
+campaigns (completed or canceled) are deleted with their contacts, attempts and counters
+CAMPAIGN_RETENTION_DAYS after they finished; their calls follow CALL_RETENTION_DAYS.`;
+
+/** The Do not call tag: what its operations share. */
+export const DNC_GUIDE = `Numbers no campaign may call. A due contact whose number is listed is never dialled: it ends \`dnc\`.
+Numbers are stored in E.164; one written without \`+<country code>\` is read in DEFAULT_PHONE_REGION, so
+\`(555) 123-4000\` and \`+15551234000\` are the same entry. Admins and operators add numbers (one, or up to
+10,000 at once, all or none) and everyone reads the list; only admins take a number off it, since someone
+asked never to be called again, and each removal is in the audit log.`;

@@ -3,8 +3,9 @@ import { decodeBase64UrlText, encodeBase64Url } from '../lib/base64url.ts';
 import { invalidCursor, isStorableTime } from './openapi.ts';
 
 /**
- * The cursor of a newest-first listing (calls, flows): the last row's creation time and id, as
- * base64url JSON. A cursor this API did not hand out is a 422.
+ * The cursor of a newest-first listing (calls, flows, campaigns, the do-not-call list): the last
+ * row's creation time and id (a UUID, or what the listing's rows are keyed by), as base64url JSON. A
+ * cursor this API did not hand out is a 422.
  */
 interface Cursor {
   t: string;
@@ -18,14 +19,15 @@ export function encodeCursor(row: { createdAt: Date; id: string }): string {
 
 const CursorSchema = z.object({ t: z.iso.datetime().refine(isStorableTime), i: z.guid() });
 
-export function decodeCursor(text: string): { createdAt: Date; id: string } {
+/** `id`: what the rows' ids look like, when they are not UUIDs. */
+export function decodeCursor(text: string, id?: z.ZodType<string>): { createdAt: Date; id: string } {
   let raw: unknown = null;
   try {
     raw = JSON.parse(decodeBase64UrlText(text) ?? 'null');
   } catch {
     throw invalidCursor();
   }
-  const cursor = CursorSchema.safeParse(raw);
+  const cursor = (id ? CursorSchema.extend({ i: id }) : CursorSchema).safeParse(raw);
   if (!cursor.success) throw invalidCursor();
   return { createdAt: new Date(cursor.data.t), id: cursor.data.i };
 }

@@ -1,7 +1,15 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { ApiError, ERROR_CODES, type ErrorCode, validationError } from '../errors.ts';
 import type { AppEnv } from '../services.ts';
-import { CALLS_GUIDE, FLOWS_GUIDE, GUIDE, LIVE_STATUS_GUIDE, WEBHOOKS_GUIDE } from './guide.ts';
+import {
+  CALLS_GUIDE,
+  CAMPAIGNS_GUIDE,
+  DNC_GUIDE,
+  FLOWS_GUIDE,
+  GUIDE,
+  LIVE_STATUS_GUIDE,
+  WEBHOOKS_GUIDE,
+} from './guide.ts';
 
 /** Shared OpenAPI pieces: the problem schema, error responses by status, security, the app type. */
 
@@ -152,10 +160,8 @@ export function openApiConfig(appName: string) {
       { name: 'Live status', description: LIVE_STATUS_GUIDE },
       { name: 'Webhooks', description: WEBHOOKS_GUIDE },
       { name: 'Flows', description: FLOWS_GUIDE },
-      {
-        name: 'Campaigns',
-        description: 'Lists of contacts called inside their hours and retried by outcome',
-      },
+      { name: 'Campaigns', description: CAMPAIGNS_GUIDE },
+      { name: 'Do not call', description: DNC_GUIDE },
       { name: 'Auth', description: 'Tokens and the calling user' },
       { name: 'Users', description: 'User administration (admins only)' },
       { name: 'System', description: 'Health, readiness, metrics' },

@@ -8,27 +8,6 @@ import type { Db } from '../types.ts';
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 type Runner = Db | Tx;
 
-export interface CampaignRef {
-  id: string;
-  ownerId: string;
-  state: CampaignState;
-}
-
-/** The campaign if `ownerId` is null (any campaign) or owns it. */
-export async function findCampaignRef(
-  db: Runner,
-  id: string,
-  ownerId: string | null,
-): Promise<CampaignRef | null> {
-  const where = ownerId ? and(eq(campaigns.id, id), eq(campaigns.ownerId, ownerId)) : eq(campaigns.id, id);
-  const rows = await db
-    .select({ id: campaigns.id, ownerId: campaigns.ownerId, state: campaigns.state })
-    .from(campaigns)
-    .where(where)
-    .limit(1);
-  return rows[0] ?? null;
-}
-
 /**
  * The campaign's state, its row share-locked until the transaction ends: a cancel (which updates the
  * row) waits for an import that read `running` to commit, and then sees the imported contacts.

@@ -9,6 +9,8 @@ export interface HousekeepingOptions {
   callRetentionDays: number;
   /** Audit log entries older than this are deleted. */
   auditRetentionDays: number;
+  /** Campaigns that finished (completed, canceled) longer ago than this are deleted with their contacts. */
+  campaignRetentionDays: number;
   /** Login failure counters older than the window, and not locking anything, are deleted. */
   loginFailureWindowSeconds: number;
   /** Rate-limit counters whose window has ended are deleted. */
@@ -20,6 +22,7 @@ export interface HousekeepingOptions {
 /** How many rows each kind of housekeeping deleted. */
 export interface HousekeepingResult {
   calls: number;
+  campaigns: number;
   auditLog: number;
   usedJtis: number;
   revokedTokens: number;
@@ -83,10 +86,44 @@ async function deleteInBatches(db: Db, batch: (limit: number) => ReturnType<type
 }
 
 /**
+ * Deletes campaigns that finished more than `days` ago: first their contacts, `limit` at a time (their
+ * attempts go with them), so that a campaign of a million contacts never holds one long lock, then
+ * the campaign (its counters go with it). A campaign that is not finished is never deleted.
+ */
+async function deleteFinishedCampaigns(db: Db, days: number, limit: number): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const due = rowsOf<{ id: string }>(
+      await db.execute(sql`select id from campaigns
+        where state in ('completed', 'canceled')
+          and finished_at < now() - make_interval(days => ${days}::int)
+        order by finished_at
+        limit 10`),
+    );
+    for (const { id } of due) {
+      await deleteInBatches(
+        db,
+        (n) => sql`delete from campaign_contacts where id in (
+          select id from campaign_contacts where campaign_id = ${id}::uuid limit ${n}) returning 1`,
+        limit,
+      );
+      deleted += await deleteInBatches(
+        db,
+        () => sql`delete from campaigns where id = ${id}::uuid
+          and state in ('completed', 'canceled') returning 1`,
+        1,
+      );
+    }
+    if (due.length < 10) return deleted;
+  }
+}
+
+/**
  * Deletes what nothing needs any more: single-use command ids and revoked token ids past their
  * expiry, expired live stream places, idempotency keys past their life, login and rate-limit counters whose windows have ended,
  * finished calls older than the retention period (their event logs, webhook deliveries and
- * attempts go with them), and audit log entries older than theirs. Calls that have not reached a
+ * attempts go with them), finished campaigns older than theirs (with their contacts, attempts and
+ * counters), and audit log entries older than theirs. Calls that have not reached a
  * final status are never deleted.
  */
 export async function runHousekeeping(db: Db, options: HousekeepingOptions): Promise<HousekeepingResult> {
@@ -104,6 +141,7 @@ export async function runHousekeeping(db: Db, options: HousekeepingOptions): Pro
       returning 1`,
     limit,
   );
+  const campaigns = await deleteFinishedCampaigns(db, options.campaignRetentionDays, limit);
   const auditLog = await deleteInBatches(
     db,
     (n) => sql`delete from audit_log where id in (
@@ -158,6 +196,7 @@ export async function runHousekeeping(db: Db, options: HousekeepingOptions): Pro
   );
   return {
     calls,
+    campaigns,
     auditLog,
     usedJtis,
     revokedTokens,

@@ -146,28 +146,46 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
       throw new Error(`setting up a flow version: ${next.status} ${await next.text()}`);
     flowIds.push(flow_id);
   }
-  // Campaigns to aim contacts at (the operator's and the admin's, open and closed), put in as rows.
+  // Campaigns to aim at, of the operator and of the admin, several in each state an action starts
+  // from, so that each action still finds one it may move after others have moved some.
   const campaignIds: string[] = [];
-  for (const [owner, state] of [
-    [roles.operator, 'draft'],
-    [roles.operator, 'running'],
-    [roles.admin, 'paused'],
-    [roles.admin, 'completed'],
+  const campaignBody = {
+    name: 'fuzz',
+    timezone: 'UTC',
+    windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' }],
+  };
+  for (const [owner, actions] of [
+    [roles.operator, []],
+    [roles.operator, []],
+    [roles.operator, ['start']],
+    [roles.operator, ['start']],
+    [roles.operator, ['start', 'pause']],
+    [roles.operator, ['start', 'pause']],
+    [roles.admin, []],
+    [roles.admin, ['start']],
+    [roles.admin, ['start', 'pause']],
+    [roles.operator, ['cancel']],
   ] as const) {
-    const [row] = await stack.database.db
-      .insert(campaigns)
-      .values({
-        ownerId: owner.id,
-        name: `fuzz ${campaignIds.length}`,
-        state,
-        context: 'outbound-ivr',
-        extension: 's',
-        timezone: 'UTC',
-        windows: [{ days: ['mon'], start: '09:00', end: '17:00' }],
-      })
-      .returning({ id: campaigns.id });
-    campaignIds.push(row!.id);
+    const res = await stack.request('http', '/api/v2/campaigns', { token: owner.token, json: campaignBody });
+    if (res.status !== 201) throw new Error(`setting up a campaign: ${res.status} ${await res.text()}`);
+    const { campaign_id } = (await res.json()) as { campaign_id: string };
+    for (const action of actions) {
+      const moved = await stack.request('http', `/api/v2/campaigns/${campaign_id}/${action}`, {
+        method: 'POST',
+        token: owner.token,
+      });
+      if (moved.status !== 200) throw new Error(`setting up a campaign: ${action} ${moved.status}`);
+    }
+    campaignIds.push(campaign_id);
   }
+  // Numbers on the do-not-call list, to check and remove.
+  const dncNumbers = Array.from({ length: 12 }, (_, i) => `+1555010${String(i).padStart(4, '0')}`);
+  const listed = await stack.request('http', '/api/v2/dnc/bulk', {
+    token: roles.admin.token,
+    json: dncNumbers.map((phone_number) => ({ phone_number })),
+  });
+  if (listed.status !== 200) throw new Error(`setting up the do-not-call list: ${listed.status}`);
+
   // Two of them finished, so a hang-up meets a call that has ended.
   const ended = await stack.sidecar.sendEvents(
     stack.url,
@@ -294,7 +312,8 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
     call_id: callIds,
     user_id: targets.map((u) => u.id),
     flow_id: flowIds,
-    id: campaignIds,
+    campaign_id: campaignIds,
+    phone_number: dncNumbers,
     version: ['1', '2'],
     logins: logins.map((u) => ({ username: u.username, password: u.password })),
     sidecarId: stack.sidecar.id,

@@ -176,9 +176,11 @@ export function judge(input: OracleInput): Verdict {
     }
   }
 
-  // Invalid by the document: refused. Reads are judged only on their answers (a lenient reader
-  // changes nothing); everything else must be refused outright.
-  const read = ['GET', 'HEAD'].includes(rc.method.toUpperCase());
+  // Invalid by the document: refused. Reads (the safe methods: GET, HEAD, and OPTIONS, which only
+  // says what a path allows, as for `/metrics/../openapi.json`, which the server reads as
+  // `/openapi.json`) are judged only on their answers (a lenient reader changes nothing); everything
+  // else must be refused outright.
+  const read = ['GET', 'HEAD', 'OPTIONS'].includes(rc.method.toUpperCase());
   if (invalid && !read && (status < 400 || status >= 500))
     f.push(`invalid request (${rc.flaws.join('; ')}) answered ${status}`);
 

@@ -149,8 +149,9 @@ export interface Pools {
   call_id: readonly string[];
   user_id: readonly string[];
   flow_id: readonly string[];
-  /** Campaign ids (`{id}` of /api/v2/campaigns/{id}/…). */
-  id: readonly string[];
+  campaign_id: readonly string[];
+  /** Numbers on the do-not-call list. */
+  phone_number: readonly string[];
   /** Version numbers the flows in flow_id have. */
   version: readonly string[];
   logins: ReadonlyArray<{ username: string; password: string }>;

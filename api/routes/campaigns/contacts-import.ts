@@ -16,7 +16,7 @@ import {
   ImportReportSchema,
 } from './contacts-schema.ts';
 
-const PATH = '/api/v2/campaigns/{id}/contacts';
+const PATH = '/api/v2/campaigns/{campaign_id}/contacts';
 /** How long an import waits for another import into the same campaign to end. */
 const LOCK_WAIT_MS = 30_000;
 
@@ -97,28 +97,32 @@ function formatOf(contentType: string | undefined): 'json' | 'csv' {
 export const registerImportContacts = (app: App) => {
   app.openAPIRegistry.registerPath(importContactsRoute);
   app.openAPIRegistry.register('ContactInput', ContactInputSchema);
-  app.post(PATH.replace('{id}', ':id'), requireAuth('admin', 'operator'), async (c: Context<AppEnv>) => {
-    const campaign = await findCampaign(c, 'write');
-    const format = formatOf(c.req.header('content-type'));
-    assertImportable(campaign.state);
-    const { config, db } = c.get('services');
-    const length = c.req.header('content-length');
-    const announced = length !== undefined && /^[0-9]{1,15}$/.test(length) ? Number(length) : undefined;
-    if (announced !== undefined && announced > config.CONTACTS_IMPORT_MAX_BYTES) {
-      throw tooLarge(config.CONTACTS_IMPORT_MAX_BYTES);
-    }
-    const text = bodyText(c.req.raw.body, config.CONTACTS_IMPORT_MAX_BYTES, announced);
-    const region = config.DEFAULT_PHONE_REGION;
-    const rows =
-      format === 'csv'
-        ? csvContacts(csvRecords(text), region)
-        : jsonContacts(jsonArrayElements(text), region);
-    const report = await importContacts(db, {
-      campaignId: campaign.id,
-      rows,
-      maxRows: config.CONTACTS_IMPORT_MAX_ROWS,
-      lockWaitMs: LOCK_WAIT_MS,
-    });
-    return c.json(ImportReportSchema.parse(report), 200);
-  });
+  app.post(
+    PATH.replace('{campaign_id}', ':campaign_id'),
+    requireAuth('admin', 'operator'),
+    async (c: Context<AppEnv>) => {
+      const campaign = await findCampaign(c, 'write');
+      const format = formatOf(c.req.header('content-type'));
+      assertImportable(campaign.state);
+      const { config, db } = c.get('services');
+      const length = c.req.header('content-length');
+      const announced = length !== undefined && /^[0-9]{1,15}$/.test(length) ? Number(length) : undefined;
+      if (announced !== undefined && announced > config.CONTACTS_IMPORT_MAX_BYTES) {
+        throw tooLarge(config.CONTACTS_IMPORT_MAX_BYTES);
+      }
+      const text = bodyText(c.req.raw.body, config.CONTACTS_IMPORT_MAX_BYTES, announced);
+      const region = config.DEFAULT_PHONE_REGION;
+      const rows =
+        format === 'csv'
+          ? csvContacts(csvRecords(text), region)
+          : jsonContacts(jsonArrayElements(text), region);
+      const report = await importContacts(db, {
+        campaignId: campaign.id,
+        rows,
+        maxRows: config.CONTACTS_IMPORT_MAX_ROWS,
+        lockWaitMs: LOCK_WAIT_MS,
+      });
+      return c.json(ImportReportSchema.parse(report), 200);
+    },
+  );
 };

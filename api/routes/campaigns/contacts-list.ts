@@ -12,7 +12,7 @@ import {
 
 export const listContactsRoute = createRoute({
   method: 'get',
-  path: '/api/v2/campaigns/{id}/contacts',
+  path: '/api/v2/campaigns/{campaign_id}/contacts',
   tags: ['Campaigns'],
   summary: 'List a campaign’s contacts',
   description:

@@ -1,34 +1,24 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { type CampaignRef, findCampaignRef } from '../../../db/queries/campaign-contacts.ts';
 import { readableOwner, writableOwner } from '../../auth/owner.ts';
 import { ApiError, validationError } from '../../errors.ts';
 import type { AppEnv } from '../../services.ts';
 import { ATTEMPT_OUTCOMES, CONTACT_STATES } from '../../shared/contract/index.ts';
 import { PageLimitSchema, pageCursorSchema } from '../openapi.ts';
+import { CampaignIdParamSchema, findCampaign as findCampaignById } from './schema.ts';
 
 /** Schemas of a campaign's contacts and results, and finding the campaign for the caller. */
 
-export const CampaignIdParamSchema = z.object({
-  id: z.uuid('must be a UUID').openapi({
-    param: { name: 'id', in: 'path' },
-    description: 'The campaign id',
-    example: '6f1c2b9e-3d4a-4c5b-8e7f-0a1b2c3d4e5f',
-  }),
-});
+export { CampaignIdParamSchema };
 
 /**
- * The campaign if the caller may read it (`read`) or change it (`write`). Another user's campaign
- * answers the same 404 as one that does not exist.
+ * The campaign the path's `campaign_id` names, if the caller may read it (`read`) or change it
+ * (`write`); for routes whose parameters are not checked by the route's validator.
  */
-export async function findCampaign(c: Context<AppEnv>, purpose: 'read' | 'write'): Promise<CampaignRef> {
+export async function findCampaign(c: Context<AppEnv>, purpose: 'read' | 'write') {
   const params = CampaignIdParamSchema.safeParse(c.req.param());
   if (!params.success) throw validationError(params.error, 'param', c.req.param());
-  const user = c.get('user');
-  const owner = purpose === 'read' ? readableOwner(user) : writableOwner(user);
-  const campaign = await findCampaignRef(c.get('services').db, params.data.id, owner);
-  if (!campaign) throw new ApiError('campaign_not_found', 'Campaign not found');
-  return campaign;
+  return findCampaignById(c, params.data.campaign_id, purpose);
 }
 
 export const ContactInputSchema = z

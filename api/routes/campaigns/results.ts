@@ -11,7 +11,7 @@ const PAGE = 500;
 
 export const campaignResultsRoute = createRoute({
   method: 'get',
-  path: '/api/v2/campaigns/{id}/results',
+  path: '/api/v2/campaigns/{campaign_id}/results',
   tags: ['Campaigns'],
   summary: 'Export a campaign’s results',
   description:

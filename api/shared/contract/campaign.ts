@@ -42,7 +42,6 @@ export const CONTACT_STATES = ['pending', 'in_progress', 'done', 'dnc', 'cancele
 export type ContactState = (typeof CONTACT_STATES)[number];
 
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
-export type Weekday = (typeof WEEKDAYS)[number];
 
 const LOCAL_TIME = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
 
