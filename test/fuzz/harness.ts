@@ -16,7 +16,7 @@ import {
   TYP_LEASE,
 } from '../../api/shared/contract/index.ts';
 import { getAuthSubject } from '../../db/queries/users.ts';
-import { calls, campaigns } from '../../db/schema.ts';
+import { calls } from '../../db/schema.ts';
 import type { Mode, TestStack, TestUser } from '../harness/stack.ts';
 import { send, type WireResponse } from './client.ts';
 import { type Effects, judge, type RouteSchemaCheck } from './oracle.ts';
@@ -128,6 +128,16 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
       callIds.push(((await res.json()) as { call_id: string }).call_id);
     }
   }
+  // A call whose flow has a request step, for the sidecar's flow requests to name.
+  const requestCall = await stack.request('http', '/api/v2/calls', {
+    token: roles.operator.token,
+    json: {
+      phone_number: '+15550009999',
+      flow: [{ verb: 'request', url: 'https://hooks.example.com/next', timeout_ms: 500 }],
+    },
+  });
+  if (requestCall.status !== 200) throw new Error(`setting up a flow call: ${requestCall.status}`);
+  const flowCallId = ((await requestCall.json()) as { call_id: string }).call_id;
   // Saved flows to aim at, of the operator and of the admin, each with versions 1 and 2.
   const flowIds: string[] = [];
   for (const owner of [roles.operator, roles.operator, roles.admin]) {
@@ -341,6 +351,34 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
             })),
           };
         });
+      }
+      if (op.id === 'PATCH /api/v2/campaigns/{campaign_id}') {
+        // Most generated changes name flows and contexts that do not exist: keep some plain ones.
+        return fc.oneof(
+          body,
+          fc.string({ minLength: 1, maxLength: 100 }).map((name) => ({ name })),
+        );
+      }
+      if (op.id === `POST ${API_LEASE_PATH}`) {
+        return fc
+          .tuple(body, fc.boolean())
+          .map(([b, keep]) => (keep ? b : { ...(b as object), sidecar_id: pools.sidecarId }));
+      }
+      if (op.id === `POST ${API_FLOW_REQUESTS_PATH}`) {
+        // A step of steps a request returned: the API posts to the URL the sidecar names, which the
+        // webhook rules refuse here (loopback), so the answer is an error in words, at once.
+        return fc.tuple(body, fc.boolean()).map(([b, keep]) =>
+          keep
+            ? b
+            : {
+                ...(b as object),
+                call_id: flowCallId,
+                segment: 1,
+                step: 0,
+                url: 'http://127.0.0.1:9/next',
+                timeout_ms: 500,
+              },
+        );
       }
       return body;
     },

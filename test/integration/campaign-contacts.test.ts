@@ -163,7 +163,9 @@ for (const mode of MODES) {
       expect(report.rejected_count).toBe(7);
       expect(report.rejected.map((r) => r.row)).toEqual([3, 4, 5, 6, 7, 8, 10]);
       const reasons = Object.fromEntries(report.rejected.map((r) => [r.row, r.reason]));
-      expect(reasons[3]).toBe('phone_number is not a phone number');
+      expect(reasons[3]).toBe(
+        'phone_number must be digits, with an optional + and spaces, ( ) - or . (at most 40)',
+      );
       expect(reasons[4]).toContain('timezone "Mars/Olympus" is not an IANA time zone');
       expect(reasons[5]).toContain('variable "bad-name" is not a variable name');
       expect(reasons[6]).toContain('"surname" is not a field of a contact');
@@ -203,7 +205,10 @@ for (const mode of MODES) {
           { row: 2, reason: 'variable FIRST_NAME contains control characters' },
           { row: 3, reason: 'has 2 fields; the header has 4' },
           { row: 4, reason: 'has 5 fields; the header has 4' },
-          { row: 5, reason: 'phone_number is not a phone number' },
+          {
+            row: 5,
+            reason: 'phone_number must be digits, with an optional + and spaces, ( ) - or . (at most 40)',
+          },
           {
             row: 7,
             reason: 'timezone "Europe/Nowhere" is not an IANA time zone such as America/New_York',
