@@ -1,7 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { readableOwner, writableOwner } from '../../auth/owner.ts';
-import { ApiError, validationError } from '../../errors.ts';
+import { validationError } from '../../errors.ts';
 import type { AppEnv } from '../../services.ts';
 import { ATTEMPT_OUTCOMES, CONTACT_STATES } from '../../shared/contract/index.ts';
 import { PageLimitSchema, pageCursorSchema } from '../openapi.ts';
