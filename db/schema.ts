@@ -508,13 +508,18 @@ export const campaignCounters = pgTable(
 );
 
 /** The do-not-call list: checked when an attempt is leased; a flow may add its callee. */
-export const dncNumbers = pgTable('dnc_numbers', {
-  phoneNumber: text('phone_number').primaryKey(),
-  source: text('source').$type<'api' | 'flow' | 'import'>().notNull().default('api'),
-  note: text('note'),
-  addedBy: uuid('added_by'),
-  addedAt: tz('added_at').notNull().defaultNow(),
-});
+export const dncNumbers = pgTable(
+  'dnc_numbers',
+  {
+    phoneNumber: text('phone_number').primaryKey(),
+    source: text('source').$type<'api' | 'flow' | 'import'>().notNull().default('api'),
+    note: text('note'),
+    addedBy: uuid('added_by'),
+    addedAt: tz('added_at').notNull().defaultNow(),
+  },
+  // The list's pages, newest first.
+  (t) => [index('dnc_numbers_added_idx').on(t.addedAt.desc(), t.phoneNumber.desc())],
+);
 
 export const schema = {
   users,

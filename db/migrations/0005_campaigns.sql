@@ -93,4 +93,5 @@ CREATE INDEX "campaign_contacts_state_idx" ON "campaign_contacts" USING btree ("
 CREATE INDEX "campaigns_owner_created_idx" ON "campaigns" USING btree ("owner_id","created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "campaigns_created_idx" ON "campaigns" USING btree ("created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "campaigns_running_idx" ON "campaigns" USING btree ("next_lease_at") WHERE "campaigns"."state" = 'running';--> statement-breakpoint
+CREATE INDEX "dnc_numbers_added_idx" ON "dnc_numbers" USING btree ("added_at" DESC NULLS LAST,"phone_number" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "calls_campaign_contact_idx" ON "calls" USING btree ("campaign_id","contact_id") WHERE "calls"."campaign_id" is not null;
