@@ -4492,7 +4492,7 @@ export interface paths {
                                 step: number;
                                 step_id: string | null;
                                 /** @enum {string} */
-                                verb: "play" | "gather" | "record" | "branch" | "goto" | "set" | "continue" | "hangup" | "amd" | "request";
+                                verb: "play" | "gather" | "record" | "branch" | "goto" | "set" | "continue" | "hangup" | "amd" | "request" | "optout";
                                 answer?: {
                                     name: string;
                                     value: string | {
@@ -4739,6 +4739,10 @@ export interface paths {
                                 /** @default 5000 */
                                 timeout_ms?: number;
                                 on_error?: string;
+                            } | {
+                                id?: string;
+                                /** @enum {string} */
+                                verb: "optout";
                             })[];
                         } | {
                             /** @enum {string} */
@@ -4965,6 +4969,10 @@ export interface paths {
                                     /** @default 5000 */
                                     timeout_ms?: number;
                                     on_error?: string;
+                                } | {
+                                    id?: string;
+                                    /** @enum {string} */
+                                    verb: "optout";
                                 })[];
                                 /** Format: date-time */
                                 requested_at: string;
@@ -5446,7 +5454,7 @@ export interface components {
             flow_version?: number;
         };
         /**
-         * @description What the call does once answered: 1 to 100 steps, run from the first, each going on to the next unless it jumps. Verbs: play, gather, record, branch, goto, set, continue, hangup, amd, request. Media are ARI media URIs (sound, digits, number, tone). Step ids and answer names start with a letter. A branch reads an answer a gather, record or set step gives, or `answered_by` (human, machine, unknown, after an amd step). Refused with a JSON Pointer to the step: jumps to missing ids, duplicate ids, steps no path reaches, loops with no gather, record, amd or request step (they would run without the callee), `continue` to a context outside FLOW_CONTINUE_CONTEXTS.
+         * @description What the call does once answered: 1 to 100 steps, run from the first, each going on to the next unless it jumps. Verbs: play, gather, record, branch, goto, set, continue, hangup, amd, request, optout. Media are ARI media URIs (sound, digits, number, tone). Step ids and answer names start with a letter. A branch reads an answer a gather, record or set step gives, or `answered_by` (human, machine, unknown, after an amd step). Refused with a JSON Pointer to the step: jumps to missing ids, duplicate ids, steps no path reaches, loops with no gather, record, amd or request step (they would run without the callee), `continue` to a context outside FLOW_CONTINUE_CONTEXTS.
          * @example [
          *       {
          *         "verb": "play",
@@ -5577,6 +5585,10 @@ export interface components {
             /** @default 5000 */
             timeout_ms?: number;
             on_error?: string;
+        } | {
+            id?: string;
+            /** @enum {string} */
+            verb: "optout";
         })[];
         CallList: {
             /** @description Calls, newest first */
@@ -5914,7 +5926,7 @@ export interface components {
              * @example gather
              * @enum {string}
              */
-            verb: "play" | "gather" | "record" | "branch" | "goto" | "set" | "continue" | "hangup" | "amd" | "request";
+            verb: "play" | "gather" | "record" | "branch" | "goto" | "set" | "continue" | "hangup" | "amd" | "request" | "optout";
             /** @description step_finished of a gather, record or set: the answer it gave */
             answer?: {
                 /**

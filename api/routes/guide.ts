@@ -301,6 +301,7 @@ viewers none.
 | \`hangup\` | hangs up with a Q.850 \`cause\` (16 by default) |
 | \`amd\` | answering-machine detection with Asterisk's \`AMD()\` (its parameters, in ms, tunable); \`answered_by\` becomes \`human\`, \`machine\` or \`unknown\` |
 | \`request\` | the API posts the answers so far to your \`url\` (signed like webhooks, and only to the hosts and ports webhooks may reach) and runs the steps you answer, \`{"steps": [...]}\`, in place of the rest of the flow; on a failure or \`timeout_ms\` it goes to \`on_error\`, or the flow fails |
+| \`optout\` | puts the callee's number on the do-not-call list (source \`flow\`, in E.164) and goes on: no campaign calls it again |
 
 A flow that runs out of steps hangs up. Steps are checked when the call or the flow is submitted:
 unknown verbs or fields, jumps to missing ids, unreachable steps, loops that can run without waiting

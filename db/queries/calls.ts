@@ -410,6 +410,11 @@ export async function applyCallEvents(
      * (each once: only the event that made it terminal counts). Campaign accounting hangs here.
      */
     onEnded?: (tx: Db, ended: CallRow[]) => Promise<void>;
+    /**
+     * Runs in the same transaction with the calls whose flow finished an `optout` step in these
+     * events (each such step once: a repeated report is a duplicate). The do-not-call list hangs here.
+     */
+    onOptout?: (tx: Db, optedOut: CallRow[]) => Promise<void>;
   } = {},
 ): Promise<AppliedEvent[]> {
   if (inputs.length === 0) return [];
@@ -510,6 +515,15 @@ export async function applyCallEvents(
         .filter((o) => o.previousStatus === null || !isTerminal(o.previousStatus))
         .map((o) => changed.find((c) => c.id === o.call!.id) ?? o.call!);
       if (ended.length > 0) await options.onEnded(tx as unknown as Db, ended);
+    }
+    if (options.onOptout) {
+      const optedOut = new Map<string, CallRow>();
+      for (const p of pending) {
+        const { input, call } = out[p.index]!;
+        if (input.type === 'step_finished' && input.flow?.verb === 'optout' && call)
+          optedOut.set(call.id, call);
+      }
+      if (optedOut.size > 0) await options.onOptout(tx as unknown as Db, [...optedOut.values()]);
     }
     return out;
   });

@@ -216,6 +216,8 @@ export class FlowMachine {
         });
       case 'branch':
       case 'goto':
+      // The API lists the number when it records this step's end: nothing to do over ARI.
+      case 'optout':
         return Promise.resolve({});
     }
   }

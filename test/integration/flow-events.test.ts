@@ -344,3 +344,57 @@ describe('flow events from the sidecar', () => {
     }
   });
 });
+
+describe('an optout step', () => {
+  const optout = (id: string, run: number) => {
+    const step = { run, segment: 0, step: 0, step_id: null, verb: 'optout' as const };
+    return [flowEvent(id, 'step_started', step), flowEvent(id, 'step_finished', step)];
+  };
+  async function listed(phone: string) {
+    const res = await stack.request('http', `/api/v2/dnc/numbers/${encodeURIComponent(phone)}`, {
+      token: op.token,
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  test("puts the callee's number on the do-not-call list once, in E.164, whatever is resent", async () => {
+    // The call has the number as written, national: the list holds it in E.164.
+    const id = await callWithFlow({ phone_number: '5551234077' });
+    expect((await listed('+15551234077')).status).toBe(404);
+    // A started optout step lists nothing: only its end does.
+    await send([milestone(id, 'answered', 'answered'), optout(id, 1)[0]!]);
+    expect((await listed('+15551234077')).status).toBe(404);
+
+    const ack = await send(optout(id, 1));
+    expect(ack.results.map((r) => r.result)).toEqual(['duplicate', 'applied']);
+    const first = await listed('+15551234077');
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({
+      phone_number: '+15551234077',
+      source: 'flow',
+      note: `opted out during call ${id}`,
+    });
+
+    // The same end again, and under a new id after a restart: duplicates, the entry as it was.
+    const again = optout(id, 1)[1]!;
+    expect(
+      (await send([again, { ...again, event_id: `${id}:restarted` }])).results.map((r) => r.result),
+    ).toEqual(['duplicate', 'duplicate']);
+    expect(await listed('+15551234077')).toEqual(first);
+
+    // Another call to the number that opts out keeps the first entry (who listed it, when, why).
+    const other = await callWithFlow({ phone_number: '+15551234077' });
+    expect(
+      (await send([milestone(other, 'answered', 'answered'), ...optout(other, 1)])).results.map(
+        (r) => r.result,
+      ),
+    ).toEqual(['applied', 'applied', 'applied']);
+    expect(await listed('+15551234077')).toEqual(first);
+  });
+
+  test('a call whose flow never reached an optout step leaves its number off the list', async () => {
+    const id = await callWithFlow({ phone_number: '+15551234078' });
+    await send(story(id));
+    expect((await listed('+15551234078')).status).toBe(404);
+  });
+});

@@ -227,6 +227,23 @@ describe('play', () => {
   }, 30_000);
 });
 
+describe('optout', () => {
+  test('finishes at once, its end reported for the API to list the number, and the flow goes on', async () => {
+    const id = await place('+15557760', [
+      { id: 'out', verb: 'optout' },
+      { verb: 'set', name: 'after', value: 'yes' },
+      { verb: 'hangup' },
+    ]);
+    const events = await settled(id);
+    wellFormed(events);
+    const steps = finishedSteps(events);
+    expect(steps[0]).toMatchObject({ run: 1, step: 0, step_id: 'out', verb: 'optout' });
+    expect(steps[0]!.detail).toBeUndefined();
+    expect(steps[1]!.answer).toEqual({ name: 'after', value: 'yes' });
+    expect(flowEnd(events)).toMatchObject({ outcome: 'finished', step: 2 });
+  }, 30_000);
+});
+
 describe('amd', () => {
   for (const [phone, verdict] of [
     ['+15557785', 'machine'],

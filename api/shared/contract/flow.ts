@@ -128,6 +128,12 @@ export const RequestStep = z.strictObject({
   on_error: Name.optional(),
 });
 
+/**
+ * Puts the callee's number on the do-not-call list (source `flow`) once the API records the step's
+ * end; the flow goes on with the next step.
+ */
+export const OptoutStep = z.strictObject({ ...base, verb: z.literal('optout') });
+
 export const FlowStep = z.discriminatedUnion('verb', [
   PlayStep,
   GatherStep,
@@ -139,6 +145,7 @@ export const FlowStep = z.discriminatedUnion('verb', [
   HangupStep,
   AmdStep,
   RequestStep,
+  OptoutStep,
 ]);
 export type FlowStep = z.infer<typeof FlowStep>;
 export type FlowStepInput = z.input<typeof FlowStep>;
