@@ -1,18 +1,17 @@
 import { createRoute, type z } from '@hono/zod-openapi';
 import { touchSidecar } from '../../../db/queries/misc.ts';
 import { recordEvents } from '../../calls/record.ts';
-import { ApiError, malformedBody, validationError } from '../../errors.ts';
+import { ApiError } from '../../errors.ts';
 import {
   API_EVENTS_PATH,
   EventBatch,
   EventBatchAck,
   FLOW_EVENT_TYPES,
-  sidecarIdOf,
   sidecarPrincipal,
   TYP_EVENTS,
 } from '../../shared/contract/index.ts';
 import { type App, errorResponses } from '../openapi.ts';
-import { jsonOnly, signedBySidecar } from './signed.ts';
+import { jsonOnly, signedBody, signedBySidecar } from './signed.ts';
 
 const isFlowEventType = (type: string) => (FLOW_EVENT_TYPES as readonly string[]).includes(type);
 
@@ -58,22 +57,7 @@ export const registerSidecarEvents = (app: App) => {
   app.openAPIRegistry.registerPath(sidecarEventsRoute);
   app.post(API_EVENTS_PATH, jsonOnly, signedBatch, async (c) => {
     const services = c.get('services');
-    const { claims, text: raw } = c.get('signed');
-    const sidecarId = sidecarIdOf(claims.iss)!;
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch {
-      throw malformedBody('application/json', raw.length === 0);
-    }
-    const parsed = EventBatch.safeParse(json);
-    if (!parsed.success) throw validationError(parsed.error, 'body', json);
-    const batch = parsed.data;
-    if (batch.sidecar_id !== sidecarId) {
-      throw new ApiError('validation_error', 'body.sidecar_id: does not match the signer', {
-        errors: [{ path: 'body.sidecar_id', message: 'does not match the signer', code: 'mismatch' }],
-      });
-    }
+    const { body: batch, sidecarId } = signedBody(c, EventBatch);
     const mismatched = flowDetailMismatches(batch);
     if (mismatched.length > 0) {
       throw new ApiError('validation_error', `${mismatched[0]!.path}: ${mismatched[0]!.message}`, {

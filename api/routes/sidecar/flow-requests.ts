@@ -1,16 +1,15 @@
 import { createRoute } from '@hono/zod-openapi';
 import { getCall } from '../../../db/queries/calls.ts';
 import { runFlowRequest } from '../../calls/flow-request.ts';
-import { ApiError, malformedBody, validationError } from '../../errors.ts';
+import { ApiError } from '../../errors.ts';
 import {
   API_FLOW_REQUESTS_PATH,
   FlowRequest,
   FlowRequestReply,
-  sidecarIdOf,
   TYP_FLOW_REQUEST,
 } from '../../shared/contract/index.ts';
 import { type App, errorResponses } from '../openapi.ts';
-import { jsonOnly, signedBySidecar } from './signed.ts';
+import { jsonOnly, signedBody, signedBySidecar } from './signed.ts';
 
 export const flowRequestsRoute = createRoute({
   method: 'post',
@@ -42,20 +41,11 @@ export const registerFlowRequests = (app: App) => {
   app.openAPIRegistry.registerPath(flowRequestsRoute);
   app.post(API_FLOW_REQUESTS_PATH, jsonOnly, signed, async (c) => {
     const services = c.get('services');
-    const { claims, text: raw } = c.get('signed');
-    const sidecarId = sidecarIdOf(claims.iss)!;
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch {
-      throw malformedBody('application/json', raw.length === 0);
-    }
-    const parsed = FlowRequest.safeParse(json);
-    if (!parsed.success) throw validationError(parsed.error, 'body', json);
-    const call = await getCall(services.db, parsed.data.call_id);
+    const { body: request, sidecarId } = signedBody(c, FlowRequest);
+    const call = await getCall(services.db, request.call_id);
     // Another sidecar's call is as unknown as a call that does not exist.
     if (!call || call.sidecarId !== sidecarId) throw new ApiError('call_not_found', 'Call not found');
-    const reply = await runFlowRequest(services, call, parsed.data);
+    const reply = await runFlowRequest(services, call, request);
     if (reply.outcome === 'error')
       c.get('logger').info('flow request failed', { call_id: call.id, detail: reply.detail });
     return c.json(reply, 200);

@@ -1,16 +1,9 @@
 import { createRoute } from '@hono/zod-openapi';
 import { touchSidecar } from '../../../db/queries/misc.ts';
 import { leaseForSidecar } from '../../campaigns/engine/lease.ts';
-import { ApiError, malformedBody, validationError } from '../../errors.ts';
-import {
-  API_LEASE_PATH,
-  LeaseReply,
-  LeaseRequest,
-  sidecarIdOf,
-  TYP_LEASE,
-} from '../../shared/contract/index.ts';
+import { API_LEASE_PATH, LeaseReply, LeaseRequest, TYP_LEASE } from '../../shared/contract/index.ts';
 import { type App, errorResponses } from '../openapi.ts';
-import { jsonOnly, signedBySidecar } from './signed.ts';
+import { jsonOnly, signedBody, signedBySidecar } from './signed.ts';
 
 export const sidecarLeaseRoute = createRoute({
   method: 'post',
@@ -43,22 +36,8 @@ export const registerSidecarLease = (app: App) => {
   app.openAPIRegistry.registerPath(sidecarLeaseRoute);
   app.post(API_LEASE_PATH, jsonOnly, signed, async (c) => {
     const services = c.get('services');
-    const { claims, text: raw } = c.get('signed');
-    const sidecarId = sidecarIdOf(claims.iss)!;
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch {
-      throw malformedBody('application/json', raw.length === 0);
-    }
-    const parsed = LeaseRequest.safeParse(json);
-    if (!parsed.success) throw validationError(parsed.error, 'body', json);
-    if (parsed.data.sidecar_id !== sidecarId) {
-      throw new ApiError('validation_error', 'body.sidecar_id: does not match the signer', {
-        errors: [{ path: 'body.sidecar_id', message: 'does not match the signer', code: 'mismatch' }],
-      });
-    }
-    const reply = await leaseForSidecar(services, parsed.data);
+    const { body: lease, sidecarId } = signedBody(c, LeaseRequest);
+    const reply = await leaseForSidecar(services, lease);
     services.background(touchSidecar(services.db, sidecarId).catch(() => undefined));
     return c.json(LeaseReply.parse(reply), 200);
   });

@@ -1,9 +1,11 @@
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { decodeJwt } from 'jose';
+import type { z } from 'zod';
 import { claimJti } from '../../../db/queries/misc.ts';
-import { ApiError, unsupportedMediaType } from '../../errors.ts';
+import { ApiError, malformedBody, unsupportedMediaType, validationError } from '../../errors.ts';
 import type { AppEnv } from '../../services.ts';
-import { signedRequest } from '../../shared/base/signed.ts';
+import { type SignedEnv, signedRequest } from '../../shared/base/signed.ts';
 import { sidecarIdOf } from '../../shared/contract/index.ts';
 
 /**
@@ -45,3 +47,31 @@ export const jsonOnly = createMiddleware<AppEnv>(async (c, next) => {
   }
   await next();
 });
+
+/**
+ * The verified message's body as `schema` reads it (400 when it is not JSON, 422 naming the fields
+ * when it does not fit), and the sidecar that signed it. A body that names a sidecar (`sidecar_id`)
+ * must name its signer.
+ */
+export function signedBody<S extends z.ZodType>(
+  c: Context<AppEnv & SignedEnv>,
+  schema: S,
+): { body: z.infer<S>; sidecarId: string } {
+  const { claims, text: raw } = c.get('signed');
+  const sidecarId = sidecarIdOf(claims.iss)!;
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw malformedBody('application/json', raw.length === 0);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw validationError(parsed.error, 'body', json);
+  const named = (parsed.data as { sidecar_id?: unknown }).sidecar_id;
+  if (named !== undefined && named !== sidecarId) {
+    throw new ApiError('validation_error', 'body.sidecar_id: does not match the signer', {
+      errors: [{ path: 'body.sidecar_id', message: 'does not match the signer', code: 'mismatch' }],
+    });
+  }
+  return { body: parsed.data, sidecarId };
+}
