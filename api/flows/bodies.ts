@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import {
   ANSWERED_BY,
+  FLOW_EXAMPLE,
   FLOW_MAX_STEPS,
   FLOW_MEDIA_SCHEMES,
   FLOW_VERBS,
@@ -11,23 +12,6 @@ import {
  * The bodies the API takes and answers about flows: a flow's steps (the contract's schema, described
  * for the document), a saved flow and its versions. Routes declare them; present.ts builds them.
  */
-
-export const FLOW_EXAMPLE = [
-  { verb: 'play', media: ['sound:hello-world'] },
-  {
-    id: 'ask',
-    verb: 'gather',
-    name: 'choice',
-    prompt: ['sound:please-press-1'],
-    max_digits: 1,
-    finish_on_key: '#',
-    timeout_ms: 5000,
-    attempts: 2,
-  },
-  { verb: 'branch', on: 'choice', cases: { '1': 'msg' }, default: 'bye' },
-  { id: 'msg', verb: 'record', name: 'message', max_seconds: 30, finish_on_key: '#', beep: true },
-  { id: 'bye', verb: 'hangup' },
-];
 
 // The contract's Flow, made again here: a zod schema has `.openapi()` only when it was created after
 // @hono/zod-openapi extended zod, which the contract (imported first by the sidecar and by some

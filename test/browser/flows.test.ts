@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Browser, Page, Route } from 'playwright-core';
+import { FLOW_EXAMPLE } from '../../api/shared/contract/index.ts';
 import { collectPageErrors, launchBrowser, screenshot } from '../harness/browser.ts';
 import { type E2EStack, startE2EStack } from '../harness/e2e.ts';
 import type { TestUser } from '../harness/stack.ts';
@@ -16,23 +17,7 @@ let viewer: TestUser;
 /** The call the first test places with the example flow, for the tests after it. */
 let flowCall = '';
 
-/** The example: +15557771 presses 1, so it plays, asks, branches to the message, records, hangs up. */
-const EXAMPLE = [
-  { verb: 'play', media: ['sound:hello-world'] },
-  {
-    id: 'ask',
-    verb: 'gather',
-    name: 'choice',
-    prompt: ['sound:please-press-1'],
-    max_digits: 1,
-    finish_on_key: '#',
-    timeout_ms: 5000,
-    attempts: 2,
-  },
-  { verb: 'branch', on: 'choice', cases: { '1': 'msg' }, default: 'bye' },
-  { id: 'msg', verb: 'record', name: 'message', max_seconds: 30, finish_on_key: '#', beep: true },
-  { id: 'bye', verb: 'hangup' },
-];
+/** The path +15557771 takes through the example flow: it presses 1, so it plays, asks, branches to the message, records, hangs up. */
 const PATH = ['play', 'gather', 'branch', 'record', 'hangup'];
 
 beforeAll(async () => {
@@ -147,7 +132,7 @@ describe('a call’s flow in the console', () => {
     });
     const form = page.locator('#originate-form');
     await form.getByLabel('Phone number').fill('+15557771');
-    await form.getByLabel('Flow (optional)').fill(JSON.stringify(EXAMPLE, null, 2));
+    await form.getByLabel('Flow (optional)').fill(JSON.stringify(FLOW_EXAMPLE, null, 2));
     await screenshot(page, 'console-flow-form');
     await page.getByRole('button', { name: 'Call' }).click();
     await page.locator('#call-view').waitFor();

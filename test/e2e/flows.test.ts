@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
 import { CallEventSchema } from '../../api/calls/bodies.ts';
+import { FLOW_EXAMPLE } from '../../api/shared/contract/index.ts';
 import { eventLogProblem, FINAL_STATUSES } from '../harness/checks.ts';
 import { type CallBody, type CallEventBody, type E2EStack, startE2EStack } from '../harness/e2e.ts';
 import { readSse } from '../harness/sse.ts';
@@ -13,24 +14,6 @@ import { startWebhookReceiver } from '../harness/webhook-receiver.ts';
  * call's answers, answered_by and flow end, its event log, the live stream, webhooks, recordings,
  * and a request step answered by a receiver of the client's own.
  */
-
-/** The issue's example, exactly. */
-const EXAMPLE = [
-  { verb: 'play', media: ['sound:hello-world'] },
-  {
-    id: 'ask',
-    verb: 'gather',
-    name: 'choice',
-    prompt: ['sound:please-press-1'],
-    max_digits: 1,
-    finish_on_key: '#',
-    timeout_ms: 5000,
-    attempts: 2,
-  },
-  { verb: 'branch', on: 'choice', cases: { '1': 'msg' }, default: 'bye' },
-  { id: 'msg', verb: 'record', name: 'message', max_seconds: 30, finish_on_key: '#', beep: true },
-  { id: 'bye', verb: 'hangup' },
-];
 
 let stack: E2EStack;
 let op: TestUser;
@@ -113,7 +96,7 @@ describe('the issue example', () => {
     try {
       const id = await place({
         phone_number: '+15557771',
-        flow: EXAMPLE,
+        flow: FLOW_EXAMPLE,
         status_callback: hooks.url,
         status_callback_events: ['completed', 'step_finished', 'flow_ended'],
       });
@@ -186,7 +169,7 @@ describe('the issue example', () => {
   }, 40_000);
 
   test('+15557760 stays silent: after both attempts the default branch, no choice, finished', async () => {
-    const id = await place({ phone_number: '+15557760', flow: EXAMPLE });
+    const id = await place({ phone_number: '+15557760', flow: FLOW_EXAMPLE });
     const { call, log } = await settled(id);
     expectWellFormedFlow(log);
     expect(call.answers).toEqual({});

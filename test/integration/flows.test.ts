@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect } from 'bun:test';
 import { count, eq, sql } from 'drizzle-orm';
 import { FlowDetailSchema, FlowSchema, FlowVersionSchema } from '../../api/flows/bodies.ts';
 import { FlowListSchema } from '../../api/routes/flows/schema.ts';
-import { FLOW_MAX_STEPS } from '../../api/shared/contract/index.ts';
+import { FLOW_EXAMPLE, FLOW_MAX_STEPS } from '../../api/shared/contract/index.ts';
 import { auditLog, calls, flowVersions } from '../../db/schema.ts';
 import { testDbKind } from '../harness/database.ts';
 import {
@@ -21,24 +21,6 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => stack.stop());
 beforeEach(() => stack.sidecar.reset());
-
-/** The issue's example: play, gather with two attempts, branch, record, hangup. */
-const EXAMPLE = [
-  { verb: 'play', media: ['sound:hello-world'] },
-  {
-    id: 'ask',
-    verb: 'gather',
-    name: 'choice',
-    prompt: ['sound:please-press-1'],
-    max_digits: 1,
-    finish_on_key: '#',
-    timeout_ms: 5000,
-    attempts: 2,
-  },
-  { verb: 'branch', on: 'choice', cases: { '1': 'msg' }, default: 'bye' },
-  { id: 'msg', verb: 'record', name: 'message', max_seconds: 30, finish_on_key: '#', beep: true },
-  { id: 'bye', verb: 'hangup' },
-];
 
 async function callCount(userId: string): Promise<number> {
   const rows = await stack.database.db.select({ n: count() }).from(calls).where(eq(calls.ownerId, userId));
@@ -62,14 +44,14 @@ for (const mode of MODES) {
 
     test('an inline flow is stored on the call and sent in the signed originate command', async () => {
       const op = await stack.user('operator');
-      const res = await place(op, { phone_number: '+15557771', flow: EXAMPLE });
+      const res = await place(op, { phone_number: '+15557771', flow: FLOW_EXAMPLE });
       expect(res.status).toBe(200);
       const { call_id } = (await res.json()) as { call_id: string };
       expect(stack.sidecar.originates).toHaveLength(1);
       const cmd = stack.sidecar.originates[0]!.body;
       // The steps go as the contract parsed them: what was sent, with each default filled in.
       expect(cmd.flow).toHaveLength(5);
-      expect(cmd.flow![1]).toMatchObject({ ...EXAMPLE[1], inter_digit_timeout_ms: 3000 });
+      expect(cmd.flow![1]).toMatchObject({ ...FLOW_EXAMPLE[1], inter_digit_timeout_ms: 3000 });
       expect(cmd.flow![4]).toEqual({ id: 'bye', verb: 'hangup', cause: 16 });
       const [row] = await stack.database.db.select().from(calls).where(eq(calls.id, call_id));
       expect(row!.flow).toEqual(cmd.flow!);
@@ -170,7 +152,7 @@ for (const mode of MODES) {
       const op = await stack.user('operator');
       const res = await place(op, {
         phone_number: '+15557771',
-        flow: EXAMPLE,
+        flow: FLOW_EXAMPLE,
         flow_id: crypto.randomUUID(),
       });
       const problem = await expectProblem(res, 422, 'validation_error');
@@ -184,14 +166,14 @@ for (const mode of MODES) {
     test('an Idempotency-Key replays the same flow and refuses another', async () => {
       const op = await stack.user('operator');
       const key = { 'idempotency-key': `flow-${crypto.randomUUID()}` };
-      const first = await place(op, { phone_number: '+15557771', flow: EXAMPLE }, key);
+      const first = await place(op, { phone_number: '+15557771', flow: FLOW_EXAMPLE }, key);
       expect(first.status).toBe(200);
-      const again = await place(op, { phone_number: '+15557771', flow: EXAMPLE }, key);
+      const again = await place(op, { phone_number: '+15557771', flow: FLOW_EXAMPLE }, key);
       expect(again.headers.get('idempotent-replayed')).toBe('true');
       expect(((await again.json()) as { call_id: string }).call_id).toBe(
         ((await first.json()) as { call_id: string }).call_id,
       );
-      const other = EXAMPLE.map((s) => (s.verb === 'hangup' ? { ...s, cause: 17 } : s));
+      const other = FLOW_EXAMPLE.map((s) => (s.verb === 'hangup' ? { ...s, cause: 17 } : s));
       await expectProblem(
         await place(op, { phone_number: '+15557771', flow: other }, key),
         422,
@@ -206,7 +188,7 @@ for (const mode of MODES) {
       stack.request(mode, '/api/v2/flows', { token: user.token, json: body });
 
     async function saved(user: TestUser, name = 'Reminder') {
-      const res = await create(user, { name, steps: EXAMPLE });
+      const res = await create(user, { name, steps: FLOW_EXAMPLE });
       expect(res.status).toBe(201);
       return FlowVersionSchema.parse(await res.json());
     }
@@ -216,7 +198,7 @@ for (const mode of MODES) {
       const v1 = await saved(op);
       expect(v1.version).toBe(1);
       expect(v1.used_at).toBeNull();
-      const next = EXAMPLE.slice(0, 1).concat([{ verb: 'hangup' } as never]);
+      const next = FLOW_EXAMPLE.slice(0, 1).concat([{ verb: 'hangup' } as never]);
       const v2res = await stack.request(mode, `/api/v2/flows/${v1.flow_id}/versions`, {
         token: op.token,
         json: { steps: next },
@@ -252,7 +234,7 @@ for (const mode of MODES) {
       const op = await stack.user('operator');
       const bad = await create(op, { name: 'x', steps: [{ id: 'a', verb: 'goto', to: 'a' }] });
       expect((await expectProblem(bad, 422, 'validation_error')).errors![0]!.pointer).toBe('/steps/0/to');
-      const unknown = await create(op, { name: 'x', steps: EXAMPLE, colour: 'red' });
+      const unknown = await create(op, { name: 'x', steps: FLOW_EXAMPLE, colour: 'red' });
       expect((await expectProblem(unknown, 400, 'unknown_field')).errors![0]!.pointer).toBe('/colour');
       const list = FlowListSchema.parse(
         await (await stack.request(mode, '/api/v2/flows', { token: op.token })).json(),
@@ -288,18 +270,18 @@ for (const mode of MODES) {
       expect((await stack.request(mode, `/api/v2/flows/${flow_id}`, { token: viewer.token })).status).toBe(
         200,
       );
-      await expectProblem(await create(viewer, { name: 'v', steps: EXAMPLE }), 403);
+      await expectProblem(await create(viewer, { name: 'v', steps: FLOW_EXAMPLE }), 403);
       await expectProblem(
         await stack.request(mode, `/api/v2/flows/${flow_id}/versions`, {
           token: viewer.token,
-          json: { steps: EXAMPLE },
+          json: { steps: FLOW_EXAMPLE },
         }),
         403,
       );
 
       const byAdmin = await stack.request(mode, `/api/v2/flows/${flow_id}/versions`, {
         token: admin.token,
-        json: { steps: EXAMPLE },
+        json: { steps: FLOW_EXAMPLE },
       });
       expect(byAdmin.status).toBe(201);
       expect(stack.sidecar.originates).toHaveLength(0);
@@ -357,7 +339,7 @@ for (const mode of MODES) {
       await expectProblem(
         await stack.request(mode, `/api/v2/flows/${flow_id}/versions`, {
           token: op.token,
-          json: { steps: EXAMPLE },
+          json: { steps: FLOW_EXAMPLE },
         }),
         409,
         'flow_archived',
@@ -396,7 +378,7 @@ test('20 versions added at once get the numbers 2 to 21, each once', async () =>
   const op = await stack.user('operator');
   const res = await stack.request('http', '/api/v2/flows', {
     token: op.token,
-    json: { name: 'race', steps: EXAMPLE },
+    json: { name: 'race', steps: FLOW_EXAMPLE },
   });
   const { flow_id } = FlowVersionSchema.parse(await res.json());
   const answers = await Promise.all(
@@ -425,7 +407,7 @@ test.if(testDbKind() === 'postgres')(
     const op = await stack.user('operator');
     const flow = await stack.request('http', '/api/v2/flows', {
       token: op.token,
-      json: { name: 'j', steps: EXAMPLE },
+      json: { name: 'j', steps: FLOW_EXAMPLE },
     });
     expect(flow.status).toBe(201);
     const call = await stack.request('http', '/api/v2/calls', {
@@ -434,7 +416,7 @@ test.if(testDbKind() === 'postgres')(
         phone_number: '+15557771',
         variables: { CAMPAIGN: 'x' },
         status_callback_events: ['answered'],
-        flow: EXAMPLE,
+        flow: FLOW_EXAMPLE,
       },
       headers: { 'idempotency-key': `j-${crypto.randomUUID()}` },
     });

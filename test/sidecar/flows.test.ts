@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { signChannelMessage } from '../../api/shared/base/signing.ts';
 import {
   type CallEvent,
+  FLOW_EXAMPLE,
   Flow,
   type FlowStepInput,
   SIDECAR_PATHS,
@@ -80,23 +81,6 @@ async function download(callId: string, recording: string): Promise<Response> {
   });
 }
 
-const EXAMPLE: FlowStepInput[] = [
-  { verb: 'play', media: ['sound:hello-world'] },
-  {
-    id: 'ask',
-    verb: 'gather',
-    name: 'choice',
-    prompt: ['sound:please-press-1'],
-    max_digits: 1,
-    finish_on_key: '#',
-    timeout_ms: 5000,
-    attempts: 2,
-  },
-  { verb: 'branch', on: 'choice', cases: { '1': 'msg' }, default: 'bye' },
-  { id: 'msg', verb: 'record', name: 'message', max_seconds: 30, finish_on_key: '#', beep: true },
-  { id: 'bye', verb: 'hangup' },
-];
-
 describe('flows', () => {
   test('play then hangup: each step started and finished, the flow finished, the call hung up', async () => {
     const id = await place('+15557765', [
@@ -128,7 +112,7 @@ describe('flows', () => {
 
 describe('the issue example', () => {
   test('+15557771 presses 1: answers.choice is "1", and the recording downloads as RIFF/WAVE', async () => {
-    const id = await place('+15557771', EXAMPLE);
+    const id = await place('+15557771', FLOW_EXAMPLE);
     const events = await settled(id);
     wellFormed(events);
     const steps = finishedSteps(events);
@@ -152,7 +136,7 @@ describe('the issue example', () => {
   }, 30_000);
 
   test('+15557760 stays silent: after both attempts the branch takes its default', async () => {
-    const flow = EXAMPLE.map((s) => (s.verb === 'gather' ? { ...s, timeout_ms: 600 } : s));
+    const flow = FLOW_EXAMPLE.map((s) => (s.verb === 'gather' ? { ...s, timeout_ms: 600 } : s));
     const id = await place('+15557760', flow);
     const events = await settled(id);
     wellFormed(events);

@@ -152,6 +152,24 @@ export type FlowStepInput = z.input<typeof FlowStep>;
 export type FlowVerb = FlowStep['verb'];
 export const FLOW_VERBS = FlowStep.options.map((o) => o.shape.verb.value) as FlowVerb[];
 
+/** The example flow of the guide and the reference: play, ask for a key, record a message or hang up. */
+export const FLOW_EXAMPLE = [
+  { verb: 'play', media: ['sound:hello-world'] },
+  {
+    id: 'ask',
+    verb: 'gather',
+    name: 'choice',
+    prompt: ['sound:please-press-1'],
+    max_digits: 1,
+    finish_on_key: '#',
+    timeout_ms: 5000,
+    attempts: 2,
+  },
+  { verb: 'branch', on: 'choice', cases: { '1': 'msg' }, default: 'bye' },
+  { id: 'msg', verb: 'record', name: 'message', max_seconds: 30, finish_on_key: '#', beep: true },
+  { id: 'bye', verb: 'hangup' },
+] satisfies FlowStepInput[];
+
 export const FLOW_MAX_STEPS = 100;
 export const Flow = z.array(FlowStep).min(1).max(FLOW_MAX_STEPS);
 export type Flow = z.infer<typeof Flow>;
