@@ -115,6 +115,7 @@ export async function buildServices(deps: ServiceDeps & { shared?: SharedService
     // A quarter of the pool: streams catching up never crowd out other requests' queries.
     catchUpConcurrency: Math.max(1, Math.floor(config.DATABASE_POOL_SIZE / 4)),
     maxStreamsPerUser: config.SSE_MAX_STREAMS_PER_USER,
+    campaignProgressMs: config.CAMPAIGN_PROGRESS_STREAM_MS,
   });
   return {
     config,

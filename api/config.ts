@@ -74,6 +74,10 @@ export const ConfigSchema = z
     // The most a campaign may ask for: calls started per second, and calls up at once.
     CAMPAIGN_MAX_CPS: int(50, 1, 10_000),
     CAMPAIGN_MAX_CONCURRENT: int(500, 1, 100_000),
+    // A campaign's progress on the live stream: at most one frame per campaign this often (ms).
+    CAMPAIGN_PROGRESS_STREAM_MS: int(1000, 50, 60_000),
+    // A campaign's campaign.progress webhooks: at most one per campaign per window of this many seconds.
+    CAMPAIGN_PROGRESS_WEBHOOK_SECONDS: int(10, 1, 3600),
     // Where national numbers (no +country code) are read: the do-not-call list, campaign contacts.
     DEFAULT_PHONE_REGION: matching(/^[A-Z]{2}$/, 'an ISO 3166 country code such as US', 'US'),
 

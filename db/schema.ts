@@ -19,6 +19,7 @@ import {
   CAMPAIGN_STATES,
   type CallingWindow,
   type CallStatus,
+  type CampaignCallbackEvent,
   type CampaignState,
   CONTACT_STATES,
   type ContactState,
@@ -268,12 +269,13 @@ export const webhookDeliveries = pgTable(
   'webhook_deliveries',
   {
     id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-    callId: uuid('call_id')
-      .notNull()
-      .references(() => calls.id, { onDelete: 'cascade' }),
-    eventId: bigint('event_id', { mode: 'number' })
-      .notNull()
-      .references(() => callEvents.id, { onDelete: 'cascade' }),
+    // Whose delivery it is: a call's event (call_id and event_id), or a campaign's (campaign_id).
+    callId: uuid('call_id').references(() => calls.id, { onDelete: 'cascade' }),
+    eventId: bigint('event_id', { mode: 'number' }).references(() => callEvents.id, { onDelete: 'cascade' }),
+    campaignId: uuid('campaign_id').references(() => campaigns.id, { onDelete: 'cascade' }),
+    // A campaign.progress delivery's window (`<campaign id>:<window number>`, or `:final`): unique, so
+    // that transactions racing in one window write one delivery between them.
+    windowKey: text('window_key'),
     url: text('url').notNull(),
     // The exact JSON sent on every attempt; only the signature's timestamp changes between attempts.
     payload: text('payload').notNull(),
@@ -291,6 +293,13 @@ export const webhookDeliveries = pgTable(
     uniqueIndex('webhook_deliveries_event_key').on(t.eventId),
     index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.state} = 'pending'`),
     index('webhook_deliveries_call_idx').on(t.callId, t.id),
+    index('webhook_deliveries_campaign_idx').on(t.campaignId, t.id).where(sql`${t.campaignId} is not null`),
+    uniqueIndex('webhook_deliveries_window_key').on(t.windowKey),
+    check(
+      'webhook_deliveries_one_owner',
+      sql`(${t.callId} is not null and ${t.eventId} is not null and ${t.campaignId} is null)
+        or (${t.callId} is null and ${t.eventId} is null and ${t.campaignId} is not null)`,
+    ),
   ],
 );
 
@@ -411,6 +420,9 @@ export const campaigns = pgTable(
     maxConcurrent: integer('max_concurrent').notNull().default(10),
     ringTimeoutMs: integer('ring_timeout_ms').notNull().default(30_000),
     variables: jsonb('variables').$type<Record<string, string>>().notNull().default({}),
+    // Where campaign webhooks go, and which (CAMPAIGN_CALLBACK_EVENTS; null: all of them).
+    statusCallback: text('status_callback'),
+    statusCallbackEvents: jsonb('status_callback_events').$type<CampaignCallbackEvent[]>(),
     // Pacing: the earliest time the next attempt may be leased (cps), moved forward by each lease.
     nextLeaseAt: tz('next_lease_at').notNull().defaultNow(),
     createdAt: tz('created_at').notNull().defaultNow(),

@@ -22,7 +22,12 @@ export async function recordEvents(
     webhook: planWebhook,
     // A campaign's call that ends closes its attempt and moves its contact, in the same transaction.
     onEnded: (tx, ended) =>
-      accountEndedCalls(tx, ended, { now: services.now(), outcomeOf: attemptOutcome, next: nextAfter }),
+      accountEndedCalls(tx, ended, {
+        now: services.now(),
+        outcomeOf: attemptOutcome,
+        next: nextAfter,
+        progressWebhookSeconds: services.config.CAMPAIGN_PROGRESS_WEBHOOK_SECONDS,
+      }),
     // A flow's optout step puts the callee's number on the do-not-call list, in E.164 like every
     // listed number (a number the normaliser cannot read is listed as the call has it).
     onOptout: async (tx, optedOut) => {

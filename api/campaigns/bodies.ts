@@ -1,7 +1,9 @@
 import { z } from '@hono/zod-openapi';
 import {
+  CAMPAIGN_CALLBACK_EVENTS,
   CAMPAIGN_COUNTERS,
   CAMPAIGN_STATES,
+  CAMPAIGN_WEBHOOK_KINDS,
   CallingWindow,
   RETRY_OUTCOMES,
   RetryRule,
@@ -137,6 +139,57 @@ export const CampaignStateSchema = z.enum(CAMPAIGN_STATES).openapi({
   example: 'draft',
 });
 
+/** What a campaign's `status_callback` receives, when `status_callback_events` is given. */
+export const CampaignCallbackEventsSchema = z
+  .array(z.enum(CAMPAIGN_CALLBACK_EVENTS))
+  .min(1)
+  .max(CAMPAIGN_CALLBACK_EVENTS.length)
+  .openapi({
+    description:
+      `Which campaign webhooks are sent (default: both): ${CAMPAIGN_WEBHOOK_KINDS.state} on each change of state ` +
+      `(running, paused, running again on resume, completed, canceled) and ${CAMPAIGN_WEBHOOK_KINDS.progress} ` +
+      'with the counters, at most one per CAMPAIGN_PROGRESS_WEBHOOK_SECONDS while they move and a last one ' +
+      'when the campaign completes',
+    example: [CAMPAIGN_WEBHOOK_KINDS.state],
+  });
+
+/**
+ * A campaign's progress: the data of an `event: campaign` frame on the live stream, and (with `type`)
+ * the body of a campaign webhook. The contract's CampaignProgress and CampaignWebhook, described.
+ */
+export const CampaignProgressSchema = z
+  .object({
+    campaign_id: z
+      .uuid()
+      .openapi({ description: 'The campaign id', example: '3c1a9e4f-5b6d-4e7f-8a9b-0c1d2e3f4a5b' }),
+    state: CampaignStateSchema,
+    counters: CampaignCountersSchema,
+    at: iso('When the campaign stood so'),
+  })
+  .openapi('CampaignProgress', {
+    description:
+      'A campaign’s state and counters (as in the campaign) as they stood at `at`: a snapshot, the newest ' +
+      'replacing any before it',
+  });
+
+export const CampaignWebhookSchema = CampaignProgressSchema.extend({
+  type: z.enum(CAMPAIGN_CALLBACK_EVENTS).openapi({
+    description: `${CAMPAIGN_WEBHOOK_KINDS.state}: the state changed; ${CAMPAIGN_WEBHOOK_KINDS.progress}: the counters moved`,
+    example: CAMPAIGN_WEBHOOK_KINDS.progress,
+  }),
+  previous_state: z
+    .enum(CAMPAIGN_STATES)
+    .optional()
+    .openapi({
+      description: `${CAMPAIGN_WEBHOOK_KINDS.state} only: the state the campaign left`,
+      example: 'running',
+    }),
+}).openapi('CampaignWebhook', {
+  description:
+    'The JSON body POSTed to a campaign’s `status_callback`, signed as call webhooks are (Outdial-Signature); ' +
+    'the request names the campaign in `Outdial-Campaign-Id`',
+});
+
 export const CampaignSchema = z
   .object({
     campaign_id: z
@@ -193,6 +246,11 @@ export const CampaignSchema = z
       description: 'Variables every call of the campaign carries (OUTDIAL_VAR_<name> on the channel)',
       example: { CAMPAIGN: 'week-48' },
     }),
+    status_callback: z.string().nullable().openapi({
+      description: 'Where its signed webhooks go (see CampaignWebhook), or null for none',
+      example: 'https://example.com/hooks/campaigns',
+    }),
+    status_callback_events: CampaignCallbackEventsSchema.nullable(),
     counters: CampaignCountersSchema,
     created_at: iso('When it was created'),
     updated_at: iso('Last change of its settings or state'),

@@ -33,6 +33,8 @@ export function presentCampaign(
     max_concurrent: row.maxConcurrent,
     ring_timeout_ms: row.ringTimeoutMs,
     variables: row.variables,
+    status_callback: row.statusCallback,
+    status_callback_events: row.statusCallbackEvents,
     counters: counters as Counters,
     created_at: iso(row.createdAt),
     updated_at: iso(row.updatedAt),

@@ -3,6 +3,7 @@ import { ApiError } from '../errors.ts';
 import { resolveCallFlow } from '../flows/resolve.ts';
 import type { Services } from '../services.ts';
 import type { FieldError } from '../shared/contract/index.ts';
+import { checkWebhookUrl, webhookPolicy } from '../webhooks/policy.ts';
 
 /**
  * What a campaign's body is checked against beyond its schema: the configuration (allowed contexts,
@@ -128,4 +129,14 @@ export function checkCampaignBounds(
     errors.push(fieldError(field, 'ends_at must be after starts_at', 'out_of_order'));
   }
   if (errors.length > 0) throw refuse(errors);
+}
+
+/** A campaign's `status_callback` is held to what a call's is (WEBHOOK_ALLOWED_PORTS, no private address). */
+export function checkCampaignCallback(
+  config: Pick<Config, 'WEBHOOK_ALLOW_LOOPBACK' | 'WEBHOOK_ALLOWED_PORTS'>,
+  url: string | null | undefined,
+): void {
+  if (!url) return;
+  const why = checkWebhookUrl(url, webhookPolicy(config));
+  if (why) throw refuse([fieldError('status_callback', why, 'not_allowed')]);
 }

@@ -2275,7 +2275,7 @@ export interface paths {
         put?: never;
         /**
          * Create a campaign
-         * @description Creates a campaign in state `draft`, owned by the caller, with every counter at 0. Answered calls run a saved flow (`flow_id`, and `flow_version` or its latest version, which the campaign then keeps) that the caller may use and that is not archived (404 if it cannot be seen, 409 if archived), or go to the dialplan (`context` of ALLOWED_CONTEXTS, `extension`, `priority`; the defaults of a call), not both. `timezone` must be an IANA zone, each window must end after it starts, `cps` and `max_concurrent` stay within CAMPAIGN_MAX_CPS and CAMPAIGN_MAX_CONCURRENT, `ends_at` comes after `starts_at`. A field the body does not define (in a window or the retry policy too, such as an outcome it does not know) is a 400 `unknown_field`.
+         * @description Creates a campaign in state `draft`, owned by the caller, with every counter at 0. Answered calls run a saved flow (`flow_id`, and `flow_version` or its latest version, which the campaign then keeps) that the caller may use and that is not archived (404 if it cannot be seen, 409 if archived), or go to the dialplan (`context` of ALLOWED_CONTEXTS, `extension`, `priority`; the defaults of a call), not both. `timezone` must be an IANA zone, each window must end after it starts, `cps` and `max_concurrent` stay within CAMPAIGN_MAX_CPS and CAMPAIGN_MAX_CONCURRENT, `ends_at` comes after `starts_at`, `status_callback` is held to what a call’s is (its webhooks: CampaignWebhook, the Webhooks guide). A field the body does not define (in a window or the retry policy too, such as an outcome it does not know) is a 400 `unknown_field`.
          */
         post: {
             parameters: {
@@ -2483,7 +2483,7 @@ export interface paths {
         head?: never;
         /**
          * Change a campaign
-         * @description Changes the settings given, with the checks of a new campaign, while the campaign is `draft` or `paused` (otherwise 409 naming its state). Giving `flow_id` or any of `context`, `extension`, `priority` replaces what answered calls do (`flow_version` goes with `flow_id`); `null` clears `caller_id`, `starts_at` or `ends_at`. A paused campaign’s new settings apply to attempts leased after it resumes.
+         * @description Changes the settings given, with the checks of a new campaign, while the campaign is `draft` or `paused` (otherwise 409 naming its state). Giving `flow_id` or any of `context`, `extension`, `priority` replaces what answered calls do (`flow_version` goes with `flow_id`); `null` clears `caller_id`, `starts_at`, `ends_at`, `status_callback` or `status_callback_events` (then every kind). A paused campaign’s new settings apply to attempts leased after it resumes.
          */
         patch: {
             parameters: {
@@ -2615,7 +2615,7 @@ export interface paths {
         put?: never;
         /**
          * Start a campaign
-         * @description A `draft` campaign becomes `running`: its due contacts are called inside their windows, at its pace. A campaign without contacts may start; it completes when nothing is left to call. Allowed from `draft`; from any other state 409 `campaign_state` naming the state. Actions racing on one campaign take effect one after the other, each on the state the one before left.
+         * @description A `draft` campaign becomes `running`: its due contacts are called inside their windows, at its pace. A campaign without contacts may start; it completes when nothing is left to call. Allowed from `draft`; from any other state 409 `campaign_state` naming the state. With a `status_callback`, the change is POSTed there as a `campaign.state` webhook (CampaignWebhook), written in the same transaction. Actions racing on one campaign take effect one after the other, each on the state the one before left.
          */
         post: {
             parameters: {
@@ -2720,7 +2720,7 @@ export interface paths {
         put?: never;
         /**
          * Pause a campaign
-         * @description A `running` campaign becomes `paused`: no new attempt is leased from now on; calls already dialling finish and are counted. Its settings may then be changed. Allowed from `running`; from any other state 409 `campaign_state` naming the state. Actions racing on one campaign take effect one after the other, each on the state the one before left.
+         * @description A `running` campaign becomes `paused`: no new attempt is leased from now on; calls already dialling finish and are counted. Its settings may then be changed. Allowed from `running`; from any other state 409 `campaign_state` naming the state. With a `status_callback`, the change is POSTed there as a `campaign.state` webhook (CampaignWebhook), written in the same transaction. Actions racing on one campaign take effect one after the other, each on the state the one before left.
          */
         post: {
             parameters: {
@@ -2825,7 +2825,7 @@ export interface paths {
         put?: never;
         /**
          * Resume a campaign
-         * @description A `paused` campaign runs again, with its settings as they now are. Allowed from `paused`; from any other state 409 `campaign_state` naming the state. Actions racing on one campaign take effect one after the other, each on the state the one before left.
+         * @description A `paused` campaign runs again, with its settings as they now are. Allowed from `paused`; from any other state 409 `campaign_state` naming the state. With a `status_callback`, the change is POSTed there as a `campaign.state` webhook (CampaignWebhook), written in the same transaction. Actions racing on one campaign take effect one after the other, each on the state the one before left.
          */
         post: {
             parameters: {
@@ -2930,7 +2930,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel a campaign
-         * @description A `draft`, `running` or `paused` campaign becomes `canceled`, for good: its pending contacts end `canceled` (the counters move in the same transaction), calls already dialling finish. Allowed from `draft`, `running`, `paused`; from any other state 409 `campaign_state` naming the state. Actions racing on one campaign take effect one after the other, each on the state the one before left.
+         * @description A `draft`, `running` or `paused` campaign becomes `canceled`, for good: its pending contacts end `canceled` (the counters move in the same transaction), calls already dialling finish. Allowed from `draft`, `running`, `paused`; from any other state 409 `campaign_state` naming the state. With a `status_callback`, the change is POSTed there as a `campaign.state` webhook (CampaignWebhook), written in the same transaction. Actions racing on one campaign take effect one after the other, each on the state the one before left.
          */
         post: {
             parameters: {
@@ -3502,14 +3502,20 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Live call events (server-sent events)
+         * Live call events and campaign progress (server-sent events)
          * @description A `text/event-stream` of call events: `event: call`, `id:` the event id (a resumable cursor), `data:` the event (as in the call’s event log) as JSON. Send `Last-Event-ID` (or `last_event_id`) to resume; without it the stream starts with the next event. Comment lines are heartbeats. A cursor more than SSE_CATCHUP_MAX_EVENTS events behind is not caught up: the stream starts with the next event and its `ready` frame says `"missed": true` (re-list, then follow). At most SSE_MAX_STREAMS_PER_USER streams per user are open at once (429 with Retry-After beyond). The stream ends, delivering nothing more, when its token expires or is revoked, or the user logs out everywhere, gets a new password, is deactivated or changes role.
+         *
+         *     Campaigns’ progress comes as `event: campaign` frames whose `data:` is a CampaignProgress (the campaign’s state and counters, as in the campaign, and `at`): a snapshot, sent when the state or the counters changed, at most one per campaign per CAMPAIGN_PROGRESS_STREAM_MS, the last showing where the campaign ended (completed or canceled). They have no `id:`: they do not move the resume cursor, and a resumed stream is not caught up on them (its first frames show each running campaign as it is). The campaigns shown are those the caller may read, as for calls.
          */
         get: {
             parameters: {
                 query?: {
-                    /** @description Only these calls (comma-separated ids) */
+                    /** @description Only these calls (comma-separated ids, or the parameter repeated) */
                     call_id?: string;
+                    /** @description Only these campaigns’ progress (comma-separated ids, or the parameter repeated) */
+                    campaign_id?: string;
+                    /** @description Which frames (comma-separated): `call` (call events), `campaign` (campaigns’ progress). Default: both, or only `call` when call_id or status is given without campaign_id, only `campaign` when campaign_id is given without either */
+                    kind?: string;
                     /** @description Only events that moved a call to these statuses (comma-separated) */
                     status?: string;
                     /** @description Resume after this event id (for clients that cannot send the Last-Event-ID header) */
@@ -5077,6 +5083,158 @@ export interface components {
                 [key: string]: string;
             };
         };
+        /** @description The JSON body POSTed to a campaign’s `status_callback`, signed as call webhooks are (Outdial-Signature); the request names the campaign in `Outdial-Campaign-Id` */
+        CampaignWebhook: components["schemas"]["CampaignProgress"] & {
+            /**
+             * @description campaign.state: the state changed; campaign.progress: the counters moved
+             * @example campaign.progress
+             * @enum {string}
+             */
+            type: "campaign.state" | "campaign.progress";
+            /**
+             * @description campaign.state only: the state the campaign left
+             * @example running
+             * @enum {string}
+             */
+            previous_state?: "draft" | "running" | "paused" | "completed" | "canceled";
+        };
+        /**
+         * @description Kept as the work happens, in the same transaction: contacts by state (total, pending, in_progress, done, canceled; dnc_skipped: found on the do-not-call list when due), attempts made, due contacts moved to their next window (outside_window), attempts by outcome (outcome_…) and answers by who answered (answered_by_…, after an amd step)
+         * @example {
+         *       "total": 0,
+         *       "pending": 0,
+         *       "in_progress": 0,
+         *       "done": 0,
+         *       "dnc_skipped": 0,
+         *       "canceled": 0,
+         *       "attempts": 0,
+         *       "outside_window": 0,
+         *       "outcome_answered": 0,
+         *       "outcome_busy": 0,
+         *       "outcome_no_answer": 0,
+         *       "outcome_failed": 0,
+         *       "outcome_machine": 0,
+         *       "outcome_lost": 0,
+         *       "outcome_canceled": 0,
+         *       "answered_by_human": 0,
+         *       "answered_by_machine": 0,
+         *       "answered_by_unknown": 0
+         *     }
+         */
+        CampaignCounters: {
+            /**
+             * @description Contacts in the campaign
+             * @example 0
+             */
+            total: number;
+            /**
+             * @description Contacts with an attempt due, now or later
+             * @example 0
+             */
+            pending: number;
+            /**
+             * @description Contacts with an attempt leased or dialling
+             * @example 0
+             */
+            in_progress: number;
+            /**
+             * @description Contacts done: answered, or no retry left
+             * @example 0
+             */
+            done: number;
+            /**
+             * @description Contacts found on the do-not-call list when due, never dialled
+             * @example 0
+             */
+            dnc_skipped: number;
+            /**
+             * @description Contacts ended by canceling the campaign
+             * @example 0
+             */
+            canceled: number;
+            /**
+             * @description Attempts made
+             * @example 0
+             */
+            attempts: number;
+            /**
+             * @description Times a due contact was moved to its next calling window
+             * @example 0
+             */
+            outside_window: number;
+            /**
+             * @description Attempts that ended answered
+             * @example 0
+             */
+            outcome_answered: number;
+            /**
+             * @description Attempts that ended busy
+             * @example 0
+             */
+            outcome_busy: number;
+            /**
+             * @description Attempts that ended no_answer
+             * @example 0
+             */
+            outcome_no_answer: number;
+            /**
+             * @description Attempts that ended failed
+             * @example 0
+             */
+            outcome_failed: number;
+            /**
+             * @description Attempts that ended machine
+             * @example 0
+             */
+            outcome_machine: number;
+            /**
+             * @description Attempts that ended lost
+             * @example 0
+             */
+            outcome_lost: number;
+            /**
+             * @description Attempts that ended canceled
+             * @example 0
+             */
+            outcome_canceled: number;
+            /**
+             * @description Answers an amd step judged human
+             * @example 0
+             */
+            answered_by_human: number;
+            /**
+             * @description Answers an amd step judged machine
+             * @example 0
+             */
+            answered_by_machine: number;
+            /**
+             * @description Answers an amd step judged unknown
+             * @example 0
+             */
+            answered_by_unknown: number;
+        };
+        /** @description A campaign’s state and counters (as in the campaign) as they stood at `at`: a snapshot, the newest replacing any before it */
+        CampaignProgress: {
+            /**
+             * Format: uuid
+             * @description The campaign id
+             * @example 3c1a9e4f-5b6d-4e7f-8a9b-0c1d2e3f4a5b
+             */
+            campaign_id: string;
+            /**
+             * @description draft (being set up) → running ⇄ paused → completed (every contact done) or canceled. Only draft and paused campaigns can be changed
+             * @example draft
+             * @enum {string}
+             */
+            state: "draft" | "running" | "paused" | "completed" | "canceled";
+            counters: components["schemas"]["CampaignCounters"];
+            /**
+             * Format: date-time
+             * @description When the campaign stood so
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            at: string;
+        };
         ServiceInfo: {
             /**
              * @description Service name (APP_NAME)
@@ -6557,6 +6715,18 @@ export interface components {
             variables: {
                 [key: string]: string;
             };
+            /**
+             * @description Where its signed webhooks go (see CampaignWebhook), or null for none
+             * @example https://example.com/hooks/campaigns
+             */
+            status_callback: string | null;
+            /**
+             * @description Which campaign webhooks are sent (default: both): campaign.state on each change of state (running, paused, running again on resume, completed, canceled) and campaign.progress with the counters, at most one per CAMPAIGN_PROGRESS_WEBHOOK_SECONDS while they move and a last one when the campaign completes
+             * @example [
+             *       "campaign.state"
+             *     ]
+             */
+            status_callback_events: ("campaign.state" | "campaign.progress")[] | null;
             counters: components["schemas"]["CampaignCounters"];
             /**
              * Format: date-time
@@ -6737,121 +6907,6 @@ export interface components {
             };
         };
         /**
-         * @description Kept as the work happens, in the same transaction: contacts by state (total, pending, in_progress, done, canceled; dnc_skipped: found on the do-not-call list when due), attempts made, due contacts moved to their next window (outside_window), attempts by outcome (outcome_…) and answers by who answered (answered_by_…, after an amd step)
-         * @example {
-         *       "total": 0,
-         *       "pending": 0,
-         *       "in_progress": 0,
-         *       "done": 0,
-         *       "dnc_skipped": 0,
-         *       "canceled": 0,
-         *       "attempts": 0,
-         *       "outside_window": 0,
-         *       "outcome_answered": 0,
-         *       "outcome_busy": 0,
-         *       "outcome_no_answer": 0,
-         *       "outcome_failed": 0,
-         *       "outcome_machine": 0,
-         *       "outcome_lost": 0,
-         *       "outcome_canceled": 0,
-         *       "answered_by_human": 0,
-         *       "answered_by_machine": 0,
-         *       "answered_by_unknown": 0
-         *     }
-         */
-        CampaignCounters: {
-            /**
-             * @description Contacts in the campaign
-             * @example 0
-             */
-            total: number;
-            /**
-             * @description Contacts with an attempt due, now or later
-             * @example 0
-             */
-            pending: number;
-            /**
-             * @description Contacts with an attempt leased or dialling
-             * @example 0
-             */
-            in_progress: number;
-            /**
-             * @description Contacts done: answered, or no retry left
-             * @example 0
-             */
-            done: number;
-            /**
-             * @description Contacts found on the do-not-call list when due, never dialled
-             * @example 0
-             */
-            dnc_skipped: number;
-            /**
-             * @description Contacts ended by canceling the campaign
-             * @example 0
-             */
-            canceled: number;
-            /**
-             * @description Attempts made
-             * @example 0
-             */
-            attempts: number;
-            /**
-             * @description Times a due contact was moved to its next calling window
-             * @example 0
-             */
-            outside_window: number;
-            /**
-             * @description Attempts that ended answered
-             * @example 0
-             */
-            outcome_answered: number;
-            /**
-             * @description Attempts that ended busy
-             * @example 0
-             */
-            outcome_busy: number;
-            /**
-             * @description Attempts that ended no_answer
-             * @example 0
-             */
-            outcome_no_answer: number;
-            /**
-             * @description Attempts that ended failed
-             * @example 0
-             */
-            outcome_failed: number;
-            /**
-             * @description Attempts that ended machine
-             * @example 0
-             */
-            outcome_machine: number;
-            /**
-             * @description Attempts that ended lost
-             * @example 0
-             */
-            outcome_lost: number;
-            /**
-             * @description Attempts that ended canceled
-             * @example 0
-             */
-            outcome_canceled: number;
-            /**
-             * @description Answers an amd step judged human
-             * @example 0
-             */
-            answered_by_human: number;
-            /**
-             * @description Answers an amd step judged machine
-             * @example 0
-             */
-            answered_by_machine: number;
-            /**
-             * @description Answers an amd step judged unknown
-             * @example 0
-             */
-            answered_by_unknown: number;
-        };
-        /**
          * @example {
          *       "name": "Appointment reminders, week 48",
          *       "flow_id": "0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10",
@@ -6993,6 +7048,19 @@ export interface components {
             variables?: {
                 [key: string]: string;
             };
+            /**
+             * Format: uri
+             * @description URL that receives the campaign’s signed webhooks (campaign.state, campaign.progress): held to what a call’s status_callback is (https, an allowed port, a host of the public internet)
+             * @example https://example.com/hooks/campaigns
+             */
+            status_callback?: string;
+            /**
+             * @description Which campaign webhooks are sent (default: both): campaign.state on each change of state (running, paused, running again on resume, completed, canceled) and campaign.progress with the counters, at most one per CAMPAIGN_PROGRESS_WEBHOOK_SECONDS while they move and a last one when the campaign completes
+             * @example [
+             *       "campaign.state"
+             *     ]
+             */
+            status_callback_events?: ("campaign.state" | "campaign.progress")[];
         };
         CampaignList: {
             /** @description Campaigns, newest first */
@@ -7095,6 +7163,19 @@ export interface components {
             variables?: {
                 [key: string]: string;
             };
+            /**
+             * Format: uri
+             * @description URL that receives the campaign’s signed webhooks (campaign.state, campaign.progress): held to what a call’s status_callback is (https, an allowed port, a host of the public internet)
+             * @example https://example.com/hooks/campaigns
+             */
+            status_callback?: string | null;
+            /**
+             * @description Which campaign webhooks are sent (default: both): campaign.state on each change of state (running, paused, running again on resume, completed, canceled) and campaign.progress with the counters, at most one per CAMPAIGN_PROGRESS_WEBHOOK_SECONDS while they move and a last one when the campaign completes
+             * @example [
+             *       "campaign.state"
+             *     ]
+             */
+            status_callback_events?: ("campaign.state" | "campaign.progress")[] | null;
         };
         DncEntry: {
             /**

@@ -1,9 +1,16 @@
-import { countEventsAfter, eventsAfter, type LiveEventRow, latestEventId } from '../../db/queries/live.ts';
+import {
+  countEventsAfter,
+  eventsAfter,
+  type LiveCampaignRow,
+  type LiveEventRow,
+  latestEventId,
+  liveCampaigns,
+} from '../../db/queries/live.ts';
 import { getAuthSubjects } from '../../db/queries/users.ts';
 import type { Db } from '../../db/types.ts';
 import { type Grant, grantLost } from '../auth/authority.ts';
 import type { Logger } from '../shared/base/log.ts';
-import type { CallStatus } from '../shared/contract/index.ts';
+import type { CallStatus, CampaignProgress } from '../shared/contract/index.ts';
 import { StreamLeases } from './leases.ts';
 
 /**
@@ -18,6 +25,14 @@ import { StreamLeases } from './leases.ts';
  * after the events were, and every `revalidateMs` all of them are: a revoked token, a user logged
  * out everywhere, reset, deactivated or given another role, or an expired token drops the
  * subscriber, and nothing recorded after the change reaches it.
+ *
+ * Subscribers that follow campaigns also get their progress: snapshots (state and counters), not
+ * events, so they have no place in the event order and no cursor. At most every
+ * `campaignProgressMs` the poller reads the campaigns that can move in one query for the whole
+ * process (live.ts, liveCampaigns), and each such subscriber gets the snapshot of every campaign it
+ * may see whose state or counters differ from the last it was given: at most one per campaign per
+ * period, the last one showing where the campaign ended. The counters are read, not signalled, so
+ * the engine's transactions write nothing more for the stream.
  */
 
 export interface LiveFilter {
@@ -25,11 +40,19 @@ export interface LiveFilter {
   ownerId: string | null;
   callIds?: string[];
   statuses?: CallStatus[];
+  /** Call events (default true). */
+  calls?: boolean;
+  /** Campaigns' progress (default false). */
+  campaigns?: boolean;
+  /** Only these campaigns' progress. */
+  campaignIds?: string[];
 }
 
 export interface Subscriber {
   /** Receives events in order; returns false when the subscriber cannot take more (it is then dropped). */
   deliver(events: LiveEventRow[]): boolean;
+  /** Receives campaigns' progress (filter.campaigns); returns false when it cannot take more. */
+  progress?(snapshots: CampaignProgress[]): boolean;
   /** Called when the hub drops the subscriber. */
   close(reason: string): void;
   /** Resolves once what was delivered has been passed on; catching up waits for it between pages. */
@@ -48,6 +71,8 @@ export interface HubOptions {
   catchUpConcurrency: number;
   /** Open streams per user, across instances (StreamLeases). */
   maxStreamsPerUser: number;
+  /** Campaigns' progress is read (and goes out) at most this often (CAMPAIGN_PROGRESS_STREAM_MS). */
+  campaignProgressMs: number;
 }
 
 interface Sub {
@@ -60,16 +85,30 @@ interface Sub {
   held: LiveEventRow[];
   sink: Subscriber;
   maxHeld: number;
+  /** Per campaign, what the subscriber was last given (state and counters). */
+  shown: Map<string, string>;
 }
 
 const PAGE = 500;
 /** A lease on a stream's place lives this long unless its instance renews it. */
 const LEASE_TTL_SECONDS = 60;
+/**
+ * Campaigns that finished this recently are read too: one that started and ended between two reads,
+ * or whose last attempts end after a cancel, still shows where it ended.
+ */
+const FINISHED_GRACE_MS = 60_000;
 
 function matches(f: LiveFilter, e: LiveEventRow): boolean {
+  if (f.calls === false) return false;
   if (f.ownerId && e.ownerId !== f.ownerId) return false;
   if (f.callIds?.length && !f.callIds.includes(e.callId)) return false;
   if (f.statuses?.length && !f.statuses.includes(e.status)) return false;
+  return true;
+}
+
+function showsCampaign(f: LiveFilter, c: LiveCampaignRow): boolean {
+  if (f.ownerId && c.ownerId !== f.ownerId) return false;
+  if (f.campaignIds?.length && !f.campaignIds.includes(c.id)) return false;
   return true;
 }
 
@@ -86,6 +125,9 @@ export class EventHub {
   private batch: { subs: Set<Sub>; done: Promise<void> } | null = null;
   private catchUpsRunning = 0;
   private readonly catchUpsWaiting: Array<() => void> = [];
+  private campaignsReadAt = 0;
+  /** Campaigns last read running or paused: read again whatever their state, so their end shows. */
+  private movingCampaigns = new Set<string>();
 
   constructor(
     private readonly db: Db,
@@ -139,6 +181,7 @@ export class EventHub {
       held: [],
       sink,
       maxHeld: this.options.maxHeld,
+      shown: new Map(),
     };
     this.subs.add(sub);
     this.ensurePolling();
@@ -146,7 +189,7 @@ export class EventHub {
     try {
       // Catch up page by page, never handing over more than the subscriber may hold at once.
       const pageSize = Math.max(1, Math.min(PAGE, sub.maxHeld));
-      for (;;) {
+      while (filter.calls !== false) {
         const page = await this.catchUpSlot(() =>
           eventsAfter(this.db, { afterId: sub.cursor, limit: pageSize, ...filter }),
         );
@@ -306,6 +349,11 @@ export class EventHub {
         }
       } catch (error) {
         this.options.logger.warn('live event poll failed', { error });
+      }
+      try {
+        await this.pollCampaigns();
+      } catch (error) {
+        this.options.logger.warn('live campaign poll failed', { error });
       } finally {
         this.polling = null;
         if (this.pollAgain) {
@@ -316,6 +364,51 @@ export class EventHub {
         }
       }
     })();
+  }
+
+  /** Reads the campaigns' progress (at most every campaignProgressMs) and hands out what changed. */
+  private async pollCampaigns() {
+    const now = Date.now();
+    if (now - this.campaignsReadAt < this.options.campaignProgressMs) return;
+    const followers = [...this.subs].filter((s) => s.filter.campaigns && !s.catchingUp);
+    if (followers.length === 0) return;
+    this.campaignsReadAt = now;
+    const owners = followers.map((s) => s.filter.ownerId);
+    const rows = await liveCampaigns(this.db, {
+      ownerIds: owners.includes(null) ? null : [...new Set(owners as string[])],
+      known: [...this.movingCampaigns],
+      finishedSince: new Date(now - FINISHED_GRACE_MS),
+    });
+    this.movingCampaigns = new Set(
+      rows.filter((r) => r.state === 'running' || r.state === 'paused').map((r) => r.id),
+    );
+    const at = new Date(now).toISOString();
+    const seen = new Map(rows.map((r) => [r.id, `${r.state} ${JSON.stringify(r.counters)}`]));
+    const changed = (sub: Sub) =>
+      rows.filter((r) => showsCampaign(sub.filter, r) && sub.shown.get(r.id) !== seen.get(r.id));
+    const recipients = followers.filter((sub) => changed(sub).length > 0);
+    if (recipients.length > 0) {
+      try {
+        await this.verify(recipients);
+      } catch (error) {
+        this.options.logger.warn('live stream grant check failed', { error });
+        for (const sub of recipients) this.drop(sub, 'error');
+        return;
+      }
+    }
+    for (const sub of followers) {
+      if (!this.subs.has(sub)) continue;
+      const mine = changed(sub);
+      // Campaigns no longer read are forgotten: they have ended and will not be read again.
+      for (const id of sub.shown.keys()) if (!seen.has(id)) sub.shown.delete(id);
+      if (mine.length === 0) continue;
+      const snapshots = mine.map((r) => ({ campaign_id: r.id, state: r.state, counters: r.counters, at }));
+      if (!sub.sink.progress?.(snapshots)) {
+        this.drop(sub, 'slow');
+        continue;
+      }
+      for (const r of mine) sub.shown.set(r.id, seen.get(r.id)!);
+    }
   }
 
   private async dispatch(events: LiveEventRow[]) {

@@ -191,8 +191,27 @@ Limits, and when a stream ends:
   checked against the database first. It ends at its token's expiry: reconnect with a new token and
   \`Last-Event-ID\`.
 
+Campaigns' progress comes on the same stream as \`event: campaign\` frames, whose data is the
+campaign's state and counters (the names of \`GET /api/v2/campaigns/{id}\`) and when they stood so:
+
+\`\`\`
+event: campaign
+data: {"campaign_id":"…","state":"running","counters":{"total":200,"pending":120,…},"at":"…"}
+\`\`\`
+
+Each is a snapshot: one goes out when the campaign's state or counters changed, at most one per
+campaign per \`CAMPAIGN_PROGRESS_STREAM_MS\` (a burst of calls ending makes one frame, with the counters
+after it), and the last one shows where the campaign ended (\`completed\` or \`canceled\`). They carry no
+\`id:\`, so they never move the \`Last-Event-ID\` a client resumes from; a new or resumed stream starts
+with a snapshot of each running or paused campaign. The campaigns shown are those whose calls the caller
+sees (its own; every one for admins and viewers). \`campaign_id\` narrows them (repeat it, or separate
+ids with commas), and \`kind=call\` or \`kind=campaign\` keeps one kind of frame (a stream narrowed by
+\`call_id\` or \`status\` alone carries only call frames, one narrowed by \`campaign_id\` alone only
+campaign frames).
+
 \`\`\`sh
 curl -N -H "Authorization: Bearer $TOKEN" "$B/api/v2/events?status=completed,failed"
+curl -N -H "Authorization: Bearer $TOKEN" "$B/api/v2/events?campaign_id=$CAMPAIGN"
 \`\`\``;
 
 /** The Webhooks tag: deliveries, their signatures and which receivers are allowed. */
@@ -209,7 +228,21 @@ A call with a flow also reports its steps when \`status_callback_events\` lists 
 the same shape, and the step in \`event.flow\` (for step_finished, the answer it gave). They are never
 sent unless listed.
 
-Deliveries of one call go in order. A 2xx answer ends a delivery; anything else (a timeout, a 5xx, a
+A campaign created (or changed) with \`status_callback\` reports there too, each body a
+\`CampaignWebhook\`: \`"type":"campaign.state"\` when it changes state (started, paused, resumed,
+completed, canceled; \`previous_state\` says from what), and \`"type":"campaign.progress"\` with its
+counters while they move, at most one per campaign per \`CAMPAIGN_PROGRESS_WEBHOOK_SECONDS\` window and
+a last one when it completes. \`status_callback_events\` may keep one kind (\`["campaign.state"]\`).
+
+\`\`\`json
+{"type":"campaign.progress","campaign_id":"…","state":"running","counters":{"total":200,…},"at":"…"}
+\`\`\`
+
+Each is written in the transaction of the change it reports, and sent, signed and retried as a call's
+are; a campaign's request names it in \`Outdial-Campaign-Id\` where a call's names its event in
+\`Outdial-Event-Id\`.
+
+Deliveries of one call (or of one campaign) go in order. A 2xx answer ends a delivery; anything else (a timeout, a 5xx, a
 redirect, which is never followed) is retried with exponential backoff and full jitter
 (\`WEBHOOK_RETRY_BASE_MS\`, capped at \`WEBHOOK_RETRY_MAX_MS\`) up to \`WEBHOOK_MAX_ATTEMPTS\` attempts and
 \`WEBHOOK_MAX_AGE\` seconds. Every attempt is kept: \`GET /api/v2/calls/{call_id}/webhooks\`. The

@@ -67,7 +67,10 @@ async function attemptDelivery(services: DispatchServices, d: DeliveryRow) {
       'User-Agent': 'Outdial-Webhooks/1',
       [SIGNATURE_HEADER]: await signWebhook(services.keys.signing, d.payload),
       'Outdial-Delivery-Id': String(d.id),
-      'Outdial-Event-Id': String(d.eventId),
+      // A call's delivery names the event it reports; a campaign's, its campaign.
+      ...(d.eventId === null
+        ? { 'Outdial-Campaign-Id': String(d.campaignId) }
+        : { 'Outdial-Event-Id': String(d.eventId) }),
       'Outdial-Attempt': String(attempt),
     };
     const res = await withDeadline(config.WEBHOOK_TIMEOUT_MS, (signal) =>

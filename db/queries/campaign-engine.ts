@@ -11,6 +11,7 @@ import {
 } from '../schema.ts';
 import type { Db } from '../types.ts';
 import { type CallRow, lockEventLog, type NewCall } from './calls.ts';
+import { writeProgressWebhooks, writeStateWebhooks } from './campaign-webhooks.ts';
 import { rowsOf } from './prepared.ts';
 
 /**
@@ -43,6 +44,8 @@ export interface LeaseOptions {
   defaults: { context: string; extension: string; priority: number; callerId: string | null };
   /** Campaigns looked at per lease. */
   maxCampaigns?: number;
+  /** The window of campaign.progress webhooks (CAMPAIGN_PROGRESS_WEBHOOK_SECONDS). */
+  progressWebhookSeconds: number;
 }
 
 export interface LeaseResult {
@@ -74,13 +77,18 @@ export async function addCounters(tx: Pick<Db, 'insert'>, counts: Map<string, Co
     });
 }
 
-/** Running campaigns among these whose contacts are all done, dnc or canceled become completed. */
+/**
+ * Running campaigns among these whose contacts are all done, dnc or canceled become completed, with
+ * their last campaign.progress and their campaign.state webhooks.
+ */
 async function completeFinished(tx: Db, campaignIds: string[], now: Date): Promise<void> {
   if (campaignIds.length === 0) return;
   // A campaign another transaction holds (a lease, an action) is left for the next pass.
-  await tx.execute(sql`
-    update campaigns set state = 'completed', finished_at = ${now}, updated_at = ${now}
-    where id in (
+  const done = await tx
+    .update(campaigns)
+    .set({ state: 'completed', finishedAt: now, updatedAt: now })
+    .where(
+      sql`${campaigns.id} in (
       select c.id from campaigns c
       where c.id in (${sql.join(
         campaignIds.map((id) => sql`${id}::uuid`),
@@ -89,7 +97,16 @@ async function completeFinished(tx: Db, campaignIds: string[], now: Date): Promi
         and not exists (select 1 from campaign_contacts k where k.campaign_id = c.id
                         and k.state in ('pending', 'in_progress'))
         and not exists (select 1 from campaign_attempts a where a.campaign_id = c.id and a.outcome is null)
-      for update skip locked)`);
+      for update skip locked)`,
+    )
+    .returning();
+  if (done.length === 0) return;
+  await writeProgressWebhooks(tx, done, { at: now, window: 'final' });
+  await writeStateWebhooks(
+    tx,
+    done.map((campaign) => ({ campaign, from: 'running' as const })),
+    now,
+  );
 }
 
 /**
@@ -256,6 +273,11 @@ export async function leaseAttempts(db: Db, o: LeaseOptions): Promise<LeaseResul
       }
     }
     await addCounters(tx, counts);
+    await writeProgressWebhooks(
+      tx,
+      running.filter((c) => counts.has(c.id)),
+      { at: now, window: o.progressWebhookSeconds },
+    );
     await completeFinished(tx as unknown as Db, [...new Set(touched)], now);
     return { calls: leased };
   });
@@ -301,13 +323,16 @@ export interface AccountOptions {
   now: Date;
   outcomeOf(call: CallRow): AttemptOutcome;
   next(contact: ContactRow, outcome: AttemptOutcome, campaign: CampaignRow, now: Date): AfterAttempt;
+  /** The window of campaign.progress webhooks (CAMPAIGN_PROGRESS_WEBHOOK_SECONDS). */
+  progressWebhookSeconds: number;
 }
 
 /**
  * Closes the attempts of campaign calls that just ended, inside the transaction that ended them: the
  * attempt's outcome (once: an attempt already closed is left alone, so replayed events change
  * nothing), the contact's next attempt or its end by the retry policy (canceled when its campaign
- * was), the counters, and the campaign's completion when nothing is left.
+ * was), the counters, the campaign.progress webhook of the window, and the campaign's completion
+ * when nothing is left.
  */
 export async function accountEndedCalls(tx: Db, ended: CallRow[], o: AccountOptions): Promise<void> {
   const ids = ended.filter((c) => c.campaignId).map((c) => c.id);
@@ -367,6 +392,7 @@ export async function accountEndedCalls(tx: Db, ended: CallRow[], o: AccountOpti
     }
   }
   await addCounters(tx, counts);
+  await writeProgressWebhooks(tx, rows, { at: o.now, window: o.progressWebhookSeconds });
   await completeFinished(tx, campaignIds, o.now);
 }
 

@@ -8,6 +8,7 @@ import {
 } from '../../api/shared/contract/index.ts';
 import { campaignContacts, campaignCounters, campaigns } from '../schema.ts';
 import type { Db } from '../types.ts';
+import { writeStateWebhooks } from './campaign-webhooks.ts';
 import { rowsOf } from './prepared.ts';
 
 export type CampaignRow = typeof campaigns.$inferSelect;
@@ -68,26 +69,6 @@ export async function getCampaignForOwner(
   return rows[0] ?? null;
 }
 
-/**
- * The counters of each campaign: every name of CAMPAIGN_COUNTERS (0 where no row is kept), and any
- * other the campaign has.
- */
-export async function countersOfCampaigns(
-  db: Db,
-  campaignIds: string[],
-): Promise<Map<string, Record<string, number>>> {
-  const out = new Map<string, Record<string, number>>(
-    campaignIds.map((id) => [id, Object.fromEntries(CAMPAIGN_COUNTERS.map((n) => [n, 0]))]),
-  );
-  if (campaignIds.length === 0) return out;
-  const rows = await db
-    .select()
-    .from(campaignCounters)
-    .where(inArray(campaignCounters.campaignId, campaignIds));
-  for (const r of rows) out.get(r.campaignId)![r.name] = Number(r.value);
-  return out;
-}
-
 export interface ListCampaignsFilter {
   ownerId: string | null;
   state?: CampaignState | undefined;
@@ -145,7 +126,8 @@ export async function updateCampaign(db: Db, id: string, changes: CampaignChange
  * action is allowed from, so of actions racing on one campaign each either finds the state the other
  * left or waits for its row lock; none acts on a state that is gone. Start and resume make the
  * campaign leasable now; cancel ends its pending contacts (canceled) and moves their counters in the
- * same transaction, while attempts already dialling finish.
+ * same transaction, while attempts already dialling finish. The campaign.state webhook (when the
+ * campaign has one) is written in the same transaction too.
  */
 export async function applyCampaignAction(db: Db, id: string, action: CampaignAction): Promise<CampaignMove> {
   const rule = CAMPAIGN_ACTIONS[action];
@@ -158,6 +140,12 @@ export async function applyCampaignAction(db: Db, id: string, action: CampaignAc
     }
     if (action === 'resume') set.nextLeaseAt = now;
     if (action === 'cancel') set.finishedAt = now;
+    // The state it leaves, for its webhook (the row stays locked until the transaction ends).
+    const [before] = await tx
+      .select({ state: campaigns.state })
+      .from(campaigns)
+      .where(eq(campaigns.id, id))
+      .for('update');
     const [row] = await tx
       .update(campaigns)
       .set(set)
@@ -177,6 +165,7 @@ export async function applyCampaignAction(db: Db, id: string, action: CampaignAc
       canceledContacts = Number(ended[0]?.n ?? 0);
       await bumpCounters(tx, id, { pending: -canceledContacts, canceled: canceledContacts });
     }
+    await writeStateWebhooks(tx, [{ campaign: row, from: before!.state }], now);
     return { ok: true, campaign: row, canceledContacts };
   });
 }

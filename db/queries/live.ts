@@ -1,6 +1,6 @@
-import { and, asc, eq, gt, inArray, type SQL, sql } from 'drizzle-orm';
-import type { CallStatus } from '../../api/shared/contract/index.ts';
-import { callEvents, liveStreams } from '../schema.ts';
+import { and, asc, eq, gt, gte, inArray, or, type SQL, sql } from 'drizzle-orm';
+import { CAMPAIGN_COUNTERS, type CallStatus, type CampaignState } from '../../api/shared/contract/index.ts';
+import { callEvents, campaignCounters, campaigns, liveStreams } from '../schema.ts';
 import type { Db } from '../types.ts';
 import { rowsOf } from './prepared.ts';
 
@@ -98,4 +98,62 @@ export async function renewLiveStreams(db: Db, ids: string[], ttlSeconds: number
 export async function closeLiveStreams(db: Db, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
   await db.delete(liveStreams).where(inArray(liveStreams.id, ids));
+}
+
+/** A campaign as the live stream shows its progress: its owner, state and counters. */
+export interface LiveCampaignRow {
+  id: string;
+  ownerId: string;
+  state: CampaignState;
+  counters: Record<string, number>;
+}
+
+export interface LiveCampaignsQuery {
+  /** null: everyone's campaigns; otherwise only these owners'. */
+  ownerIds: string[] | null;
+  /** Campaigns to read whatever their state (those last seen running or paused: their end shows). */
+  known: string[];
+  /** And those that finished since. */
+  finishedSince: Date;
+}
+
+/**
+ * The progress of the campaigns whose counters can move (running, paused), of `known` ones and of
+ * those finished since `finishedSince`, in one read: the live hub's, once a period per process,
+ * whatever number of streams follow them. The counters are the rows the work keeps (no count over
+ * contacts), so the read costs a few rows per campaign.
+ */
+export async function liveCampaigns(db: Db, q: LiveCampaignsQuery): Promise<LiveCampaignRow[]> {
+  if (q.ownerIds?.length === 0) return [];
+  const which = or(
+    inArray(campaigns.state, ['running', 'paused']),
+    gte(campaigns.finishedAt, q.finishedSince),
+    ...(q.known.length > 0 ? [inArray(campaigns.id, q.known)] : []),
+  )!;
+  const rows = await db
+    .select({
+      id: campaigns.id,
+      ownerId: campaigns.ownerId,
+      state: campaigns.state,
+      name: campaignCounters.name,
+      value: campaignCounters.value,
+    })
+    .from(campaigns)
+    .leftJoin(campaignCounters, eq(campaignCounters.campaignId, campaigns.id))
+    .where(q.ownerIds ? and(which, inArray(campaigns.ownerId, q.ownerIds)) : which);
+  const out = new Map<string, LiveCampaignRow>();
+  for (const r of rows) {
+    let c = out.get(r.id);
+    if (!c) {
+      c = {
+        id: r.id,
+        ownerId: r.ownerId,
+        state: r.state,
+        counters: Object.fromEntries(CAMPAIGN_COUNTERS.map((n) => [n, 0])),
+      };
+      out.set(r.id, c);
+    }
+    if (r.name !== null) c.counters[r.name] = Number(r.value);
+  }
+  return [...out.values()];
 }

@@ -30,9 +30,9 @@ export interface ClaimOptions {
 /**
  * Takes up to `limit` deliveries that are due, for `leaseSeconds`, leaving each endpoint no more than
  * `perEndpoint` in flight: an endpoint already at its limit is passed over, so its backlog cannot fill
- * the batch ahead of other endpoints' deliveries. Only the oldest pending delivery of each call is
- * taken, so a receiver sees a call's statuses in order; SKIP LOCKED lets several API instances work
- * the queue side by side without taking the same delivery.
+ * the batch ahead of other endpoints' deliveries. Only the oldest pending delivery of each call (and
+ * of each campaign) is taken, so a receiver sees a call's statuses, and a campaign's, in order;
+ * SKIP LOCKED lets several API instances work the queue side by side without taking the same delivery.
  */
 export async function claimDueDeliveries(db: Db, options: ClaimOptions): Promise<DeliveryRow[]> {
   const { limit, perEndpoint, leaseSeconds } = options;
@@ -54,6 +54,8 @@ export async function claimDueDeliveries(db: Db, options: ClaimOptions): Promise
               and (d.locked_until is null or d.locked_until < now())
               and not exists (select 1 from webhook_deliveries e
                               where e.call_id = d.call_id and e.state = 'pending' and e.id < d.id)
+              and not exists (select 1 from webhook_deliveries e
+                              where e.campaign_id = d.campaign_id and e.state = 'pending' and e.id < d.id)
               and coalesce((${busy}::text::jsonb ->> ${endpoint})::int, 0) < ${perEndpoint}
             order by d.id
             limit ${limit * 4}

@@ -27,6 +27,7 @@ export async function leaseForSidecar(services: Services, request: LeaseRequest)
           now,
           plan: planLease,
           leaseMarginMs: LEASE_MARGIN_MS,
+          progressWebhookSeconds: config.CAMPAIGN_PROGRESS_WEBHOOK_SECONDS,
           defaults: {
             context: config.DEFAULT_CONTEXT,
             extension: config.DEFAULT_EXTENSION,

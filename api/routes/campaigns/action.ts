@@ -41,7 +41,8 @@ function actionRoute(action: CampaignAction) {
     summary: ACTIONS[action].summary,
     description:
       `${ACTIONS[action].description} Allowed from ${from}; from any other state 409 \`campaign_state\` ` +
-      'naming the state. Actions racing on one campaign take effect one after the other, each on the state ' +
+      'naming the state. With a `status_callback`, the change is POSTed there as a `campaign.state` webhook ' +
+      '(CampaignWebhook), written in the same transaction. Actions racing on one campaign take effect one after the other, each on the state ' +
       'the one before left.',
     security: bearerSecurity,
     middleware: [requireAuth('admin', 'operator')] as const,
@@ -63,6 +64,8 @@ export const registerCampaignActions = (app: App) => {
       const moved = await applyCampaignAction(c.get('services').db, campaign.id, action);
       const from = CAMPAIGN_ACTIONS[action].from.join(', ');
       if (!moved.ok) throw stateConflict(moved.state, `${action} is allowed from ${from}`);
+      // Its campaign.state webhook is written: the dispatcher (and the live stream) look now.
+      c.get('services').eventsRecorded();
       await auditCampaign(c, `campaign.${action}`, campaign.id, {
         state: moved.campaign.state,
         ...(action === 'cancel' ? { canceled_contacts: moved.canceledContacts } : {}),

@@ -1,9 +1,13 @@
 import { createRoute } from '@hono/zod-openapi';
 import { createCampaign } from '../../../db/queries/campaigns.ts';
 import { writableOwner } from '../../auth/owner.ts';
-import { CampaignSchema } from '../../campaigns/bodies.ts';
+import { CampaignSchema, CampaignWebhookSchema } from '../../campaigns/bodies.ts';
 import { presentCampaign } from '../../campaigns/present.ts';
-import { checkCampaignBounds, resolveCampaignTarget } from '../../campaigns/validate.ts';
+import {
+  checkCampaignBounds,
+  checkCampaignCallback,
+  resolveCampaignTarget,
+} from '../../campaigns/validate.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { CAMPAIGN_COUNTERS } from '../../shared/contract/index.ts';
 import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
@@ -20,7 +24,8 @@ export const createCampaignRoute = createRoute({
     'the caller may use and that is not archived (404 if it cannot be seen, 409 if archived), or go to the ' +
     'dialplan (`context` of ALLOWED_CONTEXTS, `extension`, `priority`; the defaults of a call), not both. ' +
     '`timezone` must be an IANA zone, each window must end after it starts, `cps` and `max_concurrent` ' +
-    'stay within CAMPAIGN_MAX_CPS and CAMPAIGN_MAX_CONCURRENT, `ends_at` comes after `starts_at`. A field ' +
+    'stay within CAMPAIGN_MAX_CPS and CAMPAIGN_MAX_CONCURRENT, `ends_at` comes after `starts_at`, ' +
+    '`status_callback` is held to what a call’s is (its webhooks: CampaignWebhook, the Webhooks guide). A field ' +
     'the body does not define (in a window or the retry policy too, such as an outcome it does not know) ' +
     'is a 400 `unknown_field`.',
   security: bearerSecurity,
@@ -34,7 +39,9 @@ export const createCampaignRoute = createRoute({
   },
 });
 
-export const registerCreateCampaign = (app: App) =>
+export const registerCreateCampaign = (app: App) => {
+  // What a campaign's status_callback receives: documented here, where the URL is given.
+  app.openAPIRegistry.register('CampaignWebhook', CampaignWebhookSchema);
   app.openapi(createCampaignRoute, async (c) => {
     const body = c.req.valid('json');
     const services = c.get('services');
@@ -46,6 +53,7 @@ export const registerCreateCampaign = (app: App) =>
       endsAt: body.ends_at ? new Date(body.ends_at) : null,
     };
     checkCampaignBounds(services.config, settings, body);
+    checkCampaignCallback(services.config, body.status_callback);
     const target = await resolveCampaignTarget(services, body, writableOwner(user));
     const row = await createCampaign(services.db, {
       ownerId: user.id,
@@ -58,9 +66,12 @@ export const registerCreateCampaign = (app: App) =>
       maxAttemptsPerDay: body.max_attempts_per_day ?? 1,
       ringTimeoutMs: body.ring_timeout_ms ?? services.config.DEFAULT_TIMEOUT,
       variables: body.variables ?? {},
+      statusCallback: body.status_callback ?? null,
+      statusCallbackEvents: body.status_callback_events ?? null,
       ...settings,
     });
     await auditCampaign(c, 'campaign.create', row.id, { name: row.name });
     const zero = Object.fromEntries(CAMPAIGN_COUNTERS.map((n) => [n, 0]));
     return c.json(presentCampaign(row, zero), 201);
   });
+};

@@ -1,10 +1,12 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { type CampaignRow, countersOfCampaigns, getCampaignForOwner } from '../../../db/queries/campaigns.ts';
+import { countersOfCampaigns } from '../../../db/queries/campaign-counters.ts';
+import { type CampaignRow, getCampaignForOwner } from '../../../db/queries/campaigns.ts';
 import { writeAudit } from '../../../db/queries/misc.ts';
 import { readableOwner, writableOwner } from '../../auth/owner.ts';
 import {
   CallingWindowsSchema,
+  CampaignCallbackEventsSchema,
   CampaignStateSchema,
   RETRY_EXAMPLE,
   RetryPolicySchema,
@@ -20,6 +22,7 @@ import {
   ContextSchema,
   ExtensionSchema,
   PrioritySchema,
+  StatusCallbackSchema,
   TimeoutSchema,
   VariablesSchema,
 } from '../calls/schema.ts';
@@ -88,6 +91,13 @@ const settingsFields = {
   ),
   ring_timeout_ms: TimeoutSchema,
   variables: VariablesSchema,
+  status_callback: StatusCallbackSchema.openapi({
+    description:
+      'URL that receives the campaign’s signed webhooks (campaign.state, campaign.progress): held to what a ' +
+      'call’s status_callback is (https, an allowed port, a host of the public internet)',
+    example: 'https://example.com/hooks/campaigns',
+  }),
+  status_callback_events: CampaignCallbackEventsSchema,
 };
 
 const f = settingsFields;
@@ -110,6 +120,8 @@ export const CreateCampaignBodySchema = strictBody({
   max_concurrent: f.max_concurrent.optional(),
   ring_timeout_ms: f.ring_timeout_ms.optional(),
   variables: f.variables.optional(),
+  status_callback: f.status_callback.optional(),
+  status_callback_events: f.status_callback_events.optional(),
 }).openapi('CreateCampaignRequest', {
   example: {
     name: 'Appointment reminders, week 48',
@@ -124,7 +136,7 @@ export const CreateCampaignBodySchema = strictBody({
   },
 });
 
-/** A change: any settings; null clears caller_id, starts_at and ends_at. */
+/** A change: any settings; null clears caller_id, starts_at, ends_at, status_callback and its events. */
 export const UpdateCampaignBodySchema = strictBody({
   name: f.name.optional(),
   flow_id: f.flow_id.optional(),
@@ -143,6 +155,8 @@ export const UpdateCampaignBodySchema = strictBody({
   max_concurrent: f.max_concurrent.optional(),
   ring_timeout_ms: f.ring_timeout_ms.optional(),
   variables: f.variables.optional(),
+  status_callback: f.status_callback.nullable().optional(),
+  status_callback_events: f.status_callback_events.nullable().optional(),
 }).openapi('UpdateCampaignRequest', { example: { cps: 10, ends_at: '2026-11-30T18:00:00-05:00' } });
 
 export const ListCampaignsQuerySchema = z.object({

@@ -2,7 +2,12 @@ import { createRoute } from '@hono/zod-openapi';
 import { type CampaignChanges, updateCampaign } from '../../../db/queries/campaigns.ts';
 import { writableOwner } from '../../auth/owner.ts';
 import { CampaignSchema } from '../../campaigns/bodies.ts';
-import { checkCampaignBounds, namesTarget, resolveCampaignTarget } from '../../campaigns/validate.ts';
+import {
+  checkCampaignBounds,
+  checkCampaignCallback,
+  namesTarget,
+  resolveCampaignTarget,
+} from '../../campaigns/validate.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
 import {
@@ -23,8 +28,8 @@ export const updateCampaignRoute = createRoute({
     'Changes the settings given, with the checks of a new campaign, while the campaign is `draft` or ' +
     '`paused` (otherwise 409 naming its state). Giving `flow_id` or any of `context`, `extension`, ' +
     '`priority` replaces what answered calls do (`flow_version` goes with `flow_id`); `null` clears ' +
-    '`caller_id`, `starts_at` or `ends_at`. A paused campaign’s new settings apply to attempts leased ' +
-    'after it resumes.',
+    '`caller_id`, `starts_at`, `ends_at`, `status_callback` or `status_callback_events` (then every kind). ' +
+    'A paused campaign’s new settings apply to attempts leased after it resumes.',
   security: bearerSecurity,
   middleware: [requireAuth('admin', 'operator')] as const,
   request: {
@@ -65,6 +70,9 @@ export const registerUpdateCampaign = (app: App) =>
     if (body.max_concurrent !== undefined) changes.maxConcurrent = body.max_concurrent;
     if (body.ring_timeout_ms !== undefined) changes.ringTimeoutMs = body.ring_timeout_ms;
     if (body.variables !== undefined) changes.variables = body.variables;
+    if (body.status_callback !== undefined) changes.statusCallback = body.status_callback;
+    if (body.status_callback_events !== undefined) changes.statusCallbackEvents = body.status_callback_events;
+    checkCampaignCallback(services.config, body.status_callback);
 
     checkCampaignBounds(
       services.config,
