@@ -49,6 +49,7 @@ are Ed25519-signed JWTs (RFC 9068); their public keys are at \`/.well-known/jwks
 | DELETE | \`/api/v2/dnc/numbers/{phone_number}\` | admin | take a number off the list |
 | GET, POST | \`/api/v2/campaigns/{campaign_id}/contacts\` | owner, admin, viewer; owner (operator), admin | list the campaign's contacts: \`state\`, \`final_outcome\`, \`phone_number\` (prefix), \`limit\` ≤ 100, \`cursor\`; import contacts (JSON array or CSV, streamed, atomic) |
 | GET | \`/api/v2/campaigns/{campaign_id}/results\` | owner, admin, viewer | the results, one row per contact, as CSV or a JSON array (\`Accept\`), streamed |
+| GET | \`/api/v2/campaigns/{campaign_id}/timeline\` | owner, admin, viewer | attempts ended per minute by outcome over the last \`minutes\` (1 to 1440, default 60) |
 | GET | \`/api/v2/events\` | any user | server-sent events of own calls (admins, viewers: all): \`call_id\`, \`status\`, \`Last-Event-ID\` |
 | GET, POST | \`/api/v2/users\` | admin | list, create users |
 | GET, PATCH | \`/api/v2/users/{user_id}\` | admin | read; change \`role\` or \`is_active\` |
