@@ -19,6 +19,7 @@ legend { font-weight: 600; padding: 0 4px; }
 .days { display: flex; flex-wrap: wrap; gap: 6px; }
 label.check { display: inline-flex; align-items: center; gap: 6px; margin: 0; padding: 0 10px; min-height: 36px; font-weight: 400; border: 1px solid var(--line); border-radius: 6px; cursor: pointer; }
 label.check input[type="checkbox"] { width: 1.1rem; height: 1.1rem; min-height: 0; margin: 0; }
+fieldset.window .row { align-items: start; }
 .retry-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(15rem, 1fr)); gap: 0 12px; }
 .field-note { display: block; color: var(--bad); font-weight: 600; margin-top: 4px; }
 [aria-invalid="true"] { border-color: var(--bad); }

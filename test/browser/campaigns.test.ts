@@ -350,6 +350,17 @@ describe('campaigns in the console', () => {
     await page.locator('#campaign-state', { hasText: 'running' }).waitFor();
     await page.locator('#campaign-progress-text', { hasText: '10 of 40 contacts finished' }).waitFor();
     expect(await page.locator('#campaign-pause').isEnabled()).toBe(true);
+    // Canceled after a question whose Cancel has the focus first; the API's answer sets the state.
+    await page.getByRole('button', { name: 'Cancel campaign' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    expect(await dialog.getByRole('heading').textContent()).toBe('Cancel “Framed”?');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('confirm-cancel');
+    await dialog.getByRole('button', { name: 'Cancel the campaign' }).click();
+    await page.locator('#campaign-state', { hasText: 'canceled' }).waitFor();
+    expect((await api<Campaign>(`/api/v2/campaigns/${framed}`)).state).toBe('canceled');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('campaign-title');
+    expect(errors).toEqual([]);
     await page.close();
 
     const viewerPage = await browser.newPage({ viewport: { width: 1280, height: 900 } });

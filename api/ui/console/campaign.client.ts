@@ -344,12 +344,19 @@ export function consoleCampaign(c: ConsoleContext): void {
       try {
         const campaign = await c.api<Campaign>(`/api/v2/campaigns/${id}/${action}`, { method: 'POST' });
         if (shown?.id !== id) return;
-        showCampaign(campaign.state, campaign.counters);
+        // The API's answer to the action is the state now, whatever a poll or frame showed before.
+        showCampaign(campaign.state, campaign.counters, true);
         c.flash(`The campaign is ${campaign.state}.`);
         schedulePoll();
-        // The focus stays on the actions: on the button that undoes this one where there is one.
-        const next = { pause: 'campaign-resume', resume: 'campaign-pause' }[action as 'pause' | 'resume'];
-        if (next) c.$(next).focus();
+        // The button pressed is disabled now: the focus goes to the one that follows from it, or
+        // to the page's heading once nothing more can be done.
+        const next: Record<string, string> = {
+          start: 'campaign-pause',
+          pause: 'campaign-resume',
+          resume: 'campaign-pause',
+          cancel: 'campaign-title',
+        };
+        c.$(next[action] ?? 'campaign-title').focus();
       } catch (error) {
         c.flash(`Could not ${action} the campaign: ${(error as Error).message}`);
         if (shown?.id === id) {
