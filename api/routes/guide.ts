@@ -109,9 +109,12 @@ a running server's \`/openapi.json\` with openapi-typescript.
 
 \`/console\` is the operator console: log in, list and filter calls, place a call (with a flow, if
 you like), watch its status change live, follow its flow step by step, read its answers and play its
-recordings, hang up, read its event log and webhook attempts; admins add users, change roles,
+recordings, hang up, read its event log and webhook attempts; create campaigns, upload their
+contacts as CSV (with the report of rejected rows), start, pause, resume and cancel them, and follow
+their counters, progress and outcomes per minute live, their contacts by state and outcome, and export
+their results; admins add users, change roles,
 deactivate and reset passwords (a demotion, a deactivation and a reset, which signs the user out
-everywhere, are confirmed first). Viewers watch every call and change none. It is served by the API
+everywhere, are confirmed first). Viewers watch every call and campaign and change none. It is served by the API
 itself (server-rendered, one small script, no CDN, a strict Content-Security-Policy), works by
 keyboard, is labelled for screen readers and fits a phone's screen. It uses the same public API as
 any client, with the token in \`sessionStorage\`.`;
