@@ -22,6 +22,7 @@ import { registerCreateCampaign } from './routes/campaigns/create.ts';
 import { registerGetCampaign } from './routes/campaigns/get.ts';
 import { registerListCampaigns } from './routes/campaigns/list.ts';
 import { registerCampaignResults } from './routes/campaigns/results.ts';
+import { registerCampaignTimeline } from './routes/campaigns/timeline.ts';
 import { registerUpdateCampaign } from './routes/campaigns/update.ts';
 import { registerAddDnc } from './routes/dnc/add.ts';
 import { registerBulkDnc } from './routes/dnc/bulk.ts';
@@ -141,6 +142,7 @@ export function createApp(options: AppOptions): App {
   registerImportContacts(app);
   registerListContacts(app);
   registerCampaignResults(app);
+  registerCampaignTimeline(app);
   registerCreateCampaign(app);
   registerListCampaigns(app);
   registerGetCampaign(app);

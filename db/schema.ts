@@ -503,6 +503,8 @@ export const campaignAttempts = pgTable(
     uniqueIndex('campaign_attempts_contact_attempt_key').on(t.contactId, t.attempt),
     index('campaign_attempts_open_idx').on(t.leaseExpiresAt).where(sql`${t.outcome} is null`),
     index('campaign_attempts_campaign_idx').on(t.campaignId, t.leasedAt),
+    // The timeline of outcomes per minute reads a campaign's recently ended attempts, whenever leased.
+    index('campaign_attempts_ended_idx').on(t.campaignId, t.endedAt).where(sql`${t.endedAt} is not null`),
   ],
 );
 

@@ -2198,6 +2198,96 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/campaigns/{campaign_id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A campaign’s outcomes per minute
+         * @description The campaign’s attempts that ended in each of the last `minutes` whole minutes (UTC, by the API’s clock, the current minute so far included), counted by outcome: what a chart of its progress draws. Campaigns of other users answer 404 (admins and viewers see every campaign).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description How many minutes back, the current one included (1 to 1440, default 60) */
+                    minutes?: number;
+                };
+                header?: never;
+                path: {
+                    /** @description The campaign id */
+                    campaign_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Ended attempts per minute and outcome */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CampaignTimeline"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/campaigns": {
         parameters: {
             query?: never;
@@ -6611,6 +6701,88 @@ export interface components {
             answers: {
                 [key: string]: unknown;
             };
+        };
+        CampaignTimeline: {
+            /**
+             * Format: uuid
+             * @description The campaign
+             * @example 3c1a9e4f-5b6d-4e7f-8a9b-0c1d2e3f4a5b
+             */
+            campaign_id: string;
+            /**
+             * @description How many minutes the buckets cover
+             * @example 60
+             */
+            minutes: number;
+            /**
+             * @description Start of the first minute
+             * @example 2026-11-23T14:24:00.000Z
+             */
+            from: string;
+            /**
+             * @description End of the last minute (excluded)
+             * @example 2026-11-23T15:24:00.000Z
+             */
+            to: string;
+            /**
+             * @description The outcomes counted, in the order a chart stacks them
+             * @example [
+             *       "answered",
+             *       "busy",
+             *       "no_answer",
+             *       "failed",
+             *       "machine",
+             *       "lost",
+             *       "canceled"
+             *     ]
+             */
+            outcomes: ("answered" | "busy" | "no_answer" | "failed" | "machine" | "lost" | "canceled")[];
+            /** @description One per minute, oldest first, every minute present (0 where none ended) */
+            buckets: {
+                /**
+                 * @description The minute’s start
+                 * @example 2026-11-23T15:23:00.000Z
+                 */
+                start: string;
+                counts: components["schemas"]["CampaignMinuteCounts"];
+            }[];
+        };
+        CampaignMinuteCounts: {
+            /**
+             * @description Attempts that ended answered in this minute
+             * @example 0
+             */
+            answered: number;
+            /**
+             * @description Attempts that ended busy in this minute
+             * @example 0
+             */
+            busy: number;
+            /**
+             * @description Attempts that ended no_answer in this minute
+             * @example 0
+             */
+            no_answer: number;
+            /**
+             * @description Attempts that ended failed in this minute
+             * @example 0
+             */
+            failed: number;
+            /**
+             * @description Attempts that ended machine in this minute
+             * @example 0
+             */
+            machine: number;
+            /**
+             * @description Attempts that ended lost in this minute
+             * @example 0
+             */
+            lost: number;
+            /**
+             * @description Attempts that ended canceled in this minute
+             * @example 0
+             */
+            canceled: number;
         };
         Campaign: {
             /**

@@ -49,6 +49,7 @@ are Ed25519-signed JWTs (RFC 9068); their public keys are at \`/.well-known/jwks
 | DELETE | \`/api/v2/dnc/numbers/{phone_number}\` | admin | take a number off the list |
 | GET, POST | \`/api/v2/campaigns/{campaign_id}/contacts\` | owner, admin, viewer; owner (operator), admin | list the campaign's contacts: \`state\`, \`final_outcome\`, \`phone_number\` (prefix), \`limit\` ≤ 100, \`cursor\`; import contacts (JSON array or CSV, streamed, atomic) |
 | GET | \`/api/v2/campaigns/{campaign_id}/results\` | owner, admin, viewer | the results, one row per contact, as CSV or a JSON array (\`Accept\`), streamed |
+| GET | \`/api/v2/campaigns/{campaign_id}/timeline\` | owner, admin, viewer | attempts ended per minute by outcome over the last \`minutes\` (1 to 1440, default 60) |
 | GET | \`/api/v2/events\` | any user | server-sent events of own calls (admins, viewers: all): \`call_id\`, \`status\`, \`Last-Event-ID\` |
 | GET, POST | \`/api/v2/users\` | admin | list, create users |
 | GET, PATCH | \`/api/v2/users/{user_id}\` | admin | read; change \`role\` or \`is_active\` |
@@ -108,9 +109,12 @@ a running server's \`/openapi.json\` with openapi-typescript.
 
 \`/console\` is the operator console: log in, list and filter calls, place a call (with a flow, if
 you like), watch its status change live, follow its flow step by step, read its answers and play its
-recordings, hang up, read its event log and webhook attempts; admins add users, change roles,
+recordings, hang up, read its event log and webhook attempts; create campaigns, upload their
+contacts as CSV (with the report of rejected rows), start, pause, resume and cancel them, and follow
+their counters, progress and outcomes per minute live, their contacts by state and outcome, and export
+their results; admins add users, change roles,
 deactivate and reset passwords (a demotion, a deactivation and a reset, which signs the user out
-everywhere, are confirmed first). Viewers watch every call and change none. It is served by the API
+everywhere, are confirmed first). Viewers watch every call and campaign and change none. It is served by the API
 itself (server-rendered, one small script, no CDN, a strict Content-Security-Policy), works by
 keyboard, is labelled for screen readers and fits a phone's screen. It uses the same public API as
 any client, with the token in \`sessionStorage\`.`;

@@ -1,5 +1,7 @@
 import type { Child } from 'hono/jsx';
 import { CALL_STATUSES } from '../shared/contract/index.ts';
+import { CAMPAIGNS_CSS, CampaignsView, CampaignView } from './campaigns.tsx';
+import { FormEnd, View } from './console-parts.tsx';
 import { PageHead } from './page-head.tsx';
 import { STYLE_CSS } from './style.ts';
 import { Table } from './table.tsx';
@@ -29,26 +31,11 @@ ul.recordings a { margin-right: 12px; }
 dialog { max-width: min(32rem, calc(100vw - 32px)); padding: 16px 20px; border: 1px solid var(--line); border-radius: var(--radius); color: var(--fg); background: var(--bg); }
 dialog::backdrop { background: rgb(0 0 0 / .45); }
 dialog h2 { font-size: 1.15rem; margin: 0 0 8px; }
+${CAMPAIGNS_CSS}
 @media (max-width: 760px), (pointer: coarse) {
   nav.tabs a, .console-main a[href] { display: inline-flex; align-items: center; min-height: 44px; min-width: 44px; }
 }
 `;
-
-/**
- * One of the console's views, shown one at a time by the script (`showView('<name>-view')`), which
- * focuses its heading; `lead` goes above the heading.
- */
-function View(props: { name: string; title: string; lead?: Child; children?: Child }) {
-  return (
-    <section id={`${props.name}-view`} aria-labelledby={`${props.name}-title`} hidden>
-      {props.lead}
-      <h2 id={`${props.name}-title`} tabindex={-1}>
-        {props.title}
-      </h2>
-      {props.children}
-    </section>
-  );
-}
 
 /**
  * A call's flow (filled in by ./console/flow.client.ts): how it ended, the steps run in order, the
@@ -78,20 +65,6 @@ function FlowSection() {
   );
 }
 
-/** A form's last lines: where its error is announced, then its submit button. */
-function FormEnd(props: { errorId: string; submit: string }) {
-  return (
-    <>
-      <p id={props.errorId} class="error" role="alert" hidden />
-      <p>
-        <button type="submit" class="primary">
-          {props.submit}
-        </button>
-      </p>
-    </>
-  );
-}
-
 export function ConsolePage(props: { appName: string; contexts: string[]; defaultContext: string }): Child {
   return (
     <html lang="en">
@@ -105,6 +78,9 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
           <nav class="tabs" aria-label="Console" id="nav" hidden>
             <a href="#/calls" data-nav="calls">
               Calls
+            </a>
+            <a href="#/campaigns" data-nav="campaigns">
+              Campaigns
             </a>
             <a href="#/users" data-nav="users" data-admin-only hidden>
               Users
@@ -277,6 +253,9 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
               </p>
             </div>
           </View>
+
+          <CampaignsView />
+          <CampaignView />
 
           <View name="users" title="Users">
             <form id="user-form" class="card" aria-labelledby="user-form-title">

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
 import {
   CAMPAIGN_ACTIONS,
   CAMPAIGN_COUNTERS,
@@ -6,7 +6,7 @@ import {
   type CampaignCounter,
   type CampaignState,
 } from '../../api/shared/contract/index.ts';
-import { campaignContacts, campaignCounters, campaigns } from '../schema.ts';
+import { campaignAttempts, campaignContacts, campaignCounters, campaigns } from '../schema.ts';
 import type { Db } from '../types.ts';
 import { writeStateWebhooks } from './campaign-webhooks.ts';
 import { rowsOf } from './prepared.ts';
@@ -168,4 +168,40 @@ export async function applyCampaignAction(db: Db, id: string, action: CampaignAc
     await writeStateWebhooks(tx, [{ campaign: row, from: before!.state }], now);
     return { ok: true, campaign: row, canceledContacts };
   });
+}
+
+/** How many of a campaign's attempts ended with one outcome in one minute (minutes since the epoch). */
+export interface MinuteOutcomeCount {
+  minute: number;
+  outcome: string;
+  count: number;
+}
+
+/**
+ * The campaign's attempts that ended from `from` (included) to `to` (excluded), counted per whole
+ * minute of their end (UTC, whatever the session's time zone) and outcome.
+ */
+export async function endedAttemptsPerMinute(
+  db: Db,
+  campaignId: string,
+  from: Date,
+  to: Date,
+): Promise<MinuteOutcomeCount[]> {
+  const minute = sql<number>`floor(extract(epoch from ${campaignAttempts.endedAt}) / 60)::bigint`;
+  const rows = await db
+    .select({ minute, outcome: campaignAttempts.outcome, count: sql<number>`count(*)` })
+    .from(campaignAttempts)
+    .where(
+      and(
+        eq(campaignAttempts.campaignId, campaignId),
+        gte(campaignAttempts.endedAt, from),
+        lt(campaignAttempts.endedAt, to),
+      ),
+    )
+    .groupBy(minute, campaignAttempts.outcome);
+  return rows.map((r) => ({
+    minute: Number(r.minute),
+    outcome: r.outcome ?? 'unknown',
+    count: Number(r.count),
+  }));
 }

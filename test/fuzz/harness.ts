@@ -16,7 +16,8 @@ import {
   TYP_LEASE,
 } from '../../api/shared/contract/index.ts';
 import { getAuthSubject } from '../../db/queries/users.ts';
-import { calls } from '../../db/schema.ts';
+import { calls, campaignAttempts } from '../../db/schema.ts';
+import { insertContacts } from '../harness/campaign-rows.ts';
 import type { Mode, TestStack, TestUser } from '../harness/stack.ts';
 import { send, type WireResponse } from './client.ts';
 import { type Effects, judge, type RouteSchemaCheck } from './oracle.ts';
@@ -188,6 +189,20 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
     }
     campaignIds.push(campaign_id);
   }
+  // Attempts that ended in the last minutes, so a campaign's timeline answers with counts in it.
+  const [contact] = await insertContacts(db, campaignIds[0]!, [{ phone: '+12025550199' }]);
+  await db.insert(campaignAttempts).values(
+    ['busy', 'answered'].map((outcome, i) => ({
+      callId: crypto.randomUUID(),
+      campaignId: campaignIds[0]!,
+      contactId: contact!.id,
+      attempt: i + 1,
+      leasedAt: new Date(Date.now() - (3 - i) * 60_000),
+      leaseExpiresAt: new Date(Date.now() + 60_000),
+      outcome,
+      endedAt: new Date(Date.now() - (2 - i) * 60_000),
+    })),
+  );
   // Numbers on the do-not-call list, to check and remove.
   const dncNumbers = Array.from({ length: 12 }, (_, i) => `+1555010${String(i).padStart(4, '0')}`);
   const listed = await stack.request('http', '/api/v2/dnc/bulk', {

@@ -125,7 +125,10 @@ describe('campaign progress on the live stream', () => {
     }
     // Their campaign moves after ours was shown: by the time its frame arrives, ours would have too.
     await bumpCounters(db(), theirs.id, { pending: -1, done: 1 });
-    const seen = await readUntil(otherStream, isCampaign(theirs.id, (p) => p.counters.done === 1));
+    const seen = await readUntil(
+      otherStream,
+      isCampaign(theirs.id, (p) => p.counters.done === 1),
+    );
     expect(seen.every((f) => progressOf(f).campaign_id === theirs.id)).toBe(true);
     for (const s of [opStream, adminStream, otherStream]) s.close();
   });

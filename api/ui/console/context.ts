@@ -65,6 +65,24 @@ export interface Me {
   role: 'admin' | 'operator' | 'viewer';
 }
 
+/** A campaign as the API answers it (the fields the console reads). */
+export interface Campaign {
+  campaign_id: string;
+  name: string;
+  state: string;
+  counters: Record<string, number>;
+  created_at: string;
+  [k: string]: unknown;
+}
+
+/** A `campaign` frame of the live stream: a campaign's state and counters at a moment. */
+export interface CampaignEvent {
+  campaign_id: string;
+  state?: string;
+  counters?: Record<string, number>;
+  at?: string;
+}
+
 /** An API answer that was not 2xx: its status and problem+json body. */
 interface HttpError extends Error {
   readonly status: number;
@@ -90,6 +108,14 @@ export interface ConsoleContext {
   FINAL: string[];
   /** How far along each status is, from the contract: a status only moves to a higher rank. */
   RANK: Readonly<Record<string, number>>;
+  /** Each campaign action and the states it is allowed from (set by script.ts, from the contract). */
+  CAMPAIGN_ACTIONS: Readonly<Record<string, readonly string[]>>;
+  /** The days of the week as calling windows name them, Monday first. */
+  WEEKDAYS: readonly string[];
+  /** The outcomes an attempt ends with, in the order charts and counters show them. */
+  OUTCOMES: readonly string[];
+  /** The campaign whose page is open (its id), or null on any other page. */
+  currentCampaign: string | null;
   /** A status's place in the order statuses move in (every final status shares the last). */
   rank(status: string): number;
 
@@ -141,6 +167,26 @@ export interface ConsoleContext {
   onFlowEvent(ev: CallEvent): void;
   /** A flow event in a few words, for the event log. */
   describeFlowEvent(flow: FlowDetail): string;
+
+  // ---- campaigns.client.ts: the list and creating a campaign ----
+  loadCampaigns(reset: boolean): Promise<void>;
+  /** Fills the form's choice of flows with the user's saved flows. */
+  loadCampaignFlows(): Promise<void>;
+  /** Shows a live campaign frame in the list, if its campaign is listed. */
+  onCampaignListEvent(ev: CampaignEvent): void;
+  /** Contacts finished (done, on the do-not-call list, canceled) and in all. */
+  progressOf(counters: Record<string, number>): { finished: number; total: number };
+  progressBar(counters: Record<string, number>, label: string): HTMLProgressElement;
+  /** Shows each refused field of a problem beside its control (`data-pointer`), focusing the first. */
+  showFieldErrors(form: HTMLFormElement, error: unknown): void;
+  clearFieldErrors(form: HTMLFormElement): void;
+
+  // ---- campaign.client.ts: one campaign's page ----
+  loadCampaign(id: string, focus?: boolean): Promise<void>;
+  /** Stops following the campaign on screen (another page shows). */
+  leaveCampaign(): void;
+  /** Shows a live campaign frame: in the list, and on the campaign's page if it is open. */
+  onCampaignEvent(ev: CampaignEvent): void;
 
   // ---- users.client.ts ----
   loadUsers(focus?: string): Promise<void>;

@@ -1,8 +1,16 @@
-import { STATUS_RANK, TERMINAL_STATUSES } from '../../shared/contract/index.ts';
+import {
+  ATTEMPT_OUTCOMES,
+  CAMPAIGN_ACTIONS,
+  STATUS_RANK,
+  TERMINAL_STATUSES,
+  WEEKDAYS,
+} from '../../shared/contract/index.ts';
 import { pageScript } from '../page-script.ts';
 import { consoleApi } from './api.client.ts';
 import { consoleCall } from './call.client.ts';
 import { consoleCalls } from './calls.client.ts';
+import { consoleCampaign } from './campaign.client.ts';
+import { consoleCampaigns } from './campaigns.client.ts';
 import type { ConsoleContext } from './context.ts';
 import { consoleFlow } from './flow.client.ts';
 import { consoleSession } from './session.client.ts';
@@ -26,13 +34,18 @@ const MODULES: ((c: ConsoleContext) => void)[] = [
   consoleCalls,
   consoleCall,
   consoleFlow,
+  consoleCampaigns,
+  consoleCampaign,
   consoleUsers,
 ];
 
-/** The statuses, as the contract defines them: the script is written out from it. */
-const STATUSES: Pick<ConsoleContext, 'FINAL' | 'RANK'> = {
+/** The statuses and campaign rules, as the contract defines them: the script is written out from it. */
+const CONSTANTS: Pick<ConsoleContext, 'FINAL' | 'RANK' | 'CAMPAIGN_ACTIONS' | 'WEEKDAYS' | 'OUTCOMES'> = {
   FINAL: [...TERMINAL_STATUSES],
   RANK: STATUS_RANK,
+  CAMPAIGN_ACTIONS: Object.fromEntries(Object.entries(CAMPAIGN_ACTIONS).map(([a, rule]) => [a, rule.from])),
+  WEEKDAYS,
+  OUTCOMES: ATTEMPT_OUTCOMES,
 };
 
 /** Runs once every module is set up: follows the hash and starts with the session in this tab. */
@@ -42,6 +55,6 @@ function consoleMain(c: ConsoleContext): void {
 }
 
 export const CONSOLE_JS = pageScript([
-  `const c = ${JSON.stringify(STATUSES)};`,
+  `const c = ${JSON.stringify(CONSTANTS)};`,
   ...[...MODULES, consoleMain].map((m) => `(${m.toString()})(c);`),
 ]);

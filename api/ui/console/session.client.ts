@@ -5,6 +5,7 @@ export function consoleSession(c: ConsoleContext): void {
   c.signOut = (message = '', focus = true) => {
     c.saveToken(null);
     c.me = null;
+    c.leaveCampaign();
     c.stream?.abort();
     c.stream = null;
     c.$('nav').hidden = true;
@@ -27,7 +28,10 @@ export function consoleSession(c: ConsoleContext): void {
     c.text(c.$('whoami'), `${me.username} (${me.role})`);
     for (const el of Array.from(document.querySelectorAll<HTMLElement>('[data-admin-only]')))
       el.hidden = me.role !== 'admin';
-    if (me.role === 'viewer') c.$('originate-form').remove();
+    if (me.role === 'viewer') {
+      c.$('originate-form').remove();
+      for (const el of Array.from(document.querySelectorAll('[data-can-write]'))) el.remove();
+    }
     void c.openStream();
     c.route();
   };
@@ -70,8 +74,19 @@ export function consoleSession(c: ConsoleContext): void {
     const hash = c.here();
     if (hash !== c.flashPage) c.flash('');
     const call = /^#\/calls\/([0-9a-f-]{36})$/.exec(hash);
-    if (call) return void c.loadCall(call[1]!);
+    if (call) {
+      c.leaveCampaign();
+      return void c.loadCall(call[1]!);
+    }
     c.currentCall = null;
+    const campaign = /^#\/campaigns\/([0-9a-f-]{36})$/.exec(hash);
+    if (campaign) return void c.loadCampaign(campaign[1]!);
+    c.leaveCampaign();
+    if (hash === '#/campaigns') {
+      c.showView('campaigns-view');
+      if (c.me.role !== 'viewer') void c.loadCampaignFlows();
+      return void c.loadCampaigns(true);
+    }
     if (hash === '#/users' && c.me.role === 'admin') {
       c.showView('users-view');
       return void c.loadUsers();

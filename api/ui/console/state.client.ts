@@ -4,6 +4,7 @@ import type { ConsoleContext } from './context.ts';
 export function consoleState(c: ConsoleContext): void {
   c.me = null;
   c.currentCall = null;
+  c.currentCampaign = null;
   c.stream = null;
   c.flashPage = '';
   c.liveStatus = new Map();

@@ -1,4 +1,4 @@
-import type { CallEvent, ConsoleContext } from './context.ts';
+import type { CallEvent, CampaignEvent, ConsoleContext } from './context.ts';
 
 /**
  * The live stream (/api/v2/events, server-sent events read with fetch to send the token): it
@@ -62,6 +62,10 @@ export function consoleStream(c: ConsoleContext): void {
     if (event === 'call' && data) {
       if (id) lastEventId = id;
       onCallEvent(JSON.parse(data) as CallEvent);
+    } else if (event === 'campaign' && data) {
+      // A campaign's progress; the page's polling stays, for an API that sends no such frames.
+      if (id) lastEventId = id;
+      c.onCampaignEvent(JSON.parse(data) as CampaignEvent);
     } else if (event === 'ready' && data) {
       // Live from here on: reload what is on screen so that nothing before this point is missed.
       const ready = JSON.parse(data) as { after: string; resumed: boolean };
@@ -75,6 +79,7 @@ export function consoleStream(c: ConsoleContext): void {
   function refreshView() {
     if (c.currentCall && !c.$('call-view').hidden) void c.loadCall(c.currentCall, false);
     else if (!c.$('calls-view').hidden) void c.loadCalls(true);
+    else if (!c.$('campaigns-view').hidden) void c.loadCampaigns(true);
   }
 
   function onCallEvent(ev: CallEvent) {

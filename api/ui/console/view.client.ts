@@ -12,7 +12,15 @@ interface FieldError {
  * (One function for the whole module: see ./context.ts.)
  */
 export function consoleView(c: ConsoleContext): void {
-  const views = ['login-view', 'calls-view', 'call-view', 'users-view'];
+  const views = ['login-view', 'calls-view', 'call-view', 'campaigns-view', 'campaign-view', 'users-view'];
+  /** The navigation link of each view. */
+  const NAV: Record<string, string> = {
+    'calls-view': 'calls',
+    'call-view': 'calls',
+    'campaigns-view': 'campaigns',
+    'campaign-view': 'campaigns',
+    'users-view': 'users',
+  };
 
   c.$ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -70,12 +78,7 @@ export function consoleView(c: ConsoleContext): void {
   c.showView = (id, focus = true) => {
     for (const v of views) c.$(v).hidden = v !== id;
     for (const a of Array.from(document.querySelectorAll<HTMLAnchorElement>('[data-nav]'))) {
-      if (
-        (id === 'calls-view' || id === 'call-view') === (a.dataset.nav === 'calls') &&
-        id !== 'users-view'
-      ) {
-        a.setAttribute('aria-current', 'page');
-      } else if (id === 'users-view' && a.dataset.nav === 'users') a.setAttribute('aria-current', 'page');
+      if (NAV[id] === a.dataset.nav) a.setAttribute('aria-current', 'page');
       else a.removeAttribute('aria-current');
     }
     if (focus) c.$(id).querySelector<HTMLElement>('h2')?.focus();

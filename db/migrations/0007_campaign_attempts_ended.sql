@@ -1,0 +1,1 @@
+CREATE INDEX "campaign_attempts_ended_idx" ON "campaign_attempts" USING btree ("campaign_id","ended_at") WHERE "campaign_attempts"."ended_at" is not null;
