@@ -15,15 +15,23 @@ says what it does. On \`/docs\`, log in at the top of the page to send requests 
 ### Logging in
 
 \`POST /api/v2/token\` is an OAuth2 password grant (form fields \`username\` and \`password\`) and answers
-\`{access_token, token_type, expires_in}\`. Send the token as \`Authorization: Bearer <token>\`. Tokens
-are Ed25519-signed JWTs (RFC 9068); their public keys are at \`/.well-known/jwks.json\`.
+\`{access_token, token_type, expires_in, refresh_token, refresh_expires_in}\`. Send the access token as
+\`Authorization: Bearer <token>\`. Access tokens are Ed25519-signed JWTs (RFC 9068); their public keys are
+at \`/.well-known/jwks.json\`.
+
+Before the access token expires, the same route with \`grant_type=refresh_token\` and \`refresh_token\`
+answers a new pair. Each refresh token is good for one use (RFC 9700 rotation): keep the new one and drop
+the old. A refresh token presented twice ends its session (every refresh and access token since the login)
+and answers 401, as if stolen, so refresh once at a time. A session lasts \`refresh_expires_in\` seconds
+from the login however often it is refreshed; revoking its token, "log out everywhere", a password reset,
+a role change or a deactivation end it sooner.
 
 ### Who may call what
 
 | method | path | who | what |
 |---|---|---|---|
-| POST | \`/api/v2/token\` | anyone | OAuth2 password grant (form \`username\`, \`password\`) → \`{access_token, token_type, expires_in}\` |
-| POST | \`/api/v2/token/revoke\` | any user | revoke this token, another of yours (\`token\`), or all (\`all: true\`) |
+| POST | \`/api/v2/token\` | anyone | OAuth2 password grant (form \`username\`, \`password\`) or refresh_token grant (\`grant_type=refresh_token\`, \`refresh_token\`) → \`{access_token, token_type, expires_in, refresh_token, refresh_expires_in}\` |
+| POST | \`/api/v2/token/revoke\` | any user | revoke this token and end its session, another of yours (\`token\`: access or refresh token), or all (\`all: true\`) |
 | GET | \`/api/v2/me\` | any user | the calling user |
 | POST | \`/api/v2/calls\` | admin, operator | place a call (JSON body) |
 | POST | \`/api/v2/interaction/{number}\` | admin, operator | place a call (original route; optional JSON body) |
@@ -113,7 +121,8 @@ deactivate and reset passwords (a demotion, a deactivation and a reset, which si
 everywhere, are confirmed first). Viewers watch every call and change none. It is served by the API
 itself (server-rendered, one small script, no CDN, a strict Content-Security-Policy), works by
 keyboard, is labelled for screen readers and fits a phone's screen. It uses the same public API as
-any client, with the token in \`sessionStorage\`.`;
+any client, with its tokens in \`sessionStorage\`: it refreshes the access token before it expires, so a
+person stays logged in for the session's life.`;
 
 /** The Calls tag: what its operations share. */
 export const CALLS_GUIDE = `Place, follow and hang up calls.
