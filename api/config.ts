@@ -54,6 +54,8 @@ export const ConfigSchema = z
     JWT_ISSUER: text('outdial'),
     JWT_AUDIENCE: text('outdial-api'),
     ACCESS_TOKEN_EXPIRE_MINUTES: int(30, 1, 24 * 60),
+    // A login's refresh tokens (rotated on each use) end this many seconds after it, however used.
+    REFRESH_TOKEN_TTL: int(12 * 3600, 60, 30 * 86_400),
     BCRYPT_COST: int(12, 4, 15),
     // Password hashes running at once, and waiting; 0 = one less than the number of cores (at least 1).
     PASSWORD_HASH_CONCURRENCY: int(0, 0, 256),

@@ -184,6 +184,47 @@ export const revokedTokens = pgTable(
 );
 
 /**
+ * Refresh tokens for people (RFC 9700 §4.14): one row per token ever issued, kept by the SHA-256 of
+ * its secret, never the secret. A login starts a family (its first row's id is the family id); each
+ * refresh marks the presented row used and adds its child. A used row presented again is reuse: the
+ * whole family is revoked, with the access tokens issued beside its rows (`access_jti`).
+ */
+export const refreshTokens = pgTable(
+  'refresh_tokens',
+  {
+    id: uuid('id').primaryKey(),
+    familyId: uuid('family_id').notNull(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull(),
+    parentId: uuid('parent_id'),
+    // The user's token version and role at login: "log out everywhere", a password reset or a role
+    // change since ends the family, whatever the timing of the refresh that races it.
+    tokenVersion: integer('token_version').notNull(),
+    role: text('role').$type<Role>().notNull(),
+    issuedAt: tz('issued_at').notNull().defaultNow(),
+    // The family's absolute end, inherited by every child: refreshing never extends it.
+    expiresAt: tz('expires_at').notNull(),
+    usedAt: tz('used_at'),
+    revokedAt: tz('revoked_at'),
+    // The access token issued with this one, revoked with the family.
+    accessJti: text('access_jti').notNull(),
+    accessExpiresAt: tz('access_expires_at').notNull(),
+    // Who asked for it, for the audit trail.
+    userAgent: text('user_agent'),
+    clientAddress: text('client_address'),
+  },
+  (t) => [
+    uniqueIndex('refresh_tokens_hash_key').on(t.tokenHash),
+    index('refresh_tokens_family_idx').on(t.familyId),
+    index('refresh_tokens_user_idx').on(t.userId),
+    index('refresh_tokens_access_jti_idx').on(t.accessJti),
+    index('refresh_tokens_expires_idx').on(t.expiresAt),
+  ],
+);
+
+/**
  * Open live event streams, one row each, shared by every API instance: the per-user cap counts the
  * rows that have not expired. A stream's instance renews its row while it runs and deletes it when it
  * ends; an instance that dies leaves rows that expire by themselves.
@@ -541,6 +582,7 @@ export const schema = {
   callEvents,
   idempotencyKeys,
   revokedTokens,
+  refreshTokens,
   usedJtis,
   auditLog,
   sidecars,

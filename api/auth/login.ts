@@ -13,7 +13,7 @@ import { ApiError } from '../errors.ts';
 import type { Services } from '../services.ts';
 import type { Logger } from '../shared/base/log.ts';
 import { isHasherBusy, MAX_PASSWORD_BYTES } from './passwords.ts';
-import { type IssuedToken, issueAccessToken } from './tokens.ts';
+import { type Session, startSession } from './sessions.ts';
 
 /**
  * Password login, throttled in the database so that every instance sees the same counts.
@@ -34,8 +34,8 @@ import { type IssuedToken, issueAccessToken } from './tokens.ts';
 export async function login(
   services: Services,
   input: { username: string; password: string },
-  meta: { clientAddress: string | null; requestId: string; logger: Logger },
-): Promise<IssuedToken> {
+  meta: { clientAddress: string | null; userAgent: string | null; requestId: string; logger: Logger },
+): Promise<Session> {
   const { config, db } = services;
   const nameKey = await throttleKey('user', canonicalUsername(input.username));
   const addressKey = meta.clientAddress ? await throttleKey('addr', meta.clientAddress) : null;
@@ -105,14 +105,7 @@ export async function login(
       services.metrics.loginAttempt('locked');
       throw lockedError(lockedFor);
     }
-    const issued = await issueAccessToken({
-      key: services.keys.signing,
-      issuer: config.JWT_ISSUER,
-      audience: config.JWT_AUDIENCE,
-      userId: user.id,
-      tokenVersion: user.tokenVersion,
-      ttlSeconds: config.ACCESS_TOKEN_EXPIRE_MINUTES * 60,
-    });
+    const session = await startSession(services, user, meta);
     services.metrics.loginAttempt('success');
     services.background(
       Promise.all([
@@ -124,11 +117,11 @@ export async function login(
           targetId: user.id,
           clientAddress: meta.clientAddress,
           requestId: meta.requestId,
-          details: { jti: issued.jti },
+          details: { jti: session.access.jti, family_id: session.familyId },
         }),
       ]).catch((error) => meta.logger.error('login bookkeeping failed', { error })),
     );
-    return issued;
+    return session;
   } finally {
     // Refused by the address, busy, or failed on the way: no check was made, so its places go back.
     if (!checked) {

@@ -80,6 +80,21 @@ export function requestToken(client: OutdialClient, username: string, password: 
   });
 }
 
+/**
+ * `POST /api/v2/token` with the refresh_token grant: the next access token and the next refresh token
+ * (keep it: the one sent is spent, and sending it again ends the session). An OutdialError 401
+ * invalid_token when the session has ended.
+ */
+export async function refresh(client: OutdialClient, refreshToken: string): Promise<TokenResponse> {
+  return unwrap(
+    await client.POST('/api/v2/token', {
+      body: { grant_type: 'refresh_token', refresh_token: refreshToken },
+      bodySerializer: (body) => new URLSearchParams(body as Record<string, string>),
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    }),
+  );
+}
+
 /** Logs in: the access token, or an OutdialError (401 invalid_credentials, 429 login_locked, …). */
 export async function login(
   client: OutdialClient,

@@ -224,8 +224,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Log in (OAuth2 password grant)
-         * @description Exchanges a username and password (form body) for an access token. Failed logins are throttled per username and per client address: after MAX_FAILED_LOGIN_ATTEMPTS failures the username is locked for LOGIN_LOCKOUT_DURATION seconds (429 with Retry-After), even for the right password; past MAX_FAILED_LOGINS_PER_ADDRESS failures an address is slowed (429 with a short Retry-After). The username may be spelled in any case or Unicode compatibility form.
+         * Log in, or refresh (OAuth2 password and refresh_token grants)
+         * @description Exchanges a username and password (form body) for an access token and a refresh token, or (grant_type `refresh_token`) a refresh token for the next pair. A refresh token is rotated on each use; presenting one that was used already is taken as theft: the session it belongs to (its refresh and access tokens) is revoked, the answer is 401, and the audit log notes it. Two refreshes with one token at once therefore end the session: refresh once at a time. Log out, "log out everywhere", a password reset, a role change or a deactivation end sessions too. Failed logins are throttled per username and per client address: after MAX_FAILED_LOGIN_ATTEMPTS failures the username is locked for LOGIN_LOCKOUT_DURATION seconds (429 with Retry-After), even for the right password; past MAX_FAILED_LOGINS_PER_ADDRESS failures an address is slowed (429 with a short Retry-After). The username may be spelled in any case or Unicode compatibility form.
          */
         post: {
             parameters: {
@@ -240,7 +240,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description An access token */
+                /** @description An access token and a refresh token */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -340,7 +340,7 @@ export interface paths {
         put?: never;
         /**
          * Revoke a token
-         * @description Revokes the calling token (or `token`, which must be yours), or with `all: true` every token you hold. A revoked token answers 401 from the next request on.
+         * @description Revokes the calling token (or `token`, which must be yours), or with `all: true` every token you hold. A revoked token answers 401 from the next request on. Revoking a token from a login also ends that login's session: its refresh token and the other access tokens refreshed from it. `all: true` ends every session.
          */
         post: {
             parameters: {
@@ -4286,7 +4286,7 @@ export interface paths {
         head?: never;
         /**
          * Change a user’s role or deactivate it (admin)
-         * @description The last active admin cannot be demoted or deactivated (409).
+         * @description The last active admin cannot be demoted or deactivated (409). A new role or a deactivation ends the user's sessions: their refresh tokens are refused, and the person logs in again.
          */
         patch: {
             parameters: {
@@ -4418,7 +4418,7 @@ export interface paths {
         put?: never;
         /**
          * Reset a user’s password (admin)
-         * @description Sets a new password and revokes every token the user holds.
+         * @description Sets a new password and revokes every token the user holds, refresh tokens included.
          */
         post: {
             parameters: {
@@ -5490,24 +5490,39 @@ export interface components {
              * @example 1800
              */
             expires_in: number;
+            /**
+             * @description Gets the next access token (grant_type `refresh_token`) before this one expires. Good for one use: each refresh answers a new one, and presenting a used one again ends the whole session (every refresh and access token since the login). Keep it secret; it is never shown again.
+             * @example odrt_Jx3K9mQ2vV8bT1nW5yZ0aC4dE6fG7hI2jL8kM0pN1qR
+             */
+            refresh_token: string;
+            /**
+             * @description Seconds until the session ends: the refresh token, and every one it is rotated into, is refused after (REFRESH_TOKEN_TTL after the login); then log in again
+             * @example 43200
+             */
+            refresh_expires_in: number;
         };
         TokenRequest: {
             /**
-             * @description OAuth2 grant type; only `password`
+             * @description OAuth2 grant type: `password` (the default: `username` and `password`) or `refresh_token` (`refresh_token`)
              * @example password
              * @enum {string}
              */
-            grant_type?: "password";
+            grant_type?: "password" | "refresh_token";
             /**
-             * @description Username
+             * @description Username (password grant)
              * @example alice
              */
-            username: string;
+            username?: string;
             /**
-             * @description Password
+             * @description Password (password grant)
              * @example correct horse battery staple
              */
-            password: string;
+            password?: string;
+            /**
+             * @description A refresh token from an earlier answer (refresh_token grant); each is good for one use
+             * @example odrt_Jx3K9mQ2vV8bT1nW5yZ0aC4dE6fG7hI2jL8kM0pN1qR
+             */
+            refresh_token?: string;
             /**
              * @description Ignored; accepted for OAuth2 clients
              * @example
@@ -5529,7 +5544,7 @@ export interface components {
         };
         RevokeRequest: {
             /**
-             * @description Another of your tokens to revoke (default: the one in Authorization)
+             * @description Another of your tokens to revoke (default: the one in Authorization): an access token, or a refresh token, which ends its session
              * @example eyJhbGciOiJFZERTQSJ9.eyJ….…
              */
             token?: string;

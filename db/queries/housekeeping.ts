@@ -26,6 +26,7 @@ export interface HousekeepingResult {
   auditLog: number;
   usedJtis: number;
   revokedTokens: number;
+  refreshTokens: number;
   idempotencyKeys: number;
   loginThrottle: number;
   rateLimits: number;
@@ -120,7 +121,7 @@ async function deleteFinishedCampaigns(db: Db, days: number, limit: number): Pro
 
 /**
  * Deletes what nothing needs any more: single-use command ids and revoked token ids past their
- * expiry, expired live stream places, idempotency keys past their life, login and rate-limit counters whose windows have ended,
+ * expiry, refresh tokens of sessions that ended, expired live stream places, idempotency keys past their life, login and rate-limit counters whose windows have ended,
  * finished calls older than the retention period (their event logs, webhook deliveries and
  * attempts go with them), finished campaigns older than theirs (with their contacts, attempts and
  * counters), and audit log entries older than theirs. Calls that have not reached a
@@ -164,6 +165,14 @@ export async function runHousekeeping(db: Db, options: HousekeepingOptions): Pro
       select jti from revoked_tokens where expires_at < now() limit ${n}) returning 1`,
     limit,
   );
+  // A family past its end refuses every token anyway; the access tokens beside it must have expired too,
+  // so that logging one out still finds its family.
+  const refreshTokens = await deleteInBatches(
+    db,
+    (n) => sql`delete from refresh_tokens where id in (
+      select id from refresh_tokens where greatest(expires_at, access_expires_at) < now() limit ${n}) returning 1`,
+    limit,
+  );
   const idempotencyKeys = await deleteInBatches(
     db,
     (n) => sql`delete from idempotency_keys where (user_id, key) in (
@@ -200,6 +209,7 @@ export async function runHousekeeping(db: Db, options: HousekeepingOptions): Pro
     auditLog,
     usedJtis,
     revokedTokens,
+    refreshTokens,
     idempotencyKeys,
     loginThrottle,
     rateLimits,

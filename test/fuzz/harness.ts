@@ -55,6 +55,7 @@ export const SCHEMAS = new Schemas(DOC);
 const ORIGINATING = new Set(['POST /api/v2/calls', 'POST /api/v2/interaction/{number}']);
 const HANGING_UP = new Set(['POST /api/v2/calls/{call_id}/hangup']);
 const REVOKE = 'POST /api/v2/token/revoke';
+const TOKEN = 'POST /api/v2/token';
 
 export interface Tally {
   requests: number;
@@ -70,6 +71,8 @@ export interface Fuzz {
   generator: RequestGenerator;
   tallies: Map<string, Tally>;
   exercise(rc: RequestCase, mode: Mode): Promise<void>;
+  /** Refresh-token grants answered 200. */
+  refreshed(): number;
 }
 
 function tally(tallies: Map<string, Tally>, op: string): Tally {
@@ -230,6 +233,15 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
     ['operator', 'viewer', 'admin', 'operator'].map((r) => stack.user(r as 'operator')),
   );
   const logins = await Promise.all(['operator', 'viewer'].map((r) => stack.user(r as 'operator')));
+  // Refresh tokens to spend, each a session of its own (of a user no one else logs in as or changes):
+  // the first use of each is a success, a second is reuse and ends that session only.
+  const refresher = await stack.user('viewer');
+  const refreshTokens = [refresher.refreshToken];
+  for (let i = 0; i < 23; i++) {
+    const res = await stack.login(refresher.username, refresher.password);
+    if (res.status !== 200) throw new Error(`setting up refresh tokens: ${res.status} ${await res.text()}`);
+    refreshTokens.push(((await res.json()) as { refresh_token: string }).refresh_token);
+  }
 
   // Every other kind of credential.
   const revoked = await stack.user('operator');
@@ -351,6 +363,9 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
         return fc.oneof(
           body,
           fc.constantFrom(...pools.logins).map((l) => ({ grant_type: 'password', ...l })),
+          fc
+            .constantFrom(...refreshTokens)
+            .map((refresh_token) => ({ grant_type: 'refresh_token', refresh_token })),
         );
       }
       if (op.id === `POST ${API_EVENTS_PATH}`) {
@@ -427,6 +442,7 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
 
   const secrets = [JSON.parse(stack.config.JWT_PRIVATE_KEY!).d as string];
   const tallies = new Map<string, Tally>();
+  let refreshed = 0;
   const byId = new Map(OPERATIONS.map((o) => [o.id, o]));
 
   async function countCalls(): Promise<number> {
@@ -494,6 +510,9 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
     if (rc.flaws.length > 0 && res.status < 300 && t.lenientReads.length < 5)
       t.lenientReads.push(rc.flaws.join('; '));
 
+    if (rc.op === TOKEN && res.status === 200 && /(?:^|&)grant_type=refresh_token(?:&|$)/.test(rc.body ?? ''))
+      refreshed++;
+
     // Revoking all of a role's tokens is a valid request: the run goes on with a new token.
     if (
       rc.op === REVOKE &&
@@ -509,7 +528,7 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
     }
   }
 
-  return { stack, generator, tallies, exercise };
+  return { stack, generator, tallies, exercise, refreshed: () => refreshed };
 }
 
 function fromB64Url(s: string): Uint8Array {

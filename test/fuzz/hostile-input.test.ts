@@ -102,4 +102,8 @@ describe('hostile input reached everything', () => {
     }
     expect(missing).toEqual([]);
   });
+
+  test('the refresh_token grant answered a success', () => {
+    expect(fuzz.refreshed()).toBeGreaterThan(0);
+  });
 });

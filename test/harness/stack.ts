@@ -113,6 +113,8 @@ export interface TestUser {
   password: string;
   role: Role;
   token: string;
+  /** The refresh token of the login that gave `token`. */
+  refreshToken: string;
   auth: Record<string, string>;
 }
 
@@ -269,6 +271,7 @@ export async function startTestStack(
       password,
       role,
       token: token.access_token,
+      refreshToken: token.refresh_token,
       auth: { Authorization: `Bearer ${token.access_token}` },
     };
   }

@@ -303,6 +303,26 @@ const ENDINGS: Ending[] = [
       ok(await stack.request(mode, '/api/v2/token/revoke', { method: 'POST', token: u.token })),
   },
   {
+    // Reuse revokes the session's access tokens, the login's among them, which the stream was opened with.
+    what: 'its session’s refresh token is reused',
+    role: 'operator',
+    end: async (u, _, mode) => {
+      const refresh = () =>
+        stack.request(mode, '/api/v2/token', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({
+            grant_type: 'refresh_token',
+            refresh_token: u.refreshToken,
+          }).toString(),
+        });
+      await ok(await refresh());
+      const reuse = await refresh();
+      expect(reuse.status).toBe(401);
+      await reuse.body?.cancel();
+    },
+  },
+  {
     what: 'the user logs out everywhere',
     role: 'operator',
     end: async (u, _, mode) =>

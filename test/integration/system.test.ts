@@ -12,6 +12,7 @@ import {
   liveStreams,
   loginThrottle,
   rateLimits,
+  refreshTokens,
   revokedTokens,
   usedJtis,
   webhookAttempts,
@@ -346,6 +347,24 @@ describe('housekeeping', () => {
       { key: `kept-${tag}`, windowStartedAt: ago(1000), count: 7 },
     ]);
 
+    const refreshRow = (expiresAt: Date) => {
+      const id = crypto.randomUUID();
+      return {
+        id,
+        familyId: id,
+        userId: owner.id,
+        tokenHash: `${id}-${tag}`,
+        tokenVersion: 1,
+        role: 'operator' as const,
+        expiresAt,
+        accessJti: id,
+        accessExpiresAt: expiresAt,
+      };
+    };
+    const refreshGone = refreshRow(ago(1000));
+    const refreshKept = refreshRow(ago(-600_000));
+    await db.insert(refreshTokens).values([refreshGone, refreshKept]);
+
     const streamGone = crypto.randomUUID();
     const streamKept = crypto.randomUUID();
     await db.insert(liveStreams).values([
@@ -369,11 +388,17 @@ describe('housekeeping', () => {
       expect(deleted.auditLog).toBeGreaterThanOrEqual(1);
       expect(deleted.usedJtis).toBeGreaterThanOrEqual(1);
       expect(deleted.revokedTokens).toBeGreaterThanOrEqual(1);
+      expect(deleted.refreshTokens).toBeGreaterThanOrEqual(1);
       expect(deleted.idempotencyKeys).toBeGreaterThanOrEqual(1);
       expect(deleted.loginThrottle).toBeGreaterThanOrEqual(1);
       expect(deleted.rateLimits).toBeGreaterThanOrEqual(1);
       expect(deleted.liveStreams).toBeGreaterThanOrEqual(1);
     }
+    const refreshLeft = await db
+      .select({ id: refreshTokens.id })
+      .from(refreshTokens)
+      .where(inArray(refreshTokens.id, [refreshGone.id, refreshKept.id]));
+    expect(refreshLeft.map((r) => r.id)).toEqual([refreshKept.id]);
     const streamsLeft = await db
       .select({ id: liveStreams.id })
       .from(liveStreams)

@@ -1,16 +1,23 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { writeAudit } from '../../../db/queries/misc.ts';
 import { revokeToken, updateUser } from '../../../db/queries/users.ts';
+import { endAllSessions, endSession, looksLikeRefreshToken } from '../../auth/sessions.ts';
 import { InvalidTokenError, verifyAccessToken } from '../../auth/tokens.ts';
 import { ApiError } from '../../errors.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { type App, bearerSecurity, errorResponses, strictBody } from '../openapi.ts';
 
 const RevokeBodySchema = strictBody({
-  token: z.string().max(4096).optional().openapi({
-    description: 'Another of your tokens to revoke (default: the one in Authorization)',
-    example: 'eyJhbGciOiJFZERTQSJ9.eyJ….…',
-  }),
+  token: z
+    .string()
+    .max(4096)
+    .optional()
+    .openapi({
+      description:
+        'Another of your tokens to revoke (default: the one in Authorization): an access token, or a refresh ' +
+        'token, which ends its session',
+      example: 'eyJhbGciOiJFZERTQSJ9.eyJ….…',
+    }),
   all: z
     .boolean()
     .optional()
@@ -24,7 +31,9 @@ const revokeRoute = createRoute({
   summary: 'Revoke a token',
   description:
     'Revokes the calling token (or `token`, which must be yours), or with `all: true` every token you hold. ' +
-    'A revoked token answers 401 from the next request on.',
+    'A revoked token answers 401 from the next request on. Revoking a token from a login also ends that ' +
+    "login's session: its refresh token and the other access tokens refreshed from it. `all: true` ends " +
+    'every session.',
   security: bearerSecurity,
   middleware: [requireAuth()] as const,
   request: { body: { required: false, content: { 'application/json': { schema: RevokeBodySchema } } } },
@@ -63,8 +72,19 @@ export const registerRevoke = (app: App) =>
       });
     if (body.all) {
       await updateUser(services.db, user.id, { bumpTokenVersion: true });
+      await endAllSessions(services, user.id);
       await audit({ scope: 'all' });
       return c.json({ revoked: true, scope: 'all' as const }, 200);
+    }
+    const notYours = () =>
+      new ApiError('validation_error', 'body.token: is not a valid token of yours', {
+        errors: [{ path: 'body.token', message: 'is not a valid token of yours', code: 'invalid_token' }],
+      });
+    if (body.token && looksLikeRefreshToken(body.token)) {
+      const familyId = await endSession(services, user.id, { refreshToken: body.token });
+      if (!familyId) throw notYours();
+      await audit({ scope: 'token', family_id: familyId });
+      return c.json({ revoked: true, scope: 'token' as const }, 200);
     }
     let jti = user.jti;
     let expiresAt = user.tokenExpiresAt;
@@ -80,12 +100,11 @@ export const registerRevoke = (app: App) =>
         expiresAt = new Date(claims.exp * 1000);
       } catch (error) {
         if (!(error instanceof InvalidTokenError)) throw error;
-        throw new ApiError('validation_error', 'body.token: is not a valid token of yours', {
-          errors: [{ path: 'body.token', message: 'is not a valid token of yours', code: 'invalid_token' }],
-        });
+        throw notYours();
       }
     }
     await revokeToken(services.db, { jti, userId: user.id, expiresAt });
-    await audit({ scope: 'token', jti });
+    const familyId = await endSession(services, user.id, { accessJti: jti });
+    await audit({ scope: 'token', jti, ...(familyId ? { family_id: familyId } : {}) });
     return c.json({ revoked: true, scope: 'token' as const }, 200);
   });

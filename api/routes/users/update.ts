@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { writeAudit } from '../../../db/queries/misc.ts';
 import { updateUser, updateUserKeepingAnAdmin } from '../../../db/queries/users.ts';
 import { generatePassword, PasswordSchema } from '../../auth/credentials.ts';
+import { endAllSessions } from '../../auth/sessions.ts';
 import { ApiError } from '../../errors.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { type App, bearerSecurity, errorResponses, strictBody } from '../openapi.ts';
@@ -22,7 +23,9 @@ const updateUserRoute = createRoute({
   path: '/api/v2/users/{user_id}',
   tags: ['Users'],
   summary: 'Change a user’s role or deactivate it (admin)',
-  description: 'The last active admin cannot be demoted or deactivated (409).',
+  description:
+    'The last active admin cannot be demoted or deactivated (409). A new role or a deactivation ends the ' +
+    "user's sessions: their refresh tokens are refused, and the person logs in again.",
   security: bearerSecurity,
   middleware: [requireAuth('admin')] as const,
   request: {
@@ -46,7 +49,7 @@ const resetPasswordRoute = createRoute({
   path: '/api/v2/users/{user_id}/password',
   tags: ['Users'],
   summary: 'Reset a user’s password (admin)',
-  description: 'Sets a new password and revokes every token the user holds.',
+  description: 'Sets a new password and revokes every token the user holds, refresh tokens included.',
   security: bearerSecurity,
   middleware: [requireAuth('admin')] as const,
   request: {
@@ -89,6 +92,8 @@ export const registerUpdateUser = (app: App) => {
     }
     if (!result.ok) throw new ApiError('user_not_found', 'User not found');
     const { before, after } = result;
+    if (before.role !== after.role || (before.isActive && !after.isActive))
+      await endAllSessions(services, user_id);
     await writeAudit(services.db, {
       actorId: actor.id,
       action: body.is_active === false ? 'user.deactivate' : 'user.update',
@@ -114,6 +119,7 @@ export const registerUpdateUser = (app: App) => {
       bumpTokenVersion: true,
     });
     if (!user) throw new ApiError('user_not_found', 'User not found');
+    await endAllSessions(services, user_id);
     await writeAudit(services.db, {
       actorId: c.get('user').id,
       action: 'user.reset_password',

@@ -83,6 +83,13 @@ export interface CampaignEvent {
   at?: string;
 }
 
+/** What POST /api/v2/token answers, as the console keeps it. */
+export interface TokenPair {
+  access_token: string;
+  expires_in: number;
+  refresh_token: string;
+}
+
 /** An API answer that was not 2xx: its status and problem+json body. */
 interface HttpError extends Error {
   readonly status: number;
@@ -135,8 +142,12 @@ export interface ConsoleContext {
 
   // ---- api.client.ts: the JSON API ----
   token(): string | null;
-  /** Keeps the token for this tab, or forgets it (null). */
-  saveToken(token: string | null): void;
+  /** Keeps a login's or a refresh's tokens for this tab and schedules the next refresh, or forgets them (null). */
+  saveSession(pair: TokenPair | null): void;
+  /** Arms the timer that refreshes the access token before it expires, from what the tab keeps. */
+  scheduleRefresh(): void;
+  /** Gets the next access token with the refresh token, one refresh at a time; false when the session ended. */
+  refresh(): Promise<boolean>;
   HttpError: new (status: number, body: Json) => HttpError;
   api<T = Json>(path: string, init?: RequestInit & { json?: unknown }): Promise<T>;
 

@@ -1,9 +1,9 @@
-import type { ConsoleContext, Me } from './context.ts';
+import type { ConsoleContext, Me, TokenPair } from './context.ts';
 
 /** Logging in and out, and which page the hash shows. */
 export function consoleSession(c: ConsoleContext): void {
   c.signOut = (message = '', focus = true) => {
-    c.saveToken(null);
+    c.saveSession(null);
     c.me = null;
     c.leaveCampaign();
     c.stream?.abort();
@@ -17,6 +17,8 @@ export function consoleSession(c: ConsoleContext): void {
   c.start = async () => {
     // On first load the focus stays at the top of the page, where the skip link is.
     if (!c.token()) return c.signOut('', false);
+    // After a reload: the timer starts again from what the tab kept.
+    c.scheduleRefresh();
     let me: Me;
     try {
       me = await c.api<Me>('/api/v2/me');
@@ -41,14 +43,14 @@ export function consoleSession(c: ConsoleContext): void {
     c.showError('login-error', null);
     const form = new FormData(e.target as HTMLFormElement);
     try {
-      const res = await c.api<{ access_token: string }>('/api/v2/token', {
+      const res = await c.api<TokenPair>('/api/v2/token', {
         method: 'POST',
         body: new URLSearchParams({
           username: String(form.get('username') ?? ''),
           password: String(form.get('password') ?? ''),
         }),
       });
-      c.saveToken(res.access_token);
+      c.saveSession(res);
       c.$<HTMLInputElement>('login-password').value = '';
       c.flash('');
       if (!location.hash || location.hash === '#/') location.hash = '#/calls';
@@ -65,6 +67,7 @@ export function consoleSession(c: ConsoleContext): void {
   });
 
   c.$('logout').addEventListener('click', async () => {
+    // Revoking the access token ends its session: the refresh token too.
     await c.api('/api/v2/token/revoke', { method: 'POST' }).catch(() => undefined);
     c.signOut('You are logged out.');
   });

@@ -13,13 +13,23 @@ export function consoleStream(c: ConsoleContext): void {
     const controller = new AbortController();
     c.stream = controller;
     let delay = 1000;
+    // Whether the last answer was a 401 a refresh followed: a second one in a row signs out.
+    let refreshed = false;
     while (c.stream === controller && c.token()) {
       try {
         const headers: Record<string, string> = { Authorization: `Bearer ${c.token()}` };
         if (lastEventId) headers['Last-Event-ID'] = lastEventId;
         const res = await fetch('/api/v2/events', { headers, signal: controller.signal });
-        if (res.status === 401) return c.signOut('Your session ended; please log in again.');
+        if (res.status === 401) {
+          // An expired access token: refresh once and reconnect at once; an ended session signs out.
+          if (!refreshed && (await c.refresh())) {
+            refreshed = true;
+            continue;
+          }
+          return c.signOut('Your session ended; please log in again.');
+        }
         if (!res.ok || !res.body) throw new Error(`stream answered ${res.status}`);
+        refreshed = false;
         delay = 1000;
         await read(res.body);
       } catch (error) {

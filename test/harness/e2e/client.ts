@@ -111,13 +111,17 @@ async function newUser(
     body: new URLSearchParams({ username, password }).toString(),
   });
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
-  const { access_token } = (await res.json()) as { access_token: string };
+  const { access_token, refresh_token } = (await res.json()) as {
+    access_token: string;
+    refresh_token: string;
+  };
   return {
     id: row!.id,
     username,
     password,
     role,
     token: access_token,
+    refreshToken: refresh_token,
     auth: { Authorization: `Bearer ${access_token}` },
   };
 }
