@@ -74,6 +74,11 @@ export const ConfigSchema = z
     // The most a campaign may ask for: calls started per second, and calls up at once.
     CAMPAIGN_MAX_CPS: int(50, 1, 10_000),
     CAMPAIGN_MAX_CONCURRENT: int(500, 1, 100_000),
+    // A leased attempt not yet answered this long past its ring timeout ends `lost` (its sidecar vanished).
+    CAMPAIGN_LEASE_MARGIN_SECONDS: int(60, 1, 3600),
+    // Rehearsals and tests: the campaign scheduler (windows, retry due times, per-day counts) runs this
+    // many seconds ahead of (or, negative, behind) the real clock; tokens and event times do not move.
+    CAMPAIGN_CLOCK_OFFSET_SECONDS: int(0, -366 * 86_400, 366 * 86_400),
     // Where national numbers (no +country code) are read: the do-not-call list, campaign contacts.
     DEFAULT_PHONE_REGION: matching(/^[A-Z]{2}$/, 'an ISO 3166 country code such as US', 'US'),
 

@@ -5,8 +5,6 @@ import type { Services } from '../../services.ts';
 import type { LeaseReply, LeaseRequest } from '../../shared/contract/index.ts';
 import { planLease } from './plan.ts';
 
-/** How long past its ring timeout a leased attempt may wait at its sidecar before it ends `lost`. */
-export const LEASE_MARGIN_MS = 60_000;
 /** The longest a sidecar is told to wait before asking again (nothing running, or nothing due soon). */
 export const IDLE_POLL_MS = 5_000;
 
@@ -26,7 +24,7 @@ export async function leaseForSidecar(services: Services, request: LeaseRequest)
           capacity: request.capacity,
           now,
           plan: planLease,
-          leaseMarginMs: LEASE_MARGIN_MS,
+          leaseMarginMs: config.CAMPAIGN_LEASE_MARGIN_SECONDS * 1000,
           defaults: {
             context: config.DEFAULT_CONTEXT,
             extension: config.DEFAULT_EXTENSION,
