@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect } from 'bun:test';
 import { eq, inArray, sql } from 'drizzle-orm';
+import { expireLeases } from '../../api/campaigns/engine/lease.ts';
 import {
   type CallEventInput,
   type CallStatus,
@@ -8,7 +9,7 @@ import {
   type RetryPolicy,
 } from '../../api/shared/contract/index.ts';
 import { rowsOf } from '../../db/queries/prepared.ts';
-import { callEvents, calls, campaigns } from '../../db/schema.ts';
+import { callEvents, calls, campaigns, sidecars } from '../../db/schema.ts';
 import {
   addDnc,
   attemptsOf,
@@ -376,6 +377,45 @@ describe.skipIf(TARGET === 'workerd')('the campaign engine on a clock the test s
       expect((await db().select().from(calls).where(eq(calls.id, gone!)))[0]!.status).toBe('failed');
       await expectCountersTrue(campaign.id);
     });
+  });
+
+  test('an attempt up when its sidecar fell silent ends lost once its lease passes; a sidecar heard from keeps its calls', async () => {
+    const campaign = await insertCampaign(db(), {
+      ownerId: op.id,
+      retry: { lost: { after_seconds: 30, max_attempts: 2 } },
+      ringTimeoutMs: 10_000,
+    });
+    await insertContacts(db(), campaign.id, numbers(1, 950));
+    const [command] = (await lease(1)).commands;
+    const callId = command!.call_id;
+    await stack.sidecar.sendEvents(stack.url, [
+      {
+        event_id: `${callId}:answered`,
+        call_id: callId,
+        seq: ++seq,
+        type: 'answered',
+        status: 'answered',
+        occurred_at: new Date().toISOString(),
+      },
+    ]);
+    advance(10 + 60 + 1);
+    const heardFrom = async (at: Date) => {
+      await Bun.sleep(50); // the routes' own touch runs in the background
+      await db().update(sidecars).set({ lastSeenAt: at }).where(eq(sidecars.id, SIDECAR));
+    };
+    // Heard from a moment ago (a lease, an event batch): its answered call stays up, past any lease.
+    const statusNow = async () => (await db().select().from(calls).where(eq(calls.id, callId)))[0]!.status;
+    await heardFrom(new Date());
+    await expireLeases(stack.api.services);
+    expect(await statusNow()).toBe('answered');
+    // Silent for longer than the margin: nobody will tell how the call ended.
+    await heardFrom(new Date(Date.now() - 61_000));
+    await expireLeases(stack.api.services);
+    const [call] = await db().select().from(calls).where(eq(calls.id, callId));
+    expect(call).toMatchObject({ status: 'failed', reason: 'lost' });
+    const [contact] = await contactsOf(db(), campaign.id);
+    expect(contact).toMatchObject({ state: 'pending', lastOutcome: 'lost', attempts: 1 });
+    await expectCountersTrue(campaign.id);
   });
 
   describe('concurrency', () => {

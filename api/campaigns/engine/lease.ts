@@ -45,9 +45,17 @@ export async function leaseForSidecar(services: Services, request: LeaseRequest)
   };
 }
 
-/** Attempts whose sidecar took them and vanished before dialling end failed/lost (and are accounted). */
+/**
+ * Attempts whose sidecar vanished end failed/lost (and are accounted): taken and never dialled, or up
+ * when the sidecar went silent for CAMPAIGN_LEASE_MARGIN_SECONDS.
+ */
 export async function expireLeases(services: Services): Promise<number> {
-  const ids = await expiredAttempts(services.db, services.now());
+  const ids = await expiredAttempts(services.db, {
+    now: services.now(),
+    // Whether a sidecar was heard from lately is read on the real clock, as last_seen_at is written.
+    realNow: new Date(),
+    silentMs: services.config.CAMPAIGN_LEASE_MARGIN_SECONDS * 1000,
+  });
   if (ids.length === 0) return 0;
   await recordEvents(
     services,
