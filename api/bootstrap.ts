@@ -29,11 +29,17 @@ export interface ServiceDeps {
   sidecar?: SidecarClient;
   fetch?: typeof fetch;
   webhooks: WebhookTransport;
-  /** The campaigns' clock (default: the real one). */
+  /** The campaigns' clock (default: the real one, moved by CAMPAIGN_CLOCK_OFFSET_SECONDS). */
   now?: () => Date;
 }
 
 const SIDECAR_KEY_TTL_MS = 30_000;
+
+/** The campaigns' clock: the real one, moved by CAMPAIGN_CLOCK_OFFSET_SECONDS (rehearsals, tests). */
+function campaignClock(offsetSeconds: number): () => Date {
+  if (offsetSeconds === 0) return () => new Date();
+  return () => new Date(Date.now() + offsetSeconds * 1000);
+}
 /** How often open live streams' tokens and users are checked again, besides before each delivery. */
 const LIVE_REVALIDATE_MS = 1000;
 
@@ -148,6 +154,6 @@ export async function buildServices(deps: ServiceDeps & { shared?: SharedService
     onEventsRecorded(listener: () => void) {
       listeners.push(listener);
     },
-    now: deps.now ?? (() => new Date()),
+    now: deps.now ?? campaignClock(config.CAMPAIGN_CLOCK_OFFSET_SECONDS),
   };
 }

@@ -80,6 +80,11 @@ export const ConfigSchema = z
     CAMPAIGN_PROGRESS_STREAM_MS: int(1000, 50, 60_000),
     // A campaign's campaign.progress webhooks: at most one per campaign per window of this many seconds.
     CAMPAIGN_PROGRESS_WEBHOOK_SECONDS: int(10, 1, 3600),
+    // A leased attempt not yet answered this long past its ring timeout ends `lost` (its sidecar vanished).
+    CAMPAIGN_LEASE_MARGIN_SECONDS: int(60, 1, 3600),
+    // Rehearsals and tests: the campaign scheduler (windows, retry due times, per-day counts) runs this
+    // many seconds ahead of (or, negative, behind) the real clock; tokens and event times do not move.
+    CAMPAIGN_CLOCK_OFFSET_SECONDS: int(0, -366 * 86_400, 366 * 86_400),
     // Where national numbers (no +country code) are read: the do-not-call list, campaign contacts.
     DEFAULT_PHONE_REGION: matching(/^[A-Z]{2}$/, 'an ISO 3166 country code such as US', 'US'),
 

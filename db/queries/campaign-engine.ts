@@ -8,6 +8,7 @@ import {
   campaignCounters,
   campaigns,
   flowVersions,
+  sidecars,
 } from '../schema.ts';
 import type { Db } from '../types.ts';
 import { type CallRow, lockEventLog, type NewCall } from './calls.ts';
@@ -397,19 +398,35 @@ export async function accountEndedCalls(tx: Db, ended: CallRow[], o: AccountOpti
 }
 
 /**
- * Attempts whose lease passed while their call never left `pending` (the sidecar that took them went
- * away before dialling): the ids of their calls, which the caller ends failed/lost.
+ * Attempts whose lease passed (on the campaigns' clock, `now`) and whose sidecar went away: the ids of
+ * their calls, which the caller ends failed/lost. Gone means that the call never left `pending` (the
+ * sidecar took it and vanished before dialling), or that the call is still up while its sidecar has
+ * not been heard from (a lease or an event batch) for `silentMs` on the real clock (`realNow`): it was
+ * killed with calls up and nobody will ever tell how they ended. A pulling sidecar leases at least
+ * every few seconds, full or not, so a live one is never taken for gone.
  */
-export async function expiredAttempts(db: Db, now: Date, limit = 500): Promise<string[]> {
+export async function expiredAttempts(
+  db: Db,
+  o: { now: Date; realNow: Date; silentMs: number },
+  limit = 500,
+): Promise<string[]> {
+  const silentSince = new Date(o.realNow.getTime() - o.silentMs);
   const rows = await db
     .select({ callId: campaignAttempts.callId })
     .from(campaignAttempts)
     .innerJoin(calls, eq(calls.id, campaignAttempts.callId))
+    .leftJoin(sidecars, eq(sidecars.id, campaignAttempts.sidecarId))
     .where(
       and(
         isNull(campaignAttempts.outcome),
-        lte(campaignAttempts.leaseExpiresAt, now),
-        eq(calls.status, 'pending'),
+        lte(campaignAttempts.leaseExpiresAt, o.now),
+        or(
+          eq(calls.status, 'pending'),
+          and(
+            inArray(calls.status, ['dialing', 'ringing', 'answered']),
+            or(isNull(sidecars.lastSeenAt), lte(sidecars.lastSeenAt, silentSince)),
+          ),
+        ),
       ),
     )
     .limit(limit);

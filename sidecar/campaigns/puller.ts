@@ -23,6 +23,11 @@ export interface PullerOptions {
   log: Logger;
   /** Wait while full, before looking at the capacity again. */
   fullWaitMs?: number;
+  /**
+   * While full, a lease for nothing this often: the API hears from this sidecar (and keeps its calls
+   * up) when no call has ended for a while.
+   */
+  heartbeatMs?: number;
   /** Backoff after a failed lease request. */
   errorInitialMs?: number;
   errorMaxMs?: number;
@@ -40,6 +45,7 @@ export class CampaignPuller {
   private loop: Promise<void> | null = null;
   private abort: AbortController | null = null;
   private wakeUp: (() => void) | null = null;
+  private lastLeaseAt = 0;
 
   constructor(private readonly o: PullerOptions) {}
 
@@ -61,11 +67,19 @@ export class CampaignPuller {
     while (!this.stopped) {
       const capacity = this.o.capacity();
       if (capacity <= 0) {
+        if (Date.now() - this.lastLeaseAt >= (this.o.heartbeatMs ?? 5000)) {
+          this.lastLeaseAt = Date.now();
+          await this.lease(0).catch((error) => {
+            if (!this.stopped)
+              this.o.log.warn('campaign lease failed', { error: describeError(error), capacity: 0 });
+          });
+        }
         await this.sleep(this.o.fullWaitMs ?? 250);
         continue;
       }
       let reply: LeaseReply;
       try {
+        this.lastLeaseAt = Date.now();
         reply = await this.lease(capacity);
         failures = 0;
       } catch (error) {

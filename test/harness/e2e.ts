@@ -1,9 +1,10 @@
+import { createBunPasswordHasher } from '../../api/auth/passwords.ts';
 import type { StartedApi } from '../../api/entry/bun.ts';
 import { type SimHandle, type SimOptions, startAriSimulator } from '../../asterisk/sim/server.ts';
 import type { Database } from '../../db/types.ts';
 import type { SidecarConfig } from '../../sidecar/config.ts';
 import { type CommandSigner, commandSigner, type KeyPair, keyPair } from './channel.ts';
-import { type ApiControl, startStackApi } from './e2e/api.ts';
+import { type ApiControl, type ApiMode, startStackApi } from './e2e/api.ts';
 import { type E2EClient, e2eClient } from './e2e/client.ts';
 import { stackDatabase } from './e2e/database.ts';
 import { type StackFaults, startStackFaults, throughProxy } from './e2e/faults.ts';
@@ -27,6 +28,7 @@ import { freePort, Teardown, tempDir } from './util.ts';
  * event endpoint), faults.ts (a fault proxy on every link), client.ts (users and calls over HTTP).
  */
 
+export type { ApiMode } from './e2e/api.ts';
 export type { CallBody, CallEventBody } from './e2e/client.ts';
 export type { StackFaults } from './e2e/faults.ts';
 export type { E2ESidecar, SidecarMode } from './e2e/sidecar.ts';
@@ -42,6 +44,13 @@ export interface E2EOptions {
   ari?: { url: string };
   /** `in-process` (default) or `process` (a child process that kill() ends with SIGKILL). */
   sidecarMode?: SidecarMode;
+  /** The API likewise: `in-process` (default) or `process` (`api/entry/bun.ts`, which killApi() ends). */
+  apiMode?: ApiMode;
+  /**
+   * Another stack's database (its `database` and `databaseUrl`), shared and left open by stop(): a
+   * second API and sidecar on the same PostgreSQL.
+   */
+  shareDatabase?: { database: Database; databaseUrl: string };
   /**
    * Sidecar settings. In process mode they become its environment, and `tuning` does not apply:
    * the child runs with the production timings.
@@ -70,6 +79,8 @@ export interface E2EStack extends E2EClient {
   sim: SimHandle | null;
   /** A direct pool on the stack's database (the API's own pool goes through `faults.db`, if any). */
   database: Database;
+  /** Where the stack's database is, for another process or stack (shareDatabase). */
+  databaseUrl: string;
   /** The proxies on every link (option `faults`); null otherwise. */
   faults: StackFaults | null;
   /** The stack's own cluster (option `ownPostgres`); null otherwise. */
@@ -81,8 +92,13 @@ export interface E2EStack extends E2EClient {
   apiUp(): boolean;
   /** Stops the API (and the tap) so that the port refuses connections; the database stays. */
   stopApi(): Promise<void>;
-  /** Starts the API again on the same port with the same database and keys. */
-  startApi(): Promise<void>;
+  /**
+   * Starts the API again on the same port with the same database and keys; `env` is kept over its
+   * environment from then on (CAMPAIGN_CLOCK_OFFSET_SECONDS, …).
+   */
+  startApi(env?: Record<string, string>): Promise<void>;
+  /** SIGKILL of the API (apiMode `process`), the tap with it. */
+  killApi(): Promise<void>;
   sidecar: E2ESidecar;
   tap: EventTap | null;
   apiKey: KeyPair;
@@ -107,8 +123,15 @@ export async function startE2EStack(options: E2EOptions = {}): Promise<E2EStack>
 async function assemble(options: E2EOptions, teardown: Teardown): Promise<E2EStack> {
   const dir = tempDir('outdial-e2e-');
   teardown.add(() => dir.remove());
-  const { database, url: databaseUrl, cluster } = await stackDatabase(options.ownPostgres ?? false);
-  teardown.add(() => database.close());
+  const {
+    database,
+    url: databaseUrl,
+    cluster,
+  } = options.shareDatabase
+    ? { database: options.shareDatabase.database, url: options.shareDatabase.databaseUrl, cluster: null }
+    : await stackDatabase(options.ownPostgres ?? false);
+  if (!options.shareDatabase) teardown.add(() => database.close());
+  const apiMode = options.apiMode ?? 'in-process';
   const sim = options.ari ? null : await startAriSimulator({ port: 0, timeScale: 0.05, ...options.sim });
   if (sim) teardown.add(() => sim.stop());
   const ariUrl = (options.ari ?? sim)!.url;
@@ -131,8 +154,9 @@ async function assemble(options: E2EOptions, teardown: Teardown): Promise<E2ESta
     sidecarUrl: faults ? faults.sidecarCommands.url() : sidecarUrl,
     dataDir: dir.path,
     database,
-    // Through the database proxy the API opens (and closes) a pool of its own.
-    databaseUrl: faults ? throughProxy(databaseUrl, faults.db) : null,
+    mode: apiMode,
+    // Through the database proxy the API opens (and closes) a pool of its own; a process always does.
+    databaseUrl: faults ? throughProxy(databaseUrl, faults.db) : apiMode === 'process' ? databaseUrl : null,
     ...(options.apiEnv ? { env: options.apiEnv } : {}),
   });
   teardown.add(() => api.close());
@@ -150,7 +174,18 @@ async function assemble(options: E2EOptions, teardown: Teardown): Promise<E2ESta
   const sidecar = stackSidecar(config, options.sidecarMode ?? 'in-process', signer);
   teardown.add(() => sidecar.stop().catch(() => undefined));
   await sidecar.start();
-  const parts = { sim, database, faults, postgres: cluster, sidecar, tap, apiKey, sidecarKey, signer };
+  const parts = {
+    sim,
+    database,
+    databaseUrl,
+    faults,
+    postgres: cluster,
+    sidecar,
+    tap,
+    apiKey,
+    sidecarKey,
+    signer,
+  };
   return e2eStack(parts, api, teardown);
 }
 
@@ -158,7 +193,15 @@ async function assemble(options: E2EOptions, teardown: Teardown): Promise<E2ESta
 function e2eStack(
   parts: Pick<
     E2EStack,
-    'sim' | 'database' | 'faults' | 'postgres' | 'sidecar' | 'apiKey' | 'sidecarKey' | 'signer'
+    | 'sim'
+    | 'database'
+    | 'databaseUrl'
+    | 'faults'
+    | 'postgres'
+    | 'sidecar'
+    | 'apiKey'
+    | 'sidecarKey'
+    | 'signer'
   > & {
     tap: ReturnType<typeof startTap> | null;
   },
@@ -166,8 +209,12 @@ function e2eStack(
   teardown: Teardown,
 ): E2EStack {
   const { tap } = parts;
+  // An API process's hasher is out of reach: users are hashed here at the test cost (BCRYPT_COST 4).
+  const hasher = createBunPasswordHasher(4);
+  const hash = (password: string) =>
+    api.mode === 'process' ? hasher.hash(password) : api.current().services.passwords.hash(password);
   return {
-    ...e2eClient(api.url, parts.database, (password) => api.current().services.passwords.hash(password)),
+    ...e2eClient(api.url, parts.database, hash),
     ...parts,
     // A getter, not a copy: the API is a new object after startApi().
     get api() {
@@ -179,9 +226,13 @@ function e2eStack(
       tap?.down();
       await api.stop();
     },
-    async startApi() {
-      await api.start();
+    async startApi(env) {
+      await api.start(env);
       tap?.up();
+    },
+    async killApi() {
+      tap?.down();
+      await api.kill();
     },
     stop: () => teardown.run(),
   };

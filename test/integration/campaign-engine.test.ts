@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect } from 'bun:test';
 import { eq, inArray, sql } from 'drizzle-orm';
+import { expireLeases } from '../../api/campaigns/engine/lease.ts';
 import {
   type CallEventInput,
   type CallStatus,
@@ -8,7 +9,7 @@ import {
   type RetryPolicy,
 } from '../../api/shared/contract/index.ts';
 import { rowsOf } from '../../db/queries/prepared.ts';
-import { callEvents, calls, campaigns } from '../../db/schema.ts';
+import { callEvents, calls, campaigns, sidecars } from '../../db/schema.ts';
 import {
   addDnc,
   attemptsOf,
@@ -37,7 +38,8 @@ import {
  * the work — on the clock the test sets.
  */
 
-// The tests set the API's clock (services.now) in this process; under workerd the API keeps its own.
+// The tests set the API's clock (services.now) in this process; under workerd the API keeps its own
+// (set by its configuration, below).
 describe.skipIf(TARGET === 'workerd')('the campaign engine on a clock the test sets', () => {
   let stack: TestStack;
   let op: TestUser;
@@ -378,6 +380,45 @@ describe.skipIf(TARGET === 'workerd')('the campaign engine on a clock the test s
     });
   });
 
+  test('an attempt up when its sidecar fell silent ends lost once its lease passes; a sidecar heard from keeps its calls', async () => {
+    const campaign = await insertCampaign(db(), {
+      ownerId: op.id,
+      retry: { lost: { after_seconds: 30, max_attempts: 2 } },
+      ringTimeoutMs: 10_000,
+    });
+    await insertContacts(db(), campaign.id, numbers(1, 950));
+    const [command] = (await lease(1)).commands;
+    const callId = command!.call_id;
+    await stack.sidecar.sendEvents(stack.url, [
+      {
+        event_id: `${callId}:answered`,
+        call_id: callId,
+        seq: ++seq,
+        type: 'answered',
+        status: 'answered',
+        occurred_at: new Date().toISOString(),
+      },
+    ]);
+    advance(10 + 60 + 1);
+    const heardFrom = async (at: Date) => {
+      await Bun.sleep(50); // the routes' own touch runs in the background
+      await db().update(sidecars).set({ lastSeenAt: at }).where(eq(sidecars.id, SIDECAR));
+    };
+    // Heard from a moment ago (a lease, an event batch): its answered call stays up, past any lease.
+    const statusNow = async () => (await db().select().from(calls).where(eq(calls.id, callId)))[0]!.status;
+    await heardFrom(new Date());
+    await expireLeases(stack.api.services);
+    expect(await statusNow()).toBe('answered');
+    // Silent for longer than the margin: nobody will tell how the call ended.
+    await heardFrom(new Date(Date.now() - 61_000));
+    await expireLeases(stack.api.services);
+    const [call] = await db().select().from(calls).where(eq(calls.id, callId));
+    expect(call).toMatchObject({ status: 'failed', reason: 'lost' });
+    const [contact] = await contactsOf(db(), campaign.id);
+    expect(contact).toMatchObject({ state: 'pending', lastOutcome: 'lost', attempts: 1 });
+    await expectCountersTrue(campaign.id);
+  });
+
   describe('concurrency', () => {
     test('30 lease requests at once never lease one contact twice', async () => {
       const list = await Promise.all(
@@ -412,5 +453,61 @@ describe.skipIf(TARGET === 'workerd')('the campaign engine on a clock the test s
       );
       expect(counted[0]!.n).toBe(120);
     }, 120_000);
+  });
+});
+
+/**
+ * The lease route on the clock the configuration sets (CAMPAIGN_CLOCK_OFFSET_SECONDS): the way a
+ * test moves the campaigns' clock of an API in another process, here under workerd too. The clock is
+ * a Monday at 15:00 UTC (plus the seconds the test takes): inside 09:00–20:00 in UTC, 20:30 and
+ * after in Kolkata.
+ */
+describe('the campaign engine on the clock CAMPAIGN_CLOCK_OFFSET_SECONDS sets', () => {
+  let stack: TestStack;
+  let op: TestUser;
+  let monday: Date;
+
+  beforeAll(async () => {
+    const now = new Date();
+    monday = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), 15));
+    while (monday.getUTCDay() !== 1 || monday.getTime() - now.getTime() < 3600_000)
+      monday.setUTCDate(monday.getUTCDate() + 1);
+    const offset = Math.round((monday.getTime() - now.getTime()) / 1000);
+    stack = await startTestStack({ env: { CAMPAIGN_CLOCK_OFFSET_SECONDS: String(offset) } });
+    op = await stack.user('operator');
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  test('a contact outside its window in its own zone waits for the next opening there; one inside is leased, its lease on that clock', async () => {
+    const db = stack.database.db;
+    const campaign = await insertCampaign(db, {
+      ownerId: op.id,
+      timezone: 'UTC',
+      windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '20:00' }],
+      ringTimeoutMs: 10_000,
+    });
+    await insertContacts(db, campaign.id, [
+      { phone: '+15550109001' },
+      { phone: '+919800012345', timezone: 'Asia/Kolkata' },
+    ]);
+    const res = await stack.sidecar.lease(stack.url, { sidecar_id: 'test-sidecar', capacity: 5 });
+    expect(res.status).toBe(200);
+    const reply = LeaseReply.parse(await res.json());
+    expect(reply.commands.map((c) => c.phone_number)).toEqual(['+15550109001']);
+    const [attempt] = await attemptsOf(db, campaign.id);
+    // Leased on the configured clock: Monday 15:00 UTC and the few seconds since, not the real now.
+    expect(attempt!.leasedAt.getTime()).toBeGreaterThanOrEqual(monday.getTime());
+    expect(attempt!.leasedAt.getTime()).toBeLessThan(monday.getTime() + 600_000);
+    const kolkata = (await contactsOf(db, campaign.id))[1]!;
+    // Tuesday 09:00 in Kolkata: 03:30 UTC, 12.5 hours after Monday 15:00 UTC.
+    expect(kolkata).toMatchObject({ state: 'pending', attempts: 0 });
+    expect(kolkata.nextAttemptAt!.getTime()).toBe(monday.getTime() + 12.5 * 3600_000);
+    expect(await countersOf(db, campaign.id)).toMatchObject({
+      pending: 1,
+      in_progress: 1,
+      outside_window: 1,
+    });
   });
 });

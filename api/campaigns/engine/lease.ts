@@ -5,8 +5,6 @@ import type { Services } from '../../services.ts';
 import type { LeaseReply, LeaseRequest } from '../../shared/contract/index.ts';
 import { planLease } from './plan.ts';
 
-/** How long past its ring timeout a leased attempt may wait at its sidecar before it ends `lost`. */
-export const LEASE_MARGIN_MS = 60_000;
 /** The longest a sidecar is told to wait before asking again (nothing running, or nothing due soon). */
 export const IDLE_POLL_MS = 5_000;
 
@@ -26,7 +24,7 @@ export async function leaseForSidecar(services: Services, request: LeaseRequest)
           capacity: request.capacity,
           now,
           plan: planLease,
-          leaseMarginMs: LEASE_MARGIN_MS,
+          leaseMarginMs: config.CAMPAIGN_LEASE_MARGIN_SECONDS * 1000,
           progressWebhookSeconds: config.CAMPAIGN_PROGRESS_WEBHOOK_SECONDS,
           defaults: {
             context: config.DEFAULT_CONTEXT,
@@ -48,9 +46,17 @@ export async function leaseForSidecar(services: Services, request: LeaseRequest)
   };
 }
 
-/** Attempts whose sidecar took them and vanished before dialling end failed/lost (and are accounted). */
+/**
+ * Attempts whose sidecar vanished end failed/lost (and are accounted): taken and never dialled, or up
+ * when the sidecar went silent for CAMPAIGN_LEASE_MARGIN_SECONDS.
+ */
 export async function expireLeases(services: Services): Promise<number> {
-  const ids = await expiredAttempts(services.db, services.now());
+  const ids = await expiredAttempts(services.db, {
+    now: services.now(),
+    // Whether a sidecar was heard from lately is read on the real clock, as last_seen_at is written.
+    realNow: new Date(),
+    silentMs: services.config.CAMPAIGN_LEASE_MARGIN_SECONDS * 1000,
+  });
   if (ids.length === 0) return 0;
   await recordEvents(
     services,

@@ -37,8 +37,9 @@ export const registerSidecarLease = (app: App) => {
   app.post(API_LEASE_PATH, jsonOnly, signed, async (c) => {
     const services = c.get('services');
     const { body: lease, sidecarId } = signedBody(c, LeaseRequest);
+    // Heard from before leases expire: a sidecar back after a long silence keeps the calls it has up.
+    await touchSidecar(services.db, sidecarId).catch(() => undefined);
     const reply = await leaseForSidecar(services, lease);
-    services.background(touchSidecar(services.db, sidecarId).catch(() => undefined));
     return c.json(LeaseReply.parse(reply), 200);
   });
 };
