@@ -92,6 +92,7 @@ export const registerCreateCall = (app: App) =>
         flow: body.flow,
         flowId: body.flow_id,
         flowVersion: body.flow_version,
+        sidecarId: body.sidecar_id,
       },
       key,
     );
