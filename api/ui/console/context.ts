@@ -144,4 +144,7 @@ export interface ConsoleContext {
 
   // ---- users.client.ts ----
   loadUsers(focus?: string): Promise<void>;
+
+  // ---- sidecars.client.ts: the sidecars' state and the form's picker ----
+  loadSidecars(): Promise<void>;
 }

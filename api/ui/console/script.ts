@@ -6,6 +6,7 @@ import { consoleCalls } from './calls.client.ts';
 import type { ConsoleContext } from './context.ts';
 import { consoleFlow } from './flow.client.ts';
 import { consoleSession } from './session.client.ts';
+import { consoleSidecars } from './sidecars.client.ts';
 import { consoleState } from './state.client.ts';
 import { consoleStream } from './stream.client.ts';
 import { consoleUsers } from './users.client.ts';
@@ -27,6 +28,7 @@ const MODULES: ((c: ConsoleContext) => void)[] = [
   consoleCall,
   consoleFlow,
   consoleUsers,
+  consoleSidecars,
 ];
 
 /** The statuses, as the contract defines them: the script is written out from it. */

@@ -78,5 +78,6 @@ export function consoleSession(c: ConsoleContext): void {
     }
     c.showView('calls-view');
     void c.loadCalls(true);
+    void c.loadSidecars();
   };
 }
