@@ -190,12 +190,11 @@ export async function originateCall(
       if (error.notDelivered && !last) continue;
       if (!error.notDelivered) {
         // The command may have arrived even though no answer came back: ask for a hang-up so that a
-        // call we report as failed can never ring on.
+        // call we report as failed can never ring on (past the breaker, which may have just opened).
         services.background(
           services.sidecars
-            .run(sidecarId, (client) =>
-              client.hangup({ call_id: created.id, requested_at: new Date().toISOString() }),
-            )
+            .clientFor(sidecarId)!
+            .hangup({ call_id: created.id, requested_at: new Date().toISOString() })
             .catch(() => undefined),
         );
       }
