@@ -59,9 +59,10 @@ describe('SidecarFleet', () => {
     expect(fleet.state('b')).toBe('up');
   });
 
-  test('three unreachable answers open its breaker: commands are refused unsent until it half-opens', async () => {
+  test('three unreachable answers open its breaker: refused unsent until it half-opens, one trial then', async () => {
+    let now = 0;
     const a = client('a', { refuse: true });
-    const fleet = new SidecarFleet([a, client('z')]);
+    const fleet = new SidecarFleet([a, client('z')], { now: () => now });
     for (let i = 0; i < 3; i++) await expect(fleet.status('a')).rejects.toThrow('a refused');
     expect(a.statuses).toBe(3);
     expect(fleet.state('a')).toBe('breaker_open');
@@ -70,6 +71,20 @@ describe('SidecarFleet', () => {
     expect((refused as SidecarUnreachableError).notDelivered).toBe(true);
     expect(a.statuses).toBe(3);
     expect(fleet.state('z')).toBe('up');
+    // Half-open: one trial goes through; failing, it opens the breaker again at once.
+    now += 5001;
+    await expect(fleet.status('a')).rejects.toThrow('a refused');
+    expect(a.statuses).toBe(4);
+    expect(fleet.state('a')).toBe('breaker_open');
+    // While a trial is on its way, others are refused; its success closes the breaker.
+    now += 5001;
+    a.behaviour.refuse = false;
+    const trial = fleet.status('a');
+    await expect(fleet.status('a')).rejects.toThrow('circuit breaker open');
+    await trial;
+    expect(fleet.state('a')).toBe('up');
+    await fleet.status('a');
+    expect(a.statuses).toBe(6);
   });
 
   test('its own ARI breaker open makes it breaker_open for the retry_after it gave', async () => {

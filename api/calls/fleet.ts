@@ -1,11 +1,3 @@
-import {
-  type CircuitBreakerPolicy,
-  CircuitState,
-  ConsecutiveBreaker,
-  circuitBreaker,
-  handleWhen,
-  isBrokenCircuitError,
-} from 'cockatiel';
 import type { SidecarLoad } from '../../db/queries/misc.ts';
 import type { SidecarStatus } from '../shared/contract/index.ts';
 import { isSidecarUnreachable, type SidecarClient, SidecarUnreachableError } from './sidecar-client.ts';
@@ -30,9 +22,23 @@ const RECHECK_MS = 2000;
 /** A sidecar's capacity while neither its row nor its status has said (the sidecar's own default). */
 export const DEFAULT_SIDECAR_CAPACITY = 50;
 
+/**
+ * One sidecar's circuit breaker, written out rather than taken from cockatiel (the sidecar's choice):
+ * cockatiel aborts an AbortController when its module loads, which Workers refuse at global scope.
+ * Closed; open for BREAKER_HALF_OPEN_MS after BREAKER_FAILURES unreachable answers in a row; then
+ * half-open, one command let through, whose answer closes it or opens it again.
+ */
+interface Breaker {
+  failures: number;
+  /** Open until then (epoch ms); 0 when closed. Past it, the breaker is half-open. */
+  openUntil: number;
+  /** The one command a half-open breaker lets through is on its way. */
+  trial: boolean;
+}
+
 interface Member {
   client: SidecarClient;
-  breaker: CircuitBreakerPolicy;
+  breaker: Breaker;
   /** When its last contact failed; null when the last one succeeded. */
   failedAt: number | null;
   /** Its ARI breaker refuses originates until then (epoch ms). */
@@ -73,10 +79,7 @@ export class SidecarFleet {
       if (this.members.has(client.id)) throw new Error(`sidecar "${client.id}" is named twice`);
       this.members.set(client.id, {
         client,
-        breaker: circuitBreaker(handleWhen(isSidecarUnreachable), {
-          halfOpenAfter: BREAKER_HALF_OPEN_MS,
-          breaker: new ConsecutiveBreaker(BREAKER_FAILURES),
-        }),
+        breaker: { failures: 0, openUntil: 0, trial: false },
         failedAt: null,
         pbxRefusingUntil: 0,
         reportedCapacity: null,
@@ -102,10 +105,8 @@ export class SidecarFleet {
 
   state(id: string): SidecarState {
     const member = this.member(id);
-    if (member.breaker.state === CircuitState.Open || member.breaker.state === CircuitState.Isolated) {
-      return 'breaker_open';
-    }
-    if (member.pbxRefusingUntil > this.now()) return 'breaker_open';
+    const now = this.now();
+    if (member.breaker.openUntil > now || member.pbxRefusingUntil > now) return 'breaker_open';
     return member.failedAt === null ? 'up' : 'down';
   }
 
@@ -115,19 +116,29 @@ export class SidecarFleet {
    */
   async run<T>(id: string, command: (client: SidecarClient) => Promise<T>): Promise<T> {
     const member = this.member(id);
+    const { breaker } = member;
+    const halfOpen = breaker.openUntil !== 0;
+    if (breaker.openUntil > this.now() || (halfOpen && breaker.trial)) {
+      throw new SidecarUnreachableError(`sidecar ${id}: circuit breaker open`, { notDelivered: true });
+    }
+    if (halfOpen) breaker.trial = true;
     try {
-      const result = await member.breaker.execute(() => command(member.client));
+      const result = await command(member.client);
       member.failedAt = null;
+      breaker.failures = 0;
+      breaker.openUntil = 0;
       return result;
     } catch (error) {
-      if (isBrokenCircuitError(error)) {
-        throw new SidecarUnreachableError(`sidecar ${id}: circuit breaker open`, {
-          cause: error,
-          notDelivered: true,
-        });
+      if (isSidecarUnreachable(error)) {
+        member.failedAt = this.now();
+        breaker.failures++;
+        if (halfOpen || breaker.failures >= BREAKER_FAILURES) {
+          breaker.openUntil = this.now() + BREAKER_HALF_OPEN_MS;
+        }
       }
-      if (isSidecarUnreachable(error)) member.failedAt = this.now();
       throw error;
+    } finally {
+      if (halfOpen) breaker.trial = false;
     }
   }
 
