@@ -2,8 +2,9 @@ import type { JWK } from 'jose';
 import { getSidecar, upsertSidecar } from '../db/queries/misc.ts';
 import type { Database, Db } from '../db/types.ts';
 import type { PasswordHasher } from './auth/passwords.ts';
+import { SidecarFleet } from './calls/fleet.ts';
 import { createHttpSidecarClient, type SidecarClient } from './calls/sidecar-client.ts';
-import type { Config } from './config.ts';
+import { type Config, configuredSidecars } from './config.ts';
 import type { Metrics } from './lib/metrics.ts';
 import { EventHub } from './live/hub.ts';
 import type { Services } from './services.ts';
@@ -54,10 +55,30 @@ export interface SharedServiceParts {
   dummyPasswordHash: string;
   /** Sidecar public keys by id, with the time they were read. */
   sidecarKeyCache: Map<string, { at: number; keys: PublicKeySet | null }>;
+  /** The sidecars calls go to, with each one's breaker and last known state. */
+  sidecars: SidecarFleet;
+}
+
+/** The configured sidecars' clients (SIDECARS, or SIDECAR_ID and SIDECAR_URL), or the one a test gives. */
+function buildFleet(deps: Pick<ServiceDeps, 'config' | 'signingKey' | 'sidecar' | 'fetch'>): SidecarFleet {
+  const { config } = deps;
+  if (deps.sidecar) return new SidecarFleet([deps.sidecar]);
+  return new SidecarFleet(
+    configuredSidecars(config).map((sidecar) =>
+      createHttpSidecarClient({
+        id: sidecar.id,
+        url: sidecar.url,
+        key: deps.signingKey,
+        issuer: config.JWT_ISSUER,
+        timeoutMs: config.SIDECAR_TIMEOUT_MS,
+        ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      }),
+    ),
+  );
 }
 
 export async function buildSharedServiceParts(
-  deps: Pick<ServiceDeps, 'config' | 'signingKey' | 'passwords'> & {
+  deps: Pick<ServiceDeps, 'config' | 'signingKey' | 'passwords' | 'sidecar' | 'fetch'> & {
     /** A digest unknown users are checked against; by default the hash of a random password. */
     dummyPasswordHash?: string;
   },
@@ -68,15 +89,26 @@ export async function buildSharedServiceParts(
     verify: await createPublicKeySet([deps.signingKey.publicJwk, ...previous]),
     dummyPasswordHash: deps.dummyPasswordHash ?? (await deps.passwords.hash(crypto.randomUUID())),
     sidecarKeyCache: new Map(),
+    sidecars: buildFleet(deps),
   };
 }
 
-/** Records the sidecar the configuration names (SIDECAR_ID, SIDECAR_URL, SIDECAR_PUBLIC_KEY), if any. */
+/**
+ * Records the sidecars the configuration names with their public keys (SIDECAR_PUBLIC_KEY): one key
+ * is the first sidecar's; a JWKS gives each sidecar the key whose `kid` is its id (the first sidecar
+ * also takes a key whose kid names none of them).
+ */
 export async function registerConfiguredSidecar(config: Config, db: Db): Promise<void> {
   if (!config.SIDECAR_PUBLIC_KEY) return;
-  const [jwk] = await loadPublicJwks(config.SIDECAR_PUBLIC_KEY);
-  if (jwk)
-    await upsertSidecar(db, { id: config.SIDECAR_ID, url: config.SIDECAR_URL, publicKey: jwk as JsonWebKey });
+  const keys = await loadPublicJwks(config.SIDECAR_PUBLIC_KEY);
+  const sidecars = configuredSidecars(config);
+  const ids = new Set(sidecars.map((s) => s.id));
+  for (const [i, sidecar] of sidecars.entries()) {
+    const jwk =
+      keys.find((k) => k.kid === sidecar.id) ??
+      (i === 0 ? (keys.find((k) => !ids.has(k.kid ?? '')) ?? keys[0]) : undefined);
+    if (jwk) await upsertSidecar(db, { id: sidecar.id, url: sidecar.url, publicKey: jwk as JsonWebKey });
+  }
 }
 
 /**
@@ -131,16 +163,7 @@ export async function buildServices(deps: ServiceDeps & { shared?: SharedService
     sidecarKeys,
     passwords: deps.passwords,
     dummyPasswordHash: shared.dummyPasswordHash,
-    sidecar:
-      deps.sidecar ??
-      createHttpSidecarClient({
-        id: config.SIDECAR_ID,
-        url: config.SIDECAR_URL,
-        key: deps.signingKey,
-        issuer: config.JWT_ISSUER,
-        timeoutMs: config.SIDECAR_TIMEOUT_MS,
-        ...(deps.fetch ? { fetch: deps.fetch } : {}),
-      }),
+    sidecars: shared.sidecars,
     metrics: deps.metrics,
     logger: deps.logger,
     clientAddress: deps.clientAddress,

@@ -26,6 +26,63 @@ import { SIDECAR_ID_PATTERN, SIDECAR_ID_RULE } from './shared/contract/index.ts'
 const SAFE_NAME = /^[A-Za-z0-9_-]{1,50}$/;
 const SAFE_NAME_WORDS = 'letters, digits, _ and -, at most 50';
 
+/** A sidecar the API sends calls to: its id (the `aud` of its commands) and where it listens. */
+export interface SidecarEndpoint {
+  id: string;
+  url: string;
+}
+
+/**
+ * Reads `SIDECARS`: comma-separated `id=url` pairs (`east=https://sc-east:8089,west=https://sc-west:8089`).
+ * Unset or blank gives an empty list (the one sidecar of SIDECAR_ID and SIDECAR_URL); a refusal says
+ * which pair is wrong and why.
+ */
+export function parseSidecarPairs(raw: string): SidecarEndpoint[] | { problem: string } {
+  const out: SidecarEndpoint[] = [];
+  const pairs = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const [i, pair] of pairs.entries()) {
+    const at = `pair ${i + 1} (${JSON.stringify(pair.length > 80 ? `${pair.slice(0, 80)}…` : pair)})`;
+    const eq = pair.indexOf('=');
+    if (eq < 0) return { problem: `${at} must be id=url` };
+    const id = pair.slice(0, eq).trim();
+    const address = pair.slice(eq + 1).trim();
+    if (!SIDECAR_ID_PATTERN.test(id)) return { problem: `${at}: the id must be ${SIDECAR_ID_RULE}` };
+    if (out.some((s) => s.id === id)) return { problem: `${at}: the id "${id}" is named twice` };
+    let parsed: URL;
+    try {
+      parsed = new URL(address);
+    } catch {
+      return { problem: `${at}: the url must be an http(s) URL` };
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      return { problem: `${at}: the url must be an http(s) URL` };
+    }
+    out.push({ id, url: address.replace(/\/+$/, '') });
+  }
+  return out;
+}
+
+function sidecarPairs() {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx): SidecarEndpoint[] => {
+      if (raw === undefined) return [];
+      const parsed = parseSidecarPairs(raw);
+      if (!Array.isArray(parsed)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${parsed.problem} (SIDECARS is id=url pairs, comma-separated)`,
+        });
+        return z.NEVER;
+      }
+      return parsed;
+    });
+}
+
 export const ConfigSchema = z
   .object({
     APP_NAME: text('Outdial'),
@@ -100,8 +157,10 @@ export const ConfigSchema = z
     CONTACTS_IMPORT_MAX_ROWS: int(1_000_000, 1, 10_000_000),
     CONTACTS_IMPORT_MAX_BYTES: int(256 * 1024 * 1024, 1024, 4 * 1024 * 1024 * 1024),
 
+    // One sidecar (SIDECAR_ID, SIDECAR_URL), or a fleet: SIDECARS, which then replaces them.
     SIDECAR_ID: matching(SIDECAR_ID_PATTERN, SIDECAR_ID_RULE, 'default'),
     SIDECAR_URL: url('http://127.0.0.1:8089'),
+    SIDECARS: sidecarPairs(),
     SIDECAR_PUBLIC_KEY: text(),
     SIDECAR_TIMEOUT_MS: int(5000, 100, 120_000),
 
@@ -190,6 +249,11 @@ export const ConfigSchema = z
   });
 
 export type Config = z.output<typeof ConfigSchema>;
+
+/** The sidecars calls go to: those SIDECARS names, or else the one of SIDECAR_ID and SIDECAR_URL. */
+export function configuredSidecars(config: Pick<Config, 'SIDECARS' | 'SIDECAR_ID' | 'SIDECAR_URL'>) {
+  return config.SIDECARS.length > 0 ? config.SIDECARS : [{ id: config.SIDECAR_ID, url: config.SIDECAR_URL }];
+}
 
 /** Parses the environment; an EnvError lists every problem, one a line, without echoing secrets. */
 export function loadConfig(env: RawEnv): Config {

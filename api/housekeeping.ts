@@ -6,7 +6,7 @@ import {
 } from '../db/queries/housekeeping.ts';
 import { recordingsOfCalls } from '../db/queries/recordings.ts';
 import type { Db } from '../db/types.ts';
-import type { SidecarClient } from './calls/sidecar-client.ts';
+import type { SidecarFleet } from './calls/fleet.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './shared/base/log.ts';
 import { recordingBelongsTo } from './shared/contract/index.ts';
@@ -33,7 +33,7 @@ export async function housekeep(
     | 'RATE_LIMIT_WINDOW'
   >,
   logger: Logger,
-  sidecar?: SidecarClient,
+  sidecars?: SidecarFleet,
 ): Promise<HousekeepingResult> {
   const result = await runHousekeeping(db, {
     callRetentionDays: config.CALL_RETENTION_DAYS,
@@ -42,7 +42,7 @@ export async function housekeep(
     loginFailureWindowSeconds: config.LOGIN_FAILURE_WINDOW,
     rateLimitWindowSeconds: config.RATE_LIMIT_WINDOW,
   });
-  if (sidecar) result.calls += await deleteCallsWithRecordings(db, config, logger, sidecar);
+  if (sidecars) result.calls += await deleteCallsWithRecordings(db, config, logger, sidecars);
   if (Object.values(result).some((n) => n > 0)) logger.info('housekeeping', { deleted: result });
   return result;
 }
@@ -51,7 +51,7 @@ async function deleteCallsWithRecordings(
   db: Db,
   config: Pick<Config, 'CALL_RETENTION_DAYS'>,
   logger: Logger,
-  sidecar: SidecarClient,
+  sidecars: SidecarFleet,
 ): Promise<number> {
   const ids = await expiredCallsWithRecordings(db, {
     callRetentionDays: config.CALL_RETENTION_DAYS,
@@ -67,10 +67,11 @@ async function deleteCallsWithRecordings(
       gone.push(callId);
       continue;
     }
-    if (entry?.sidecarId && entry.sidecarId !== sidecar.id) {
+    const sidecar = sidecars.clientFor(entry?.sidecarId);
+    if (!sidecar) {
       logger.warn('recordings kept: their sidecar is not this API’s', {
         call_id: callId,
-        sidecar: entry.sidecarId,
+        sidecar: entry?.sidecarId,
       });
       continue;
     }

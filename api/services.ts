@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { Database, Db } from '../db/types.ts';
 import type { PasswordHasher } from './auth/passwords.ts';
-import type { SidecarClient } from './calls/sidecar-client.ts';
+import type { SidecarFleet } from './calls/fleet.ts';
 import type { Config } from './config.ts';
 import type { Metrics } from './lib/metrics.ts';
 import type { EventHub } from './live/hub.ts';
@@ -25,7 +25,8 @@ export interface Services {
   passwords: PasswordHasher;
   /** A bcrypt hash of a random password, checked when a username is unknown so that costs the same. */
   dummyPasswordHash: string;
-  sidecar: SidecarClient;
+  /** The sidecars calls go to (SIDECARS, or the one of SIDECAR_ID), each with its breaker and state. */
+  sidecars: SidecarFleet;
   metrics: Metrics;
   logger: Logger;
   /** The caller's address as the runtime sees it (or as a trusted proxy says). */

@@ -222,6 +222,7 @@ export async function startSidecar(
       live_calls: engine.liveCount(),
       queued_calls: engine.queuedCount(),
       outbox_depth: store.outboxDepth(),
+      max_concurrent_calls: config.maxConcurrentCalls,
     };
   };
   // Asks ARI now, outside the breaker (see Lane in ari/http.ts): a probe never refuses a call.

@@ -4,9 +4,10 @@ import {
   getCall,
   insertCall,
   markHangupRequested,
+  reassignCallSidecar,
 } from '../../db/queries/calls.ts';
 import { FlowArchivedError } from '../../db/queries/flows.ts';
-import { writeAudit } from '../../db/queries/misc.ts';
+import { recordSidecarCapacity, sidecarLoads, writeAudit } from '../../db/queries/misc.ts';
 import { ApiError } from '../errors.ts';
 import { resolveCallFlow } from '../flows/resolve.ts';
 import type { Services } from '../services.ts';
@@ -15,7 +16,7 @@ import { type Flow, type HangupOutcome, isTerminal, type OriginateReply } from '
 import { checkWebhookUrl, webhookPolicy } from '../webhooks/policy.ts';
 import { originateCommandOf } from './command.ts';
 import { recordEvents } from './record.ts';
-import { isSidecarUnreachable } from './sidecar-client.ts';
+import { isSidecarUnreachable, type SidecarUnreachableError } from './sidecar-client.ts';
 import { planWebhook } from './webhook-plan.ts';
 
 export interface OriginateInput {
@@ -36,6 +37,8 @@ export interface OriginateInput {
   flowVersion?: number | undefined;
   /** Whose saved flows the caller may use (null: any); set by the route, not part of the request. */
   flowOwner?: string | null | undefined;
+  /** The sidecar the caller names; without it the least loaded usable one takes the call. */
+  sidecarId?: string | undefined;
 }
 
 export interface RequestMeta {
@@ -86,6 +89,15 @@ export async function originateCall(
       errors: [{ path: 'body.context', message: 'is not an allowed context', code: 'not_allowed' }],
     });
   }
+  if (input.sidecarId !== undefined && !services.sidecars.has(input.sidecarId)) {
+    throw new ApiError(
+      'validation_error',
+      `body.sidecar_id: "${input.sidecarId}" is not a configured sidecar`,
+      {
+        errors: [{ path: 'body.sidecar_id', message: 'is not a configured sidecar', code: 'unknown' }],
+      },
+    );
+  }
   if (input.statusCallback) {
     const why = checkWebhookUrl(input.statusCallback, webhookPolicy(config));
     if (why) {
@@ -103,6 +115,9 @@ export async function originateCall(
   const callerId = input.callerId ?? (config.DEFAULT_CALLER_ID || null);
   const traceparent =
     input.traceparent && TRACEPARENT.test(input.traceparent) ? input.traceparent : undefined;
+  const order = await sidecarOrder(services, input.sidecarId);
+  // Counted in this instance's view of the sidecar's load until the stored call counts itself.
+  const release = services.sidecars.reserve(order[0]!);
   let inserted: Awaited<ReturnType<typeof insertCall>>;
   try {
     inserted = await insertCall(
@@ -117,7 +132,7 @@ export async function originateCall(
         timeoutMs: input.timeoutMs ?? config.DEFAULT_TIMEOUT,
         callerId,
         variables: input.variables ?? {},
-        sidecarId: services.sidecar.id,
+        sidecarId: order[0]!,
         statusCallback: input.statusCallback ?? null,
         statusCallbackEvents: input.statusCallbackEvents ?? null,
         traceparent: traceparent ?? null,
@@ -133,6 +148,8 @@ export async function originateCall(
         errors: [{ path: 'body.flow_id', message: 'is an archived flow', code: 'archived' }],
       });
     throw error;
+  } finally {
+    release();
   }
   const created = inserted.call;
   services.eventsRecorded();
@@ -155,24 +172,60 @@ export async function originateCall(
   metrics.callLaunched();
 
   const started = performance.now();
-  let reply: OriginateReply;
-  try {
-    reply = await services.sidecar.originate(originateCommandOf(created, created.createdAt));
-  } catch (error) {
-    if (!isSidecarUnreachable(error)) throw error;
+  const command = originateCommandOf(created, created.createdAt);
+  let reply: OriginateReply | undefined;
+  let unreachable: SidecarUnreachableError | undefined;
+  for (const [i, sidecarId] of order.entries()) {
+    const last = i === order.length - 1;
+    // The command never reached the one before: the call now belongs to this one, whose events it takes.
+    if (i > 0) await reassignCallSidecar(db, created.id, sidecarId);
+    try {
+      reply = await services.sidecars.run(sidecarId, (client) => client.originate(command));
+    } catch (error) {
+      if (!isSidecarUnreachable(error)) throw error;
+      unreachable = error;
+      log.warn('sidecar unreachable', { sidecar: sidecarId, error: error.message });
+      // Only a command that surely never arrived may go to another sidecar: one that may have
+      // arrived could ring there, and a second sidecar would ring the callee again.
+      if (error.notDelivered && !last) continue;
+      if (!error.notDelivered) {
+        // The command may have arrived even though no answer came back: ask for a hang-up so that a
+        // call we report as failed can never ring on (past the breaker, which may have just opened).
+        services.background(
+          services.sidecars
+            .clientFor(sidecarId)!
+            .hangup({ call_id: created.id, requested_at: new Date().toISOString() })
+            .catch(() => undefined),
+        );
+      }
+      break;
+    }
+    unreachable = undefined;
+    if (reply.outcome === 'unavailable') {
+      if (reply.reason === 'breaker_open') services.sidecars.pbxRefusing(sidecarId, reply.retry_after_s);
+      // It took nothing (its breaker is open, its queue full): the next one may.
+      if (!last) {
+        log.info('sidecar cannot take the call; trying the next', {
+          sidecar: sidecarId,
+          reason: reply.reason,
+        });
+        continue;
+      }
+    }
+    break;
+  }
+  if (unreachable || !reply) {
     metrics.observeOriginate((performance.now() - started) / 1000, 'unreachable');
-    log.warn('sidecar unreachable', { error: error.message });
-    // The command may have arrived even though no answer came back: ask for a hang-up so that a
-    // call we report as failed can never ring on.
-    services.background(
-      services.sidecar
-        .hangup({ call_id: created.id, requested_at: new Date().toISOString() })
-        .catch(() => undefined),
-    );
     await failUnreachable(services, created);
-    throw new ApiError('pbx_unavailable', 'The PBX cannot be reached; the call was not placed', {
-      retryAfter: UNREACHABLE_RETRY_AFTER,
-    });
+    throw new ApiError(
+      'pbx_unavailable',
+      input.sidecarId !== undefined
+        ? `The sidecar "${input.sidecarId}" cannot be reached or its circuit breaker is open; the call was not placed`
+        : order.length > 1
+          ? 'No sidecar can be reached (each is down or its circuit breaker is open); the call was not placed'
+          : 'The PBX cannot be reached; the call was not placed',
+      { retryAfter: UNREACHABLE_RETRY_AFTER },
+    );
   }
   metrics.observeOriginate((performance.now() - started) / 1000, reply.outcome);
 
@@ -229,6 +282,18 @@ export async function originateCall(
   }
 }
 
+/**
+ * The sidecars to try, in order: the one the caller named alone, or the whole fleet ranked by load
+ * (one query counting each one's calls not yet final; a single sidecar needs none).
+ */
+async function sidecarOrder(services: Services, named: string | undefined): Promise<string[]> {
+  const fleet = services.sidecars;
+  fleet.recheck(services.background, (id, capacity) => recordSidecarCapacity(services.db, id, capacity));
+  if (named !== undefined) return [named];
+  if (fleet.ids.length === 1) return fleet.ids;
+  return fleet.rank(await sidecarLoads(services.db, fleet.ids)).map((c) => c.id);
+}
+
 async function failUnreachable(services: Services, call: CallRow): Promise<void> {
   services.metrics.callFailed('pbx_unreachable');
   await recordEvents(services, [apiEvent(call, 'ended', { status: 'failed', reason: 'pbx_unreachable' })]);
@@ -259,10 +324,21 @@ export async function hangupCall(services: Services, call: CallRow, meta: Reques
       requestId: meta.requestId,
     }).catch((error) => meta.logger.error('audit write failed', { error })),
   );
+  const sidecarId = call.sidecarId ?? services.sidecars.ids[0]!;
+  if (!services.sidecars.has(sidecarId)) {
+    throw new ApiError(
+      'pbx_unavailable',
+      `The call's sidecar "${sidecarId}" is not one this API is configured with; the hang-up cannot be sent`,
+      { retryAfter: UNREACHABLE_RETRY_AFTER },
+    );
+  }
   let outcome: HangupOutcome;
   try {
-    outcome = (await services.sidecar.hangup({ call_id: call.id, requested_at: new Date().toISOString() }))
-      .outcome;
+    outcome = (
+      await services.sidecars.run(sidecarId, (client) =>
+        client.hangup({ call_id: call.id, requested_at: new Date().toISOString() }),
+      )
+    ).outcome;
   } catch (error) {
     if (!isSidecarUnreachable(error)) throw error;
     throw new ApiError('pbx_unavailable', 'The PBX cannot be reached; try the hang-up again', {

@@ -36,11 +36,33 @@ export interface RecordingAudio {
   body: ReadableStream<Uint8Array>;
 }
 
-/** The sidecar could not be reached or did not answer sensibly; the command may not have arrived. */
+/**
+ * The sidecar could not be reached or did not answer sensibly. `notDelivered` is true only when the
+ * command surely never arrived (the connection was refused, or the API's breaker held it back), so
+ * it may go to another sidecar; otherwise it may have arrived and been carried out.
+ */
 export class SidecarUnreachableError extends Error {
   override name = 'SidecarUnreachableError';
   readonly isSidecarUnreachable = true;
   readonly retryable = true;
+  readonly notDelivered: boolean;
+  constructor(message: string, options?: ErrorOptions & { notDelivered?: boolean }) {
+    super(message, options);
+    this.notDelivered = options?.notDelivered ?? false;
+  }
+}
+
+const REFUSED_CODES = new Set(['ECONNREFUSED', 'ConnectionRefused']);
+
+/** Whether a fetch failed because nothing listened (Bun: code ECONNREFUSED; Node: in the cause). */
+function connectionRefused(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && REFUSED_CODES.has(code)) return true;
+    if (typeof message === 'string' && /ECONNREFUSED|connection refused/i.test(message)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 export function isSidecarUnreachable(error: unknown): error is SidecarUnreachableError {
@@ -132,7 +154,10 @@ export function createHttpSidecarClient(options: HttpSidecarClientOptions): Side
         signal: AbortSignal.timeout(options.timeoutMs),
       });
     } catch (error) {
-      throw new SidecarUnreachableError(`sidecar ${options.id} did not answer`, { cause: error });
+      throw new SidecarUnreachableError(`sidecar ${options.id} did not answer`, {
+        cause: error,
+        notDelivered: connectionRefused(error),
+      });
     }
     let json: unknown;
     try {

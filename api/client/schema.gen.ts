@@ -88,7 +88,7 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description Probes the database, the sidecar and, through the sidecar, the PBX (each with a timeout) and reports the state of each. 503 only when the database fails: without it this instance can serve nothing. A sidecar or PBX that fails makes it 200 `degraded`: every API instance shares the one PBX, so a load balancer pulling them all would turn away reads, hang-ups and logins as well and bring no call back; operators see the state here and in the sidecar alerts.
+         * @description Probes the database, each sidecar and, through each sidecar, its PBX (each with a timeout) and reports the state of each, with each sidecar’s load and capacity. Ready while at least one sidecar is up. 503 only when the database fails: without it this instance can serve nothing. No sidecar up makes it 200 `degraded`: every API instance shares the same PBXs, so a load balancer pulling them all would turn away reads, hang-ups and logins as well and bring no call back; operators see the state here and in the sidecar alerts.
          */
         get: {
             parameters: {
@@ -99,7 +99,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description Ready, or degraded (the sidecar or the PBX is down) */
+                /** @description Ready, or degraded (no sidecar is up with its PBX) */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -594,6 +594,13 @@ export interface paths {
          *     `OUTDIAL_VAR_<name>` (`CAMPAIGN` is `${OUTDIAL_VAR_CAMPAIGN}` in the dialplan), so a caller can never
          *     set a dialplan global or a variable Asterisk reads itself.
          *
+         *     **Which sidecar.** With several sidecars (`SIDECARS`), `sidecar_id` names the one (and so the PBX)
+         *     that places the call; a name the API is not configured with is a 422. Without it the call goes to the
+         *     sidecar with the most room (its calls not yet final against its `MAX_CONCURRENT_CALLS`), skipping one
+         *     that is down or whose circuit breaker is open; one that refuses the connection is passed over for the
+         *     next (the command never arrived there, so nothing can ring twice). `/readiness` shows each sidecar's
+         *     state and load.
+         *
          *     The call is stored as `pending` and handed to the sidecar beside the PBX. The answer is 200 with the
          *     original fields (`success`, `call_id`, `phone_number`, `message`, `channel`, `status`, `created_at`,
          *     `error`) plus `reason`:
@@ -604,7 +611,7 @@ export interface paths {
          *       events decide, and if ARI has no channel for it, it ends `failed` with reason `lost`;
          *     - `success: false, status: "failed"`: the PBX refused the originate (`error` says why);
          *     - **503** with `Retry-After`: no sidecar could take the call (unreachable, circuit breaker open, or
-         *       its queue full). The call is recorded as `failed` with reason `pbx_unreachable`, and its
+         *       its queue full), or the one `sidecar_id` names cannot. The call is recorded as `failed` with reason `pbx_unreachable`, and its
          *       Idempotency-Key is released so the same request can be retried. When the sidecar did not answer in
          *       time, the command may still arrive: the API then also sends a hang-up for that call id, and the
          *       sidecar refuses an originate that comes after it, or hangs up one that came first (the phone may
@@ -5362,17 +5369,19 @@ export interface components {
         };
         Readiness: {
             /**
-             * @description ready: every check is ok. degraded: the database is ok but the sidecar or the PBX is not (HTTP 200: this instance serves everything but new calls, and another instance would do no better). not_ready: the database is not ok (HTTP 503)
+             * @description ready: the database is ok and at least one sidecar is up with its PBX. degraded: the database is ok but no sidecar is (HTTP 200: this instance serves everything but new calls, and another instance would do no better). not_ready: the database is not ok (HTTP 503)
              * @example ready
              * @enum {string}
              */
             status: "ready" | "degraded" | "not_ready";
-            /** @description One probe per dependency, each with its own timeout. database: a round trip; sidecar: its signed status command; pbx: Asterisk as the sidecar sees it (ARI answering a probe sent just now, the events socket open, the circuit breaker not open) */
+            /** @description One probe per dependency, each with its own timeout. database: a round trip; sidecar: its signed status command; pbx: Asterisk as the sidecar sees it (ARI answering a probe sent just now, the events socket open, the circuit breaker not open). With several sidecars, sidecar and pbx are those of the first one that is up (or of the first one when none is) */
             checks: {
                 database: components["schemas"]["DependencyCheck"];
                 sidecar: components["schemas"]["DependencyCheck"];
                 pbx: components["schemas"]["DependencyCheck"];
             };
+            /** @description Each configured sidecar, in the configuration’s order, with its state, load and capacity */
+            sidecars: components["schemas"]["SidecarState"][];
         };
         DependencyCheck: {
             /**
@@ -5400,6 +5409,34 @@ export interface components {
             details?: {
                 [key: string]: unknown;
             };
+        };
+        SidecarState: {
+            /**
+             * @description The sidecar (SIDECARS or SIDECAR_ID)
+             * @example east
+             */
+            id: string;
+            /**
+             * @description up: it answered its status and its PBX is usable; down: it did not answer, or its PBX does not (ARI unreachable, events socket not open); breaker_open: this API’s circuit breaker for it is open, or its own ARI breaker refuses originates. New calls go to sidecars that are up
+             * @example up
+             * @enum {string}
+             */
+            state: "up" | "down" | "breaker_open";
+            /**
+             * @description Its calls not yet final, as the database counts them (null when it could not be read)
+             * @example 12
+             */
+            load: number | null;
+            /**
+             * @description The calls it takes at once (its MAX_CONCURRENT_CALLS, as it reported it)
+             * @example 50
+             */
+            capacity: number;
+            /**
+             * @description Why it is not up
+             * @example timed out after 2000 ms
+             */
+            error?: string;
         };
         Problem: {
             /**
@@ -5715,6 +5752,11 @@ export interface components {
              * @example 2
              */
             flow_version?: number;
+            /**
+             * @description The sidecar (and so the PBX) that places the call, one of those the API is configured with (`SIDECARS`); without it the API picks the least loaded one that is up
+             * @example east
+             */
+            sidecar_id?: string;
         };
         /**
          * @description What the call does once answered: 1 to 100 steps, run from the first, each going on to the next unless it jumps. Verbs: play, gather, record, branch, goto, set, continue, hangup, amd, request, optout. Media are ARI media URIs (sound, digits, number, tone). Step ids and answer names start with a letter. A branch reads an answer a gather, record or set step gives, or `answered_by` (human, machine, unknown, after an amd step). Refused with a JSON Pointer to the step: jumps to missing ids, duplicate ids, steps no path reaches, loops with no gather, record, amd or request step (they would run without the callee), `continue` to a context outside FLOW_CONTINUE_CONTEXTS.

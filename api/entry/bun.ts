@@ -8,7 +8,7 @@ import { createBunPasswordHasher, limitHasher, type PasswordHasher } from '../au
 import { buildServices } from '../bootstrap.ts';
 import type { SidecarClient } from '../calls/sidecar-client.ts';
 import { expireLeases } from '../campaigns/engine/lease.ts';
-import { type Config, loadConfig } from '../config.ts';
+import { type Config, configuredSidecars, loadConfig } from '../config.ts';
 import { housekeep } from '../housekeeping.ts';
 import { proxyTrust } from '../lib/client-address.ts';
 import { createApiLogger } from '../lib/logger.ts';
@@ -128,7 +128,7 @@ async function serveOn(
   services.onEventsRecorded(() => dispatcher.wake());
 
   const housekeeping = setInterval(() => {
-    housekeep(database.db, config, logger, services.sidecar).catch((error) =>
+    housekeep(database.db, config, logger, services.sidecars).catch((error) =>
       logger.warn('housekeeping failed', { error }),
     );
     // Leases also expire on every sidecar's lease request; this covers a time no sidecar asks.
@@ -137,7 +137,11 @@ async function serveOn(
   housekeeping.unref();
 
   const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${server.port}`;
-  logger.info('api listening', { url, database: database.label, sidecar: config.SIDECAR_URL });
+  logger.info('api listening', {
+    url,
+    database: database.label,
+    sidecars: configuredSidecars(config).map((s) => `${s.id}=${s.url}`),
+  });
   let stopped = false;
   return {
     url,

@@ -283,7 +283,7 @@ async function scheduledHandler(event: WorkerScheduledEvent, env: WorkerEnv, ctx
       const { services, pool } = await servicesFor(iso, database, tasks.add);
       await pool.drain();
       if (event.cron === HOUSEKEEPING_CRON) {
-        await housekeep(database.db, iso.config, iso.logger, services.sidecar);
+        await housekeep(database.db, iso.config, iso.logger, services.sidecars);
       }
       // Leases also expire on every sidecar's lease request; this covers a time no sidecar asks.
       await expireLeases(services);

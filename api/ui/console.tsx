@@ -143,6 +143,12 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
                   <label for="originate-caller-id">Caller id (optional)</label>
                   <input id="originate-caller-id" name="caller_id" autocomplete="off" />
                 </div>
+                <div id="originate-sidecar-field" hidden>
+                  <label for="originate-sidecar">Sidecar</label>
+                  <select id="originate-sidecar" name="sidecar_id">
+                    <option value="">any (the least loaded that is up)</option>
+                  </select>
+                </div>
                 <div>
                   <label for="originate-timeout">Ring timeout, seconds (optional)</label>
                   <input
@@ -173,6 +179,21 @@ export function ConsolePage(props: { appName: string; contexts: string[]; defaul
               </p>
               <FormEnd errorId="originate-error" submit="Call" />
             </form>
+
+            <section id="sidecars" aria-labelledby="sidecars-title">
+              <h3 id="sidecars-title">Sidecars</h3>
+              <p id="sidecars-note" class="small muted" role="status" aria-live="polite" />
+              <Table
+                id="sidecars-table"
+                caption="Each sidecar's state, and its calls not yet final against what it takes at once"
+                columns={['Sidecar', 'State', 'Load', { label: 'Why not up', optional: true }]}
+              />
+              <p>
+                <button type="button" id="sidecars-refresh">
+                  Refresh
+                </button>
+              </p>
+            </section>
 
             <form id="filter-form" class="row" aria-label="Filter calls">
               <div>

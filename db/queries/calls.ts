@@ -528,3 +528,14 @@ export async function applyCallEvents(
     return out;
   });
 }
+
+/**
+ * Hands a call that no sidecar has yet to another one (the first refused the connection, so the
+ * command never arrived); only while it is still `pending`.
+ */
+export async function reassignCallSidecar(db: Db, callId: string, sidecarId: string): Promise<void> {
+  await db
+    .update(calls)
+    .set({ sidecarId, updatedAt: sql`now()` })
+    .where(and(eq(calls.id, callId), eq(calls.status, 'pending')));
+}

@@ -1,6 +1,8 @@
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
+import { ACTIVE_STATUSES } from '../../api/shared/contract/index.ts';
 import { auditLog, sidecars, usedJtis } from '../schema.ts';
 import type { Db } from '../types.ts';
+import { rowsOf } from './prepared.ts';
 
 export type SidecarRow = typeof sidecars.$inferSelect;
 
@@ -59,3 +61,41 @@ export async function touchSidecar(db: Db, id: string): Promise<void> {
 }
 
 /** Deletes bookkeeping rows that have outlived their use. */
+
+/** A sidecar's calls not yet final (its load) and its recorded capacity. */
+export interface SidecarLoad {
+  id: string;
+  load: number;
+  capacity: number | null;
+}
+
+/**
+ * The load of each named sidecar, counted from the calls themselves (so every API instance sees the
+ * same figure) over the partial index of active calls, with the capacity its row records.
+ */
+export async function sidecarLoads(db: Db, ids: readonly string[]): Promise<SidecarLoad[]> {
+  if (ids.length === 0) return [];
+  const named = sql.join(
+    ids.map((id) => sql`(${id})`),
+    sql`, `,
+  );
+  const rows = await db.execute(sql`
+    select f.id,
+      (select count(*)::int from calls c
+        where c.sidecar_id = f.id and c.status in (${sql.raw(ACTIVE_STATUSES.map((s) => `'${s}'`).join(', '))})) as load,
+      (select s.max_concurrent_calls from sidecars s where s.id = f.id) as capacity
+    from (values ${named}) as f(id)`);
+  return rowsOf<{ id: string; load: number | string; capacity: number | string | null }>(rows).map((r) => ({
+    id: r.id,
+    load: Number(r.load),
+    capacity: r.capacity == null ? null : Number(r.capacity),
+  }));
+}
+
+/** Records the capacity a sidecar reported (MAX_CONCURRENT_CALLS), writing only when it changed. */
+export async function recordSidecarCapacity(db: Db, id: string, capacity: number): Promise<void> {
+  await db
+    .update(sidecars)
+    .set({ maxConcurrentCalls: capacity, updatedAt: sql`now()` })
+    .where(and(eq(sidecars.id, id), sql`${sidecars.maxConcurrentCalls} is distinct from ${capacity}`));
+}

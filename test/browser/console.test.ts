@@ -211,6 +211,33 @@ describe('the operator console', () => {
     await page.close();
   });
 
+  test('the sidecars panel shows the sidecar up with its load, and down once it stops', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors = collectPageErrors(page);
+    await logIn(page, admin);
+    const table = page.locator('#sidecars-table');
+    const row = table.locator('tbody tr', { hasText: stack.sidecar.id });
+    await row.waitFor();
+    expect(await row.locator('td').nth(1).textContent()).toBe('up');
+    expect(await row.locator('td').nth(2).textContent()).toMatch(/^\d+ of \d+$/);
+    await page.locator('#sidecars-note', { hasText: '1 of 1 up.' }).waitFor();
+    // One sidecar: nothing to choose in the call form.
+    expect(await page.locator('#originate-sidecar').isVisible()).toBe(false);
+    await stack.sidecar.stop();
+    try {
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      await row.locator('td', { hasText: /^(down|breaker open)$/ }).waitFor();
+      await page.locator('#sidecars-note', { hasText: 'No sidecar is up' }).waitFor();
+      await screenshot(page, 'console-sidecars-down');
+    } finally {
+      await stack.sidecar.start();
+    }
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await row.locator('td', { hasText: /^up$/ }).waitFor();
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   test('a viewer sees calls but no originate form', async () => {
     const viewer = await stack.user('viewer');
     const page = await browser.newPage();

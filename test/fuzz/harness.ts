@@ -382,6 +382,16 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
           };
         });
       }
+      if (op.id === 'POST /api/v2/calls') {
+        // A generated sidecar_id names no configured sidecar (a 422): name the real one in some.
+        return fc
+          .tuple(body, fc.boolean())
+          .map(([b, keep]) =>
+            keep || typeof b !== 'object' || b === null || !('sidecar_id' in b)
+              ? b
+              : { ...b, sidecar_id: pools.sidecarId },
+          );
+      }
       if (op.id === 'PATCH /api/v2/campaigns/{campaign_id}') {
         // Most generated changes name flows and contexts that do not exist: keep some plain ones.
         return fc.oneof(

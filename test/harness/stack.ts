@@ -138,6 +138,8 @@ export interface TestStack {
   readonly api: StartedApi;
   database: Database;
   sidecar: SidecarDouble;
+  /** More sidecar doubles (option `moreSidecars`), by id: with them the API runs with SIDECARS. */
+  sidecars: ReadonlyMap<string, SidecarDouble>;
   request(mode: Mode, path: string, options?: RequestOptions): Promise<Response>;
   /** The typed client (api/client), with `token` if given, reaching the API the way `mode` says. */
   client(token?: string, mode?: Mode): OutdialClient;
@@ -157,6 +159,11 @@ export async function startTestStack(
     passwordHasher?: PasswordHasher;
     /** Where the Bun API logs (default: nowhere); workerd's logs stay in its own process. */
     logger?: Logger;
+    /**
+     * Ids of more sidecar doubles: the API then runs with SIDECARS (`test-sidecar` first, then
+     * these) and a JWKS in SIDECAR_PUBLIC_KEY giving each its key by `kid`.
+     */
+    moreSidecars?: string[];
   } = {},
 ): Promise<TestStack> {
   if (TARGET === 'workerd' && process.env.TEST_DB !== 'postgres') {
@@ -165,6 +172,18 @@ export async function startTestStack(
   const database = (options.database ?? (await createTestDatabase())) as TestDatabase;
   const sidecarKey = await loadSigningKey(JSON.stringify(await generateSigningJwk()));
   const sidecar = await startSidecarDouble({ id: 'test-sidecar', key: sidecarKey });
+  const sidecars = new Map<string, SidecarDouble>([[sidecar.id, sidecar]]);
+  for (const id of options.moreSidecars ?? []) {
+    const key = await loadSigningKey(JSON.stringify(await generateSigningJwk()), id);
+    sidecars.set(id, await startSidecarDouble({ id, key }));
+  }
+  const fleetEnv: Record<string, string> =
+    sidecars.size > 1
+      ? {
+          SIDECARS: [...sidecars.values()].map((d) => `${d.id}=${d.url}`).join(','),
+          SIDECAR_PUBLIC_KEY: JSON.stringify({ keys: [...sidecars.values()].map((d) => d.key.publicJwk) }),
+        }
+      : {};
   const env: Record<string, string> = {
     APP_ENV: 'test',
     HOST: '127.0.0.1',
@@ -179,11 +198,13 @@ export async function startTestStack(
     SIDECAR_TIMEOUT_MS: '1500',
     RATE_LIMIT_REQUESTS: '100000',
     DATA_DIR: '/nonexistent-outdial-test-data',
+    ...fleetEnv,
     ...options.env,
   };
   const config = loadConfig(env);
   const signing = await loadSigningKey(env.JWT_PRIVATE_KEY!, config.JWT_KEY_ID);
-  sidecar.trust(await createPublicKeySet([signing.publicJwk]), config.JWT_ISSUER);
+  for (const double of sidecars.values())
+    double.trust(await createPublicKeySet([signing.publicJwk]), config.JWT_ISSUER);
 
   let bunApi: StartedApi | null = null;
   let workerd: WorkerdApi | null = null;
@@ -203,7 +224,7 @@ export async function startTestStack(
       url = bunApi.url;
     }
   } catch (error) {
-    await sidecar.stop();
+    for (const double of sidecars.values()) await double.stop();
     if (!options.database) await database.close();
     throw error;
   }
@@ -286,6 +307,7 @@ export async function startTestStack(
     },
     database,
     sidecar,
+    sidecars,
     request,
     client,
     user,
@@ -293,7 +315,7 @@ export async function startTestStack(
     async stop() {
       await bunApi?.stop();
       await workerd?.stop();
-      await sidecar.stop();
+      for (const double of sidecars.values()) await double.stop();
       if (!options.database) await database.close();
     },
   };

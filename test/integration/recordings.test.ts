@@ -176,7 +176,7 @@ describe('retention', () => {
         `${stack.url}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent('0 * * * *')}`,
       );
       expect(res.status).toBe(200);
-    } else await housekeep(stack.database.db, stack.config, silentLogger, stack.api.services.sidecar);
+    } else await housekeep(stack.database.db, stack.config, silentLogger, stack.api.services.sidecars);
   }
   const remaining = async (ids: string[]) =>
     (await stack.database.db.select({ id: calls.id }).from(calls).where(inArray(calls.id, ids))).map(

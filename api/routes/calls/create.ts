@@ -19,6 +19,13 @@ a 422, not a call to \`+15551234\`. A field the body does not define (a typo suc
 \`OUTDIAL_VAR_<name>\` (\`CAMPAIGN\` is \`\${OUTDIAL_VAR_CAMPAIGN}\` in the dialplan), so a caller can never
 set a dialplan global or a variable Asterisk reads itself.
 
+**Which sidecar.** With several sidecars (\`SIDECARS\`), \`sidecar_id\` names the one (and so the PBX)
+that places the call; a name the API is not configured with is a 422. Without it the call goes to the
+sidecar with the most room (its calls not yet final against its \`MAX_CONCURRENT_CALLS\`), skipping one
+that is down or whose circuit breaker is open; one that refuses the connection is passed over for the
+next (the command never arrived there, so nothing can ring twice). \`/readiness\` shows each sidecar's
+state and load.
+
 The call is stored as \`pending\` and handed to the sidecar beside the PBX. The answer is 200 with the
 original fields (\`success\`, \`call_id\`, \`phone_number\`, \`message\`, \`channel\`, \`status\`, \`created_at\`,
 \`error\`) plus \`reason\`:
@@ -29,7 +36,7 @@ original fields (\`success\`, \`call_id\`, \`phone_number\`, \`message\`, \`chan
   events decide, and if ARI has no channel for it, it ends \`failed\` with reason \`lost\`;
 - \`success: false, status: "failed"\`: the PBX refused the originate (\`error\` says why);
 - **503** with \`Retry-After\`: no sidecar could take the call (unreachable, circuit breaker open, or
-  its queue full). The call is recorded as \`failed\` with reason \`pbx_unreachable\`, and its
+  its queue full), or the one \`sidecar_id\` names cannot. The call is recorded as \`failed\` with reason \`pbx_unreachable\`, and its
   Idempotency-Key is released so the same request can be retried. When the sidecar did not answer in
   time, the command may still arrive: the API then also sends a hang-up for that call id, and the
   sidecar refuses an originate that comes after it, or hangs up one that came first (the phone may
@@ -92,6 +99,7 @@ export const registerCreateCall = (app: App) =>
         flow: body.flow,
         flowId: body.flow_id,
         flowVersion: body.flow_version,
+        sidecarId: body.sidecar_id,
       },
       key,
     );

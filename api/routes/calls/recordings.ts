@@ -126,11 +126,11 @@ export const registerCallRecordings = (app: App) => {
           retryAfter: UNREACHABLE_RETRY_AFTER,
         },
       );
-    const sidecarId = row.sidecarId ?? call.sidecarId;
-    if (sidecarId && sidecarId !== services.sidecar.id) throw unreachable();
-    let audio: Awaited<ReturnType<typeof services.sidecar.recordingFile>>;
+    const sidecar = services.sidecars.clientFor(row.sidecarId ?? call.sidecarId);
+    if (!sidecar) throw unreachable();
+    let audio: Awaited<ReturnType<typeof sidecar.recordingFile>>;
     try {
-      audio = await services.sidecar.recordingFile({
+      audio = await sidecar.recordingFile({
         call_id: call.id,
         recording: row.recording,
         requested_at: new Date().toISOString(),

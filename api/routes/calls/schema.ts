@@ -6,6 +6,7 @@ import {
   CALL_VARIABLE_PREFIX,
   CALLBACK_EVENTS,
   FLOW_EVENT_TYPES,
+  SidecarIdSchema,
 } from '../../shared/contract/index.ts';
 import { PageLimitSchema, pageCursorSchema, strictBody, timeQueryParam } from '../openapi.ts';
 
@@ -170,6 +171,12 @@ export const CreateCallBodySchema = strictBody({
     .max(2_147_483_647)
     .optional()
     .openapi({ description: 'Which version of `flow_id` (default: its latest)', example: 2 }),
+  sidecar_id: SidecarIdSchema.optional().openapi({
+    description:
+      'The sidecar (and so the PBX) that places the call, one of those the API is configured with ' +
+      '(`SIDECARS`); without it the API picks the least loaded one that is up',
+    example: 'east',
+  }),
 }).openapi('CreateCallRequest');
 
 export const CallIdParamSchema = z.object({

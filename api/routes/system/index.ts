@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { recordSidecarCapacity, sidecarLoads } from '../../../db/queries/misc.ts';
 import type { Services } from '../../services.ts';
 import type { SidecarStatus } from '../../shared/contract/index.ts';
 import { API_VERSION, type App, errorResponses } from '../openapi.ts';
@@ -36,20 +37,49 @@ const CheckSchema = z
   })
   .openapi('DependencyCheck');
 
+const SidecarStateSchema = z
+  .object({
+    id: z.string().openapi({ description: 'The sidecar (SIDECARS or SIDECAR_ID)', example: 'east' }),
+    state: z.enum(['up', 'down', 'breaker_open']).openapi({
+      description:
+        'up: it answered its status and its PBX is usable; down: it did not answer, or its PBX does not ' +
+        '(ARI unreachable, events socket not open); breaker_open: this API’s circuit breaker for it is ' +
+        'open, or its own ARI breaker refuses originates. New calls go to sidecars that are up',
+      example: 'up',
+    }),
+    load: z.number().int().nullable().openapi({
+      description: 'Its calls not yet final, as the database counts them (null when it could not be read)',
+      example: 12,
+    }),
+    capacity: z.number().int().openapi({
+      description: 'The calls it takes at once (its MAX_CONCURRENT_CALLS, as it reported it)',
+      example: 50,
+    }),
+    error: z
+      .string()
+      .optional()
+      .openapi({ description: 'Why it is not up', example: 'timed out after 2000 ms' }),
+  })
+  .openapi('SidecarState');
+
 const ReadinessSchema = z
   .object({
     status: z.enum(['ready', 'degraded', 'not_ready']).openapi({
       description:
-        'ready: every check is ok. degraded: the database is ok but the sidecar or the PBX is not (HTTP 200: ' +
-        'this instance serves everything but new calls, and another instance would do no better). ' +
-        'not_ready: the database is not ok (HTTP 503)',
+        'ready: the database is ok and at least one sidecar is up with its PBX. degraded: the database is ' +
+        'ok but no sidecar is (HTTP 200: this instance serves everything but new calls, and another ' +
+        'instance would do no better). not_ready: the database is not ok (HTTP 503)',
       example: 'ready',
     }),
     checks: z.object({ database: CheckSchema, sidecar: CheckSchema, pbx: CheckSchema }).openapi({
       description:
         'One probe per dependency, each with its own timeout. database: a round trip; sidecar: its ' +
         'signed status command; pbx: Asterisk as the sidecar sees it (ARI answering a probe sent ' +
-        'just now, the events socket open, the circuit breaker not open)',
+        'just now, the events socket open, the circuit breaker not open). With several sidecars, ' +
+        'sidecar and pbx are those of the first one that is up (or of the first one when none is)',
+    }),
+    sidecars: z.array(SidecarStateSchema).openapi({
+      description: 'Each configured sidecar, in the configuration’s order, with its state, load and capacity',
     }),
   })
   .openapi('Readiness');
@@ -90,14 +120,15 @@ const readinessRoute = createRoute({
   tags: ['System'],
   summary: 'Readiness',
   description:
-    'Probes the database, the sidecar and, through the sidecar, the PBX (each with a timeout) and ' +
-    'reports the state of each. 503 only when the database fails: without it this instance can ' +
-    'serve nothing. A sidecar or PBX that fails makes it 200 `degraded`: every API instance shares ' +
-    'the one PBX, so a load balancer pulling them all would turn away reads, hang-ups and logins ' +
-    'as well and bring no call back; operators see the state here and in the sidecar alerts.',
+    'Probes the database, each sidecar and, through each sidecar, its PBX (each with a timeout) and ' +
+    'reports the state of each, with each sidecar’s load and capacity. Ready while at least one ' +
+    'sidecar is up. 503 only when the database fails: without it this instance can serve nothing. ' +
+    'No sidecar up makes it 200 `degraded`: every API instance shares the same PBXs, so a load ' +
+    'balancer pulling them all would turn away reads, hang-ups and logins as well and bring no call ' +
+    'back; operators see the state here and in the sidecar alerts.',
   responses: {
     200: {
-      description: 'Ready, or degraded (the sidecar or the PBX is down)',
+      description: 'Ready, or degraded (no sidecar is up with its PBX)',
       content: { 'application/json': { schema: ReadinessSchema } },
     },
     503: {
@@ -161,39 +192,73 @@ function pbxCheck(status: SidecarStatus, latency: number): Probed {
     : { status: 'error', latency_ms: latency, error: problems.join('; '), details };
 }
 
+interface SidecarProbe {
+  id: string;
+  sidecar: Probed;
+  pbx: Probed;
+}
+
+/** One sidecar's status and, from it, its PBX's; what it said is remembered by the fleet. */
+async function probeSidecar(services: Services, id: string): Promise<SidecarProbe> {
+  let status: SidecarStatus | null = null;
+  const sidecar = await probe(async () => {
+    status = await services.sidecars.status(id, (sidecarId, capacity) =>
+      recordSidecarCapacity(services.db, sidecarId, capacity),
+    );
+    return {
+      id: status.sidecar_id,
+      live_calls: status.live_calls,
+      queued_calls: status.queued_calls,
+      outbox_depth: status.outbox_depth,
+    };
+  });
+  const pbx: Probed = status
+    ? pbxCheck(status, sidecar.latency_ms)
+    : { status: 'unknown', latency_ms: sidecar.latency_ms, error: 'the sidecar could not be asked' };
+  return { id, sidecar, pbx };
+}
+
 async function readiness(services: Services) {
-  let sidecarStatus: SidecarStatus | null = null;
-  const [database, sidecar] = await Promise.all([
+  const fleet = services.sidecars;
+  const [database, loads, probes] = await Promise.all([
     probe(async () => {
       await services.database.ping();
       return { kind: services.database.kind };
     }),
-    probe(async () => {
-      sidecarStatus = await services.sidecar.status();
-      return {
-        id: sidecarStatus.sidecar_id,
-        live_calls: sidecarStatus.live_calls,
-        queued_calls: sidecarStatus.queued_calls,
-        outbox_depth: sidecarStatus.outbox_depth,
-      };
-    }),
+    sidecarLoads(services.db, fleet.ids).catch(() => null),
+    Promise.all(fleet.ids.map((id) => probeSidecar(services, id))),
   ]);
-  const pbx: Probed = sidecarStatus
-    ? pbxCheck(sidecarStatus, sidecar.latency_ms)
-    : { status: 'unknown', latency_ms: sidecar.latency_ms, error: 'the sidecar could not be asked' };
+  const isUp = (p: SidecarProbe) => p.sidecar.status === 'ok' && p.pbx.status === 'ok';
+  const shown = probes.find(isUp) ?? probes[0]!;
+  const sidecars = probes.map((p) => {
+    const counted = loads?.find((l) => l.id === p.id);
+    const state = isUp(p)
+      ? ('up' as const)
+      : fleet.state(p.id) === 'breaker_open'
+        ? ('breaker_open' as const)
+        : ('down' as const);
+    const error = p.sidecar.status !== 'ok' ? p.sidecar.error : p.pbx.error;
+    return {
+      id: p.id,
+      state,
+      load: loads ? (counted?.load ?? 0) : null,
+      capacity: fleet.capacity(p.id, counted?.capacity ?? null),
+      ...(state !== 'up' && error ? { error } : {}),
+    };
+  });
   // Only the database decides 503; see the route's description for why.
   const checks = {
     database: { ...database, required: true },
-    sidecar: { ...sidecar, required: false },
-    pbx: { ...pbx, required: false },
+    sidecar: { ...shown.sidecar, required: false },
+    pbx: { ...shown.pbx, required: false },
   };
   const status =
     database.status !== 'ok'
       ? ('not_ready' as const)
-      : sidecar.status !== 'ok' || pbx.status !== 'ok'
-        ? ('degraded' as const)
-        : ('ready' as const);
-  return { status, checks };
+      : isUp(shown)
+        ? ('ready' as const)
+        : ('degraded' as const);
+  return { status, checks, sidecars };
 }
 
 export const registerSystem = (app: App) => {

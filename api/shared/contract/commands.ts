@@ -92,6 +92,8 @@ export const SidecarStatus = z.object({
   live_calls: z.number().int(),
   queued_calls: z.number().int(),
   outbox_depth: z.number().int(),
+  // Its MAX_CONCURRENT_CALLS: the API records it as the sidecar's capacity. Absent from older sidecars.
+  max_concurrent_calls: z.number().int().positive().optional(),
 });
 export type SidecarStatus = z.infer<typeof SidecarStatus>;
 

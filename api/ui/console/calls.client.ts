@@ -73,7 +73,9 @@ export function consoleCalls(c: ConsoleContext): void {
     };
     const callerId = String(data.get('caller_id') ?? '').trim();
     const timeout = String(data.get('timeout') ?? '').trim();
+    const sidecar = String(data.get('sidecar_id') ?? '');
     if (callerId) body.caller_id = callerId;
+    if (sidecar) body.sidecar_id = sidecar;
     if (timeout) body.timeout = Number(timeout) * 1000;
     const flowField = c.$<HTMLTextAreaElement>('originate-flow');
     flowField.removeAttribute('aria-invalid');

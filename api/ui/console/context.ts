@@ -201,4 +201,7 @@ export interface ConsoleContext {
 
   // ---- users.client.ts ----
   loadUsers(focus?: string): Promise<void>;
+
+  // ---- sidecars.client.ts: the sidecars' state and the form's picker ----
+  loadSidecars(): Promise<void>;
 }

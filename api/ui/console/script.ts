@@ -14,6 +14,7 @@ import { consoleCampaigns } from './campaigns.client.ts';
 import type { ConsoleContext } from './context.ts';
 import { consoleFlow } from './flow.client.ts';
 import { consoleSession } from './session.client.ts';
+import { consoleSidecars } from './sidecars.client.ts';
 import { consoleState } from './state.client.ts';
 import { consoleStream } from './stream.client.ts';
 import { consoleUsers } from './users.client.ts';
@@ -37,6 +38,7 @@ const MODULES: ((c: ConsoleContext) => void)[] = [
   consoleCampaigns,
   consoleCampaign,
   consoleUsers,
+  consoleSidecars,
 ];
 
 /** The statuses and campaign rules, as the contract defines them: the script is written out from it. */

@@ -96,5 +96,6 @@ export function consoleSession(c: ConsoleContext): void {
     }
     c.showView('calls-view');
     void c.loadCalls(true);
+    void c.loadSidecars();
   };
 }
