@@ -65,8 +65,10 @@ export class CampaignPuller {
         continue;
       }
       let reply: LeaseReply;
+      let answeredAt: number;
       try {
         reply = await this.lease(capacity);
+        answeredAt = Date.now();
         failures = 0;
       } catch (error) {
         if (this.stopped) break;
@@ -92,8 +94,10 @@ export class CampaignPuller {
           ),
         );
       }
-      // A full answer means more may be due at once; otherwise wait as long as the API says.
-      if (reply.commands.length < capacity) await this.sleep(reply.next_poll_ms);
+      // A full answer means more may be due at once; otherwise wait as long as the API says, counted
+      // from its answer: the originates just run took part of that wait (at a campaign's full pace,
+      // waiting all of it after them would dial a second's worth every second plus their time).
+      if (reply.commands.length < capacity) await this.sleep(reply.next_poll_ms - (Date.now() - answeredAt));
     }
   }
 
