@@ -33,13 +33,15 @@ export interface PullerOptions {
  * Pulls due campaign attempts from the API whenever this sidecar has room: a signed lease request
  * (typ TYP_LEASE) for as many calls as it can take, each returned command run exactly as an
  * originate command from the API. Nothing due: it waits as long as the API says (next_poll_ms); a
- * failed request: jittered exponential backoff. stop() ends the loop and any request in flight.
+ * failed request: jittered exponential backoff. stop() ends the loop and any request in flight, and
+ * waits for the leased originates still running.
  */
 export class CampaignPuller {
   private stopped = false;
   private loop: Promise<void> | null = null;
   private abort: AbortController | null = null;
   private wakeUp: (() => void) | null = null;
+  private readonly originating = new Set<Promise<void>>();
 
   constructor(private readonly o: PullerOptions) {}
 
@@ -52,6 +54,23 @@ export class CampaignPuller {
     this.abort?.abort();
     this.wakeUp?.();
     await this.loop;
+    await Promise.all(this.originating);
+  }
+
+  /** Runs a leased command; stop() waits for the ones still running. */
+  private track(command: OriginateCommand): void {
+    const running: Promise<void> = this.o
+      .originate(command)
+      .then(
+        () => undefined,
+        (error) =>
+          this.o.log.error('leased originate failed', {
+            call_id: command.call_id,
+            error: describeError(error),
+          }),
+      )
+      .finally(() => this.originating.delete(running));
+    this.originating.add(running);
   }
 
   private async run(): Promise<void> {
@@ -83,16 +102,10 @@ export class CampaignPuller {
       }
       if (reply.commands.length > 0) {
         this.o.log.info('campaign attempts leased', { count: reply.commands.length });
-        await Promise.all(
-          reply.commands.map((command) =>
-            this.o.originate(command).catch((error) =>
-              this.o.log.error('leased originate failed', {
-                call_id: command.call_id,
-                error: describeError(error),
-              }),
-            ),
-          ),
-        );
+        // Not awaited: each originate takes its place in the capacity at once (it is live or
+        // queued before its first await), and waiting for the slowest reply of a batch before the
+        // next lease would hold a campaign's pace to one batch per ARI round trip.
+        for (const command of reply.commands) this.track(command);
       }
       // A full answer means more may be due at once; otherwise wait as long as the API says, counted
       // from its answer: the originates just run took part of that wait (at a campaign's full pace,
