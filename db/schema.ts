@@ -512,8 +512,13 @@ export const campaignContacts = pgTable(
   },
   (t) => [
     uniqueIndex('campaign_contacts_number_key').on(t.campaignId, t.phoneNumber),
-    index('campaign_contacts_due_idx').on(t.campaignId, t.nextAttemptAt).where(sql`${t.state} = 'pending'`),
+    // In the lease's order (next_attempt_at, id): the first due contacts are read, never sorted.
+    index('campaign_contacts_due_order_idx')
+      .on(t.campaignId, t.nextAttemptAt, t.id)
+      .where(sql`${t.state} = 'pending'`),
     index('campaign_contacts_state_idx').on(t.campaignId, t.state, t.id),
+    // A campaign's contacts in import order: its pages never walk the rows of the campaigns before it.
+    index('campaign_contacts_campaign_idx').on(t.campaignId, t.id),
     check('campaign_contacts_state_valid', sql`${t.state} in (${inList(CONTACT_STATES)})`),
   ],
 );

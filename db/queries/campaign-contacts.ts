@@ -96,19 +96,30 @@ export interface ListContactsFilter {
   limit: number;
 }
 
-/** A page of contacts in id order (the order they were imported). */
+/**
+ * A page of contacts in id order (the order they were imported), read along the (campaign_id, id)
+ * index from the cursor on. Spelled as a range of one campaign ordered by (campaign_id, id): with
+ * `campaign_id = $1 order by id` the planner walks the primary key instead, expecting this campaign's
+ * rows to be spread evenly, and reads every row of the campaigns imported before it first (500 ms a
+ * first page behind a million-contact campaign).
+ */
 export async function listContacts(db: Runner, filter: ListContactsFilter): Promise<ContactRow[]> {
-  const where: SQL[] = [eq(campaignContacts.campaignId, filter.campaignId)];
+  const id = filter.campaignId;
+  const where: SQL[] = [
+    sql`${campaignContacts.campaignId} <= ${id}::uuid`,
+    filter.afterId === undefined
+      ? sql`${campaignContacts.campaignId} >= ${id}::uuid`
+      : sql`(${campaignContacts.campaignId}, ${campaignContacts.id}) > (${id}::uuid, ${filter.afterId}::bigint)`,
+  ];
   if (filter.state) where.push(eq(campaignContacts.state, filter.state));
   if (filter.finalOutcome) where.push(eq(campaignContacts.finalOutcome, filter.finalOutcome));
   // The prefix is + and digits only (checked by the route): no LIKE wildcard can be in it.
   if (filter.phonePrefix) where.push(like(campaignContacts.phoneNumber, `${filter.phonePrefix}%`));
-  if (filter.afterId !== undefined) where.push(gt(campaignContacts.id, filter.afterId));
   return db
     .select()
     .from(campaignContacts)
     .where(and(...where))
-    .orderBy(asc(campaignContacts.id))
+    .orderBy(asc(campaignContacts.campaignId), asc(campaignContacts.id))
     .limit(filter.limit);
 }
 

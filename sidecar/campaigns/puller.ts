@@ -38,7 +38,8 @@ export interface PullerOptions {
  * Pulls due campaign attempts from the API whenever this sidecar has room: a signed lease request
  * (typ TYP_LEASE) for as many calls as it can take, each returned command run exactly as an
  * originate command from the API. Nothing due: it waits as long as the API says (next_poll_ms); a
- * failed request: jittered exponential backoff. stop() ends the loop and any request in flight.
+ * failed request: jittered exponential backoff. stop() ends the loop and any request in flight, and
+ * waits for the leased originates still running.
  */
 export class CampaignPuller {
   private stopped = false;
@@ -46,6 +47,7 @@ export class CampaignPuller {
   private abort: AbortController | null = null;
   private wakeUp: (() => void) | null = null;
   private lastLeaseAt = 0;
+  private readonly originating = new Set<Promise<void>>();
 
   constructor(private readonly o: PullerOptions) {}
 
@@ -58,6 +60,23 @@ export class CampaignPuller {
     this.abort?.abort();
     this.wakeUp?.();
     await this.loop;
+    await Promise.all(this.originating);
+  }
+
+  /** Runs a leased command; stop() waits for the ones still running. */
+  private track(command: OriginateCommand): void {
+    const running: Promise<void> = this.o
+      .originate(command)
+      .then(
+        () => undefined,
+        (error) =>
+          this.o.log.error('leased originate failed', {
+            call_id: command.call_id,
+            error: describeError(error),
+          }),
+      )
+      .finally(() => this.originating.delete(running));
+    this.originating.add(running);
   }
 
   private async run(): Promise<void> {
@@ -78,9 +97,11 @@ export class CampaignPuller {
         continue;
       }
       let reply: LeaseReply;
+      let answeredAt: number;
       try {
         this.lastLeaseAt = Date.now();
         reply = await this.lease(capacity);
+        answeredAt = Date.now();
         failures = 0;
       } catch (error) {
         if (this.stopped) break;
@@ -95,19 +116,15 @@ export class CampaignPuller {
       }
       if (reply.commands.length > 0) {
         this.o.log.info('campaign attempts leased', { count: reply.commands.length });
-        await Promise.all(
-          reply.commands.map((command) =>
-            this.o.originate(command).catch((error) =>
-              this.o.log.error('leased originate failed', {
-                call_id: command.call_id,
-                error: describeError(error),
-              }),
-            ),
-          ),
-        );
+        // Not awaited: each originate takes its place in the capacity at once (it is live or
+        // queued before its first await), and waiting for the slowest reply of a batch before the
+        // next lease would hold a campaign's pace to one batch per ARI round trip.
+        for (const command of reply.commands) this.track(command);
       }
-      // A full answer means more may be due at once; otherwise wait as long as the API says.
-      if (reply.commands.length < capacity) await this.sleep(reply.next_poll_ms);
+      // A full answer means more may be due at once; otherwise wait as long as the API says, counted
+      // from its answer: the originates just run took part of that wait (at a campaign's full pace,
+      // waiting all of it after them would dial a second's worth every second plus their time).
+      if (reply.commands.length < capacity) await this.sleep(reply.next_poll_ms - (Date.now() - answeredAt));
     }
   }
 

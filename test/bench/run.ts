@@ -7,10 +7,14 @@
  *   npm run bench -- --only api   one of them
  *   BENCH_SECONDS=10 npm run bench
  *   BENCH_CONTACTS=1000000 npm run bench -- --only contacts
+ *   BENCH_ENGINE_SECONDS=20 BENCH_ENGINE_RATE=100 npm run bench -- --only engine
+ *   BENCH_CAMPAIGN_CONTACTS=1000000 npm run bench -- --only campaign-read
  *   BENCH_FLOW_CALLS=500 BENCH_FLOW_RATE=100 npm run bench -- --only flows
  */
 import { benchApi } from './api.bench.ts';
+import { benchCampaignRead } from './campaign-read.bench.ts';
 import { benchContacts } from './contacts.bench.ts';
+import { benchEngine } from './engine.bench.ts';
 import { benchFlows } from './flows.bench.ts';
 import { type Row, table, writeResults } from './lib.ts';
 import { benchLive } from './live.bench.ts';
@@ -28,6 +32,17 @@ const benches: Record<string, () => Promise<Row[]>> = {
   webhooks: () => benchWebhooks({ events: Number(process.env.BENCH_WEBHOOK_EVENTS ?? 200) }),
   live: () => benchLive({ seconds }),
   contacts: () => benchContacts({ rows: Number(process.env.BENCH_CONTACTS ?? 100_000) }),
+  engine: () =>
+    benchEngine({
+      seconds: Number(process.env.BENCH_ENGINE_SECONDS ?? 20),
+      rate: Number(process.env.BENCH_ENGINE_RATE ?? 100),
+    }),
+  'campaign-read': () =>
+    benchCampaignRead({
+      contacts: Number(process.env.BENCH_CAMPAIGN_CONTACTS ?? 1_000_000),
+      seconds,
+      connections: Number(process.env.BENCH_CAMPAIGN_CONNECTIONS ?? 4),
+    }),
   flows: () =>
     benchFlows({
       calls: Number(process.env.BENCH_FLOW_CALLS ?? 400),

@@ -39,7 +39,9 @@ export async function leaseForSidecar(services: Services, request: LeaseRequest)
     for (const _ of calls) services.metrics.callLaunched();
   }
   const due = await nextLeaseDue(services.db);
-  const wait = due ? due.getTime() - now.getTime() : IDLE_POLL_MS;
+  // From the clock as the answer leaves, not as the lease began: at a campaign's full pace the
+  // lease's own time would otherwise be added to every second's worth.
+  const wait = due ? due.getTime() - services.now().getTime() : IDLE_POLL_MS;
   return {
     commands: calls.map((call) => originateCommandOf(call, now)),
     next_poll_ms: Math.max(0, Math.min(IDLE_POLL_MS, Math.ceil(wait))),
