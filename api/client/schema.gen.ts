@@ -382,6 +382,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Request body larger than 64 KiB */
                 413: {
                     headers: {
@@ -498,6 +507,365 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List API keys
+         * @description Your keys (or with `user_id`, users:admin, another user’s), newest first, revoked and expired ones included. A key itself is never shown again after its creation.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Whose keys (default: yours); another user’s needs users:admin */
+                    user_id?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The keys, newest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiKeyList"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Create an API key
+         * @description Creates a key for you, or with `user_id` (users:admin) for another user, such as a service user that cannot log in. The answer is the only time the key is shown.
+         *
+         *     API keys let software act for a user without a password. A key is sent as `Authorization: Bearer <key>`, exactly like an access token, and reads `odk_live_<key id>_<secret>`: the prefix lets secret scanners find a leaked key, the 16 hex digits of the key id name it in lists and in the audit log. The whole key is shown once, in the answer that creates it; only a hash of its secret is kept.
+         *
+         *     A key carries scopes; what it may do is its scopes that its user’s role grants now, so a key of a user who is demoted loses at once what the role lost, and a key of a deactivated user stops working. Each route names the scope it needs; a key without it gets 403 naming the scope. A revoked or expired key answers 401 from the next request on, and the live event streams opened with it end.
+         *
+         *     **Rolling a key**: create the new key, switch the integration to it, check that the new key’s `last_used_at` moves and the old one’s stops, then revoke the old key.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CreateApiKeyRequest"];
+                };
+            };
+            responses: {
+                /** @description The new key, shown this once */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CreatedApiKey"];
+                    };
+                };
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body larger than 64 KiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unsupported Content-Type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/keys/{key_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an API key
+         * @description One of your keys (any user’s with users:admin), without the key itself. Others answer 404.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Key id */
+                    key_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The key */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiKey"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key
+         * @description Revokes one of your keys (any user’s with users:admin). From the next request on it answers 401, and the live event streams opened with it end. Revoking a revoked key changes nothing. To roll a key, create the new one, switch to it, then revoke the old one.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Key id */
+                    key_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The revoked key */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiKey"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/calls": {
         parameters: {
             query?: never;
@@ -542,6 +910,15 @@ export interface paths {
                 };
                 /** @description Missing, invalid, expired or revoked token */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -671,7 +1048,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -801,6 +1178,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Not found (or not visible to the caller) */
                 404: {
                     headers: {
@@ -890,7 +1276,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -993,6 +1379,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Not found (or not visible to the caller) */
                 404: {
                     headers: {
@@ -1073,6 +1468,15 @@ export interface paths {
                 };
                 /** @description Missing, invalid, expired or revoked token */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1167,6 +1571,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Not found (or not visible to the caller) */
                 404: {
                     headers: {
@@ -1249,6 +1662,15 @@ export interface paths {
                 };
                 /** @description Missing, invalid, expired or revoked token */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1347,6 +1769,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Validation error */
                 422: {
                     headers: {
@@ -1421,7 +1852,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1524,6 +1955,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Not found (or not visible to the caller) */
                 404: {
                     headers: {
@@ -1606,6 +2046,15 @@ export interface paths {
                 };
                 /** @description Missing, invalid, expired or revoked token */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1715,7 +2164,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1838,7 +2287,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1943,6 +2392,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Not found (or not visible to the caller) */
                 404: {
                     headers: {
@@ -2030,7 +2488,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2152,6 +2610,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Not found (or not visible to the caller) */
                 404: {
                     headers: {
@@ -2243,6 +2710,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Validation error */
                 422: {
                     headers: {
@@ -2317,7 +2793,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2438,6 +2914,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Not found (or not visible to the caller) */
                 404: {
                     headers: {
@@ -2528,7 +3013,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2647,7 +3132,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2752,7 +3237,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2857,7 +3342,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2962,7 +3447,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3067,6 +3552,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Validation error */
                 422: {
                     headers: {
@@ -3150,7 +3644,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3265,7 +3759,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3368,6 +3862,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Not found (or not visible to the caller) */
                 404: {
                     headers: {
@@ -3442,7 +3945,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3535,6 +4038,15 @@ export interface paths {
                 };
                 /** @description Missing, invalid, expired or revoked token */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3653,7 +4165,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3774,6 +4286,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Not found (or not visible to the caller) */
                 404: {
                     headers: {
@@ -3854,6 +4375,15 @@ export interface paths {
                 };
                 /** @description Missing, invalid, expired or revoked token */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3947,7 +4477,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4027,7 +4557,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4136,7 +4666,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4235,7 +4765,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4367,7 +4897,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5179,7 +5709,7 @@ export interface components {
              * @example validation_error
              * @enum {string}
              */
-            code: "malformed_request" | "unknown_field" | "invalid_token" | "invalid_credentials" | "invalid_signature" | "forbidden" | "not_found" | "call_not_found" | "user_not_found" | "recording_not_found" | "flow_not_found" | "campaign_not_found" | "dnc_not_found" | "method_not_allowed" | "call_already_ended" | "idempotency_in_flight" | "username_taken" | "last_admin" | "flow_archived" | "campaign_closed" | "import_in_progress" | "campaign_state" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "rate_limited" | "login_locked" | "internal_error" | "pbx_unavailable" | "database_unavailable" | "busy" | "not_ready";
+            code: "malformed_request" | "unknown_field" | "invalid_token" | "invalid_credentials" | "invalid_signature" | "forbidden" | "not_found" | "call_not_found" | "user_not_found" | "api_key_not_found" | "recording_not_found" | "flow_not_found" | "campaign_not_found" | "dnc_not_found" | "method_not_allowed" | "call_already_ended" | "idempotency_in_flight" | "username_taken" | "last_admin" | "flow_archived" | "campaign_closed" | "import_in_progress" | "campaign_state" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "rate_limited" | "login_locked" | "internal_error" | "pbx_unavailable" | "database_unavailable" | "busy" | "not_ready";
             /**
              * @description The X-Request-ID of this request
              * @example 0b9e2f1c-6d5a-4b8e-9f3a-2c1d7e6f5a4b
@@ -5315,6 +5845,11 @@ export interface components {
              */
             is_active: boolean;
             /**
+             * @description False for a service user: it cannot log in with a password and acts only through API keys
+             * @example true
+             */
+            can_login: boolean;
+            /**
              * Format: date-time
              * @description Created
              * @example 2026-11-23T15:00:00.000Z
@@ -5332,6 +5867,99 @@ export interface components {
              * @example 2026-11-23T15:05:00.000Z
              */
             last_login_at: string | null;
+        };
+        CreatedApiKey: components["schemas"]["ApiKey"] & {
+            /**
+             * @description The key: shown this once, never again. Store it as a secret.
+             * @example odk_live_3f9a0c1d5e7b2a46_q2Vx7bJ0mR5tY8wE1uI4oP6aS9dF3gH2jK5lZ7xC0vB
+             */
+            key: string;
+        };
+        ApiKey: {
+            /**
+             * @description Key id (also written in the key itself)
+             * @example 3f9a0c1d5e7b2a46
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The user the key acts for
+             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
+             */
+            user_id: string;
+            /**
+             * @description What the key is for
+             * @example CRM integration
+             */
+            name: string;
+            /** @description What the key may do (within its user’s role) */
+            scopes: ("calls:read" | "calls:write" | "flows:read" | "flows:write" | "campaigns:read" | "campaigns:write" | "users:admin")[];
+            /**
+             * Format: date-time
+             * @description When the key stops working (null: never)
+             * @example 2027-06-01T00:00:00.000Z
+             */
+            expires_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the key was revoked (null: it was not)
+             * @example null
+             */
+            revoked_at: string | null;
+            /**
+             * Format: date-time
+             * @description Last use, recorded at most once a minute (null: never used)
+             * @example 2026-12-06T18:00:00.000Z
+             */
+            last_used_at: string | null;
+            /**
+             * @description The address of that last use
+             * @example 203.0.113.7
+             */
+            last_used_ip: string | null;
+            /**
+             * Format: date-time
+             * @description Created
+             * @example 2026-12-01T09:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description Who created it
+             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
+             */
+            created_by: string | null;
+        };
+        CreateApiKeyRequest: {
+            /**
+             * @description What the key is for (1 to 100 characters)
+             * @example CRM integration
+             */
+            name: string;
+            /**
+             * @description What the key may do; at most what its user’s role grants
+             * @example [
+             *       "calls:read",
+             *       "calls:write"
+             *     ]
+             */
+            scopes: ("calls:read" | "calls:write" | "flows:read" | "flows:write" | "campaigns:read" | "campaigns:write" | "users:admin")[];
+            /**
+             * Format: date-time
+             * @description When the key stops working (default: never)
+             * @example 2027-06-01T00:00:00Z
+             */
+            expires_at?: string;
+            /**
+             * Format: uuid
+             * @description The user the key acts for (default: you). Another user’s key needs users:admin.
+             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
+             */
+            user_id?: string;
+        };
+        ApiKeyList: {
+            /** @description The keys, newest first */
+            items: components["schemas"]["ApiKey"][];
         };
         OriginateResponse: {
             /**
@@ -7387,7 +8015,7 @@ export interface components {
              * @description Password (8 characters to 72 bytes)
              * @example correct horse battery staple
              */
-            password: string;
+            password?: string;
             /**
              * @description admin: everything; operator: create, hang up and read own calls; viewer: read every call
              * @default operator
@@ -7395,6 +8023,12 @@ export interface components {
              * @enum {string}
              */
             role?: "admin" | "operator" | "viewer";
+            /**
+             * @description False makes a service user: no password, no login, it acts only through API keys an admin creates for it
+             * @default true
+             * @example true
+             */
+            can_login?: boolean;
         };
         UserList: {
             /** @description Users, by username */

@@ -3,8 +3,7 @@ import { writeAudit } from '../../../db/queries/misc.ts';
 import { revokeToken, updateUser } from '../../../db/queries/users.ts';
 import { InvalidTokenError, verifyAccessToken } from '../../auth/tokens.ts';
 import { ApiError } from '../../errors.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses, strictBody } from '../openapi.ts';
+import { type App, errorResponses, guarded, strictBody } from '../openapi.ts';
 
 const RevokeBodySchema = strictBody({
   token: z.string().max(4096).optional().openapi({
@@ -25,8 +24,7 @@ const revokeRoute = createRoute({
   description:
     'Revokes the calling token (or `token`, which must be yours), or with `all: true` every token you hold. ' +
     'A revoked token answers 401 from the next request on.',
-  security: bearerSecurity,
-  middleware: [requireAuth()] as const,
+  ...guarded('session'),
   request: { body: { required: false, content: { 'application/json': { schema: RevokeBodySchema } } } },
   responses: {
     200: {
@@ -42,7 +40,7 @@ const revokeRoute = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 413, 415, 422, 500, 503),
+    ...errorResponses(400, 401, 403, 413, 415, 422, 500, 503),
   },
 });
 

@@ -4,9 +4,8 @@ import { writableOwner } from '../../auth/owner.ts';
 import { CampaignSchema } from '../../campaigns/bodies.ts';
 import { presentCampaign } from '../../campaigns/present.ts';
 import { checkCampaignBounds, resolveCampaignTarget } from '../../campaigns/validate.ts';
-import { requireAuth } from '../../middleware/auth.ts';
 import { CAMPAIGN_COUNTERS } from '../../shared/contract/index.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { auditCampaign, CreateCampaignBodySchema } from './schema.ts';
 
 export const createCampaignRoute = createRoute({
@@ -23,8 +22,7 @@ export const createCampaignRoute = createRoute({
     'stay within CAMPAIGN_MAX_CPS and CAMPAIGN_MAX_CONCURRENT, `ends_at` comes after `starts_at`. A field ' +
     'the body does not define (in a window or the retry policy too, such as an outcome it does not know) ' +
     'is a 400 `unknown_field`.',
-  security: bearerSecurity,
-  middleware: [requireAuth('admin', 'operator')] as const,
+  ...guarded('campaigns:write', 'admin', 'operator'),
   request: {
     body: { required: true, content: { 'application/json': { schema: CreateCampaignBodySchema } } },
   },

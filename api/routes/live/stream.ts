@@ -6,7 +6,7 @@ import { presentEvent } from '../../calls/present.ts';
 import { ApiError } from '../../errors.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { type CallStatus, isCallStatus } from '../../shared/contract/index.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, scopedSecurity } from '../openapi.ts';
 
 const CURSOR = /^\d{1,18}$/;
 /** Seconds a client refused for having too many streams open is told to wait. */
@@ -92,7 +92,7 @@ export const registerLiveStream = (app: App) => {
       '`"missed": true` (re-list, then follow). At most SSE_MAX_STREAMS_PER_USER streams per user are open at ' +
       'once (429 with Retry-After beyond). The stream ends, delivering nothing more, when its token expires or is ' +
       'revoked, or the user logs out everywhere, gets a new password, is deactivated or changes role.',
-    security: bearerSecurity,
+    security: scopedSecurity('calls:read'),
     request: {
       query: StreamQuerySchema,
       headers: z.object({
@@ -115,11 +115,11 @@ export const registerLiveStream = (app: App) => {
           },
         },
       },
-      ...errorResponses(401, 422, 429, 500, 503),
+      ...errorResponses(401, 403, 422, 429, 500, 503),
     },
   });
 
-  app.get('/api/v2/events', requireAuth(), async (c) => {
+  app.get('/api/v2/events', requireAuth('calls:read'), async (c) => {
     const services = c.get('services');
     const user = c.get('user');
     const q = c.req.query();
@@ -148,6 +148,7 @@ export const registerLiveStream = (app: App) => {
       tokenVersion: user.tokenVersion,
       role: user.role,
       expiresAt: user.tokenExpiresAt,
+      keyId: user.keyId,
     };
     const ownerId = readableCallsOwner(user);
     const expired = () => Date.now() >= user.tokenExpiresAt.getTime();

@@ -3,8 +3,7 @@ import { writeAudit } from '../../../db/queries/misc.ts';
 import { updateUser, updateUserKeepingAnAdmin } from '../../../db/queries/users.ts';
 import { generatePassword, PasswordSchema } from '../../auth/credentials.ts';
 import { ApiError } from '../../errors.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses, strictBody } from '../openapi.ts';
+import { type App, errorResponses, guarded, strictBody } from '../openapi.ts';
 import { presentUser, RoleSchema, UserIdParamSchema, UserSchema } from './schema.ts';
 
 const UpdateUserBodySchema = strictBody({
@@ -23,8 +22,7 @@ const updateUserRoute = createRoute({
   tags: ['Users'],
   summary: 'Change a user’s role or deactivate it (admin)',
   description: 'The last active admin cannot be demoted or deactivated (409).',
-  security: bearerSecurity,
-  middleware: [requireAuth('admin')] as const,
+  ...guarded('users:admin', 'admin'),
   request: {
     params: UserIdParamSchema,
     body: { required: true, content: { 'application/json': { schema: UpdateUserBodySchema } } },
@@ -47,8 +45,7 @@ const resetPasswordRoute = createRoute({
   tags: ['Users'],
   summary: 'Reset a user’s password (admin)',
   description: 'Sets a new password and revokes every token the user holds.',
-  security: bearerSecurity,
-  middleware: [requireAuth('admin')] as const,
+  ...guarded('users:admin', 'admin'),
   request: {
     params: UserIdParamSchema,
     body: { required: false, content: { 'application/json': { schema: ResetPasswordBodySchema } } },
@@ -91,6 +88,7 @@ export const registerUpdateUser = (app: App) => {
     const { before, after } = result;
     await writeAudit(services.db, {
       actorId: actor.id,
+      actorKeyId: actor.keyId,
       action: body.is_active === false ? 'user.deactivate' : 'user.update',
       targetType: 'user',
       targetId: user_id,
@@ -116,6 +114,7 @@ export const registerUpdateUser = (app: App) => {
     if (!user) throw new ApiError('user_not_found', 'User not found');
     await writeAudit(services.db, {
       actorId: c.get('user').id,
+      actorKeyId: c.get('user').keyId,
       action: 'user.reset_password',
       targetType: 'user',
       targetId: user_id,
