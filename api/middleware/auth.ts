@@ -24,6 +24,8 @@ const NEVER = new Date(8.64e15);
 const TOUCH_EVERY_MS = 60_000;
 
 const BEARER = /^Bearer +(\S+)$/i;
+/** Only what HTTP calls whitespace around a header value, not every space Unicode has. */
+const HTTP_SPACE = /^[ \t]+|[ \t]+$/g;
 
 /**
  * Requires a valid access token of an active user, or a valid API key (told apart by its prefix,
@@ -34,8 +36,9 @@ const BEARER = /^Bearer +(\S+)$/i;
 export function requireAuth(access: Access, ...roles: Role[]): MiddlewareHandler<AppEnv> {
   const allowed = new Set<Role>(roles);
   return async function requireAuthMiddleware(c, next) {
-    const header = c.req.header('authorization')?.trim();
-    const bearer = header ? BEARER.exec(header)?.[1] : undefined;
+    const header = c.req.header('authorization');
+    // Told apart by the prefix alone; the key's own parse then refuses anything but its exact form.
+    const bearer = header ? BEARER.exec(header.replace(HTTP_SPACE, ''))?.[1] : undefined;
     const user = bearer && looksLikeApiKey(bearer) ? await keyUser(c, bearer) : await tokenUser(c, header);
     c.set('user', user);
     if (user.scopes) {
