@@ -4,7 +4,7 @@
  * here, never asserted as a wall-clock limit in tests.
  *
  *   npm run bench                 every benchmark
- *   npm run bench -- --only api   one of them
+ *   npm run bench -- --only api   one of them (keys: an API key against a JWT)
  *   BENCH_SECONDS=10 npm run bench
  *   BENCH_CONTACTS=1000000 npm run bench -- --only contacts
  *   BENCH_FLOW_CALLS=500 BENCH_FLOW_RATE=100 npm run bench -- --only flows
@@ -12,6 +12,7 @@
 import { benchApi } from './api.bench.ts';
 import { benchContacts } from './contacts.bench.ts';
 import { benchFlows } from './flows.bench.ts';
+import { benchKeys } from './keys.bench.ts';
 import { type Row, table, writeResults } from './lib.ts';
 import { benchLive } from './live.bench.ts';
 import { benchSidecar } from './sidecar.bench.ts';
@@ -22,6 +23,7 @@ import { benchWorkers } from './workers.bench.ts';
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const benches: Record<string, () => Promise<Row[]>> = {
   api: () => benchApi({ seconds }),
+  keys: () => benchKeys({ seconds }),
   sidecar: () => benchSidecar({ seconds }),
   sse: () => benchSse({ subscribers: Number(process.env.BENCH_SSE_SUBSCRIBERS ?? 1000), events: 20 }),
   workers: () => benchWorkers({ seconds }),
