@@ -593,7 +593,7 @@ export interface paths {
          *
          *     API keys let software act for a user without a password. A key is sent as `Authorization: Bearer <key>`, exactly like an access token, and reads `odk_live_<key id>_<secret>`: the prefix lets secret scanners find a leaked key, the 16 hex digits of the key id name it in lists and in the audit log. The whole key is shown once, in the answer that creates it; only a hash of its secret is kept.
          *
-         *     A key carries scopes; what it may do is its scopes that its user’s role grants now, so a key of a user who is demoted loses at once what the role lost, and a key of a deactivated user stops working. Each route names the scope it needs; a key without it gets 403 naming the scope. A revoked or expired key answers 401 from the next request on, and the live event streams opened with it end.
+         *     A key carries scopes; what it may do is its scopes that its user’s role grants now, so a key of a user who is demoted loses at once what the role lost, and a key of a deactivated user stops working. Each route names the scope it needs; a key without it gets 403 naming the scope. A revoked or expired key answers 401 from the next request on, and the live event streams opened with it end. A key may list, create and revoke its own user’s keys, never giving one a scope it lacks itself; `POST /api/v2/token/revoke` takes a session token only.
          *
          *     **Rolling a key**: create the new key, switch the integration to it, check that the new key’s `last_used_at` moves and the old one’s stops, then revoke the old key.
          */
