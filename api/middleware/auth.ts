@@ -24,8 +24,17 @@ const NEVER = new Date(8.64e15);
 const TOUCH_EVERY_MS = 60_000;
 
 const BEARER = /^Bearer +(\S+)$/i;
-/** Only what HTTP calls whitespace around a header value, not every space Unicode has. */
-const HTTP_SPACE = /^[ \t]+|[ \t]+$/g;
+/**
+ * The value without what HTTP calls whitespace around it (spaces and tabs, not every space Unicode has),
+ * by a scan rather than an end-anchored regex, which would backtrack quadratically over a run of spaces.
+ */
+function trimHttpSpace(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && (value[start] === ' ' || value[start] === '\t')) start++;
+  while (end > start && (value[end - 1] === ' ' || value[end - 1] === '\t')) end--;
+  return value.slice(start, end);
+}
 
 /**
  * Requires a valid access token of an active user, or a valid API key (told apart by its prefix,
@@ -38,7 +47,7 @@ export function requireAuth(access: Access, ...roles: Role[]): MiddlewareHandler
   return async function requireAuthMiddleware(c, next) {
     const header = c.req.header('authorization');
     // Told apart by the prefix alone; the key's own parse then refuses anything but its exact form.
-    const bearer = header ? BEARER.exec(header.replace(HTTP_SPACE, ''))?.[1] : undefined;
+    const bearer = header ? BEARER.exec(trimHttpSpace(header))?.[1] : undefined;
     const user = bearer && looksLikeApiKey(bearer) ? await keyUser(c, bearer) : await tokenUser(c, header);
     c.set('user', user);
     if (user.scopes) {
