@@ -5868,12 +5868,96 @@ export interface components {
              */
             last_login_at: string | null;
         };
-        CreatedApiKey: components["schemas"]["ApiKey"] & {
+        CreatedApiKey: {
+            /**
+             * @description Key id (also written in the key itself)
+             * @example 3f9a0c1d5e7b2a46
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The user the key acts for
+             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
+             */
+            user_id: string;
+            /**
+             * @description What the key is for
+             * @example CRM integration
+             */
+            name: string;
+            /** @description What the key may do (within its user’s role) */
+            scopes: ("calls:read" | "calls:write" | "flows:read" | "flows:write" | "campaigns:read" | "campaigns:write" | "users:admin")[];
+            /**
+             * Format: date-time
+             * @description When the key stops working (null: never)
+             * @example 2027-06-01T00:00:00.000Z
+             */
+            expires_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the key was revoked (null: it was not)
+             * @example null
+             */
+            revoked_at: string | null;
+            /**
+             * Format: date-time
+             * @description Last use, recorded at most once a minute (null: never used)
+             * @example 2026-12-06T18:00:00.000Z
+             */
+            last_used_at: string | null;
+            /**
+             * @description The address of that last use
+             * @example 203.0.113.7
+             */
+            last_used_ip: string | null;
+            /**
+             * Format: date-time
+             * @description Created
+             * @example 2026-12-01T09:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description Who created it
+             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
+             */
+            created_by: string | null;
             /**
              * @description The key: shown this once, never again. Store it as a secret.
              * @example odk_live_3f9a0c1d5e7b2a46_q2Vx7bJ0mR5tY8wE1uI4oP6aS9dF3gH2jK5lZ7xC0vB
              */
             key: string;
+        };
+        CreateApiKeyRequest: {
+            /**
+             * @description What the key is for (1 to 100 characters)
+             * @example CRM integration
+             */
+            name: string;
+            /**
+             * @description What the key may do; at most what its user’s role grants
+             * @example [
+             *       "calls:read",
+             *       "calls:write"
+             *     ]
+             */
+            scopes: ("calls:read" | "calls:write" | "flows:read" | "flows:write" | "campaigns:read" | "campaigns:write" | "users:admin")[];
+            /**
+             * Format: date-time
+             * @description When the key stops working (default: never)
+             * @example 2027-06-01T00:00:00Z
+             */
+            expires_at?: string;
+            /**
+             * Format: uuid
+             * @description The user the key acts for (default: you). Another user’s key needs users:admin.
+             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
+             */
+            user_id?: string;
+        };
+        ApiKeyList: {
+            /** @description The keys, newest first */
+            items: components["schemas"]["ApiKey"][];
         };
         ApiKey: {
             /**
@@ -5929,37 +6013,6 @@ export interface components {
              * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
              */
             created_by: string | null;
-        };
-        CreateApiKeyRequest: {
-            /**
-             * @description What the key is for (1 to 100 characters)
-             * @example CRM integration
-             */
-            name: string;
-            /**
-             * @description What the key may do; at most what its user’s role grants
-             * @example [
-             *       "calls:read",
-             *       "calls:write"
-             *     ]
-             */
-            scopes: ("calls:read" | "calls:write" | "flows:read" | "flows:write" | "campaigns:read" | "campaigns:write" | "users:admin")[];
-            /**
-             * Format: date-time
-             * @description When the key stops working (default: never)
-             * @example 2027-06-01T00:00:00Z
-             */
-            expires_at?: string;
-            /**
-             * Format: uuid
-             * @description The user the key acts for (default: you). Another user’s key needs users:admin.
-             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
-             */
-            user_id?: string;
-        };
-        ApiKeyList: {
-            /** @description The keys, newest first */
-            items: components["schemas"]["ApiKey"][];
         };
         OriginateResponse: {
             /**

@@ -13,7 +13,6 @@ import { CreatedApiKeySchema, callerScopes, managesAllKeys, presentApiKey, Scope
 const CreateKeyBodySchema = strictBody({
   name: z
     .string()
-    .trim()
     .min(1, 'must not be empty')
     .max(100, 'must be at most 100 characters')
     // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters refused

@@ -14,48 +14,52 @@ export const ScopeSchema = z.enum(SCOPES).openapi({
   example: 'calls:write',
 });
 
-export const ApiKeySchema = z
-  .object({
-    id: z
-      .string()
-      .openapi({ description: 'Key id (also written in the key itself)', example: '3f9a0c1d5e7b2a46' }),
-    user_id: z
-      .uuid()
-      .openapi({ description: 'The user the key acts for', example: '8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b' }),
-    name: z.string().openapi({ description: 'What the key is for', example: 'CRM integration' }),
-    scopes: z.array(ScopeSchema).openapi({ description: 'What the key may do (within its user’s role)' }),
-    expires_at: z.iso.datetime({ offset: true }).nullable().openapi({
-      description: 'When the key stops working (null: never)',
-      example: '2027-06-01T00:00:00.000Z',
-    }),
-    revoked_at: z.iso
-      .datetime({ offset: true })
-      .nullable()
-      .openapi({ description: 'When the key was revoked (null: it was not)', example: null }),
-    last_used_at: z.iso.datetime({ offset: true }).nullable().openapi({
-      description: 'Last use, recorded at most once a minute (null: never used)',
-      example: '2026-12-06T18:00:00.000Z',
-    }),
-    last_used_ip: z
-      .string()
-      .nullable()
-      .openapi({ description: 'The address of that last use', example: '203.0.113.7' }),
-    created_at: z.iso
-      .datetime({ offset: true })
-      .openapi({ description: 'Created', example: '2026-12-01T09:00:00.000Z' }),
-    created_by: z
-      .uuid()
-      .nullable()
-      .openapi({ description: 'Who created it', example: '8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b' }),
-  })
-  .openapi('ApiKey');
-
-export const CreatedApiKeySchema = ApiKeySchema.extend({
-  key: z.string().openapi({
-    description: 'The key: shown this once, never again. Store it as a secret.',
-    example: `${API_KEY_PREFIX}3f9a0c1d5e7b2a46_q2Vx7bJ0mR5tY8wE1uI4oP6aS9dF3gH2jK5lZ7xC0vB`,
+/** A key's fields, shared by the key as listed and as created (one flat object each, no allOf). */
+const apiKeyShape = {
+  id: z
+    .string()
+    .openapi({ description: 'Key id (also written in the key itself)', example: '3f9a0c1d5e7b2a46' }),
+  user_id: z
+    .uuid()
+    .openapi({ description: 'The user the key acts for', example: '8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b' }),
+  name: z.string().openapi({ description: 'What the key is for', example: 'CRM integration' }),
+  scopes: z.array(ScopeSchema).openapi({ description: 'What the key may do (within its user’s role)' }),
+  expires_at: z.iso.datetime({ offset: true }).nullable().openapi({
+    description: 'When the key stops working (null: never)',
+    example: '2027-06-01T00:00:00.000Z',
   }),
-}).openapi('CreatedApiKey');
+  revoked_at: z.iso
+    .datetime({ offset: true })
+    .nullable()
+    .openapi({ description: 'When the key was revoked (null: it was not)', example: null }),
+  last_used_at: z.iso.datetime({ offset: true }).nullable().openapi({
+    description: 'Last use, recorded at most once a minute (null: never used)',
+    example: '2026-12-06T18:00:00.000Z',
+  }),
+  last_used_ip: z
+    .string()
+    .nullable()
+    .openapi({ description: 'The address of that last use', example: '203.0.113.7' }),
+  created_at: z.iso
+    .datetime({ offset: true })
+    .openapi({ description: 'Created', example: '2026-12-01T09:00:00.000Z' }),
+  created_by: z
+    .uuid()
+    .nullable()
+    .openapi({ description: 'Who created it', example: '8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b' }),
+};
+
+export const ApiKeySchema = z.object(apiKeyShape).openapi('ApiKey');
+
+export const CreatedApiKeySchema = z
+  .object({
+    ...apiKeyShape,
+    key: z.string().openapi({
+      description: 'The key: shown this once, never again. Store it as a secret.',
+      example: `${API_KEY_PREFIX}3f9a0c1d5e7b2a46_q2Vx7bJ0mR5tY8wE1uI4oP6aS9dF3gH2jK5lZ7xC0vB`,
+    }),
+  })
+  .openapi('CreatedApiKey');
 
 export const KeyIdParamSchema = z.object({
   key_id: z
