@@ -132,17 +132,18 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
   }
   // A recording on every setup call, which the sidecar double holds, so a download can succeed.
   await db.insert(callRecordings).values(
-    callIds.map((callId, i) => ({
+    callIds.map((callId) => ({
       callId,
       name: 'message',
-      recording: `fuzz-recording-${i}`,
+      // A recording's name on the PBX, as a record step makes it (the command schema checks it).
+      recording: `${callId}-message-1`,
       durationMs: 1000,
       sidecarId: stack.sidecar.id,
       recordedAt: new Date(),
     })),
   );
-  for (let i = 0; i < callIds.length; i++)
-    stack.sidecar.recordings.set(`fuzz-recording-${i}`, new Uint8Array(new ArrayBuffer(44)));
+  for (const callId of callIds)
+    stack.sidecar.recordings.set(`${callId}-message-1`, new Uint8Array(new ArrayBuffer(44)));
   // A call whose flow has a request step, for the sidecar's flow requests to name.
   const requestCall = await stack.request('http', '/api/v2/calls', {
     token: roles.operator.token,
