@@ -35,6 +35,9 @@ import { registerCreateFlow } from './routes/flows/create.ts';
 import { registerGetFlow } from './routes/flows/get.ts';
 import { registerGetFlowVersion } from './routes/flows/get-version.ts';
 import { registerListFlows } from './routes/flows/list.ts';
+import { registerCreateKey } from './routes/keys/create.ts';
+import { registerListKeys } from './routes/keys/list.ts';
+import { registerRevokeKey } from './routes/keys/revoke.ts';
 import { registerInteraction } from './routes/legacy/interaction.ts';
 import { registerStatus } from './routes/legacy/status.ts';
 import { registerLiveStream } from './routes/live/stream.ts';
@@ -126,6 +129,9 @@ export function createApp(options: AppOptions): App {
   registerToken(app);
   registerRevoke(app);
   registerMe(app);
+  registerCreateKey(app);
+  registerListKeys(app);
+  registerRevokeKey(app);
   registerCreateCall(app);
   registerListCalls(app);
   registerGetCall(app);
@@ -166,8 +172,10 @@ export function createApp(options: AppOptions): App {
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',
     scheme: 'bearer',
-    bearerFormat: 'JWT',
-    description: 'An access token from `POST /api/v2/token` (EdDSA-signed JWT).',
+    description:
+      'An access token from `POST /api/v2/token` (an EdDSA-signed JWT), or an API key (`odk_live_…`, see ' +
+      'the API keys routes). The scopes listed for an operation are those an API key needs; a session token ' +
+      'has every right of its user’s role.',
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'sidecarSignature', {
     type: 'http',

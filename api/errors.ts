@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   not_found: { status: 404, title: 'Not found' },
   call_not_found: { status: 404, title: 'Call not found' },
   user_not_found: { status: 404, title: 'User not found' },
+  api_key_not_found: { status: 404, title: 'API key not found' },
   recording_not_found: { status: 404, title: 'Recording not found' },
   flow_not_found: { status: 404, title: 'Flow not found' },
   campaign_not_found: { status: 404, title: 'Campaign not found' },

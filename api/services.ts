@@ -7,6 +7,7 @@ import type { Metrics } from './lib/metrics.ts';
 import type { EventHub } from './live/hub.ts';
 import type { PublicKeySet, SigningKey } from './shared/base/keys.ts';
 import type { Logger } from './shared/base/log.ts';
+import type { Scope } from './shared/contract/index.ts';
 import type { WebhookTransport } from './webhooks/transport.ts';
 
 /** Everything a handler needs, built once by the entry (per process on Bun, per isolate on Workers). */
@@ -56,6 +57,10 @@ export interface AuthUser {
   tokenExpiresAt: Date;
   /** The token's `ver` claim (the user's token version when it was minted). */
   tokenVersion: number;
+  /** The API key the request came with, or null for a session token. */
+  keyId: string | null;
+  /** A key's effective rights (its scopes the role still grants); null for a session: its role's rights. */
+  scopes: ReadonlySet<Scope> | null;
 }
 
 export type AppEnv = {

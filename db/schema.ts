@@ -24,6 +24,7 @@ import {
   CONTACT_STATES,
   type ContactState,
   type RetryPolicy,
+  type Scope,
 } from '../api/shared/contract/index.ts';
 
 export const ROLES = ['admin', 'operator', 'viewer'] as const;
@@ -50,6 +51,8 @@ export const users = pgTable(
     updatedAt: tz('updated_at').notNull().defaultNow(),
     lastLoginAt: tz('last_login_at'),
     createdBy: uuid('created_by'),
+    // False for a service user, which acts only through API keys: a login with any password fails.
+    canLogin: boolean('can_login').notNull().default(true),
   },
   (t) => [
     uniqueIndex('users_username_canonical_key').on(t.usernameCanonical),
@@ -258,6 +261,8 @@ export const auditLog = pgTable(
     id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
     at: tz('at').notNull().defaultNow(),
     actorId: uuid('actor_id'),
+    // The API key the actor used, when the request came with one rather than a session.
+    actorKeyId: text('actor_key_id'),
     action: text('action').notNull(),
     targetType: text('target_type'),
     targetId: text('target_id'),
@@ -266,6 +271,31 @@ export const auditLog = pgTable(
     details: jsonb('details').$type<Record<string, unknown>>(),
   },
   (t) => [index('audit_log_at_idx').on(t.at), index('audit_log_actor_idx').on(t.actorId, t.at)],
+);
+
+/**
+ * API keys: `id` is the key id written in the key itself (API_KEY_PATTERN), `secret_hash` the SHA-256
+ * of its 256-bit random secret (a fast hash suits a secret that cannot be guessed; the key is never
+ * kept). `last_used_at`/`last_used_ip` are written at most once a minute per key.
+ */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    secretHash: text('secret_hash').notNull(),
+    scopes: jsonb('scopes').$type<Scope[]>().notNull(),
+    expiresAt: tz('expires_at'),
+    revokedAt: tz('revoked_at'),
+    lastUsedAt: tz('last_used_at'),
+    lastUsedIp: text('last_used_ip'),
+    createdAt: tz('created_at').notNull().defaultNow(),
+    createdBy: uuid('created_by'),
+  },
+  (t) => [index('api_keys_user_idx').on(t.userId, t.createdAt.desc(), t.id.desc())],
 );
 
 export const sidecars = pgTable('sidecars', {
@@ -590,6 +620,7 @@ export const schema = {
   refreshTokens,
   usedJtis,
   auditLog,
+  apiKeys,
   sidecars,
   loginThrottle,
   rateLimits,

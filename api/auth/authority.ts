@@ -8,9 +8,11 @@ export interface Grant {
   tokenVersion: number;
   role: Role;
   expiresAt: Date;
+  /** The API key it was let in with, or null for a session token. */
+  keyId: string | null;
 }
 
-/** The user as the database has it now, and whether the grant's token id is revoked. */
+/** The user as the database has it now, and whether the grant's token id (or key) is revoked. */
 export interface SubjectNow {
   role: Role;
   isActive: boolean;
@@ -37,7 +39,12 @@ export function grantLost(
   now = Date.now(),
 ): 'expired' | 'revoked' | 'role_changed' | null {
   if (now >= grant.expiresAt.getTime()) return 'expired';
-  if (!tokenHonoured(subject, grant.tokenVersion)) return 'revoked';
+  // A key is a credential of its own: a password reset or "log out everywhere" ends sessions, not keys.
+  const honoured =
+    grant.keyId === null
+      ? tokenHonoured(subject, grant.tokenVersion)
+      : !!subject && subject.isActive && !subject.revoked;
+  if (!honoured || !subject) return 'revoked';
   if (subject.role !== grant.role) return 'role_changed';
   return null;
 }

@@ -78,7 +78,8 @@ export async function login(
     }
     checked = true;
 
-    if (!user?.isActive || !matches || tooLong) {
+    // A service user (can_login false) acts only through API keys, whatever password is tried.
+    if (!user?.isActive || !user.canLogin || !matches || tooLong) {
       services.metrics.loginAttempt('failure');
       // The address's place stays taken: a failure is what it counts.
       const locked = await recordLoginFailure(db, byName.slot, {

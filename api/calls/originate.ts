@@ -44,6 +44,8 @@ export interface OriginateInput {
 export interface RequestMeta {
   requestId: string;
   clientAddress: string | null;
+  /** The API key the request came with, named in the audit log. */
+  actorKeyId?: string | null;
   logger: Logger;
   /** Runs once the request is known to be valid, before the call is stored (the rate limit). */
   admit?: () => Promise<void>;
@@ -157,6 +159,7 @@ export async function originateCall(
   services.background(
     writeAudit(db, {
       actorId: input.ownerId,
+      actorKeyId: meta.actorKeyId ?? null,
       action: 'call.create',
       targetType: 'call',
       targetId: created.id,
@@ -317,6 +320,7 @@ export async function hangupCall(services: Services, call: CallRow, meta: Reques
   services.background(
     writeAudit(services.db, {
       actorId: meta.actorId,
+      actorKeyId: meta.actorKeyId ?? null,
       action: 'call.hangup',
       targetType: 'call',
       targetId: call.id,

@@ -4,8 +4,8 @@ import { ApiError } from '../errors.ts';
 import type { AppEnv } from '../services.ts';
 
 /**
- * Counts one request against the authenticated user's window for `scope` (never a spoofable
- * header, never the raw path), in a fixed window kept in the database so every API instance shares
+ * Counts one request against the authenticated user's window for `scope` (an API key's own window
+ * when the request came with one; never a spoofable header, never the raw path), in a fixed window kept in the database so every API instance shares
  * the count, and sets the `X-RateLimit-*` headers of the answer. Beyond the limit it throws 429 with
  * Retry-After. It fails closed: if the count cannot be taken, the request fails rather than
  * slipping through.
@@ -18,7 +18,8 @@ export async function takeRateLimit(c: Context<AppEnv>, scope: string): Promise<
   const user = c.get('user');
   const limit = services.config.RATE_LIMIT_REQUESTS;
   const window = await hitRateLimit(services.db, {
-    key: `${scope}:${user.id}`,
+    // A key counts in a window of its own, so an integration cannot use up its person's console.
+    key: user.keyId ? `${scope}:key:${user.keyId}` : `${scope}:${user.id}`,
     windowSeconds: services.config.RATE_LIMIT_WINDOW,
   });
   const reset = Math.ceil(window.resetAt.getTime() / 1000);
@@ -31,7 +32,7 @@ export async function takeRateLimit(c: Context<AppEnv>, scope: string): Promise<
     const retryAfter = Math.max(1, reset - Math.floor(Date.now() / 1000));
     throw new ApiError(
       'rate_limited',
-      `At most ${limit} requests per ${services.config.RATE_LIMIT_WINDOW} s`,
+      `At most ${limit} requests per ${services.config.RATE_LIMIT_WINDOW} s${user.keyId ? ` for API key ${user.keyId}` : ''}`,
       {
         headers,
         retryAfter,

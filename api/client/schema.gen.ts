@@ -382,6 +382,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Request body larger than 64 KiB */
                 413: {
                     headers: {
@@ -498,6 +507,365 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v2/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List API keys
+         * @description Your keys (or with `user_id`, users:admin, another user’s), newest first, revoked and expired ones included. A key itself is never shown again after its creation.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Whose keys (default: yours); another user’s needs users:admin */
+                    user_id?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The keys, newest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiKeyList"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Create an API key
+         * @description Creates a key for you, or with `user_id` (users:admin) for another user, such as a service user that cannot log in. The answer is the only time the key is shown.
+         *
+         *     API keys let software act for a user without a password. A key is sent as `Authorization: Bearer <key>`, exactly like an access token, and reads `odk_live_<key id>_<secret>`: the prefix lets secret scanners find a leaked key, the 16 hex digits of the key id name it in lists and in the audit log. The whole key is shown once, in the answer that creates it; only a hash of its secret is kept.
+         *
+         *     A key carries scopes; what it may do is its scopes that its user’s role grants now, so a key of a user who is demoted loses at once what the role lost, and a key of a deactivated user stops working. Each route names the scope it needs; a key without it gets 403 naming the scope. A revoked or expired key answers 401 from the next request on, and the live event streams opened with it end. A key may list, create and revoke its own user’s keys, never giving one a scope it lacks itself; `POST /api/v2/token/revoke` takes a session token only.
+         *
+         *     **Rolling a key**: create the new key, switch the integration to it, check that the new key’s `last_used_at` moves and the old one’s stops, then revoke the old key.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CreateApiKeyRequest"];
+                };
+            };
+            responses: {
+                /** @description The new key, shown this once */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CreatedApiKey"];
+                    };
+                };
+                /** @description Malformed request (invalid JSON or form body), or a field the route does not define */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body larger than 64 KiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unsupported Content-Type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v2/keys/{key_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an API key
+         * @description One of your keys (any user’s with users:admin), without the key itself. Others answer 404.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Key id */
+                    key_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The key */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiKey"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key
+         * @description Revokes one of your keys (any user’s with users:admin). From the next request on it answers 401, and the live event streams opened with it end. Revoking a revoked key changes nothing. To roll a key, create the new one, switch to it, then revoke the old one.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Key id */
+                    key_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The revoked key */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiKey"];
+                    };
+                };
+                /** @description Missing, invalid, expired or revoked token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (or not visible to the caller) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation error */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal server error */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A dependency (the PBX or the database) is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v2/calls": {
         parameters: {
             query?: never;
@@ -542,6 +910,15 @@ export interface paths {
                 };
                 /** @description Missing, invalid, expired or revoked token */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -678,7 +1055,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -808,6 +1185,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Not found (or not visible to the caller) */
                 404: {
                     headers: {
@@ -897,7 +1283,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1000,6 +1386,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Not found (or not visible to the caller) */
                 404: {
                     headers: {
@@ -1080,6 +1475,15 @@ export interface paths {
                 };
                 /** @description Missing, invalid, expired or revoked token */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1174,6 +1578,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Not found (or not visible to the caller) */
                 404: {
                     headers: {
@@ -1256,6 +1669,15 @@ export interface paths {
                 };
                 /** @description Missing, invalid, expired or revoked token */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1354,6 +1776,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Validation error */
                 422: {
                     headers: {
@@ -1428,7 +1859,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1531,6 +1962,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Not found (or not visible to the caller) */
                 404: {
                     headers: {
@@ -1613,6 +2053,15 @@ export interface paths {
                 };
                 /** @description Missing, invalid, expired or revoked token */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1722,7 +2171,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1845,7 +2294,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1950,6 +2399,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Not found (or not visible to the caller) */
                 404: {
                     headers: {
@@ -2037,7 +2495,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2152,6 +2610,15 @@ export interface paths {
                 };
                 /** @description Missing, invalid, expired or revoked token */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2340,6 +2807,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Validation error */
                 422: {
                     headers: {
@@ -2414,7 +2890,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2535,6 +3011,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Not found (or not visible to the caller) */
                 404: {
                     headers: {
@@ -2625,7 +3110,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2744,7 +3229,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2849,7 +3334,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2954,7 +3439,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3059,7 +3544,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3164,6 +3649,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Validation error */
                 422: {
                     headers: {
@@ -3247,7 +3741,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3362,7 +3856,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3465,6 +3959,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Not found (or not visible to the caller) */
                 404: {
                     headers: {
@@ -3539,7 +4042,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3638,6 +4141,15 @@ export interface paths {
                 };
                 /** @description Missing, invalid, expired or revoked token */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3756,7 +4268,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3877,6 +4389,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Not found (or not visible to the caller) */
                 404: {
                     headers: {
@@ -3957,6 +4478,15 @@ export interface paths {
                 };
                 /** @description Missing, invalid, expired or revoked token */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4050,7 +4580,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4130,7 +4660,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4239,7 +4769,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4338,7 +4868,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4470,7 +5000,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The role of the caller does not allow this */
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5464,7 +5994,7 @@ export interface components {
              * @example validation_error
              * @enum {string}
              */
-            code: "malformed_request" | "unknown_field" | "invalid_token" | "invalid_credentials" | "invalid_signature" | "forbidden" | "not_found" | "call_not_found" | "user_not_found" | "recording_not_found" | "flow_not_found" | "campaign_not_found" | "dnc_not_found" | "method_not_allowed" | "call_already_ended" | "idempotency_in_flight" | "username_taken" | "last_admin" | "flow_archived" | "campaign_closed" | "import_in_progress" | "campaign_state" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "rate_limited" | "login_locked" | "internal_error" | "pbx_unavailable" | "database_unavailable" | "busy" | "not_ready";
+            code: "malformed_request" | "unknown_field" | "invalid_token" | "invalid_credentials" | "invalid_signature" | "forbidden" | "not_found" | "call_not_found" | "user_not_found" | "api_key_not_found" | "recording_not_found" | "flow_not_found" | "campaign_not_found" | "dnc_not_found" | "method_not_allowed" | "call_already_ended" | "idempotency_in_flight" | "username_taken" | "last_admin" | "flow_archived" | "campaign_closed" | "import_in_progress" | "campaign_state" | "payload_too_large" | "unsupported_media_type" | "validation_error" | "idempotency_key_reused" | "rate_limited" | "login_locked" | "internal_error" | "pbx_unavailable" | "database_unavailable" | "busy" | "not_ready";
             /**
              * @description The X-Request-ID of this request
              * @example 0b9e2f1c-6d5a-4b8e-9f3a-2c1d7e6f5a4b
@@ -5615,6 +6145,11 @@ export interface components {
              */
             is_active: boolean;
             /**
+             * @description False for a service user: it cannot log in with a password and acts only through API keys
+             * @example true
+             */
+            can_login: boolean;
+            /**
              * Format: date-time
              * @description Created
              * @example 2026-11-23T15:00:00.000Z
@@ -5632,6 +6167,152 @@ export interface components {
              * @example 2026-11-23T15:05:00.000Z
              */
             last_login_at: string | null;
+        };
+        CreatedApiKey: {
+            /**
+             * @description Key id (also written in the key itself)
+             * @example 3f9a0c1d5e7b2a46
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The user the key acts for
+             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
+             */
+            user_id: string;
+            /**
+             * @description What the key is for
+             * @example CRM integration
+             */
+            name: string;
+            /** @description What the key may do (within its user’s role) */
+            scopes: ("calls:read" | "calls:write" | "flows:read" | "flows:write" | "campaigns:read" | "campaigns:write" | "users:admin")[];
+            /**
+             * Format: date-time
+             * @description When the key stops working (null: never)
+             * @example 2027-06-01T00:00:00.000Z
+             */
+            expires_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the key was revoked (null: it was not)
+             * @example null
+             */
+            revoked_at: string | null;
+            /**
+             * Format: date-time
+             * @description Last use, recorded at most once a minute (null: never used)
+             * @example 2026-12-06T18:00:00.000Z
+             */
+            last_used_at: string | null;
+            /**
+             * @description The address of that last use
+             * @example 203.0.113.7
+             */
+            last_used_ip: string | null;
+            /**
+             * Format: date-time
+             * @description Created
+             * @example 2026-12-01T09:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description Who created it
+             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
+             */
+            created_by: string | null;
+            /**
+             * @description The key: shown this once, never again. Store it as a secret.
+             * @example odk_live_3f9a0c1d5e7b2a46_q2Vx7bJ0mR5tY8wE1uI4oP6aS9dF3gH2jK5lZ7xC0vB
+             */
+            key: string;
+        };
+        CreateApiKeyRequest: {
+            /**
+             * @description What the key is for (1 to 100 characters)
+             * @example CRM integration
+             */
+            name: string;
+            /**
+             * @description What the key may do; at most what its user’s role grants
+             * @example [
+             *       "calls:read",
+             *       "calls:write"
+             *     ]
+             */
+            scopes: ("calls:read" | "calls:write" | "flows:read" | "flows:write" | "campaigns:read" | "campaigns:write" | "users:admin")[];
+            /**
+             * Format: date-time
+             * @description When the key stops working (default: never)
+             * @example 2027-06-01T00:00:00Z
+             */
+            expires_at?: string;
+            /**
+             * Format: uuid
+             * @description The user the key acts for (default: you). Another user’s key needs users:admin.
+             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
+             */
+            user_id?: string;
+        };
+        ApiKeyList: {
+            /** @description The keys, newest first */
+            items: components["schemas"]["ApiKey"][];
+        };
+        ApiKey: {
+            /**
+             * @description Key id (also written in the key itself)
+             * @example 3f9a0c1d5e7b2a46
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The user the key acts for
+             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
+             */
+            user_id: string;
+            /**
+             * @description What the key is for
+             * @example CRM integration
+             */
+            name: string;
+            /** @description What the key may do (within its user’s role) */
+            scopes: ("calls:read" | "calls:write" | "flows:read" | "flows:write" | "campaigns:read" | "campaigns:write" | "users:admin")[];
+            /**
+             * Format: date-time
+             * @description When the key stops working (null: never)
+             * @example 2027-06-01T00:00:00.000Z
+             */
+            expires_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the key was revoked (null: it was not)
+             * @example null
+             */
+            revoked_at: string | null;
+            /**
+             * Format: date-time
+             * @description Last use, recorded at most once a minute (null: never used)
+             * @example 2026-12-06T18:00:00.000Z
+             */
+            last_used_at: string | null;
+            /**
+             * @description The address of that last use
+             * @example 203.0.113.7
+             */
+            last_used_ip: string | null;
+            /**
+             * Format: date-time
+             * @description Created
+             * @example 2026-12-01T09:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description Who created it
+             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
+             */
+            created_by: string | null;
         };
         OriginateResponse: {
             /**
@@ -7697,7 +8378,7 @@ export interface components {
              * @description Password (8 characters to 72 bytes)
              * @example correct horse battery staple
              */
-            password: string;
+            password?: string;
             /**
              * @description admin: everything; operator: create, hang up and read own calls; viewer: read every call
              * @default operator
@@ -7705,6 +8386,12 @@ export interface components {
              * @enum {string}
              */
             role?: "admin" | "operator" | "viewer";
+            /**
+             * @description False makes a service user: no password, no login, it acts only through API keys an admin creates for it
+             * @default true
+             * @example true
+             */
+            can_login?: boolean;
         };
         UserList: {
             /** @description Users, by username */

@@ -1,3 +1,4 @@
+import { lapsedApiKeys } from '../../db/queries/api-keys.ts';
 import {
   countEventsAfter,
   eventsAfter,
@@ -24,7 +25,8 @@ import { StreamLeases } from './leases.ts';
  * the grants of the subscribers about to receive events are checked against the database, read
  * after the events were, and every `revalidateMs` all of them are: a revoked token, a user logged
  * out everywhere, reset, deactivated or given another role, or an expired token drops the
- * subscriber, and nothing recorded after the change reaches it.
+ * subscriber, and nothing recorded after the change reaches it. A subscriber let in with an API key
+ * is dropped likewise when the key is revoked or expires.
  *
  * Subscribers that follow campaigns also get their progress: snapshots (state and counters), not
  * events, so they have no place in the event order and no cursor. At most every
@@ -288,19 +290,20 @@ export class EventHub {
   private async check(subs: Sub[]): Promise<void> {
     const open = subs.filter((s) => this.subs.has(s));
     if (open.length === 0) return;
-    const now = await getAuthSubjects(
-      this.db,
-      [...new Set(open.map((s) => s.grant.userId))],
-      [...new Set(open.map((s) => s.grant.jti))],
-    );
+    const keyIds = [...new Set(open.flatMap((s) => (s.grant.keyId ? [s.grant.keyId] : [])))];
+    const [now, lapsedKeys] = await Promise.all([
+      getAuthSubjects(
+        this.db,
+        [...new Set(open.map((s) => s.grant.userId))],
+        [...new Set(open.map((s) => s.grant.jti))],
+      ),
+      lapsedApiKeys(this.db, keyIds),
+    ]);
     const at = Date.now();
     for (const sub of open) {
       const user = now.users.get(sub.grant.userId);
-      const reason = grantLost(
-        sub.grant,
-        user ? { ...user, revoked: now.revoked.has(sub.grant.jti) } : null,
-        at,
-      );
+      const revoked = sub.grant.keyId ? lapsedKeys.has(sub.grant.keyId) : now.revoked.has(sub.grant.jti);
+      const reason = grantLost(sub.grant, user ? { ...user, revoked } : null, at);
       if (reason) this.drop(sub, reason);
     }
   }

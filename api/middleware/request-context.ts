@@ -34,6 +34,7 @@ export function requestContext(options: {
       status,
       duration_ms: Math.round(seconds * 1000 * 100) / 100,
       ...(user ? { user_id: user.id } : {}),
+      ...(user?.keyId ? { key_id: user.keyId } : {}),
     };
     if (status >= 500) logger.error('request', fields);
     else if (services.config.LOG_LEVEL === 'debug' || status >= 400) logger.info('request', fields);

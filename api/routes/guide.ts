@@ -6,6 +6,8 @@
  * configuration schemas.
  */
 
+import { API_KEY_PREFIX } from '../shared/contract/index.ts';
+
 export const GUIDE = `Outdial places outbound IVR calls through an Asterisk PBX and follows each call from the moment it
 is accepted to its final outcome. It is compatible with the \`/api/v2\` contract of the service it
 replaces (its routes are marked "original route"). This reference is also the guide: each section starts with what
@@ -24,7 +26,8 @@ answers a new pair. Each refresh token is good for one use (RFC 9700 rotation): 
 the old. A refresh token presented twice ends its session (every refresh and access token since the login)
 and answers 401, as if stolen, so refresh once at a time. A session lasts \`refresh_expires_in\` seconds
 from the login however often it is refreshed; revoking its token, "log out everywhere", a password reset,
-a role change or a deactivation end it sooner.
+a role change or a deactivation end it sooner. Software that
+acts for a user sends an API key the same way (\`Authorization: Bearer ${API_KEY_PREFIX}…\`, see API keys).
 
 ### Who may call what
 
@@ -33,6 +36,8 @@ a role change or a deactivation end it sooner.
 | POST | \`/api/v2/token\` | anyone | OAuth2 password grant (form \`username\`, \`password\`) or refresh_token grant (\`grant_type=refresh_token\`, \`refresh_token\`) → \`{access_token, token_type, expires_in, refresh_token, refresh_expires_in}\` |
 | POST | \`/api/v2/token/revoke\` | any user | revoke this token and end its session, another of yours (\`token\`: access or refresh token), or all (\`all: true\`) |
 | GET | \`/api/v2/me\` | any user | the calling user |
+| GET, POST | \`/api/v2/keys\` | any user | list own API keys (\`user_id\`: another user's, users:admin); create a key (shown once) |
+| GET, DELETE | \`/api/v2/keys/{key_id}\` | owner, admin | an API key (never the key itself); revoke it |
 | POST | \`/api/v2/calls\` | admin, operator | place a call (JSON body) |
 | POST | \`/api/v2/interaction/{number}\` | admin, operator | place a call (original route; optional JSON body) |
 | GET | \`/api/v2/calls\` | any user | list own calls (admins, viewers: all): \`status\`, \`phone_number\`, \`created_after\`, \`created_before\`, \`limit\` ≤ 100, \`cursor\` |
@@ -422,3 +427,17 @@ Numbers are stored in E.164; one written without \`+<country code>\` is read in 
 \`(555) 123-4000\` and \`+15551234000\` are the same entry. Admins and operators add numbers (one, or up to
 10,000 at once, all or none) and everyone reads the list; only admins take a number off it, since someone
 asked never to be called again, and each removal is in the audit log.`;
+
+export const KEYS_GUIDE =
+  'API keys let software act for a user without a password. A key is sent as `Authorization: Bearer <key>`, ' +
+  `exactly like an access token, and reads \`${API_KEY_PREFIX}<key id>_<secret>\`: the prefix lets secret ` +
+  'scanners find a leaked key, the 16 hex digits of the key id name it in lists and in the audit log. The whole ' +
+  'key is shown once, in the answer that creates it; only a hash of its secret is kept.\n\n' +
+  'A key carries scopes; what it may do is its scopes that its user’s role grants now, so a key of a user who ' +
+  'is demoted loses at once what the role lost, and a key of a deactivated user stops working. Each route ' +
+  'names the scope it needs; a key without it gets 403 naming the scope. A revoked or expired key answers 401 ' +
+  'from the next request on, and the live event streams opened with it end. A key may list, create and ' +
+  'revoke its own user’s keys, never giving one a scope it lacks itself; `POST /api/v2/token/revoke` takes ' +
+  'a session token only.\n\n' +
+  '**Rolling a key**: create the new key, switch the integration to it, check that the new key’s ' +
+  '`last_used_at` moves and the old one’s stops, then revoke the old key.';

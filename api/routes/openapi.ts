@@ -1,5 +1,8 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import type { Role } from '../../db/schema.ts';
 import { ApiError, ERROR_CODES, type ErrorCode, validationError } from '../errors.ts';
+import { type Access, requireAuth } from '../middleware/auth.ts';
 import type { AppEnv } from '../services.ts';
 import {
   CALLS_GUIDE,
@@ -7,6 +10,7 @@ import {
   DNC_GUIDE,
   FLOWS_GUIDE,
   GUIDE,
+  KEYS_GUIDE,
   LIVE_STATUS_GUIDE,
   WEBHOOKS_GUIDE,
 } from './guide.ts';
@@ -106,7 +110,7 @@ const ProblemSchema = z
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Malformed request (invalid JSON or form body), or a field the route does not define',
   401: 'Missing, invalid, expired or revoked token',
-  403: 'The role of the caller does not allow this',
+  403: 'The role of the caller, or the scopes of its API key, do not allow this',
   404: 'Not found (or not visible to the caller)',
   409: 'Conflict with the current state',
   413: 'Request body larger than 64 KiB',
@@ -127,7 +131,19 @@ export function errorResponses(...statuses: number[]) {
   return out;
 }
 
-export const bearerSecurity = [{ bearerAuth: [] as string[] }];
+/** The security of an operation that needs `scope` of an API key (a session token needs none). */
+export const scopedSecurity = (scope: string | null) => [{ bearerAuth: scope ? [scope] : [] }];
+
+/**
+ * The `security` and `middleware` of a route, from one declaration of what it needs: spread into
+ * createRoute, so the document lists the scope the middleware enforces.
+ */
+export function guarded(access: Access, ...roles: Role[]) {
+  return {
+    security: scopedSecurity(access === 'self' || access === 'session' ? null : access),
+    middleware: [requireAuth(access, ...roles)] as [MiddlewareHandler<AppEnv>],
+  };
+}
 
 export const RateLimitHeaders = {
   'X-RateLimit-Limit': {
@@ -163,6 +179,7 @@ export function openApiConfig(appName: string) {
       { name: 'Campaigns', description: CAMPAIGNS_GUIDE },
       { name: 'Do not call', description: DNC_GUIDE },
       { name: 'Auth', description: 'Tokens and the calling user' },
+      { name: 'API keys', description: KEYS_GUIDE },
       { name: 'Users', description: 'User administration (admins only)' },
       { name: 'System', description: 'Health, readiness, metrics' },
       { name: 'Sidecar', description: 'The channel from the sidecars beside the PBXs' },

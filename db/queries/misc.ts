@@ -8,6 +8,8 @@ export type SidecarRow = typeof sidecars.$inferSelect;
 
 export interface AuditEntry {
   actorId: string | null;
+  /** The API key the actor used, if the request came with one. */
+  actorKeyId?: string | null;
   action: string;
   targetType?: string | null;
   targetId?: string | null;
@@ -19,6 +21,7 @@ export interface AuditEntry {
 export async function writeAudit(db: Db, entry: AuditEntry): Promise<void> {
   await db.insert(auditLog).values({
     actorId: entry.actorId,
+    actorKeyId: entry.actorKeyId ?? null,
     action: entry.action,
     targetType: entry.targetType ?? null,
     targetId: entry.targetId ?? null,

@@ -106,6 +106,8 @@ export interface NewUser {
   passwordHash: string;
   role: Role;
   createdBy?: string | null;
+  /** False for a service user, which acts only through API keys. */
+  canLogin?: boolean;
 }
 
 /** Inserts a user; null when the username, or another spelling of it (db/username.ts), is taken. */
@@ -118,6 +120,7 @@ export async function createUser(db: Db, input: NewUser): Promise<UserRow | null
       passwordHash: input.passwordHash,
       role: input.role,
       createdBy: input.createdBy ?? null,
+      canLogin: input.canLogin ?? true,
     })
     .onConflictDoNothing()
     .returning();

@@ -4,7 +4,7 @@
  * here, never asserted as a wall-clock limit in tests.
  *
  *   npm run bench                 every benchmark
- *   npm run bench -- --only api   one of them
+ *   npm run bench -- --only api   one of them (keys: an API key against a JWT)
  *   BENCH_SECONDS=10 npm run bench
  *   BENCH_CONTACTS=1000000 npm run bench -- --only contacts
  *   BENCH_ENGINE_SECONDS=20 BENCH_ENGINE_RATE=100 npm run bench -- --only engine
@@ -16,6 +16,7 @@ import { benchCampaignRead } from './campaign-read.bench.ts';
 import { benchContacts } from './contacts.bench.ts';
 import { benchEngine } from './engine.bench.ts';
 import { benchFlows } from './flows.bench.ts';
+import { benchKeys } from './keys.bench.ts';
 import { type Row, table, writeResults } from './lib.ts';
 import { benchLive } from './live.bench.ts';
 import { benchSidecar } from './sidecar.bench.ts';
@@ -26,6 +27,7 @@ import { benchWorkers } from './workers.bench.ts';
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const benches: Record<string, () => Promise<Row[]>> = {
   api: () => benchApi({ seconds }),
+  keys: () => benchKeys({ seconds }),
   sidecar: () => benchSidecar({ seconds }),
   sse: () => benchSse({ subscribers: Number(process.env.BENCH_SSE_SUBSCRIBERS ?? 1000), events: 20 }),
   workers: () => benchWorkers({ seconds }),

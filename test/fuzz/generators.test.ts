@@ -132,6 +132,8 @@ describe('request generators', () => {
       user_id: [crypto.randomUUID()],
       flow_id: [crypto.randomUUID()],
       campaign_id: [crypto.randomUUID()],
+      key_id: ['0123456789abcdef'],
+      name: ['message'],
       phone_number: ['+15551234000'],
       version: ['1'],
       logins: [{ username: 'someone', password: 'a password' }],

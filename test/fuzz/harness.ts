@@ -1,4 +1,4 @@
-import { count } from 'drizzle-orm';
+import { count, eq } from 'drizzle-orm';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import { issueAccessToken } from '../../api/auth/tokens.ts';
@@ -9,14 +9,16 @@ import { signChannelMessage } from '../../api/shared/base/signing.ts';
 import {
   API_EVENTS_PATH,
   API_FLOW_REQUESTS_PATH,
+  API_KEY_PREFIX,
   API_LEASE_PATH,
+  SCOPES,
   TYP_COMMAND,
   TYP_EVENTS,
   TYP_FLOW_REQUEST,
   TYP_LEASE,
 } from '../../api/shared/contract/index.ts';
 import { getAuthSubject } from '../../db/queries/users.ts';
-import { calls, campaignAttempts } from '../../db/schema.ts';
+import { apiKeys, callRecordings, calls, campaignAttempts } from '../../db/schema.ts';
 import { insertContacts } from '../harness/campaign-rows.ts';
 import type { Mode, TestStack, TestUser } from '../harness/stack.ts';
 import { send, type WireResponse } from './client.ts';
@@ -132,6 +134,20 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
       callIds.push(((await res.json()) as { call_id: string }).call_id);
     }
   }
+  // A recording on every setup call, which the sidecar double holds, so a download can succeed.
+  await db.insert(callRecordings).values(
+    callIds.map((callId) => ({
+      callId,
+      name: 'message',
+      // A recording's name on the PBX, as a record step makes it (the command schema checks it).
+      recording: `${callId}-message-1`,
+      durationMs: 1000,
+      sidecarId: stack.sidecar.id,
+      recordedAt: new Date(),
+    })),
+  );
+  for (const callId of callIds)
+    stack.sidecar.recordings.set(`${callId}-message-1`, new Uint8Array(new ArrayBuffer(44)));
   // A call whose flow has a request step, for the sidecar's flow requests to name.
   const requestCall = await stack.request('http', '/api/v2/calls', {
     token: roles.operator.token,
@@ -251,6 +267,31 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
   });
   if (revokeRes.status !== 200) throw new Error(`revoking: ${revokeRes.status}`);
   const deactivated = await stack.user('operator');
+  // API keys: one to send, others to aim at, and every kind of bad one.
+  const newKey = async (token: string, body: Record<string, unknown>) => {
+    const res = await stack.request('http', '/api/v2/keys', { token, json: { name: 'fuzz', ...body } });
+    if (res.status !== 201) throw new Error(`setting up a key: ${res.status} ${await res.text()}`);
+    return (await res.json()) as { id: string; key: string };
+  };
+  const adminKey = await newKey(roles.admin.token, { scopes: [...SCOPES] });
+  const keyIds = [
+    (await newKey(roles.operator.token, { scopes: ['calls:read'] })).id,
+    (await newKey(roles.admin.token, { scopes: ['calls:read', 'users:admin'] })).id,
+  ];
+  tokens.set('admin-key', adminKey.key);
+  const revokedKey = await newKey(roles.operator.token, { scopes: ['calls:read'] });
+  const revokeKey = await stack.request('http', `/api/v2/keys/${revokedKey.id}`, {
+    method: 'DELETE',
+    token: roles.operator.token,
+  });
+  if (revokeKey.status !== 200) throw new Error(`revoking a key: ${revokeKey.status}`);
+  const expiredKey = await newKey(roles.operator.token, { scopes: ['calls:read'] });
+  await db
+    .update(apiKeys)
+    .set({ expiresAt: new Date(Date.now() - 1000) })
+    .where(eq(apiKeys.id, expiredKey.id));
+  const deactivatedKey = await newKey(roles.admin.token, { scopes: ['calls:read'], user_id: deactivated.id });
+  const keySecret = adminKey.key.slice(-43);
   const deactivate = await stack.request('http', `/api/v2/users/${deactivated.id}`, {
     method: 'PATCH',
     token: roles.admin.token,
@@ -289,6 +330,15 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
     'old-version': `Bearer ${await mint(roles.admin.id, { tokenVersion: 0 })}`,
     huge: `Bearer ${'A'.repeat(6000)}`,
     'two-tokens': `Bearer ${adminToken} ${adminToken}`,
+    'key-revoked': `Bearer ${revokedKey.key}`,
+    'key-expired': `Bearer ${expiredKey.key}`,
+    'key-of-deactivated': `Bearer ${deactivatedKey.key}`,
+    'key-wrong-secret': `Bearer ${API_KEY_PREFIX}${adminKey.id}_${'A'.repeat(43)}`,
+    'key-truncated': `Bearer ${adminKey.key.slice(0, -5)}`,
+    'key-unknown': `Bearer ${API_KEY_PREFIX}${'0'.repeat(16)}_${keySecret}`,
+    'key-wrong-prefix': `Bearer odk_test_${adminKey.id}_${keySecret}`,
+    'key-non-ascii': `Bearer ${API_KEY_PREFIX}${adminKey.id}_${keySecret.slice(0, -2)}é\u00ff`,
+    'key-huge': `Bearer ${adminKey.key}${'x'.repeat(6000)}`,
   };
 
   const sidecarKey = stack.sidecar.key;
@@ -325,6 +375,7 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
       case 'admin':
       case 'operator':
       case 'viewer':
+      case 'admin-key':
         return `Bearer ${tokens.get(c)}`;
       case 'sidecar':
         return `Bearer ${await sign(body)}`;
@@ -349,6 +400,8 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
     call_id: callIds,
     user_id: targets.map((u) => u.id),
     flow_id: flowIds,
+    key_id: keyIds,
+    name: ['message'],
     campaign_id: campaignIds,
     phone_number: dncNumbers,
     version: ['1', '2'],
@@ -391,6 +444,19 @@ export async function setUpFuzz(stack: TestStack): Promise<Fuzz> {
               ? b
               : { ...b, sidecar_id: pools.sidecarId },
           );
+      }
+      if (op.id === 'POST /api/v2/keys') {
+        // Generated expiries are mostly past and user ids unknown: keep some plain keys of one's own.
+        return fc.oneof(
+          body,
+          fc
+            .constantFrom(['calls:read'], ['calls:read', 'calls:write'])
+            .map((scopes) => ({ name: 'fuzz', scopes })),
+        );
+      }
+      if (op.id === 'POST /api/v2/campaigns') {
+        // Most generated campaigns name flows and contexts that do not exist: keep some plain ones.
+        return fc.oneof(body, fc.constant(campaignBody));
       }
       if (op.id === 'PATCH /api/v2/campaigns/{campaign_id}') {
         // Most generated changes name flows and contexts that do not exist: keep some plain ones.

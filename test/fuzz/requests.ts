@@ -83,8 +83,8 @@ export function operations(doc: OpenApiDocument): Operation[] {
   return out;
 }
 
-/** Valid tokens of each role. */
-export const ROLE_CREDENTIALS = ['admin', 'operator', 'viewer'] as const;
+/** Valid tokens of each role, and a valid API key of the admin with every scope. */
+export const ROLE_CREDENTIALS = ['admin', 'operator', 'viewer', 'admin-key'] as const;
 /** Everything else a client can put in Authorization for a user route. */
 export const BAD_USER_CREDENTIALS = [
   'none',
@@ -108,6 +108,15 @@ export const BAD_USER_CREDENTIALS = [
   'old-version',
   'huge',
   'two-tokens',
+  'key-revoked',
+  'key-expired',
+  'key-of-deactivated',
+  'key-wrong-secret',
+  'key-truncated',
+  'key-unknown',
+  'key-wrong-prefix',
+  'key-non-ascii',
+  'key-huge',
 ] as const;
 /** A batch signed by the sidecar's key over the exact body. */
 export const SIDECAR_CREDENTIALS = ['sidecar'] as const;
@@ -152,6 +161,10 @@ export interface Pools {
   campaign_id: readonly string[];
   /** Numbers on the do-not-call list. */
   phone_number: readonly string[];
+  /** Names of the recordings the calls in call_id have. */
+  name: readonly string[];
+  /** API keys to aim at (of the operator and of the admin). */
+  key_id: readonly string[];
   /** Version numbers the flows in flow_id have. */
   version: readonly string[];
   logins: ReadonlyArray<{ username: string; password: string }>;
@@ -447,7 +460,9 @@ export class RequestGenerator {
         ? fc
             .constantFrom<Credential>(...BAD_USER_CREDENTIALS, 'sidecar')
             .map((c) => part(c, [`credential: ${c}`]))
-        : fc.constantFrom<Credential>('admin', 'admin', 'operator', 'viewer').map((c) => part(c));
+        : fc
+            .constantFrom<Credential>('admin', 'admin', 'operator', 'viewer', 'admin-key')
+            .map((c) => part(c));
     }
     // Open routes ignore credentials; any will do.
     return fc.constantFrom<Credential>('none', 'admin', 'garbage', 'expired').map((c) => part(c));

@@ -89,6 +89,8 @@ export const WORKERD_SKIPS: Readonly<Record<string, string>> = {
     'and a CSV has no end mark (a JSON array has its closing ], tested on workerd too; an announced Content-Length is checked)',
   'an endpoint gets at most WEBHOOK_ENDPOINT_CONCURRENCY attempts at once, however many calls report to it':
     "the webhook limits hold per invocation on Workers: each request's work delivers what is due on its own",
+  'no key this file was shown is in any log line; key requests are logged with their key id':
+    "reads the Bun API's log lines (the logger it is given); workerd's go to its own process",
 };
 
 /** bun:test's `test`, except that on workerd the tests in WORKERD_SKIPS are skipped, with the reason. */

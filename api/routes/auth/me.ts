@@ -1,8 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { getUserById } from '../../../db/queries/users.ts';
 import { ApiError } from '../../errors.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { presentUser, UserSchema } from '../users/schema.ts';
 
 const meRoute = createRoute({
@@ -10,8 +9,7 @@ const meRoute = createRoute({
   path: '/api/v2/me',
   tags: ['Auth'],
   summary: 'The calling user',
-  security: bearerSecurity,
-  middleware: [requireAuth()] as const,
+  ...guarded('self'),
   responses: {
     200: {
       description: 'The user the token belongs to',

@@ -4,8 +4,7 @@ import { revokeToken, updateUser } from '../../../db/queries/users.ts';
 import { endAllSessions, endSession, looksLikeRefreshToken } from '../../auth/sessions.ts';
 import { InvalidTokenError, verifyAccessToken } from '../../auth/tokens.ts';
 import { ApiError } from '../../errors.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses, strictBody } from '../openapi.ts';
+import { type App, errorResponses, guarded, strictBody } from '../openapi.ts';
 
 const RevokeBodySchema = strictBody({
   token: z
@@ -34,8 +33,7 @@ const revokeRoute = createRoute({
     'A revoked token answers 401 from the next request on. Revoking a token from a login also ends that ' +
     "login's session: its refresh token and the other access tokens refreshed from it. `all: true` ends " +
     'every session.',
-  security: bearerSecurity,
-  middleware: [requireAuth()] as const,
+  ...guarded('session'),
   request: { body: { required: false, content: { 'application/json': { schema: RevokeBodySchema } } } },
   responses: {
     200: {
@@ -51,7 +49,7 @@ const revokeRoute = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 413, 415, 422, 500, 503),
+    ...errorResponses(400, 401, 403, 413, 415, 422, 500, 503),
   },
 });
 

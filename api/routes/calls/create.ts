@@ -1,7 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import { OriginateResponseSchema } from '../../calls/bodies.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses, RateLimitHeaders } from '../openapi.ts';
+import { type App, errorResponses, guarded, RateLimitHeaders } from '../openapi.ts';
 import { handleOriginate } from './originate-handler.ts';
 import { CreateCallBodySchema, IdempotencyHeaderSchema } from './schema.ts';
 
@@ -58,8 +57,7 @@ export const createCallRoute = createRoute({
   tags: ['Calls'],
   summary: 'Place a call',
   description: PLACE_CALL,
-  security: bearerSecurity,
-  middleware: [requireAuth('admin', 'operator')] as const,
+  ...guarded('calls:write', 'admin', 'operator'),
   request: {
     headers: IdempotencyHeaderSchema,
     body: { required: true, content: { 'application/json': { schema: CreateCallBodySchema } } },

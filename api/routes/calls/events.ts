@@ -2,8 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { listCallEvents } from '../../../db/queries/calls.ts';
 import { CallEventSchema } from '../../calls/bodies.ts';
 import { presentEvent } from '../../calls/present.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { findVisibleCall } from './get.ts';
 import { CallIdParamSchema } from './schema.ts';
 
@@ -14,8 +13,7 @@ export const callEventsRoute = createRoute({
   summary: 'A call’s event log',
   description:
     'Everything that happened to the call, in order. Visible to the call’s owner, admins and viewers.',
-  security: bearerSecurity,
-  middleware: [requireAuth()] as const,
+  ...guarded('calls:read'),
   request: { params: CallIdParamSchema },
   responses: {
     200: {
@@ -33,7 +31,7 @@ export const callEventsRoute = createRoute({
         },
       },
     },
-    ...errorResponses(401, 404, 422, 500, 503),
+    ...errorResponses(401, 403, 404, 422, 500, 503),
   },
 });
 

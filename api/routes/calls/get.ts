@@ -5,9 +5,8 @@ import { readableCallsOwner } from '../../calls/access.ts';
 import { CallSchema } from '../../calls/bodies.ts';
 import { presentCall } from '../../calls/present.ts';
 import { ApiError } from '../../errors.ts';
-import { requireAuth } from '../../middleware/auth.ts';
 import type { AppEnv } from '../../services.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { CallIdParamSchema } from './schema.ts';
 
 /** The call if the caller may see it (readableCallsOwner). Anyone else gets the same 404. */
@@ -26,12 +25,11 @@ export const getCallRoute = createRoute({
   summary: 'Get a call',
   description:
     'The call with its status and outcome. Calls of other users answer 404 (admins and viewers see every call).',
-  security: bearerSecurity,
-  middleware: [requireAuth()] as const,
+  ...guarded('calls:read'),
   request: { params: CallIdParamSchema },
   responses: {
     200: { description: 'The call', content: { 'application/json': { schema: CallSchema } } },
-    ...errorResponses(401, 404, 422, 500, 503),
+    ...errorResponses(401, 403, 404, 422, 500, 503),
   },
 });
 

@@ -2,8 +2,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { CallSchema } from '../../calls/bodies.ts';
 import { hangupCall } from '../../calls/originate.ts';
 import { presentCall } from '../../calls/present.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { findVisibleCall } from './get.ts';
 import { CallIdParamSchema } from './schema.ts';
 
@@ -15,8 +14,7 @@ export const hangupCallRoute = createRoute({
   description:
     'Asks the PBX to end the call. A call that was not answered yet ends `canceled`; an answered call ends ' +
     '`completed` with reason `hangup_requested`. The final status arrives through the call, its events and webhooks.',
-  security: bearerSecurity,
-  middleware: [requireAuth('admin', 'operator')] as const,
+  ...guarded('calls:write', 'admin', 'operator'),
   request: { params: CallIdParamSchema },
   responses: {
     202: {
@@ -33,6 +31,7 @@ export const registerHangupCall = (app: App) =>
     const services = c.get('services');
     const updated = await hangupCall(services, call, {
       actorId: c.get('user').id,
+      actorKeyId: c.get('user').keyId,
       requestId: c.get('requestId'),
       clientAddress: services.clientAddress(c),
       logger: c.get('logger'),

@@ -2,9 +2,8 @@ import { createRoute } from '@hono/zod-openapi';
 import { listCalls } from '../../../db/queries/calls.ts';
 import { readableCallsOwner } from '../../calls/access.ts';
 import { presentCall } from '../../calls/present.ts';
-import { requireAuth } from '../../middleware/auth.ts';
 import { decodeCursor, pageOf } from '../keyset-cursor.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { CallListSchema, ListCallsQuerySchema } from './schema.ts';
 
 export const listCallsRoute = createRoute({
@@ -14,12 +13,11 @@ export const listCallsRoute = createRoute({
   summary: 'List calls',
   description:
     'The caller’s calls (admins and viewers: all calls), newest first, filtered and paged with a cursor.',
-  security: bearerSecurity,
-  middleware: [requireAuth()] as const,
+  ...guarded('calls:read'),
   request: { query: ListCallsQuerySchema },
   responses: {
     200: { description: 'A page of calls', content: { 'application/json': { schema: CallListSchema } } },
-    ...errorResponses(401, 422, 500, 503),
+    ...errorResponses(401, 403, 422, 500, 503),
   },
 });
 

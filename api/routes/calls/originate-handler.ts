@@ -35,6 +35,7 @@ export async function handleOriginate(
         {
           requestId: c.get('requestId'),
           clientAddress: services.clientAddress(c),
+          actorKeyId: user.keyId,
           logger: c.get('logger'),
           admit: () => takeRateLimit(c, 'originate'),
         },

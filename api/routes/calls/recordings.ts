@@ -2,9 +2,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { getCallRecording, listCallRecordings } from '../../../db/queries/recordings.ts';
 import { isSidecarUnreachable } from '../../calls/sidecar-client.ts';
 import { ApiError } from '../../errors.ts';
-import { requireAuth } from '../../middleware/auth.ts';
 import { FLOW_NAME } from '../../shared/contract/index.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { findVisibleCall } from './get.ts';
 import { CallIdParamSchema } from './schema.ts';
 
@@ -40,8 +39,7 @@ export const callRecordingsRoute = createRoute({
   description:
     'What the call’s record steps recorded, one per answer name (a name recorded again keeps the latest). ' +
     'Visible to the call’s owner, admins and viewers.',
-  security: bearerSecurity,
-  middleware: [requireAuth()] as const,
+  ...guarded('calls:read'),
   request: { params: CallIdParamSchema },
   responses: {
     200: {
@@ -61,7 +59,7 @@ export const callRecordingsRoute = createRoute({
         },
       },
     },
-    ...errorResponses(401, 404, 422, 500, 503),
+    ...errorResponses(401, 403, 404, 422, 500, 503),
   },
 });
 
@@ -80,15 +78,14 @@ export const callRecordingFileRoute = createRoute({
   description:
     'The recording’s audio, streamed from the PBX through its sidecar (nothing is kept on the API). Visible to ' +
     'the call’s owner, admins and viewers. 503 when the sidecar holding it cannot be reached.',
-  security: bearerSecurity,
-  middleware: [requireAuth()] as const,
+  ...guarded('calls:read'),
   request: { params: RecordingParamSchema },
   responses: {
     200: {
       description: 'The audio',
       content: { 'audio/wav': { schema: z.string().openapi({ format: 'binary' }) } },
     },
-    ...errorResponses(401, 404, 422, 500, 503),
+    ...errorResponses(401, 403, 404, 422, 500, 503),
   },
 });
 

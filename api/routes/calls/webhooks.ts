@@ -1,8 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { listDeliveriesForCall } from '../../../db/queries/webhooks.ts';
 import { StatusSchema } from '../../calls/bodies.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { findVisibleCall } from './get.ts';
 import { CallIdParamSchema } from './schema.ts';
 
@@ -58,8 +57,7 @@ export const callWebhooksRoute = createRoute({
   summary: 'A call’s webhook deliveries',
   description:
     'Every status webhook of the call with every attempt. Visible to the call’s owner, admins and viewers.',
-  security: bearerSecurity,
-  middleware: [requireAuth()] as const,
+  ...guarded('calls:read'),
   request: { params: CallIdParamSchema },
   responses: {
     200: {
@@ -81,7 +79,7 @@ export const callWebhooksRoute = createRoute({
         },
       },
     },
-    ...errorResponses(401, 404, 422, 500, 503),
+    ...errorResponses(401, 403, 404, 422, 500, 503),
   },
 });
 

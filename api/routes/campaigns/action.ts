@@ -1,9 +1,8 @@
 import { createRoute } from '@hono/zod-openapi';
 import { applyCampaignAction } from '../../../db/queries/campaigns.ts';
 import { CampaignSchema } from '../../campaigns/bodies.ts';
-import { requireAuth } from '../../middleware/auth.ts';
 import { CAMPAIGN_ACTIONS, type CampaignAction } from '../../shared/contract/index.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { auditCampaign, CampaignIdParamSchema, campaignBody, findCampaign, stateConflict } from './schema.ts';
 
 /** What each action does, for the document. */
@@ -44,8 +43,7 @@ function actionRoute(action: CampaignAction) {
       'naming the state. With a `status_callback`, the change is POSTed there as a `campaign.state` webhook ' +
       '(CampaignWebhook), written in the same transaction. Actions racing on one campaign take effect one after the other, each on the state ' +
       'the one before left.',
-    security: bearerSecurity,
-    middleware: [requireAuth('admin', 'operator')] as const,
+    ...guarded('campaigns:write', 'admin', 'operator'),
     request: { params: CampaignIdParamSchema },
     responses: {
       200: {

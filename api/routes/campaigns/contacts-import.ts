@@ -8,7 +8,7 @@ import { assertImportable, importContacts } from '../../campaigns/import/run.ts'
 import { unsupportedMediaType } from '../../errors.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import type { AppEnv } from '../../services.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, scopedSecurity } from '../openapi.ts';
 import {
   CampaignIdParamSchema,
   ContactInputSchema,
@@ -36,7 +36,7 @@ export const importContactsRoute = createRoute({
     'passed or a body that breaks off keeps none of its rows. A number the campaign already has is merged: ' +
     'the contact first imported keeps its data. Numbers on the do-not-call list are stored (the campaign ' +
     'skips them when it dials). Imports into one campaign run one after another.',
-  security: bearerSecurity,
+  security: scopedSecurity('campaigns:write'),
   request: {
     params: CampaignIdParamSchema,
     body: {
@@ -73,7 +73,7 @@ export const importContactsRoute = createRoute({
     },
     ...errorResponses(400, 401, 403, 404, 409, 415, 422, 500, 503),
     413: {
-      ...errorResponses(413)[413]!,
+      ...errorResponses(403, 413)[413]!,
       description:
         'More rows than CONTACTS_IMPORT_MAX_ROWS or bytes than CONTACTS_IMPORT_MAX_BYTES: nothing imported',
     },
@@ -99,7 +99,7 @@ export const registerImportContacts = (app: App) => {
   app.openAPIRegistry.register('ContactInput', ContactInputSchema);
   app.post(
     PATH.replace('{campaign_id}', ':campaign_id'),
-    requireAuth('admin', 'operator'),
+    requireAuth('campaigns:write', 'admin', 'operator'),
     async (c: Context<AppEnv>) => {
       const campaign = await findCampaign(c, 'write');
       const format = formatOf(c.req.header('content-type'));

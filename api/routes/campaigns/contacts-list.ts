@@ -1,8 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { type ContactRow, listContacts } from '../../../db/queries/campaign-contacts.ts';
-import { requireAuth } from '../../middleware/auth.ts';
 import { decodeIdCursor, encodeIdCursor } from '../keyset-cursor.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import {
   CampaignIdParamSchema,
   ContactListSchema,
@@ -18,15 +17,14 @@ export const listContactsRoute = createRoute({
   description:
     'The campaign’s contacts in import order, paged with a cursor, filtered by state, final outcome or the ' +
     'start of the number. Campaigns of other users answer 404 (admins and viewers see every campaign).',
-  security: bearerSecurity,
-  middleware: [requireAuth()] as const,
+  ...guarded('campaigns:read'),
   request: { params: CampaignIdParamSchema, query: ListContactsQuerySchema },
   responses: {
     200: {
       description: 'A page of contacts',
       content: { 'application/json': { schema: ContactListSchema } },
     },
-    ...errorResponses(401, 404, 422, 500, 503),
+    ...errorResponses(401, 403, 404, 422, 500, 503),
   },
 });
 

@@ -8,9 +8,8 @@ import {
   checkCampaignCallback,
   resolveCampaignTarget,
 } from '../../campaigns/validate.ts';
-import { requireAuth } from '../../middleware/auth.ts';
 import { CAMPAIGN_COUNTERS } from '../../shared/contract/index.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { auditCampaign, CreateCampaignBodySchema } from './schema.ts';
 
 export const createCampaignRoute = createRoute({
@@ -28,8 +27,7 @@ export const createCampaignRoute = createRoute({
     '`status_callback` is held to what a call’s is (its webhooks: CampaignWebhook, the Webhooks guide). A field ' +
     'the body does not define (in a window or the retry policy too, such as an outcome it does not know) ' +
     'is a 400 `unknown_field`.',
-  security: bearerSecurity,
-  middleware: [requireAuth('admin', 'operator')] as const,
+  ...guarded('campaigns:write', 'admin', 'operator'),
   request: {
     body: { required: true, content: { 'application/json': { schema: CreateCampaignBodySchema } } },
   },

@@ -1,7 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import { CampaignSchema } from '../../campaigns/bodies.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { CampaignIdParamSchema, campaignBody, findCampaign } from './schema.ts';
 
 export const getCampaignRoute = createRoute({
@@ -12,12 +11,11 @@ export const getCampaignRoute = createRoute({
   description:
     'The campaign’s settings, state and counters (every counter named, 0 until something counted). ' +
     'Campaigns of other users answer 404 (admins and viewers see every campaign).',
-  security: bearerSecurity,
-  middleware: [requireAuth()] as const,
+  ...guarded('campaigns:read'),
   request: { params: CampaignIdParamSchema },
   responses: {
     200: { description: 'The campaign', content: { 'application/json': { schema: CampaignSchema } } },
-    ...errorResponses(401, 404, 422, 500, 503),
+    ...errorResponses(401, 403, 404, 422, 500, 503),
   },
 });
 

@@ -2,9 +2,8 @@ import { createRoute } from '@hono/zod-openapi';
 import { listCampaigns } from '../../../db/queries/campaigns.ts';
 import { readableOwner } from '../../auth/owner.ts';
 import { CampaignListSchema } from '../../campaigns/bodies.ts';
-import { requireAuth } from '../../middleware/auth.ts';
 import { decodeCursor, pageOf } from '../keyset-cursor.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { campaignBodies, ListCampaignsQuerySchema } from './schema.ts';
 
 export const listCampaignsRoute = createRoute({
@@ -15,15 +14,14 @@ export const listCampaignsRoute = createRoute({
   description:
     'The caller’s campaigns (admins and viewers: every campaign), newest first, each with its counters, ' +
     'paged with a cursor; `state` keeps one state.',
-  security: bearerSecurity,
-  middleware: [requireAuth()] as const,
+  ...guarded('campaigns:read'),
   request: { query: ListCampaignsQuerySchema },
   responses: {
     200: {
       description: 'A page of campaigns',
       content: { 'application/json': { schema: CampaignListSchema } },
     },
-    ...errorResponses(401, 422, 500, 503),
+    ...errorResponses(401, 403, 422, 500, 503),
   },
 });
 

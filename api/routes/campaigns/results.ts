@@ -2,8 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { resultsPage, resultsShape } from '../../../db/queries/campaign-contacts.ts';
 import { csvHeader, csvRow, resultRecord } from '../../campaigns/results.ts';
 import { DATABASE_STREAM_HEADER } from '../../lib/database-stream.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { CampaignIdParamSchema, findCampaign, ResultRecordSchema } from './contacts-schema.ts';
 
 /** Contacts read from the database per page of the export. */
@@ -23,8 +22,7 @@ export const campaignResultsRoute = createRoute({
     '`Accept: application/json` gives one JSON array of `CampaignResult`. Either is streamed as it is read, ' +
     'page by page: a campaign still running may change between pages, and attempts made after the export ' +
     'began are left out of the CSV columns.',
-  security: bearerSecurity,
-  middleware: [requireAuth()] as const,
+  ...guarded('campaigns:read'),
   request: { params: CampaignIdParamSchema },
   responses: {
     200: {
@@ -38,7 +36,7 @@ export const campaignResultsRoute = createRoute({
         'application/json': { schema: z.array(ResultRecordSchema) },
       },
     },
-    ...errorResponses(401, 404, 422, 500, 503),
+    ...errorResponses(401, 403, 404, 422, 500, 503),
   },
 });
 

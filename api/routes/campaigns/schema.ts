@@ -206,6 +206,7 @@ export async function auditCampaign(
   const services = c.get('services');
   await writeAudit(services.db, {
     actorId: c.get('user').id,
+    actorKeyId: c.get('user').keyId,
     action,
     targetType: 'campaign',
     targetId: campaignId,

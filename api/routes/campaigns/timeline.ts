@@ -1,8 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { endedAttemptsPerMinute } from '../../../db/queries/campaigns.ts';
-import { requireAuth } from '../../middleware/auth.ts';
 import { ATTEMPT_OUTCOMES } from '../../shared/contract/index.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { CampaignIdParamSchema, findCampaign } from './schema.ts';
 
 const MINUTE_MS = 60_000;
@@ -80,8 +79,7 @@ export const campaignTimelineRoute = createRoute({
     'The campaign’s attempts that ended in each of the last `minutes` whole minutes (UTC, by the API’s clock, ' +
     'the current minute so far included), counted by outcome: what a chart of its progress draws. Campaigns ' +
     'of other users answer 404 (admins and viewers see every campaign).',
-  security: bearerSecurity,
-  middleware: [requireAuth()] as const,
+  ...guarded('campaigns:read'),
   request: { params: CampaignIdParamSchema, query: TimelineQuerySchema },
   responses: {
     200: {

@@ -8,8 +8,7 @@ import {
   namesTarget,
   resolveCampaignTarget,
 } from '../../campaigns/validate.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import {
   auditCampaign,
   CampaignIdParamSchema,
@@ -30,8 +29,7 @@ export const updateCampaignRoute = createRoute({
     '`priority` replaces what answered calls do (`flow_version` goes with `flow_id`); `null` clears ' +
     '`caller_id`, `starts_at`, `ends_at`, `status_callback` or `status_callback_events` (then every kind). ' +
     'A paused campaign’s new settings apply to attempts leased after it resumes.',
-  security: bearerSecurity,
-  middleware: [requireAuth('admin', 'operator')] as const,
+  ...guarded('campaigns:write', 'admin', 'operator'),
   request: {
     params: CampaignIdParamSchema,
     body: { required: true, content: { 'application/json': { schema: UpdateCampaignBodySchema } } },

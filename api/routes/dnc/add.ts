@@ -4,8 +4,7 @@ import { DncEntrySchema } from '../../campaigns/bodies.ts';
 import { presentDnc } from '../../campaigns/present.ts';
 import { ApiError } from '../../errors.ts';
 import { normalizePhone } from '../../lib/phone.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { AddDncBodySchema, auditDnc } from './schema.ts';
 
 export const addDncRoute = createRoute({
@@ -17,8 +16,7 @@ export const addDncRoute = createRoute({
     'Stores the number in E.164 (a national number is read in DEFAULT_PHONE_REGION). No campaign calls it ' +
     'from then on: a due contact with this number ends `dnc`. A number already listed keeps its entry as ' +
     'it was and answers 200; a new one 201.',
-  security: bearerSecurity,
-  middleware: [requireAuth('admin', 'operator')] as const,
+  ...guarded('campaigns:write', 'admin', 'operator'),
   request: { body: { required: true, content: { 'application/json': { schema: AddDncBodySchema } } } },
   responses: {
     200: {

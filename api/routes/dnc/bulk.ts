@@ -3,9 +3,8 @@ import { addDncMany } from '../../../db/queries/dnc.ts';
 import { DncBulkResultSchema } from '../../campaigns/bodies.ts';
 import { ApiError } from '../../errors.ts';
 import { normalizePhone } from '../../lib/phone.ts';
-import { requireAuth } from '../../middleware/auth.ts';
 import type { FieldError } from '../../shared/contract/index.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { auditDnc, BulkDncBodySchema, DNC_BULK_MAX } from './schema.ts';
 
 export const bulkDncRoute = createRoute({
@@ -18,8 +17,7 @@ export const bulkDncRoute = createRoute({
     'row is refused, nothing is added and the 422 names each refused row by its index ' +
     '(`errors[].pointer` `/3/phone_number`, the first 20; `detail` counts them all) with the reason. ' +
     'Numbers already listed, or given twice, keep their first entry.',
-  security: bearerSecurity,
-  middleware: [requireAuth('admin', 'operator')] as const,
+  ...guarded('campaigns:write', 'admin', 'operator'),
   request: { body: { required: true, content: { 'application/json': { schema: BulkDncBodySchema } } } },
   responses: {
     200: {

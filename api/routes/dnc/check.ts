@@ -3,8 +3,7 @@ import { getDnc } from '../../../db/queries/dnc.ts';
 import { DncEntrySchema } from '../../campaigns/bodies.ts';
 import { presentDnc } from '../../campaigns/present.ts';
 import { ApiError } from '../../errors.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { DncNumberParamSchema, dncNumberOf } from './schema.ts';
 
 export const checkDncRoute = createRoute({
@@ -13,12 +12,11 @@ export const checkDncRoute = createRoute({
   tags: ['Do not call'],
   summary: 'Check a number',
   description: 'The entry when the number (in any form it may be written) is listed; 404 when it is not.',
-  security: bearerSecurity,
-  middleware: [requireAuth()] as const,
+  ...guarded('campaigns:read'),
   request: { params: DncNumberParamSchema },
   responses: {
     200: { description: 'It is listed', content: { 'application/json': { schema: DncEntrySchema } } },
-    ...errorResponses(401, 404, 422, 500, 503),
+    ...errorResponses(401, 403, 404, 422, 500, 503),
   },
 });
 

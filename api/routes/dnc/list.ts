@@ -2,9 +2,8 @@ import { createRoute } from '@hono/zod-openapi';
 import { listDnc } from '../../../db/queries/dnc.ts';
 import { DncListSchema } from '../../campaigns/bodies.ts';
 import { presentDnc } from '../../campaigns/present.ts';
-import { requireAuth } from '../../middleware/auth.ts';
 import { decodeCursor, pageOf } from '../keyset-cursor.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { E164Schema, ListDncQuerySchema } from './schema.ts';
 
 export const listDncRoute = createRoute({
@@ -13,12 +12,11 @@ export const listDncRoute = createRoute({
   tags: ['Do not call'],
   summary: 'List the do-not-call list',
   description: 'Every listed number, newest first, paged with a cursor.',
-  security: bearerSecurity,
-  middleware: [requireAuth()] as const,
+  ...guarded('campaigns:read'),
   request: { query: ListDncQuerySchema },
   responses: {
     200: { description: 'A page of entries', content: { 'application/json': { schema: DncListSchema } } },
-    ...errorResponses(401, 422, 500, 503),
+    ...errorResponses(401, 403, 422, 500, 503),
   },
 });
 

@@ -3,8 +3,7 @@ import { removeDnc } from '../../../db/queries/dnc.ts';
 import { DncEntrySchema } from '../../campaigns/bodies.ts';
 import { presentDnc } from '../../campaigns/present.ts';
 import { ApiError } from '../../errors.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { auditDnc, DncNumberParamSchema, dncNumberOf } from './schema.ts';
 
 export const removeDncRoute = createRoute({
@@ -15,8 +14,7 @@ export const removeDncRoute = createRoute({
   description:
     'Admins only: someone asked never to be called again, so no operator may undo it. The removal is in the ' +
     'audit log with the entry it removed. 404 when the number is not listed.',
-  security: bearerSecurity,
-  middleware: [requireAuth('admin')] as const,
+  ...guarded('campaigns:write', 'admin'),
   request: { params: DncNumberParamSchema },
   responses: {
     200: {

@@ -83,6 +83,7 @@ export async function auditDnc(
   const services = c.get('services');
   await writeAudit(services.db, {
     actorId: c.get('user').id,
+    actorKeyId: c.get('user').keyId,
     action,
     targetType: 'dnc',
     targetId: target,

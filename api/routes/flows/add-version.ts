@@ -4,8 +4,7 @@ import { ApiError } from '../../errors.ts';
 import { FlowVersionSchema } from '../../flows/bodies.ts';
 import { assertFlowRuns } from '../../flows/check.ts';
 import { presentFlowVersion } from '../../flows/present.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { auditFlow, FlowIdParamSchema, findFlow, NewFlowVersionBodySchema } from './schema.ts';
 
 export const addFlowVersionRoute = createRoute({
@@ -17,8 +16,7 @@ export const addFlowVersionRoute = createRoute({
     'Saves the steps as the next version (the latest plus one) and makes it the latest: calls placed with ' +
     '`flow_id` alone use it from now on; calls already placed keep the version they ran. Versions that ' +
     'are saved at the same time get one number each. An archived flow takes no new version (409).',
-  security: bearerSecurity,
-  middleware: [requireAuth('admin', 'operator')] as const,
+  ...guarded('flows:write', 'admin', 'operator'),
   request: {
     params: FlowIdParamSchema,
     body: { required: true, content: { 'application/json': { schema: NewFlowVersionBodySchema } } },

@@ -3,8 +3,7 @@ import { archiveFlow } from '../../../db/queries/flows.ts';
 import { ApiError } from '../../errors.ts';
 import { FlowSchema } from '../../flows/bodies.ts';
 import { presentFlow } from '../../flows/present.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { auditFlow, FlowIdParamSchema, findFlow } from './schema.ts';
 
 export const archiveFlowRoute = createRoute({
@@ -16,8 +15,7 @@ export const archiveFlowRoute = createRoute({
     'An archived flow takes no new calls and no new version, and leaves the list unless ' +
     '`include_archived=true`. Its versions stay readable, and calls already placed with it run on. ' +
     'Archiving it again changes nothing. Flows are never deleted: calls name the versions they ran.',
-  security: bearerSecurity,
-  middleware: [requireAuth('admin', 'operator')] as const,
+  ...guarded('flows:write', 'admin', 'operator'),
   request: { params: FlowIdParamSchema },
   responses: {
     200: { description: 'The archived flow', content: { 'application/json': { schema: FlowSchema } } },

@@ -3,8 +3,7 @@ import { createFlow } from '../../../db/queries/flows.ts';
 import { FlowVersionSchema } from '../../flows/bodies.ts';
 import { assertFlowRuns } from '../../flows/check.ts';
 import { presentFlowVersion } from '../../flows/present.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { auditFlow, CreateFlowBodySchema } from './schema.ts';
 
 export const createFlowRoute = createRoute({
@@ -15,8 +14,7 @@ export const createFlowRoute = createRoute({
   description:
     'Saves a flow as version 1, owned by the caller. Calls use it with `flow_id`. The steps are checked as a ' +
     'call’s `flow` is: a 422 points at the bad step with a JSON Pointer into this body (`/steps/3/to`).',
-  security: bearerSecurity,
-  middleware: [requireAuth('admin', 'operator')] as const,
+  ...guarded('flows:write', 'admin', 'operator'),
   request: { body: { required: true, content: { 'application/json': { schema: CreateFlowBodySchema } } } },
   responses: {
     201: {

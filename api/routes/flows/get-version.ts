@@ -3,8 +3,7 @@ import { getFlowVersion } from '../../../db/queries/flows.ts';
 import { ApiError } from '../../errors.ts';
 import { FlowVersionSchema } from '../../flows/bodies.ts';
 import { presentFlowVersion } from '../../flows/present.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { FlowVersionParamSchema, findFlow } from './schema.ts';
 
 export const getFlowVersionRoute = createRoute({
@@ -13,12 +12,11 @@ export const getFlowVersionRoute = createRoute({
   tags: ['Flows'],
   summary: 'Get one version of a saved flow',
   description: 'The steps of that version, as calls placed with it ran them. A version never changes.',
-  security: bearerSecurity,
-  middleware: [requireAuth()] as const,
+  ...guarded('flows:read'),
   request: { params: FlowVersionParamSchema },
   responses: {
     200: { description: 'The version', content: { 'application/json': { schema: FlowVersionSchema } } },
-    ...errorResponses(401, 404, 422, 500, 503),
+    ...errorResponses(401, 403, 404, 422, 500, 503),
   },
 });
 

@@ -3,9 +3,8 @@ import { getFlowVersion, listFlowVersions } from '../../../db/queries/flows.ts';
 import { ApiError } from '../../errors.ts';
 import { FlowDetailSchema } from '../../flows/bodies.ts';
 import { presentFlow, presentVersionSummary } from '../../flows/present.ts';
-import { requireAuth } from '../../middleware/auth.ts';
 import type { Flow } from '../../shared/contract/index.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { FlowIdParamSchema, findFlow } from './schema.ts';
 
 export const getFlowRoute = createRoute({
@@ -16,12 +15,11 @@ export const getFlowRoute = createRoute({
   description:
     'The flow with the steps of its latest version and a list of every version. Flows of other users answer ' +
     '404 (admins and viewers see every flow).',
-  security: bearerSecurity,
-  middleware: [requireAuth()] as const,
+  ...guarded('flows:read'),
   request: { params: FlowIdParamSchema },
   responses: {
     200: { description: 'The flow', content: { 'application/json': { schema: FlowDetailSchema } } },
-    ...errorResponses(401, 404, 422, 500, 503),
+    ...errorResponses(401, 403, 404, 422, 500, 503),
   },
 });
 

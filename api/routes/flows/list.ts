@@ -2,9 +2,8 @@ import { createRoute } from '@hono/zod-openapi';
 import { listFlows } from '../../../db/queries/flows.ts';
 import { readableFlowsOwner } from '../../flows/access.ts';
 import { presentFlow } from '../../flows/present.ts';
-import { requireAuth } from '../../middleware/auth.ts';
 import { decodeCursor, pageOf } from '../keyset-cursor.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 import { FlowListSchema, ListFlowsQuerySchema } from './schema.ts';
 
 export const listFlowsRoute = createRoute({
@@ -15,12 +14,11 @@ export const listFlowsRoute = createRoute({
   description:
     'The caller’s flows (admins and viewers: all flows), newest first, paged with a cursor. Archived flows ' +
     'are left out unless `include_archived=true`.',
-  security: bearerSecurity,
-  middleware: [requireAuth()] as const,
+  ...guarded('flows:read'),
   request: { query: ListFlowsQuerySchema },
   responses: {
     200: { description: 'A page of flows', content: { 'application/json': { schema: FlowListSchema } } },
-    ...errorResponses(401, 422, 500, 503),
+    ...errorResponses(401, 403, 422, 500, 503),
   },
 });
 

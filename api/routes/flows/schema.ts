@@ -103,6 +103,7 @@ export async function auditFlow(
   const services = c.get('services');
   await writeAudit(services.db, {
     actorId: c.get('user').id,
+    actorKeyId: c.get('user').keyId,
     action,
     targetType: 'flow',
     targetId: flowId,

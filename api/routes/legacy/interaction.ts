@@ -1,6 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { OriginateResponseSchema } from '../../calls/bodies.ts';
-import { requireAuth } from '../../middleware/auth.ts';
 import { handleOriginate } from '../calls/originate-handler.ts';
 import {
   IdempotencyHeaderSchema,
@@ -8,7 +7,7 @@ import {
   InteractionBodySchema,
   PhoneNumberSchema,
 } from '../calls/schema.ts';
-import { type App, bearerSecurity, errorResponses, ignoredFields, RateLimitHeaders } from '../openapi.ts';
+import { type App, errorResponses, guarded, ignoredFields, RateLimitHeaders } from '../openapi.ts';
 
 const interactionRoute = createRoute({
   method: 'post',
@@ -19,8 +18,7 @@ const interactionRoute = createRoute({
     'The route of the service Outdial replaces; same behaviour as `POST /api/v2/calls` with the number in the path ' +
     'and an optional JSON body. A field that body does not define is ignored, as the replaced service did, and ' +
     'its name logged.',
-  security: bearerSecurity,
-  middleware: [requireAuth('admin', 'operator')] as const,
+  ...guarded('calls:write', 'admin', 'operator'),
   request: {
     params: z.object({ number: PhoneNumberSchema.openapi({ param: { name: 'number', in: 'path' } }) }),
     headers: IdempotencyHeaderSchema,

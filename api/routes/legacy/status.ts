@@ -1,10 +1,9 @@
 import { createRoute } from '@hono/zod-openapi';
 import { LegacyCallSchema } from '../../calls/bodies.ts';
 import { presentLegacyCall } from '../../calls/present.ts';
-import { requireAuth } from '../../middleware/auth.ts';
 import { findVisibleCall } from '../calls/get.ts';
 import { CallIdParamSchema } from '../calls/schema.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, guarded } from '../openapi.ts';
 
 /** One of the replaced service's two status routes; both answer as `GET /api/v2/calls/{call_id}`. */
 const legacyStatusRoute = <P extends string>(path: P) =>
@@ -15,12 +14,11 @@ const legacyStatusRoute = <P extends string>(path: P) =>
     summary: 'Call status (original route)',
     description:
       'Same as `GET /api/v2/calls/{call_id}`, without what a flow gave (answers, answered_by, flow): the replaced service’s contract.',
-    security: bearerSecurity,
-    middleware: [requireAuth()] as const,
+    ...guarded('calls:read'),
     request: { params: CallIdParamSchema },
     responses: {
       200: { description: 'The call', content: { 'application/json': { schema: LegacyCallSchema } } },
-      ...errorResponses(401, 404, 422, 500, 503),
+      ...errorResponses(401, 403, 404, 422, 500, 503),
     },
   });
 

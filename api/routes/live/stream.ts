@@ -7,7 +7,7 @@ import { CampaignProgressSchema } from '../../campaigns/bodies.ts';
 import { ApiError } from '../../errors.ts';
 import { requireAuth } from '../../middleware/auth.ts';
 import { type CallStatus, type CampaignProgress, isCallStatus } from '../../shared/contract/index.ts';
-import { type App, bearerSecurity, errorResponses } from '../openapi.ts';
+import { type App, errorResponses, scopedSecurity } from '../openapi.ts';
 
 const CURSOR = /^\d{1,18}$/;
 /** Seconds a client refused for having too many streams open is told to wait. */
@@ -125,7 +125,7 @@ export const registerLiveStream = (app: App) => {
       'the campaign ended (completed or canceled). They have no `id:`: they do not move the resume cursor, ' +
       'and a resumed stream is not caught up on them (its first frames show each running campaign as it ' +
       'is). The campaigns shown are those the caller may read, as for calls.',
-    security: bearerSecurity,
+    security: scopedSecurity('calls:read'),
     request: {
       query: StreamQuerySchema,
       headers: z.object({
@@ -148,13 +148,13 @@ export const registerLiveStream = (app: App) => {
           },
         },
       },
-      ...errorResponses(401, 422, 429, 500, 503),
+      ...errorResponses(401, 403, 422, 429, 500, 503),
     },
   });
 
   app.openAPIRegistry.register('CampaignProgress', CampaignProgressSchema);
 
-  app.get('/api/v2/events', requireAuth(), async (c) => {
+  app.get('/api/v2/events', requireAuth('calls:read'), async (c) => {
     const services = c.get('services');
     const user = c.get('user');
     const q = c.req.query();
@@ -204,6 +204,7 @@ export const registerLiveStream = (app: App) => {
       tokenVersion: user.tokenVersion,
       role: user.role,
       expiresAt: user.tokenExpiresAt,
+      keyId: user.keyId,
     };
     const ownerId = readableCallsOwner(user);
     const expired = () => Date.now() >= user.tokenExpiresAt.getTime();

@@ -1,16 +1,20 @@
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { writeAudit } from '../../../db/queries/misc.ts';
 import { createUser } from '../../../db/queries/users.ts';
-import { PasswordSchema, UsernameSchema } from '../../auth/credentials.ts';
+import { generatePassword, PasswordSchema, UsernameSchema } from '../../auth/credentials.ts';
 import { ApiError } from '../../errors.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses, strictBody } from '../openapi.ts';
+import { type App, errorResponses, guarded, strictBody } from '../openapi.ts';
 import { presentUser, RoleSchema, UserSchema } from './schema.ts';
 
 const CreateUserBodySchema = strictBody({
   username: UsernameSchema,
-  password: PasswordSchema,
+  password: PasswordSchema.optional(),
   role: RoleSchema.default('operator'),
+  can_login: z.boolean().default(true).openapi({
+    description:
+      'False makes a service user: no password, no login, it acts only through API keys an admin creates for it',
+    example: true,
+  }),
 }).openapi('CreateUserRequest');
 
 const createUserRoute = createRoute({
@@ -18,8 +22,7 @@ const createUserRoute = createRoute({
   path: '/api/v2/users',
   tags: ['Users'],
   summary: 'Create a user (admin)',
-  security: bearerSecurity,
-  middleware: [requireAuth('admin')] as const,
+  ...guarded('users:admin', 'admin'),
   request: { body: { required: true, content: { 'application/json': { schema: CreateUserBodySchema } } } },
   responses: {
     201: { description: 'The new user', content: { 'application/json': { schema: UserSchema } } },
@@ -32,11 +35,21 @@ export const registerCreateUser = (app: App) =>
     const body = c.req.valid('json');
     const services = c.get('services');
     const actor = c.get('user');
+    if (body.can_login === (body.password === undefined)) {
+      const message = body.can_login
+        ? 'is required for a user who logs in'
+        : 'must be left out for a service user (can_login false)';
+      throw new ApiError('validation_error', `body.password: ${message}`, {
+        errors: [{ path: 'body.password', message, code: body.can_login ? 'required' : 'not_allowed' }],
+      });
+    }
     const user = await createUser(services.db, {
       username: body.username,
-      passwordHash: await services.passwords.hash(body.password),
+      // A service user's hash is of a password nobody is told, so its login fails at the same cost.
+      passwordHash: await services.passwords.hash(body.password ?? generatePassword()),
       role: body.role,
       createdBy: actor.id,
+      canLogin: body.can_login,
     });
     if (!user) {
       // Taken by this spelling or another that folds to the same name (db/username.ts).
@@ -47,12 +60,13 @@ export const registerCreateUser = (app: App) =>
     }
     await writeAudit(services.db, {
       actorId: actor.id,
+      actorKeyId: actor.keyId,
       action: 'user.create',
       targetType: 'user',
       targetId: user.id,
       clientAddress: services.clientAddress(c),
       requestId: c.get('requestId'),
-      details: { username: user.username, role: user.role },
+      details: { username: user.username, role: user.role, can_login: user.canLogin },
     });
     return c.json(presentUser(user), 201);
   });

@@ -2,11 +2,10 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { getUserById, listUsers } from '../../../db/queries/users.ts';
 import { ApiError } from '../../errors.ts';
 import { decodeBase64UrlText, encodeBase64Url } from '../../lib/base64url.ts';
-import { requireAuth } from '../../middleware/auth.ts';
 import {
   type App,
-  bearerSecurity,
   errorResponses,
+  guarded,
   invalidCursor,
   PageLimitSchema,
   pageCursorSchema,
@@ -18,8 +17,7 @@ const listUsersRoute = createRoute({
   path: '/api/v2/users',
   tags: ['Users'],
   summary: 'List users (admin)',
-  security: bearerSecurity,
-  middleware: [requireAuth('admin')] as const,
+  ...guarded('users:admin', 'admin'),
   request: {
     query: z.object({
       limit: PageLimitSchema,
@@ -52,8 +50,7 @@ const getUserRoute = createRoute({
   path: '/api/v2/users/{user_id}',
   tags: ['Users'],
   summary: 'Get a user (admin)',
-  security: bearerSecurity,
-  middleware: [requireAuth('admin')] as const,
+  ...guarded('users:admin', 'admin'),
   request: { params: UserIdParamSchema },
   responses: {
     200: { description: 'The user', content: { 'application/json': { schema: UserSchema } } },

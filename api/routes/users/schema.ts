@@ -15,6 +15,11 @@ export const UserSchema = z
     is_active: z
       .boolean()
       .openapi({ description: 'Inactive users cannot log in; their tokens stop working', example: true }),
+    can_login: z.boolean().openapi({
+      description:
+        'False for a service user: it cannot log in with a password and acts only through API keys',
+      example: true,
+    }),
     created_at: z.iso
       .datetime({ offset: true })
       .openapi({ description: 'Created', example: '2026-11-23T15:00:00.000Z' }),
@@ -34,6 +39,7 @@ export function presentUser(u: UserRow): z.infer<typeof UserSchema> {
     username: u.username,
     role: u.role,
     is_active: u.isActive,
+    can_login: u.canLogin,
     created_at: u.createdAt.toISOString(),
     updated_at: u.updatedAt.toISOString(),
     last_login_at: u.lastLoginAt ? u.lastLoginAt.toISOString() : null,

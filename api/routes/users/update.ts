@@ -4,8 +4,7 @@ import { updateUser, updateUserKeepingAnAdmin } from '../../../db/queries/users.
 import { generatePassword, PasswordSchema } from '../../auth/credentials.ts';
 import { endAllSessions } from '../../auth/sessions.ts';
 import { ApiError } from '../../errors.ts';
-import { requireAuth } from '../../middleware/auth.ts';
-import { type App, bearerSecurity, errorResponses, strictBody } from '../openapi.ts';
+import { type App, errorResponses, guarded, strictBody } from '../openapi.ts';
 import { presentUser, RoleSchema, UserIdParamSchema, UserSchema } from './schema.ts';
 
 const UpdateUserBodySchema = strictBody({
@@ -26,8 +25,7 @@ const updateUserRoute = createRoute({
   description:
     'The last active admin cannot be demoted or deactivated (409). A new role or a deactivation ends the ' +
     "user's sessions: their refresh tokens are refused, and the person logs in again.",
-  security: bearerSecurity,
-  middleware: [requireAuth('admin')] as const,
+  ...guarded('users:admin', 'admin'),
   request: {
     params: UserIdParamSchema,
     body: { required: true, content: { 'application/json': { schema: UpdateUserBodySchema } } },
@@ -50,8 +48,7 @@ const resetPasswordRoute = createRoute({
   tags: ['Users'],
   summary: 'Reset a user’s password (admin)',
   description: 'Sets a new password and revokes every token the user holds, refresh tokens included.',
-  security: bearerSecurity,
-  middleware: [requireAuth('admin')] as const,
+  ...guarded('users:admin', 'admin'),
   request: {
     params: UserIdParamSchema,
     body: { required: false, content: { 'application/json': { schema: ResetPasswordBodySchema } } },
@@ -96,6 +93,7 @@ export const registerUpdateUser = (app: App) => {
       await endAllSessions(services, user_id);
     await writeAudit(services.db, {
       actorId: actor.id,
+      actorKeyId: actor.keyId,
       action: body.is_active === false ? 'user.deactivate' : 'user.update',
       targetType: 'user',
       targetId: user_id,
@@ -122,6 +120,7 @@ export const registerUpdateUser = (app: App) => {
     await endAllSessions(services, user_id);
     await writeAudit(services.db, {
       actorId: c.get('user').id,
+      actorKeyId: c.get('user').keyId,
       action: 'user.reset_password',
       targetType: 'user',
       targetId: user_id,

@@ -12,6 +12,7 @@ export * from './flow-check.ts';
 export * from './ids.ts';
 export * from './problem.ts';
 export * from './reasons.ts';
+export * from './scopes.ts';
 export * from './statuses.ts';
 export * from './variables.ts';
 export * from './webhooks.ts';
