@@ -4,10 +4,11 @@ import { ApiError } from '../errors.ts';
 import type { AppEnv } from '../services.ts';
 
 /**
- * Counts one request against the authenticated user's window for `scope` (an API key's own window
- * when the request came with one; never a spoofable header, never the raw path), in a fixed window kept in the database so every API instance shares
- * the count, and sets the `X-RateLimit-*` headers of the answer. Beyond the limit it throws 429 with
- * Retry-After. It fails closed: if the count cannot be taken, the request fails rather than
+ * Counts one request against the authenticated user's window for `scope` (never a spoofable header,
+ * never the raw path), in a fixed window kept in the database so every API instance shares the count.
+ * A user's API keys count in the user's window, so making more keys gives no more calls (a service
+ * user has a window of its own); a refusal names the key it came with. It sets the `X-RateLimit-*` headers
+ * of the answer; beyond the limit it throws 429 with Retry-After. It fails closed: if the count cannot be taken, the request fails rather than
  * slipping through.
  *
  * The originate routes call it only when a call is about to be made, so idempotent replays and
@@ -18,8 +19,7 @@ export async function takeRateLimit(c: Context<AppEnv>, scope: string): Promise<
   const user = c.get('user');
   const limit = services.config.RATE_LIMIT_REQUESTS;
   const window = await hitRateLimit(services.db, {
-    // A key counts in a window of its own, so an integration cannot use up its person's console.
-    key: user.keyId ? `${scope}:key:${user.keyId}` : `${scope}:${user.id}`,
+    key: `${scope}:${user.id}`,
     windowSeconds: services.config.RATE_LIMIT_WINDOW,
   });
   const reset = Math.ceil(window.resetAt.getTime() / 1000);

@@ -137,14 +137,14 @@ for (const mode of MODES) {
       const made = await placeCall(mode, writer.key);
       expect(made.status).toBe(200);
       const callId = ((await made.json()) as { call_id: string }).call_id;
-      // The audit log and the rate limit name the key.
+      // The audit log names the key; the rate limit counts it in its user's window (calls.test.ts).
       const audited = await waitForAudit(callId);
       expect(audited.actorId).toBe(op.id);
       expect(audited.actorKeyId).toBe(writer.id);
       const windows = await stack.database.db
         .select()
         .from(rateLimits)
-        .where(eq(rateLimits.key, `originate:key:${writer.id}`));
+        .where(eq(rateLimits.key, `originate:${op.id}`));
       expect(windows).toHaveLength(1);
     });
 

@@ -582,6 +582,34 @@ describe('rate limit', () => {
         json: { phone_number: '5551234000' },
       });
       expect(res.status).toBe(200);
+      // The user's API keys count in the user's window: making more keys gives no more calls, and the
+      // refusal names the key it came with.
+      const keys: string[] = [];
+      for (const name of ['one', 'two']) {
+        const made = await limited.request('http', '/api/v2/keys', {
+          token: other.token,
+          json: { name, scopes: ['calls:write'] },
+        });
+        expect(made.status).toBe(201);
+        keys.push(((await made.json()) as { key: string }).key);
+      }
+      const byKey: number[] = [];
+      for (const key of [...keys, ...keys]) {
+        byKey.push(
+          (
+            await limited.request('http', '/api/v2/calls', {
+              token: key,
+              json: { phone_number: '5551234000' },
+            })
+          ).status,
+        );
+      }
+      expect(byKey).toEqual([200, 200, 429, 429]);
+      const refused = await limited.request('http', '/api/v2/calls', {
+        token: keys[0],
+        json: { phone_number: '5551234000' },
+      });
+      expect((await expectProblem(refused, 429, 'rate_limited')).detail).toContain('API key');
     } finally {
       await limited.stop();
     }

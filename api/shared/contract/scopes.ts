@@ -14,7 +14,6 @@ export const SCOPES = [
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
-
 /**
  * An API key as shown once to its creator: `odk_live_<key id>_<secret>`, the key id 16 hex digits and the secret
  * 43 base64url characters (256 random bits). The fixed prefix lets secret scanners find a leaked key;
