@@ -566,8 +566,9 @@ describe('the OpenAPI document', () => {
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({
       type: 'http',
       scheme: 'bearer',
-      bearerFormat: 'JWT',
     });
+    // One scheme for both credentials: a session's JWT or an API key, told apart by the key's prefix.
+    expect(doc.components.securitySchemes.bearerAuth?.description).toContain('odk_live_');
     for (const [path, methods] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(methods)) {
         expect(op.summary, `${method} ${path} summary`).toBeTruthy();
