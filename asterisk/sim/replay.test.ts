@@ -22,7 +22,7 @@ import { describe, expect, test } from 'bun:test';
 import { startAriSimulator } from './server.ts';
 import { compareLogs, timedDelays } from './testing/compare.ts';
 import { RESTARTS, replayScenario } from './testing/replay.ts';
-import { isEvent, loadTrace, scenarioNames, type TraceEntry } from './testing/traces.ts';
+import { isEvent, loadTrace, SENT_AFTER_EVENT, scenarioNames, type TraceEntry } from './testing/traces.ts';
 
 /** Recordings not replayed, with the reason. Every recording is replayed at the moment. */
 const NOT_REPLAYED: Record<string, string> = {};
@@ -173,7 +173,7 @@ describe('replay of the recorded Asterisk scenarios', () => {
         const slack = (JITTER_MS + lateMs) / timeScale;
         return got >= range.min - slack && got <= range.max + slack;
       };
-      const late = timedDelays(trace).filter((d) => {
+      const late = timedDelays(trace, SENT_AFTER_EVENT[name]).filter((d) => {
         const got = gotDelays.get(d.key) ?? Number.NaN;
         return !close(got, d.ms) && !inRange(d.key, got);
       });

@@ -33,7 +33,7 @@
  * earlier event or a request sent) each one came: the replay test compares those delays.
  */
 import { isCoreEvent } from './client.ts';
-import { type AriEvent, isEvent, type TraceEntry } from './traces.ts';
+import { type AriEvent, isEvent, sentAt, type TraceEntry } from './traces.ts';
 
 interface ChannelLike {
   id: string;
@@ -286,9 +286,12 @@ export interface TimedDelay {
   ms: number;
 }
 
-/** See the top of this file; DeviceStateChanged (asynchronous) is never a reference point. */
-export const timedDelays = (log: TraceEntry[]): TimedDelay[] => {
-  const sent = log.filter((e) => e.kind === 'http').map((e) => e.t_ms - (e.latency_ms ?? 0));
+/**
+ * See the top of this file; DeviceStateChanged (asynchronous) is never a reference point.
+ * `sentAfterEvent`: for a recording, its requests in SENT_AFTER_EVENT (traces.ts).
+ */
+export const timedDelays = (log: TraceEntry[], sentAfterEvent: readonly number[] = []): TimedDelay[] => {
+  const sent = log.filter((e) => e.kind === 'http').map((e) => sentAt(e, sentAfterEvent));
   const counts = new Map<string, number>();
   const out: TimedDelay[] = [];
   let lastEvent = Number.NEGATIVE_INFINITY;

@@ -5,7 +5,7 @@
  */
 import type { SimHandle } from '../server.ts';
 import { GOOD_BASIC, isCoreEvent, PASS, rawUpgrade, USER } from './client.ts';
-import { isEvent, type TraceEntry } from './traces.ts';
+import { isEvent, SENT_AFTER_EVENT, sentAt, type TraceEntry } from './traces.ts';
 
 /**
  * How the recorder restarted Asterisk in scenarios 70–74, read from their NOTE entries, in
@@ -90,7 +90,7 @@ const actionsOf = (name: string, trace: TraceEntry[]): Action[] => {
   let lastHttp = 0;
   for (const e of trace) {
     if (e.kind === 'http') {
-      const sent = e.t_ms - (e.latency_ms ?? 0);
+      const sent = sentAt(e, SENT_AFTER_EVENT[name]);
       const at = RETIMED[name]?.[e.t_ms] ?? Math.max(lastHttp, sent);
       lastHttp = at;
       actions.push({ kind: 'http', at, seenAt: Math.min(sent, at), entry: e });
@@ -268,8 +268,10 @@ class Replay {
     } catch (err) {
       entry.error = String(err);
     }
-    entry.latency_ms = Math.round((performance.now() - started) / (this.scale || 1));
     entry.t_ms = this.now();
+    // Both rounded on the same clock, so that t_ms - latency_ms is exactly when the request left:
+    // an event that came before it must never read as coming after (timedDelays).
+    entry.latency_ms = entry.t_ms - Math.round((started - this.t0) / (this.scale || 1));
     this.observed.push(entry);
   }
 

@@ -40,6 +40,23 @@ export interface IndexEntry {
 const readGz = (file: string): unknown =>
   JSON.parse(new TextDecoder().decode(Bun.gunzipSync(readFileSync(join(TRACES_DIR, file)))));
 
+/**
+ * Requests the recorder sent on seeing the event its log has just before their answer, though
+ * `t_ms - latency_ms` (two rounded numbers) reads a millisecond before that event: scenario →
+ * the requests' recorded `t_ms`, which is also when they left. The replay waits for the event
+ * before sending them, and timedDelays does not time the event from them.
+ * 59: the pause of an unknown playback followed PlaybackFinished of the beep (441 ms after its
+ * PlaybackStarted); timed from the request, that event would read 1 ms, and the replay's request
+ * and the simulator's end of the beep, due in the same real millisecond, would race.
+ */
+export const SENT_AFTER_EVENT: Record<string, number[]> = {
+  '59-ivr-error-responses': [18715],
+};
+
+/** When the recorder sent an HTTP request, in the recording's milliseconds. */
+export const sentAt = (e: TraceEntry, sentAfterEvent: readonly number[] = []): number =>
+  sentAfterEvent.includes(e.t_ms) ? e.t_ms : e.t_ms - (e.latency_ms ?? 0);
+
 export const loadTrace = (name: string): TraceEntry[] => readGz(`${name}.json.gz`) as TraceEntry[];
 
 export const loadIndex = (): IndexEntry[] => readGz('index.json.gz') as IndexEntry[];
