@@ -5711,7 +5711,26 @@ export interface components {
             };
         };
         /** @description The JSON body POSTed to a campaign’s `status_callback`, signed as call webhooks are (Outdial-Signature); the request names the campaign in `Outdial-Campaign-Id` */
-        CampaignWebhook: components["schemas"]["CampaignProgress"] & {
+        CampaignWebhook: {
+            /**
+             * Format: uuid
+             * @description The campaign id
+             * @example 3c1a9e4f-5b6d-4e7f-8a9b-0c1d2e3f4a5b
+             */
+            campaign_id: string;
+            /**
+             * @description draft (being set up) → running ⇄ paused → completed (every contact done) or canceled. Only draft and paused campaigns can be changed
+             * @example draft
+             * @enum {string}
+             */
+            state: "draft" | "running" | "paused" | "completed" | "canceled";
+            counters: components["schemas"]["CampaignCounters"];
+            /**
+             * Format: date-time
+             * @description When the campaign stood so
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            at: string;
             /**
              * @description campaign.state: the state changed; campaign.progress: the counters moved
              * @example campaign.progress
