@@ -5,8 +5,12 @@ import type { Services } from '../../services.ts';
 import type { LeaseReply, LeaseRequest } from '../../shared/contract/index.ts';
 import { planLease } from './plan.ts';
 
-/** The longest a sidecar is told to wait before asking again (nothing running, or nothing due soon). */
-export const IDLE_POLL_MS = 5_000;
+/**
+ * The longest a sidecar is told to wait before asking again (nothing running, or nothing due soon):
+ * a campaign started or resumed, or a retry come due, reaches every sidecar within a second, for one
+ * small lease request a second from each idle sidecar.
+ */
+export const IDLE_POLL_MS = 1_000;
 
 /**
  * A sidecar's lease: first the attempts whose lease passed undialled end `lost` (any sidecar's: no
