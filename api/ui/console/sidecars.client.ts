@@ -52,7 +52,9 @@ export function consoleSidecars(c: ConsoleContext): void {
 
   /** The form's sidecar picker: any (the least loaded), or one by name; the choice is kept. */
   function fillPicker(sidecars: SidecarState[]) {
-    const select = c.$<HTMLSelectElement>('originate-sidecar');
+    // A viewer's page has no originate form.
+    const select = document.getElementById('originate-sidecar') as HTMLSelectElement | null;
+    if (!select) return;
     const chosen = select.value;
     const any = document.createElement('option');
     any.value = '';
