@@ -62,7 +62,9 @@ test('two APIs on one PostgreSQL and two sidecars share a campaign; one sidecar 
     expect((await api.importCsv(id, `phone_number\r\n${rows.join('\r\n')}\r\n`)).accepted).toBe(60);
     await api.action(id, 'start');
 
-    // Shared: both sidecars dial the campaign's calls. A is killed with calls it reported up.
+    // Shared: both sidecars dial the campaign's calls (B at the latest once A is gone, checked below).
+    // A is killed with calls it reported up, as soon as it has some: how soon B first asks is the
+    // machine's timing, and A's calls up do not wait for it.
     const upAtA = async () => {
       const rows = await db
         .select({ status: calls.status })
@@ -71,9 +73,9 @@ test('two APIs on one PostgreSQL and two sidecars share a campaign; one sidecar 
       return rows.filter((r) => ['dialing', 'ringing', 'answered'].includes(r.status)).length;
     };
     await waitUntil(
-      async () => simB.originates.length >= 5 && (await upAtA()) >= 2,
+      async () => simA.originates.length >= 5 && (await upAtA()) >= 2,
       30_000,
-      'both PBXs to dial, A with calls up',
+      'A to dial, with calls up',
     );
     await a.sidecar.kill();
     const killedAt = performance.now();
