@@ -614,4 +614,37 @@ describe('rate limit', () => {
       await limited.stop();
     }
   });
+
+  test('40 originates at once from one user, by its token and three keys, place exactly RATE_LIMIT_REQUESTS calls', async () => {
+    const limited = await startTestStack({ env: { RATE_LIMIT_REQUESTS: '5', RATE_LIMIT_WINDOW: '60' } });
+    try {
+      const op = await limited.user('operator');
+      const credentials = [op.token];
+      for (const name of ['a', 'b', 'c']) {
+        const made = await limited.request('http', '/api/v2/keys', {
+          token: op.token,
+          json: { name, scopes: ['calls:write'] },
+        });
+        expect(made.status).toBe(201);
+        credentials.push(((await made.json()) as { key: string }).key);
+      }
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          limited.request('http', '/api/v2/calls', {
+            token: credentials[i % credentials.length],
+            json: { phone_number: '5551234000' },
+            headers: { 'Idempotency-Key': `burst-${i}` },
+          }),
+        ),
+      );
+      const statuses = answers.map((res) => res.status);
+      expect(statuses.filter((s) => s === 200)).toHaveLength(5);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(35);
+      for (const res of answers.filter((r) => r.status === 429)) await expectProblem(res, 429, 'rate_limited');
+      // Only the granted requests reached the PBX's sidecar, and each placed one call.
+      expect(limited.sidecar.originates).toHaveLength(5);
+    } finally {
+      await limited.stop();
+    }
+  });
 });
