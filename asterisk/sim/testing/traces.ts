@@ -48,8 +48,12 @@ const readGz = (file: string): unknown =>
  * 59: the pause of an unknown playback followed PlaybackFinished of the beep (441 ms after its
  * PlaybackStarted); timed from the request, that event would read 1 ms, and the replay's request
  * and the simulator's end of the beep, due in the same real millisecond, would race.
+ * 57: the last continue followed the channel's ChannelDestroyed (both at 1951 ms, 936 ms after the
+ * dialplan took it back); sent at 1951 ms without waiting, it races the simulator's hang-up and can
+ * find the channel still there (409 instead of the recorded 404) when the machine is busy.
  */
 export const SENT_AFTER_EVENT: Record<string, number[]> = {
+  '57-ivr-continue-to-dialplan': [1952],
   '59-ivr-error-responses': [18715],
 };
 
