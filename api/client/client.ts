@@ -6,9 +6,7 @@ import type { components, paths } from './schema.gen.ts';
  * OpenAPI document (api/client/schema.gen.ts). Paths, parameters, bodies and every documented response
  * are checked by the compiler; errors arrive as the API's problem+json documents.
  *
- *   const outdial = createOutdialClient({ baseUrl: 'https://outdial.example.com' });
- *   const { access_token } = await login(outdial, 'alice', 'secret');
- *   const api = createOutdialClient({ baseUrl, token: access_token });
+ *   const api = createOutdialClient({ baseUrl: 'https://outdial.example.com', token: 'odk_live_…' });
  *   const { data, error } = await api.POST('/api/v2/calls', { body: { phone_number: '+15551234000' } });
  */
 export type OutdialClient = Client<paths>;
@@ -19,6 +17,8 @@ export type Call = Schemas['Call'];
 export type CallList = Schemas['CallList'];
 export type CallEvent = Schemas['CallEvent'];
 export type CallEventLog = Schemas['CallEventLog'];
+export type CampaignProgress = Schemas['CampaignProgress'];
+export type CampaignContact = Schemas['CampaignContact'];
 export type OriginateResponse = Schemas['OriginateResponse'];
 export type CreateCallRequest = Schemas['CreateCallRequest'];
 export type User = Schemas['User'];
@@ -29,7 +29,10 @@ export type Problem = Schemas['Problem'];
 export interface OutdialClientOptions {
   /** Where the API is, e.g. `https://outdial.example.com` (no trailing `/api/v2`). */
   baseUrl: string;
-  /** An access token from `login`, sent as `Authorization: Bearer …` on every request. */
+  /**
+   * An access token from `login`, or an API key (`odk_live_…`): sent as `Authorization: Bearer …` on
+   * every request.
+   */
   token?: string;
   /** Another fetch, e.g. one that answers in-process (tests) or adds tracing. */
   fetch?: (request: Request) => Promise<Response>;
@@ -53,6 +56,8 @@ export class OutdialError extends Error {
   constructor(
     readonly status: number,
     readonly problem: Partial<Problem> | undefined,
+    /** The Retry-After header (seconds), when the API asked to wait before trying again. */
+    readonly retryAfter: string | null = null,
   ) {
     super(`${status} ${problem?.code ?? 'error'}: ${problem?.detail ?? 'no detail'}`);
   }
@@ -65,7 +70,11 @@ export function isOutdialError(error: unknown): error is OutdialError {
 /** The data of a successful answer, or an OutdialError carrying the problem document. */
 export function unwrap<T>(result: { data?: T; error?: unknown; response: Response }): T {
   if (result.data !== undefined && result.response.ok) return result.data;
-  throw new OutdialError(result.response.status, result.error as Partial<Problem> | undefined);
+  throw new OutdialError(
+    result.response.status,
+    result.error as Partial<Problem> | undefined,
+    result.response.headers.get('Retry-After'),
+  );
 }
 
 /**
