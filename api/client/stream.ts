@@ -220,6 +220,8 @@ export function streamEvents(client: OutdialClient, options: StreamOptions = {})
               const { value, done } = await reader.read();
               if (done) break;
               for (const message of parser.push(value)) {
+                // Frames already read when the signal came are not handed out.
+                if (signal?.aborted) return;
                 if (message.retry !== undefined) serverRetry = message.retry;
                 const frame = toFrame(message);
                 if (!frame) continue;
