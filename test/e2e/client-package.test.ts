@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateSigningJwk, loadSigningKey } from '../../api/shared/base/keys.ts';
+import { signWebhook } from '../../api/webhooks/signature.ts';
 import { type E2EStack, startE2EStack } from '../harness/e2e.ts';
 import type { TestUser } from '../harness/stack.ts';
 import { ROOT } from '../harness/util.ts';
@@ -143,6 +145,31 @@ describe('the packed client in an empty project', () => {
     expect(listed.length).toBe(23);
     expect(new Set(listed.map((l) => l.trim().split(/\s+/)[1])).size).toBe(23);
   }, 120_000);
+
+  test('verifyWebhook on Node and on Bun checks what the API signs', async () => {
+    const key = await loadSigningKey(JSON.stringify(await generateSigningJwk()));
+    const body = JSON.stringify({ type: 'call.status', call: { status: 'completed' } });
+    const script = `import { verifyWebhook } from '@outdial/client';
+const keys = JSON.parse(process.env.KEYS);
+const { HEADER: header, BODY: body } = process.env;
+const results = [
+  await verifyWebhook({ header, body, keys }),
+  await verifyWebhook({ header, body: body.replace('completed', 'failed'), keys }),
+  await verifyWebhook({ header, body, keys: [] }),
+];
+console.log(JSON.stringify(results.map((r) => r.ok || r.reason)));
+`;
+    writeFileSync(join(project, 'verify.mjs'), script);
+    const env = { KEYS: JSON.stringify([key.publicJwk]), HEADER: await signWebhook(key, body), BODY: body };
+    for (const runtime of ['node', process.execPath]) {
+      const r = await run([runtime, 'verify.mjs'], project, env);
+      expect({ runtime, code: r.code, out: r.stdout.trim() }).toEqual({
+        runtime,
+        code: 0,
+        out: JSON.stringify([true, 'bad signature', 'unknown key']),
+      });
+    }
+  }, 60_000);
 
   test('a TypeScript user type-checks against the published types alone', async () => {
     writeFileSync(
