@@ -176,7 +176,7 @@ describe('streamEvents', () => {
       error = e;
     }
     expect(frames.map((f) => f.event)).toEqual(['ready', 'call']);
-    expect(isOutdialError(error) && error.status).toBe(401);
+    expect(isOutdialError(error) && [error.status, error.problem?.code]).toEqual([401, 'invalid_token']);
     expect(sent).toEqual([null, null, null, '10']);
     // Retry-After: 1 is honoured over the 1 ms backoff.
     expect(delays[1]).toBeGreaterThanOrEqual(1000);

@@ -1,4 +1,4 @@
-import type { CallEvent, CampaignProgress, OutdialClient } from './client.ts';
+import type { CallEvent, CampaignProgress, OutdialClient, Problem } from './client.ts';
 import { OutdialError } from './client.ts';
 
 /** One message of a text/event-stream, as the HTML standard's parser dispatches it. */
@@ -192,7 +192,7 @@ export function streamEvents(client: OutdialClient, options: StreamOptions = {})
       let retryAfterMs: number | undefined;
       try {
         const q = options.query ?? {};
-        const { response } = await client.GET('/api/v2/events', {
+        const { response, error } = await client.GET('/api/v2/events', {
           params: {
             query: {
               call_id: list(q.call_id),
@@ -206,10 +206,13 @@ export function streamEvents(client: OutdialClient, options: StreamOptions = {})
           ...(signal ? { signal } : {}),
         });
         if (!response.ok || !response.body) {
-          const problem = await response.json().catch(() => undefined);
-          const error = new OutdialError(response.status, problem);
-          if (!RETRYABLE.has(response.status)) throw error;
-          cause = error;
+          const refused = new OutdialError(
+            response.status,
+            error as Partial<Problem> | undefined,
+            response.headers.get('Retry-After'),
+          );
+          if (!RETRYABLE.has(response.status)) throw refused;
+          cause = refused;
           const seconds = Number(response.headers.get('Retry-After'));
           if (Number.isFinite(seconds) && seconds > 0) retryAfterMs = seconds * 1000;
         } else {
