@@ -1,36 +1,12 @@
-import type { JWK } from 'jose';
 import type { SigningKey } from '../shared/base/keys.ts';
+import { signatureHeader, signedBytes } from '../shared/contract/webhook-signature.ts';
 
 /**
- * Webhook signatures. Every delivery carries
- *
- *   Outdial-Signature: t=<unix seconds>,kid=<key id>,v1=<base64url Ed25519 signature>
- *
- * where the signature covers the bytes `outdial-webhook-v1.<t>.<raw body>`. Receivers verify it with
- * the public key of that kid from the API's /.well-known/jwks.json (no shared secret to distribute or
- * leak), and refuse timestamps more than a few minutes away from their clock (replays).
+ * Signing webhooks (and a flow's `request` step) with the API's key. The scheme, and its
+ * verification that receivers run, are in api/shared/contract/webhook-signature.ts; the published
+ * client exports the same verifyWebhook.
  */
-
-export const SIGNATURE_HEADER = 'Outdial-Signature';
-const CONTEXT = 'outdial-webhook-v1';
-const encoder = new TextEncoder();
-
-function b64url(bytes: ArrayBuffer): string {
-  let s = '';
-  for (const b of new Uint8Array(bytes)) s += String.fromCharCode(b);
-  return btoa(s).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
-}
-
-function fromB64url(text: string): Uint8Array<ArrayBuffer> {
-  const s = atob(text.replaceAll('-', '+').replaceAll('_', '/') + '='.repeat((4 - (text.length % 4)) % 4));
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
-function signedBytes(timestamp: number, body: string): Uint8Array<ArrayBuffer> {
-  return encoder.encode(`${CONTEXT}.${timestamp}.${body}`) as Uint8Array<ArrayBuffer>;
-}
+export { SIGNATURE_HEADER, verifyWebhook } from '../shared/contract/webhook-signature.ts';
 
 export async function signWebhook(key: SigningKey, body: string, now: Date = new Date()): Promise<string> {
   const t = Math.floor(now.getTime() / 1000);
@@ -39,60 +15,5 @@ export async function signWebhook(key: SigningKey, body: string, now: Date = new
     key.privateKey as CryptoKey,
     signedBytes(t, body),
   );
-  return `t=${t},kid=${key.kid},v1=${b64url(sig)}`;
-}
-
-export interface VerifyWebhookOptions {
-  /** The Outdial-Signature header as received. */
-  header: string | null | undefined;
-  /** The raw request body, exactly as received (before any JSON parsing). */
-  body: string;
-  /** The API's public keys: the `keys` of /.well-known/jwks.json. */
-  keys: JWK[];
-  /** Largest accepted distance between the signature's time and now; default 300 s. */
-  toleranceSeconds?: number;
-  now?: Date;
-}
-
-export type VerifyWebhookResult =
-  | { ok: true; timestamp: number; kid: string }
-  | { ok: false; reason: string };
-
-/**
- * Checks an Outdial webhook signature. Portable (WebCrypto only): runs on Bun, Node 20+, Deno,
- * Cloudflare Workers and browsers. Copy this function into a receiver as it is.
- */
-export async function verifyWebhook(options: VerifyWebhookOptions): Promise<VerifyWebhookResult> {
-  const fields = new Map<string, string>();
-  for (const part of (options.header ?? '').split(',')) {
-    const i = part.indexOf('=');
-    if (i > 0) fields.set(part.slice(0, i).trim(), part.slice(i + 1).trim());
-  }
-  const t = Number(fields.get('t'));
-  const kid = fields.get('kid');
-  const sig = fields.get('v1');
-  if (!Number.isInteger(t) || !kid || !sig) return { ok: false, reason: 'malformed signature header' };
-  const now = Math.floor((options.now ?? new Date()).getTime() / 1000);
-  if (Math.abs(now - t) > (options.toleranceSeconds ?? 300)) return { ok: false, reason: 'stale timestamp' };
-  const jwk = options.keys.find((k) => k.kid === kid && k.kty === 'OKP' && k.crv === 'Ed25519');
-  if (!jwk?.x) return { ok: false, reason: 'unknown key' };
-  let valid = false;
-  try {
-    const key = await crypto.subtle.importKey(
-      'jwk',
-      { kty: 'OKP', crv: 'Ed25519', x: jwk.x },
-      { name: 'Ed25519' },
-      false,
-      ['verify'],
-    );
-    valid = await crypto.subtle.verify(
-      { name: 'Ed25519' },
-      key,
-      fromB64url(sig),
-      signedBytes(t, options.body),
-    );
-  } catch {
-    valid = false;
-  }
-  return valid ? { ok: true, timestamp: t, kid } : { ok: false, reason: 'bad signature' };
+  return signatureHeader(t, key.kid, sig);
 }

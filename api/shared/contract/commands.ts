@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { CallStatusSchema } from './events.ts';
 import { ANSWERED_BY, FLOW_NAME, Flow, FlowAnswer, RequestUrl } from './flow.ts';
 import { CallIdSchema, CONTEXT_PATTERN, EXTENSION_PATTERN } from './ids.ts';
 import { UNAVAILABLE_REASONS } from './reasons.ts';
-import { CallStatusSchema } from './statuses.ts';
 import { CALL_VARIABLE_NAME } from './variables.ts';
 
 /** The commands the API signs and sends to a sidecar, and the sidecar's replies. */

@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { FLOW_EVENT_TYPES, FlowEventDetail } from './flow.ts';
 import { CallIdSchema, SidecarIdSchema } from './ids.ts';
-import { CallStatusSchema } from './statuses.ts';
+import { CALL_STATUSES } from './statuses.ts';
 
 /** The events of a call's log, and the signed batches in which a sidecar reports its part of them. */
+
+export const CallStatusSchema = z.enum(CALL_STATUSES);
 
 /** The kinds of event a sidecar reports, in the order they can happen. */
 export const CHANNEL_EVENT_TYPES = ['dialing', 'ringing', 'progress', 'answered', 'ended'] as const;

@@ -1,4 +1,7 @@
-import { z } from 'zod';
+/**
+ * Plain values, no zod: the published client (api/client/) is built from this module and depends on
+ * nothing but openapi-fetch. The schema is CallStatusSchema in events.ts.
+ */
 
 /**
  * Every status a call can have, in the order a call moves through them. The first four are active;
@@ -16,8 +19,6 @@ export const CALL_STATUSES = [
   'canceled',
 ] as const;
 export type CallStatus = (typeof CALL_STATUSES)[number];
-
-export const CallStatusSchema = z.enum(CALL_STATUSES);
 
 /** The statuses of a call that is still under way. */
 export const ACTIVE_STATUSES = [
