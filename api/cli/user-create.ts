@@ -8,6 +8,7 @@ import { generatePassword } from '../auth/credentials.ts';
 import { createBunPasswordHasher } from '../auth/passwords.ts';
 import { ConfigSchema } from '../config.ts';
 import { isEnvError, readEnv } from '../shared/base/env.ts';
+import { PromptInterrupted, prompt, promptSecret, readStdinLine } from './prompt.ts';
 import { createUserChecked, UserInputError } from './users.ts';
 
 const HELP = `Create an Outdial user.
@@ -34,41 +35,6 @@ const CliEnv = z.object({
   DATA_DIR: ConfigSchema.shape.DATA_DIR,
   BCRYPT_COST: ConfigSchema.shape.BCRYPT_COST,
 });
-
-async function prompt(question: string): Promise<string> {
-  process.stdout.write(question);
-  for await (const line of console) return line.trim();
-  return '';
-}
-
-/** Reads a line from the terminal without echoing it. */
-async function promptSecret(question: string): Promise<string> {
-  process.stdout.write(question);
-  const stdin = process.stdin;
-  stdin.setRawMode(true);
-  stdin.resume();
-  let value = '';
-  try {
-    for await (const chunk of stdin) {
-      for (const ch of String(chunk)) {
-        if (ch === '\r' || ch === '\n') return value;
-        if (ch === '\u0003') throw new UserInputError('interrupted');
-        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
-        else value += ch;
-      }
-    }
-    return value;
-  } finally {
-    stdin.setRawMode(false);
-    stdin.pause();
-    process.stdout.write('\n');
-  }
-}
-
-async function readStdinLine(): Promise<string> {
-  const text = await Bun.stdin.text();
-  return text.split(/\r?\n/)[0] ?? '';
-}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -153,6 +119,7 @@ try {
 } catch (error) {
   if (
     error instanceof UserInputError ||
+    error instanceof PromptInterrupted ||
     (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))
   ) {
     console.error(`user:create: ${error.message}`);
