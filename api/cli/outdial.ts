@@ -70,7 +70,8 @@ function findCommand(
 function printProblem(error: OutdialError): void {
   const p = error.problem;
   const title = p?.title ?? 'Error';
-  process.stderr.write(`error: ${error.status} ${title}${p?.detail ? `: ${p.detail}` : ''}\n`);
+  const detail = p?.detail && p.detail !== title ? `: ${p.detail}` : '';
+  process.stderr.write(`error: ${error.status} ${title}${detail}\n`);
   for (const e of p?.errors ?? []) process.stderr.write(`  ${e.path}: ${e.message}\n`);
   if (error.status === 401) {
     process.stderr.write(

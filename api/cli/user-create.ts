@@ -27,7 +27,8 @@ Options:
 Uses DATABASE_URL (a real Postgres) or the embedded database in DATA_DIR (default ./.data),
 and BCRYPT_COST (default 12). The embedded database can be open in one process only: while
 npm start or the API runs on DATA_DIR this refuses (exit 1) and changes nothing; create users
-through the running server then (the console's Users page, or POST /api/v2/users as an admin).`;
+through the running server then: npm run outdial -- users create (or the console's Users page, or
+POST /api/v2/users as an admin). This command is for the first admin, or a lost one.`;
 
 /** The API's own variables, read the way the API reads them (same defaults, same rules). */
 const CliEnv = z.object({
@@ -132,7 +133,8 @@ try {
   if (isDataDirBusy(error)) {
     console.error(
       `user:create: ${error.message}.\nNothing was changed. Create the user through the running server instead ` +
-        "(the console's Users page, or POST /api/v2/users as an admin), or stop that process and run this again.",
+        "(npm run outdial -- users create, the console's Users page, or POST /api/v2/users as an admin), " +
+        'or stop that process and run this again.',
     );
     process.exit(1);
   }

@@ -16,9 +16,6 @@ export function fileSize(path: string, what: string): number {
   }
 }
 
-const sizeText = (n: number) =>
-  n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`;
-
 /**
  * Progress of an upload on stderr: at a terminal one line rewritten in place; otherwise (a log, a
  * pipe) a line at each tenth of the file, so that a log shows it moving without filling up.
@@ -26,7 +23,7 @@ const sizeText = (n: number) =>
 export function uploadProgress(out: Output, total: number, tty = process.stderr.isTTY === true) {
   let shownTenth = -1;
   const say = (sent: number) =>
-    `sent ${sent} of ${total} bytes (${sizeText(sent)} of ${sizeText(total)}, ${total === 0 ? 100 : Math.floor((sent * 100) / total)}%)`;
+    `sent ${sent} of ${total} bytes (${total === 0 ? 100 : Math.floor((sent * 100) / total)}%)`;
   return {
     update(sent: number) {
       if (tty) {
