@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { API_KEY_PATTERN, SCOPES, TERMINAL_STATUSES } from '../../api/shared/contract/index.ts';
@@ -92,6 +92,9 @@ async function callsOf(user: TestUser): Promise<{ call_id: string; status: strin
 describe('outdial login and logout', () => {
   test('login stores the server and a new key (never the password) owner-only; the key works and has the role’s scopes', async () => {
     const dir = home();
+    // A file left readable by others is replaced by an owner-only one.
+    mkdirSync(join(dir, '.config', 'outdial'), { recursive: true, mode: 0o700 });
+    writeFileSync(configFile(dir), 'left over', { mode: 0o644 });
     const res = await outdial(
       ['login', '--url', stack.apiUrl, '--username', operator.username, '--password-stdin', '--json'],
       { home: dir, stdin: `${operator.password}\n` },
@@ -182,6 +185,46 @@ describe('outdial refuses as the API does', () => {
     expect(res.err).toMatch(/^error: 401 /m);
     expect(res.err).toContain('run outdial login again');
     expect(res.out).toBe('');
+  }, 60_000);
+
+  test('a key revoked while it follows a call: the stream ends and follow exits 1 saying so', async () => {
+    const dir = await login(operator);
+    const { key } = JSON.parse(readFileSync(configFile(dir), 'utf8')) as { key: string };
+    // Ends in 2: it rings until its ring timeout (ten minutes here), long after the key is gone.
+    const placed = await outdial(['calls', 'place', '+15551234002', '--timeout', '600000', '--json'], {
+      home: dir,
+    });
+    expect(placed.code).toBe(0);
+    const { call_id } = JSON.parse(placed.out) as { call_id: string };
+
+    const proc = Bun.spawn([BUN, 'api/cli/outdial.ts', 'calls', 'follow', call_id], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        OUTDIAL_URL: '',
+        OUTDIAL_API_KEY: '',
+        HOME: dir,
+        XDG_CONFIG_HOME: join(dir, '.config'),
+      },
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
+    const err = new Response(proc.stderr).text();
+    let out = '';
+    const reader = proc.stdout.getReader();
+    while (!/ ringing\s*$/m.test(out)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`follow ended before the call rang: ${out} ${await err}`);
+      out += new TextDecoder().decode(value);
+    }
+    const keyId = API_KEY_PATTERN.exec(key)![1]!;
+    const revoked = await stack.request(`/api/v2/keys/${keyId}`, { method: 'DELETE', token: operator.token });
+    expect(revoked.status).toBe(200);
+    expect(await proc.exited).toBe(1);
+    expect(await err).toMatch(/^error: 401 /m);
+    expect(await err).toContain('run outdial login again');
+    expect((await stack.getCall(operator, call_id)).status).toBe('ringing');
+    await stack.hangup(operator, call_id);
   }, 60_000);
 
   test('a field the API refuses is named', async () => {
@@ -287,7 +330,7 @@ describe('outdial at work', () => {
     expect(shown.out).toMatch(/^status:\s+completed$/m);
   }, 60_000);
 
-  test('campaigns create, import with progress and rejected rows, start, show and results', async () => {
+  test('campaigns create, import with progress and rejected rows, show, cancel and results', async () => {
     const dir = await login(operator);
     const spec = join(dir, 'campaign.json');
     writeFileSync(

@@ -130,7 +130,22 @@ export const authCommands: CommandGroup = {
         };
       }
       const path = configPath();
+      // A file that is not a configuration (any more) is simply replaced.
+      const previous = (() => {
+        try {
+          return readStoredConfig(path);
+        } catch {
+          return null;
+        }
+      })();
       writeStoredConfig({ url, key: stored.key }, path);
+      if (previous && previous.key !== stored.key) {
+        // The replaced key still works where it was made; revoking it is the person's choice.
+        out.note(
+          `This replaces the login to ${previous.url} (API key ${keyIdOf(previous.key)}), which stays valid there ` +
+            'until revoked (outdial keys revoke).',
+        );
+      }
       out.result(
         { url, username: stored.username, key_id: stored.keyId, scopes: stored.scopes, config: path },
         () => {

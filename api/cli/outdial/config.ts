@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
@@ -49,12 +49,19 @@ export function readStoredConfig(path = configPath()): StoredConfig | null {
   return config.data;
 }
 
-/** Writes the file owner-only: the folder 0700, the file 0600, whatever the umask. */
+/**
+ * Writes the file owner-only (the folder 0700 when it is made): a new file created 0600 and renamed
+ * over the old one, so the key is never in a file anyone else may read, nor in a half-written one.
+ */
 export function writeStoredConfig(config: StoredConfig, path = configPath()): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-  // An existing file keeps its mode through writeFileSync; a key must never sit in a readable one.
-  chmodSync(path, 0o600);
+  const temporary = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temporary, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    renameSync(temporary, path);
+  } finally {
+    rmSync(temporary, { force: true });
+  }
 }
 
 export function removeStoredConfig(path = configPath()): void {
