@@ -9,6 +9,7 @@ import {
   type Command,
   type CommandGroup,
   groupUsage,
+  isFailure,
   isUsageError,
   parseCommandLine,
   usageOf,
@@ -111,7 +112,7 @@ async function main(argv: string[]): Promise<number> {
       return client;
     },
   });
-  return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  return 0;
 }
 
 try {
@@ -120,6 +121,10 @@ try {
   if (isUsageError(error)) {
     process.stderr.write(`outdial: ${error.message}\n${error.usage ? `\n${error.usage}\n` : ''}`);
     process.exit(2);
+  }
+  if (isFailure(error)) {
+    process.stderr.write(`error: ${error.message}\n`);
+    process.exit(1);
   }
   if (isOutdialError(error)) {
     printProblem(error);

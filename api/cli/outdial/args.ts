@@ -18,6 +18,16 @@ export function isUsageError(error: unknown): error is UsageError {
   return typeof error === 'object' && error !== null && 'isUsageError' in error;
 }
 
+/** Something went wrong that is not the command line's fault nor an API problem: exit 1 with the message. */
+export class Failure extends Error {
+  override name = 'Failure';
+  readonly isFailure = true;
+}
+
+export function isFailure(error: unknown): error is Failure {
+  return typeof error === 'object' && error !== null && 'isFailure' in error;
+}
+
 export type Values = Record<string, string | boolean | string[] | undefined>;
 
 /** What a command gets: its parsed line, where to write, and the API (built on first use). */

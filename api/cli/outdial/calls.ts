@@ -10,7 +10,7 @@ import {
   unwrap,
 } from '../../client/index.ts';
 import { CALL_STATUSES, type CallStatus, isTerminal } from '../../shared/contract/index.ts';
-import { type CommandGroup, type CommandInput, integer, text, UsageError } from './args.ts';
+import { type CommandGroup, type CommandInput, Failure, integer, text, UsageError } from './args.ts';
 import type { Column, Output } from './output.ts';
 import { listPages, noteMore, PAGING_OPTIONS, PAGING_PARSE } from './paging.ts';
 import { sseFrames } from './sse.ts';
@@ -108,7 +108,13 @@ async function followCall(
     for (const e of log.events) take(e);
     return first;
   }
-  return reconnects.execute(once);
+  try {
+    return await reconnects.execute(once);
+  } catch (error) {
+    if (error instanceof StreamEnded)
+      throw new Failure('the event stream kept ending; stopped following the call');
+    throw error;
+  }
 }
 
 /** Follows and prints: event lines as they come, then the call (or one JSON document with --json). */
@@ -250,6 +256,8 @@ export const callCommands: CommandGroup = {
             (placed.success ? '' : ` (${placed.reason ?? placed.error ?? 'refused'})`),
         ),
       );
+      // Accepted but refused by the PBX: the answer is printed, and the exit code says it failed.
+      if (!placed.success) throw new Failure(`the call was not placed: ${placed.error ?? placed.message}`);
     },
   },
 };
