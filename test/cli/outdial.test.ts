@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { and, eq } from 'drizzle-orm';
 import { API_KEY_PATTERN, SCOPES, TERMINAL_STATUSES } from '../../api/shared/contract/index.ts';
+import { auditLog } from '../../db/schema.ts';
 import { type E2EStack, startE2EStack } from '../harness/e2e.ts';
 import type { TestUser } from '../harness/stack.ts';
 import { ROOT } from '../harness/util.ts';
@@ -95,19 +97,20 @@ describe('outdial login and logout', () => {
     // A file left readable by others is replaced by an owner-only one.
     mkdirSync(join(dir, '.config', 'outdial'), { recursive: true, mode: 0o700 });
     writeFileSync(configFile(dir), 'left over', { mode: 0o644 });
+    const person = await stack.user('operator');
     const res = await outdial(
-      ['login', '--url', stack.apiUrl, '--username', operator.username, '--password-stdin', '--json'],
-      { home: dir, stdin: `${operator.password}\n` },
+      ['login', '--url', stack.apiUrl, '--username', person.username, '--password-stdin', '--json'],
+      { home: dir, stdin: `${person.password}\n` },
     );
     expect(res.code).toBe(0);
     const said = JSON.parse(res.out) as { url: string; username: string; key_id: string; scopes: string[] };
-    expect(said).toMatchObject({ url: stack.apiUrl, username: operator.username });
+    expect(said).toMatchObject({ url: stack.apiUrl, username: person.username });
 
     const file = configFile(dir);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, '.config', 'outdial')).mode & 0o777).toBe(0o700);
     const text = readFileSync(file, 'utf8');
-    expect(text).not.toContain(operator.password);
+    expect(text).not.toContain(person.password);
     const stored = JSON.parse(text) as { url: string; key: string };
     expect(stored.url).toBe(stack.apiUrl);
     expect(stored.key).toMatch(API_KEY_PATTERN);
@@ -117,7 +120,7 @@ describe('outdial login and logout', () => {
 
     const me = await stack.request('/api/v2/me', { token: stored.key });
     expect(me.status).toBe(200);
-    expect(((await me.json()) as { username: string }).username).toBe(operator.username);
+    expect(((await me.json()) as { username: string }).username).toBe(person.username);
     const keys = await outdial(['keys', 'list', '--json'], { home: dir });
     expect(keys.code).toBe(0);
     const listed = (JSON.parse(keys.out) as { items: { id: string; name: string; scopes: string[] }[] })
@@ -125,6 +128,12 @@ describe('outdial login and logout', () => {
     const mine = listed.find((k) => k.id === said.key_id)!;
     expect(mine.name).toStartWith('outdial CLI on ');
     expect(mine.scopes.toSorted()).toEqual(SCOPES.filter((s) => s !== 'users:admin').toSorted());
+    // The login that minted the key was ended at once: the key is the only credential left.
+    const revokes = await stack.database.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.actorId, person.id), eq(auditLog.action, 'auth.revoke')));
+    expect(revokes.length).toBe(1);
   }, 60_000);
 
   test('a wrong password exits 1 with the problem and writes no file', async () => {

@@ -12,12 +12,17 @@ export interface SseFrame {
 export async function* sseFrames(body: ReadableStream<Uint8Array>): AsyncGenerator<SseFrame> {
   const decoder = new TextDecoder();
   let text = '';
+  let pending = '';
   const reader = body.getReader();
   try {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
-      text += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
+      pending += decoder.decode(value, { stream: true });
+      // A CR at the end of a chunk may be the first half of a CRLF: it waits for the next chunk.
+      const whole = pending.endsWith('\r') ? pending.length - 1 : pending.length;
+      text += pending.slice(0, whole).replace(/\r\n?/g, '\n');
+      pending = pending.slice(whole);
       for (let cut = text.indexOf('\n\n'); cut >= 0; cut = text.indexOf('\n\n')) {
         const block = text.slice(0, cut);
         text = text.slice(cut + 2);
