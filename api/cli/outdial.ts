@@ -115,20 +115,19 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-try {
-  process.exit(await main(process.argv.slice(2)));
-} catch (error) {
+/** The exit code for what went wrong, its message written; null for an error that is a bug. */
+function reportError(error: unknown): number | null {
   if (isUsageError(error)) {
     process.stderr.write(`outdial: ${error.message}\n${error.usage ? `\n${error.usage}\n` : ''}`);
-    process.exit(2);
+    return 2;
   }
   if (isFailure(error)) {
     process.stderr.write(`error: ${error.message}\n`);
-    process.exit(1);
+    return 1;
   }
   if (isOutdialError(error)) {
     printProblem(error);
-    process.exit(1);
+    return 1;
   }
   if (
     error instanceof TypeError &&
@@ -137,7 +136,22 @@ try {
     )
   ) {
     process.stderr.write(`error: cannot reach the server: ${error.message}\n`);
-    process.exit(1);
+    return 1;
   }
-  throw error;
+  return null;
 }
+
+/** Waits until what was written to a pipe has left, which process.exit would otherwise cut short. */
+const drained = (stream: NodeJS.WriteStream) =>
+  new Promise<void>((resolve) => stream.write('', () => resolve()));
+
+let code: number;
+try {
+  code = await main(process.argv.slice(2));
+} catch (error) {
+  const known = reportError(error);
+  if (known === null) throw error;
+  code = known;
+}
+await Promise.all([drained(process.stdout), drained(process.stderr)]);
+process.exit(code);
