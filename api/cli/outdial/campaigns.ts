@@ -10,6 +10,9 @@ type Campaign = components['schemas']['Campaign'];
 type CreateCampaignRequest = components['schemas']['CreateCampaignRequest'];
 type ImportReport = components['schemas']['ContactImportReport'];
 
+/** Rejected rows listed in the table; the API's report (--json) has up to 1000. */
+const SHOWN_REJECTED = 50;
+
 const CAMPAIGN_COLUMNS: Column<Campaign>[] = [
   ['id', (c) => c.campaign_id],
   ['name', (c) => c.name],
@@ -89,12 +92,15 @@ async function importContacts(input: CommandInput) {
     out.line(`accepted ${report.accepted}, merged ${report.merged}, rejected ${report.rejected_count}`);
     if (report.rejected.length === 0) return;
     out.line('rejected rows:');
-    out.table(report.rejected, [
+    out.table(report.rejected.slice(0, SHOWN_REJECTED), [
       ['row', (r) => r.row],
       ['reason', (r) => r.reason],
     ]);
-    if (report.rejected_count > report.rejected.length) {
-      out.line(`(the first ${report.rejected.length} of ${report.rejected_count} rejected rows)`);
+    const shown = Math.min(report.rejected.length, SHOWN_REJECTED);
+    if (report.rejected_count > shown) {
+      out.line(
+        `(${report.rejected_count - shown} more rejected rows; --json lists the first ${report.rejected.length})`,
+      );
     }
   });
 }
