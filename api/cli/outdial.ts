@@ -22,6 +22,7 @@ import { flowCommands } from './outdial/flows.ts';
 import { keyCommands } from './outdial/keys.ts';
 import { createOutput } from './outdial/output.ts';
 import { userCommands } from './outdial/users.ts';
+import { PromptInterrupted } from './prompt.ts';
 
 const GROUPS: Record<string, { summary: string; commands: CommandGroup }> = {
   users: { summary: 'list, create, disable (admins)', commands: userCommands },
@@ -119,6 +120,10 @@ async function main(argv: string[]): Promise<number> {
 function reportError(error: unknown): number | null {
   if (isUsageError(error)) {
     process.stderr.write(`outdial: ${error.message}\n${error.usage ? `\n${error.usage}\n` : ''}`);
+    return 2;
+  }
+  if (error instanceof PromptInterrupted) {
+    process.stderr.write('outdial: interrupted\n');
     return 2;
   }
   if (isFailure(error)) {

@@ -30,6 +30,12 @@ function serverUrl(raw: string | undefined): string {
   return parsed.toString().replace(/\/+$/, '');
 }
 
+/** This machine: where plain http is as private as the machine itself. */
+function isLoopback(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 function scopesFrom(given: string[]): Scope[] | null {
   if (given.length === 0) return null;
   const unknown = given.filter((s) => !(SCOPES as readonly string[]).includes(s));
@@ -106,6 +112,9 @@ export const authCommands: CommandGroup = {
     },
     async run({ values, out }) {
       const url = serverUrl(text(values, 'url'));
+      if (!isLoopback(url) && url.startsWith('http:')) {
+        out.note(`warning: ${url} is plain http: the password and the key cross the network unencrypted`);
+      }
       const given = text(values, 'key');
       let stored: { key: string; keyId: string; username: string; scopes: string[] };
       if (given !== undefined) {
