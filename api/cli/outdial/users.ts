@@ -1,11 +1,13 @@
-import { ROLES } from '../../../db/schema.ts';
 import { generatePassword } from '../../auth/credentials.ts';
+import { ROLE_SCOPES } from '../../auth/scopes.ts';
 import { type User, unwrap } from '../../client/index.ts';
 import { readStdinLine } from '../prompt.ts';
 import { type CommandGroup, type CommandInput, text, UsageError } from './args.ts';
 import type { Column } from './output.ts';
 import { listPages, noteMore, PAGING_OPTIONS, PAGING_PARSE } from './paging.ts';
 
+/** The roles, as the API grants them. */
+const ROLES = Object.keys(ROLE_SCOPES) as User['role'][];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const USER_COLUMNS: Column<User>[] = [
