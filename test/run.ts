@@ -54,8 +54,14 @@ const steps: Step[] = [
   },
   {
     name: 'unit',
-    what: 'unit and component tests (api, db, sidecar, ARI simulator, the user CLI)',
-    run: () => bunTest(['api', 'db', 'sidecar', 'asterisk', 'test/unit', 'test/sidecar', 'test/cli']),
+    what: 'unit and component tests (api, db, sidecar, ARI simulator), and the CLIs against a started stack',
+    // test/cli runs `outdial` against the real API, sidecar and simulator, on PostgreSQL.
+    run: async () => {
+      pg.cluster ??= await startPostgresCluster();
+      return bunTest(['api', 'db', 'sidecar', 'asterisk', 'test/unit', 'test/sidecar', 'test/cli'], {
+        TEST_PG_URL: pg.cluster.url(),
+      });
+    },
   },
   {
     name: 'integration-pglite',

@@ -8,6 +8,7 @@ import { generatePassword } from '../auth/credentials.ts';
 import { createBunPasswordHasher } from '../auth/passwords.ts';
 import { ConfigSchema } from '../config.ts';
 import { isEnvError, readEnv } from '../shared/base/env.ts';
+import { PromptInterrupted, prompt, promptSecret, readStdinLine } from './prompt.ts';
 import { createUserChecked, UserInputError } from './users.ts';
 
 const HELP = `Create an Outdial user.
@@ -26,7 +27,8 @@ Options:
 Uses DATABASE_URL (a real Postgres) or the embedded database in DATA_DIR (default ./.data),
 and BCRYPT_COST (default 12). The embedded database can be open in one process only: while
 npm start or the API runs on DATA_DIR this refuses (exit 1) and changes nothing; create users
-through the running server then (the console's Users page, or POST /api/v2/users as an admin).`;
+through the running server then: npm run outdial -- users create (or the console's Users page, or
+POST /api/v2/users as an admin). This command is for the first admin, or a lost one.`;
 
 /** The API's own variables, read the way the API reads them (same defaults, same rules). */
 const CliEnv = z.object({
@@ -34,41 +36,6 @@ const CliEnv = z.object({
   DATA_DIR: ConfigSchema.shape.DATA_DIR,
   BCRYPT_COST: ConfigSchema.shape.BCRYPT_COST,
 });
-
-async function prompt(question: string): Promise<string> {
-  process.stdout.write(question);
-  for await (const line of console) return line.trim();
-  return '';
-}
-
-/** Reads a line from the terminal without echoing it. */
-async function promptSecret(question: string): Promise<string> {
-  process.stdout.write(question);
-  const stdin = process.stdin;
-  stdin.setRawMode(true);
-  stdin.resume();
-  let value = '';
-  try {
-    for await (const chunk of stdin) {
-      for (const ch of String(chunk)) {
-        if (ch === '\r' || ch === '\n') return value;
-        if (ch === '\u0003') throw new UserInputError('interrupted');
-        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
-        else value += ch;
-      }
-    }
-    return value;
-  } finally {
-    stdin.setRawMode(false);
-    stdin.pause();
-    process.stdout.write('\n');
-  }
-}
-
-async function readStdinLine(): Promise<string> {
-  const text = await Bun.stdin.text();
-  return text.split(/\r?\n/)[0] ?? '';
-}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -153,6 +120,7 @@ try {
 } catch (error) {
   if (
     error instanceof UserInputError ||
+    error instanceof PromptInterrupted ||
     (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))
   ) {
     console.error(`user:create: ${error.message}`);
@@ -165,7 +133,8 @@ try {
   if (isDataDirBusy(error)) {
     console.error(
       `user:create: ${error.message}.\nNothing was changed. Create the user through the running server instead ` +
-        "(the console's Users page, or POST /api/v2/users as an admin), or stop that process and run this again.",
+        "(npm run outdial -- users create, the console's Users page, or POST /api/v2/users as an admin), " +
+        'or stop that process and run this again.',
     );
     process.exit(1);
   }
