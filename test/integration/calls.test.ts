@@ -640,7 +640,8 @@ describe('rate limit', () => {
       const statuses = answers.map((res) => res.status);
       expect(statuses.filter((s) => s === 200)).toHaveLength(5);
       expect(statuses.filter((s) => s === 429)).toHaveLength(35);
-      for (const res of answers.filter((r) => r.status === 429)) await expectProblem(res, 429, 'rate_limited');
+      for (const res of answers.filter((r) => r.status === 429))
+        await expectProblem(res, 429, 'rate_limited');
       // Only the granted requests reached the PBX's sidecar, and each placed one call.
       expect(limited.sidecar.originates).toHaveLength(5);
     } finally {
