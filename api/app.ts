@@ -47,7 +47,7 @@ import { registerSidecarEvents } from './routes/sidecar/events.ts';
 import { registerFlowRequests } from './routes/sidecar/flow-requests.ts';
 import { registerSidecarLease } from './routes/sidecar/lease.ts';
 import { registerConsole } from './routes/system/console.ts';
-import { registerDocs } from './routes/system/docs.ts';
+import { type DocsScript, registerDocs } from './routes/system/docs.ts';
 import { registerSystem } from './routes/system/index.ts';
 import { registerCreateUser } from './routes/users/create.ts';
 import { registerListUsers } from './routes/users/list.ts';
@@ -70,6 +70,8 @@ export interface AppOptions {
   allowedOrigins?: string[];
   /** Compress large answers (default). Off on Workers, whose runtime compresses them itself. */
   compress?: boolean;
+  /** Scalar's browser bundle for /docs, as the runtime holds it; without it /docs has no script. */
+  docsScript?: DocsScript;
 }
 
 /** The 413 for a body past `bytes`, announced or streamed. */
@@ -185,7 +187,7 @@ export function createApp(options: AppOptions): App {
       'A short-lived, single-use EdDSA JWT signed by the sidecar’s key over the method, path and body hash.',
   });
   app.doc31('/openapi.json', (c) => openApiConfig(c.get('services').config.APP_NAME));
-  registerDocs(app);
+  registerDocs(app, options.docsScript);
   registerConsole(app);
 
   const routes = routeIndex(app);

@@ -12,7 +12,8 @@ export const GUIDE = `Outdial places outbound IVR calls through an Asterisk PBX 
 is accepted to its final outcome. It is compatible with the \`/api/v2\` contract of the service it
 replaces (its routes are marked "original route"). This reference is also the guide: each section starts with what
 its operations share (placing calls and their outcomes, live status, webhooks), and each operation
-says what it does. On \`/docs\`, log in at the top of the page to send requests from it.
+says what it does. On \`/docs\`, any operation's "Test Request" sends it from the page: get a token there
+with \`POST /api/v2/token\` (or use an API key) and enter it as the Bearer Token under Authentication.
 
 ### Logging in
 
