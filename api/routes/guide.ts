@@ -262,6 +262,9 @@ Each is written in the transaction of the change it reports, and sent, signed an
 are; a campaign's request names it in \`Outdial-Campaign-Id\` where a call's names its event in
 \`Outdial-Event-Id\`.
 
+Each body's schema, its headers and an example are in the \`webhooks\` section of \`/openapi.json\`
+(\`call.status\`, \`call.flow\`, \`campaign.state\`, \`campaign.progress\`; shown beside the operations on \`/docs\`).
+
 Deliveries of one call (or of one campaign) go in order. A 2xx answer ends a delivery; anything else (a timeout, a 5xx, a
 redirect, which is never followed) is retried with exponential backoff and full jitter
 (\`WEBHOOK_RETRY_BASE_MS\`, capped at \`WEBHOOK_RETRY_MAX_MS\`) up to \`WEBHOOK_MAX_ATTEMPTS\` attempts and

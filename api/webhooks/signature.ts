@@ -12,7 +12,10 @@ import type { SigningKey } from '../shared/base/keys.ts';
  */
 
 export const SIGNATURE_HEADER = 'Outdial-Signature';
-const CONTEXT = 'outdial-webhook-v1';
+/** What the signed bytes start with: `outdial-webhook-v1.<t>.<raw body>`. */
+export const SIGNATURE_CONTEXT = 'outdial-webhook-v1';
+/** How far a signature's time may be from the receiver's clock, by default (replays). */
+export const SIGNATURE_TOLERANCE_SECONDS = 300;
 const encoder = new TextEncoder();
 
 function b64url(bytes: ArrayBuffer): string {
@@ -29,7 +32,7 @@ function fromB64url(text: string): Uint8Array<ArrayBuffer> {
 }
 
 function signedBytes(timestamp: number, body: string): Uint8Array<ArrayBuffer> {
-  return encoder.encode(`${CONTEXT}.${timestamp}.${body}`) as Uint8Array<ArrayBuffer>;
+  return encoder.encode(`${SIGNATURE_CONTEXT}.${timestamp}.${body}`) as Uint8Array<ArrayBuffer>;
 }
 
 export async function signWebhook(key: SigningKey, body: string, now: Date = new Date()): Promise<string> {
@@ -73,7 +76,8 @@ export async function verifyWebhook(options: VerifyWebhookOptions): Promise<Veri
   const sig = fields.get('v1');
   if (!Number.isInteger(t) || !kid || !sig) return { ok: false, reason: 'malformed signature header' };
   const now = Math.floor((options.now ?? new Date()).getTime() / 1000);
-  if (Math.abs(now - t) > (options.toleranceSeconds ?? 300)) return { ok: false, reason: 'stale timestamp' };
+  if (Math.abs(now - t) > (options.toleranceSeconds ?? SIGNATURE_TOLERANCE_SECONDS))
+    return { ok: false, reason: 'stale timestamp' };
   const jwk = options.keys.find((k) => k.kid === kid && k.kty === 'OKP' && k.crv === 'Ed25519');
   if (!jwk?.x) return { ok: false, reason: 'unknown key' };
   let valid = false;
