@@ -65,6 +65,9 @@ export const registerDocs = (app: App, script: DocsScript | undefined) => {
       authentication: { preferredSecurityScheme: 'bearerAuth' },
       // Its "Ask AI" sends the document to Scalar's servers.
       agent: { disabled: true },
+      // Every operation on the page at once: the browser's own find reaches all of them.
+      defaultOpenAllTags: true,
+      favicon: 'data:,',
     });
     return (async () => {
       // Scalar's middleware only builds the page; its Context type is Hono's generic one.
