@@ -78,14 +78,14 @@ describe('the interactive reference at /docs', () => {
     const getCall = page.locator('[id="api-1/tag/calls/GET/api/v2/calls/{call_id}"]');
     await getCall.scrollIntoViewIfNeeded();
     await getCall.getByText('"status"').first().waitFor();
-    expect(await getCall.innerText()).toContain('"dialing"');
+    expect(await getCall.textContent()).toContain('"dialing"');
     await getCall.getByRole('tab', { name: 'Status: 422' }).click();
     await getCall.getByText('"body.phone_number"').first().waitFor();
 
     // A webhook shows its body, and how to check its signature.
     const webhook = page.locator('[id="api-1/tag/webhooks/webhook/POST/callstatus"]');
     await webhook.scrollIntoViewIfNeeded();
-    expect(await webhook.innerText()).toContain('outdial-webhook-v1.<t>.<raw body>');
+    expect(await webhook.textContent()).toContain('outdial-webhook-v1.<t>.<raw body>');
 
     // A token from POST /api/v2/token as the bearer token, then "Test Request" sends from the page.
     await page.getByRole('textbox', { name: 'Bearer Token' }).first().fill(admin.token);

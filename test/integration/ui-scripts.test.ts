@@ -54,9 +54,7 @@ function runAtLoad(script: string): string[] {
 
 for (const mode of MODES) {
   describe(`page scripts as served (${mode})`, () => {
-    for (const [path, tokenKey] of [
-      ['/console/app.js', 'outdial.console.token'],
-    ] as const) {
+    for (const [path, tokenKey] of [['/console/app.js', 'outdial.console.token']] as const) {
       test(`${path} runs in a page with nothing of the server's bundle`, async () => {
         const res = await stack.request(mode, path);
         expect(res.status).toBe(200);
