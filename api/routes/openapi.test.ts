@@ -1,9 +1,11 @@
 import { describe, expect, test } from 'bun:test';
 import { createRoute, z } from '@hono/zod-openapi';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import Ajv2020 from 'ajv/dist/2020.js';
 import { createApp } from '../app.ts';
+import { CallWebhookSchema } from '../calls/bodies.ts';
 import { buildOpenApiDocument } from '../client/spec.ts';
-import { CAMPAIGN_WEBHOOK_KINDS, WEBHOOK_KINDS } from '../shared/contract/index.ts';
+import { CAMPAIGN_WEBHOOK_KINDS, CampaignWebhook, WEBHOOK_KINDS } from '../shared/contract/index.ts';
 import { openApiDocument } from './openapi.ts';
 
 /**
@@ -71,6 +73,47 @@ function documentGaps(doc: Doc): string[] {
 
 const doc = buildOpenApiDocument() as unknown as Doc;
 
+/** A JSON Pointer token. */
+const token = (s: string) => s.replaceAll('~', '~0').replaceAll('/', '~1');
+
+/**
+ * The examples that do not fit their own schema, checked by a JSON Schema 2020-12 validator (the
+ * dialect of OpenAPI 3.1) against the document itself, so references resolve as any tool's would.
+ */
+function misfitExamples(document: Doc): { checked: number; misfits: string[] } {
+  const ajv = new Ajv2020({ strict: false, validateFormats: false });
+  ajv.addSchema(document, 'doc');
+  const misfits: string[] = [];
+  let checked = 0;
+  for (const section of ['paths', 'webhooks'] as const)
+    for (const [path, operations] of Object.entries(document[section] ?? {}))
+      for (const [method, operation] of Object.entries(operations)) {
+        const bodies: [string, Media][] = [
+          ...Object.entries(operation.responses ?? {}).flatMap(([code, response]) =>
+            Object.entries(response.content ?? {}).map(
+              ([type, m]) => [`responses/${code}/content/${token(type)}`, m] as [string, Media],
+            ),
+          ),
+          ...Object.entries(operation.requestBody?.content ?? {}).map(
+            ([type, m]) => [`requestBody/content/${token(type)}`, m] as [string, Media],
+          ),
+        ];
+        for (const [where, m] of bodies) {
+          if (!m.schema) continue;
+          const validate = ajv.getSchema(`doc#/${section}/${token(path)}/${method}/${where}/schema`);
+          if (!validate) throw new Error(`no schema at ${section} ${path} ${method} ${where}`);
+          const examples =
+            m.example !== undefined ? [m.example] : Object.values(m.examples ?? {}).map((e) => e.value);
+          for (const example of examples) {
+            checked++;
+            if (!validate(example))
+              misfits.push(`${method.toUpperCase()} ${path} ${where}: ${ajv.errorsText(validate.errors)}`);
+          }
+        }
+      }
+  return { checked, misfits };
+}
+
 describe('the OpenAPI document', () => {
   test('validates as OpenAPI 3.1', async () => {
     const validator = new Validator();
@@ -89,6 +132,22 @@ describe('the OpenAPI document', () => {
   test('every answer of every operation has a schema and an example', () => {
     expect(Object.keys(doc.paths).length).toBeGreaterThan(30);
     expect(documentGaps(doc)).toEqual([]);
+  });
+
+  test('every example fits its schema', () => {
+    const { checked, misfits } = misfitExamples(doc);
+    expect(misfits).toEqual([]);
+    expect(checked).toBeGreaterThan(500);
+  });
+
+  test('an example that does not fit is caught', () => {
+    const changed = structuredClone(doc);
+    const me = changed.paths['/api/v2/me']?.get?.responses?.['200']?.content?.['application/json'];
+    if (!me) throw new Error('GET /api/v2/me has no JSON answer');
+    me.example = { id: 5 };
+    expect(misfitExamples(changed).misfits).toEqual([
+      "GET /api/v2/me responses/200/content/application~1json: data must have required property 'username'",
+    ]);
   });
 
   test('an operation without them is caught', () => {
@@ -135,6 +194,9 @@ describe('the OpenAPI document', () => {
       const body = post.requestBody?.content?.['application/json'];
       expect(body?.schema).toBeDefined();
       expect(body?.example).toMatchObject({ type: name });
+      // The example is a body the sender's own schema accepts: the contract's for a campaign.
+      const sender = name.startsWith('campaign.') ? CampaignWebhook : CallWebhookSchema;
+      expect(sender.safeParse(body?.example).error).toBeUndefined();
     }
   });
 });
