@@ -185,6 +185,27 @@ person stays logged in for the session's life.`;
 /** The Calls tag: what its operations share. */
 export const CALLS_GUIDE = `Place, follow and hang up calls.
 
+### Placing a call
+
+\`POST /api/v2/calls\` with at least \`phone_number\` (digits, an optional leading \`+\`, 7 to 20 characters)
+answers as soon as the PBX took the originate, with the call's \`call_id\` and its status: \`dialing\`, or
+\`pending\` while the call waits for a dialling slot at the sidecar; the rest of the call is reported after
+that answer. Send an \`Idempotency-Key\` so that a retry after a timeout cannot ring the phone twice: the
+same key and body answer the stored reply.
+
+\`\`\`sh
+curl -s $B/api/v2/calls -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+  -H 'Idempotency-Key: order-7781' \\
+  -d '{"phone_number":"+15551234002","caller_id":"Contact Center <5550001111>","variables":{"CAMPAIGN":"spring"},
+       "status_callback":"https://example.com/hooks/outdial"}'
+\`\`\`
+
+Then follow it, whichever suits the client: read it (\`GET /api/v2/calls/{call_id}\`, its ordered log at
+\`…/events\`), listen to the live stream (Live status), or let the API POST each change to
+\`status_callback\` (Webhooks). \`POST /api/v2/calls/{call_id}/hangup\` ends it, or cancels it before the
+answer. What the callee hears after the answer is the call's \`flow\` (Flows) or the dialplan's
+\`context\`, \`extension\` and \`priority\`.
+
 ### Statuses and outcomes
 
 \`pending\` → \`dialing\` → \`ringing\` → \`answered\` → \`completed\`; the other final statuses are \`busy\`,
