@@ -12,10 +12,10 @@ export type DocsScript = (c: Context<AppEnv>) => Response | Promise<Response>;
 
 export const DOCS_SCRIPT_PATH = '/docs/scalar.js';
 
-/** The inline blocks of `html` a CSP must allow by hash: `<script>` without `src`, and `<style>`. */
-async function inlineHashes(html: string, tag: 'script' | 'style'): Promise<string[]> {
+/** The CSP sources of the inline `<script>` blocks of `html` (those without `src`), by SHA-256. */
+async function inlineScriptHashes(html: string): Promise<string[]> {
   const hashes: string[] = [];
-  for (const match of html.matchAll(new RegExp(`<${tag}(\\s[^>]*)?>([\\s\\S]*?)</${tag}>`, 'g'))) {
+  for (const match of html.matchAll(/<script(\s[^>]*)?>([\s\S]*?)<\/script>/g)) {
     if (/\bsrc=/.test(match[1] ?? '')) continue;
     const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(match[2] ?? ''));
     hashes.push(`'sha256-${btoa(String.fromCharCode(...new Uint8Array(digest)))}'`);
@@ -30,15 +30,14 @@ async function inlineHashes(html: string, tag: 'script' | 'style'): Promise<stri
  * cannot run code). No fonts or images from elsewhere (its default fonts are turned off).
  */
 async function policyFor(html: string): Promise<string> {
-  const scripts = await inlineHashes(html, 'script');
+  const scripts = await inlineScriptHashes(html);
   return [
     "default-src 'self'",
     `script-src 'self' ${scripts.join(' ')}`,
     "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob:",
+    "img-src 'self' data:",
     "font-src 'self' data:",
     "connect-src 'self'",
-    "worker-src 'self' blob:",
     "frame-ancestors 'none'",
     "base-uri 'none'",
     "form-action 'self'",
@@ -78,7 +77,10 @@ export const registerDocs = (app: App, script: DocsScript | undefined) => {
   };
   app.get('/docs', async function docsPage(c) {
     if (!c.get('services').config.DOCS_ENABLED) return c.notFound();
-    page ??= render(c);
+    page ??= render(c).catch((error) => {
+      page = null;
+      throw error;
+    });
     const { html, policy } = await page;
     c.header('Content-Security-Policy', policy);
     c.header('Cache-Control', 'no-cache');
