@@ -42,16 +42,17 @@ import { registerInteraction } from './routes/legacy/interaction.ts';
 import { registerStatus } from './routes/legacy/status.ts';
 import { registerLiveStream } from './routes/live/stream.ts';
 import { routeIndex } from './routes/methods.ts';
-import { type App, createOpenApiApp, openApiConfig } from './routes/openapi.ts';
+import { type App, createOpenApiApp, openApiDocument } from './routes/openapi.ts';
 import { registerSidecarEvents } from './routes/sidecar/events.ts';
 import { registerFlowRequests } from './routes/sidecar/flow-requests.ts';
 import { registerSidecarLease } from './routes/sidecar/lease.ts';
 import { registerConsole } from './routes/system/console.ts';
-import { registerDocs } from './routes/system/docs.ts';
+import { type DocsScript, registerDocs } from './routes/system/docs.ts';
 import { registerSystem } from './routes/system/index.ts';
 import { registerCreateUser } from './routes/users/create.ts';
 import { registerListUsers } from './routes/users/list.ts';
 import { registerUpdateUser } from './routes/users/update.ts';
+import { registerWebhookPayloads } from './routes/webhook-payloads.ts';
 import type { AppEnv, Services } from './services.ts';
 import { API_EVENTS_PATH } from './shared/contract/index.ts';
 
@@ -70,6 +71,8 @@ export interface AppOptions {
   allowedOrigins?: string[];
   /** Compress large answers (default). Off on Workers, whose runtime compresses them itself. */
   compress?: boolean;
+  /** Scalar's browser bundle for /docs, as the runtime holds it; without it /docs has no script. */
+  docsScript?: DocsScript;
 }
 
 /** The 413 for a body past `bytes`, announced or streamed. */
@@ -168,6 +171,7 @@ export function createApp(options: AppOptions): App {
   registerSidecarEvents(app);
   registerFlowRequests(app);
   registerSidecarLease(app);
+  registerWebhookPayloads(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',
@@ -184,8 +188,13 @@ export function createApp(options: AppOptions): App {
     description:
       'A short-lived, single-use EdDSA JWT signed by the sidecar’s key over the method, path and body hash.',
   });
-  app.doc31('/openapi.json', (c) => openApiConfig(c.get('services').config.APP_NAME));
-  registerDocs(app);
+  // Built on the first request: the routes are all registered by then, and they do not change.
+  let document: ReturnType<typeof openApiDocument> | null = null;
+  app.get('/openapi.json', function openApi(c) {
+    document ??= openApiDocument(app, c.get('services').config.APP_NAME);
+    return c.json(document);
+  });
+  registerDocs(app, options.docsScript);
   registerConsole(app);
 
   const routes = routeIndex(app);

@@ -10,6 +10,7 @@ import {
   FLOW_VERBS,
   type FlowVerb,
   UNCOMPLETED_STATUSES,
+  WEBHOOK_KINDS,
 } from '../shared/contract/index.ts';
 
 /**
@@ -271,3 +272,31 @@ export const CallEventSchema = z
     }),
   })
   .openapi('CallEvent');
+
+/**
+ * The JSON body POSTed to a call's `status_callback`: `call.status` when its status changes,
+ * `call.flow` for each flow event `status_callback_events` lists. The body is fixed when the event
+ * is recorded, so `call` is the call as that event left it.
+ */
+export const CallWebhookSchema = z
+  .object({
+    type: z.enum([WEBHOOK_KINDS.status, WEBHOOK_KINDS.flow]).openapi({
+      description: `${WEBHOOK_KINDS.status}: the call's status changed; ${WEBHOOK_KINDS.flow}: a step of its flow started or finished, or the flow ended`,
+      example: WEBHOOK_KINDS.status,
+    }),
+    event_id: z.string().openapi({
+      description: 'The event reported: its global id (also in Outdial-Event-Id)',
+      example: '1042',
+    }),
+    occurred_at: z.iso
+      .datetime({ offset: true })
+      .openapi({ description: 'When the event happened', example: '2026-11-23T15:23:51.300Z' }),
+    call: CallSchema,
+    event: CallEventSchema,
+  })
+  .openapi('CallWebhook', {
+    description:
+      'The JSON body POSTed to a call’s `status_callback`, signed (Outdial-Signature); the request names the ' +
+      'event in `Outdial-Event-Id`',
+  });
+export type CallWebhookBody = z.infer<typeof CallWebhookSchema>;

@@ -1,5 +1,6 @@
 import type { WebhookPlanner } from '../../db/queries/calls.ts';
 import { FLOW_EVENT_TYPES, WEBHOOK_KINDS } from '../shared/contract/index.ts';
+import type { CallWebhookBody } from './bodies.ts';
 import { presentCall, presentEvent } from './present.ts';
 
 const isFlowEvent = (type: string) => (FLOW_EVENT_TYPES as readonly string[]).includes(type);
@@ -12,7 +13,7 @@ const isFlowEvent = (type: string) => (FLOW_EVENT_TYPES as readonly string[]).in
 export const planWebhook: WebhookPlanner = (call, event, previousStatus) => {
   if (!call.statusCallback) return null;
   const wanted = call.statusCallbackEvents;
-  let type: string;
+  let type: CallWebhookBody['type'];
   if (isFlowEvent(event.type)) {
     if (!wanted?.includes(event.type)) return null;
     type = WEBHOOK_KINDS.flow;
@@ -21,12 +22,13 @@ export const planWebhook: WebhookPlanner = (call, event, previousStatus) => {
     if (wanted && wanted.length > 0 && !wanted.includes(call.status)) return null;
     type = WEBHOOK_KINDS.status;
   }
-  const payload = JSON.stringify({
+  const body: CallWebhookBody = {
     type,
     event_id: String(event.id),
     occurred_at: event.occurredAt.toISOString(),
     call: presentCall(call),
     event: presentEvent(event),
-  });
+  };
+  const payload = JSON.stringify(body);
   return { url: call.statusCallback, payload };
 };

@@ -27,6 +27,15 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "name": "Outdial",
+                         *       "version": "2.0.0",
+                         *       "docs": "/docs",
+                         *       "openapi": "/openapi.json",
+                         *       "health": "/health"
+                         *     }
+                         */
                         "application/json": components["schemas"]["ServiceInfo"];
                     };
                 };
@@ -66,6 +75,11 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "status": "ok"
+                         *     }
+                         */
                         "application/json": components["schemas"]["Health"];
                     };
                 };
@@ -105,6 +119,43 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "status": "ready",
+                         *       "checks": {
+                         *         "database": {
+                         *           "status": "ok",
+                         *           "required": true,
+                         *           "latency_ms": 1.4,
+                         *           "error": "timed out after 2000 ms",
+                         *           "details": {}
+                         *         },
+                         *         "sidecar": {
+                         *           "status": "ok",
+                         *           "required": true,
+                         *           "latency_ms": 1.4,
+                         *           "error": "timed out after 2000 ms",
+                         *           "details": {}
+                         *         },
+                         *         "pbx": {
+                         *           "status": "ok",
+                         *           "required": true,
+                         *           "latency_ms": 1.4,
+                         *           "error": "timed out after 2000 ms",
+                         *           "details": {}
+                         *         }
+                         *       },
+                         *       "sidecars": [
+                         *         {
+                         *           "id": "east",
+                         *           "state": "up",
+                         *           "load": 12,
+                         *           "capacity": 50,
+                         *           "error": "timed out after 2000 ms"
+                         *         }
+                         *       ]
+                         *     }
+                         */
                         "application/json": components["schemas"]["Readiness"];
                     };
                 };
@@ -114,6 +165,43 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "status": "ready",
+                         *       "checks": {
+                         *         "database": {
+                         *           "status": "ok",
+                         *           "required": true,
+                         *           "latency_ms": 1.4,
+                         *           "error": "timed out after 2000 ms",
+                         *           "details": {}
+                         *         },
+                         *         "sidecar": {
+                         *           "status": "ok",
+                         *           "required": true,
+                         *           "latency_ms": 1.4,
+                         *           "error": "timed out after 2000 ms",
+                         *           "details": {}
+                         *         },
+                         *         "pbx": {
+                         *           "status": "ok",
+                         *           "required": true,
+                         *           "latency_ms": 1.4,
+                         *           "error": "timed out after 2000 ms",
+                         *           "details": {}
+                         *         }
+                         *       },
+                         *       "sidecars": [
+                         *         {
+                         *           "id": "east",
+                         *           "state": "up",
+                         *           "load": 12,
+                         *           "capacity": 50,
+                         *           "error": "timed out after 2000 ms"
+                         *         }
+                         *       ]
+                         *     }
+                         */
                         "application/json": components["schemas"]["Readiness"];
                     };
                 };
@@ -153,6 +241,11 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example # HELP calls_launched_total Originate requests handed to a sidecar
+                         *     # TYPE calls_launched_total counter
+                         *     calls_launched_total 42
+                         */
                         "text/plain": string;
                     };
                 };
@@ -201,6 +294,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /** @example {} */
                         "application/json": Record<string, never>;
                     };
                 };
@@ -246,6 +340,15 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "access_token": "eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiIsInR5cCI6ImF0K2p3dCJ9.eyJ…",
+                         *       "token_type": "bearer",
+                         *       "expires_in": 1800,
+                         *       "refresh_token": "odrt_Jx3K9mQ2vV8bT1nW5yZ0aC4dE6fG7hI2jL8kM0pN1qR",
+                         *       "refresh_expires_in": 43200
+                         *     }
+                         */
                         "application/json": components["schemas"]["TokenResponse"];
                     };
                 };
@@ -361,6 +464,12 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "revoked": true,
+                         *       "scope": "token"
+                         *     }
+                         */
                         "application/json": components["schemas"]["RevokeResponse"];
                     };
                 };
@@ -467,6 +576,18 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "username": "alice",
+                         *       "role": "operator",
+                         *       "is_active": true,
+                         *       "can_login": true,
+                         *       "created_at": "2026-11-23T15:00:00.000Z",
+                         *       "updated_at": "2026-11-23T15:00:00.000Z",
+                         *       "last_login_at": "2026-11-23T15:05:00.000Z"
+                         *     }
+                         */
                         "application/json": components["schemas"]["User"];
                     };
                 };
@@ -536,6 +657,26 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "id": "3f9a0c1d5e7b2a46",
+                         *           "user_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *           "name": "CRM integration",
+                         *           "scopes": [
+                         *             "calls:write"
+                         *           ],
+                         *           "expires_at": "2027-06-01T00:00:00.000Z",
+                         *           "revoked_at": null,
+                         *           "last_used_at": "2026-12-06T18:00:00.000Z",
+                         *           "last_used_ip": "203.0.113.7",
+                         *           "created_at": "2026-12-01T09:00:00.000Z",
+                         *           "created_by": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b"
+                         *         }
+                         *       ]
+                         *     }
+                         */
                         "application/json": components["schemas"]["ApiKeyList"];
                     };
                 };
@@ -616,6 +757,23 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "id": "3f9a0c1d5e7b2a46",
+                         *       "user_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "name": "CRM integration",
+                         *       "scopes": [
+                         *         "calls:write"
+                         *       ],
+                         *       "expires_at": "2027-06-01T00:00:00.000Z",
+                         *       "revoked_at": null,
+                         *       "last_used_at": "2026-12-06T18:00:00.000Z",
+                         *       "last_used_ip": "203.0.113.7",
+                         *       "created_at": "2026-12-01T09:00:00.000Z",
+                         *       "created_by": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "key": "odk_live_3f9a0c1d5e7b2a46_q2Vx7bJ0mR5tY8wE1uI4oP6aS9dF3gH2jK5lZ7xC0vB"
+                         *     }
+                         */
                         "application/json": components["schemas"]["CreatedApiKey"];
                     };
                 };
@@ -737,6 +895,22 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "id": "3f9a0c1d5e7b2a46",
+                         *       "user_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "name": "CRM integration",
+                         *       "scopes": [
+                         *         "calls:write"
+                         *       ],
+                         *       "expires_at": "2027-06-01T00:00:00.000Z",
+                         *       "revoked_at": null,
+                         *       "last_used_at": "2026-12-06T18:00:00.000Z",
+                         *       "last_used_ip": "203.0.113.7",
+                         *       "created_at": "2026-12-01T09:00:00.000Z",
+                         *       "created_by": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b"
+                         *     }
+                         */
                         "application/json": components["schemas"]["ApiKey"];
                     };
                 };
@@ -811,6 +985,22 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "id": "3f9a0c1d5e7b2a46",
+                         *       "user_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "name": "CRM integration",
+                         *       "scopes": [
+                         *         "calls:write"
+                         *       ],
+                         *       "expires_at": "2027-06-01T00:00:00.000Z",
+                         *       "revoked_at": null,
+                         *       "last_used_at": "2026-12-06T18:00:00.000Z",
+                         *       "last_used_ip": "203.0.113.7",
+                         *       "created_at": "2026-12-01T09:00:00.000Z",
+                         *       "created_by": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b"
+                         *     }
+                         */
                         "application/json": components["schemas"]["ApiKey"];
                     };
                 };
@@ -905,6 +1095,62 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "call_id": "5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b",
+                         *           "phone_number": "+15551234000",
+                         *           "status": "dialing",
+                         *           "channel": "Local/+15551234000@outbound-trunk-0000001a;1",
+                         *           "context": "outbound-ivr",
+                         *           "extension": "s",
+                         *           "priority": 1,
+                         *           "timeout": 30000,
+                         *           "caller_id": "Contact Center <5550001111>",
+                         *           "variables": {
+                         *             "CAMPAIGN": "spring-2026"
+                         *           },
+                         *           "created_at": "2026-11-23T15:23:51.213Z",
+                         *           "updated_at": "2026-11-23T15:23:55.001Z",
+                         *           "dialed_at": "2026-11-23T15:23:51.213Z",
+                         *           "answered_at": "2026-11-23T15:23:51.213Z",
+                         *           "ended_at": "2026-11-23T15:23:51.213Z",
+                         *           "duration": 4.012,
+                         *           "failure_reason": null,
+                         *           "reason": "normal",
+                         *           "hangup_cause": 16,
+                         *           "hangup_cause_txt": "Normal Clearing",
+                         *           "dial_status": "ANSWER",
+                         *           "attempt_number": 1,
+                         *           "is_active": false,
+                         *           "is_completed": true,
+                         *           "hangup_requested_at": "2026-11-23T15:23:51.213Z",
+                         *           "owner_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *           "status_callback": null,
+                         *           "answers": {
+                         *             "choice": "1",
+                         *             "message": {
+                         *               "recording": "5b0f8c1e-…-message-4",
+                         *               "duration_ms": 4210
+                         *             }
+                         *           },
+                         *           "answered_by": null,
+                         *           "flow": {
+                         *             "flow_id": null,
+                         *             "flow_version": null,
+                         *             "outcome": "finished",
+                         *             "ended_at_step": {
+                         *               "index": 4,
+                         *               "id": "bye"
+                         *             },
+                         *             "detail": null
+                         *           }
+                         *         }
+                         *       ],
+                         *       "next_cursor": null
+                         *     }
+                         */
                         "application/json": components["schemas"]["CallList"];
                     };
                 };
@@ -1034,6 +1280,19 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "success": true,
+                         *       "call_id": "5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b",
+                         *       "phone_number": "+15551234000",
+                         *       "message": "Call is dialing",
+                         *       "channel": "Local/+15551234000@outbound-trunk-0000001a;1",
+                         *       "status": "dialing",
+                         *       "created_at": "2026-11-23T15:23:51.213Z",
+                         *       "error": null,
+                         *       "reason": null
+                         *     }
+                         */
                         "application/json": components["schemas"]["OriginateResponse"];
                     };
                 };
@@ -1173,6 +1432,57 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "call_id": "5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b",
+                         *       "phone_number": "+15551234000",
+                         *       "status": "dialing",
+                         *       "channel": "Local/+15551234000@outbound-trunk-0000001a;1",
+                         *       "context": "outbound-ivr",
+                         *       "extension": "s",
+                         *       "priority": 1,
+                         *       "timeout": 30000,
+                         *       "caller_id": "Contact Center <5550001111>",
+                         *       "variables": {
+                         *         "CAMPAIGN": "spring-2026"
+                         *       },
+                         *       "created_at": "2026-11-23T15:23:51.213Z",
+                         *       "updated_at": "2026-11-23T15:23:55.001Z",
+                         *       "dialed_at": "2026-11-23T15:23:51.213Z",
+                         *       "answered_at": "2026-11-23T15:23:51.213Z",
+                         *       "ended_at": "2026-11-23T15:23:51.213Z",
+                         *       "duration": 4.012,
+                         *       "failure_reason": null,
+                         *       "reason": "normal",
+                         *       "hangup_cause": 16,
+                         *       "hangup_cause_txt": "Normal Clearing",
+                         *       "dial_status": "ANSWER",
+                         *       "attempt_number": 1,
+                         *       "is_active": false,
+                         *       "is_completed": true,
+                         *       "hangup_requested_at": "2026-11-23T15:23:51.213Z",
+                         *       "owner_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "status_callback": null,
+                         *       "answers": {
+                         *         "choice": "1",
+                         *         "message": {
+                         *           "recording": "5b0f8c1e-…-message-4",
+                         *           "duration_ms": 4210
+                         *         }
+                         *       },
+                         *       "answered_by": null,
+                         *       "flow": {
+                         *         "flow_id": null,
+                         *         "flow_version": null,
+                         *         "outcome": "finished",
+                         *         "ended_at_step": {
+                         *           "index": 4,
+                         *           "id": "bye"
+                         *         },
+                         *         "detail": null
+                         *       }
+                         *     }
+                         */
                         "application/json": components["schemas"]["Call"];
                     };
                 };
@@ -1271,6 +1581,57 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "call_id": "5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b",
+                         *       "phone_number": "+15551234000",
+                         *       "status": "dialing",
+                         *       "channel": "Local/+15551234000@outbound-trunk-0000001a;1",
+                         *       "context": "outbound-ivr",
+                         *       "extension": "s",
+                         *       "priority": 1,
+                         *       "timeout": 30000,
+                         *       "caller_id": "Contact Center <5550001111>",
+                         *       "variables": {
+                         *         "CAMPAIGN": "spring-2026"
+                         *       },
+                         *       "created_at": "2026-11-23T15:23:51.213Z",
+                         *       "updated_at": "2026-11-23T15:23:55.001Z",
+                         *       "dialed_at": "2026-11-23T15:23:51.213Z",
+                         *       "answered_at": "2026-11-23T15:23:51.213Z",
+                         *       "ended_at": "2026-11-23T15:23:51.213Z",
+                         *       "duration": 4.012,
+                         *       "failure_reason": null,
+                         *       "reason": "normal",
+                         *       "hangup_cause": 16,
+                         *       "hangup_cause_txt": "Normal Clearing",
+                         *       "dial_status": "ANSWER",
+                         *       "attempt_number": 1,
+                         *       "is_active": false,
+                         *       "is_completed": true,
+                         *       "hangup_requested_at": "2026-11-23T15:23:51.213Z",
+                         *       "owner_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "status_callback": null,
+                         *       "answers": {
+                         *         "choice": "1",
+                         *         "message": {
+                         *           "recording": "5b0f8c1e-…-message-4",
+                         *           "duration_ms": 4210
+                         *         }
+                         *       },
+                         *       "answered_by": null,
+                         *       "flow": {
+                         *         "flow_id": null,
+                         *         "flow_version": null,
+                         *         "outcome": "finished",
+                         *         "ended_at_step": {
+                         *           "index": 4,
+                         *           "id": "bye"
+                         *         },
+                         *         "detail": null
+                         *       }
+                         *     }
+                         */
                         "application/json": components["schemas"]["Call"];
                     };
                 };
@@ -1374,6 +1735,27 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "call_id": "5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b",
+                         *       "events": [
+                         *         {
+                         *           "sequence": 2,
+                         *           "id": "1042",
+                         *           "call_id": "5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b",
+                         *           "type": "ringing",
+                         *           "status": "dialing",
+                         *           "time": "2026-11-23T15:23:51.300Z",
+                         *           "reason": null,
+                         *           "hangup_cause": null,
+                         *           "hangup_cause_txt": null,
+                         *           "dial_status": "RINGING",
+                         *           "source": "sidecar",
+                         *           "flow": null
+                         *         }
+                         *       ]
+                         *     }
+                         */
                         "application/json": components["schemas"]["CallEventLog"];
                     };
                 };
@@ -1470,6 +1852,34 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "call_id": "5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b",
+                         *       "status_callback": "https://example.com/hooks/outdial",
+                         *       "deliveries": [
+                         *         {
+                         *           "id": "17",
+                         *           "event_id": "1042",
+                         *           "sequence": 3,
+                         *           "status": "dialing",
+                         *           "url": "https://example.com/hooks/outdial",
+                         *           "state": "delivered",
+                         *           "attempts": [
+                         *             {
+                         *               "attempt": 1,
+                         *               "started_at": "2026-11-23T15:23:55.101Z",
+                         *               "duration_ms": 42,
+                         *               "status_code": 500,
+                         *               "error": "answered 500"
+                         *             }
+                         *           ],
+                         *           "next_attempt_at": "2026-11-23T15:23:55.101Z",
+                         *           "delivered_at": "2026-11-23T15:23:55.101Z",
+                         *           "created_at": "2026-11-23T15:23:55.100Z"
+                         *         }
+                         *       ]
+                         *     }
+                         */
                         "application/json": components["schemas"]["CallWebhooks"];
                     };
                 };
@@ -1566,6 +1976,21 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "call_id": "5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b",
+                         *       "recordings": [
+                         *         {
+                         *           "name": "message",
+                         *           "recording": "5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b-message-4",
+                         *           "duration_ms": 4210,
+                         *           "format": "wav",
+                         *           "recorded_at": "2026-11-23T15:24:02.513Z",
+                         *           "url": "/api/v2/calls/5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b/recordings/message"
+                         *         }
+                         *       ]
+                         *     }
+                         */
                         "application/json": components["schemas"]["RecordingList"];
                     };
                 };
@@ -1664,6 +2089,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /** @example <binary> */
                         "audio/wav": string;
                     };
                 };
@@ -1764,6 +2190,24 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "flow_id": "0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10",
+                         *           "name": "Appointment reminder",
+                         *           "description": null,
+                         *           "owner_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *           "latest_version": 1,
+                         *           "archived": false,
+                         *           "archived_at": "2026-11-23T15:23:51.213Z",
+                         *           "created_at": "2026-11-23T15:23:51.213Z",
+                         *           "updated_at": "2026-11-23T15:23:51.213Z"
+                         *         }
+                         *       ],
+                         *       "next_cursor": null
+                         *     }
+                         */
                         "application/json": components["schemas"]["FlowList"];
                     };
                 };
@@ -1838,6 +2282,54 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "flow_id": "0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10",
+                         *       "version": 2,
+                         *       "steps": [
+                         *         {
+                         *           "verb": "play",
+                         *           "media": [
+                         *             "sound:hello-world"
+                         *           ]
+                         *         },
+                         *         {
+                         *           "id": "ask",
+                         *           "verb": "gather",
+                         *           "name": "choice",
+                         *           "prompt": [
+                         *             "sound:please-press-1"
+                         *           ],
+                         *           "max_digits": 1,
+                         *           "finish_on_key": "#",
+                         *           "timeout_ms": 5000,
+                         *           "attempts": 2
+                         *         },
+                         *         {
+                         *           "verb": "branch",
+                         *           "on": "choice",
+                         *           "cases": {
+                         *             "1": "msg"
+                         *           },
+                         *           "default": "bye"
+                         *         },
+                         *         {
+                         *           "id": "msg",
+                         *           "verb": "record",
+                         *           "name": "message",
+                         *           "max_seconds": 30,
+                         *           "finish_on_key": "#",
+                         *           "beep": true
+                         *         },
+                         *         {
+                         *           "id": "bye",
+                         *           "verb": "hangup"
+                         *         }
+                         *       ],
+                         *       "created_at": "2026-11-23T15:23:51.213Z",
+                         *       "used_at": "2026-11-23T15:23:51.213Z"
+                         *     }
+                         */
                         "application/json": components["schemas"]["FlowVersion"];
                     };
                 };
@@ -1950,6 +2442,67 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "flow_id": "0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10",
+                         *       "name": "Appointment reminder",
+                         *       "description": null,
+                         *       "owner_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "latest_version": 1,
+                         *       "archived": false,
+                         *       "archived_at": "2026-11-23T15:23:51.213Z",
+                         *       "created_at": "2026-11-23T15:23:51.213Z",
+                         *       "updated_at": "2026-11-23T15:23:51.213Z",
+                         *       "steps": [
+                         *         {
+                         *           "verb": "play",
+                         *           "media": [
+                         *             "sound:hello-world"
+                         *           ]
+                         *         },
+                         *         {
+                         *           "id": "ask",
+                         *           "verb": "gather",
+                         *           "name": "choice",
+                         *           "prompt": [
+                         *             "sound:please-press-1"
+                         *           ],
+                         *           "max_digits": 1,
+                         *           "finish_on_key": "#",
+                         *           "timeout_ms": 5000,
+                         *           "attempts": 2
+                         *         },
+                         *         {
+                         *           "verb": "branch",
+                         *           "on": "choice",
+                         *           "cases": {
+                         *             "1": "msg"
+                         *           },
+                         *           "default": "bye"
+                         *         },
+                         *         {
+                         *           "id": "msg",
+                         *           "verb": "record",
+                         *           "name": "message",
+                         *           "max_seconds": 30,
+                         *           "finish_on_key": "#",
+                         *           "beep": true
+                         *         },
+                         *         {
+                         *           "id": "bye",
+                         *           "verb": "hangup"
+                         *         }
+                         *       ],
+                         *       "versions": [
+                         *         {
+                         *           "version": 1,
+                         *           "created_at": "2026-11-23T15:23:51.213Z",
+                         *           "used_at": "2026-11-23T15:23:51.213Z",
+                         *           "step_count": 5
+                         *         }
+                         *       ]
+                         *     }
+                         */
                         "application/json": components["schemas"]["FlowDetail"];
                     };
                 };
@@ -2048,6 +2601,54 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "flow_id": "0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10",
+                         *       "version": 2,
+                         *       "steps": [
+                         *         {
+                         *           "verb": "play",
+                         *           "media": [
+                         *             "sound:hello-world"
+                         *           ]
+                         *         },
+                         *         {
+                         *           "id": "ask",
+                         *           "verb": "gather",
+                         *           "name": "choice",
+                         *           "prompt": [
+                         *             "sound:please-press-1"
+                         *           ],
+                         *           "max_digits": 1,
+                         *           "finish_on_key": "#",
+                         *           "timeout_ms": 5000,
+                         *           "attempts": 2
+                         *         },
+                         *         {
+                         *           "verb": "branch",
+                         *           "on": "choice",
+                         *           "cases": {
+                         *             "1": "msg"
+                         *           },
+                         *           "default": "bye"
+                         *         },
+                         *         {
+                         *           "id": "msg",
+                         *           "verb": "record",
+                         *           "name": "message",
+                         *           "max_seconds": 30,
+                         *           "finish_on_key": "#",
+                         *           "beep": true
+                         *         },
+                         *         {
+                         *           "id": "bye",
+                         *           "verb": "hangup"
+                         *         }
+                         *       ],
+                         *       "created_at": "2026-11-23T15:23:51.213Z",
+                         *       "used_at": "2026-11-23T15:23:51.213Z"
+                         *     }
+                         */
                         "application/json": components["schemas"]["FlowVersion"];
                     };
                 };
@@ -2150,6 +2751,54 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "flow_id": "0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10",
+                         *       "version": 2,
+                         *       "steps": [
+                         *         {
+                         *           "verb": "play",
+                         *           "media": [
+                         *             "sound:hello-world"
+                         *           ]
+                         *         },
+                         *         {
+                         *           "id": "ask",
+                         *           "verb": "gather",
+                         *           "name": "choice",
+                         *           "prompt": [
+                         *             "sound:please-press-1"
+                         *           ],
+                         *           "max_digits": 1,
+                         *           "finish_on_key": "#",
+                         *           "timeout_ms": 5000,
+                         *           "attempts": 2
+                         *         },
+                         *         {
+                         *           "verb": "branch",
+                         *           "on": "choice",
+                         *           "cases": {
+                         *             "1": "msg"
+                         *           },
+                         *           "default": "bye"
+                         *         },
+                         *         {
+                         *           "id": "msg",
+                         *           "verb": "record",
+                         *           "name": "message",
+                         *           "max_seconds": 30,
+                         *           "finish_on_key": "#",
+                         *           "beep": true
+                         *         },
+                         *         {
+                         *           "id": "bye",
+                         *           "verb": "hangup"
+                         *         }
+                         *       ],
+                         *       "created_at": "2026-11-23T15:23:51.213Z",
+                         *       "used_at": "2026-11-23T15:23:51.213Z"
+                         *     }
+                         */
                         "application/json": components["schemas"]["FlowVersion"];
                     };
                 };
@@ -2282,6 +2931,19 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "flow_id": "0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10",
+                         *       "name": "Appointment reminder",
+                         *       "description": null,
+                         *       "owner_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "latest_version": 1,
+                         *       "archived": false,
+                         *       "archived_at": "2026-11-23T15:23:51.213Z",
+                         *       "created_at": "2026-11-23T15:23:51.213Z",
+                         *       "updated_at": "2026-11-23T15:23:51.213Z"
+                         *     }
+                         */
                         "application/json": components["schemas"]["FlowSummary"];
                     };
                 };
@@ -2387,6 +3049,29 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "id": 1,
+                         *           "phone_number": "+12025550123",
+                         *           "timezone": null,
+                         *           "variables": {},
+                         *           "state": "pending",
+                         *           "attempts": 0,
+                         *           "next_attempt_at": null,
+                         *           "last_call_id": null,
+                         *           "last_outcome": null,
+                         *           "final_outcome": null,
+                         *           "answered_by": null,
+                         *           "source_row": 1,
+                         *           "created_at": "2026-11-23T15:23:51.213Z",
+                         *           "updated_at": "2026-11-23T15:23:51.213Z"
+                         *         }
+                         *       ],
+                         *       "next_cursor": null
+                         *     }
+                         */
                         "application/json": components["schemas"]["CampaignContactList"];
                     };
                 };
@@ -2474,6 +3159,19 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "accepted": 9970,
+                         *       "merged": 12,
+                         *       "rejected": [
+                         *         {
+                         *           "row": 17,
+                         *           "reason": "phone_number is not a phone number"
+                         *         }
+                         *       ],
+                         *       "rejected_count": 18
+                         *     }
+                         */
                         "application/json": components["schemas"]["ContactImportReport"];
                     };
                 };
@@ -2604,7 +3302,31 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /** @example phone_number,state,attempts,final_outcome,answered_by */
                         "text/csv": string;
+                        /**
+                         * @example [
+                         *       {
+                         *         "phone_number": "+12025550123",
+                         *         "state": "done",
+                         *         "attempts": 2,
+                         *         "final_outcome": "answered",
+                         *         "answered_by": "human",
+                         *         "calls": [
+                         *           {
+                         *             "attempt": 1,
+                         *             "call_id": "0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10",
+                         *             "outcome": "busy",
+                         *             "started_at": "2026-11-23T15:23:51.213Z",
+                         *             "ended_at": "2026-11-23T15:24:09.004Z"
+                         *           }
+                         *         ],
+                         *         "answers": {
+                         *           "choice": "1"
+                         *         }
+                         *       }
+                         *     ]
+                         */
                         "application/json": components["schemas"]["CampaignResult"][];
                     };
                 };
@@ -2704,11 +3426,51 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "campaign_id": "3c1a9e4f-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+                         *       "minutes": 60,
+                         *       "from": "2026-11-23T14:24:00.000Z",
+                         *       "to": "2026-11-23T15:24:00.000Z",
+                         *       "outcomes": [
+                         *         "answered",
+                         *         "busy",
+                         *         "no_answer",
+                         *         "failed",
+                         *         "machine",
+                         *         "lost",
+                         *         "canceled"
+                         *       ],
+                         *       "buckets": [
+                         *         {
+                         *           "start": "2026-11-23T15:23:00.000Z",
+                         *           "counts": {
+                         *             "answered": 0,
+                         *             "busy": 0,
+                         *             "no_answer": 0,
+                         *             "failed": 0,
+                         *             "machine": 0,
+                         *             "lost": 0,
+                         *             "canceled": 0
+                         *           }
+                         *         }
+                         *       ]
+                         *     }
+                         */
                         "application/json": components["schemas"]["CampaignTimeline"];
                     };
                 };
                 /** @description Missing, invalid, expired or revoked token */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The role of the caller, or the scopes of its API key, do not allow this */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2795,6 +3557,108 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "campaign_id": "3c1a9e4f-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+                         *           "name": "Appointment reminders, week 48",
+                         *           "owner_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *           "state": "draft",
+                         *           "flow_id": "0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10",
+                         *           "flow_version": 2,
+                         *           "context": null,
+                         *           "extension": null,
+                         *           "priority": null,
+                         *           "caller_id": "Clinic <5550001111>",
+                         *           "timezone": "America/New_York",
+                         *           "windows": [
+                         *             {
+                         *               "days": [
+                         *                 "mon",
+                         *                 "tue",
+                         *                 "wed",
+                         *                 "thu",
+                         *                 "fri"
+                         *               ],
+                         *               "start": "09:00",
+                         *               "end": "12:00"
+                         *             },
+                         *             {
+                         *               "days": [
+                         *                 "mon",
+                         *                 "tue",
+                         *                 "wed",
+                         *                 "thu",
+                         *                 "fri"
+                         *               ],
+                         *               "start": "13:00",
+                         *               "end": "19:00"
+                         *             },
+                         *             {
+                         *               "days": [
+                         *                 "sat"
+                         *               ],
+                         *               "start": "10:00",
+                         *               "end": "14:00"
+                         *             }
+                         *           ],
+                         *           "starts_at": "2026-11-23T15:23:51.213Z",
+                         *           "ends_at": "2026-11-23T15:23:51.213Z",
+                         *           "retry": {
+                         *             "busy": {
+                         *               "after_seconds": 600,
+                         *               "max_attempts": 3
+                         *             },
+                         *             "no_answer": {
+                         *               "after_seconds": 3600,
+                         *               "max_attempts": 3
+                         *             },
+                         *             "machine": {
+                         *               "after_seconds": 86400,
+                         *               "max_attempts": 2
+                         *             }
+                         *           },
+                         *           "max_attempts_per_day": 2,
+                         *           "cps": 5,
+                         *           "max_concurrent": 50,
+                         *           "ring_timeout_ms": 30000,
+                         *           "variables": {
+                         *             "CAMPAIGN": "week-48"
+                         *           },
+                         *           "status_callback": "https://example.com/hooks/campaigns",
+                         *           "status_callback_events": [
+                         *             "campaign.state"
+                         *           ],
+                         *           "counters": {
+                         *             "total": 0,
+                         *             "pending": 0,
+                         *             "in_progress": 0,
+                         *             "done": 0,
+                         *             "dnc_skipped": 0,
+                         *             "canceled": 0,
+                         *             "attempts": 0,
+                         *             "outside_window": 0,
+                         *             "outcome_answered": 0,
+                         *             "outcome_busy": 0,
+                         *             "outcome_no_answer": 0,
+                         *             "outcome_failed": 0,
+                         *             "outcome_machine": 0,
+                         *             "outcome_lost": 0,
+                         *             "outcome_canceled": 0,
+                         *             "answered_by_human": 0,
+                         *             "answered_by_machine": 0,
+                         *             "answered_by_unknown": 0
+                         *           },
+                         *           "created_at": "2026-11-23T15:23:51.213Z",
+                         *           "updated_at": "2026-11-23T15:23:51.213Z",
+                         *           "started_at": "2026-11-23T15:23:51.213Z",
+                         *           "finished_at": "2026-11-23T15:23:51.213Z"
+                         *         }
+                         *       ],
+                         *       "next_cursor": null
+                         *     }
+                         */
                         "application/json": components["schemas"]["CampaignList"];
                     };
                 };
@@ -2869,6 +3733,103 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "campaign_id": "3c1a9e4f-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+                         *       "name": "Appointment reminders, week 48",
+                         *       "owner_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "state": "draft",
+                         *       "flow_id": "0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10",
+                         *       "flow_version": 2,
+                         *       "context": null,
+                         *       "extension": null,
+                         *       "priority": null,
+                         *       "caller_id": "Clinic <5550001111>",
+                         *       "timezone": "America/New_York",
+                         *       "windows": [
+                         *         {
+                         *           "days": [
+                         *             "mon",
+                         *             "tue",
+                         *             "wed",
+                         *             "thu",
+                         *             "fri"
+                         *           ],
+                         *           "start": "09:00",
+                         *           "end": "12:00"
+                         *         },
+                         *         {
+                         *           "days": [
+                         *             "mon",
+                         *             "tue",
+                         *             "wed",
+                         *             "thu",
+                         *             "fri"
+                         *           ],
+                         *           "start": "13:00",
+                         *           "end": "19:00"
+                         *         },
+                         *         {
+                         *           "days": [
+                         *             "sat"
+                         *           ],
+                         *           "start": "10:00",
+                         *           "end": "14:00"
+                         *         }
+                         *       ],
+                         *       "starts_at": "2026-11-23T15:23:51.213Z",
+                         *       "ends_at": "2026-11-23T15:23:51.213Z",
+                         *       "retry": {
+                         *         "busy": {
+                         *           "after_seconds": 600,
+                         *           "max_attempts": 3
+                         *         },
+                         *         "no_answer": {
+                         *           "after_seconds": 3600,
+                         *           "max_attempts": 3
+                         *         },
+                         *         "machine": {
+                         *           "after_seconds": 86400,
+                         *           "max_attempts": 2
+                         *         }
+                         *       },
+                         *       "max_attempts_per_day": 2,
+                         *       "cps": 5,
+                         *       "max_concurrent": 50,
+                         *       "ring_timeout_ms": 30000,
+                         *       "variables": {
+                         *         "CAMPAIGN": "week-48"
+                         *       },
+                         *       "status_callback": "https://example.com/hooks/campaigns",
+                         *       "status_callback_events": [
+                         *         "campaign.state"
+                         *       ],
+                         *       "counters": {
+                         *         "total": 0,
+                         *         "pending": 0,
+                         *         "in_progress": 0,
+                         *         "done": 0,
+                         *         "dnc_skipped": 0,
+                         *         "canceled": 0,
+                         *         "attempts": 0,
+                         *         "outside_window": 0,
+                         *         "outcome_answered": 0,
+                         *         "outcome_busy": 0,
+                         *         "outcome_no_answer": 0,
+                         *         "outcome_failed": 0,
+                         *         "outcome_machine": 0,
+                         *         "outcome_lost": 0,
+                         *         "outcome_canceled": 0,
+                         *         "answered_by_human": 0,
+                         *         "answered_by_machine": 0,
+                         *         "answered_by_unknown": 0
+                         *       },
+                         *       "created_at": "2026-11-23T15:23:51.213Z",
+                         *       "updated_at": "2026-11-23T15:23:51.213Z",
+                         *       "started_at": "2026-11-23T15:23:51.213Z",
+                         *       "finished_at": "2026-11-23T15:23:51.213Z"
+                         *     }
+                         */
                         "application/json": components["schemas"]["Campaign"];
                     };
                 };
@@ -2999,6 +3960,103 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "campaign_id": "3c1a9e4f-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+                         *       "name": "Appointment reminders, week 48",
+                         *       "owner_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "state": "draft",
+                         *       "flow_id": "0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10",
+                         *       "flow_version": 2,
+                         *       "context": null,
+                         *       "extension": null,
+                         *       "priority": null,
+                         *       "caller_id": "Clinic <5550001111>",
+                         *       "timezone": "America/New_York",
+                         *       "windows": [
+                         *         {
+                         *           "days": [
+                         *             "mon",
+                         *             "tue",
+                         *             "wed",
+                         *             "thu",
+                         *             "fri"
+                         *           ],
+                         *           "start": "09:00",
+                         *           "end": "12:00"
+                         *         },
+                         *         {
+                         *           "days": [
+                         *             "mon",
+                         *             "tue",
+                         *             "wed",
+                         *             "thu",
+                         *             "fri"
+                         *           ],
+                         *           "start": "13:00",
+                         *           "end": "19:00"
+                         *         },
+                         *         {
+                         *           "days": [
+                         *             "sat"
+                         *           ],
+                         *           "start": "10:00",
+                         *           "end": "14:00"
+                         *         }
+                         *       ],
+                         *       "starts_at": "2026-11-23T15:23:51.213Z",
+                         *       "ends_at": "2026-11-23T15:23:51.213Z",
+                         *       "retry": {
+                         *         "busy": {
+                         *           "after_seconds": 600,
+                         *           "max_attempts": 3
+                         *         },
+                         *         "no_answer": {
+                         *           "after_seconds": 3600,
+                         *           "max_attempts": 3
+                         *         },
+                         *         "machine": {
+                         *           "after_seconds": 86400,
+                         *           "max_attempts": 2
+                         *         }
+                         *       },
+                         *       "max_attempts_per_day": 2,
+                         *       "cps": 5,
+                         *       "max_concurrent": 50,
+                         *       "ring_timeout_ms": 30000,
+                         *       "variables": {
+                         *         "CAMPAIGN": "week-48"
+                         *       },
+                         *       "status_callback": "https://example.com/hooks/campaigns",
+                         *       "status_callback_events": [
+                         *         "campaign.state"
+                         *       ],
+                         *       "counters": {
+                         *         "total": 0,
+                         *         "pending": 0,
+                         *         "in_progress": 0,
+                         *         "done": 0,
+                         *         "dnc_skipped": 0,
+                         *         "canceled": 0,
+                         *         "attempts": 0,
+                         *         "outside_window": 0,
+                         *         "outcome_answered": 0,
+                         *         "outcome_busy": 0,
+                         *         "outcome_no_answer": 0,
+                         *         "outcome_failed": 0,
+                         *         "outcome_machine": 0,
+                         *         "outcome_lost": 0,
+                         *         "outcome_canceled": 0,
+                         *         "answered_by_human": 0,
+                         *         "answered_by_machine": 0,
+                         *         "answered_by_unknown": 0
+                         *       },
+                         *       "created_at": "2026-11-23T15:23:51.213Z",
+                         *       "updated_at": "2026-11-23T15:23:51.213Z",
+                         *       "started_at": "2026-11-23T15:23:51.213Z",
+                         *       "finished_at": "2026-11-23T15:23:51.213Z"
+                         *     }
+                         */
                         "application/json": components["schemas"]["Campaign"];
                     };
                 };
@@ -3089,6 +4147,103 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "campaign_id": "3c1a9e4f-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+                         *       "name": "Appointment reminders, week 48",
+                         *       "owner_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "state": "draft",
+                         *       "flow_id": "0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10",
+                         *       "flow_version": 2,
+                         *       "context": null,
+                         *       "extension": null,
+                         *       "priority": null,
+                         *       "caller_id": "Clinic <5550001111>",
+                         *       "timezone": "America/New_York",
+                         *       "windows": [
+                         *         {
+                         *           "days": [
+                         *             "mon",
+                         *             "tue",
+                         *             "wed",
+                         *             "thu",
+                         *             "fri"
+                         *           ],
+                         *           "start": "09:00",
+                         *           "end": "12:00"
+                         *         },
+                         *         {
+                         *           "days": [
+                         *             "mon",
+                         *             "tue",
+                         *             "wed",
+                         *             "thu",
+                         *             "fri"
+                         *           ],
+                         *           "start": "13:00",
+                         *           "end": "19:00"
+                         *         },
+                         *         {
+                         *           "days": [
+                         *             "sat"
+                         *           ],
+                         *           "start": "10:00",
+                         *           "end": "14:00"
+                         *         }
+                         *       ],
+                         *       "starts_at": "2026-11-23T15:23:51.213Z",
+                         *       "ends_at": "2026-11-23T15:23:51.213Z",
+                         *       "retry": {
+                         *         "busy": {
+                         *           "after_seconds": 600,
+                         *           "max_attempts": 3
+                         *         },
+                         *         "no_answer": {
+                         *           "after_seconds": 3600,
+                         *           "max_attempts": 3
+                         *         },
+                         *         "machine": {
+                         *           "after_seconds": 86400,
+                         *           "max_attempts": 2
+                         *         }
+                         *       },
+                         *       "max_attempts_per_day": 2,
+                         *       "cps": 5,
+                         *       "max_concurrent": 50,
+                         *       "ring_timeout_ms": 30000,
+                         *       "variables": {
+                         *         "CAMPAIGN": "week-48"
+                         *       },
+                         *       "status_callback": "https://example.com/hooks/campaigns",
+                         *       "status_callback_events": [
+                         *         "campaign.state"
+                         *       ],
+                         *       "counters": {
+                         *         "total": 0,
+                         *         "pending": 0,
+                         *         "in_progress": 0,
+                         *         "done": 0,
+                         *         "dnc_skipped": 0,
+                         *         "canceled": 0,
+                         *         "attempts": 0,
+                         *         "outside_window": 0,
+                         *         "outcome_answered": 0,
+                         *         "outcome_busy": 0,
+                         *         "outcome_no_answer": 0,
+                         *         "outcome_failed": 0,
+                         *         "outcome_machine": 0,
+                         *         "outcome_lost": 0,
+                         *         "outcome_canceled": 0,
+                         *         "answered_by_human": 0,
+                         *         "answered_by_machine": 0,
+                         *         "answered_by_unknown": 0
+                         *       },
+                         *       "created_at": "2026-11-23T15:23:51.213Z",
+                         *       "updated_at": "2026-11-23T15:23:51.213Z",
+                         *       "started_at": "2026-11-23T15:23:51.213Z",
+                         *       "finished_at": "2026-11-23T15:23:51.213Z"
+                         *     }
+                         */
                         "application/json": components["schemas"]["Campaign"];
                     };
                 };
@@ -3217,6 +4372,103 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "campaign_id": "3c1a9e4f-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+                         *       "name": "Appointment reminders, week 48",
+                         *       "owner_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "state": "draft",
+                         *       "flow_id": "0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10",
+                         *       "flow_version": 2,
+                         *       "context": null,
+                         *       "extension": null,
+                         *       "priority": null,
+                         *       "caller_id": "Clinic <5550001111>",
+                         *       "timezone": "America/New_York",
+                         *       "windows": [
+                         *         {
+                         *           "days": [
+                         *             "mon",
+                         *             "tue",
+                         *             "wed",
+                         *             "thu",
+                         *             "fri"
+                         *           ],
+                         *           "start": "09:00",
+                         *           "end": "12:00"
+                         *         },
+                         *         {
+                         *           "days": [
+                         *             "mon",
+                         *             "tue",
+                         *             "wed",
+                         *             "thu",
+                         *             "fri"
+                         *           ],
+                         *           "start": "13:00",
+                         *           "end": "19:00"
+                         *         },
+                         *         {
+                         *           "days": [
+                         *             "sat"
+                         *           ],
+                         *           "start": "10:00",
+                         *           "end": "14:00"
+                         *         }
+                         *       ],
+                         *       "starts_at": "2026-11-23T15:23:51.213Z",
+                         *       "ends_at": "2026-11-23T15:23:51.213Z",
+                         *       "retry": {
+                         *         "busy": {
+                         *           "after_seconds": 600,
+                         *           "max_attempts": 3
+                         *         },
+                         *         "no_answer": {
+                         *           "after_seconds": 3600,
+                         *           "max_attempts": 3
+                         *         },
+                         *         "machine": {
+                         *           "after_seconds": 86400,
+                         *           "max_attempts": 2
+                         *         }
+                         *       },
+                         *       "max_attempts_per_day": 2,
+                         *       "cps": 5,
+                         *       "max_concurrent": 50,
+                         *       "ring_timeout_ms": 30000,
+                         *       "variables": {
+                         *         "CAMPAIGN": "week-48"
+                         *       },
+                         *       "status_callback": "https://example.com/hooks/campaigns",
+                         *       "status_callback_events": [
+                         *         "campaign.state"
+                         *       ],
+                         *       "counters": {
+                         *         "total": 0,
+                         *         "pending": 0,
+                         *         "in_progress": 0,
+                         *         "done": 0,
+                         *         "dnc_skipped": 0,
+                         *         "canceled": 0,
+                         *         "attempts": 0,
+                         *         "outside_window": 0,
+                         *         "outcome_answered": 0,
+                         *         "outcome_busy": 0,
+                         *         "outcome_no_answer": 0,
+                         *         "outcome_failed": 0,
+                         *         "outcome_machine": 0,
+                         *         "outcome_lost": 0,
+                         *         "outcome_canceled": 0,
+                         *         "answered_by_human": 0,
+                         *         "answered_by_machine": 0,
+                         *         "answered_by_unknown": 0
+                         *       },
+                         *       "created_at": "2026-11-23T15:23:51.213Z",
+                         *       "updated_at": "2026-11-23T15:23:51.213Z",
+                         *       "started_at": "2026-11-23T15:23:51.213Z",
+                         *       "finished_at": "2026-11-23T15:23:51.213Z"
+                         *     }
+                         */
                         "application/json": components["schemas"]["Campaign"];
                     };
                 };
@@ -3322,6 +4574,103 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "campaign_id": "3c1a9e4f-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+                         *       "name": "Appointment reminders, week 48",
+                         *       "owner_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "state": "draft",
+                         *       "flow_id": "0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10",
+                         *       "flow_version": 2,
+                         *       "context": null,
+                         *       "extension": null,
+                         *       "priority": null,
+                         *       "caller_id": "Clinic <5550001111>",
+                         *       "timezone": "America/New_York",
+                         *       "windows": [
+                         *         {
+                         *           "days": [
+                         *             "mon",
+                         *             "tue",
+                         *             "wed",
+                         *             "thu",
+                         *             "fri"
+                         *           ],
+                         *           "start": "09:00",
+                         *           "end": "12:00"
+                         *         },
+                         *         {
+                         *           "days": [
+                         *             "mon",
+                         *             "tue",
+                         *             "wed",
+                         *             "thu",
+                         *             "fri"
+                         *           ],
+                         *           "start": "13:00",
+                         *           "end": "19:00"
+                         *         },
+                         *         {
+                         *           "days": [
+                         *             "sat"
+                         *           ],
+                         *           "start": "10:00",
+                         *           "end": "14:00"
+                         *         }
+                         *       ],
+                         *       "starts_at": "2026-11-23T15:23:51.213Z",
+                         *       "ends_at": "2026-11-23T15:23:51.213Z",
+                         *       "retry": {
+                         *         "busy": {
+                         *           "after_seconds": 600,
+                         *           "max_attempts": 3
+                         *         },
+                         *         "no_answer": {
+                         *           "after_seconds": 3600,
+                         *           "max_attempts": 3
+                         *         },
+                         *         "machine": {
+                         *           "after_seconds": 86400,
+                         *           "max_attempts": 2
+                         *         }
+                         *       },
+                         *       "max_attempts_per_day": 2,
+                         *       "cps": 5,
+                         *       "max_concurrent": 50,
+                         *       "ring_timeout_ms": 30000,
+                         *       "variables": {
+                         *         "CAMPAIGN": "week-48"
+                         *       },
+                         *       "status_callback": "https://example.com/hooks/campaigns",
+                         *       "status_callback_events": [
+                         *         "campaign.state"
+                         *       ],
+                         *       "counters": {
+                         *         "total": 0,
+                         *         "pending": 0,
+                         *         "in_progress": 0,
+                         *         "done": 0,
+                         *         "dnc_skipped": 0,
+                         *         "canceled": 0,
+                         *         "attempts": 0,
+                         *         "outside_window": 0,
+                         *         "outcome_answered": 0,
+                         *         "outcome_busy": 0,
+                         *         "outcome_no_answer": 0,
+                         *         "outcome_failed": 0,
+                         *         "outcome_machine": 0,
+                         *         "outcome_lost": 0,
+                         *         "outcome_canceled": 0,
+                         *         "answered_by_human": 0,
+                         *         "answered_by_machine": 0,
+                         *         "answered_by_unknown": 0
+                         *       },
+                         *       "created_at": "2026-11-23T15:23:51.213Z",
+                         *       "updated_at": "2026-11-23T15:23:51.213Z",
+                         *       "started_at": "2026-11-23T15:23:51.213Z",
+                         *       "finished_at": "2026-11-23T15:23:51.213Z"
+                         *     }
+                         */
                         "application/json": components["schemas"]["Campaign"];
                     };
                 };
@@ -3427,6 +4776,103 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "campaign_id": "3c1a9e4f-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+                         *       "name": "Appointment reminders, week 48",
+                         *       "owner_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "state": "draft",
+                         *       "flow_id": "0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10",
+                         *       "flow_version": 2,
+                         *       "context": null,
+                         *       "extension": null,
+                         *       "priority": null,
+                         *       "caller_id": "Clinic <5550001111>",
+                         *       "timezone": "America/New_York",
+                         *       "windows": [
+                         *         {
+                         *           "days": [
+                         *             "mon",
+                         *             "tue",
+                         *             "wed",
+                         *             "thu",
+                         *             "fri"
+                         *           ],
+                         *           "start": "09:00",
+                         *           "end": "12:00"
+                         *         },
+                         *         {
+                         *           "days": [
+                         *             "mon",
+                         *             "tue",
+                         *             "wed",
+                         *             "thu",
+                         *             "fri"
+                         *           ],
+                         *           "start": "13:00",
+                         *           "end": "19:00"
+                         *         },
+                         *         {
+                         *           "days": [
+                         *             "sat"
+                         *           ],
+                         *           "start": "10:00",
+                         *           "end": "14:00"
+                         *         }
+                         *       ],
+                         *       "starts_at": "2026-11-23T15:23:51.213Z",
+                         *       "ends_at": "2026-11-23T15:23:51.213Z",
+                         *       "retry": {
+                         *         "busy": {
+                         *           "after_seconds": 600,
+                         *           "max_attempts": 3
+                         *         },
+                         *         "no_answer": {
+                         *           "after_seconds": 3600,
+                         *           "max_attempts": 3
+                         *         },
+                         *         "machine": {
+                         *           "after_seconds": 86400,
+                         *           "max_attempts": 2
+                         *         }
+                         *       },
+                         *       "max_attempts_per_day": 2,
+                         *       "cps": 5,
+                         *       "max_concurrent": 50,
+                         *       "ring_timeout_ms": 30000,
+                         *       "variables": {
+                         *         "CAMPAIGN": "week-48"
+                         *       },
+                         *       "status_callback": "https://example.com/hooks/campaigns",
+                         *       "status_callback_events": [
+                         *         "campaign.state"
+                         *       ],
+                         *       "counters": {
+                         *         "total": 0,
+                         *         "pending": 0,
+                         *         "in_progress": 0,
+                         *         "done": 0,
+                         *         "dnc_skipped": 0,
+                         *         "canceled": 0,
+                         *         "attempts": 0,
+                         *         "outside_window": 0,
+                         *         "outcome_answered": 0,
+                         *         "outcome_busy": 0,
+                         *         "outcome_no_answer": 0,
+                         *         "outcome_failed": 0,
+                         *         "outcome_machine": 0,
+                         *         "outcome_lost": 0,
+                         *         "outcome_canceled": 0,
+                         *         "answered_by_human": 0,
+                         *         "answered_by_machine": 0,
+                         *         "answered_by_unknown": 0
+                         *       },
+                         *       "created_at": "2026-11-23T15:23:51.213Z",
+                         *       "updated_at": "2026-11-23T15:23:51.213Z",
+                         *       "started_at": "2026-11-23T15:23:51.213Z",
+                         *       "finished_at": "2026-11-23T15:23:51.213Z"
+                         *     }
+                         */
                         "application/json": components["schemas"]["Campaign"];
                     };
                 };
@@ -3532,6 +4978,103 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "campaign_id": "3c1a9e4f-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+                         *       "name": "Appointment reminders, week 48",
+                         *       "owner_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "state": "draft",
+                         *       "flow_id": "0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10",
+                         *       "flow_version": 2,
+                         *       "context": null,
+                         *       "extension": null,
+                         *       "priority": null,
+                         *       "caller_id": "Clinic <5550001111>",
+                         *       "timezone": "America/New_York",
+                         *       "windows": [
+                         *         {
+                         *           "days": [
+                         *             "mon",
+                         *             "tue",
+                         *             "wed",
+                         *             "thu",
+                         *             "fri"
+                         *           ],
+                         *           "start": "09:00",
+                         *           "end": "12:00"
+                         *         },
+                         *         {
+                         *           "days": [
+                         *             "mon",
+                         *             "tue",
+                         *             "wed",
+                         *             "thu",
+                         *             "fri"
+                         *           ],
+                         *           "start": "13:00",
+                         *           "end": "19:00"
+                         *         },
+                         *         {
+                         *           "days": [
+                         *             "sat"
+                         *           ],
+                         *           "start": "10:00",
+                         *           "end": "14:00"
+                         *         }
+                         *       ],
+                         *       "starts_at": "2026-11-23T15:23:51.213Z",
+                         *       "ends_at": "2026-11-23T15:23:51.213Z",
+                         *       "retry": {
+                         *         "busy": {
+                         *           "after_seconds": 600,
+                         *           "max_attempts": 3
+                         *         },
+                         *         "no_answer": {
+                         *           "after_seconds": 3600,
+                         *           "max_attempts": 3
+                         *         },
+                         *         "machine": {
+                         *           "after_seconds": 86400,
+                         *           "max_attempts": 2
+                         *         }
+                         *       },
+                         *       "max_attempts_per_day": 2,
+                         *       "cps": 5,
+                         *       "max_concurrent": 50,
+                         *       "ring_timeout_ms": 30000,
+                         *       "variables": {
+                         *         "CAMPAIGN": "week-48"
+                         *       },
+                         *       "status_callback": "https://example.com/hooks/campaigns",
+                         *       "status_callback_events": [
+                         *         "campaign.state"
+                         *       ],
+                         *       "counters": {
+                         *         "total": 0,
+                         *         "pending": 0,
+                         *         "in_progress": 0,
+                         *         "done": 0,
+                         *         "dnc_skipped": 0,
+                         *         "canceled": 0,
+                         *         "attempts": 0,
+                         *         "outside_window": 0,
+                         *         "outcome_answered": 0,
+                         *         "outcome_busy": 0,
+                         *         "outcome_no_answer": 0,
+                         *         "outcome_failed": 0,
+                         *         "outcome_machine": 0,
+                         *         "outcome_lost": 0,
+                         *         "outcome_canceled": 0,
+                         *         "answered_by_human": 0,
+                         *         "answered_by_machine": 0,
+                         *         "answered_by_unknown": 0
+                         *       },
+                         *       "created_at": "2026-11-23T15:23:51.213Z",
+                         *       "updated_at": "2026-11-23T15:23:51.213Z",
+                         *       "started_at": "2026-11-23T15:23:51.213Z",
+                         *       "finished_at": "2026-11-23T15:23:51.213Z"
+                         *     }
+                         */
                         "application/json": components["schemas"]["Campaign"];
                     };
                 };
@@ -3637,6 +5180,20 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "phone_number": "+15551234000",
+                         *           "source": "api",
+                         *           "note": "Asked on 2026-11-23",
+                         *           "added_by": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *           "added_at": "2026-11-23T15:23:51.213Z"
+                         *         }
+                         *       ],
+                         *       "next_cursor": null
+                         *     }
+                         */
                         "application/json": components["schemas"]["DncList"];
                     };
                 };
@@ -3711,6 +5268,15 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "phone_number": "+15551234000",
+                         *       "source": "api",
+                         *       "note": "Asked on 2026-11-23",
+                         *       "added_by": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "added_at": "2026-11-23T15:23:51.213Z"
+                         *     }
+                         */
                         "application/json": components["schemas"]["DncEntry"];
                     };
                 };
@@ -3720,6 +5286,15 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "phone_number": "+15551234000",
+                         *       "source": "api",
+                         *       "note": "Asked on 2026-11-23",
+                         *       "added_by": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "added_at": "2026-11-23T15:23:51.213Z"
+                         *     }
+                         */
                         "application/json": components["schemas"]["DncEntry"];
                     };
                 };
@@ -3835,6 +5410,13 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "received": 3,
+                         *       "added": 2,
+                         *       "already_listed": 1
+                         *     }
+                         */
                         "application/json": components["schemas"]["DncBulkResult"];
                     };
                 };
@@ -3947,6 +5529,15 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "phone_number": "+15551234000",
+                         *       "source": "api",
+                         *       "note": "Asked on 2026-11-23",
+                         *       "added_by": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "added_at": "2026-11-23T15:23:51.213Z"
+                         *     }
+                         */
                         "application/json": components["schemas"]["DncEntry"];
                     };
                 };
@@ -4030,6 +5621,15 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "phone_number": "+15551234000",
+                         *       "source": "api",
+                         *       "note": "Asked on 2026-11-23",
+                         *       "added_by": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "added_at": "2026-11-23T15:23:51.213Z"
+                         *     }
+                         */
                         "application/json": components["schemas"]["DncEntry"];
                     };
                 };
@@ -4136,6 +5736,11 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example id: 1042
+                         *     event: call
+                         *     data: {"sequence":3,...}
+                         */
                         "text/event-stream": string;
                     };
                 };
@@ -4247,6 +5852,19 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "success": true,
+                         *       "call_id": "5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b",
+                         *       "phone_number": "+15551234000",
+                         *       "message": "Call is dialing",
+                         *       "channel": "Local/+15551234000@outbound-trunk-0000001a;1",
+                         *       "status": "dialing",
+                         *       "created_at": "2026-11-23T15:23:51.213Z",
+                         *       "error": null,
+                         *       "reason": null
+                         *     }
+                         */
                         "application/json": components["schemas"]["OriginateResponse"];
                     };
                 };
@@ -4377,6 +5995,39 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "call_id": "5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b",
+                         *       "phone_number": "+15551234000",
+                         *       "status": "dialing",
+                         *       "channel": "Local/+15551234000@outbound-trunk-0000001a;1",
+                         *       "context": "outbound-ivr",
+                         *       "extension": "s",
+                         *       "priority": 1,
+                         *       "timeout": 30000,
+                         *       "caller_id": "Contact Center <5550001111>",
+                         *       "variables": {
+                         *         "CAMPAIGN": "spring-2026"
+                         *       },
+                         *       "created_at": "2026-11-23T15:23:51.213Z",
+                         *       "updated_at": "2026-11-23T15:23:55.001Z",
+                         *       "dialed_at": "2026-11-23T15:23:51.213Z",
+                         *       "answered_at": "2026-11-23T15:23:51.213Z",
+                         *       "ended_at": "2026-11-23T15:23:51.213Z",
+                         *       "duration": 4.012,
+                         *       "failure_reason": null,
+                         *       "reason": "normal",
+                         *       "hangup_cause": 16,
+                         *       "hangup_cause_txt": "Normal Clearing",
+                         *       "dial_status": "ANSWER",
+                         *       "attempt_number": 1,
+                         *       "is_active": false,
+                         *       "is_completed": true,
+                         *       "hangup_requested_at": "2026-11-23T15:23:51.213Z",
+                         *       "owner_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "status_callback": null
+                         *     }
+                         */
                         "application/json": components["schemas"]["LegacyCall"];
                     };
                 };
@@ -4473,6 +6124,39 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "call_id": "5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b",
+                         *       "phone_number": "+15551234000",
+                         *       "status": "dialing",
+                         *       "channel": "Local/+15551234000@outbound-trunk-0000001a;1",
+                         *       "context": "outbound-ivr",
+                         *       "extension": "s",
+                         *       "priority": 1,
+                         *       "timeout": 30000,
+                         *       "caller_id": "Contact Center <5550001111>",
+                         *       "variables": {
+                         *         "CAMPAIGN": "spring-2026"
+                         *       },
+                         *       "created_at": "2026-11-23T15:23:51.213Z",
+                         *       "updated_at": "2026-11-23T15:23:55.001Z",
+                         *       "dialed_at": "2026-11-23T15:23:51.213Z",
+                         *       "answered_at": "2026-11-23T15:23:51.213Z",
+                         *       "ended_at": "2026-11-23T15:23:51.213Z",
+                         *       "duration": 4.012,
+                         *       "failure_reason": null,
+                         *       "reason": "normal",
+                         *       "hangup_cause": 16,
+                         *       "hangup_cause_txt": "Normal Clearing",
+                         *       "dial_status": "ANSWER",
+                         *       "attempt_number": 1,
+                         *       "is_active": false,
+                         *       "is_completed": true,
+                         *       "hangup_requested_at": "2026-11-23T15:23:51.213Z",
+                         *       "owner_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "status_callback": null
+                         *     }
+                         */
                         "application/json": components["schemas"]["LegacyCall"];
                     };
                 };
@@ -4568,6 +6252,23 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *           "username": "alice",
+                         *           "role": "operator",
+                         *           "is_active": true,
+                         *           "can_login": true,
+                         *           "created_at": "2026-11-23T15:00:00.000Z",
+                         *           "updated_at": "2026-11-23T15:00:00.000Z",
+                         *           "last_login_at": "2026-11-23T15:05:00.000Z"
+                         *         }
+                         *       ],
+                         *       "next_cursor": null
+                         *     }
+                         */
                         "application/json": components["schemas"]["UserList"];
                     };
                 };
@@ -4639,6 +6340,18 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "username": "alice",
+                         *       "role": "operator",
+                         *       "is_active": true,
+                         *       "can_login": true,
+                         *       "created_at": "2026-11-23T15:00:00.000Z",
+                         *       "updated_at": "2026-11-23T15:00:00.000Z",
+                         *       "last_login_at": "2026-11-23T15:05:00.000Z"
+                         *     }
+                         */
                         "application/json": components["schemas"]["User"];
                     };
                 };
@@ -4757,6 +6470,18 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "username": "alice",
+                         *       "role": "operator",
+                         *       "is_active": true,
+                         *       "can_login": true,
+                         *       "created_at": "2026-11-23T15:00:00.000Z",
+                         *       "updated_at": "2026-11-23T15:00:00.000Z",
+                         *       "last_login_at": "2026-11-23T15:05:00.000Z"
+                         *     }
+                         */
                         "application/json": components["schemas"]["User"];
                     };
                 };
@@ -4847,6 +6572,18 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *       "username": "alice",
+                         *       "role": "operator",
+                         *       "is_active": true,
+                         *       "can_login": true,
+                         *       "created_at": "2026-11-23T15:00:00.000Z",
+                         *       "updated_at": "2026-11-23T15:00:00.000Z",
+                         *       "last_login_at": "2026-11-23T15:05:00.000Z"
+                         *     }
+                         */
                         "application/json": components["schemas"]["User"];
                     };
                 };
@@ -4979,6 +6716,21 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "user": {
+                         *         "id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                         *         "username": "alice",
+                         *         "role": "operator",
+                         *         "is_active": true,
+                         *         "can_login": true,
+                         *         "created_at": "2026-11-23T15:00:00.000Z",
+                         *         "updated_at": "2026-11-23T15:00:00.000Z",
+                         *         "last_login_at": "2026-11-23T15:05:00.000Z"
+                         *       },
+                         *       "generated_password": null
+                         *     }
+                         */
                         "application/json": components["schemas"]["ResetPasswordResponse"];
                     };
                 };
@@ -5150,6 +6902,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "batch_id": "default-1795449478-17",
+                         *       "results": [
+                         *         {
+                         *           "event_id": "default-5b0f8a52-3",
+                         *           "result": "applied"
+                         *         }
+                         *       ]
+                         *     }
+                         */
                         "application/json": {
                             batch_id: string;
                             results: {
@@ -5280,6 +7043,17 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "outcome": "steps",
+                         *       "steps": [
+                         *         {
+                         *           "verb": "hangup",
+                         *           "cause": 16
+                         *         }
+                         *       ]
+                         *     }
+                         */
                         "application/json": {
                             /** @enum {string} */
                             outcome: "steps";
@@ -5499,6 +7273,26 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
+                        /**
+                         * @example {
+                         *       "commands": [
+                         *         {
+                         *           "call_id": "5b0f8a52-3c1e-4d7a-9f2b-6e8d1c4a7b90",
+                         *           "phone_number": "+15551234000",
+                         *           "context": "outbound-ivr",
+                         *           "extension": "s",
+                         *           "priority": 1,
+                         *           "timeout_ms": 30000,
+                         *           "caller_id": "Clinic <5550001111>",
+                         *           "variables": {
+                         *             "CAMPAIGN": "reminders"
+                         *           },
+                         *           "requested_at": "2026-11-02T09:30:00.000Z"
+                         *         }
+                         *       ],
+                         *       "next_poll_ms": 1000
+                         *     }
+                         */
                         "application/json": {
                             commands: {
                                 /** Format: uuid */
@@ -5686,30 +7480,810 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "call.status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A call’s status changed
+         * @description POSTed to the call’s `status_callback`. Sent for every change of status (or those in `status_callback_events`).
+         *
+         *     `Outdial-Signature: t=<unix seconds>,kid=<key id>,v1=<signature>`: an Ed25519 signature (base64url, no padding) over the bytes `outdial-webhook-v1.<t>.<raw body>`, made with the API's signing key. Verify it with the public key of that `kid` in `/.well-known/jwks.json` (no shared secret: the keys are public and rotate by `kid`), over the body exactly as received, before parsing it; refuse a `t` more than 300 seconds from your clock, so a recorded delivery cannot be replayed later. `verifyWebhook` in `api/webhooks/signature.ts` does all of this with WebCrypto.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description The Ed25519 signature of `t` and the raw body: how to check it is in the description above */
+                    "Outdial-Signature": string;
+                    /** @description The delivery: the same on each retry of it, so a receiver can drop one it already handled */
+                    "Outdial-Delivery-Id": string;
+                    /** @description The event reported (`event_id`) */
+                    "Outdial-Event-Id": string;
+                    /** @description Which attempt this is: 1, 2, … */
+                    "Outdial-Attempt": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "call.status",
+                     *       "event_id": "1042",
+                     *       "occurred_at": "2026-11-23T15:23:51.300Z",
+                     *       "call": {
+                     *         "call_id": "5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b",
+                     *         "phone_number": "+15551234000",
+                     *         "status": "dialing",
+                     *         "channel": "Local/+15551234000@outbound-trunk-0000001a;1",
+                     *         "context": "outbound-ivr",
+                     *         "extension": "s",
+                     *         "priority": 1,
+                     *         "timeout": 30000,
+                     *         "caller_id": "Contact Center <5550001111>",
+                     *         "variables": {
+                     *           "CAMPAIGN": "spring-2026"
+                     *         },
+                     *         "created_at": "2026-11-23T15:23:51.213Z",
+                     *         "updated_at": "2026-11-23T15:23:55.001Z",
+                     *         "dialed_at": "2026-11-23T15:23:51.213Z",
+                     *         "answered_at": "2026-11-23T15:23:51.213Z",
+                     *         "ended_at": "2026-11-23T15:23:51.213Z",
+                     *         "duration": 4.012,
+                     *         "failure_reason": null,
+                     *         "reason": "normal",
+                     *         "hangup_cause": 16,
+                     *         "hangup_cause_txt": "Normal Clearing",
+                     *         "dial_status": "ANSWER",
+                     *         "attempt_number": 1,
+                     *         "is_active": false,
+                     *         "is_completed": true,
+                     *         "hangup_requested_at": "2026-11-23T15:23:51.213Z",
+                     *         "owner_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                     *         "status_callback": null,
+                     *         "answers": {
+                     *           "choice": "1",
+                     *           "message": {
+                     *             "recording": "5b0f8c1e-…-message-4",
+                     *             "duration_ms": 4210
+                     *           }
+                     *         },
+                     *         "answered_by": null,
+                     *         "flow": {
+                     *           "flow_id": null,
+                     *           "flow_version": null,
+                     *           "outcome": "finished",
+                     *           "ended_at_step": {
+                     *             "index": 4,
+                     *             "id": "bye"
+                     *           },
+                     *           "detail": null
+                     *         }
+                     *       },
+                     *       "event": {
+                     *         "sequence": 2,
+                     *         "id": "1042",
+                     *         "call_id": "5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b",
+                     *         "type": "ringing",
+                     *         "status": "dialing",
+                     *         "time": "2026-11-23T15:23:51.300Z",
+                     *         "reason": null,
+                     *         "hangup_cause": null,
+                     *         "hangup_cause_txt": null,
+                     *         "dial_status": "RINGING",
+                     *         "source": "sidecar",
+                     *         "flow": null
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CallWebhook"];
+                };
+            };
+            responses: {
+                /** @description Any 2xx answer ends the delivery; its body is ignored */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Anything else (another status, a redirect, which is never followed, or no answer within WEBHOOK_TIMEOUT_MS) is retried with backoff until WEBHOOK_MAX_ATTEMPTS or WEBHOOK_MAX_AGE */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "call.flow": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A step of a call’s flow
+         * @description POSTed to the call’s `status_callback`. Sent for the flow event types `status_callback_events` lists (`step_started`, `step_finished`, `flow_ended`); the step is in `event.flow`.
+         *
+         *     `Outdial-Signature: t=<unix seconds>,kid=<key id>,v1=<signature>`: an Ed25519 signature (base64url, no padding) over the bytes `outdial-webhook-v1.<t>.<raw body>`, made with the API's signing key. Verify it with the public key of that `kid` in `/.well-known/jwks.json` (no shared secret: the keys are public and rotate by `kid`), over the body exactly as received, before parsing it; refuse a `t` more than 300 seconds from your clock, so a recorded delivery cannot be replayed later. `verifyWebhook` in `api/webhooks/signature.ts` does all of this with WebCrypto.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description The Ed25519 signature of `t` and the raw body: how to check it is in the description above */
+                    "Outdial-Signature": string;
+                    /** @description The delivery: the same on each retry of it, so a receiver can drop one it already handled */
+                    "Outdial-Delivery-Id": string;
+                    /** @description The event reported (`event_id`) */
+                    "Outdial-Event-Id": string;
+                    /** @description Which attempt this is: 1, 2, … */
+                    "Outdial-Attempt": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "call.flow",
+                     *       "event_id": "1042",
+                     *       "occurred_at": "2026-11-23T15:23:51.300Z",
+                     *       "call": {
+                     *         "call_id": "5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b",
+                     *         "phone_number": "+15551234000",
+                     *         "status": "dialing",
+                     *         "channel": "Local/+15551234000@outbound-trunk-0000001a;1",
+                     *         "context": "outbound-ivr",
+                     *         "extension": "s",
+                     *         "priority": 1,
+                     *         "timeout": 30000,
+                     *         "caller_id": "Contact Center <5550001111>",
+                     *         "variables": {
+                     *           "CAMPAIGN": "spring-2026"
+                     *         },
+                     *         "created_at": "2026-11-23T15:23:51.213Z",
+                     *         "updated_at": "2026-11-23T15:23:55.001Z",
+                     *         "dialed_at": "2026-11-23T15:23:51.213Z",
+                     *         "answered_at": "2026-11-23T15:23:51.213Z",
+                     *         "ended_at": "2026-11-23T15:23:51.213Z",
+                     *         "duration": 4.012,
+                     *         "failure_reason": null,
+                     *         "reason": "normal",
+                     *         "hangup_cause": 16,
+                     *         "hangup_cause_txt": "Normal Clearing",
+                     *         "dial_status": "ANSWER",
+                     *         "attempt_number": 1,
+                     *         "is_active": false,
+                     *         "is_completed": true,
+                     *         "hangup_requested_at": "2026-11-23T15:23:51.213Z",
+                     *         "owner_id": "8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b",
+                     *         "status_callback": null,
+                     *         "answers": {
+                     *           "choice": "1",
+                     *           "message": {
+                     *             "recording": "5b0f8c1e-…-message-4",
+                     *             "duration_ms": 4210
+                     *           }
+                     *         },
+                     *         "answered_by": null,
+                     *         "flow": {
+                     *           "flow_id": null,
+                     *           "flow_version": null,
+                     *           "outcome": "finished",
+                     *           "ended_at_step": {
+                     *             "index": 4,
+                     *             "id": "bye"
+                     *           },
+                     *           "detail": null
+                     *         }
+                     *       },
+                     *       "event": {
+                     *         "sequence": 2,
+                     *         "id": "1042",
+                     *         "call_id": "5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b",
+                     *         "type": "ringing",
+                     *         "status": "dialing",
+                     *         "time": "2026-11-23T15:23:51.300Z",
+                     *         "reason": null,
+                     *         "hangup_cause": null,
+                     *         "hangup_cause_txt": null,
+                     *         "dial_status": "RINGING",
+                     *         "source": "sidecar",
+                     *         "flow": null
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CallWebhook"];
+                };
+            };
+            responses: {
+                /** @description Any 2xx answer ends the delivery; its body is ignored */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Anything else (another status, a redirect, which is never followed, or no answer within WEBHOOK_TIMEOUT_MS) is retried with backoff until WEBHOOK_MAX_ATTEMPTS or WEBHOOK_MAX_AGE */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "campaign.state": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A campaign’s state changed
+         * @description POSTed to the campaign’s `status_callback`. Sent when the campaign starts, pauses, resumes, completes or is canceled; `previous_state` says from what.
+         *
+         *     `Outdial-Signature: t=<unix seconds>,kid=<key id>,v1=<signature>`: an Ed25519 signature (base64url, no padding) over the bytes `outdial-webhook-v1.<t>.<raw body>`, made with the API's signing key. Verify it with the public key of that `kid` in `/.well-known/jwks.json` (no shared secret: the keys are public and rotate by `kid`), over the body exactly as received, before parsing it; refuse a `t` more than 300 seconds from your clock, so a recorded delivery cannot be replayed later. `verifyWebhook` in `api/webhooks/signature.ts` does all of this with WebCrypto.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description The Ed25519 signature of `t` and the raw body: how to check it is in the description above */
+                    "Outdial-Signature": string;
+                    /** @description The delivery: the same on each retry of it, so a receiver can drop one it already handled */
+                    "Outdial-Delivery-Id": string;
+                    /** @description The campaign reported (`campaign_id`) */
+                    "Outdial-Campaign-Id": string;
+                    /** @description Which attempt this is: 1, 2, … */
+                    "Outdial-Attempt": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "campaign.state",
+                     *       "campaign_id": "3c1a9e4f-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+                     *       "state": "running",
+                     *       "counters": {
+                     *         "total": 200,
+                     *         "pending": 120,
+                     *         "in_progress": 12,
+                     *         "done": 68,
+                     *         "dnc_skipped": 0,
+                     *         "canceled": 0,
+                     *         "attempts": 85,
+                     *         "outside_window": 0,
+                     *         "outcome_answered": 0,
+                     *         "outcome_busy": 0,
+                     *         "outcome_no_answer": 0,
+                     *         "outcome_failed": 0,
+                     *         "outcome_machine": 0,
+                     *         "outcome_lost": 0,
+                     *         "outcome_canceled": 0,
+                     *         "answered_by_human": 0,
+                     *         "answered_by_machine": 0,
+                     *         "answered_by_unknown": 0
+                     *       },
+                     *       "at": "2026-11-23T15:24:00.000Z",
+                     *       "previous_state": "paused"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CampaignWebhook"];
+                };
+            };
+            responses: {
+                /** @description Any 2xx answer ends the delivery; its body is ignored */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Anything else (another status, a redirect, which is never followed, or no answer within WEBHOOK_TIMEOUT_MS) is retried with backoff until WEBHOOK_MAX_ATTEMPTS or WEBHOOK_MAX_AGE */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "campaign.progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A campaign’s counters moved
+         * @description POSTed to the campaign’s `status_callback`. Sent at most once per campaign per CAMPAIGN_PROGRESS_WEBHOOK_SECONDS while its counters move, and a last time when it completes.
+         *
+         *     `Outdial-Signature: t=<unix seconds>,kid=<key id>,v1=<signature>`: an Ed25519 signature (base64url, no padding) over the bytes `outdial-webhook-v1.<t>.<raw body>`, made with the API's signing key. Verify it with the public key of that `kid` in `/.well-known/jwks.json` (no shared secret: the keys are public and rotate by `kid`), over the body exactly as received, before parsing it; refuse a `t` more than 300 seconds from your clock, so a recorded delivery cannot be replayed later. `verifyWebhook` in `api/webhooks/signature.ts` does all of this with WebCrypto.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description The Ed25519 signature of `t` and the raw body: how to check it is in the description above */
+                    "Outdial-Signature": string;
+                    /** @description The delivery: the same on each retry of it, so a receiver can drop one it already handled */
+                    "Outdial-Delivery-Id": string;
+                    /** @description The campaign reported (`campaign_id`) */
+                    "Outdial-Campaign-Id": string;
+                    /** @description Which attempt this is: 1, 2, … */
+                    "Outdial-Attempt": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "campaign.progress",
+                     *       "campaign_id": "3c1a9e4f-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+                     *       "state": "running",
+                     *       "counters": {
+                     *         "total": 200,
+                     *         "pending": 120,
+                     *         "in_progress": 12,
+                     *         "done": 68,
+                     *         "dnc_skipped": 0,
+                     *         "canceled": 0,
+                     *         "attempts": 85,
+                     *         "outside_window": 0,
+                     *         "outcome_answered": 0,
+                     *         "outcome_busy": 0,
+                     *         "outcome_no_answer": 0,
+                     *         "outcome_failed": 0,
+                     *         "outcome_machine": 0,
+                     *         "outcome_lost": 0,
+                     *         "outcome_canceled": 0,
+                     *         "answered_by_human": 0,
+                     *         "answered_by_machine": 0,
+                     *         "answered_by_unknown": 0
+                     *       },
+                     *       "at": "2026-11-23T15:24:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CampaignWebhook"];
+                };
+            };
+            responses: {
+                /** @description Any 2xx answer ends the delivery; its body is ignored */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Anything else (another status, a redirect, which is never followed, or no answer within WEBHOOK_TIMEOUT_MS) is retried with backoff until WEBHOOK_MAX_ATTEMPTS or WEBHOOK_MAX_AGE */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
-        ContactInput: {
+        /** @description The JSON body POSTed to a call’s `status_callback`, signed (Outdial-Signature); the request names the event in `Outdial-Event-Id` */
+        CallWebhook: {
             /**
-             * @description The number as people write it; without a country code it is read in DEFAULT_PHONE_REGION
-             * @example (202) 555-0123
+             * @description call.status: the call's status changed; call.flow: a step of its flow started or finished, or the flow ended
+             * @example call.status
+             * @enum {string}
+             */
+            type: "call.status" | "call.flow";
+            /**
+             * @description The event reported: its global id (also in Outdial-Event-Id)
+             * @example 1042
+             */
+            event_id: string;
+            /**
+             * Format: date-time
+             * @description When the event happened
+             * @example 2026-11-23T15:23:51.300Z
+             */
+            occurred_at: string;
+            call: components["schemas"]["Call"];
+            event: components["schemas"]["CallEvent"];
+        };
+        Call: {
+            /**
+             * Format: uuid
+             * @description The call id (also the ARI channel id)
+             * @example 5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b
+             */
+            call_id: string;
+            /**
+             * @description The number called
+             * @example +15551234000
              */
             phone_number: string;
             /**
-             * @description The contact’s IANA time zone for calling windows (default: the campaign’s)
-             * @example America/New_York
+             * @description pending → dialing → ringing → answered → completed; other final statuses: busy, no_answer, failed, canceled
+             * @example dialing
+             * @enum {string}
              */
-            timezone?: string | null;
+            status: "pending" | "dialing" | "ringing" | "answered" | "completed" | "busy" | "no_answer" | "failed" | "canceled";
             /**
-             * @description Call variables for this contact (the names and sizes a call’s variables take)
+             * @description ARI channel name
+             * @example Local/+15551234000@outbound-trunk-0000001a;1
+             */
+            channel: string | null;
+            /**
+             * @description Dialplan context of the answered call
+             * @example outbound-ivr
+             */
+            context: string;
+            /**
+             * @description Extension
+             * @example s
+             */
+            extension: string;
+            /**
+             * @description Priority
+             * @example 1
+             */
+            priority: number;
+            /**
+             * @description Ring timeout in milliseconds
+             * @example 30000
+             */
+            timeout: number;
+            /**
+             * @description Caller id
+             * @example Contact Center <5550001111>
+             */
+            caller_id: string | null;
+            /**
+             * @description The variables as given; on the channel each is OUTDIAL_VAR_<name>
              * @example {
-             *       "FIRST_NAME": "Ada"
+             *       "CAMPAIGN": "spring-2026"
              *     }
              */
-            variables?: {
+            variables: {
                 [key: string]: string;
             };
+            /**
+             * Format: date-time
+             * @description When the call was accepted
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description Last change
+             * @example 2026-11-23T15:23:55.001Z
+             */
+            updated_at: string;
+            /**
+             * Format: date-time
+             * @description When the PBX accepted the originate
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            dialed_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the callee answered
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            answered_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the call reached its final status
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            ended_at: string | null;
+            /**
+             * @description Seconds from answer to end (null if never answered or still up)
+             * @example 4.012
+             */
+            duration: number | null;
+            /**
+             * @description Why the call did not complete, in words (busy, no_answer, failed, canceled)
+             * @example null
+             */
+            failure_reason: string | null;
+            /**
+             * @description Machine-readable reason: normal, hangup_requested, busy, rejected, timeout, no_answer, congestion, invalid_number, pbx_routing, pbx_unreachable, lost, …
+             * @example normal
+             */
+            reason: string | null;
+            /**
+             * @description Q.850 cause of the call leg
+             * @example 16
+             */
+            hangup_cause: number | null;
+            /**
+             * @description Text of the Q.850 cause
+             * @example Normal Clearing
+             */
+            hangup_cause_txt: string | null;
+            /**
+             * @description Last ARI Dial status (RINGING, ANSWER, BUSY, …)
+             * @example ANSWER
+             */
+            dial_status: string | null;
+            /**
+             * @description Attempt number (1 for the first)
+             * @example 1
+             */
+            attempt_number: number;
+            /**
+             * @description Not yet in a final status
+             * @example false
+             */
+            is_active: boolean;
+            /**
+             * @description In a final status
+             * @example true
+             */
+            is_completed: boolean;
+            /**
+             * Format: date-time
+             * @description When a hang-up was requested through the API
+             * @example 2026-11-23T15:23:51.213Z
+             */
+            hangup_requested_at: string | null;
+            /**
+             * Format: uuid
+             * @description The user who created the call
+             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
+             */
+            owner_id: string;
+            /**
+             * @description Webhook URL
+             * @example null
+             */
+            status_callback: string | null;
+            /**
+             * @description What the call’s flow collected, by answer name (empty without a flow)
+             * @example {
+             *       "choice": "1",
+             *       "message": {
+             *         "recording": "5b0f8c1e-…-message-4",
+             *         "duration_ms": 4210
+             *       }
+             *     }
+             */
+            answers: {
+                [key: string]: components["schemas"]["FlowAnswer"];
+            };
+            /**
+             * @description Who answered, as an amd step judged it: human, machine or unknown; null without one
+             * @example null
+             * @enum {string|null}
+             */
+            answered_by: "human" | "machine" | "unknown" | null;
+            flow: components["schemas"]["CallFlow"];
         };
+        FlowAnswer: string | {
+            /**
+             * @description The recording’s id; its audio is at /api/v2/calls/{call_id}/recordings/{name}
+             * @example 5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b-message-4
+             */
+            recording: string;
+            /**
+             * @description Its length in milliseconds
+             * @example 4210
+             */
+            duration_ms: number;
+        };
+        /** @description The flow the call runs once answered, and how it ended; null when the call has none */
+        CallFlow: {
+            /**
+             * Format: uuid
+             * @description The saved flow the call ran, or null for steps given with the call
+             * @example null
+             */
+            flow_id: string | null;
+            /**
+             * @description The saved flow’s version the call ran
+             * @example null
+             */
+            flow_version: number | null;
+            /**
+             * @description How the flow ended, null while it runs (or if it never started): finished, continued (handed to the dialplan), callee_hangup, failed (see detail), interrupted (the sidecar restarted), limit (ran too long)
+             * @example finished
+             * @enum {string|null}
+             */
+            outcome: "finished" | "continued" | "callee_hangup" | "failed" | "interrupted" | "limit" | null;
+            /**
+             * @description The step the flow was in when it ended; null while it runs
+             * @example {
+             *       "index": 4,
+             *       "id": "bye"
+             *     }
+             */
+            ended_at_step: {
+                /**
+                 * @description The step’s position in its list, from 0
+                 * @example 4
+                 */
+                index: number;
+                /**
+                 * @description The step’s id, if it has one
+                 * @example bye
+                 */
+                id: string | null;
+            } | null;
+            /**
+             * @description Why the flow ended as it did, in words
+             * @example null
+             */
+            detail: string | null;
+        } | null;
+        CallEvent: {
+            /**
+             * @description Position in the call’s log (1, 2, 3…)
+             * @example 2
+             */
+            sequence: number;
+            /**
+             * @description Global event id; the cursor of the live event stream
+             * @example 1042
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The call id
+             * @example 5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b
+             */
+            call_id: string;
+            /**
+             * @description created, dialing, ringing, progress, answered, ended, hangup_requested, step_started, step_finished, flow_ended
+             * @example ringing
+             */
+            type: string;
+            /**
+             * @description pending → dialing → ringing → answered → completed; other final statuses: busy, no_answer, failed, canceled
+             * @example dialing
+             * @enum {string}
+             */
+            status: "pending" | "dialing" | "ringing" | "answered" | "completed" | "busy" | "no_answer" | "failed" | "canceled";
+            /**
+             * Format: date-time
+             * @description When it happened
+             * @example 2026-11-23T15:23:51.300Z
+             */
+            time: string;
+            /**
+             * @description Reason, for final events
+             * @example null
+             */
+            reason: string | null;
+            /**
+             * @description Q.850 cause, for final events
+             * @example null
+             */
+            hangup_cause: number | null;
+            /**
+             * @description Text of the cause
+             * @example null
+             */
+            hangup_cause_txt: string | null;
+            /**
+             * @description ARI Dial status
+             * @example RINGING
+             */
+            dial_status: string | null;
+            /**
+             * @description Who reported it: api or sidecar
+             * @example sidecar
+             */
+            source: string;
+            flow: components["schemas"]["FlowEventDetail"];
+        };
+        /**
+         * @description Flow events only (step_started, step_finished, flow_ended): the step and what it gave
+         * @example null
+         */
+        FlowEventDetail: {
+            /**
+             * @description The n-th step run in this call (from 1)
+             * @example 2
+             */
+            run: number;
+            /**
+             * @description Which list the step is in: 0 the call’s flow, n the steps the n-th request step returned
+             * @example 0
+             */
+            segment: number;
+            /**
+             * @description The step’s position in its list, from 0
+             * @example 1
+             */
+            step: number;
+            /**
+             * @description The step’s id, if it has one
+             * @example ask
+             */
+            step_id: string | null;
+            /**
+             * @description The step’s verb
+             * @example gather
+             * @enum {string}
+             */
+            verb: "play" | "gather" | "record" | "branch" | "goto" | "set" | "continue" | "hangup" | "amd" | "request" | "optout";
+            /** @description step_finished of a gather, record or set: the answer it gave */
+            answer?: {
+                /**
+                 * @description The answer’s name
+                 * @example choice
+                 */
+                name: string;
+                value: components["schemas"]["FlowAnswer"];
+            };
+            /**
+             * @description step_finished of an amd step: who answered
+             * @example human
+             * @enum {string}
+             */
+            answered_by?: "human" | "machine" | "unknown";
+            /**
+             * @description flow_ended only: how the flow ended
+             * @example finished
+             * @enum {string}
+             */
+            outcome?: "finished" | "continued" | "callee_hangup" | "failed" | "interrupted" | "limit";
+            /**
+             * @description Why a step failed or the flow ended as it did
+             * @example no input after 2 attempts
+             */
+            detail?: string;
+        } | null;
         /** @description The JSON body POSTed to a campaign’s `status_callback`, signed as call webhooks are (Outdial-Signature); the request names the campaign in `Outdial-Campaign-Id` */
         CampaignWebhook: {
             /**
@@ -5858,6 +8432,27 @@ export interface components {
              * @example 0
              */
             answered_by_unknown: number;
+        };
+        ContactInput: {
+            /**
+             * @description The number as people write it; without a country code it is read in DEFAULT_PHONE_REGION
+             * @example (202) 555-0123
+             */
+            phone_number: string;
+            /**
+             * @description The contact’s IANA time zone for calling windows (default: the campaign’s)
+             * @example America/New_York
+             */
+            timezone?: string | null;
+            /**
+             * @description Call variables for this contact (the names and sizes a call’s variables take)
+             * @example {
+             *       "FIRST_NAME": "Ada"
+             *     }
+             */
+            variables?: {
+                [key: string]: string;
+            };
         };
         /** @description A campaign’s state and counters (as in the campaign) as they stood at `at`: a snapshot, the newest replacing any before it */
         CampaignProgress: {
@@ -6604,232 +9199,6 @@ export interface components {
              */
             next_cursor: string | null;
         };
-        Call: {
-            /**
-             * Format: uuid
-             * @description The call id (also the ARI channel id)
-             * @example 5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b
-             */
-            call_id: string;
-            /**
-             * @description The number called
-             * @example +15551234000
-             */
-            phone_number: string;
-            /**
-             * @description pending → dialing → ringing → answered → completed; other final statuses: busy, no_answer, failed, canceled
-             * @example dialing
-             * @enum {string}
-             */
-            status: "pending" | "dialing" | "ringing" | "answered" | "completed" | "busy" | "no_answer" | "failed" | "canceled";
-            /**
-             * @description ARI channel name
-             * @example Local/+15551234000@outbound-trunk-0000001a;1
-             */
-            channel: string | null;
-            /**
-             * @description Dialplan context of the answered call
-             * @example outbound-ivr
-             */
-            context: string;
-            /**
-             * @description Extension
-             * @example s
-             */
-            extension: string;
-            /**
-             * @description Priority
-             * @example 1
-             */
-            priority: number;
-            /**
-             * @description Ring timeout in milliseconds
-             * @example 30000
-             */
-            timeout: number;
-            /**
-             * @description Caller id
-             * @example Contact Center <5550001111>
-             */
-            caller_id: string | null;
-            /**
-             * @description The variables as given; on the channel each is OUTDIAL_VAR_<name>
-             * @example {
-             *       "CAMPAIGN": "spring-2026"
-             *     }
-             */
-            variables: {
-                [key: string]: string;
-            };
-            /**
-             * Format: date-time
-             * @description When the call was accepted
-             * @example 2026-11-23T15:23:51.213Z
-             */
-            created_at: string;
-            /**
-             * Format: date-time
-             * @description Last change
-             * @example 2026-11-23T15:23:55.001Z
-             */
-            updated_at: string;
-            /**
-             * Format: date-time
-             * @description When the PBX accepted the originate
-             * @example 2026-11-23T15:23:51.213Z
-             */
-            dialed_at: string | null;
-            /**
-             * Format: date-time
-             * @description When the callee answered
-             * @example 2026-11-23T15:23:51.213Z
-             */
-            answered_at: string | null;
-            /**
-             * Format: date-time
-             * @description When the call reached its final status
-             * @example 2026-11-23T15:23:51.213Z
-             */
-            ended_at: string | null;
-            /**
-             * @description Seconds from answer to end (null if never answered or still up)
-             * @example 4.012
-             */
-            duration: number | null;
-            /**
-             * @description Why the call did not complete, in words (busy, no_answer, failed, canceled)
-             * @example null
-             */
-            failure_reason: string | null;
-            /**
-             * @description Machine-readable reason: normal, hangup_requested, busy, rejected, timeout, no_answer, congestion, invalid_number, pbx_routing, pbx_unreachable, lost, …
-             * @example normal
-             */
-            reason: string | null;
-            /**
-             * @description Q.850 cause of the call leg
-             * @example 16
-             */
-            hangup_cause: number | null;
-            /**
-             * @description Text of the Q.850 cause
-             * @example Normal Clearing
-             */
-            hangup_cause_txt: string | null;
-            /**
-             * @description Last ARI Dial status (RINGING, ANSWER, BUSY, …)
-             * @example ANSWER
-             */
-            dial_status: string | null;
-            /**
-             * @description Attempt number (1 for the first)
-             * @example 1
-             */
-            attempt_number: number;
-            /**
-             * @description Not yet in a final status
-             * @example false
-             */
-            is_active: boolean;
-            /**
-             * @description In a final status
-             * @example true
-             */
-            is_completed: boolean;
-            /**
-             * Format: date-time
-             * @description When a hang-up was requested through the API
-             * @example 2026-11-23T15:23:51.213Z
-             */
-            hangup_requested_at: string | null;
-            /**
-             * Format: uuid
-             * @description The user who created the call
-             * @example 8f7e6d5c-4b3a-4291-8a7b-6c5d4e3f2a1b
-             */
-            owner_id: string;
-            /**
-             * @description Webhook URL
-             * @example null
-             */
-            status_callback: string | null;
-            /**
-             * @description What the call’s flow collected, by answer name (empty without a flow)
-             * @example {
-             *       "choice": "1",
-             *       "message": {
-             *         "recording": "5b0f8c1e-…-message-4",
-             *         "duration_ms": 4210
-             *       }
-             *     }
-             */
-            answers: {
-                [key: string]: components["schemas"]["FlowAnswer"];
-            };
-            /**
-             * @description Who answered, as an amd step judged it: human, machine or unknown; null without one
-             * @example null
-             * @enum {string|null}
-             */
-            answered_by: "human" | "machine" | "unknown" | null;
-            flow: components["schemas"]["CallFlow"];
-        };
-        FlowAnswer: string | {
-            /**
-             * @description The recording’s id; its audio is at /api/v2/calls/{call_id}/recordings/{name}
-             * @example 5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b-message-4
-             */
-            recording: string;
-            /**
-             * @description Its length in milliseconds
-             * @example 4210
-             */
-            duration_ms: number;
-        };
-        /** @description The flow the call runs once answered, and how it ended; null when the call has none */
-        CallFlow: {
-            /**
-             * Format: uuid
-             * @description The saved flow the call ran, or null for steps given with the call
-             * @example null
-             */
-            flow_id: string | null;
-            /**
-             * @description The saved flow’s version the call ran
-             * @example null
-             */
-            flow_version: number | null;
-            /**
-             * @description How the flow ended, null while it runs (or if it never started): finished, continued (handed to the dialplan), callee_hangup, failed (see detail), interrupted (the sidecar restarted), limit (ran too long)
-             * @example finished
-             * @enum {string|null}
-             */
-            outcome: "finished" | "continued" | "callee_hangup" | "failed" | "interrupted" | "limit" | null;
-            /**
-             * @description The step the flow was in when it ended; null while it runs
-             * @example {
-             *       "index": 4,
-             *       "id": "bye"
-             *     }
-             */
-            ended_at_step: {
-                /**
-                 * @description The step’s position in its list, from 0
-                 * @example 4
-                 */
-                index: number;
-                /**
-                 * @description The step’s id, if it has one
-                 * @example bye
-                 */
-                id: string | null;
-            } | null;
-            /**
-             * @description Why the flow ended as it did, in words
-             * @example null
-             */
-            detail: string | null;
-        } | null;
         CallEventLog: {
             /**
              * Format: uuid
@@ -6840,125 +9209,6 @@ export interface components {
             /** @description Events in the order they happened */
             events: components["schemas"]["CallEvent"][];
         };
-        CallEvent: {
-            /**
-             * @description Position in the call’s log (1, 2, 3…)
-             * @example 2
-             */
-            sequence: number;
-            /**
-             * @description Global event id; the cursor of the live event stream
-             * @example 1042
-             */
-            id: string;
-            /**
-             * Format: uuid
-             * @description The call id
-             * @example 5b0f8c1e-4d0a-4a53-9f0e-0c8a4f1f6a2b
-             */
-            call_id: string;
-            /**
-             * @description created, dialing, ringing, progress, answered, ended, hangup_requested, step_started, step_finished, flow_ended
-             * @example ringing
-             */
-            type: string;
-            /**
-             * @description pending → dialing → ringing → answered → completed; other final statuses: busy, no_answer, failed, canceled
-             * @example dialing
-             * @enum {string}
-             */
-            status: "pending" | "dialing" | "ringing" | "answered" | "completed" | "busy" | "no_answer" | "failed" | "canceled";
-            /**
-             * Format: date-time
-             * @description When it happened
-             * @example 2026-11-23T15:23:51.300Z
-             */
-            time: string;
-            /**
-             * @description Reason, for final events
-             * @example null
-             */
-            reason: string | null;
-            /**
-             * @description Q.850 cause, for final events
-             * @example null
-             */
-            hangup_cause: number | null;
-            /**
-             * @description Text of the cause
-             * @example null
-             */
-            hangup_cause_txt: string | null;
-            /**
-             * @description ARI Dial status
-             * @example RINGING
-             */
-            dial_status: string | null;
-            /**
-             * @description Who reported it: api or sidecar
-             * @example sidecar
-             */
-            source: string;
-            flow: components["schemas"]["FlowEventDetail"];
-        };
-        /**
-         * @description Flow events only (step_started, step_finished, flow_ended): the step and what it gave
-         * @example null
-         */
-        FlowEventDetail: {
-            /**
-             * @description The n-th step run in this call (from 1)
-             * @example 2
-             */
-            run: number;
-            /**
-             * @description Which list the step is in: 0 the call’s flow, n the steps the n-th request step returned
-             * @example 0
-             */
-            segment: number;
-            /**
-             * @description The step’s position in its list, from 0
-             * @example 1
-             */
-            step: number;
-            /**
-             * @description The step’s id, if it has one
-             * @example ask
-             */
-            step_id: string | null;
-            /**
-             * @description The step’s verb
-             * @example gather
-             * @enum {string}
-             */
-            verb: "play" | "gather" | "record" | "branch" | "goto" | "set" | "continue" | "hangup" | "amd" | "request" | "optout";
-            /** @description step_finished of a gather, record or set: the answer it gave */
-            answer?: {
-                /**
-                 * @description The answer’s name
-                 * @example choice
-                 */
-                name: string;
-                value: components["schemas"]["FlowAnswer"];
-            };
-            /**
-             * @description step_finished of an amd step: who answered
-             * @example human
-             * @enum {string}
-             */
-            answered_by?: "human" | "machine" | "unknown";
-            /**
-             * @description flow_ended only: how the flow ended
-             * @example finished
-             * @enum {string}
-             */
-            outcome?: "finished" | "continued" | "callee_hangup" | "failed" | "interrupted" | "limit";
-            /**
-             * @description Why a step failed or the flow ended as it did
-             * @example no input after 2 attempts
-             */
-            detail?: string;
-        } | null;
         CallWebhooks: {
             /**
              * Format: uuid

@@ -1,5 +1,5 @@
 import { createApp } from '../app.ts';
-import { openApiConfig } from '../routes/openapi.ts';
+import { openApiDocument } from '../routes/openapi.ts';
 
 /** The name the committed document is built with: the default APP_NAME. */
 const SPEC_APP_NAME = 'Outdial';
@@ -14,7 +14,7 @@ export function buildOpenApiDocument(appName = SPEC_APP_NAME): Record<string, un
       throw new Error('the document is built without serving requests');
     },
   });
-  return app.getOpenAPI31Document(openApiConfig(appName)) as unknown as Record<string, unknown>;
+  return openApiDocument(app, appName) as unknown as Record<string, unknown>;
 }
 
 /** The committed file's exact text: two-space JSON and a final newline, so diffs stay readable. */

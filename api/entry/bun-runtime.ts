@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Context } from 'hono';
 import { createPrivateFile, ensurePrivateDir, errorCode, tightenFile } from '../../db/private-files.ts';
 import { clientAddress, type ProxyTrust } from '../lib/client-address.ts';
@@ -36,4 +37,10 @@ export function bunClientAddress(trust: ProxyTrust) {
       trust,
     );
   };
+}
+
+/** Scalar's browser bundle for /docs, read from the installed `@scalar/api-reference`. */
+export function scalarBundleFromNodeModules(): () => Response {
+  const path = fileURLToPath(import.meta.resolve('@scalar/api-reference/browser/standalone.js'));
+  return () => new Response(Bun.file(path));
 }

@@ -21,7 +21,7 @@ import type { Logger } from '../shared/base/log.ts';
 import { startWebhookDispatcher } from '../webhooks/dispatcher.ts';
 import { webhookPolicy } from '../webhooks/policy.ts';
 import { createUndiciTransport, type Resolver } from '../webhooks/undici-transport.ts';
-import { bunClientAddress, loadOrCreateKeyFile } from './bun-runtime.ts';
+import { bunClientAddress, loadOrCreateKeyFile, scalarBundleFromNodeModules } from './bun-runtime.ts';
 
 export interface StartedApi {
   url: string;
@@ -117,7 +117,7 @@ async function serveOn(
   // Nothing is served (not even /health) before this is done: a client that starts as soon as the
   // port answers must find the service whole.
   if (options.beforeListen) await options.beforeListen(services);
-  const app = createApp({ services: () => services });
+  const app = createApp({ services: () => services, docsScript: scalarBundleFromNodeModules() });
   const server = Bun.serve({
     hostname: config.HOST,
     port: config.PORT,

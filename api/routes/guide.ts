@@ -12,7 +12,8 @@ export const GUIDE = `Outdial places outbound IVR calls through an Asterisk PBX 
 is accepted to its final outcome. It is compatible with the \`/api/v2\` contract of the service it
 replaces (its routes are marked "original route"). This reference is also the guide: each section starts with what
 its operations share (placing calls and their outcomes, live status, webhooks), and each operation
-says what it does. On \`/docs\`, log in at the top of the page to send requests from it.
+says what it does. On \`/docs\`, any operation's "Test Request" sends it from the page: get a token there
+with \`POST /api/v2/token\` (or use an API key) and enter it as the Bearer Token under Authentication.
 
 ### Logging in
 
@@ -89,6 +90,53 @@ with it); a path no route has answers 404. A request body over 64 KiB answers 41
 event batch may take 1 MiB, a bulk do-not-call list 2 MiB). Any route answers
 503 \`database_unavailable\` with \`Retry-After\` while PostgreSQL cannot be reached.
 
+### Security
+
+- Access tokens are RFC 9068 JWTs signed with Ed25519 (\`EdDSA\`, \`typ: at+jwt\`); verification pins
+  the algorithm and requires \`kid\`, \`iss\`, \`aud\`, \`exp\`, \`jti\`; no HS256 path. Each request reads the
+  user, so a revoked token, a deactivated user, a reset password or a changed role takes effect on
+  the next request, and on open event streams before their next event.
+- Refresh tokens (RFC 9700): a login also answers a refresh token (\`odrt_\` and 256 random bits, kept
+  only as its SHA-256) that \`grant_type=refresh_token\` rotates: each is good for one use, within a
+  session that ends \`REFRESH_TOKEN_TTL\` after the login. One presented twice (a stolen copy, or two
+  refreshes at once) revokes the whole session, its access tokens included, answers 401 and is written
+  to the audit log. Logging out ends the session; log out everywhere, a password reset, a role change
+  and a deactivation end all of the user's. The console keeps its tokens in the tab's \`sessionStorage\`
+  and refreshes before the access token expires.
+- API keys (\`${API_KEY_PREFIX}<key id>_<secret>\`, for software acting for a user or for a service user
+  that cannot log in) are sent as \`Authorization: Bearer\` beside tokens and kept only as a SHA-256 of
+  their 256-bit secret. A key's scopes (\`calls:read\`, \`calls:write\`, \`flows:read\`, \`flows:write\`,
+  \`campaigns:read\`, \`campaigns:write\`, \`users:admin\`) count only as far as its user's role grants them
+  now; nobody mints more than they hold. Revoking or expiring a key, or deactivating its user, takes
+  effect on the next request and ends its event streams; a key counts in its user's rate limit window, and
+  the refusal and the audit log name the key.
+  Rolling a key is in the API keys section.
+- Passwords: bcrypt at cost ≥ 12 (on Bun in worker threads), bounded and shared fairly
+  (\`PASSWORD_HASH_CONCURRENCY\`, \`PASSWORD_HASH_QUEUE\`); unknown users cost as much as wrong passwords. Each
+  check is reserved in the database first, so at most \`MAX_FAILED_LOGIN_ATTEMPTS\` are checked per
+  username per \`LOGIN_FAILURE_WINDOW\` however many logins arrive at once; that many failures lock the
+  username for \`LOGIN_LOCKOUT_DURATION\`, the right password included. A client address is slowed past
+  \`MAX_FAILED_LOGINS_PER_ADDRESS\`, never locked out. The counts hold across instances.
+- Usernames have one canonical form (NFKC, invisible characters dropped, case folded;
+  \`db/username.ts\`): logins and locks use it, and a new name that differs from a taken one only so
+  is refused (409).
+- The client address is the peer, or behind your reverse proxies (\`TRUST_PROXY\`, \`TRUST_PROXY_HOPS\`
+  or \`TRUSTED_PROXIES\`) the right-most \`X-Forwarded-For\` entry that is not one of yours.
+- Roles \`admin\` (everything), \`operator\` (places, hangs up and reads its own calls), \`viewer\` (reads
+  every call, changes nothing); at least one active admin always remains (409 \`last_admin\`); a call
+  you may not read answers 404, never 403. Campaigns are owned the same way. Numbers on the
+  do-not-call list are added by admins and operators and taken off by admins only (someone asked
+  never to be called again). An audit log records logins, failures, revocations, user changes, call
+  creation and hang-up, campaigns' creation, changes and actions, and do-not-call additions and
+  removals (with the entry removed).
+- Finished campaigns are deleted by housekeeping \`CAMPAIGN_RETENTION_DAYS\` after they completed or
+  were canceled, with their contacts, attempts and counters.
+- Request bodies over 64 KiB answer 413 (a bulk do-not-call list may take 2 MiB), announced or chunked; security headers on every answer;
+  CORS only for \`ALLOWED_ORIGINS\`. Webhook receivers are checked against SSRF and every delivery
+  is signed (the Webhooks section).
+- Commands to the sidecar and event batches from it are signed JWTs bound to the method, path and a
+  SHA-256 of the body, valid for seconds and single use; the API knows each sidecar's public key.
+
 ### The typed client
 
 \`api/client/\` is a TypeScript client generated from this document: \`openapi.json\` (the document
@@ -136,6 +184,27 @@ person stays logged in for the session's life.`;
 
 /** The Calls tag: what its operations share. */
 export const CALLS_GUIDE = `Place, follow and hang up calls.
+
+### Placing a call
+
+\`POST /api/v2/calls\` with at least \`phone_number\` (digits, an optional leading \`+\`, 7 to 20 characters)
+answers as soon as the PBX took the originate, with the call's \`call_id\` and its status: \`dialing\`, or
+\`pending\` while the call waits for a dialling slot at the sidecar; the rest of the call is reported after
+that answer. Send an \`Idempotency-Key\` so that a retry after a timeout cannot ring the phone twice: the
+same key and body answer the stored reply.
+
+\`\`\`sh
+curl -s $B/api/v2/calls -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+  -H 'Idempotency-Key: order-7781' \\
+  -d '{"phone_number":"+15551234002","caller_id":"Contact Center <5550001111>","variables":{"CAMPAIGN":"spring"},
+       "status_callback":"https://example.com/hooks/outdial"}'
+\`\`\`
+
+Then follow it, whichever suits the client: read it (\`GET /api/v2/calls/{call_id}\`, its ordered log at
+\`…/events\`), listen to the live stream (Live status), or let the API POST each change to
+\`status_callback\` (Webhooks). \`POST /api/v2/calls/{call_id}/hangup\` ends it, or cancels it before the
+answer. What the callee hears after the answer is the call's \`flow\` (Flows) or the dialplan's
+\`context\`, \`extension\` and \`priority\`.
 
 ### Statuses and outcomes
 
@@ -260,6 +329,9 @@ a last one when it completes. \`status_callback_events\` may keep one kind (\`["
 Each is written in the transaction of the change it reports, and sent, signed and retried as a call's
 are; a campaign's request names it in \`Outdial-Campaign-Id\` where a call's names its event in
 \`Outdial-Event-Id\`.
+
+Each body's schema, its headers and an example are in the \`webhooks\` section of \`/openapi.json\`
+(\`call.status\`, \`call.flow\`, \`campaign.state\`, \`campaign.progress\`; shown beside the operations on \`/docs\`).
 
 Deliveries of one call (or of one campaign) go in order. A 2xx answer ends a delivery; anything else (a timeout, a 5xx, a
 redirect, which is never followed) is retried with exponential backoff and full jitter

@@ -1,9 +1,11 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { Role } from '../../db/schema.ts';
-import { ApiError, ERROR_CODES, type ErrorCode, validationError } from '../errors.ts';
+import { ApiError, ERROR_CODES, type ErrorCode, type Problem, validationError } from '../errors.ts';
 import { type Access, requireAuth } from '../middleware/auth.ts';
 import type { AppEnv } from '../services.ts';
+import { problemBody } from '../shared/base/problem.ts';
+import { withResponseExamples } from './examples.ts';
 import {
   CALLS_GUIDE,
   CAMPAIGNS_GUIDE,
@@ -121,13 +123,114 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   503: 'A dependency (the PBX or the database) is unavailable; see Retry-After',
 };
 
-const problemContent = { 'application/problem+json': { schema: ProblemSchema } };
+type ProblemExtra = Pick<Problem, 'errors' | 'retry_after'>;
 
-/** Error responses for the given statuses, all with the problem+json body. */
+/**
+ * What each error code's answer looks like, as the reference shows it: a typical `detail` and, where
+ * the code has them, the field errors or the wait. Every code has one, so a new code needs its example.
+ */
+const ERROR_EXAMPLES: Record<ErrorCode, { detail: string } & ProblemExtra> = {
+  malformed_request: { detail: 'The body is not valid JSON: unexpected end of input at position 31' },
+  unknown_field: {
+    detail: 'body.tiemout: is not a field of this request, which takes phone_number, timeout, caller_id, …',
+    errors: [
+      {
+        path: 'body.tiemout',
+        pointer: '/tiemout',
+        message: 'is not a field of this request, which takes phone_number, timeout, caller_id, …',
+        code: 'unrecognized_keys',
+      },
+    ],
+  },
+  invalid_token: { detail: 'The access token has expired' },
+  invalid_credentials: { detail: 'Incorrect username or password' },
+  invalid_signature: { detail: 'The signature of this batch does not verify with the sidecar’s key' },
+  forbidden: { detail: 'This API key lacks the scope calls:write' },
+  not_found: { detail: 'No route for GET /api/v2/cals' },
+  call_not_found: { detail: 'No call 5b0f8a52-3c1e-4d7a-9f2b-6e8d1c4a7b90' },
+  user_not_found: { detail: 'No user 7d2c9e1a-4b5f-4c8d-a1e3-9f6b2d8c5e40' },
+  api_key_not_found: { detail: 'No API key 4f1c9a2b7e3d5a60' },
+  recording_not_found: { detail: 'The call has no recording named message' },
+  flow_not_found: { detail: 'No flow 0b7d6f0e-3f7c-4d8e-9c39-5d8c2a4e1f10' },
+  campaign_not_found: { detail: 'No campaign 3c1a9e4f-5b6d-4e7f-8a9b-0c1d2e3f4a5b' },
+  dnc_not_found: { detail: '+15551234000 is not on the do-not-call list' },
+  method_not_allowed: { detail: 'DELETE is not a method of /api/v2/calls, which takes GET, POST' },
+  call_already_ended: { detail: 'The call already ended: completed' },
+  idempotency_in_flight: {
+    detail: 'A request with this Idempotency-Key is still being answered; retry in a moment',
+    retry_after: 1,
+  },
+  username_taken: { detail: 'body.username: alice is taken' },
+  last_admin: { detail: 'At least one active admin must remain' },
+  flow_archived: { detail: 'The flow is archived: it takes no new calls or versions' },
+  campaign_closed: { detail: 'The campaign is completed: it takes no more contacts' },
+  import_in_progress: { detail: 'Another contacts import of this campaign is still running' },
+  campaign_state: { detail: 'pause needs a running campaign; this one is draft' },
+  payload_too_large: { detail: 'The request body is larger than 64 KiB, the most this route takes' },
+  unsupported_media_type: { detail: 'Content-Type must be application/json' },
+  validation_error: {
+    detail: 'body.phone_number: must be at least 7 characters',
+    errors: [
+      {
+        path: 'body.phone_number',
+        pointer: '/phone_number',
+        message: 'must be at least 7 characters',
+        code: 'too_small',
+      },
+    ],
+  },
+  idempotency_key_reused: { detail: 'This Idempotency-Key was used with a different request' },
+  rate_limited: { detail: 'At most 10 calls per 60 s; retry in 12 s', retry_after: 12 },
+  login_locked: { detail: 'Too many failed logins for this username; retry in 900 s', retry_after: 900 },
+  internal_error: { detail: 'Internal server error' },
+  pbx_unavailable: { detail: 'No sidecar can take the call now', retry_after: 5 },
+  database_unavailable: { detail: 'The database cannot be reached', retry_after: 5 },
+  busy: { detail: 'Too many password checks are waiting; retry in a moment', retry_after: 1 },
+  not_ready: { detail: 'The database is not reachable yet', retry_after: 5 },
+};
+
+/** The example answers of a status: one per error code that answers it, named by the code. */
+function problemExamples(status: number) {
+  const examples: Record<string, { summary: string; value: Problem }> = {};
+  for (const [code, { title, status: codeStatus }] of Object.entries(ERROR_CODES) as [
+    ErrorCode,
+    (typeof ERROR_CODES)[ErrorCode],
+  ][]) {
+    if (codeStatus !== status) continue;
+    const { detail, ...extra } = ERROR_EXAMPLES[code];
+    examples[code] = {
+      summary: title,
+      value: problemBody(
+        { status, code, title, detail },
+        { request_id: '0b9e2f1c-6d5a-4b8e-9f3a-2c1d7e6f5a4b', ...extra },
+      ),
+    };
+  }
+  return examples;
+}
+
+/**
+ * Error responses for the given statuses, all with the problem+json body and an example for each
+ * code the status stands for. Every route lists its errors through this one place.
+ */
 export function errorResponses(...statuses: number[]) {
-  const out: Record<number, { description: string; content: typeof problemContent }> = {};
+  const out: Record<
+    number,
+    {
+      description: string;
+      content: {
+        'application/problem+json': {
+          schema: typeof ProblemSchema;
+          examples: ReturnType<typeof problemExamples>;
+        };
+      };
+    }
+  > = {};
   for (const s of statuses)
-    out[s] = { description: ERROR_DESCRIPTIONS[s] ?? 'Error', content: problemContent };
+    out[s] = {
+      description: ERROR_DESCRIPTIONS[s] ?? 'Error',
+      content: { 'application/problem+json': { schema: ProblemSchema, examples: problemExamples(s) } },
+    };
   return out;
 }
 
@@ -185,6 +288,11 @@ export function openApiConfig(appName: string) {
       { name: 'Sidecar', description: 'The channel from the sidecars beside the PBXs' },
     ],
   };
+}
+
+/** The OpenAPI document of `app`: its routes, webhooks and guide, and an example for every answer. */
+export function openApiDocument(app: App, appName: string) {
+  return withResponseExamples(app.getOpenAPI31Document(openApiConfig(appName)));
 }
 
 /**

@@ -173,6 +173,13 @@ for (const mode of MODES) {
       expect(res.headers.get('content-type')).toContain('text/html');
       const html = await res.text();
       expect(html).toContain('/openapi.json');
+      // Scalar's bundle comes from this server (node_modules on Bun, the static assets on Workers).
+      expect(html).toContain('<script src="/docs/scalar.js">');
+      expect(res.headers.get('content-security-policy')).toContain("script-src 'self' 'sha256-");
+      const bundle = await stack.request(mode, '/docs/scalar.js');
+      expect(bundle.status).toBe(200);
+      expect(bundle.headers.get('content-type')).toContain('text/javascript');
+      expect(await bundle.text()).toContain('createApiReference');
     });
 
     test('large JSON answers are gzipped when the client accepts it', async () => {
@@ -235,6 +242,7 @@ describe('metrics', () => {
     try {
       expect((await off.request('http', '/metrics')).status).toBe(404);
       expect((await off.request('http', '/docs')).status).toBe(404);
+      expect((await off.request('http', '/docs/scalar.js')).status).toBe(404);
     } finally {
       await off.stop();
     }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect } from 'bun:test';
 import { MODES, startTestStack, type TestStack, test } from '../harness/stack.ts';
 
 /**
- * The console's and the reference's scripts are TypeScript functions served as their source text.
+ * The console's scripts are TypeScript functions served as their source text.
  * Whatever bundled the server (Bun, or wrangler's esbuild for Workers) must not leave in that text
  * anything the browser lacks: here each script, as served, runs its load-time code against a page
  * that accepts any call, and must neither throw nor stop before it reads the session's token. The
@@ -12,7 +12,7 @@ import { MODES, startTestStack, type TestStack, test } from '../harness/stack.ts
 let stack: TestStack;
 
 beforeAll(async () => {
-  stack = await startTestStack({ env: { DOCS_ENABLED: 'true' } });
+  stack = await startTestStack();
 }, 60_000);
 afterAll(() => stack.stop());
 
@@ -54,10 +54,7 @@ function runAtLoad(script: string): string[] {
 
 for (const mode of MODES) {
   describe(`page scripts as served (${mode})`, () => {
-    for (const [path, tokenKey] of [
-      ['/console/app.js', 'outdial.console.token'],
-      ['/docs/app.js', 'outdial.docs.token'],
-    ] as const) {
+    for (const [path, tokenKey] of [['/console/app.js', 'outdial.console.token']] as const) {
       test(`${path} runs in a page with nothing of the server's bundle`, async () => {
         const res = await stack.request(mode, path);
         expect(res.status).toBe(200);

@@ -86,7 +86,7 @@ export const campaignTimelineRoute = createRoute({
       description: 'Ended attempts per minute and outcome',
       content: { 'application/json': { schema: TimelineSchema } },
     },
-    ...errorResponses(401, 404, 422, 500, 503),
+    ...errorResponses(401, 403, 404, 422, 500, 503),
   },
 });
 

@@ -43,7 +43,15 @@ export const sidecarEventsRoute = createRoute({
   responses: {
     200: {
       description: 'What became of each event',
-      content: { 'application/json': { schema: EventBatchAck } },
+      content: {
+        'application/json': {
+          schema: EventBatchAck,
+          example: {
+            batch_id: 'default-1795449478-17',
+            results: [{ event_id: 'default-5b0f8a52-3', result: 'applied' }],
+          },
+        },
+      },
     },
     ...errorResponses(400, 401, 413, 415, 422, 500, 503),
   },

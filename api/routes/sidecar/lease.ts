@@ -22,7 +22,27 @@ export const sidecarLeaseRoute = createRoute({
   responses: {
     200: {
       description: 'The originate commands of the leased attempts, and when to ask again',
-      content: { 'application/json': { schema: LeaseReply } },
+      content: {
+        'application/json': {
+          schema: LeaseReply,
+          example: {
+            commands: [
+              {
+                call_id: '5b0f8a52-3c1e-4d7a-9f2b-6e8d1c4a7b90',
+                phone_number: '+15551234000',
+                context: 'outbound-ivr',
+                extension: 's',
+                priority: 1,
+                timeout_ms: 30000,
+                caller_id: 'Clinic <5550001111>',
+                variables: { CAMPAIGN: 'reminders' },
+                requested_at: '2026-11-02T09:30:00.000Z',
+              },
+            ],
+            next_poll_ms: 1000,
+          },
+        },
+      },
     },
     ...errorResponses(400, 401, 413, 415, 422, 500, 503),
   },

@@ -287,7 +287,17 @@ export const registerSystem = (app: App) => {
     summary: 'Prometheus metrics',
     description: 'Text exposition format; 404 when METRICS_ENABLED is false.',
     responses: {
-      200: { description: 'Metrics', content: { 'text/plain': { schema: { type: 'string' } } } },
+      200: {
+        description: 'Metrics',
+        content: {
+          'text/plain': {
+            schema: { type: 'string' },
+            example:
+              '# HELP calls_launched_total Originate requests handed to a sidecar\n' +
+              '# TYPE calls_launched_total counter\ncalls_launched_total 42\n',
+          },
+        },
+      },
       ...errorResponses(404),
     },
   });

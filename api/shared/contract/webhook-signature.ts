@@ -12,7 +12,8 @@
  */
 
 export const SIGNATURE_HEADER = 'Outdial-Signature';
-const CONTEXT = 'outdial-webhook-v1';
+/** What the signed bytes start with: `outdial-webhook-v1.<t>.<raw body>`. */
+export const SIGNATURE_CONTEXT = 'outdial-webhook-v1';
 /** How far a signature's time may be from the receiver's clock by default, in seconds. */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
 const encoder = new TextEncoder();
@@ -40,7 +41,7 @@ function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
 
 /** The bytes a signature covers. */
 export function signedBytes(timestamp: number, body: string): Uint8Array<ArrayBuffer> {
-  return encoder.encode(`${CONTEXT}.${timestamp}.${body}`) as Uint8Array<ArrayBuffer>;
+  return encoder.encode(`${SIGNATURE_CONTEXT}.${timestamp}.${body}`) as Uint8Array<ArrayBuffer>;
 }
 
 /** The header's value for a signature made at `timestamp` (unix seconds). */
