@@ -5,7 +5,7 @@ import { insertCall } from '../../db/queries/calls.ts';
 import { createUser } from '../../db/queries/users.ts';
 import { startPostgresCluster } from '../harness/postgres.ts';
 import { LIMITS } from './goals.ts';
-import { fmt, goalRow, type Row, rssMiB, startChild, wrk } from './lib.ts';
+import { fmt, goalRow, type LoadResult, type Row, rssMiB, startChild, wrk } from './lib.ts';
 
 /** A migrated database with an operator (cost-12 bcrypt password) who owns one call. */
 export async function seedReader(url: string) {
@@ -86,42 +86,55 @@ export async function benchApi(options: { seconds: number }): Promise<Row[]> {
       if (check.status !== 200) throw new Error(`GET answered ${check.status}`);
       const idleMem = rssMiB(api.proc.pid);
 
+      // At 50 connections (the goal) the pair is measured twice, alternating: on a shared machine one
+      // pair can land in a quiet or a busy moment, so the goal counts as met only if both rounds meet it.
       for (const connections of [1, 50]) {
         await wrk(`${hello.url}/`, { connections, seconds: 1 }); // warm-up
         await wrk(target, { connections, seconds: 1, headers });
-        const base = await wrk(`${hello.url}/`, { connections, seconds: options.seconds });
-        const got = await wrk(target, { connections, seconds: options.seconds, headers });
-        const name = `GET /api/v2/calls/{id}, ${connections} conn`;
-        rows.push({
-          bench: name,
-          measure: 'throughput',
-          value: fmt.rps(got.rps),
-          baseline: `Bun.serve ${fmt.rps(base.rps)}`,
-          ratio: fmt.ratio(got.rps, base.rps),
-        });
-        rows.push({
-          bench: name,
-          measure: 'p50',
-          value: fmt.ms(got.p50),
-          baseline: `Bun.serve ${fmt.ms(base.p50)}`,
-          ratio: fmt.ratio(got.p50, base.p50),
-        });
-        rows.push({
-          bench: name,
-          measure: 'p99',
-          value: fmt.ms(got.p99),
-          baseline: `Bun.serve ${fmt.ms(base.p99)}`,
-          ratio: fmt.ratio(got.p99, base.p99),
-        });
-        if (got.errors > 0) rows.push({ bench: name, measure: 'errors', value: String(got.errors) });
+        const rounds = connections === 50 ? 2 : 1;
+        const pairs: { base: LoadResult; got: LoadResult }[] = [];
+        for (let round = 1; round <= rounds; round++) {
+          const base = await wrk(`${hello.url}/`, { connections, seconds: options.seconds });
+          const got = await wrk(target, { connections, seconds: options.seconds, headers });
+          pairs.push({ base, got });
+          const name = `GET /api/v2/calls/{id}, ${connections} conn${rounds > 1 ? ` (round ${round})` : ''}`;
+          rows.push({
+            bench: name,
+            measure: 'throughput',
+            value: fmt.rps(got.rps),
+            baseline: `Bun.serve ${fmt.rps(base.rps)}`,
+            ratio: fmt.ratio(got.rps, base.rps),
+          });
+          rows.push({
+            bench: name,
+            measure: 'p50',
+            value: fmt.ms(got.p50),
+            baseline: `Bun.serve ${fmt.ms(base.p50)}`,
+            ratio: fmt.ratio(got.p50, base.p50),
+          });
+          rows.push({
+            bench: name,
+            measure: 'p99',
+            value: fmt.ms(got.p99),
+            baseline: `Bun.serve ${fmt.ms(base.p99)}`,
+            ratio: fmt.ratio(got.p99, base.p99),
+          });
+          if (got.errors > 0) rows.push({ bench: name, measure: 'errors', value: String(got.errors) });
+        }
         if (connections === 50) {
+          const each = (f: (p: { base: LoadResult; got: LoadResult }) => string) => pairs.map(f).join(' / ');
           rows.push(
             goalRow({
               id: 'read',
-              baseline: `Bun.serve ${fmt.rps(base.rps)}`,
-              figure: `${fmt.rps(got.rps)}, p99 ${fmt.ms(got.p99)}${got.errors ? `, ${got.errors} errors` : ''}`,
-              ratio: fmt.ratio(got.rps, base.rps),
-              meets: got.rps / base.rps >= LIMITS.readRatio && got.p99 < LIMITS.readP99Ms && got.errors === 0,
+              baseline: `Bun.serve ${each((p) => fmt.rps(p.base.rps))}`,
+              figure: `${each((p) => `${fmt.rps(p.got.rps)}, p99 ${fmt.ms(p.got.p99)}`)}${
+                pairs.some((p) => p.got.errors) ? ', with errors' : ''
+              }`,
+              ratio: each((p) => fmt.ratio(p.got.rps, p.base.rps)),
+              meets: pairs.every(
+                ({ base, got }) =>
+                  got.rps / base.rps >= LIMITS.readRatio && got.p99 < LIMITS.readP99Ms && got.errors === 0,
+              ),
             }),
           );
         }
@@ -171,7 +184,9 @@ export async function benchApi(options: { seconds: number }): Promise<Row[]> {
             goalRow({
               id: 'logins',
               baseline: `reads' p99 without logins ${fmt.ms(quiet.p99)}`,
-              figure: `p99 ${fmt.ms(busy.p99)} with ${done} logins in ${elapsed.toFixed(1)} s`,
+              figure: `p99 ${fmt.ms(busy.p99)}; ${done} of ${sent} logins in ${elapsed.toFixed(1)} s${
+                sent > done ? ` (${sent - done} refused)` : ''
+              }`,
               ratio: fmt.ratio(busy.p99, quiet.p99),
               meets: busy.p99 / quiet.p99 < LIMITS.loginsP99Shift && done >= sent * 0.9,
             }),
