@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import type { CallRow } from '../db/queries/calls.ts';
 import type { Database, Db } from '../db/types.ts';
 import type { PasswordHasher } from './auth/passwords.ts';
 import type { SidecarFleet } from './calls/fleet.ts';
@@ -69,5 +70,7 @@ export type AppEnv = {
     requestId: string;
     logger: Logger;
     user: AuthUser;
+    /** The call a route reads, read with the caller's check (requireAuthReadingCall); null when none has that id. */
+    callRead: { id: string; call: CallRow | null } | undefined;
   };
 };

@@ -3,6 +3,8 @@ import { ALG, type JwtRefusal, type PublicKeySet, type SigningKey, verifyJwt } f
 
 /** RFC 9068 access tokens: `typ` at+jwt, EdDSA only, kid, iss, aud, exp, jti always present. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
+/** Seconds of clock skew allowed around `exp`, `nbf` and `iat`. */
+const CLOCK_TOLERANCE_S = 5;
 
 export interface AccessClaims extends JWTPayload {
   sub: string;
@@ -67,7 +69,7 @@ export async function verifyAccessToken(
       audience: options.audience,
       typ: ACCESS_TOKEN_TYP,
       requiredClaims: ['iss', 'aud', 'exp', 'iat', 'jti', 'sub'],
-      clockTolerance: 5,
+      clockTolerance: CLOCK_TOLERANCE_S,
       now: options.now,
     },
     (why) => new InvalidTokenError(refusalText(why)),
@@ -76,4 +78,37 @@ export async function verifyAccessToken(
     throw new InvalidTokenError('invalid token claims');
   }
   return payload as AccessClaims;
+}
+
+/** How many verified tokens a process remembers; past it the oldest is forgotten first. */
+const VERIFIED_MAX = 10_000;
+/**
+ * Access tokens already verified, by their exact text (never by `jti` alone: a forged token may carry
+ * a known token's id), for each key set and audience. A signature and a token's claims never change,
+ * so verifying the same text again can only give the same answer until it expires; this saves the
+ * Ed25519 verification, the most expensive part of an authenticated request in this process.
+ * Revocation is not cached: the caller still reads the user and the token id on every request.
+ */
+const verified = new WeakMap<PublicKeySet, Map<string, AccessClaims>>();
+
+/** verifyAccessToken, remembering what it verified (see `verified`); refusals are never remembered. */
+export async function verifyAccessTokenCached(
+  token: string,
+  options: { keys: PublicKeySet; issuer: string; audience: string },
+): Promise<AccessClaims> {
+  let cache = verified.get(options.keys);
+  if (!cache) {
+    cache = new Map();
+    verified.set(options.keys, cache);
+  }
+  const key = `${options.issuer}\n${options.audience}\n${token}`;
+  const known = cache.get(key);
+  if (known) {
+    if (Date.now() / 1000 < known.exp + CLOCK_TOLERANCE_S) return known;
+    cache.delete(key);
+  }
+  const claims = await verifyAccessToken(token, options);
+  if (cache.size >= VERIFIED_MAX) cache.delete(cache.keys().next().value!);
+  cache.set(key, claims);
+  return claims;
 }

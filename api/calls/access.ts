@@ -1,3 +1,4 @@
+import type { CallRow } from '../../db/queries/calls.ts';
 import { readableOwner } from '../auth/owner.ts';
 import type { AuthUser } from '../services.ts';
 
@@ -9,4 +10,10 @@ import type { AuthUser } from '../services.ts';
  */
 export function readableCallsOwner(user: Pick<AuthUser, 'id' | 'role'>): string | null {
   return readableOwner(user);
+}
+
+/** Whether `user` may read `call` (readableCallsOwner), for a call already read by id alone. */
+export function callReadable(user: Pick<AuthUser, 'id' | 'role'>, call: Pick<CallRow, 'ownerId'>): boolean {
+  const owner = readableCallsOwner(user);
+  return owner === null || call.ownerId === owner;
 }

@@ -1,15 +1,15 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { getKeySubject, touchApiKey } from '../../db/queries/api-keys.ts';
-import { getAuthSubject } from '../../db/queries/users.ts';
+import { type AuthSubject, getAuthSubject, getAuthSubjectAndCall } from '../../db/queries/users.ts';
 import type { Role } from '../../db/schema.ts';
 import { hashKeySecret, looksLikeApiKey, parseApiKey, sameHash } from '../auth/api-keys.ts';
 import { tokenHonoured } from '../auth/authority.ts';
 import { effectiveScopes } from '../auth/scopes.ts';
-import { InvalidTokenError, verifyAccessToken } from '../auth/tokens.ts';
+import { InvalidTokenError, verifyAccessTokenCached } from '../auth/tokens.ts';
 import { ApiError } from '../errors.ts';
 import type { AppEnv, AuthUser } from '../services.ts';
 import { bearerToken } from '../shared/base/signing.ts';
-import type { Scope } from '../shared/contract/index.ts';
+import { CallIdSchema, type Scope } from '../shared/contract/index.ts';
 
 /**
  * What a route needs of its caller, declared where the route is: a scope (an API key must carry it;
@@ -43,12 +43,29 @@ function trimHttpSpace(value: string): string {
  * `access` is what the route needs (see Access); with roles given, any other role gets 403.
  */
 export function requireAuth(access: Access, ...roles: Role[]): MiddlewareHandler<AppEnv> {
+  return authenticate(access, roles, null);
+}
+
+/**
+ * requireAuth for a route that reads the call named by its path parameter `param`: with a session
+ * token, the call is read in the same statement as the caller (one round trip for the request) and
+ * left in `callRead` for findVisibleCall, which still decides whether the caller may see it.
+ */
+export function requireAuthReadingCall(access: Access, param: string): MiddlewareHandler<AppEnv> {
+  return authenticate(access, [], param);
+}
+
+function authenticate(access: Access, roles: Role[], callParam: string | null): MiddlewareHandler<AppEnv> {
   const allowed = new Set<Role>(roles);
   return async function requireAuthMiddleware(c, next) {
     const header = c.req.header('authorization');
     // Told apart by the prefix alone; the key's own parse then refuses anything but its exact form.
     const bearer = header ? BEARER.exec(trimHttpSpace(header))?.[1] : undefined;
-    const user = bearer && looksLikeApiKey(bearer) ? await keyUser(c, bearer) : await tokenUser(c, header);
+    // An id that is no UUID is left to the route's validation (422) after the caller is known.
+    const callId = callParam ? c.req.param(callParam) : undefined;
+    const alongside = callId && CallIdSchema.safeParse(callId).success ? callId : null;
+    const user =
+      bearer && looksLikeApiKey(bearer) ? await keyUser(c, bearer) : await tokenUser(c, header, alongside);
     c.set('user', user);
     if (user.scopes) {
       if (access === 'session')
@@ -66,13 +83,18 @@ export function requireAuth(access: Access, ...roles: Role[]): MiddlewareHandler
   };
 }
 
-async function tokenUser(c: Context<AppEnv>, header: string | undefined): Promise<AuthUser> {
+async function tokenUser(
+  c: Context<AppEnv>,
+  header: string | undefined,
+  callId: string | null,
+): Promise<AuthUser> {
   const services = c.get('services');
   const token = bearerToken(header);
   if (!token) throw new ApiError('invalid_token', 'A bearer token is required');
-  let claims: Awaited<ReturnType<typeof verifyAccessToken>>;
+  let claims: Awaited<ReturnType<typeof verifyAccessTokenCached>>;
   try {
-    claims = await verifyAccessToken(token, {
+    // The signature is verified once per token text; who the token speaks for is read below, every time.
+    claims = await verifyAccessTokenCached(token, {
       keys: services.keys.verify,
       issuer: services.config.JWT_ISSUER,
       audience: services.config.JWT_AUDIENCE,
@@ -81,7 +103,14 @@ async function tokenUser(c: Context<AppEnv>, header: string | undefined): Promis
     if (error instanceof InvalidTokenError) throw new ApiError('invalid_token', 'The token is not valid');
     throw error;
   }
-  const subject = await getAuthSubject(services.db, claims.sub, claims.jti);
+  let subject: AuthSubject | null;
+  if (callId) {
+    const read = await getAuthSubjectAndCall(services.db, claims.sub, claims.jti, callId);
+    subject = read?.subject ?? null;
+    if (read) c.set('callRead', { id: callId, call: read.call });
+  } else {
+    subject = await getAuthSubject(services.db, claims.sub, claims.jti);
+  }
   if (!tokenHonoured(subject, claims.ver)) {
     throw new ApiError('invalid_token', 'The token is not valid');
   }

@@ -2,9 +2,10 @@ import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { Role } from '../../db/schema.ts';
 import { ApiError, ERROR_CODES, type ErrorCode, type Problem, validationError } from '../errors.ts';
-import { type Access, requireAuth } from '../middleware/auth.ts';
+import { type Access, requireAuth, requireAuthReadingCall } from '../middleware/auth.ts';
 import type { AppEnv } from '../services.ts';
 import { problemBody } from '../shared/base/problem.ts';
+import type { Scope } from '../shared/contract/index.ts';
 import { withResponseExamples } from './examples.ts';
 import {
   CALLS_GUIDE,
@@ -245,6 +246,14 @@ export function guarded(access: Access, ...roles: Role[]) {
   return {
     security: scopedSecurity(access === 'self' || access === 'session' ? null : access),
     middleware: [requireAuth(access, ...roles)] as [MiddlewareHandler<AppEnv>],
+  };
+}
+
+/** guarded, for a route that reads the call named by its path parameter `param` (requireAuthReadingCall). */
+export function guardedReadingCall(access: Scope, param: string) {
+  return {
+    security: scopedSecurity(access),
+    middleware: [requireAuthReadingCall(access, param)] as [MiddlewareHandler<AppEnv>],
   };
 }
 

@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
-import { type Role, revokedTokens, users } from '../schema.ts';
+import { calls, type Role, revokedTokens, users } from '../schema.ts';
 import type { Db } from '../types.ts';
 import { canonicalUsername } from '../username.ts';
 import { preparedFor } from './prepared.ts';
@@ -38,6 +38,24 @@ const authLookup = preparedFor((db) =>
     .prepare('auth_lookup'),
 );
 
+// getAuthSubject and a call by id in one statement: a read of one call costs one round trip.
+const authLookupWithCall = preparedFor((db) =>
+  db
+    .select({
+      id: users.id,
+      username: users.username,
+      role: users.role,
+      isActive: users.isActive,
+      tokenVersion: users.tokenVersion,
+      revoked: sql<boolean>`exists (select 1 from ${revokedTokens} where ${revokedTokens.jti} = ${sql.placeholder('jti')})`,
+      call: calls,
+    })
+    .from(users)
+    .leftJoin(calls, eq(calls.id, sql`${sql.placeholder('call')}::uuid`))
+    .where(eq(users.id, sql.placeholder('id')))
+    .prepare('auth_lookup_with_call'),
+);
+
 export interface AuthSubject {
   id: string;
   username: string;
@@ -50,6 +68,23 @@ export interface AuthSubject {
 export async function getAuthSubject(db: Db, id: string, jti: string): Promise<AuthSubject | null> {
   const rows = await authLookup(db).execute({ id, jti });
   return (rows[0] as AuthSubject | undefined) ?? null;
+}
+
+/**
+ * getAuthSubject, and the call `callId` whoever owns it (null when there is none): the caller decides
+ * whether the subject may see it. `callId` must be a UUID.
+ */
+export async function getAuthSubjectAndCall(
+  db: Db,
+  id: string,
+  jti: string,
+  callId: string,
+): Promise<{ subject: AuthSubject; call: typeof calls.$inferSelect | null } | null> {
+  const rows = await authLookupWithCall(db).execute({ id, jti, call: callId });
+  const row = rows[0];
+  if (!row) return null;
+  const { call, ...subject } = row;
+  return { subject: subject as AuthSubject, call };
 }
 
 /** The users behind a set of open streams as they are now, and which of their token ids are revoked. */

@@ -4,19 +4,13 @@ import { migrate } from '../../db/migrate.ts';
 import { insertCall } from '../../db/queries/calls.ts';
 import { createUser } from '../../db/queries/users.ts';
 import { startPostgresCluster } from '../harness/postgres.ts';
-import { fmt, type Row, rssMiB, startChild, wrk } from './lib.ts';
+import { LIMITS } from './goals.ts';
+import { fmt, goalRow, type LoadResult, type Row, rssMiB, startChild, wrk } from './lib.ts';
 
-/**
- * GET /api/v2/calls/{id} with a token against a real PostgreSQL, at 1 and 50 connections, beside a
- * bare Bun.serve measured the same way in the same run; then the same GET while 10 logins per
- * second (bcrypt cost 12) run.
- */
-export async function benchApi(options: { seconds: number }): Promise<Row[]> {
-  const cluster = await startPostgresCluster();
-  const rows: Row[] = [];
+/** A migrated database with an operator (cost-12 bcrypt password) who owns one call. */
+export async function seedReader(url: string) {
+  const database = openPostgres(url, { max: 2 });
   try {
-    const url = cluster.url();
-    const database = openPostgres(url, { max: 4 });
     await migrate(database.db);
     const password = 'benchmark password';
     const hash = await Bun.password.hash(password, { algorithm: 'bcrypt', cost: 12 });
@@ -34,33 +28,57 @@ export async function benchApi(options: { seconds: number }): Promise<Row[]> {
       priority: 1,
       timeoutMs: 30_000,
     });
+    return { user, call, password };
+  } finally {
     await database.close();
+  }
+}
+
+/** The API's environment for the read benches: production mode, a real PostgreSQL, limits out of the way. */
+export async function readerApiEnv(url: string): Promise<Record<string, string>> {
+  return {
+    APP_ENV: 'production',
+    HOST: '127.0.0.1',
+    DATABASE_URL: url,
+    JWT_PRIVATE_KEY: JSON.stringify(await generateSigningJwk()),
+    SIDECAR_PUBLIC_KEY: JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: (await generateSigningJwk()).x }),
+    SIDECAR_URL: 'http://127.0.0.1:9',
+    LOG_LEVEL: 'error',
+    RATE_LIMIT_REQUESTS: '1000000',
+    MAX_FAILED_LOGIN_ATTEMPTS: '1000',
+    MAX_FAILED_LOGINS_PER_ADDRESS: '100000',
+  };
+}
+
+/** Logs in as the seeded operator; answers the access token. */
+export async function loginToken(apiUrl: string, password: string): Promise<string> {
+  const res = await fetch(`${apiUrl}/api/v2/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ username: 'bench', password }),
+  });
+  if (res.status !== 200) throw new Error(`login: ${res.status}`);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+/**
+ * GET /api/v2/calls/{id} with a token against a real PostgreSQL, at 1 and 50 connections, beside a
+ * bare Bun.serve measured the same way in the same run; then the same GET while 10 logins per
+ * second (bcrypt cost 12) run.
+ */
+export async function benchApi(options: { seconds: number }): Promise<Row[]> {
+  const cluster = await startPostgresCluster();
+  const rows: Row[] = [];
+  try {
+    const url = cluster.url();
+    const { call, password } = await seedReader(url);
 
     const hello = await startChild('test/bench/hello.ts', {});
-    const api = await startChild('api/entry/bun.ts', {
-      APP_ENV: 'production',
-      HOST: '127.0.0.1',
-      DATABASE_URL: url,
-      JWT_PRIVATE_KEY: JSON.stringify(await generateSigningJwk()),
-      SIDECAR_PUBLIC_KEY: JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: (await generateSigningJwk()).x }),
-      SIDECAR_URL: 'http://127.0.0.1:9',
-      LOG_LEVEL: 'error',
-      RATE_LIMIT_REQUESTS: '1000000',
-      MAX_FAILED_LOGIN_ATTEMPTS: '1000',
-      MAX_FAILED_LOGINS_PER_ADDRESS: '100000',
-    }).catch(async (error) => {
+    const api = await startChild('api/entry/bun.ts', await readerApiEnv(url)).catch(async (error) => {
       await hello.stop();
       throw error;
     });
     try {
-      const login = async () => {
-        const res = await fetch(`${api.url}/api/v2/token`, {
-          method: 'POST',
-          body: new URLSearchParams({ username: 'bench', password }),
-        });
-        if (res.status !== 200) throw new Error(`login: ${res.status}`);
-        return ((await res.json()) as { access_token: string }).access_token;
-      };
+      const login = () => loginToken(api.url, password);
       const token = await login();
       const target = `${api.url}/api/v2/calls/${call.id}`;
       const headers = { Authorization: `Bearer ${token}` };
@@ -68,34 +86,58 @@ export async function benchApi(options: { seconds: number }): Promise<Row[]> {
       if (check.status !== 200) throw new Error(`GET answered ${check.status}`);
       const idleMem = rssMiB(api.proc.pid);
 
+      // At 50 connections (the goal) the pair is measured twice, alternating: on a shared machine one
+      // pair can land in a quiet or a busy moment, so the goal counts as met only if both rounds meet it.
       for (const connections of [1, 50]) {
         await wrk(`${hello.url}/`, { connections, seconds: 1 }); // warm-up
         await wrk(target, { connections, seconds: 1, headers });
-        const base = await wrk(`${hello.url}/`, { connections, seconds: options.seconds });
-        const got = await wrk(target, { connections, seconds: options.seconds, headers });
-        const name = `GET /api/v2/calls/{id}, ${connections} conn`;
-        rows.push({
-          bench: name,
-          measure: 'throughput',
-          value: fmt.rps(got.rps),
-          baseline: `Bun.serve ${fmt.rps(base.rps)}`,
-          ratio: fmt.ratio(got.rps, base.rps),
-        });
-        rows.push({
-          bench: name,
-          measure: 'p50',
-          value: fmt.ms(got.p50),
-          baseline: `Bun.serve ${fmt.ms(base.p50)}`,
-          ratio: fmt.ratio(got.p50, base.p50),
-        });
-        rows.push({
-          bench: name,
-          measure: 'p99',
-          value: fmt.ms(got.p99),
-          baseline: `Bun.serve ${fmt.ms(base.p99)}`,
-          ratio: fmt.ratio(got.p99, base.p99),
-        });
-        if (got.errors > 0) rows.push({ bench: name, measure: 'errors', value: String(got.errors) });
+        const rounds = connections === 50 ? 2 : 1;
+        const pairs: { base: LoadResult; got: LoadResult }[] = [];
+        for (let round = 1; round <= rounds; round++) {
+          const base = await wrk(`${hello.url}/`, { connections, seconds: options.seconds });
+          const got = await wrk(target, { connections, seconds: options.seconds, headers });
+          pairs.push({ base, got });
+          const name = `GET /api/v2/calls/{id}, ${connections} conn${rounds > 1 ? ` (round ${round})` : ''}`;
+          rows.push({
+            bench: name,
+            measure: 'throughput',
+            value: fmt.rps(got.rps),
+            baseline: `Bun.serve ${fmt.rps(base.rps)}`,
+            ratio: fmt.ratio(got.rps, base.rps),
+          });
+          rows.push({
+            bench: name,
+            measure: 'p50',
+            value: fmt.ms(got.p50),
+            baseline: `Bun.serve ${fmt.ms(base.p50)}`,
+            ratio: fmt.ratio(got.p50, base.p50),
+          });
+          rows.push({
+            bench: name,
+            measure: 'p99',
+            value: fmt.ms(got.p99),
+            baseline: `Bun.serve ${fmt.ms(base.p99)}`,
+            ratio: fmt.ratio(got.p99, base.p99),
+          });
+          if (got.errors > 0) rows.push({ bench: name, measure: 'errors', value: String(got.errors) });
+        }
+        if (connections === 50) {
+          const each = (f: (p: { base: LoadResult; got: LoadResult }) => string) => pairs.map(f).join(' / ');
+          rows.push(
+            goalRow({
+              id: 'read',
+              baseline: `Bun.serve ${each((p) => fmt.rps(p.base.rps))}`,
+              figure: `${each((p) => `${fmt.rps(p.got.rps)}, p99 ${fmt.ms(p.got.p99)}`)}${
+                pairs.some((p) => p.got.errors) ? ', with errors' : ''
+              }`,
+              ratio: each((p) => fmt.ratio(p.got.rps, p.base.rps)),
+              meets: pairs.every(
+                ({ base, got }) =>
+                  got.rps / base.rps >= LIMITS.readRatio && got.p99 < LIMITS.readP99Ms && got.errors === 0,
+              ),
+            }),
+          );
+        }
       }
       const loadedMem = rssMiB(api.proc.pid);
 
@@ -137,6 +179,19 @@ export async function benchApi(options: { seconds: number }): Promise<Row[]> {
           baseline: `no logins ${fmt.rps(quiet.rps)}`,
           ratio: fmt.ratio(busy.rps, quiet.rps),
         });
+        if (connections === 1) {
+          rows.push(
+            goalRow({
+              id: 'logins',
+              baseline: `reads' p99 without logins ${fmt.ms(quiet.p99)}`,
+              figure: `p99 ${fmt.ms(busy.p99)}; ${done} of ${sent} logins in ${elapsed.toFixed(1)} s${
+                sent > done ? ` (${sent - done} refused)` : ''
+              }`,
+              ratio: fmt.ratio(busy.p99, quiet.p99),
+              meets: busy.p99 / quiet.p99 < LIMITS.loginsP99Shift && done >= sent * 0.9,
+            }),
+          );
+        }
         rows.push({
           bench: name,
           measure: 'logins',

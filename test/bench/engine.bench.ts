@@ -1,14 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SQL } from 'bun';
 import { startAriSimulator } from '../../asterisk/sim/server.ts';
 import { openPostgres } from '../../db/driver/bun-sql.ts';
 import { migrate } from '../../db/migrate.ts';
 import { keyPair } from '../harness/channel.ts';
-import { type PostgresCluster, startPostgresCluster } from '../harness/postgres.ts';
+import { startPostgresCluster } from '../harness/postgres.ts';
 import { freePort, tempDir } from '../harness/util.ts';
 import { sidecarConfig, sidecarEnv } from '../sidecar/harness.ts';
-import { type Child, childPids, cpuMs, fmt, percentile, type Row, startChild } from './lib.ts';
+import { type Child, childPids, cpuMs, fmt, percentile, postmasterPid, type Row, startChild } from './lib.ts';
 
 /**
  * The campaign engine keeping `rate` calls a second flowing: the API (a child process, PostgreSQL),
@@ -45,10 +44,6 @@ interface Window {
 function cpuOf(api: Child, sidecar: Child, postmaster: number) {
   const db = [postmaster, ...childPids(postmaster)].reduce((sum, pid) => sum + (cpuMs(pid) || 0), 0);
   return { api: cpuMs(api.proc.pid), sidecar: cpuMs(sidecar.proc.pid), db };
-}
-
-function postmasterPid(cluster: PostgresCluster): number {
-  return Number(readFileSync(join(cluster.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
 }
 
 export async function benchEngine(options: { seconds: number; rate: number }): Promise<Row[]> {

@@ -2,6 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { freePort } from '../harness/util.ts';
+import type { GoalResult } from './goals.ts';
 
 /** Shared pieces of the benchmarks: wrk runs, child processes, memory readings, the results table. */
 
@@ -67,9 +68,10 @@ export async function startChild(
   script: string,
   env: Record<string, string>,
   readyPath = '/health',
+  bunArgs: string[] = [],
 ): Promise<Child> {
   const port = Number(env.PORT ?? (await freePort()));
-  const proc = Bun.spawn([BUN, script], {
+  const proc = Bun.spawn([BUN, ...bunArgs, script], {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(port) },
     stdout: 'ignore',
@@ -138,6 +140,11 @@ export function childPids(parent: number): number[] {
   return pids;
 }
 
+/** The pid of a throwaway cluster's postmaster (its backends are its children). */
+export function postmasterPid(cluster: { dir: string }): number {
+  return Number(readFileSync(join(cluster.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
 /** The `p`th percentile of `values` (nearest rank; NaN when there are none). */
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN;
@@ -151,7 +158,12 @@ export interface Row {
   value: string;
   baseline?: string;
   ratio?: string;
+  /** A goal's outcome (goals.ts): printed in the goals table, not among the figures. */
+  goal?: GoalResult;
 }
+
+/** The row that carries a goal's outcome. */
+export const goalRow = (goal: GoalResult): Row => ({ bench: '', measure: '', value: '', goal });
 
 export const fmt = {
   rps: (n: number) => `${Math.round(n).toLocaleString('en-US')} req/s`,
@@ -162,16 +174,20 @@ export const fmt = {
 
 export function table(rows: Row[]): string {
   const head = ['bench', 'measure', 'value', 'baseline (same run)', 'ratio'];
-  const cells = rows.map((r) => [r.bench, r.measure, r.value, r.baseline ?? '', r.ratio ?? '']);
+  const cells = rows
+    .filter((r) => !r.goal)
+    .map((r) => [r.bench, r.measure, r.value, r.baseline ?? '', r.ratio ?? '']);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => `| ${c.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`;
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');
 }
 
-export function writeResults(name: string, text: string): string {
+/** Writes the run's markdown and its JSON side by side in bench-results/; answers the markdown's path. */
+export function writeResults(name: string, text: string, json?: unknown): string {
   const dir = join(ROOT, 'bench-results');
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.md`);
-  writeFileSync(file, text);
-  return file;
+  const file = join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  writeFileSync(`${file}.md`, text);
+  if (json !== undefined) writeFileSync(`${file}.json`, `${JSON.stringify(json, null, 2)}\n`);
+  return `${file}.md`;
 }

@@ -5,6 +5,7 @@
  *
  *   npm run bench                 every benchmark
  *   npm run bench -- --only api   one of them (keys: an API key against a JWT)
+ *   npm run bench -- --only api,sidecar,scale   the goals (goals.ts) alone
  *   BENCH_SECONDS=10 npm run bench
  *   BENCH_CONTACTS=1000000 npm run bench -- --only contacts
  *   BENCH_ENGINE_SECONDS=20 BENCH_ENGINE_RATE=100 npm run bench -- --only engine
@@ -16,9 +17,12 @@ import { benchCampaignRead } from './campaign-read.bench.ts';
 import { benchContacts } from './contacts.bench.ts';
 import { benchEngine } from './engine.bench.ts';
 import { benchFlows } from './flows.bench.ts';
+import { goalRows, goalsTable } from './goals.ts';
 import { benchKeys } from './keys.bench.ts';
 import { type Row, table, writeResults } from './lib.ts';
 import { benchLive } from './live.bench.ts';
+import { benchProfile } from './profile.ts';
+import { benchScale } from './scale.bench.ts';
 import { benchSidecar } from './sidecar.bench.ts';
 import { benchSse } from './sse.bench.ts';
 import { benchWebhooks } from './webhooks.bench.ts';
@@ -29,6 +33,8 @@ const benches: Record<string, () => Promise<Row[]>> = {
   api: () => benchApi({ seconds }),
   keys: () => benchKeys({ seconds }),
   sidecar: () => benchSidecar({ seconds }),
+  scale: () => benchScale({ seconds }),
+  profile: () => benchProfile({ seconds }),
   sse: () => benchSse({ subscribers: Number(process.env.BENCH_SSE_SUBSCRIBERS ?? 1000), events: 20 }),
   workers: () => benchWorkers({ seconds }),
   webhooks: () => benchWebhooks({ events: Number(process.env.BENCH_WEBHOOK_EVENTS ?? 200) }),
@@ -72,6 +78,36 @@ const header = [
   "  latency timed by the simulator (its tap), flows' memory from the heap of a sidecar in the bench process",
   '',
 ].join('\n');
-const text = `${header}${table(rows)}\n`;
+const goals = goalRows(rows.flatMap((r) => (r.goal ? [r.goal] : [])));
+const load = (
+  await Bun.file('/proc/loadavg')
+    .text()
+    .catch(() => '')
+)
+  .split(' ')
+  .slice(0, 3)
+  .join(' ');
+const text = [
+  header,
+  `- load average at the end: ${load || 'unknown'} (other work on the machine moves absolute figures)`,
+  '',
+  '## Goals',
+  '',
+  goalsTable(goals),
+  '',
+  '## Figures',
+  '',
+  table(rows),
+  '',
+].join('\n');
 console.log(text);
-console.error(`written to ${writeResults('bench', text)}`);
+const json = {
+  date: new Date().toISOString(),
+  bun: Bun.version,
+  cores: navigator.hardwareConcurrency,
+  load_average: load,
+  seconds,
+  goals,
+  figures: rows.filter((r) => !r.goal),
+};
+console.error(`written to ${writeResults('bench', text, json)} (and .json beside it)`);

@@ -19,7 +19,8 @@ import { startPostgresCluster } from '../harness/postgres.ts';
 import { startSimulatorProcess } from '../harness/sim-process.ts';
 import { freePort } from '../harness/util.ts';
 import { sidecarConfig, sidecarEnv } from '../sidecar/harness.ts';
-import { type Child, fmt, percentile, type Row, rssMiB, startChild } from './lib.ts';
+import { LIMITS } from './goals.ts';
+import { type Child, fmt, goalRow, percentile, type Row, rssMiB, startChild } from './lib.ts';
 
 /**
  * The sidecar in the whole chain, each part in its own process as deployed: the API
@@ -410,6 +411,16 @@ export async function benchSidecar(options: { seconds: number }): Promise<Row[]>
         ratio: fmt.ratio(percentile(tApi, p), percentile(tDirect, p)),
       });
     }
+    const added = percentile(tApi, 50) - percentile(tDirect, 50);
+    rows.push(
+      goalRow({
+        id: 'originate',
+        baseline: `direct ARI POST p50 ${fmt.ms(percentile(tDirect, 50))}`,
+        figure: `p50 ${fmt.ms(percentile(tApi, 50))}: ${fmt.ms(added)} added`,
+        ratio: fmt.ratio(percentile(tApi, 50), percentile(tDirect, 50)),
+        meets: added <= LIMITS.originateAddedMs,
+      }),
+    );
 
     // ARI event → visible through the API, at offered loads. Digit 4 answers and hangs up at once.
     const lag = async (rate: number) => {
@@ -456,6 +467,21 @@ export async function benchSidecar(options: { seconds: number }): Promise<Row[]>
         ratio: fmt.ratio(got.ackMs, base.ackMs),
       });
       const l = got.load;
+      if (rate === 500) {
+        const dropped = l.skipped + l.errors + (l.ok.length - got.ended);
+        const p99 = percentile(got.lags, 99);
+        rows.push(
+          goalRow({
+            id: 'event',
+            baseline: `10 calls/s p99 ${fmt.ms(percentile(base.lags, 99))}`,
+            figure:
+              `p99 ${fmt.ms(p99)}, ${(l.ok.length / l.seconds).toFixed(0)} calls/s accepted, ` +
+              `${dropped} of ${l.offered + l.skipped} not seen ended`,
+            ratio: fmt.ratio(p99, percentile(base.lags, 99)),
+            meets: p99 < LIMITS.eventP99Ms && dropped === 0,
+          }),
+        );
+      }
       rows.push({
         bench: name,
         measure: 'achieved',
@@ -492,6 +518,20 @@ export async function benchSidecar(options: { seconds: number }): Promise<Row[]>
       baseline: `idle ${fmt.mib(idleMem)}`,
       ratio: fmt.ratio(liveMem, idleMem),
     });
+    const MiB = 1024 * 1024;
+    const perCall = ((liveMem - idleMem) * MiB) / Math.max(1, live - liveBefore);
+    rows.push(
+      goalRow({
+        id: 'sidecar-memory',
+        baseline: `idle ${((idleMem * MiB) / 1e6).toFixed(0)} MB`,
+        figure: `${(perCall / 1e3).toFixed(1)} KB per live call (${live - liveBefore} live)`,
+        ratio: fmt.ratio(liveMem, idleMem),
+        meets:
+          idleMem * MiB <= LIMITS.sidecarIdleBytes &&
+          perCall <= LIMITS.sidecarPerCallBytes &&
+          live - liveBefore >= 1000,
+      }),
+    );
   } finally {
     for (const child of children.reverse()) await child.stop().catch(() => undefined);
     await sim?.stop();

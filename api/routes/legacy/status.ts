@@ -3,7 +3,7 @@ import { LegacyCallSchema } from '../../calls/bodies.ts';
 import { presentLegacyCall } from '../../calls/present.ts';
 import { findVisibleCall } from '../calls/get.ts';
 import { CallIdParamSchema } from '../calls/schema.ts';
-import { type App, errorResponses, guarded } from '../openapi.ts';
+import { type App, errorResponses, guardedReadingCall } from '../openapi.ts';
 
 /** One of the replaced service's two status routes; both answer as `GET /api/v2/calls/{call_id}`. */
 const legacyStatusRoute = <P extends string>(path: P) =>
@@ -14,7 +14,7 @@ const legacyStatusRoute = <P extends string>(path: P) =>
     summary: 'Call status (original route)',
     description:
       'Same as `GET /api/v2/calls/{call_id}`, without what a flow gave (answers, answered_by, flow): the replaced service’s contract.',
-    ...guarded('calls:read'),
+    ...guardedReadingCall('calls:read', 'call_id'),
     request: { params: CallIdParamSchema },
     responses: {
       200: { description: 'The call', content: { 'application/json': { schema: LegacyCallSchema } } },
