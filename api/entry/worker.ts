@@ -1,3 +1,5 @@
+// A text module here (wrangler.toml [[rules]]): the bundle's source as a string, not code to run.
+import scalarBundle from '@scalar/api-reference/browser/standalone.js';
 import type { ExecutionContext } from 'hono';
 import { openNeon, useLocalWebSocketProxy } from '../../db/driver/neon.ts';
 import { nextDeliveryDueAt } from '../../db/queries/webhooks.ts';
@@ -78,8 +80,6 @@ const RETRY_HORIZON_MS = 20_000;
  * The webhook pool stays within them, so one stalled endpoint (half of them at most) leaves the others room.
  */
 const OPEN_CONNECTIONS = 6;
-/** Scalar's browser bundle in the static assets (wrangler.toml [assets], run_worker_first). */
-const SCALAR_ASSET = '/standalone.js';
 /** Hourly cron: housekeeping. Every other cron only works off due webhook deliveries. */
 const HOUSEKEEPING_CRON = '0 * * * *';
 
@@ -132,12 +132,11 @@ async function setUpIsolate(env: WorkerEnv): Promise<Isolate> {
   });
   // Workers compress a response by its Content-Encoding header: the app compressing too would
   // send gzip inside gzip.
-  // Scalar's bundle is a static asset (wrangler.toml [assets]), 3.5 MB that stay out of the Worker's script.
-  const assets = env.ASSETS as { fetch(input: Request | URL): Promise<Response> } | undefined;
   const app = createApp({
     services: (c) => (c.env as { services: Services }).services,
     compress: false,
-    ...(assets ? { docsScript: (c) => assets.fetch(new URL(SCALAR_ASSET, c.req.url)) } : {}),
+    // Scalar's bundle, a text module of the Worker's script (wrangler.toml [[rules]]).
+    docsScript: () => new Response(scalarBundle),
   });
   return {
     config: config as Isolate['config'],

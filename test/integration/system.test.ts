@@ -173,7 +173,7 @@ for (const mode of MODES) {
       expect(res.headers.get('content-type')).toContain('text/html');
       const html = await res.text();
       expect(html).toContain('/openapi.json');
-      // Scalar's bundle comes from this server (node_modules on Bun, the static assets on Workers).
+      // Scalar's bundle comes from this server (node_modules on Bun, the Worker's script on Workers).
       expect(html).toContain('<script src="/docs/scalar.js">');
       expect(res.headers.get('content-security-policy')).toContain("script-src 'self' 'sha256-");
       const bundle = await stack.request(mode, '/docs/scalar.js');

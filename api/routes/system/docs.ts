@@ -5,7 +5,7 @@ import type { App } from '../openapi.ts';
 
 /**
  * Scalar's browser bundle (`@scalar/api-reference/browser/standalone.js`) as the runtime holds it:
- * read from node_modules on Bun, from the static assets binding on Workers. The reference loads it
+ * read from node_modules on Bun, a text module of the script on Workers. The reference loads it
  * from this API, never from a CDN, so it works on a network without internet.
  */
 export type DocsScript = (c: Context<AppEnv>) => Response | Promise<Response>;
