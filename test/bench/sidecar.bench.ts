@@ -368,7 +368,10 @@ export async function benchSidecar(options: { seconds: number }): Promise<Row[]>
       await Bun.sleep(50);
     }
     await Bun.sleep(500);
-    const idleMem = rssMiB(sidecar.proc.pid);
+    // Every reading of the sidecar is taken right after a full collection (the probe's), so that
+    // none of them holds garbage the next one has shed.
+    const MiB = 1024 * 1024;
+    const idleMem = (await heapProbe(sidecar.proc.pid, probeFile)).rss / MiB;
     const bareMem = rssMiB(bare.pid);
 
     const login = await fetch(`${api.url}/api/v2/token`, {
@@ -537,8 +540,8 @@ export async function benchSidecar(options: { seconds: number }): Promise<Row[]>
     }
     const carried = await metricSum(sidecar.url, 'sidecar_ari_events_total');
     await Bun.sleep(1000);
-    const warmMem = rssMiB(sidecar.proc.pid);
     const warmHeap = await heapProbe(sidecar.proc.pid, probeFile);
+    const warmMem = warmHeap.rss / MiB;
     await burst('5551234005');
     const liveBy = Date.now() + 30_000;
     let live = await metricValue(sidecar.url, 'sidecar_live_channels');
@@ -547,10 +550,9 @@ export async function benchSidecar(options: { seconds: number }): Promise<Row[]>
       live = await metricValue(sidecar.url, 'sidecar_live_channels');
     }
     await Bun.sleep(1000);
-    const liveMem = rssMiB(sidecar.proc.pid);
     const liveHeap = await heapProbe(sidecar.proc.pid, probeFile);
+    const liveMem = liveHeap.rss / MiB;
     const liveAdded = Math.max(1, live - liveBefore);
-    const MiB = 1024 * 1024;
     const MB = (mib: number) => `${((mib * MiB) / 1e6).toFixed(0)} MB`;
     const KB = (bytes: number) => `${(bytes / 1e3).toFixed(1)} KB`;
     rows.push({
