@@ -62,7 +62,9 @@ export const LIMITS = {
   originateAddedMs: 3,
   eventP99Ms: 50,
   loginsP99Shift: 1.2,
+  /** Above a bare Bun process started in the same run (test/bench/README.md, "sidecar memory"). */
   sidecarIdleBytes: 60e6,
+  /** Resident growth per live call over the same process warmed by a burst of ended calls. */
   sidecarPerCallBytes: 10e3,
   scale: 1.7,
 } as const;
