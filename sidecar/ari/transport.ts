@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { type TimeoutPolicy, TimeoutStrategy, timeout } from 'cockatiel';
-import type { Dispatcher, Pool as UndiciPool } from 'undici/index.js';
+import { Pool } from 'undici/index.js';
 import { AriError, describeError, isAriError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import {
@@ -11,18 +11,6 @@ import {
   parseBody,
   type Sent,
 } from './answers.ts';
-
-/**
- * undici's pool and its request() from their own modules rather than from undici's index (which the
- * types come from): the index loads all of undici (fetch, WebSocket, caches, proxies…), 5 MiB of the
- * sidecar's resident memory for code it never runs, to install request() on every dispatcher.
- */
-const Pool: typeof UndiciPool = require('undici/lib/dispatcher/pool.js');
-type Pool = UndiciPool;
-const poolRequest: (
-  this: Pool,
-  options: Dispatcher.RequestOptions,
-) => Promise<Dispatcher.ResponseData> = require('undici/lib/api/api-request.js');
 
 /**
  * How a request goes. `calls`: the work of placing and following calls (originate, hang-up,
@@ -160,7 +148,7 @@ export class AriTransport {
       body = JSON.stringify(spec.body);
       headers['content-type'] = 'application/json';
     }
-    const response = await poolRequest.call(this.pool, {
+    const response = await this.pool.request({
       method: spec.method,
       path: `${this.basePath}${spec.path}`,
       headers,
@@ -177,7 +165,7 @@ export class AriTransport {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), requestTimeoutMs);
     try {
-      const response = await poolRequest.call(this.pool, {
+      const response = await this.pool.request({
         method: 'GET',
         path: `${this.basePath}${path}`,
         headers: { authorization: this.authorization },
