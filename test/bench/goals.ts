@@ -62,7 +62,7 @@ export const LIMITS = {
   originateAddedMs: 3,
   eventP99Ms: 50,
   loginsP99Shift: 1.2,
-  /** Above a bare Bun process started in the same run (test/bench/README.md, "sidecar memory"). */
+  /** The idle process's resident memory (a bare Bun started in the same run is shown beside it). */
   sidecarIdleBytes: 60e6,
   /** Resident growth per live call over the same process warmed by a burst of ended calls. */
   sidecarPerCallBytes: 10e3,

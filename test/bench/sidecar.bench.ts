@@ -606,8 +606,9 @@ export async function benchSidecar(options: { seconds: number }): Promise<Row[]>
           `idle ${MB(idleMem)}, ${(idleAboveRuntime / 1e6).toFixed(0)} MB above the runtime; ` +
           `${KB(perCall)} per live call over the warmed process (${live - liveBefore} live)`,
         ratio: fmt.ratio(idleMem, bareMem),
+        // The goal is the process's whole resident memory idle; the bare runtime is shown beside it.
         meets:
-          idleAboveRuntime <= LIMITS.sidecarIdleBytes &&
+          idleMem * MiB <= LIMITS.sidecarIdleBytes &&
           perCall <= LIMITS.sidecarPerCallBytes &&
           live - liveBefore >= 1000,
       }),
