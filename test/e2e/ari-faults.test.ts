@@ -38,13 +38,15 @@ function metric(text: string, name: string): number {
 
 describe('the simulator drops the events socket (1006) mid-call', () => {
   test('the sidecar reconnects and reconciles; the calls end with their right statuses', async () => {
-    const sim = await startAriSimulator({ port: 0, timeScale: 0.05 });
-    // Stasis style keeps digit 5 up until the callee hangs up (61 s, 3 s here).
+    // Slow enough that the calls outlive the drop and the reconnect on a busy machine: a call that
+    // ended while no socket listened is rightly found lost, which is not what this test is about.
+    const sim = await startAriSimulator({ port: 0, timeScale: 0.15 });
+    // Stasis style keeps digit 5 up until the callee hangs up (61 s, 9 s here).
     const stack = await startE2EStack({ ari: sim, sidecar: { ariOriginateStyle: 'stasis' } });
     try {
       const op = await stack.user('operator');
       const up = await Promise.all([1, 2, 3].map(() => place(stack, op, '5551234005')));
-      // Ring for 40 s (2 s here) until the originate timeout.
+      // Ring for 40 s (6 s here) until the originate timeout.
       const ringing = await Promise.all([1, 2, 3].map(() => place(stack, op, '5551234002', 40_000)));
       await waitAll(stack, op, up, ['answered']);
       await waitAll(stack, op, ringing, ['ringing']);
