@@ -1,11 +1,10 @@
-import { generateSigningJwk } from '../../api/shared/base/keys.ts';
 import { openPostgres } from '../../db/driver/bun-sql.ts';
 import { migrate } from '../../db/migrate.ts';
 import { insertCall } from '../../db/queries/calls.ts';
 import { createUser } from '../../db/queries/users.ts';
 import { startPostgresCluster } from '../harness/postgres.ts';
 import { LIMITS } from './goals.ts';
-import { fmt, goalRow, type LoadResult, type Row, rssMiB, startChild, wrk } from './lib.ts';
+import { benchApiEnv, fmt, goalRow, type LoadResult, type Row, rssMiB, startChild, wrk } from './lib.ts';
 
 /** A migrated database with an operator (cost-12 bcrypt password) who owns one call. */
 export async function seedReader(url: string) {
@@ -34,22 +33,6 @@ export async function seedReader(url: string) {
   }
 }
 
-/** The API's environment for the read benches: production mode, a real PostgreSQL, limits out of the way. */
-export async function readerApiEnv(url: string): Promise<Record<string, string>> {
-  return {
-    APP_ENV: 'production',
-    HOST: '127.0.0.1',
-    DATABASE_URL: url,
-    JWT_PRIVATE_KEY: JSON.stringify(await generateSigningJwk()),
-    SIDECAR_PUBLIC_KEY: JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: (await generateSigningJwk()).x }),
-    SIDECAR_URL: 'http://127.0.0.1:9',
-    LOG_LEVEL: 'error',
-    RATE_LIMIT_REQUESTS: '1000000',
-    MAX_FAILED_LOGIN_ATTEMPTS: '1000',
-    MAX_FAILED_LOGINS_PER_ADDRESS: '100000',
-  };
-}
-
 /** Logs in as the seeded operator; answers the access token. */
 export async function loginToken(apiUrl: string, password: string): Promise<string> {
   const res = await fetch(`${apiUrl}/api/v2/token`, {
@@ -73,7 +56,7 @@ export async function benchApi(options: { seconds: number }): Promise<Row[]> {
     const { call, password } = await seedReader(url);
 
     const hello = await startChild('test/bench/hello.ts', {});
-    const api = await startChild('api/entry/bun.ts', await readerApiEnv(url)).catch(async (error) => {
+    const api = await startChild('api/entry/bun.ts', await benchApiEnv(url)).catch(async (error) => {
       await hello.stop();
       throw error;
     });

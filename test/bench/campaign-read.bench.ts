@@ -1,9 +1,8 @@
 import { SQL } from 'bun';
-import { generateSigningJwk } from '../../api/shared/base/keys.ts';
 import { openPostgres } from '../../db/driver/bun-sql.ts';
 import { migrate } from '../../db/migrate.ts';
 import { startPostgresCluster } from '../harness/postgres.ts';
-import { fmt, type Row, startChild, wrk } from './lib.ts';
+import { benchApiEnv, fmt, type Row, startChild, wrk } from './lib.ts';
 
 /**
  * Reading a large campaign while it runs: one campaign of `contacts` contacts, imported after a
@@ -98,16 +97,7 @@ export async function benchCampaignRead(options: {
     }
     const loadMs = performance.now() - loadStarted;
 
-    const api = await startChild('api/entry/bun.ts', {
-      APP_ENV: 'production',
-      HOST: '127.0.0.1',
-      DATABASE_URL: url,
-      JWT_PRIVATE_KEY: JSON.stringify(await generateSigningJwk()),
-      SIDECAR_PUBLIC_KEY: JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: (await generateSigningJwk()).x }),
-      SIDECAR_URL: 'http://127.0.0.1:9',
-      LOG_LEVEL: 'error',
-      RATE_LIMIT_REQUESTS: '1000000',
-    });
+    const api = await startChild('api/entry/bun.ts', await benchApiEnv(url));
     try {
       const login = await fetch(`${api.url}/api/v2/token`, {
         method: 'POST',

@@ -1,9 +1,8 @@
 import { SQL } from 'bun';
-import { generateSigningJwk } from '../../api/shared/base/keys.ts';
 import { openPostgres } from '../../db/driver/bun-sql.ts';
 import { migrate } from '../../db/migrate.ts';
 import { startPostgresCluster } from '../harness/postgres.ts';
-import { fmt, type Row, startChild } from './lib.ts';
+import { benchApiEnv, fmt, type Row, startChild } from './lib.ts';
 
 /**
  * A campaign contacts import of `rows` contacts as one CSV request (POST /api/v2/campaigns/{id}/contacts:
@@ -71,16 +70,7 @@ export async function benchContacts(options: { rows: number }): Promise<Row[]> {
     }
     const bareMs = performance.now() - started;
 
-    const api = await startChild('api/entry/bun.ts', {
-      APP_ENV: 'production',
-      HOST: '127.0.0.1',
-      DATABASE_URL: url,
-      JWT_PRIVATE_KEY: JSON.stringify(await generateSigningJwk()),
-      SIDECAR_PUBLIC_KEY: JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: (await generateSigningJwk()).x }),
-      SIDECAR_URL: 'http://127.0.0.1:9',
-      LOG_LEVEL: 'error',
-      RATE_LIMIT_REQUESTS: '1000000',
-    });
+    const api = await startChild('api/entry/bun.ts', await benchApiEnv(url));
     try {
       const login = await fetch(`${api.url}/api/v2/token`, {
         method: 'POST',

@@ -1,10 +1,9 @@
-import { generateSigningJwk } from '../../api/shared/base/keys.ts';
 import { openPostgres } from '../../db/driver/bun-sql.ts';
 import { migrate } from '../../db/migrate.ts';
 import { insertCall } from '../../db/queries/calls.ts';
 import { createUser } from '../../db/queries/users.ts';
 import { startPostgresCluster } from '../harness/postgres.ts';
-import { fmt, type LoadResult, type Row, startChild, wrk } from './lib.ts';
+import { benchApiEnv, fmt, type LoadResult, type Row, startChild, wrk } from './lib.ts';
 
 /**
  * GET /api/v2/calls/{id} sent with an API key beside the same GET sent with a JWT, against one API
@@ -35,16 +34,7 @@ export async function benchKeys(options: { seconds: number }): Promise<Row[]> {
     });
     await database.close();
 
-    const api = await startChild('api/entry/bun.ts', {
-      APP_ENV: 'production',
-      HOST: '127.0.0.1',
-      DATABASE_URL: url,
-      JWT_PRIVATE_KEY: JSON.stringify(await generateSigningJwk()),
-      SIDECAR_PUBLIC_KEY: JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: (await generateSigningJwk()).x }),
-      SIDECAR_URL: 'http://127.0.0.1:9',
-      LOG_LEVEL: 'error',
-      RATE_LIMIT_REQUESTS: '1000000',
-    });
+    const api = await startChild('api/entry/bun.ts', await benchApiEnv(url));
     try {
       const login = await fetch(`${api.url}/api/v2/token`, {
         method: 'POST',

@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
+import { generateSigningJwk } from '../../api/shared/base/keys.ts';
 import { freePort } from '../harness/util.ts';
 import type { GoalResult } from './goals.ts';
 
@@ -35,7 +36,8 @@ export async function wrk(
   const args = [
     `-t${Math.min(options.threads ?? 2, options.connections)}`,
     `-c${options.connections}`,
-    `-d${options.seconds}s`,
+    // wrk takes whole seconds only (`-d2.5s` is a usage error).
+    `-d${Math.max(1, Math.round(options.seconds))}s`,
     '--latency',
     ...Object.entries(options.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
     url,
@@ -190,4 +192,27 @@ export function writeResults(name: string, text: string, json?: unknown): string
   writeFileSync(`${file}.md`, text);
   if (json !== undefined) writeFileSync(`${file}.json`, `${JSON.stringify(json, null, 2)}\n`);
   return `${file}.md`;
+}
+
+/**
+ * The environment of an API child process for a bench: production mode, a real PostgreSQL, fresh
+ * keys, no sidecar behind it, rate and login limits out of the way; `extra` adds or overrides.
+ */
+export async function benchApiEnv(
+  url: string,
+  extra: Record<string, string> = {},
+): Promise<Record<string, string>> {
+  return {
+    APP_ENV: 'production',
+    HOST: '127.0.0.1',
+    DATABASE_URL: url,
+    JWT_PRIVATE_KEY: JSON.stringify(await generateSigningJwk()),
+    SIDECAR_PUBLIC_KEY: JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: (await generateSigningJwk()).x }),
+    SIDECAR_URL: 'http://127.0.0.1:9',
+    LOG_LEVEL: 'error',
+    RATE_LIMIT_REQUESTS: '1000000',
+    MAX_FAILED_LOGIN_ATTEMPTS: '1000',
+    MAX_FAILED_LOGINS_PER_ADDRESS: '100000',
+    ...extra,
+  };
 }

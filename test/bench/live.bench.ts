@@ -1,11 +1,10 @@
 import type { Subprocess } from 'bun';
 import { SQL } from 'bun';
 import { loadConfig } from '../../api/config.ts';
-import { generateSigningJwk } from '../../api/shared/base/keys.ts';
 import { openPostgres } from '../../db/driver/bun-sql.ts';
 import { migrate } from '../../db/migrate.ts';
 import { startPostgresCluster } from '../harness/postgres.ts';
-import { BUN, fmt, ROOT, type Row, startChild, wrk } from './lib.ts';
+import { BUN, benchApiEnv, fmt, ROOT, type Row, startChild, wrk } from './lib.ts';
 
 /**
  * One user's burst of live event streams against everyone else: other users' GET /api/v2/calls/{id}
@@ -31,9 +30,11 @@ export async function benchLive(options: { seconds: number }): Promise<Row[]> {
     let otherCall: string;
     let windowEdge: string;
     try {
-      await sql`insert into users (username, password_hash, role)
-        select 'user-' || g, ${hash}, 'operator' from generate_series(1, 100) g`;
-      await sql`insert into users (username, password_hash, role) values ('burst', ${hash}, 'operator')`;
+      // ASCII lowercase names: their canonical form (db/username.ts) is the name itself.
+      await sql`insert into users (username, username_canonical, password_hash, role)
+        select 'user-' || g, 'user-' || g, ${hash}, 'operator' from generate_series(1, 100) g`;
+      await sql`insert into users (username, username_canonical, password_hash, role)
+        values ('burst', 'burst', ${hash}, 'operator')`;
       // 48,000 calls spread over 100 users and 12,000 of the bursting user's, five events each,
       // interleaved in time as real traffic is.
       await sql`insert into calls (id, owner_id, phone_number, context, extension, priority, timeout_ms, status)
@@ -53,17 +54,10 @@ export async function benchLive(options: { seconds: number }): Promise<Row[]> {
       await sql.close();
     }
 
-    const api = await startChild('api/entry/bun.ts', {
-      APP_ENV: 'production',
-      HOST: '127.0.0.1',
-      DATABASE_URL: url,
-      JWT_PRIVATE_KEY: JSON.stringify(await generateSigningJwk()),
-      SIDECAR_PUBLIC_KEY: JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: (await generateSigningJwk()).x }),
-      SIDECAR_URL: 'http://127.0.0.1:9',
-      LOG_LEVEL: 'error',
-      RATE_LIMIT_REQUESTS: '1000000',
-      SSE_MAX_STREAMS_PER_USER: String(CAP),
-    });
+    const api = await startChild(
+      'api/entry/bun.ts',
+      await benchApiEnv(url, { SSE_MAX_STREAMS_PER_USER: String(CAP) }),
+    );
     try {
       const login = async (username: string) => {
         const res = await fetch(`${api.url}/api/v2/token`, {

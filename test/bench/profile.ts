@@ -14,8 +14,8 @@ import { startApi } from '../../api/entry/bun.ts';
 import { getCallForReader } from '../../db/queries/calls.ts';
 import { getAuthSubject } from '../../db/queries/users.ts';
 import { startPostgresCluster } from '../harness/postgres.ts';
-import { loginToken, readerApiEnv, seedReader } from './api.bench.ts';
-import { childPids, cpuMs, fmt, postmasterPid, ROOT, type Row, startChild, wrk } from './lib.ts';
+import { loginToken, seedReader } from './api.bench.ts';
+import { benchApiEnv, childPids, cpuMs, fmt, postmasterPid, ROOT, type Row, startChild, wrk } from './lib.ts';
 
 /** Mean µs of `n` runs of `fn`, one after another (after a warm-up). */
 async function timeEach(n: number, fn: () => unknown): Promise<number> {
@@ -98,7 +98,7 @@ export async function benchProfile(options: { seconds: number }): Promise<Row[]>
   try {
     const url = cluster.url();
     const { user, call, password } = await seedReader(url);
-    const env = await readerApiEnv(url);
+    const env = await benchApiEnv(url);
     for (const [part, us] of await partsOfRead(env, call.id, password)) {
       rows.push({ bench: 'profile: one at a time, in process', measure: part, value: `${us.toFixed(0)} µs` });
     }

@@ -1,7 +1,8 @@
 import { startPostgresCluster } from '../harness/postgres.ts';
-import { loginToken, readerApiEnv, seedReader } from './api.bench.ts';
+import { loginToken, seedReader } from './api.bench.ts';
 import { LIMITS } from './goals.ts';
 import {
+  benchApiEnv,
   type Child,
   childPids,
   cpuMs,
@@ -33,7 +34,7 @@ export async function benchScale(options: { seconds: number }): Promise<Row[]> {
     const url = cluster.url();
     const { call, password } = await seedReader(url);
     // Both processes sign and verify with the same key, as a fleet behind one balancer does.
-    const env = await readerApiEnv(url);
+    const env = await benchApiEnv(url);
     for (let i = 0; i < 2; i++) children.push(await startChild('api/entry/bun.ts', env));
     const [one, two] = children as [Child, Child];
     const token = await loginToken(one.url, password);
