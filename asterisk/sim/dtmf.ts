@@ -19,25 +19,44 @@ interface DtmfTiming {
 }
 
 /**
- * Schedules `digits` from `from` to its peer; returns how long sending takes until the last
- * digit ended. `w` pauses half a second and `W` a second, as in Asterisk; other characters are
- * dropped without taking time (59: `dtmf=Z` answers 204 and nothing comes).
+ * Sends `digits` from `from` to its peer, one after the other as Asterisk plays them: each digit is
+ * timed from the end of the one before, so a timer that fires late never shortens the next gap.
+ * `w` pauses half a second and `W` a second, as in Asterisk; other characters are dropped without
+ * taking time (59: `dtmf=Z` answers 204 and nothing comes). `done` runs `after` ms past the last
+ * digit (or the start, with none). Returns what cancels the rest.
  */
-const sendDigits = (engine: Engine, from: Channel, digits: string, t: DtmfTiming): number => {
-  let at = t.first;
-  let last = 0;
+const sendDigits = (
+  engine: Engine,
+  from: Channel,
+  digits: string,
+  t: DtmfTiming,
+  done?: { after: number; then: () => void },
+): (() => void) => {
+  const steps: Array<{ wait: number; digit: string }> = [];
+  let wait = t.first;
   for (const c of digits) {
     if (c === 'w' || c === 'W') {
-      at += c === 'w' ? 500 : 1000;
+      wait += c === 'w' ? 500 : 1000;
       continue;
     }
     if (!DIGITS.test(c)) continue;
-    const digit = c.toUpperCase();
-    engine.timers.after(at, () => deliver(engine, from.peer, digit, t.duration));
-    last = at;
-    at += t.step;
+    steps.push({ wait, digit: c.toUpperCase() });
+    wait = t.step;
   }
-  return last;
+  let cancel: () => void = () => {};
+  const next = (i: number): void => {
+    const step = steps[i];
+    if (!step) {
+      if (done) cancel = engine.timers.after(done.after, done.then);
+      return;
+    }
+    cancel = engine.timers.after(step.wait, () => {
+      deliver(engine, from.peer, step.digit, t.duration);
+      next(i + 1);
+    });
+  };
+  next(0);
+  return () => cancel();
 };
 
 const deliver = (engine: Engine, to: Channel | null, digit: string, duration: number): void => {
@@ -51,18 +70,19 @@ const deliver = (engine: Engine, to: Channel | null, digit: string, duration: nu
  * SendDTMF(digits[,timeout_ms[,duration_ms]]) in the dialplan (46, 47, 49): a 100 ms pause, then
  * each digit (100 ms) followed by the pause between digits (250 ms); one more millisecond a
  * digit was measured (200 ms to the first digit, then 351 ms; the app returns 251 ms after the
- * last). Returns how long the app runs.
+ * last). `then` runs when the app returns; the answer cancels what is left (a hang-up).
  */
-export const sendDtmfApp = (engine: Engine, from: Channel, data: string): number => {
+export const sendDtmfApp = (engine: Engine, from: Channel, data: string, then: () => void): (() => void) => {
   const [digits = '', between = '', duration = ''] = data.split(',');
   const pause = Number.parseInt(between, 10) > 0 ? Number.parseInt(between, 10) : 250;
   const length = Number.parseInt(duration, 10) > 0 ? Number.parseInt(duration, 10) : 100;
-  const last = sendDigits(engine, from, digits, {
-    first: 100 + length,
-    step: length + pause + 1,
-    duration: length,
-  });
-  return last + pause + 1;
+  return sendDigits(
+    engine,
+    from,
+    digits,
+    { first: 100 + length, step: length + pause + 1, duration: length },
+    { after: pause + 1, then },
+  );
 };
 
 /**

@@ -237,7 +237,7 @@ const APPS: Record<string, App> = {
   Congestion: (pbx, data) => busyOrCongestion(pbx, data, 34, 'CONGESTION'),
   Playback: playback,
   SendDTMF: (pbx, data) => {
-    pbx.resumeAfter(sendDtmfApp(pbx.engine, pbx.chan, data), () => pbx.priority++);
+    pbx.block(sendDtmfApp(pbx.engine, pbx.chan, data, () => pbx.resume(() => pbx.priority++)));
     return false;
   },
   AMD: (pbx, data) => {
