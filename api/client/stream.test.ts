@@ -110,7 +110,10 @@ describe('streamEvents', () => {
       onReconnect: ({ cause }) => reconnects.push(cause),
     });
     const frames = await take(stream, 11);
-    expect(sent).toEqual([null, '6', '6', '7']);
+    // The fourth answer ends after its last frame: the stream may already have asked again (with
+    // call 8, the last id seen) before the loop above stopped it.
+    expect(sent.slice(0, 4)).toEqual([null, '6', '6', '7']);
+    expect(sent.slice(4).filter((id) => id !== '8')).toEqual([]);
     expect(frames.map((f) => (f.event === 'call' ? `call ${f.id}` : f.event))).toEqual([
       'ready',
       'call 6',
