@@ -20,14 +20,54 @@ interface Step {
 const root = new URL('..', import.meta.url).pathname;
 const bin = (name: string) => `${root}node_modules/.bin/${name}`;
 
+/**
+ * What `bun test` printed about each failing test: its name and the first line of its error. The
+ * runner prints these after the summary, so that the last lines of a run (all a CI log may keep)
+ * name what failed, not only which step.
+ */
+const failures: { step: string; line: string }[] = [];
+let currentStep = '';
+
+/** Reads a child's stream, passes it through unchanged, and notes `(fail)` lines with their error. */
+async function passThrough(stream: ReadableStream<Uint8Array>, out: NodeJS.WriteStream): Promise<void> {
+  const decoder = new TextDecoder();
+  let pending = '';
+  let lastError = '';
+  let lastWhere = '';
+  for await (const chunk of stream) {
+    out.write(chunk);
+    pending += decoder.decode(chunk, { stream: true });
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const raw of lines) {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes are stripped.
+      const line = raw.replace(/\x1b\[[0-9;]*m/g, '').trimEnd();
+      if (/^(error|TypeError|Error|RangeError|SyntaxError)\b/.test(line)) {
+        lastError = line;
+        lastWhere = '';
+      } else if (lastError && !lastWhere && /^(Expected|Received)\b/.test(line.trim())) {
+        lastError += `; ${line.trim()}`;
+      } else if (!lastWhere && /^\s+at .*test\.ts:\d+/.test(line)) {
+        lastWhere = line.replace(/^.*\/((?:test|api|db|sidecar|asterisk)\/[^)]*test\.ts:\d+).*$/, '$1');
+      } else if (line.startsWith('(fail) ')) {
+        const what = `${line.slice(7)}${lastError ? ` — ${lastError}` : ''}${lastWhere ? ` (${lastWhere})` : ''}`;
+        failures.push({ step: currentStep, line: what });
+        lastError = '';
+        lastWhere = '';
+      }
+    }
+  }
+}
+
 async function sh(cmd: string[], env: Record<string, string | undefined> = {}): Promise<number> {
   const proc = Bun.spawn(cmd, {
     cwd: root,
     env: { ...process.env, ...env },
-    stdout: 'inherit',
-    stderr: 'inherit',
+    stdout: 'pipe',
+    stderr: 'pipe',
     stdin: 'ignore',
   });
+  await Promise.all([passThrough(proc.stdout, process.stdout), passThrough(proc.stderr, process.stderr)]);
   return proc.exited;
 }
 
@@ -142,6 +182,7 @@ try {
   for (const step of steps) {
     if ((only && !only.has(step.name)) || skip.has(step.name)) continue;
     console.log(`\n━━ ${step.name}: ${step.what}`);
+    currentStep = step.name;
     const t = performance.now();
     let code: number;
     try {
@@ -162,4 +203,9 @@ for (const r of results)
     `${r.code === 0 ? 'ok  ' : 'FAIL'}  ${r.name.padEnd(22)} ${r.seconds.toFixed(1).padStart(6)} s`,
   );
 console.log(`total ${((performance.now() - started) / 1000).toFixed(1)} s`);
+if (failures.length > 0) {
+  console.log(`\n━━ failed tests (${failures.length})`);
+  for (const f of failures.slice(0, 12)) console.log(`${f.step}: ${f.line}`.slice(0, 400));
+  if (failures.length > 12) console.log(`… and ${failures.length - 12} more above`);
+}
 process.exit(results.some((r) => r.code !== 0) ? 1 : 0);
