@@ -52,7 +52,8 @@ export const CallingWindowsSchema = z
     description:
       `When contacts may be called, in each contact's local time (its time zone, else the campaign's): 1 to ` +
       `${MAX_WINDOWS} windows, each some days (${WEEKDAYS.join(', ')}) from \`start\` to \`end\` (HH:MM, 24-hour, ` +
-      'end excluded, after start: a window past midnight is written as two, one to 23:59 and one from 00:00)',
+      'end excluded and after start; `24:00` is the end of the day, so `00:00` to `24:00` is all day, and a window past ' +
+      'midnight is written as two, one to 24:00 and one from 00:00)',
     example: WINDOWS_EXAMPLE,
   });
 

@@ -126,7 +126,8 @@ describe('campaigns in the console', () => {
 
     // Corrected: all week, all day; busy retried once after a second; two windows, one removed.
     await window1.getByLabel('From').fill('00:00');
-    await window1.getByLabel('Until').fill('23:59');
+    // Until midnight: the API gets 24:00, the end of the day.
+    await window1.getByLabel('Until').fill('00:00');
     await form.getByLabel('Calls per second').fill('5');
     await form.getByLabel('Max concurrent calls').fill('10');
     await form.getByLabel('Max attempts per contact per day').fill('2');
@@ -149,7 +150,7 @@ describe('campaigns in the console', () => {
       name: 'Browser reminders',
       timezone: 'UTC',
       flow_id: null,
-      windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', end: '23:59' }],
+      windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', end: '24:00' }],
       retry: { busy: { after_seconds: 1, max_attempts: 2 } },
       cps: 5,
       max_concurrent: 10,
@@ -185,7 +186,8 @@ describe('campaigns in the console', () => {
     expect(rejected.map((r) => r[0])).toEqual(REJECTED_ROWS);
     for (const r of rejected) expect(r[1]).toContain('phone_number');
     await page.locator('#campaign-progress-text', { hasText: `0 of ${VALID} contacts finished` }).waitFor();
-    expect(await page.locator('#contacts-table tbody tr').count()).toBe(25);
+    // The contacts are fetched after the campaign is shown: their first page arrives on its own.
+    await page.waitForFunction(() => document.querySelectorAll('#contacts-table tbody tr').length === 25);
     await screenshot(page, 'console-campaign-import');
     expect(errors).toEqual([]);
     await page.close();
@@ -368,7 +370,9 @@ describe('campaigns in the console', () => {
     await viewerPage.locator('#campaign-state', { hasText: 'completed' }).waitFor();
     expect(await viewerPage.locator('#import-form').count()).toBe(0);
     expect(await viewerPage.locator('#campaign-start').count()).toBe(0);
-    expect(await viewerPage.locator('#contacts-table tbody tr').count()).toBe(25);
+    await viewerPage.waitForFunction(
+      () => document.querySelectorAll('#contacts-table tbody tr').length === 25,
+    );
     await viewerPage.evaluate(() => {
       location.hash = '#/campaigns';
     });

@@ -347,7 +347,7 @@ describe('outdial at work', () => {
       JSON.stringify({
         name: 'cli import',
         timezone: 'UTC',
-        windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', end: '23:59' }],
+        windows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', end: '24:00' }],
       }),
     );
     const created = await outdial(['campaigns', 'create', '--file', spec, '--json'], { home: dir });

@@ -2,12 +2,11 @@ import { expect, test } from 'bun:test';
 import { startAriSimulator } from '../../asterisk/sim/server.ts';
 import {
   campaignClient,
-  EVERY_DAY,
   expectCountersTrue,
   expectNoAttemptTwice,
   waitUntil,
 } from '../harness/campaign-e2e.ts';
-import { attemptsOf } from '../harness/campaign-rows.ts';
+import { ALWAYS, attemptsOf } from '../harness/campaign-rows.ts';
 import { startE2EStack } from '../harness/e2e.ts';
 
 /**
@@ -34,7 +33,7 @@ test('kill -9 of the API, of the sidecar, of both, mid-campaign: no contact lost
     const { id } = await api.create({
       name: 'kill -9',
       timezone: 'UTC',
-      windows: [{ days: EVERY_DAY, start: '00:00', end: '23:59' }],
+      windows: ALWAYS,
       retry: { busy: { after_seconds: 1, max_attempts: 2 }, lost: { after_seconds: 1, max_attempts: 5 } },
       max_attempts_per_day: 10,
       cps: 10,

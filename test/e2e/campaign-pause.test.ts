@@ -2,11 +2,11 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { type SimHandle, startAriSimulator } from '../../asterisk/sim/server.ts';
 import {
   campaignClient,
-  EVERY_DAY,
   expectCountersTrue,
   expectNoAttemptTwice,
   waitUntil,
 } from '../harness/campaign-e2e.ts';
+import { ALWAYS } from '../harness/campaign-rows.ts';
 import { type E2EStack, startE2EStack } from '../harness/e2e.ts';
 import type { TestUser } from '../harness/stack.ts';
 
@@ -42,7 +42,7 @@ async function runningCampaign(tag: string, n: number) {
   const { id } = await api.create({
     name: tag,
     timezone: 'UTC',
-    windows: [{ days: EVERY_DAY, start: '00:00', end: '23:59' }],
+    windows: ALWAYS,
     cps: 10,
     max_concurrent: 20,
     ring_timeout_ms: 4000,

@@ -22,8 +22,9 @@ export interface ContactValues {
   nextAttemptAt?: Date;
 }
 
-const ALWAYS = [
-  { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const, start: '00:00', end: '23:59' },
+/** Every day, all day: 00:00 to 24:00, so no minute is outside it, 23:59 included. */
+export const ALWAYS = [
+  { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const, start: '00:00', end: '24:00' },
 ];
 
 /** A running campaign (every day, all day, no retries) unless `values` say otherwise. */

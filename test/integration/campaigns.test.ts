@@ -3,7 +3,7 @@ import { and, count, eq } from 'drizzle-orm';
 import { CampaignListSchema, CampaignSchema } from '../../api/campaigns/bodies.ts';
 import { housekeep } from '../../api/housekeeping.ts';
 import { silentLogger } from '../../api/shared/base/log.ts';
-import { CAMPAIGN_COUNTERS } from '../../api/shared/contract/index.ts';
+import { CAMPAIGN_COUNTERS, type CallingWindow } from '../../api/shared/contract/index.ts';
 import { bumpCounters } from '../../db/queries/campaigns.ts';
 import { auditLog, campaignContacts, campaignCounters, campaigns } from '../../db/schema.ts';
 import {
@@ -154,6 +154,20 @@ for (const mode of MODES) {
         '/windows/0/end',
       ],
       [
+        'a window ending past the end of the day',
+        { windows: [{ days: ['mon'], start: '09:00', end: '24:01' }] },
+        422,
+        'validation_error',
+        '/windows/0/end',
+      ],
+      [
+        'a window starting at the end of the day',
+        { windows: [{ days: ['mon'], start: '24:00', end: '24:00' }] },
+        422,
+        'validation_error',
+        '/windows/0/start',
+      ],
+      [
         'a window ending at its start',
         { windows: [{ days: ['mon'], start: '09:00', end: '09:00' }] },
         422,
@@ -251,6 +265,19 @@ for (const mode of MODES) {
       if (pointer) expect(problem.errors?.map((e) => e.pointer)).toContain(pointer);
       expect(problem.detail).not.toMatch(/Invalid input|expected|received/);
       expect(await campaignCount()).toBe(before);
+    });
+
+    test('a window may end at 24:00, the end of the day: all day is 00:00 to 24:00', async () => {
+      const op = await stack.user('operator');
+      const windows: CallingWindow[] = [
+        { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', end: '24:00' },
+        { days: ['sat'], start: '22:00', end: '24:00' },
+      ];
+      const made = await create(op, { ...VALID, windows });
+      expect(made.windows).toEqual(windows);
+      expect(CampaignSchema.parse(await (await send(op, `/${made.campaign_id}`)).json()).windows).toEqual(
+        windows,
+      );
     });
 
     test('a body past 64 KiB is refused, and a body that is not JSON', async () => {

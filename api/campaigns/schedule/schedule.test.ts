@@ -76,6 +76,20 @@ describe('windows', () => {
     expect(inWindow(new Date('2024-06-08T07:30:00Z'), [night], zone)).toBe(false);
   });
 
+  test('a window to 24:00 holds the day’s last minute; 00:00 to 24:00 every day holds every minute', () => {
+    const zone = 'America/Chicago';
+    const evening: CallingWindow = { days: ['mon'], start: '20:00', end: '24:00' };
+    // Monday 23:59:59 local (Tuesday 04:59:59 UTC) is inside; Tuesday 00:00 is not.
+    expect(inWindow(new Date('2024-06-04T04:59:59Z'), [evening], zone)).toBe(true);
+    expect(inWindow(new Date('2024-06-04T05:00:00Z'), [evening], zone)).toBe(false);
+    expect(nextOpening(new Date('2024-06-04T04:59:30Z'), [evening], zone)?.toISOString()).toBe(
+      '2024-06-04T04:59:30.000Z',
+    );
+    const always = everyDay('00:00', '24:00');
+    for (let minute = 0; minute < 7 * 24 * 60; minute += 7)
+      expect(inWindow(new Date(Date.UTC(2024, 5, 3) + minute * 60_000 + 59_000), [always], zone)).toBe(true);
+  });
+
   test('the next opening: now when inside, else the next start on the local calendar', () => {
     const zone = 'America/Chicago';
     const inside = new Date('2024-06-03T15:00:00Z');

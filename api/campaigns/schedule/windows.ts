@@ -2,8 +2,9 @@ import { type CallingWindow, WEEKDAYS } from '../../shared/contract/index.ts';
 import { localParts, zonedTime } from './zone.ts';
 
 /**
- * Calling windows: days of the week and a local start and end (end excluded). A window whose end is not
- * after its start runs past midnight into the next day.
+ * Calling windows: days of the week and a local start and end (end excluded; 24:00 is the end of the
+ * day). A window whose end is not after its start (which the API refuses, but a stored row may hold)
+ * runs past midnight into the next day.
  */
 
 const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));

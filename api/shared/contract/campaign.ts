@@ -44,12 +44,14 @@ export type ContactState = (typeof CONTACT_STATES)[number];
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
 const LOCAL_TIME = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
+/** An end may also be 24:00, the end of the day, so that the last minute before midnight is inside. */
+const LOCAL_END = /^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$/;
 
 /** A calling window in the contact's local time: these days, from `start` to `end` (end excluded). */
 export const CallingWindow = z.strictObject({
   days: z.array(z.enum(WEEKDAYS)).min(1).max(7),
   start: z.string().regex(LOCAL_TIME, 'must be a local time HH:MM'),
-  end: z.string().regex(LOCAL_TIME, 'must be a local time HH:MM'),
+  end: z.string().regex(LOCAL_END, 'must be a local time HH:MM, or 24:00 for the end of the day'),
 });
 export type CallingWindow = z.infer<typeof CallingWindow>;
 

@@ -194,6 +194,8 @@ export function consoleCampaigns(c: ConsoleContext): void {
       Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
   }
 
+  const untilOf = (value: string) => (value === '00:00' ? '24:00' : value);
+
   /** The form as the API's CreateCampaignRequest; empty optional fields are left out. */
   function formBody(form: HTMLFormElement): Json {
     const data = new FormData(form);
@@ -207,7 +209,8 @@ export function consoleCampaigns(c: ConsoleContext): void {
         (i) => i.value,
       ),
       start: box.querySelector<HTMLInputElement>('input[data-part="start"]')!.value,
-      end: box.querySelector<HTMLInputElement>('input[data-part="end"]')!.value,
+      // Until 00:00 is until midnight, the end of the day, which the API writes 24:00.
+      end: untilOf(box.querySelector<HTMLInputElement>('input[data-part="end"]')!.value),
     }));
     const retry: Record<string, Record<string, number | undefined>> = {};
     for (const input of Array.from(form.querySelectorAll<HTMLInputElement>('input[data-outcome]'))) {
