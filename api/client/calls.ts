@@ -107,9 +107,12 @@ export async function followCall(
       if (frame.event === 'ready') {
         // A resumed stream replays what it missed itself.
         if (frame.data.resumed) continue;
+        // The call before its log: a call read as ended has its last event in a log read after it
+        // (a status and its event are written together), and one that ends after the call was read
+        // sends that event on this stream, already open. The other order misses it.
+        const call = unwrap(await client.GET('/api/v2/calls/{call_id}', path));
         const log = unwrap(await client.GET('/api/v2/calls/{call_id}/events', path));
         for (const event of log.events) tell(event);
-        const call = unwrap(await client.GET('/api/v2/calls/{call_id}', path));
         if (isFinalStatus(call.status)) return call;
       } else if (frame.event === 'call' && frame.data.call_id === callId) {
         tell(frame.data);

@@ -337,6 +337,11 @@ describe('outdial at work', () => {
     const shown = await outdial(['calls', 'show', call_id], { home: dir });
     expect(shown.code).toBe(0);
     expect(shown.out).toMatch(/^status:\s+completed$/m);
+
+    // A call that is not there: the API's refusal, at once, not a stream that never speaks.
+    const missing = await outdial(['calls', 'follow', crypto.randomUUID()], { home: dir });
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain('404');
   }, 60_000);
 
   test('campaigns create, import with progress and rejected rows, show, cancel and results', async () => {

@@ -1,19 +1,15 @@
-import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import {
   type Call,
   type CallEvent,
   type CreateCallRequest,
-  isOutdialError,
+  followCall,
   type OutdialClient,
-  OutdialError,
-  type Problem,
   unwrap,
 } from '../../client/index.ts';
-import { CALL_STATUSES, type CallStatus, isTerminal } from '../../shared/contract/index.ts';
+import { CALL_STATUSES, type CallStatus } from '../../shared/contract/index.ts';
 import { type CommandGroup, type CommandInput, Failure, integer, text, UsageError } from './args.ts';
 import type { Column, Output } from './output.ts';
 import { listPages, noteMore, PAGING_OPTIONS, PAGING_PARSE } from './paging.ts';
-import { sseFrames } from './sse.ts';
 
 const CALL_COLUMNS: Column<Call>[] = [
   ['id', (c) => c.call_id],
@@ -31,98 +27,14 @@ function eventLine(e: CallEvent): string {
   return `${String(e.sequence).padStart(3)}  ${e.time}  ${e.type.padEnd(18)} ${e.status}${why ? ` (${why})` : ''}`;
 }
 
-/** The stream ended before the call did (a restart, a proxy's timeout): it is opened again. */
-class StreamEnded extends Error {
-  override name = 'StreamEnded';
-}
-
-/** Worth opening the stream again: it ended, the network broke, or the server was briefly unwell. */
-const reconnects = retry(
-  handleWhen(
-    (error) =>
-      error instanceof StreamEnded ||
-      error instanceof TypeError ||
-      (isOutdialError(error) && (error.status >= 500 || error.status === 429)),
-  ),
-  { maxAttempts: 20, backoff: new ExponentialBackoff({ initialDelay: 500, maxDelay: 10_000 }) },
-);
-
-/**
- * Follows a call on the live stream until its status is final, printing each event once. The
- * stream is opened first; once it says `ready`, the call's log so far is read, so nothing between
- * the two is missed (later events come on the stream, deduplicated by sequence). A dropped stream
- * resumes after the last event seen, with Last-Event-ID.
- */
-async function followCall(
-  api: OutdialClient,
-  callId: string,
-  onEvent: (e: CallEvent) => void,
-): Promise<Call> {
-  let lastEventId: string | null = null;
-  let lastSequence = 0;
-  const take = (e: CallEvent) => {
-    if (e.sequence <= lastSequence) return;
-    lastSequence = e.sequence;
-    onEvent(e);
-  };
-  const getCall = async () =>
-    unwrap(await api.GET('/api/v2/calls/{call_id}', { params: { path: { call_id: callId } } }));
-  // The call exists and may be read: a wrong id is a 404 now, not a stream that never speaks.
-  const first = await getCall();
-  const once = async (): Promise<Call> => {
-    const { response } = await api.GET('/api/v2/events', {
-      params: {
-        query: { call_id: callId },
-        header: lastEventId === null ? {} : { 'last-event-id': lastEventId },
-      },
-      parseAs: 'stream',
-    });
-    if (!response.ok || !response.body) {
-      const problem = (await response.json().catch(() => undefined)) as Partial<Problem> | undefined;
-      throw new OutdialError(response.status, problem);
-    }
-    for await (const frame of sseFrames(response.body)) {
-      if (frame.event === 'ready') {
-        const missed = (JSON.parse(frame.data) as { missed?: boolean }).missed === true;
-        if (lastEventId !== null && !missed) continue;
-        const log = unwrap(
-          await api.GET('/api/v2/calls/{call_id}/events', { params: { path: { call_id: callId } } }),
-        );
-        for (const e of log.events) take(e);
-        const now = await getCall();
-        if (isTerminal(now.status)) return now;
-      } else if (frame.event === 'call') {
-        if (frame.id) lastEventId = frame.id;
-        const event = JSON.parse(frame.data) as CallEvent;
-        if (event.call_id !== callId) continue;
-        take(event);
-        if (isTerminal(event.status)) return getCall();
-      }
-    }
-    throw new StreamEnded('the event stream ended');
-  };
-  if (isTerminal(first.status)) {
-    const log = unwrap(
-      await api.GET('/api/v2/calls/{call_id}/events', { params: { path: { call_id: callId } } }),
-    );
-    for (const e of log.events) take(e);
-    return first;
-  }
-  try {
-    return await reconnects.execute(once);
-  } catch (error) {
-    if (error instanceof StreamEnded)
-      throw new Failure('the event stream kept ending; stopped following the call');
-    throw error;
-  }
-}
-
 /** Follows and prints: event lines as they come, then the call (or one JSON document with --json). */
 async function followAndPrint(api: OutdialClient, out: Output, callId: string): Promise<void> {
   const events: CallEvent[] = [];
-  const call = await followCall(api, callId, (e) => {
-    events.push(e);
-    if (!out.json) out.line(eventLine(e));
+  const call = await followCall(api, callId, {
+    onEvent: (e) => {
+      events.push(e);
+      if (!out.json) out.line(eventLine(e));
+    },
   });
   out.result({ call, events }, () =>
     out.line(`Call ${call.call_id} ended ${call.status}${call.reason ? ` (${call.reason})` : ''}.`),
