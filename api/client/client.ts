@@ -104,11 +104,33 @@ export async function refresh(client: OutdialClient, refreshToken: string): Prom
   );
 }
 
-/** Logs in: the access token, or an OutdialError (401 invalid_credentials, 429 login_locked, …). */
+export interface LoginOptions {
+  /**
+   * Times the login is tried again when the API answers 503 busy (too many passwords being checked
+   * at once), after the Retry-After it sends. Default 2.
+   */
+  retries?: number;
+}
+
+/**
+ * Logs in: the access token, or an OutdialError (401 invalid_credentials, 429 login_locked, 503 busy
+ * once the retries are spent, …).
+ */
 export async function login(
   client: OutdialClient,
   username: string,
   password: string,
+  options: LoginOptions = {},
 ): Promise<TokenResponse> {
-  return unwrap(await requestToken(client, username, password));
+  const retries = options.retries ?? 2;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return unwrap(await requestToken(client, username, password));
+    } catch (error) {
+      if (!isOutdialError(error) || error.status !== 503 || attempt >= retries) throw error;
+      const seconds = Number(error.retryAfter);
+      const delayMs = Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 30) * 1000 : 1000;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
 }
