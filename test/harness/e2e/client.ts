@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { CallEventSchema, CallSchema } from '../../../api/calls/bodies.ts';
+import { createOutdialClient, login } from '../../../api/client/index.ts';
 import { createUser } from '../../../db/queries/users.ts';
 import type { Role } from '../../../db/schema.ts';
 import type { Database } from '../../../db/types.ts';
@@ -105,16 +106,14 @@ async function newUser(
   const username = `${role}-${crypto.randomUUID().slice(0, 8)}`;
   const password = `pw-${crypto.randomUUID()}`;
   const row = await createUser(database.db, { username, passwordHash: await hash(password), role });
-  const res = await fetch(`${apiUrl}/api/v2/token`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ username, password }).toString(),
-  });
-  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
-  const { access_token, refresh_token } = (await res.json()) as {
-    access_token: string;
-    refresh_token: string;
-  };
+  // Tests log users in side by side; a 503 busy (the password checks' queue full on a slow machine)
+  // is waited out as its Retry-After says, as any client would.
+  const { access_token, refresh_token } = await login(
+    createOutdialClient({ baseUrl: apiUrl }),
+    username,
+    password,
+    { retries: 10 },
+  );
   return {
     id: row!.id,
     username,
