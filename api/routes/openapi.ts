@@ -7,16 +7,16 @@ import type { AppEnv } from '../services.ts';
 import { problemBody } from '../shared/base/problem.ts';
 import type { Scope } from '../shared/contract/index.ts';
 import { withResponseExamples } from './examples.ts';
+import { GUIDE } from './guide.ts';
 import {
   CALLS_GUIDE,
   CAMPAIGNS_GUIDE,
   DNC_GUIDE,
   FLOWS_GUIDE,
-  GUIDE,
   KEYS_GUIDE,
   LIVE_STATUS_GUIDE,
   WEBHOOKS_GUIDE,
-} from './guide.ts';
+} from './tag-guides.ts';
 
 /** Shared OpenAPI pieces: the problem schema, error responses by status, security, the app type. */
 

@@ -6,8 +6,8 @@ import { generateApiKey } from '../../auth/api-keys.ts';
 import { ROLE_SCOPES } from '../../auth/scopes.ts';
 import { ApiError } from '../../errors.ts';
 import { SCOPES } from '../../shared/contract/index.ts';
-import { KEYS_GUIDE } from '../guide.ts';
 import { type App, errorResponses, guarded, strictBody } from '../openapi.ts';
+import { KEYS_GUIDE } from '../tag-guides.ts';
 import { CreatedApiKeySchema, callerScopes, managesAllKeys, presentApiKey, ScopeSchema } from './schema.ts';
 
 const CreateKeyBodySchema = strictBody({
