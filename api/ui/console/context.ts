@@ -83,6 +83,13 @@ export interface CampaignEvent {
   at?: string;
 }
 
+/** GET /api/v2/campaigns/{id}/timeline: attempts ended per minute, by outcome. */
+export interface CampaignTimeline {
+  from: string;
+  outcomes: string[];
+  buckets: { start: string; counts: Record<string, number> }[];
+}
+
 /** What POST /api/v2/token answers, as the console keeps it. */
 export interface TokenPair {
   access_token: string;
@@ -198,6 +205,10 @@ export interface ConsoleContext {
   leaveCampaign(): void;
   /** Shows a live campaign frame: in the list, and on the campaign's page if it is open. */
   onCampaignEvent(ev: CampaignEvent): void;
+
+  // ---- campaign-chart.client.ts ----
+  /** Draws the timeline into #campaign-chart, with its legend in #campaign-legend. */
+  drawCampaignChart(t: CampaignTimeline): void;
 
   // ---- users.client.ts ----
   loadUsers(focus?: string): Promise<void>;

@@ -10,6 +10,7 @@ import { consoleApi } from './api.client.ts';
 import { consoleCall } from './call.client.ts';
 import { consoleCalls } from './calls.client.ts';
 import { consoleCampaign } from './campaign.client.ts';
+import { consoleCampaignChart } from './campaign-chart.client.ts';
 import { consoleCampaigns } from './campaigns.client.ts';
 import type { ConsoleContext } from './context.ts';
 import { consoleFlow } from './flow.client.ts';
@@ -37,6 +38,7 @@ const MODULES: ((c: ConsoleContext) => void)[] = [
   consoleFlow,
   consoleCampaigns,
   consoleCampaign,
+  consoleCampaignChart,
   consoleUsers,
   consoleSidecars,
 ];
