@@ -1,5 +1,5 @@
 import { applyCallEvents, type CallEventInput } from '../../db/queries/calls.ts';
-import { accountEndedCalls } from '../../db/queries/campaign-engine.ts';
+import { accountEndedCalls } from '../../db/queries/campaign-accounting.ts';
 import { addDncMany } from '../../db/queries/dnc.ts';
 import { attemptOutcome, nextAfter } from '../campaigns/engine/plan.ts';
 import { normalizePhone } from '../lib/phone.ts';

@@ -1,25 +1,25 @@
 import { and, asc, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
-import type { AttemptOutcome, CampaignCounter } from '../../api/shared/contract/index.ts';
 import {
   callEvents,
   calls,
   campaignAttempts,
   campaignContacts,
-  campaignCounters,
   campaigns,
   flowVersions,
   sidecars,
 } from '../schema.ts';
 import type { Db } from '../types.ts';
 import { type CallRow, lockEventLog, type NewCall } from './calls.ts';
-import { writeProgressWebhooks, writeStateWebhooks } from './campaign-webhooks.ts';
+import { completeFinished } from './campaign-completion.ts';
+import { addCounters, bump, type Counts } from './campaign-counters.ts';
+import { writeProgressWebhooks } from './campaign-webhooks.ts';
 import { rowsOf } from './prepared.ts';
 
 /**
  * The campaign engine's writes: leasing due contacts to a sidecar (each attempt given its call id
- * before anything is dialled) and closing an attempt when its call ends. The decisions (windows,
- * retries) are the caller's pure functions; here they are applied under row locks, with the
- * counters in the same transaction.
+ * before anything is dialled) and finding the attempts whose lease passed; closing an attempt when its
+ * call ends is in campaign-accounting.ts. The decisions (windows, retries) are the caller's pure
+ * functions; here they are applied under row locks, with the counters in the same transaction.
  */
 
 export type CampaignRow = typeof campaigns.$inferSelect;
@@ -51,63 +51,6 @@ export interface LeaseOptions {
 
 export interface LeaseResult {
   calls: CallRow[];
-}
-
-type Counts = Partial<Record<CampaignCounter, number>>;
-
-function bump(counts: Map<string, Counts>, campaignId: string, name: CampaignCounter, n = 1) {
-  const c = counts.get(campaignId) ?? {};
-  c[name] = (c[name] ?? 0) + n;
-  counts.set(campaignId, c);
-}
-
-/** Adds to counters (value = value + n): never recomputed from the contacts. */
-export async function addCounters(tx: Pick<Db, 'insert'>, counts: Map<string, Counts>): Promise<void> {
-  const rows = [...counts].flatMap(([campaignId, c]) =>
-    Object.entries(c)
-      .filter(([, n]) => n !== 0)
-      .map(([name, value]) => ({ campaignId, name, value: value! })),
-  );
-  if (rows.length === 0) return;
-  await tx
-    .insert(campaignCounters)
-    .values(rows)
-    .onConflictDoUpdate({
-      target: [campaignCounters.campaignId, campaignCounters.name],
-      set: { value: sql`${campaignCounters.value} + excluded.value` },
-    });
-}
-
-/**
- * Running campaigns among these whose contacts are all done, dnc or canceled become completed, with
- * their last campaign.progress and their campaign.state webhooks.
- */
-async function completeFinished(tx: Db, campaignIds: string[], now: Date): Promise<void> {
-  if (campaignIds.length === 0) return;
-  // A campaign another transaction holds (a lease, an action) is left for the next pass.
-  const done = await tx
-    .update(campaigns)
-    .set({ state: 'completed', finishedAt: now, updatedAt: now })
-    .where(
-      sql`${campaigns.id} in (
-      select c.id from campaigns c
-      where c.id in (${sql.join(
-        campaignIds.map((id) => sql`${id}::uuid`),
-        sql`, `,
-      )}) and c.state = 'running'
-        and not exists (select 1 from campaign_contacts k where k.campaign_id = c.id
-                        and k.state in ('pending', 'in_progress'))
-        and not exists (select 1 from campaign_attempts a where a.campaign_id = c.id and a.outcome is null)
-      for update skip locked)`,
-    )
-    .returning();
-  if (done.length === 0) return;
-  await writeProgressWebhooks(tx, done, { at: now, window: 'final' });
-  await writeStateWebhooks(
-    tx,
-    done.map((campaign) => ({ campaign, from: 'running' as const })),
-    now,
-  );
 }
 
 /**
@@ -350,88 +293,6 @@ export async function nextLeaseDue(db: Db): Promise<Date | null> {
                   and k.next_attempt_at is not null)`);
   const value = rowsOf<{ due: unknown }>(rows)[0]?.due;
   return value == null ? null : new Date(value as string);
-}
-
-/** What the accounting decides for a contact whose attempt ended (the caller's retry policy). */
-export type AfterAttempt =
-  | { state: 'pending'; next_attempt_at: Date }
-  | { state: 'done'; final_outcome: AttemptOutcome };
-
-export interface AccountOptions {
-  now: Date;
-  outcomeOf(call: CallRow): AttemptOutcome;
-  next(contact: ContactRow, outcome: AttemptOutcome, campaign: CampaignRow, now: Date): AfterAttempt;
-  /** The window of campaign.progress webhooks (CAMPAIGN_PROGRESS_WEBHOOK_SECONDS). */
-  progressWebhookSeconds: number;
-}
-
-/**
- * Closes the attempts of campaign calls that just ended, inside the transaction that ended them: the
- * attempt's outcome (once: an attempt already closed is left alone, so replayed events change
- * nothing), the contact's next attempt or its end by the retry policy (canceled when its campaign
- * was), the counters, the campaign.progress webhook of the window, and the campaign's completion
- * when nothing is left.
- */
-export async function accountEndedCalls(tx: Db, ended: CallRow[], o: AccountOptions): Promise<void> {
-  const ids = ended.filter((c) => c.campaignId).map((c) => c.id);
-  if (ids.length === 0) return;
-  const open = await tx
-    .select()
-    .from(campaignAttempts)
-    .where(and(inArray(campaignAttempts.callId, ids), isNull(campaignAttempts.outcome)))
-    .for('update');
-  if (open.length === 0) return;
-  const counts = new Map<string, Counts>();
-  const campaignIds = [...new Set(open.map((a) => a.campaignId))];
-  const rows = await tx.select().from(campaigns).where(inArray(campaigns.id, campaignIds));
-  const byId = new Map(rows.map((c) => [c.id, c]));
-  for (const attempt of open) {
-    const call = ended.find((c) => c.id === attempt.callId)!;
-    const campaign = byId.get(attempt.campaignId)!;
-    const outcome = o.outcomeOf(call);
-    await tx
-      .update(campaignAttempts)
-      .set({ outcome, endedAt: call.endedAt ?? o.now })
-      .where(eq(campaignAttempts.callId, attempt.callId));
-    const [contact] = await tx
-      .select()
-      .from(campaignContacts)
-      .where(eq(campaignContacts.id, attempt.contactId))
-      .for('update');
-    bump(counts, campaign.id, `outcome_${outcome}`);
-    if (call.answeredBy) bump(counts, campaign.id, `answered_by_${call.answeredBy}` as CampaignCounter);
-    // Only the contact's current attempt moves it (an older one ending late changes its history only).
-    if (contact?.state !== 'in_progress' || contact.lastCallId !== call.id) continue;
-    bump(counts, campaign.id, 'in_progress', -1);
-    const step = o.next(contact, outcome, campaign, o.now);
-    const common = {
-      lastOutcome: outcome,
-      answeredBy: call.answeredBy ?? contact.answeredBy,
-      updatedAt: o.now,
-    };
-    if (step.state === 'pending' && campaign.state !== 'canceled') {
-      await tx
-        .update(campaignContacts)
-        .set({ ...common, state: 'pending', nextAttemptAt: step.next_attempt_at })
-        .where(eq(campaignContacts.id, contact.id));
-      bump(counts, campaign.id, 'pending');
-    } else if (campaign.state === 'canceled' && step.state === 'pending') {
-      await tx
-        .update(campaignContacts)
-        .set({ ...common, state: 'canceled', nextAttemptAt: null, finalOutcome: outcome })
-        .where(eq(campaignContacts.id, contact.id));
-      bump(counts, campaign.id, 'canceled');
-    } else if (step.state === 'done') {
-      await tx
-        .update(campaignContacts)
-        .set({ ...common, state: 'done', nextAttemptAt: null, finalOutcome: step.final_outcome })
-        .where(eq(campaignContacts.id, contact.id));
-      bump(counts, campaign.id, 'done');
-    }
-  }
-  await addCounters(tx, counts);
-  await writeProgressWebhooks(tx, rows, { at: o.now, window: o.progressWebhookSeconds });
-  await completeFinished(tx, campaignIds, o.now);
 }
 
 /**

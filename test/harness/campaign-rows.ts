@@ -1,5 +1,5 @@
 import { eq, sql } from 'drizzle-orm';
-import { addCounters } from '../../db/queries/campaign-engine.ts';
+import { addCounters } from '../../db/queries/campaign-counters.ts';
 import {
   campaignAttempts,
   campaignContacts,
