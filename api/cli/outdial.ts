@@ -18,6 +18,7 @@ import { authCommands } from './outdial/auth.ts';
 import { callCommands } from './outdial/calls.ts';
 import { campaignCommands } from './outdial/campaigns.ts';
 import { resolveCredentials } from './outdial/config.ts';
+import { dncCommands } from './outdial/dnc.ts';
 import { flowCommands } from './outdial/flows.ts';
 import { keyCommands } from './outdial/keys.ts';
 import { createOutput } from './outdial/output.ts';
@@ -32,7 +33,8 @@ const GROUPS: Record<string, { summary: string; commands: CommandGroup }> = {
     summary: 'list, show, create, import contacts, start, pause, resume, cancel, results',
     commands: campaignCommands,
   },
-  calls: { summary: 'list, show, follow, place', commands: callCommands },
+  calls: { summary: 'list, show, follow, place, hang up', commands: callCommands },
+  dnc: { summary: 'list, check, add, remove, import the do-not-call list', commands: dncCommands },
 };
 
 const USAGE = `Usage: outdial <command> [options]

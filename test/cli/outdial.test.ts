@@ -413,4 +413,76 @@ describe('outdial at work', () => {
     expect(missing.code).toBe(2);
     expect(missing.err).toContain('nope.csv');
   }, 60_000);
+
+  test('dnc add, check, list, import in batches (a refused line named, its batch left out) and remove', async () => {
+    const dir = await login(operator);
+    const added = await outdial(['dnc', 'add', '+15550700000', '--note', 'asked on the phone'], {
+      home: dir,
+    });
+    expect(added.code).toBe(0);
+    expect(added.out).toMatch(/^number:\s+\+15550700000$/m);
+    expect(added.out).toMatch(/^note:\s+asked on the phone$/m);
+    const yes = await outdial(['dnc', 'check', '+15550700000', '--json'], { home: dir });
+    expect(JSON.parse(yes.out)).toMatchObject({ listed: true, entry: { phone_number: '+15550700000' } });
+    const no = await outdial(['dnc', 'check', '+15550799999'], { home: dir });
+    expect(no).toMatchObject({ code: 0, out: '+15550799999 is not on the do-not-call list.\n' });
+
+    // 10,001 numbers (the first already listed), a comment and a blank line: two batches.
+    const file = join(dir, 'dnc.txt');
+    const numbers = Array.from({ length: 10_001 }, (_, i) => `+155507${String(i).padStart(5, '0')}`);
+    writeFileSync(
+      file,
+      `# from the complaints desk\n\n${numbers.map((n, i) => (i === 5 ? `${n}, by letter` : n)).join('\n')}\n`,
+    );
+    const imported = await outdial(['dnc', 'import', file, '--json'], { home: dir });
+    expect(imported.code).toBe(0);
+    expect(JSON.parse(imported.out)).toEqual({ received: 10_001, added: 10_000, already_listed: 1 });
+    const fifth = await outdial(['dnc', 'check', numbers[5]!, '--json'], { home: dir });
+    expect((JSON.parse(fifth.out) as { entry: { note: string } }).entry.note).toBe('by letter');
+    const progress = await outdial(['dnc', 'import', file], { home: dir });
+    expect(progress.err).toContain('10000 of 10001 rows sent');
+    expect(progress.out).toBe('0 added, 10001 already listed, of 10001 rows.\n');
+
+    // A refused row: its line named, and nothing of its batch added.
+    const bad = join(dir, 'bad.txt');
+    writeFileSync(bad, '+15550780001\nnot a number\n+15550780002\n');
+    const refused = await outdial(['dnc', 'import', bad], { home: dir });
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('line 2: not a number:');
+    const none = await outdial(['dnc', 'check', '+15550780001', '--json'], { home: dir });
+    expect(JSON.parse(none.out)).toEqual({ listed: false });
+
+    const listed = await outdial(['dnc', 'list', '--limit', '3', '--json'], { home: dir });
+    const page = JSON.parse(listed.out) as { items: { phone_number: string }[]; next_cursor: string | null };
+    expect(page.items).toHaveLength(3);
+    expect(page.next_cursor).not.toBeNull();
+
+    // Only an admin takes a number off.
+    const forbidden = await outdial(['dnc', 'remove', '+15550700000'], { home: dir });
+    expect(forbidden.code).toBe(1);
+    expect(forbidden.err).toContain('403');
+    const adminDir = await login(admin);
+    const removed = await outdial(['dnc', 'remove', '+15550700000'], { home: adminDir });
+    expect(removed).toMatchObject({ code: 0, out: '+15550700000 is no longer on the do-not-call list.\n' });
+    const gone = await outdial(['dnc', 'check', '+15550700000', '--json'], { home: dir });
+    expect(JSON.parse(gone.out)).toEqual({ listed: false });
+  }, 60_000);
+
+  test('calls hangup cancels a ringing call, which ends canceled', async () => {
+    const dir = await login(operator);
+    // Ends in 2: it rings until its ring timeout (ten minutes here).
+    const placed = await outdial(['calls', 'place', '+15551234002', '--timeout', '600000', '--json'], {
+      home: dir,
+    });
+    expect(placed.code).toBe(0);
+    const { call_id } = JSON.parse(placed.out) as { call_id: string };
+    const hung = await outdial(['calls', 'hangup', call_id], { home: dir });
+    expect(hung.code).toBe(0);
+    expect(hung.out).toStartWith(`Hang-up requested for call ${call_id}: `);
+    const followed = await outdial(['calls', 'follow', call_id, '--json'], { home: dir });
+    expect((JSON.parse(followed.out) as { call: { status: string } }).call.status).toBe('canceled');
+    const again = await outdial(['calls', 'hangup', crypto.randomUUID()], { home: dir });
+    expect(again.code).toBe(1);
+    expect(again.err).toContain('404');
+  }, 60_000);
 });

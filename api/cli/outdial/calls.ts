@@ -112,6 +112,18 @@ export const callCommands: CommandGroup = {
       await followAndPrint(api(), out, args[0]!);
     },
   },
+  hangup: {
+    synopsis: 'CALL_ID',
+    summary:
+      'Hang up a call, or cancel it while it rings. Prints the call as it is now; its final status follows ' +
+      '(calls follow CALL_ID shows it).',
+    args: ['CALL_ID'],
+    async run({ args, out, api }) {
+      const path = { call_id: args[0]! };
+      const call = unwrap(await api().POST('/api/v2/calls/{call_id}/hangup', { params: { path } }));
+      out.result(call, () => out.line(`Hang-up requested for call ${call.call_id}: ${call.status}.`));
+    },
+  },
   place: {
     synopsis: 'NUMBER [--caller-id ID] [--var NAME=VALUE]... [--flow-id ID] [--follow]',
     summary: 'Place a call to NUMBER (+ and digits). Prints the call; with --follow, follows it to its end.',
