@@ -107,10 +107,11 @@ describe('campaigns in the console', () => {
     await window1.getByLabel('Until').fill('08:00');
     await form.getByLabel('Calls per second').fill('0');
     await form.getByRole('button', { name: 'Create campaign' }).click();
-    // Both refusals beside their fields, the fields marked invalid and described by them.
+    // Both refusals beside their fields (once the API has answered), the fields marked invalid and
+    // described by them.
     const cps = page.locator('#campaign-cps');
-    await expect(cps.getAttribute('aria-invalid')).resolves.toBe('true');
     await page.locator('#campaign-cps + .field-note').waitFor();
+    expect(await cps.getAttribute('aria-invalid')).toBe('true');
     const cpsNote = page.locator('#campaign-cps + .field-note');
     expect(await cpsNote.textContent()).toMatch(/\S/);
     expect(await cps.getAttribute('aria-describedby')).toContain(await cpsNote.getAttribute('id'));
