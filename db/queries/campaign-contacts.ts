@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, inArray, like, type SQL, sql } from 'drizzle-orm';
-import type { CampaignCounter, CampaignState, ContactState } from '../../api/shared/contract/index.ts';
-import { calls, campaignAttempts, campaignContacts, campaignCounters, campaigns } from '../schema.ts';
+import type { CampaignState, ContactState } from '../../api/shared/contract/index.ts';
+import { calls, campaignAttempts, campaignContacts, campaigns } from '../schema.ts';
 import type { Db } from '../types.ts';
 
 /** A campaign's contacts: the import's batches, the listing, and the pages of the results export. */
@@ -62,25 +62,6 @@ export async function insertContacts(tx: Tx, campaignId: string, rows: NewContac
 /** The rows of a raw statement's result, whichever driver ran it. */
 function rowsOf(result: unknown): unknown[] {
   return (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as unknown[];
-}
-
-/** Adds to the campaign's counters (created at 0 when new), in the caller's transaction. */
-export async function addCounters(
-  tx: Runner,
-  campaignId: string,
-  deltas: Partial<Record<CampaignCounter, number>>,
-): Promise<void> {
-  const values = Object.entries(deltas)
-    .filter(([, n]) => n !== 0)
-    .map(([name, value]) => ({ campaignId, name, value: value! }));
-  if (values.length === 0) return;
-  await tx
-    .insert(campaignCounters)
-    .values(values)
-    .onConflictDoUpdate({
-      target: [campaignCounters.campaignId, campaignCounters.name],
-      set: { value: sql`${campaignCounters.value} + excluded.value` },
-    });
 }
 
 export type ContactRow = typeof campaignContacts.$inferSelect;

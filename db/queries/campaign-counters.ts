@@ -48,3 +48,15 @@ export async function addCounters(tx: Pick<Db, 'insert'>, counts: Map<string, Co
       set: { value: sql`${campaignCounters.value} + excluded.value` },
     });
 }
+
+/**
+ * Adds `deltas` to a campaign's counters inside the caller's transaction, so that a counter moves
+ * exactly when the work it counts commits. A counter that has no row yet starts at 0.
+ */
+export async function addCampaignCounters(
+  tx: Pick<Db, 'insert'>,
+  campaignId: string,
+  deltas: Counts,
+): Promise<void> {
+  await addCounters(tx, new Map([[campaignId, deltas]]));
+}

@@ -3,11 +3,11 @@ import {
   CAMPAIGN_ACTIONS,
   CAMPAIGN_COUNTERS,
   type CampaignAction,
-  type CampaignCounter,
   type CampaignState,
 } from '../../api/shared/contract/index.ts';
 import { campaignAttempts, campaignContacts, campaignCounters, campaigns } from '../schema.ts';
 import type { Db } from '../types.ts';
+import { addCampaignCounters } from './campaign-counters.ts';
 import { writeStateWebhooks } from './campaign-webhooks.ts';
 import { rowsOf } from './prepared.ts';
 
@@ -19,33 +19,8 @@ export type NewCampaign = Omit<
 /** What a change may set: the fields of a new campaign but its owner. */
 export type CampaignChanges = Partial<Omit<NewCampaign, 'ownerId'>>;
 
-/** A transaction (or the database): what counters are written with. */
-type Writer = Pick<Db, 'insert'>;
-
 /** The states a campaign's settings may be changed in. */
 export const EDITABLE_STATES = ['draft', 'paused'] as const satisfies readonly CampaignState[];
-
-/**
- * Adds `deltas` to a campaign's counters inside the caller's transaction, so that a counter moves
- * exactly when the work it counts commits. A counter that has no row yet starts at 0.
- */
-export async function bumpCounters(
-  tx: Writer,
-  campaignId: string,
-  deltas: Partial<Record<CampaignCounter, number>>,
-): Promise<void> {
-  const rows = Object.entries(deltas)
-    .filter(([, n]) => n !== 0)
-    .map(([name, value]) => ({ campaignId, name, value: value as number }));
-  if (rows.length === 0) return;
-  await tx
-    .insert(campaignCounters)
-    .values(rows)
-    .onConflictDoUpdate({
-      target: [campaignCounters.campaignId, campaignCounters.name],
-      set: { value: sql`${campaignCounters.value} + excluded.value` },
-    });
-}
 
 /** A new campaign, in state draft, with every counter at 0, in one transaction. */
 export async function createCampaign(db: Db, values: NewCampaign): Promise<CampaignRow> {
@@ -163,7 +138,7 @@ export async function applyCampaignAction(db: Db, id: string, action: CampaignAc
         select count(*) as n from ended`),
       );
       canceledContacts = Number(ended[0]?.n ?? 0);
-      await bumpCounters(tx, id, { pending: -canceledContacts, canceled: canceledContacts });
+      await addCampaignCounters(tx, id, { pending: -canceledContacts, canceled: canceledContacts });
     }
     await writeStateWebhooks(tx, [{ campaign: row, from: before!.state }], now);
     return { ok: true, campaign: row, canceledContacts };

@@ -7,8 +7,8 @@ import {
   LeaseReply,
 } from '../../api/shared/contract/index.ts';
 import { verifyWebhook } from '../../api/webhooks/signature.ts';
+import { addCampaignCounters } from '../../db/queries/campaign-counters.ts';
 import { progressWindowKey, writeProgressWebhooks } from '../../db/queries/campaign-webhooks.ts';
-import { bumpCounters } from '../../db/queries/campaigns.ts';
 import { campaigns, webhookDeliveries } from '../../db/schema.ts';
 import { countersOf, insertCampaign, insertContacts } from '../harness/campaign-rows.ts';
 import { readSse, type SseFrame, type SseReader } from '../harness/sse.ts';
@@ -110,7 +110,7 @@ describe('campaign progress on the live stream', () => {
       stream(admin, `?campaign_id=${mine.id}`),
       stream(other, '?kind=campaign'),
     ]);
-    await bumpCounters(db(), mine.id, { pending: -1, in_progress: 1, attempts: 1 });
+    await addCampaignCounters(db(), mine.id, { pending: -1, in_progress: 1, attempts: 1 });
     const moved = (p: CampaignProgress) => p.counters.attempts === 1;
     for (const sse of [opStream, adminStream]) {
       const frames = await readUntil(sse, isCampaign(mine.id, moved));
@@ -124,7 +124,7 @@ describe('campaign progress on the live stream', () => {
       if (sse === adminStream) expect(frames.every((f) => progressOf(f).campaign_id === mine.id)).toBe(true);
     }
     // Their campaign moves after ours was shown: by the time its frame arrives, ours would have too.
-    await bumpCounters(db(), theirs.id, { pending: -1, done: 1 });
+    await addCampaignCounters(db(), theirs.id, { pending: -1, done: 1 });
     const seen = await readUntil(
       otherStream,
       isCampaign(theirs.id, (p) => p.counters.done === 1),
@@ -140,7 +140,7 @@ describe('campaign progress on the live stream', () => {
     await readUntil(sse, isCampaign(campaign.id));
     const res = await stack.request('http', '/api/v2/token/revoke', { method: 'POST', token: user.token });
     expect(res.status).toBeLessThan(300);
-    await bumpCounters(db(), campaign.id, { pending: -1, done: 1 });
+    await addCampaignCounters(db(), campaign.id, { pending: -1, done: 1 });
     const rest: SseFrame[] = [];
     for (let f = await sse.next(5000); f; f = await sse.next(5000)) if (f.event) rest.push(f);
     expect(rest.filter(isCampaign(campaign.id, (p) => p.counters.done === 1))).toEqual([]);
@@ -151,7 +151,7 @@ describe('campaign progress on the live stream', () => {
     const sse = await stream(op, `?campaign_id=${campaign.id}`);
     await readUntil(sse, isCampaign(campaign.id));
     const CHANGES = 100;
-    for (let i = 0; i < CHANGES; i++) await bumpCounters(db(), campaign.id, { pending: -1, done: 1 });
+    for (let i = 0; i < CHANGES; i++) await addCampaignCounters(db(), campaign.id, { pending: -1, done: 1 });
     const final = await countersOf(db(), campaign.id);
     const frames = await readUntil(
       sse,
@@ -202,7 +202,7 @@ describe('campaign progress on the live stream', () => {
     });
     const first = await stream(user);
     const a = await place();
-    await bumpCounters(db(), campaign.id, { pending: -1, done: 1 });
+    await addCampaignCounters(db(), campaign.id, { pending: -1, done: 1 });
     // created, dialing of the call and the campaign's frame, in whatever order they come.
     const frames = await readUntil(first, (f) => f.event === 'campaign');
     while (frames.filter((f) => f.event === 'call').length < 2) frames.push(...(await first.events(1)));
@@ -215,7 +215,7 @@ describe('campaign progress on the live stream', () => {
     const res = await stack.sidecar.sendEvents(stack.api.url, [ring(a)]);
     expect(res.status).toBe(200);
     const b = await place();
-    await bumpCounters(db(), campaign.id, { pending: -1, done: 1 });
+    await addCampaignCounters(db(), campaign.id, { pending: -1, done: 1 });
 
     const resumed = await stream(user, '?kind=call', lastId);
     const missed = await resumed.events(3);
@@ -345,7 +345,7 @@ describe('campaign webhooks', () => {
       Array.from({ length: 30 }, () =>
         db().transaction(async (tx) => {
           await writeProgressWebhooks(tx, [campaign], { at, window: WINDOW_SECONDS });
-          await bumpCounters(tx, campaign.id, { pending: -1, done: 1 });
+          await addCampaignCounters(tx, campaign.id, { pending: -1, done: 1 });
         }),
       ),
     );

@@ -4,7 +4,7 @@ import { CampaignListSchema, CampaignSchema } from '../../api/campaigns/bodies.t
 import { housekeep } from '../../api/housekeeping.ts';
 import { silentLogger } from '../../api/shared/base/log.ts';
 import { CAMPAIGN_COUNTERS, type CallingWindow } from '../../api/shared/contract/index.ts';
-import { bumpCounters } from '../../db/queries/campaigns.ts';
+import { addCampaignCounters } from '../../db/queries/campaign-counters.ts';
 import { auditLog, campaignContacts, campaignCounters, campaigns } from '../../db/schema.ts';
 import {
   expectProblem,
@@ -50,7 +50,7 @@ async function addContacts(campaignId: string, n: number) {
         nextAttemptAt: new Date(),
       })),
     );
-    await bumpCounters(tx, campaignId, { total: n, pending: n });
+    await addCampaignCounters(tx, campaignId, { total: n, pending: n });
   });
 }
 
@@ -411,7 +411,7 @@ for (const mode of MODES) {
         .update(campaignContacts)
         .set({ state: 'in_progress' })
         .where(and(eq(campaignContacts.campaignId, id), eq(campaignContacts.phoneNumber, '+15552000000')));
-      await bumpCounters(stack.database.db, id, { pending: -1, in_progress: 1 });
+      await addCampaignCounters(stack.database.db, id, { pending: -1, in_progress: 1 });
       expect((await act(op, id, 'start')).status).toBe(200);
       const canceled = CampaignSchema.parse(await (await act(op, id, 'cancel')).json());
       expect(canceled.counters).toMatchObject({ total: 25, pending: 0, in_progress: 1, canceled: 24 });

@@ -1,10 +1,10 @@
 import {
-  addCounters,
   insertContacts,
   lockCampaignState,
   type NewContact,
   tryImportLock,
 } from '../../../db/queries/campaign-contacts.ts';
+import { addCampaignCounters } from '../../../db/queries/campaign-counters.ts';
 import type { Db } from '../../../db/types.ts';
 import { ApiError } from '../../errors.ts';
 import type { CampaignState } from '../../shared/contract/index.ts';
@@ -103,7 +103,7 @@ export async function importContacts(db: Db, options: ImportOptions): Promise<Im
     }
     await flush();
     assertImportable(await lockCampaignState(tx, campaignId));
-    await addCounters(tx, campaignId, { total: inserted, pending: inserted });
+    await addCampaignCounters(tx, campaignId, { total: inserted, pending: inserted });
     return { accepted: inserted, merged: valid - inserted, rejected, rejected_count: rejectedCount };
   });
 }
