@@ -343,6 +343,35 @@ describe('AriClient', () => {
     expect(tcp.opened()).toBe(6);
   });
 
+  test('ARI is reached directly, whatever proxy the environment names', async () => {
+    const ari = fakeAri(() => Response.json([]));
+    servers.push(ari.server);
+    const before = process.env.HTTP_PROXY;
+    // Nothing listens there: a request sent through it would fail.
+    process.env.HTTP_PROXY = 'http://127.0.0.1:1';
+    try {
+      const { client: c } = client(ari.url);
+      expect(await c.listChannels()).toEqual([]);
+    } finally {
+      if (before === undefined) delete process.env.HTTP_PROXY;
+      else process.env.HTTP_PROXY = before;
+    }
+  });
+
+  test('idle connections are closed on close()', async () => {
+    const ari = fakeAri(() => Response.json([]));
+    servers.push(ari.server);
+    const tcp = connectionCounter(ari.server.port!);
+    servers.push(tcp);
+    const { client: c } = client(tcp.url, { maxKeepalive: 2 });
+    await Promise.all(Array.from({ length: 2 }, () => c.listChannels()));
+    await Bun.sleep(50);
+    expect(tcp.open()).toBe(2);
+    await c.close();
+    await Bun.sleep(50);
+    expect(tcp.open()).toBe(0);
+  });
+
   test('at most maxConnections requests at once; the others wait their turn', async () => {
     let now = 0;
     let most = 0;

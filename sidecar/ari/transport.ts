@@ -115,17 +115,20 @@ class Slots {
  * say something about ARI's health (network errors, timeouts, 5xx other than "Allocation failed")
  * turned into AriError values. Retries and the breaker are the caller's.
  *
- * It was an undici Pool: undici (its HTTP parser is WebAssembly, instantiated on the first
- * connection) took 7 MiB of the idle sidecar's 68 (test/bench/README.md, "sidecar memory"). The
- * runtime's fetch keeps connections alive between requests and opens one per request otherwise;
- * requests beyond the keep-alive budget ask for their connection to be closed (as before), which
- * bounds the idle connections to maxKeepalive, and the slots bound all of them to maxConnections.
+ * The connections are a Bun.FetchSession of the transport's own, as they were an undici Pool's:
+ * never shared with the sidecar's other requests (to the API), never through a proxy named by
+ * HTTP_PROXY and the like (ARI is beside the sidecar), idle ones closed after 30 s and at most
+ * maxKeepalive of them kept. Requests beyond the keep-alive budget still ask for their connection
+ * to be closed, as before. The Pool is gone because undici (its HTTP parser is WebAssembly,
+ * instantiated on the first connection) took 7 MiB of the idle sidecar's 68 (test/bench/README.md,
+ * "sidecar memory").
  */
 export class AriTransport {
   private readonly origin: string;
   private readonly basePath: string;
   private readonly authorization: string;
   private readonly slots: Slots;
+  private readonly session: Bun.FetchSession;
   private readonly timeoutPolicy: TimeoutPolicy;
   private readonly probeTimeoutPolicy: TimeoutPolicy;
   private readonly probeTimeoutMs: number;
@@ -137,6 +140,10 @@ export class AriTransport {
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.slots = new Slots(Math.max(1, options.maxConnections));
+    this.session = new Bun.FetchSession({
+      proxy: false,
+      keepAlive: { idleTimeout: 30, maxIdleSockets: Math.max(0, options.maxKeepalive) },
+    });
     this.authorization = `Basic ${Buffer.from(`${options.username}:${options.password}`).toString('base64')}`;
     this.timeoutPolicy = timeout(options.requestTimeoutMs, TimeoutStrategy.Aggressive);
     this.probeTimeoutMs = Math.min(options.probeTimeoutMs, options.requestTimeoutMs);
@@ -231,7 +238,7 @@ export class AriTransport {
     if (this.closed) throw new Error('the ARI client is closed');
     await this.slots.acquire(signal);
     try {
-      return await fetch(`${this.origin}${path}`, {
+      return await this.session.fetch(`${this.origin}${path}`, {
         method,
         headers,
         ...(body !== undefined ? { body } : {}),
@@ -314,9 +321,13 @@ export class AriTransport {
     });
   }
 
-  /** Refuses new requests and waits for those under way to finish (as undici's pool.close did). */
+  /**
+   * Refuses new requests, waits for those under way to finish and closes the idle connections (as
+   * undici's pool.close did).
+   */
   async close(): Promise<void> {
     this.closed = true;
     await this.slots.idle();
+    this.session.close();
   }
 }
