@@ -1,4 +1,11 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+// The four classes the sidecar uses, each from its own file: prom-client's index also loads its
+// default metrics (with @opentelemetry/api), the summary (tdigest), the push gateway (node:http,
+// https, zlib) and the cluster aggregator, which the sidecar never uses and which cost ~9 MiB of
+// resident memory at idle (test/bench/README.md, "sidecar memory"). Same classes, same output.
+import Counter from 'prom-client/lib/counter.js';
+import Gauge from 'prom-client/lib/gauge.js';
+import Histogram from 'prom-client/lib/histogram.js';
+import Registry from 'prom-client/lib/registry.js';
 
 /** The sidecar's Prometheus metrics, in a registry of its own (tests run several sidecars in one process). */
 export function createMetrics() {

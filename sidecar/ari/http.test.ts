@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from 'bun:test';
+import type { Socket } from 'bun';
 import { createLogger } from '../../api/shared/base/log.ts';
 import { isAriError } from '../errors.ts';
 import { createMetrics } from '../metrics.ts';
@@ -30,6 +31,55 @@ function fakeAri(answer: (request: Request, url: URL) => Response | Promise<Resp
     },
   });
   return { server, seen, url: `http://127.0.0.1:${server.port}/ari` };
+}
+
+/**
+ * A TCP relay in front of `port` that counts the connections made through it, as ARI would see
+ * them: opened in all, and open now.
+ */
+function connectionCounter(port: number) {
+  let open = 0;
+  let opened = 0;
+  type Relay = { upstream: Socket<undefined> | null; early: Uint8Array[] };
+  const listener = Bun.listen<Relay>({
+    hostname: '127.0.0.1',
+    port: 0,
+    socket: {
+      async open(client) {
+        open += 1;
+        opened += 1;
+        client.data = { upstream: null, early: [] };
+        const upstream = await Bun.connect({
+          hostname: '127.0.0.1',
+          port,
+          socket: {
+            data: (_, chunk) => {
+              client.write(chunk);
+            },
+            close: () => {
+              client.end();
+            },
+          },
+        });
+        client.data.upstream = upstream;
+        for (const chunk of client.data.early.splice(0)) upstream.write(chunk);
+      },
+      data(client, chunk) {
+        if (client.data.upstream) client.data.upstream.write(chunk);
+        else client.data.early.push(new Uint8Array(chunk));
+      },
+      close(client) {
+        open -= 1;
+        client.data.upstream?.end();
+      },
+    },
+  });
+  return {
+    url: `http://127.0.0.1:${listener.port}/ari`,
+    open: () => open,
+    opened: () => opened,
+    stop: () => listener.stop(true),
+  };
 }
 
 const servers: Array<{ stop(force?: boolean): void }> = [];
@@ -281,10 +331,91 @@ describe('AriClient', () => {
       return Response.json([]);
     });
     servers.push(ari.server);
-    const { client: c } = client(ari.url, { maxKeepalive: 2 });
+    const tcp = connectionCounter(ari.server.port!);
+    servers.push(tcp);
+    const { client: c } = client(tcp.url, { maxKeepalive: 2 });
     await Promise.all(Array.from({ length: 6 }, () => c.listChannels()));
     expect(ari.seen.filter((s) => s.connection === 'close').length).toBe(4);
     await Bun.sleep(50);
-    expect(c.stats().connected).toBeLessThanOrEqual(2);
+    expect(tcp.open()).toBeLessThanOrEqual(2);
+    // The connections kept are used again.
+    await Promise.all(Array.from({ length: 2 }, () => c.listChannels()));
+    expect(tcp.opened()).toBe(6);
+  });
+
+  test('ARI is reached directly, whatever proxy the environment names', async () => {
+    const ari = fakeAri(() => Response.json([]));
+    servers.push(ari.server);
+    const before = process.env.HTTP_PROXY;
+    // Nothing listens there: a request sent through it would fail.
+    process.env.HTTP_PROXY = 'http://127.0.0.1:1';
+    try {
+      const { client: c } = client(ari.url);
+      expect(await c.listChannels()).toEqual([]);
+    } finally {
+      if (before === undefined) delete process.env.HTTP_PROXY;
+      else process.env.HTTP_PROXY = before;
+    }
+  });
+
+  test('idle connections are closed on close()', async () => {
+    const ari = fakeAri(() => Response.json([]));
+    servers.push(ari.server);
+    const tcp = connectionCounter(ari.server.port!);
+    servers.push(tcp);
+    const { client: c } = client(tcp.url, { maxKeepalive: 2 });
+    await Promise.all(Array.from({ length: 2 }, () => c.listChannels()));
+    await Bun.sleep(50);
+    expect(tcp.open()).toBe(2);
+    await c.close();
+    await Bun.sleep(50);
+    expect(tcp.open()).toBe(0);
+  });
+
+  test('at most maxConnections requests at once; the others wait their turn', async () => {
+    let now = 0;
+    let most = 0;
+    const ari = fakeAri(async () => {
+      now += 1;
+      most = Math.max(most, now);
+      await Bun.sleep(20);
+      now -= 1;
+      return Response.json([]);
+    });
+    servers.push(ari.server);
+    const tcp = connectionCounter(ari.server.port!);
+    servers.push(tcp);
+    const { client: c } = client(tcp.url, { maxConnections: 3, maxKeepalive: 12 });
+    await Promise.all(Array.from({ length: 12 }, () => c.listChannels()));
+    expect(ari.seen.length).toBe(12);
+    expect(most).toBe(3);
+    // All kept alive: three connections carried the twelve.
+    expect(tcp.opened()).toBe(3);
+  });
+
+  test('a request waiting for a connection times out like one sent, and leaves the line', async () => {
+    const ari = fakeAri(async () => {
+      await Bun.sleep(400);
+      return Response.json([]);
+    });
+    servers.push(ari.server);
+    // One connection, held by a list that ARI answers after the request timeout (300 ms); the
+    // probe behind it has 150 ms.
+    const { client: c } = client(ari.url, { maxConnections: 1, retryAttempts: 1 });
+    const list = c.listChannels().then(
+      () => 'answered',
+      (error) => (isAriError(error) ? error.kind : 'other'),
+    );
+    const started = Date.now();
+    const probe = await c.probe().then(
+      () => 'answered',
+      (error) => (isAriError(error) ? error.kind : 'other'),
+    );
+    expect(probe).toBe('timeout');
+    expect(Date.now() - started).toBeLessThan(280);
+    expect(await list).toBe('timeout');
+    await Bun.sleep(100);
+    // The probe never reached ARI, nor took the connection once it was free.
+    expect(ari.seen.map((s) => s.path)).toEqual(['/ari/channels']);
   });
 });

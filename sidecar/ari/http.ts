@@ -263,10 +263,6 @@ export class AriClient {
     return this.probing;
   }
 
-  stats() {
-    return this.transport.stats();
-  }
-
   /** Records what an exchange showed: null for an answer, the error for a failure that says ARI is unwell. */
   private contact(failure: AriError | null): void {
     this.lastContact = { reachable: failure === null, error: failure?.message ?? null, at: Date.now() };

@@ -205,6 +205,25 @@ describe('AriEventSocket', () => {
     await waitFor(() => silent.accepted() >= 2, 2000, 'reconnected');
   });
 
+  test('a quiet socket whose pings are answered stays open', async () => {
+    const ari = wsServer();
+    cleanup.push(() => ari.server.stop(true));
+    const { s, opens, downs } = socket(eventsUrl(`http://127.0.0.1:${ari.server.port}/ari`, 'cc'), {
+      idlePingMs: 50,
+      pongTimeoutMs: 50,
+    });
+    s.start();
+    await waitFor(() => opens() === 1, 2000, 'open');
+    // Several ping periods of silence, each answered by a pong.
+    await Bun.sleep(500);
+    expect({ open: s.isOpen(), opens: opens(), downs: downs.length, sockets: ari.opened.length }).toEqual({
+      open: true,
+      opens: 1,
+      downs: 0,
+      sockets: 1,
+    });
+  });
+
   test('a connect that never completes times out and is retried', async () => {
     // Accepts TCP, never answers the upgrade.
     let connections = 0;

@@ -1,5 +1,5 @@
+import type { WebSocket, WebSocketOptions } from 'bun';
 import { ExponentialBackoff, type IBackoff } from 'cockatiel';
-import WebSocket from 'ws';
 import type { Logger } from '../../api/shared/base/log.ts';
 import { describeError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
@@ -15,6 +15,10 @@ import { AriEvent } from './schemas.ts';
  * socket stayed up for a minimum time, so a server that accepts and drops at once is not
  * hammered. A socket that goes silent is pinged; no pong in time means it is half-open, and it
  * is torn down like an abnormal close.
+ *
+ * The runtime's own WebSocket client (with Bun's headers, ping, pong and terminate), which the `ws`
+ * package Bun provides is a wrapper around; the wrapper cost 0.4 MiB of idle memory
+ * (test/bench/README.md, "sidecar memory").
  */
 export type SocketState =
   | { kind: 'idle' }
@@ -39,6 +43,12 @@ export interface EventSocketOptions {
   metrics: Metrics;
   log: Logger;
 }
+
+/** The runtime's WebSocket with Bun's options and methods (the DOM's typing of it has neither). */
+const BunWebSocket = globalThis.WebSocket as unknown as new (
+  url: string,
+  options?: WebSocketOptions,
+) => WebSocket;
 
 export function eventsUrl(ariHttpUrl: string, app: string): string {
   const url = new URL(`${ariHttpUrl.replace(/\/+$/, '')}/events`);
@@ -126,7 +136,7 @@ export class AriEventSocket {
   private connect(): void {
     const attempt = this.attempt;
     this.transition({ kind: 'connecting', attempt, since: Date.now() });
-    const ws = new WebSocket(this.options.url, { headers: this.options.headers });
+    const ws = new BunWebSocket(this.options.url, { headers: this.options.headers });
     this.ws = ws;
     const connectTimer = this.later(this.options.connectTimeoutMs, () => {
       if (this.ws === ws && this.current.kind === 'connecting') {
@@ -137,7 +147,7 @@ export class AriEventSocket {
       }
     });
 
-    ws.on('open', () => {
+    ws.addEventListener('open', () => {
       if (this.ws !== ws || this.current.kind !== 'connecting') return;
       clearTimeout(connectTimer);
       this.timers.delete(connectTimer);
@@ -152,25 +162,28 @@ export class AriEventSocket {
       this.armIdle(ws);
       this.options.onOpen();
     });
-    ws.on('message', (data: WebSocket.RawData) => {
+    ws.addEventListener('message', (event) => {
       if (this.ws !== ws) return;
       this.armIdle(ws);
-      this.handleMessage(data);
+      this.handleMessage(event.data);
     });
-    ws.on('pong', () => {
+    ws.addEventListener('pong', () => {
       if (this.ws === ws) this.armIdle(ws);
     });
-    ws.on('error', (error: Error) => {
+    ws.addEventListener('error', (event) => {
       if (this.ws !== ws) return;
+      const error =
+        (event as ErrorEvent).error ?? new Error((event as ErrorEvent).message ?? 'WebSocket error');
       this.options.log.warn('ARI events socket error', { error: describeError(error) });
     });
-    ws.on('close', (code: number, reason: Buffer) => {
+    ws.addEventListener('close', (event) => {
       if (this.ws !== ws) return;
       clearTimeout(connectTimer);
       this.timers.delete(connectTimer);
       this.ws = null;
       if (this.current.kind === 'closed') return;
-      const text = reason?.toString() ?? '';
+      const { code } = event;
+      const text = event.reason ?? '';
       const wasOpen = this.current.kind === 'open';
       // 1006: no close frame at all. Asterisk closes this way on restart, stop and crash alike.
       this.options.log.warn(wasOpen ? 'ARI events socket closed' : 'ARI events socket could not connect', {
@@ -194,11 +207,11 @@ export class AriEventSocket {
     });
   }
 
-  private handleMessage(data: WebSocket.RawData): void {
+  private handleMessage(data: unknown): void {
     const receivedAt = Date.now();
     let json: unknown;
     try {
-      json = JSON.parse(data.toString());
+      json = JSON.parse(String(data));
     } catch {
       this.options.log.warn('ARI events socket: message is not JSON');
       return;

@@ -1,6 +1,4 @@
-import { Readable } from 'node:stream';
 import { type TimeoutPolicy, TimeoutStrategy, timeout } from 'cockatiel';
-import { Pool } from 'undici/index.js';
 import { AriError, describeError, isAriError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import {
@@ -56,27 +54,95 @@ export interface TransportOptions {
 }
 
 /**
- * One HTTP exchange with ARI: an undici Pool with basic auth, the lane's timeout (aggressive: the
- * attempt is abandoned and its request aborted the moment time is up), request metrics, and the
- * failures that say something about ARI's health (network errors, timeouts, 5xx other than
- * "Allocation failed") turned into AriError values. Retries and the breaker are the caller's.
+ * At most `size` holders at once; the others wait their turn in order. A waiter whose signal aborts
+ * leaves the line (and rejects with the signal's reason), so a request that timed out waiting never
+ * takes a connection afterwards.
+ */
+class Slots {
+  private free: number;
+  private readonly waiting: Array<{ grant: () => void }> = [];
+  private readonly drained: Array<() => void> = [];
+
+  constructor(private readonly size: number) {
+    this.free = size;
+  }
+
+  acquire(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    if (this.free > 0) {
+      this.free -= 1;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        grant: () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        const at = this.waiting.indexOf(waiter);
+        if (at >= 0) this.waiting.splice(at, 1);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) {
+      next.grant();
+      return;
+    }
+    this.free += 1;
+    if (this.free === this.size) for (const resolve of this.drained.splice(0)) resolve();
+  }
+
+  /** Resolves once nothing holds a slot and nobody waits for one. */
+  idle(): Promise<void> {
+    if (this.free === this.size) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
+  }
+}
+
+/**
+ * One HTTP exchange with ARI: the runtime's fetch, at most `maxConnections` requests at once (the
+ * others wait their turn, as in a connection pool: HTTP/1.1 carries one request per connection),
+ * basic auth, the lane's timeout (aggressive: the attempt is abandoned and its request aborted the
+ * moment time is up, its wait for a connection included), request metrics, and the failures that
+ * say something about ARI's health (network errors, timeouts, 5xx other than "Allocation failed")
+ * turned into AriError values. Retries and the breaker are the caller's.
+ *
+ * The connections are a Bun.FetchSession of the transport's own, as they were an undici Pool's:
+ * never shared with the sidecar's other requests (to the API), never through a proxy named by
+ * HTTP_PROXY and the like (ARI is beside the sidecar), idle ones closed after 30 s and at most
+ * maxKeepalive of them kept. Requests beyond the keep-alive budget still ask for their connection
+ * to be closed, as before. The Pool is gone because undici (its HTTP parser is WebAssembly,
+ * instantiated on the first connection) took 7 MiB of the idle sidecar's 68 (test/bench/README.md,
+ * "sidecar memory").
  */
 export class AriTransport {
-  private readonly pool: Pool;
+  private readonly origin: string;
   private readonly basePath: string;
   private readonly authorization: string;
+  private readonly slots: Slots;
+  private readonly session: Bun.FetchSession;
   private readonly timeoutPolicy: TimeoutPolicy;
   private readonly probeTimeoutPolicy: TimeoutPolicy;
   private readonly probeTimeoutMs: number;
   private inFlight = 0;
+  private closed = false;
 
   constructor(private readonly options: TransportOptions) {
     const url = new URL(options.baseUrl);
+    this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
-    this.pool = new Pool(url.origin, {
-      connections: options.maxConnections,
-      keepAliveTimeout: 30_000,
-      connectTimeout: options.requestTimeoutMs,
+    this.slots = new Slots(Math.max(1, options.maxConnections));
+    this.session = new Bun.FetchSession({
+      proxy: false,
+      keepAlive: { idleTimeout: 30, maxIdleSockets: Math.max(0, options.maxKeepalive) },
     });
     this.authorization = `Basic ${Buffer.from(`${options.username}:${options.password}`).toString('base64')}`;
     this.timeoutPolicy = timeout(options.requestTimeoutMs, TimeoutStrategy.Aggressive);
@@ -140,23 +206,49 @@ export class AriTransport {
       authorization: this.authorization,
       accept: 'application/json',
     };
-    // undici cannot cap idle sockets by count; a request beyond the keep-alive budget asks
-    // for its socket to be closed afterwards, which bounds the idle ones to maxKeepalive.
+    // A request beyond the keep-alive budget asks for its connection to be closed afterwards,
+    // which bounds the idle ones to maxKeepalive.
     if (!keepAlive) headers.connection = 'close';
     let body: string | undefined;
     if (spec.body !== undefined) {
       body = JSON.stringify(spec.body);
       headers['content-type'] = 'application/json';
     }
-    const response = await this.pool.request({
-      method: spec.method,
-      path: `${this.basePath}${spec.path}`,
-      headers,
-      ...(body !== undefined ? { body } : {}),
-      signal,
-    });
-    const text = await response.body.text();
-    return { status: response.statusCode, body: parseBody(text) };
+    const response = await this.fetch(`${this.basePath}${spec.path}`, spec.method, headers, body, signal);
+    try {
+      const text = await response.text();
+      return { status: response.status, body: parseBody(text) };
+    } finally {
+      this.slots.release();
+    }
+  }
+
+  /**
+   * fetch once a slot is free; the slot is the caller's to release once the body is read. Never
+   * follows a redirect (ARI sends none; its answer is returned as it came).
+   */
+  private async fetch(
+    path: string,
+    method: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    signal: AbortSignal,
+  ): Promise<Response> {
+    // As a closed pool did: refused, without a connection made.
+    if (this.closed) throw new Error('the ARI client is closed');
+    await this.slots.acquire(signal);
+    try {
+      return await this.session.fetch(`${this.origin}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body } : {}),
+        signal,
+        redirect: 'manual',
+      });
+    } catch (error) {
+      this.slots.release();
+      throw error;
+    }
   }
 
   /** See AriClient.openFile: the request timeout covers the answer's head, not the whole body. */
@@ -164,33 +256,16 @@ export class AriTransport {
     const { metrics, requestTimeoutMs } = this.options;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), requestTimeoutMs);
+    let response: Response;
     try {
-      const response = await this.pool.request({
-        method: 'GET',
-        path: `${this.basePath}${path}`,
-        headers: { authorization: this.authorization },
-        signal: controller.signal,
-      });
-      clearTimeout(timer);
-      metrics.ariRequests.inc({ method: 'GET', route, status: String(response.statusCode) });
-      const header = response.headers['content-type'];
-      const contentType = (Array.isArray(header) ? header[0] : header) ?? 'application/octet-stream';
-      if (response.statusCode !== 200) {
-        return {
-          status: response.statusCode,
-          contentType,
-          body: null,
-          error: parseBody(await response.body.text()),
-        };
-      }
-      return {
-        status: 200,
-        contentType,
-        body: Readable.toWeb(response.body) as unknown as ReadableStream<Uint8Array>,
-        error: null,
-      };
+      response = await this.fetch(
+        `${this.basePath}${path}`,
+        'GET',
+        { authorization: this.authorization },
+        undefined,
+        controller.signal,
+      );
     } catch (error) {
-      clearTimeout(timer);
       metrics.ariRequests.inc({ method: 'GET', route, status: 'error' });
       throw new AriError(`ARI unreachable (GET ${route}): ${describeError(error)}`, {
         kind: controller.signal.aborted ? 'timeout' : 'network',
@@ -201,13 +276,58 @@ export class AriTransport {
     } finally {
       clearTimeout(timer);
     }
+    metrics.ariRequests.inc({ method: 'GET', route, status: String(response.status) });
+    const contentType = response.headers.get('content-type') ?? 'application/octet-stream';
+    if (response.status !== 200 || response.body === null) {
+      let error: unknown = null;
+      try {
+        error = parseBody(await response.text());
+      } finally {
+        this.slots.release();
+      }
+      return { status: response.status, contentType, body: null, error };
+    }
+    return { status: 200, contentType, body: this.holdingSlot(response.body), error: null };
   }
 
-  stats() {
-    return this.pool.stats;
+  /** `body` as it streams, its slot released once it is read to the end, fails or is cancelled. */
+  private holdingSlot(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+    const reader = body.getReader();
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      this.slots.release();
+    };
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            release();
+            controller.close();
+          } else {
+            controller.enqueue(value);
+          }
+        } catch (error) {
+          release();
+          controller.error(error);
+        }
+      },
+      async cancel(reason) {
+        release();
+        await reader.cancel(reason);
+      },
+    });
   }
 
+  /**
+   * Refuses new requests, waits for those under way to finish and closes the idle connections (as
+   * undici's pool.close did).
+   */
   async close(): Promise<void> {
-    await this.pool.close().catch(() => this.pool.destroy());
+    this.closed = true;
+    await this.slots.idle();
+    this.session.close();
   }
 }

@@ -1,17 +1,13 @@
-import {
-  type CryptoKey,
-  calculateJwkThumbprint,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  importPKCS8,
-  importSPKI,
-  type JWK,
-  type JWTPayload,
-  type JWTVerifyOptions,
-  errors as joseErrors,
-  jwtVerify,
-} from 'jose';
+// jose's functions from its own entry points, not its index: the index loads all of jose (JWE,
+// encryption, remote key sets…), 46 modules where these take 19, which the sidecar's idle memory
+// feels (test/bench/README.md, "sidecar memory").
+import type { CryptoKey, JWK, JWTPayload, JWTVerifyOptions } from 'jose';
+import * as joseErrors from 'jose/errors';
+import { calculateJwkThumbprint } from 'jose/jwk/thumbprint';
+import { jwtVerify } from 'jose/jwt/verify';
+import { exportJWK } from 'jose/key/export';
+import { generateKeyPair } from 'jose/key/generate/keypair';
+import { importJWK, importPKCS8, importSPKI } from 'jose/key/import';
 
 /** The only signing algorithm Outdial uses or accepts: Ed25519. */
 export const ALG = 'EdDSA';

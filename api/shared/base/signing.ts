@@ -1,4 +1,6 @@
-import { base64url, type JWTPayload, SignJWT } from 'jose';
+import type { JWTPayload } from 'jose';
+import * as base64url from 'jose/base64url';
+import { SignJWT } from 'jose/jwt/sign';
 import { ALG, type JwtRefusal, type PublicKeySet, type SigningKey, verifyJwt } from './keys.ts';
 
 /**
