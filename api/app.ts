@@ -1,4 +1,4 @@
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { compress } from 'hono/compress';
 import { cors } from 'hono/cors';
@@ -83,6 +83,30 @@ const tooLarge = (bytes: number) => () => {
   );
 };
 
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\b/i;
+
+/**
+ * Gives a JSON answer its Content-Length, which c.json() leaves out. compress() applies its
+ * threshold only to answers that state their length, so without it every JSON answer, however small
+ * (an originate's, a sidecar batch's acknowledgement), was gzipped through a compression stream and
+ * sent chunked, costing both ends CPU on the originate and event paths. A JSON answer is text the app
+ * made whole, so reading it here waits for nothing; anything else (streams, files) is left as it is.
+ */
+const jsonLength: MiddlewareHandler = async function jsonLength(c, next) {
+  await next();
+  const res = c.res;
+  if (
+    !res.body ||
+    res.headers.has('content-length') ||
+    !JSON_TYPE.test(res.headers.get('content-type') ?? '')
+  )
+    return;
+  const body = await res.arrayBuffer();
+  const sized = new Response(body, res);
+  sized.headers.set('content-length', String(body.byteLength));
+  c.res = sized;
+};
+
 /** Builds the whole API. It never touches runtime APIs; the entry files do. */
 export function createApp(options: AppOptions): App {
   const app = createOpenApiApp();
@@ -126,7 +150,10 @@ export function createApp(options: AppOptions): App {
     const maxSize = LARGE_BODY_LIMITS[c.req.path] ?? BODY_LIMIT_BYTES;
     return bodyLimit({ maxSize, onError: tooLarge(maxSize) })(c, next);
   });
-  if (options.compress !== false) app.use('*', compress({ threshold: 2048 }));
+  if (options.compress !== false) {
+    app.use('*', compress({ threshold: 2048 }));
+    app.use('*', jsonLength);
+  }
 
   registerSystem(app);
   registerToken(app);

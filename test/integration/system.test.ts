@@ -193,6 +193,16 @@ for (const mode of MODES) {
       if (mode === 'in-process') expect(res.headers.get('content-encoding')).toBe('gzip');
       expect((JSON.parse(text) as Json).openapi).toBe('3.1.0');
     });
+
+    test('small JSON answers go as they are, with their length', async () => {
+      // c.json() states no length, and compress() gzipped any answer that did not state one.
+      const res = await stack.request(mode, '/health', { headers: { 'Accept-Encoding': 'gzip' } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-encoding')).toBeNull();
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      expect(Number(res.headers.get('content-length'))).toBe(bytes.byteLength);
+      expect(JSON.parse(new TextDecoder().decode(bytes))).toBeTruthy();
+    });
   });
 }
 
