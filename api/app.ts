@@ -4,6 +4,7 @@ import { compress } from 'hono/compress';
 import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
 import { ApiError, problemResponse, toApiError } from './errors.ts';
+import { DATABASE_STREAM_HEADER } from './lib/database-stream.ts';
 import { requestContext } from './middleware/request-context.ts';
 import { registerMe } from './routes/auth/me.ts';
 import { registerRevoke } from './routes/auth/revoke.ts';
@@ -90,7 +91,8 @@ const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\b/i;
  * threshold only to answers that state their length, so without it every JSON answer, however small
  * (an originate's, a sidecar batch's acknowledgement), was gzipped through a compression stream and
  * sent chunked, costing both ends CPU on the originate and event paths. A JSON answer is text the app
- * made whole, so reading it here waits for nothing; anything else (streams, files) is left as it is.
+ * made whole, so reading it here waits for nothing; anything else (streams, files, a JSON export streamed
+ * from the database) is left as it is.
  */
 const jsonLength: MiddlewareHandler = async function jsonLength(c, next) {
   await next();
@@ -98,6 +100,8 @@ const jsonLength: MiddlewareHandler = async function jsonLength(c, next) {
   if (
     !res.body ||
     res.headers.has('content-length') ||
+    // A body read from the database as it is sent (a results export) stays a stream.
+    res.headers.has(DATABASE_STREAM_HEADER) ||
     !JSON_TYPE.test(res.headers.get('content-type') ?? '')
   )
     return;

@@ -627,6 +627,8 @@ for (const mode of MODES) {
         headers: { Accept: 'application/json' },
       });
       expect(json.headers.get('content-type')).toStartWith('application/json');
+      // Streamed as it is read, never gathered first: no length is stated.
+      expect(json.headers.get('content-length')).toBeNull();
       const results = (await json.json()) as {
         phone_number: string;
         calls: { call_id: string }[];
