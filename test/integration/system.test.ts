@@ -198,9 +198,12 @@ for (const mode of MODES) {
       // c.json() states no length, and compress() gzipped any answer that did not state one.
       const res = await stack.request(mode, '/health', { headers: { 'Accept-Encoding': 'gzip' } });
       expect(res.status).toBe(200);
-      expect(res.headers.get('content-encoding')).toBeNull();
       const bytes = new Uint8Array(await res.arrayBuffer());
-      expect(Number(res.headers.get('content-length'))).toBe(bytes.byteLength);
+      // On Workers the platform compresses what it sends (the app does not: see api/entry/worker.ts).
+      if (TARGET !== 'workerd') {
+        expect(res.headers.get('content-encoding')).toBeNull();
+        expect(Number(res.headers.get('content-length'))).toBe(bytes.byteLength);
+      }
       expect(JSON.parse(new TextDecoder().decode(bytes))).toBeTruthy();
     });
   });
