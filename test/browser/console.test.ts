@@ -504,7 +504,9 @@ describe('the operator console', () => {
     expect(await dialog.textContent()).toContain('viewer');
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await dialog.waitFor({ state: 'hidden' });
-    expect(await row.getByLabel(`Role of ${target.username}`).inputValue()).toBe('operator');
+    // The role goes back when the dialog's close event has run, a moment after it is hidden.
+    const roleSelect = await row.getByLabel(`Role of ${target.username}`).elementHandle();
+    await page.waitForFunction((select) => (select as HTMLSelectElement).value === 'operator', roleSelect);
     expect((await userNow()).role).toBe('operator');
     // …and confirming does it.
     await row.getByLabel(`Role of ${target.username}`).selectOption('viewer');
@@ -524,8 +526,9 @@ describe('the operator console', () => {
     expect(await page.evaluate(() => Boolean(document.activeElement?.closest('dialog')))).toBe(true);
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe(
-      `Deactivate ${target.username}`,
+    await page.waitForFunction(
+      (name) => document.activeElement?.textContent === `Deactivate ${name}`,
+      target.username,
     );
     expect((await userNow()).is_active).toBe(true);
     expect(await tokenWorks()).toBe(true);
