@@ -25,7 +25,7 @@ const bin = (name: string) => `${root}node_modules/.bin/${name}`;
  * runner prints these after the summary, so that the last lines of a run (all a CI log may keep)
  * name what failed, not only which step.
  */
-const failures: { step: string; line: string }[] = [];
+const failures: { step: string; name: string; line: string }[] = [];
 let currentStep = '';
 
 /** Reads a child's stream, passes it through unchanged, and notes `(fail)` lines with their error. */
@@ -50,8 +50,12 @@ async function passThrough(stream: ReadableStream<Uint8Array>, out: NodeJS.Write
       } else if (!lastWhere && /^\s+at .*test\.ts:\d+/.test(line)) {
         lastWhere = line.replace(/^.*\/((?:test|api|db|sidecar|asterisk)\/[^)]*test\.ts:\d+).*$/, '$1');
       } else if (line.startsWith('(fail) ')) {
-        const what = `${line.slice(7)}${lastError ? ` — ${lastError}` : ''}${lastWhere ? ` (${lastWhere})` : ''}`;
-        failures.push({ step: currentStep, line: what });
+        // bun test names each failure twice: where it happens, after its error, and in its closing list.
+        const name = line.slice(7).replace(/ \[[\d.]+m?s\]$/, '');
+        if (!failures.some((f) => f.step === currentStep && f.name === name)) {
+          const what = `${line.slice(7)}${lastError ? ` — ${lastError}` : ''}${lastWhere ? ` (${lastWhere})` : ''}`;
+          failures.push({ step: currentStep, name, line: what });
+        }
         lastError = '';
         lastWhere = '';
       }
