@@ -30,7 +30,8 @@ function offsetToWednesday(hourUtc: number): number {
   const at = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), hourUtc));
   while (at.getUTCDay() !== 3 || at.getTime() - now.getTime() < HOUR * 1000)
     at.setUTCDate(at.getUTCDate() + 1);
-  return Math.round((at.getTime() - now.getTime()) / 1000);
+  // Rounded up: the campaign clock is never before the hour named.
+  return Math.ceil((at.getTime() - now.getTime()) / 1000);
 }
 
 test('200 contacts imported as CSV: rejected rows reported, DNC never dialled, Kolkata only in its window, retries by policy, counters and export true', async () => {

@@ -472,7 +472,8 @@ describe('the campaign engine on the clock CAMPAIGN_CLOCK_OFFSET_SECONDS sets', 
     monday = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), 15));
     while (monday.getUTCDay() !== 1 || monday.getTime() - now.getTime() < 3600_000)
       monday.setUTCDate(monday.getUTCDate() + 1);
-    const offset = Math.round((monday.getTime() - now.getTime()) / 1000);
+    // Rounded up: the configured clock is never before Monday 15:00 (rounded, it could be 0.5 s before).
+    const offset = Math.ceil((monday.getTime() - now.getTime()) / 1000);
     stack = await startTestStack({ env: { CAMPAIGN_CLOCK_OFFSET_SECONDS: String(offset) } });
     op = await stack.user('operator');
   }, 60_000);
