@@ -310,6 +310,12 @@ async function benchMapping(seconds: number): Promise<Row[]> {
 
 export async function benchSidecar(options: { seconds: number }): Promise<Row[]> {
   const rows: Row[] = [];
+  // BENCH_SIDECAR_PARTS=originate measures the originate path alone; BENCH_CPU_PROF_DIR writes a
+  // CPU profile (markdown) of the API and the sidecar there (both for profiling, not for the goals).
+  const originateOnly = process.env.BENCH_SIDECAR_PARTS === 'originate';
+  const profDir = process.env.BENCH_CPU_PROF_DIR;
+  const profArgs = (name: string) =>
+    profDir ? ['--cpu-prof-md', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}.md`] : [];
   const cluster = await startPostgresCluster();
   const children: Child[] = [];
   const simDir = mkdtempSync(join(tmpdir(), 'outdial-bench-sidecar-'));
@@ -335,18 +341,23 @@ export async function benchSidecar(options: { seconds: number }): Promise<Row[]>
     sim = await startSimulatorProcess({ timeScale: 1 });
     const auth = `Basic ${btoa('ariuser:aripass')}`;
 
-    const api = await startChild('api/entry/bun.ts', {
-      PORT: String(apiPort),
-      APP_ENV: 'production',
-      HOST: '127.0.0.1',
-      DATABASE_URL: url,
-      JWT_PRIVATE_KEY: JSON.stringify(apiJwk),
-      SIDECAR_ID: 'bench',
-      SIDECAR_URL: `http://127.0.0.1:${sidecarPort}`,
-      SIDECAR_PUBLIC_KEY: JSON.stringify(sidecarKey.publicJwk),
-      LOG_LEVEL: 'error',
-      RATE_LIMIT_REQUESTS: '1000000',
-    });
+    const api = await startChild(
+      'api/entry/bun.ts',
+      {
+        PORT: String(apiPort),
+        APP_ENV: 'production',
+        HOST: '127.0.0.1',
+        DATABASE_URL: url,
+        JWT_PRIVATE_KEY: JSON.stringify(apiJwk),
+        SIDECAR_ID: 'bench',
+        SIDECAR_URL: `http://127.0.0.1:${sidecarPort}`,
+        SIDECAR_PUBLIC_KEY: JSON.stringify(sidecarKey.publicJwk),
+        LOG_LEVEL: 'error',
+        RATE_LIMIT_REQUESTS: '1000000',
+      },
+      '/health',
+      profArgs('api'),
+    );
     children.push(api);
     const config = {
       ...sidecarConfig({
@@ -371,7 +382,7 @@ export async function benchSidecar(options: { seconds: number }): Promise<Row[]>
       'sidecar/main.ts',
       { ...sidecarEnv(config), PORT: String(sidecarPort), HEAP_PROBE_FILE: probeFile },
       '/health',
-      ['--preload', './test/bench/heap-probe.ts'],
+      ['--preload', './test/bench/heap-probe.ts', ...profArgs('sidecar')],
     );
     children.push(sidecar);
     // The runtime's own floor, in the same run: a Bun process that does nothing.
@@ -459,6 +470,8 @@ export async function benchSidecar(options: { seconds: number }): Promise<Row[]>
         meets: added <= LIMITS.originateAddedMs,
       }),
     );
+
+    if (originateOnly) return rows;
 
     // ARI event → visible through the API, at offered loads. Digit 4 answers and hangs up at once.
     const lag = async (rate: number) => {
