@@ -170,8 +170,9 @@ export async function buildServices(deps: ServiceDeps & { shared?: SharedService
     background,
     webhooks: deps.webhooks,
     live,
-    eventsRecorded() {
+    eventsRecorded(options) {
       live.notify();
+      if (options?.deliveries === false) return;
       for (const listener of listeners) listener();
     },
     onEventsRecorded(listener: () => void) {

@@ -39,9 +39,13 @@ export interface Services {
   webhooks: WebhookTransport;
   /** Live call events for server-sent event streams. */
   live: EventHub;
-  /** Tells the live hub and the webhook dispatcher that events were just recorded. */
-  eventsRecorded(): void;
-  /** Runs `listener` whenever events were recorded in this process (the webhook dispatcher's wake-up). */
+  /**
+   * Tells the live hub that events were just recorded, and the webhook dispatcher too unless the
+   * caller knows no delivery was planned with them (`deliveries: false`; the dispatcher's poll
+   * still finds anything due).
+   */
+  eventsRecorded(options?: { deliveries: boolean }): void;
+  /** Runs `listener` whenever events that planned deliveries were recorded in this process (the webhook dispatcher's wake-up). */
   onEventsRecorded(listener: () => void): void;
   /**
    * The clock campaigns are scheduled by (windows, retries, pacing, leases); tests replace it. Signatures,

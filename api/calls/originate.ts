@@ -154,7 +154,7 @@ export async function originateCall(
     release();
   }
   const created = inserted.call;
-  services.eventsRecorded();
+  services.eventsRecorded({ deliveries: inserted.delivery });
   const log = meta.logger.child({ call_id: created.id });
   services.background(
     writeAudit(db, {

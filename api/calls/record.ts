@@ -17,17 +17,26 @@ export async function recordEvents(
   inputs: CallEventInput[],
   options: { sidecarId?: string } = {},
 ) {
+  // Whether these events planned a webhook delivery (a campaign's call that ends may plan the
+  // campaign's), so that the dispatcher is woken only then.
+  let deliveries = false;
   const applied = await applyCallEvents(services.db, inputs, {
     ...options,
-    webhook: planWebhook,
+    webhook: (call, event, previousStatus) => {
+      const plan = planWebhook(call, event, previousStatus);
+      if (plan) deliveries = true;
+      return plan;
+    },
     // A campaign's call that ends closes its attempt and moves its contact, in the same transaction.
-    onEnded: (tx, ended) =>
-      accountEndedCalls(tx, ended, {
+    onEnded: (tx, ended) => {
+      if (ended.some((call) => call.campaignId)) deliveries = true;
+      return accountEndedCalls(tx, ended, {
         now: services.now(),
         outcomeOf: attemptOutcome,
         next: nextAfter,
         progressWebhookSeconds: services.config.CAMPAIGN_PROGRESS_WEBHOOK_SECONDS,
-      }),
+      });
+    },
     // A flow's optout step puts the callee's number on the do-not-call list, in E.164 like every
     // listed number (a number the normaliser cannot read is listed as the call has it).
     onOptout: async (tx, optedOut) => {
@@ -48,6 +57,6 @@ export async function recordEvents(
     any = true;
     if (a.call && isTerminal(a.call.status)) services.metrics.callFinished(a.call.status);
   }
-  if (any) services.eventsRecorded();
+  if (any) services.eventsRecorded({ deliveries });
   return applied;
 }

@@ -18,7 +18,7 @@ import {
   type NewRecording,
 } from './flow-results.ts';
 import { markFlowVersionUsed } from './flows.ts';
-import { preparedFor } from './prepared.ts';
+import { builtOnce, pgArray, preparedFor } from './prepared.ts';
 
 export type CallRow = typeof calls.$inferSelect;
 export type NewCall = typeof calls.$inferInsert;
@@ -62,6 +62,8 @@ export async function lockEventLog(tx: Pick<Db, 'execute'>): Promise<void> {
 export interface InsertCallResult {
   call: CallRow;
   event: CallEventRow;
+  /** Whether a webhook delivery was planned with the call's first event. */
+  delivery: boolean;
 }
 
 /**
@@ -82,11 +84,78 @@ async function planWebhook(
   previousStatus: CallStatus | null,
 ) {
   const plan = planner?.(call, event, previousStatus);
-  if (!plan) return;
+  if (!plan) return false;
   await tx
     .insert(webhookDeliveries)
     .values({ callId: call.id, eventId: event.id, url: plan.url, payload: plan.payload });
+  return true;
 }
+
+/** What a new call is given; the rest (status, times, sequence) the database and the log set. */
+export type NewCallInput = Pick<
+  NewCall,
+  | 'ownerId'
+  | 'phoneNumber'
+  | 'context'
+  | 'extension'
+  | 'priority'
+  | 'timeoutMs'
+  | 'callerId'
+  | 'variables'
+  | 'sidecarId'
+  | 'statusCallback'
+  | 'statusCallbackEvents'
+  | 'traceparent'
+  | 'flow'
+  | 'flowId'
+  | 'flowVersion'
+> & { id: string };
+
+const json = (value: unknown) => (value == null ? null : JSON.stringify(value));
+
+// Built once: the originate path runs these for every call (see builtOnce). JSON columns take their
+// text through a cast, so that a missing value is SQL NULL rather than a JSON null.
+const insertCallRow = builtOnce((db) =>
+  db
+    .insert(calls)
+    .values({
+      id: sql.placeholder('id'),
+      ownerId: sql.placeholder('ownerId'),
+      phoneNumber: sql.placeholder('phoneNumber'),
+      context: sql.placeholder('context'),
+      extension: sql.placeholder('extension'),
+      priority: sql.placeholder('priority'),
+      timeoutMs: sql.placeholder('timeoutMs'),
+      callerId: sql.placeholder('callerId'),
+      variables: sql`${sql.placeholder('variables')}::jsonb`,
+      sidecarId: sql.placeholder('sidecarId'),
+      statusCallback: sql.placeholder('statusCallback'),
+      statusCallbackEvents: sql`${sql.placeholder('statusCallbackEvents')}::jsonb`,
+      traceparent: sql.placeholder('traceparent'),
+      flow: sql`${sql.placeholder('flow')}::jsonb`,
+      flowId: sql.placeholder('flowId'),
+      flowVersion: sql.placeholder('flowVersion'),
+      status: 'pending',
+      lastEventSeq: 1,
+    })
+    .returning(),
+);
+
+const insertCreatedEvent = builtOnce((db) =>
+  db
+    .insert(callEvents)
+    .values({
+      callId: sql.placeholder('callId'),
+      ownerId: sql.placeholder('ownerId'),
+      seq: 1,
+      eventId: sql.placeholder('eventId'),
+      type: 'created',
+      status: 'pending',
+      source: 'api',
+      occurredAt: sql.placeholder('occurredAt'),
+    })
+    .returning(),
+);
 
 /**
  * Inserts a new call as `pending` together with the first entry of its event log. A call that runs a
@@ -95,31 +164,38 @@ async function planWebhook(
  */
 export async function insertCall(
   db: Db,
-  values: NewCall,
+  values: NewCallInput,
   options: { webhook?: WebhookPlanner } = {},
 ): Promise<InsertCallResult> {
   return db.transaction(async (tx) => {
     if (values.flowId && values.flowVersion) await markFlowVersionUsed(tx, values.flowId, values.flowVersion);
     await lockEventLog(tx);
-    const [call] = await tx
-      .insert(calls)
-      .values({ ...values, status: 'pending', lastEventSeq: 1 })
-      .returning();
-    const [event] = await tx
-      .insert(callEvents)
-      .values({
-        callId: call!.id,
-        ownerId: call!.ownerId,
-        seq: 1,
-        eventId: `${call!.id}:created`,
-        type: 'created',
-        status: 'pending',
-        source: 'api',
-        occurredAt: call!.createdAt,
-      })
-      .returning();
-    await planWebhook(tx, options.webhook, call!, event!, null);
-    return { call: call!, event: event! };
+    const [call] = await insertCallRow(tx, {
+      id: values.id,
+      ownerId: values.ownerId,
+      phoneNumber: values.phoneNumber,
+      context: values.context,
+      extension: values.extension,
+      priority: values.priority,
+      timeoutMs: values.timeoutMs,
+      callerId: values.callerId ?? null,
+      variables: json(values.variables ?? {}),
+      sidecarId: values.sidecarId ?? null,
+      statusCallback: values.statusCallback ?? null,
+      statusCallbackEvents: json(values.statusCallbackEvents),
+      traceparent: values.traceparent ?? null,
+      flow: json(values.flow),
+      flowId: values.flowId ?? null,
+      flowVersion: values.flowVersion ?? null,
+    });
+    const [event] = await insertCreatedEvent(tx, {
+      callId: call!.id,
+      ownerId: call!.ownerId,
+      eventId: `${call!.id}:created`,
+      occurredAt: call!.createdAt,
+    });
+    const delivery = await planWebhook(tx, options.webhook, call!, event!, null);
+    return { call: call!, event: event!, delivery };
   });
 }
 
@@ -434,6 +510,90 @@ const pick = (c: CallRow) => ({
   flowDetail: c.flowDetail,
 });
 
+// The statements every batch of events runs, built once (see builtOnce); ids travel as one array each.
+const callsForUpdate = builtOnce((db) =>
+  db
+    .select()
+    .from(calls)
+    .where(sql`${calls.id} = any(${sql.placeholder('ids')}::uuid[])`)
+    .for('update'),
+);
+
+const knownEvents = builtOnce((db) =>
+  db
+    .select({
+      eventId: callEvents.eventId,
+      callId: callEvents.callId,
+      type: callEvents.type,
+      occurredAt: callEvents.occurredAt,
+      flow: callEvents.flow,
+    })
+    .from(callEvents)
+    .where(
+      or(
+        sql`${callEvents.eventId} = any(${sql.placeholder('eventIds')}::text[])`,
+        and(
+          sql`${callEvents.callId} = any(${sql.placeholder('callIds')}::uuid[])`,
+          inArray(callEvents.type, ONCE_TYPES),
+        ),
+        and(
+          sql`${callEvents.callId} = any(${sql.placeholder('flowCallIds')}::uuid[])`,
+          inArray(callEvents.type, FLOW_EVENT_TYPES),
+        ),
+      ),
+    ),
+);
+
+type NewCallEvent = typeof callEvents.$inferInsert;
+const EVENT_FIELDS = [
+  'callId',
+  'ownerId',
+  'seq',
+  'eventId',
+  'type',
+  'status',
+  'reason',
+  'hangupCause',
+  'hangupCauseTxt',
+  'dialStatus',
+  'source',
+  'flow',
+  'occurredAt',
+] as const satisfies ReadonlyArray<keyof NewCallEvent>;
+
+/** Inserting n events, built once per n up to a batch of this many; larger batches are built each time. */
+const BUILT_EVENT_BATCH = 8;
+const insertEventsOf = Array.from({ length: BUILT_EVENT_BATCH }, (_, i) =>
+  builtOnce((db) =>
+    db
+      .insert(callEvents)
+      .values(
+        Array.from({ length: i + 1 }, (_, row) => {
+          const values: Record<string, unknown> = {};
+          for (const field of EVENT_FIELDS) {
+            const name = sql.placeholder(`${field}${row}`);
+            values[field] = field === 'flow' ? sql`${name}::jsonb` : name;
+          }
+          return values as NewCallEvent;
+        }),
+      )
+      .returning(),
+  ),
+);
+
+async function insertEvents(tx: Db, rows: NewCallEvent[]): Promise<CallEventRow[]> {
+  const insert = insertEventsOf[rows.length - 1];
+  if (!insert) return tx.insert(callEvents).values(rows).returning();
+  const values: Record<string, unknown> = {};
+  for (const [row, event] of rows.entries()) {
+    for (const field of EVENT_FIELDS) {
+      const value = event[field];
+      values[`${field}${row}`] = field === 'flow' ? json(value) : (value ?? null);
+    }
+  }
+  return insert(tx, values);
+}
+
 /**
  * Applies call events idempotently and monotonically: an event id seen before, a second event of a
  * once-only type, or anything that would move a call backwards or out of a terminal status changes
@@ -463,30 +623,14 @@ export async function applyCallEvents(
   return db.transaction(async (tx) => {
     await lockEventLog(tx);
     const callIds = [...new Set(inputs.map((i) => i.callId))];
-    const rows = await tx.select().from(calls).where(inArray(calls.id, callIds)).for('update');
+    const rows = await callsForUpdate(tx, { ids: pgArray(callIds) });
     // Calls with flow events in the batch: all their recorded flow events, to fold the results again.
     const flowCallIds = [...new Set(inputs.filter((i) => isFlowEventType(i.type)).map((i) => i.callId))];
-    const known = await tx
-      .select({
-        eventId: callEvents.eventId,
-        callId: callEvents.callId,
-        type: callEvents.type,
-        occurredAt: callEvents.occurredAt,
-        flow: callEvents.flow,
-      })
-      .from(callEvents)
-      .where(
-        or(
-          inArray(
-            callEvents.eventId,
-            inputs.map((i) => i.eventId),
-          ),
-          and(inArray(callEvents.callId, callIds), inArray(callEvents.type, ONCE_TYPES)),
-          ...(flowCallIds.length > 0
-            ? [and(inArray(callEvents.callId, flowCallIds), inArray(callEvents.type, FLOW_EVENT_TYPES))]
-            : []),
-        ),
-      );
+    const known = await knownEvents(tx, {
+      eventIds: pgArray(inputs.map((i) => i.eventId)),
+      callIds: pgArray(callIds),
+      flowCallIds: pgArray(flowCallIds),
+    });
     const {
       out,
       inserts: pending,
@@ -500,10 +644,10 @@ export async function applyCallEvents(
     );
     if (pending.length === 0) return out;
 
-    const inserted = await tx
-      .insert(callEvents)
-      .values(pending.map((p) => p.values))
-      .returning();
+    const inserted = await insertEvents(
+      tx,
+      pending.map((p) => p.values),
+    );
     const byEventId = new Map(inserted.map((e) => [e.eventId, e]));
     for (const p of pending) out[p.index]!.event = byEventId.get(p.values.eventId) ?? null;
 

@@ -7,7 +7,7 @@ import { keyPair } from '../harness/channel.ts';
 import { startPostgresCluster } from '../harness/postgres.ts';
 import { freePort, tempDir } from '../harness/util.ts';
 import { sidecarConfig, sidecarEnv } from '../sidecar/harness.ts';
-import { type Child, childPids, cpuMs, fmt, percentile, postmasterPid, type Row, startChild } from './lib.ts';
+import { fmt, percentile, postmasterPid, type Row, stackCpuMs, startChild } from './lib.ts';
 
 /**
  * The campaign engine keeping `rate` calls a second flowing: the API (a child process, PostgreSQL),
@@ -38,12 +38,6 @@ interface Window {
   sidecarMs: number;
   dbMs: number;
   latencies: number[];
-}
-
-/** CPU of the API, the sidecar and the database's processes, read together. */
-function cpuOf(api: Child, sidecar: Child, postmaster: number) {
-  const db = [postmaster, ...childPids(postmaster)].reduce((sum, pid) => sum + (cpuMs(pid) || 0), 0);
-  return { api: cpuMs(api.proc.pid), sidecar: cpuMs(sidecar.proc.pid), db };
 }
 
 export async function benchEngine(options: { seconds: number; rate: number }): Promise<Row[]> {
@@ -135,7 +129,7 @@ export async function benchEngine(options: { seconds: number; rate: number }): P
       const sent = new Map<string, number>();
       let failed = 0;
       let inFlight = 0;
-      let before = cpuOf(api, sidecar, postmaster);
+      let before = stackCpuMs(api, sidecar, postmaster);
       let t0 = performance.now();
       const placing: Promise<void>[] = [];
       const start = performance.now();
@@ -144,7 +138,7 @@ export async function benchEngine(options: { seconds: number; rate: number }): P
         if (wait > 0) await Bun.sleep(wait);
         while (inFlight >= MAX_IN_FLIGHT) await Bun.sleep(5);
         if (i === skip) {
-          before = cpuOf(api, sidecar, postmaster);
+          before = stackCpuMs(api, sidecar, postmaster);
           t0 = performance.now();
         }
         const at = Date.now();
@@ -167,7 +161,7 @@ export async function benchEngine(options: { seconds: number; rate: number }): P
         );
       }
       await Promise.all(placing);
-      const after = cpuOf(api, sidecar, postmaster);
+      const after = stackCpuMs(api, sidecar, postmaster);
       const elapsed = (performance.now() - t0) / 1000;
       const arrived = originateAt();
       const latencies = [...sent].flatMap(([id, at]) => {
@@ -201,10 +195,10 @@ export async function benchEngine(options: { seconds: number; rate: number }): P
     }
     await Bun.sleep(WARMUP_S * 1000);
     const seen = new Set(sim.originates.map((o) => o.channelId));
-    const before = cpuOf(api, sidecar, postmaster);
+    const before = stackCpuMs(api, sidecar, postmaster);
     const t0 = performance.now();
     await Bun.sleep(seconds * 1000);
-    const after = cpuOf(api, sidecar, postmaster);
+    const after = stackCpuMs(api, sidecar, postmaster);
     const elapsed = (performance.now() - t0) / 1000;
     const inWindow = sim.originates.filter((o) => !seen.has(o.channelId)).map((o) => o.channelId);
     await sql`update campaigns set state = 'paused' where id = ${campaignId}`;

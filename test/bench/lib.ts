@@ -142,6 +142,12 @@ export function childPids(parent: number): number[] {
   return pids;
 }
 
+/** CPU used so far by the API, the sidecar and the database's processes (postmaster and backends), read together. */
+export function stackCpuMs(api: Child, sidecar: Child, postmaster: number) {
+  const db = [postmaster, ...childPids(postmaster)].reduce((sum, pid) => sum + (cpuMs(pid) || 0), 0);
+  return { api: cpuMs(api.proc.pid), sidecar: cpuMs(sidecar.proc.pid), db };
+}
+
 /** The pid of a throwaway cluster's postmaster (its backends are its children). */
 export function postmasterPid(cluster: { dir: string }): number {
   return Number(readFileSync(join(cluster.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);

@@ -1,11 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
 import { generateSigningJwk, loadSigningKey } from '../../api/shared/base/keys.ts';
 import { createLogger } from '../../api/shared/base/log.ts';
 import { isEvent, loadTrace, scenarioNames } from '../../asterisk/sim/testing/traces.ts';
 import { openPostgres } from '../../db/driver/bun-sql.ts';
 import { migrate } from '../../db/migrate.ts';
+import { rowsOf } from '../../db/queries/prepared.ts';
 import { createUser } from '../../db/queries/users.ts';
 import { AriEvent, eventChannel, isKnownAriEvent } from '../../sidecar/ari/schemas.ts';
 import { DEFAULT_TUNING } from '../../sidecar/config.ts';
@@ -21,7 +23,19 @@ import { freePort } from '../harness/util.ts';
 import { sidecarConfig, sidecarEnv } from '../sidecar/harness.ts';
 import { LIMITS } from './goals.ts';
 import { type HeapProbe, heapProbe } from './heap-probe.ts';
-import { BUN, type Child, fmt, goalRow, percentile, ROOT, type Row, rssMiB, startChild } from './lib.ts';
+import {
+  BUN,
+  type Child,
+  fmt,
+  goalRow,
+  percentile,
+  postmasterPid,
+  ROOT,
+  type Row,
+  rssMiB,
+  stackCpuMs,
+  startChild,
+} from './lib.ts';
 
 /**
  * The sidecar in the whole chain, each part in its own process as deployed: the API
@@ -314,9 +328,11 @@ export async function benchSidecar(options: { seconds: number }): Promise<Row[]>
   // CPU profile (markdown) of the API and the sidecar there (both for profiling, not for the goals).
   const originateOnly = process.env.BENCH_SIDECAR_PARTS === 'originate';
   const profDir = process.env.BENCH_CPU_PROF_DIR;
+  // BENCH_PG_STATEMENTS=1 prints the statements each originate made (pg_stat_statements).
+  const statements = process.env.BENCH_PG_STATEMENTS === '1';
   const profArgs = (name: string) =>
     profDir ? ['--cpu-prof-md', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}.md`] : [];
-  const cluster = await startPostgresCluster();
+  const cluster = await startPostgresCluster({ statementStats: statements });
   const children: Child[] = [];
   const simDir = mkdtempSync(join(tmpdir(), 'outdial-bench-sidecar-'));
   let sim: Awaited<ReturnType<typeof startSimulatorProcess>> | null = null;
@@ -436,12 +452,15 @@ export async function benchSidecar(options: { seconds: number }): Promise<Row[]>
 
     // Originate latency, one at a time; digit 7 fails at once, so nothing stays up.
     const n = Math.max(100, options.seconds * 60);
-    for (let i = 0; i < 30; i++) {
+    const warmup = 30;
+    for (let i = 0; i < warmup; i++) {
       await direct('5551234007');
       await viaApi('5551234007');
     }
     const tDirect: number[] = [];
     const tApi: number[] = [];
+    const postmaster = postmasterPid(cluster);
+    const cpuBefore = stackCpuMs(api, sidecar, postmaster);
     for (let i = 0; i < n; i++) {
       let t = performance.now();
       if (!(await direct('5551234007'))) throw new Error('direct originate failed');
@@ -450,7 +469,31 @@ export async function benchSidecar(options: { seconds: number }): Promise<Row[]>
       if (!(await viaApi('5551234007'))) throw new Error('originate through the API failed');
       tApi.push(performance.now() - t);
     }
+    const cpuAfter = stackCpuMs(api, sidecar, postmaster);
+    if (statements) {
+      // Every statement the originates made (and their warm-up), per originate, most frequent first.
+      const fresh = openPostgres(url, { max: 1 });
+      await fresh.db.execute(sql`create extension if not exists pg_stat_statements`);
+      const stats = rowsOf<{ calls: string; query: string }>(
+        await fresh.db.execute(
+          sql`select calls, regexp_replace(query, '[[:space:]]+', ' ', 'g') as query from pg_stat_statements where calls >= ${n} order by calls desc`,
+        ),
+      );
+      await fresh.close();
+      const total = stats.reduce((sum, s) => sum + Number(s.calls), 0) / (n + warmup);
+      console.error(`PostgreSQL statements per originate: ${total.toFixed(1)}`);
+      for (const s of stats)
+        console.error(`  ${(Number(s.calls) / (n + warmup)).toFixed(2)}  ${s.query.slice(0, 140)}`);
+    }
     const oname = `originate, 1 at a time (${n} each)`;
+    // The direct POSTs between them cost these processes nothing: what they used is the originates'.
+    const cpuPerCall = (k: 'api' | 'sidecar' | 'db') => fmt.ms((cpuAfter[k] - cpuBefore[k]) / n);
+    rows.push({
+      bench: oname,
+      measure: 'CPU per originate: API · sidecar · PostgreSQL',
+      value: `${cpuPerCall('api')} · ${cpuPerCall('sidecar')} · ${cpuPerCall('db')}`,
+      baseline: '',
+    });
     for (const p of [50, 99]) {
       rows.push({
         bench: oname,

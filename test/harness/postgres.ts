@@ -45,6 +45,8 @@ function run(asPostgres: boolean, cmd: string, args: string[]) {
 }
 
 export interface ClusterOptions {
+  /** Loads pg_stat_statements (benchmarks count the statements a request makes). */
+  statementStats?: boolean;
   /**
    * Commits are on disk before they are acknowledged (synchronous_commit=on), so that a crash
    * (`restart('immediate')`) loses none. Off by default: faster, and nothing else needs it.
@@ -81,7 +83,7 @@ export async function startPostgresCluster(options: ClusterOptions = {}): Promis
     '-t',
     '30',
     '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=${options.durable ? 'on' : 'off'} -c full_page_writes=off -c max_connections=300`,
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=${options.durable ? 'on' : 'off'} -c full_page_writes=off -c max_connections=300${options.statementStats ? ' -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all' : ''}`,
     'start',
   ]);
   let stopped = false;

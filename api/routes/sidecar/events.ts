@@ -59,6 +59,20 @@ export const sidecarEventsRoute = createRoute({
 
 const signedBatch = signedBySidecar(TYP_EVENTS);
 
+/**
+ * A sidecar's `last_seen_at` is written at most twice a second per process from its batches (it
+ * sends one or more per call; what reads it counts silence in tens of seconds, and the lease route,
+ * the heartbeat, writes it every time).
+ */
+const TOUCH_EVERY_MS = 500;
+const lastTouched = new Map<string, number>();
+function heardFrom(sidecarId: string, now: number): boolean {
+  const last = lastTouched.get(sidecarId);
+  if (last !== undefined && now - last < TOUCH_EVERY_MS && now >= last) return false;
+  lastTouched.set(sidecarId, now);
+  return true;
+}
+
 // The body is verified as raw bytes before it is parsed, so the route is documented through the
 // registry but handled without zod-openapi's body validator.
 export const registerSidecarEvents = (app: App) => {
@@ -93,7 +107,9 @@ export const registerSidecarEvents = (app: App) => {
     const counts = new Map<string, number>();
     for (const a of applied) counts.set(a.result, (counts.get(a.result) ?? 0) + 1);
     for (const [result, n] of counts) services.metrics.eventsApplied(result, n);
-    services.background(touchSidecar(services.db, sidecarId).catch(() => undefined));
+    if (heardFrom(sidecarId, Date.now())) {
+      services.background(touchSidecar(services.db, sidecarId).catch(() => undefined));
+    }
     const ack: z.infer<typeof EventBatchAck> = {
       batch_id: batch.batch_id,
       results: applied.map((a) => ({ event_id: a.input.eventId, result: a.result })),
