@@ -15,7 +15,7 @@ import type { Logger } from '../shared/base/log.ts';
 import { type Flow, type HangupOutcome, isTerminal, type OriginateReply } from '../shared/contract/index.ts';
 import { checkWebhookUrl, webhookPolicy } from '../webhooks/policy.ts';
 import { originateCommandOf } from './command.ts';
-import { recordEvents } from './record.ts';
+import { recordEvents, recordedBySidecar } from './record.ts';
 import { isSidecarUnreachable, type SidecarUnreachableError } from './sidecar-client.ts';
 import { planWebhook } from './webhook-plan.ts';
 
@@ -235,6 +235,10 @@ export async function originateCall(
   switch (reply.outcome) {
     case 'dialing': {
       metrics.callAccepted();
+      // Usually the sidecar's own batch with the call's dialing has been (or is being) written here
+      // meanwhile: then this answer's milestone could not apply, and the call is as that batch left it.
+      const recorded = await recordedBySidecar(created.id, 'dialing');
+      if (recorded) return { call: recorded, success: true, message: 'Call is dialing', error: null };
       // The sidecar's time of the dialing, not this reply's arrival: by now the call may have rung.
       const call = await applyAndGet(services, created, [
         apiEvent(created, 'dialing', {

@@ -60,6 +60,8 @@ export interface SidecarDouble {
   clockSkewMs: number;
   /** How long a `dialing` reply is held after its dialed_at was taken (a slow link back). */
   replyDelayMs: number;
+  /** Runs before a `dialing` reply goes back (as the real sidecar's own batch may go out first). */
+  beforeDialingReply: ((command: OriginateCommand) => Promise<void>) | null;
   /** The dialed_at of each `dialing` reply, by call id. */
   dialedAt: Map<string, string>;
   /** Stored recordings it serves, by ARI name (as the PBX beside a real sidecar holds them). */
@@ -127,6 +129,7 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
     statusBehaviour: 'answer',
     clockSkewMs: 0,
     replyDelayMs: 0,
+    beforeDialingReply: null,
     dialedAt: new Map(),
     recordings: new Map(),
     recordingFiles: [],
@@ -219,6 +222,7 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
       double.statusBehaviour = 'answer';
       double.clockSkewMs = 0;
       double.replyDelayMs = 0;
+      double.beforeDialingReply = null;
       double.dialedAt = new Map();
     },
     async stop() {
@@ -325,6 +329,7 @@ export async function startSidecarDouble(options: { id: string; key: SigningKey 
         }
         if (reply instanceof Response) return reply;
         if (reply.outcome === 'dialing' && double.replyDelayMs > 0) await Bun.sleep(double.replyDelayMs);
+        if (reply.outcome === 'dialing' && double.beforeDialingReply) await double.beforeDialingReply(body);
         return Response.json(reply, { status: reply.outcome === 'unavailable' ? 503 : 200 });
       }
       if (path === SIDECAR_PATHS.hangup) {

@@ -163,6 +163,69 @@ describe('event batches from the sidecar', () => {
     expect(ack.results[0]!.result).toBe('unknown_call');
   });
 
+  describe("the originate's answer and the sidecar's own batch", () => {
+    // The sidecar sends the call's first events as ARI reports them, often before its answer to the
+    // originate command; the API then answers from what that batch recorded.
+    async function placeWith(before: (callId: string) => Promise<void>) {
+      stack.sidecar.beforeDialingReply = (command) => before(command.call_id);
+      const res = await stack.request('http', '/api/v2/calls', {
+        token: op.token,
+        json: { phone_number: '5551234000' },
+      });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { call_id: string; status: string };
+    }
+
+    test('written before the answer: the call is answered as that batch left it, its milestones once', async () => {
+      const answer = await placeWith(async (id) => {
+        const res = await stack.sidecar.sendEvents(stack.url, [
+          ev(id, 'dialing', 'dialing', { event_id: `${id}:sc-dialing` }),
+          ev(id, 'ringing', 'ringing', { event_id: `${id}:sc-ringing` }),
+        ]);
+        expect(res.status).toBe(200);
+      });
+      expect(answer.status).toBe('ringing');
+      expect((await getCall(answer.call_id)).status).toBe('ringing');
+      const log = await eventLog(answer.call_id);
+      expect(log.map((e) => `${e.type}:${e.source}`)).toEqual([
+        'created:api',
+        `dialing:sidecar:${stack.sidecar.id}`,
+        `ringing:sidecar:${stack.sidecar.id}`,
+      ]);
+    });
+
+    test('still being written as the answer comes: read right after, the call is at dialing or beyond', async () => {
+      const sent: Promise<Response>[] = [];
+      const answer = await placeWith(async (id) => {
+        sent.push(
+          stack.sidecar.sendEvents(stack.url, [
+            ev(id, 'dialing', 'dialing', { event_id: `${id}:sc-dialing` }),
+          ]),
+        );
+      });
+      expect(answer.status).toBe('dialing');
+      expect((await getCall(answer.call_id)).status).toBe('dialing');
+      expect((await Promise.all(sent))[0]!.status).toBe(200);
+      const log = await eventLog(answer.call_id);
+      expect(log.map((e) => e.type)).toEqual(['created', 'dialing']);
+    });
+
+    test('refused (a forged signature): the API records the dialing itself', async () => {
+      const stranger = await loadSigningKey(JSON.stringify(await generateSigningJwk()));
+      const answer = await placeWith(async (id) => {
+        const res = await stack.sidecar.sendEvents(
+          stack.url,
+          [ev(id, 'dialing', 'dialing', { event_id: `${id}:sc-dialing` })],
+          { key: stranger },
+        );
+        expect(res.status).toBe(401);
+      });
+      expect(answer.status).toBe('dialing');
+      const log = await eventLog(answer.call_id);
+      expect(log.map((e) => `${e.type}:${e.source}`)).toEqual(['created:api', 'dialing:api']);
+    });
+  });
+
   describe('refused batches change nothing', () => {
     async function expectRefused(res: Response, id: string, status = 401) {
       await expectProblem(res, status);
