@@ -1,3 +1,4 @@
+import { getTableColumns, type InferSelectModel, type Table } from 'drizzle-orm';
 import type { Db } from '../types.ts';
 
 /**
@@ -63,4 +64,18 @@ export function builtOnce<V extends Record<string, unknown>, R>(
  */
 export function pgArray(values: readonly string[]): string {
   return `{${values.map((v) => `"${v.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
+}
+
+/**
+ * A table's row as a raw statement returned it (`row_to_json(t)`, or a driver's object of columns
+ * by their database names), decoded by the table's columns as drizzle decodes its own results.
+ */
+export function decodeRow<T extends Table>(table: T, raw: unknown): InferSelectModel<T> {
+  const source = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [key, column] of Object.entries(getTableColumns(table))) {
+    const value = source[column.name];
+    out[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  }
+  return out as InferSelectModel<T>;
 }
