@@ -467,11 +467,19 @@ const pick = (c: CallRow) => ({
 });
 
 // The statements every batch of events runs, built once (see builtOnce); ids travel as one array each.
+// The event log's lock comes first, as a one-time filter evaluated before the scan (so before any of
+// the calls' rows is locked: the lock order every event writer keeps); locked rows are read as they
+// are once the lock is held.
 const callsForUpdate = builtOnce((db) =>
   db
     .select()
     .from(calls)
-    .where(sql`${calls.id} = any(${sql.placeholder('ids')}::uuid[])`)
+    .where(
+      and(
+        sql`${calls.id} = any(${sql.placeholder('ids')}::uuid[])`,
+        sql`(select pg_advisory_xact_lock(${EVENTS_LOCK})) is not null`,
+      ),
+    )
     .for('update'),
 );
 
@@ -577,8 +585,9 @@ export async function applyCallEvents(
 ): Promise<AppliedEvent[]> {
   if (inputs.length === 0) return [];
   return db.transaction(async (tx) => {
-    await lockEventLog(tx);
     const callIds = [...new Set(inputs.map((i) => i.callId))];
+    // Takes the event log's lock, then locks the calls. What they already have is read by the next
+    // statement, whose snapshot is taken once the lock is held.
     const rows = await callsForUpdate(tx, { ids: pgArray(callIds) });
     // Calls with flow events in the batch: all their recorded flow events, to fold the results again.
     const flowCallIds = [...new Set(inputs.filter((i) => isFlowEventType(i.type)).map((i) => i.callId))];
@@ -600,14 +609,16 @@ export async function applyCallEvents(
     );
     if (pending.length === 0) return out;
 
-    const inserted = await insertEvents(
-      tx,
-      pending.map((p) => p.values),
-    );
+    // Sent together (the event log's lock is held: each round trip here holds up every other writer).
+    const [inserted] = await Promise.all([
+      insertEvents(
+        tx,
+        pending.map((p) => p.values),
+      ),
+      changed.length > 0 ? updateChangedCalls(tx, changed) : undefined,
+    ]);
     const byEventId = new Map(inserted.map((e) => [e.eventId, e]));
     for (const p of pending) out[p.index]!.event = byEventId.get(p.values.eventId) ?? null;
-
-    if (changed.length > 0) await updateChangedCalls(tx, changed);
     for (const [callId, rows] of recordings) {
       await tx.delete(callRecordings).where(eq(callRecordings.callId, callId));
       if (rows.length > 0) await tx.insert(callRecordings).values(rows);
