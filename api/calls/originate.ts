@@ -1,5 +1,5 @@
+import type { CallEventInput } from '../../db/queries/call-events.ts';
 import {
-  type CallEventInput,
   type CallRow,
   getCall,
   insertCall,

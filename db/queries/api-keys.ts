@@ -2,7 +2,7 @@ import { and, desc, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
 import type { Scope } from '../../api/shared/contract/index.ts';
 import { apiKeys, type Role, users } from '../schema.ts';
 import type { Db } from '../types.ts';
-import { preparedFor } from './prepared.ts';
+import { builtOnce } from './prepared.ts';
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
@@ -46,7 +46,7 @@ export async function revokeApiKey(db: Db, id: string): Promise<ApiKeyRow | null
 }
 
 // Runs on every key-authenticated request: the key and its user as they are now.
-const keyAuthLookup = preparedFor((db) =>
+const keyAuthLookup = builtOnce('api_key_auth_lookup', (db) =>
   db
     .select({
       keyId: apiKeys.id,
@@ -63,8 +63,7 @@ const keyAuthLookup = preparedFor((db) =>
     })
     .from(apiKeys)
     .innerJoin(users, eq(users.id, apiKeys.userId))
-    .where(eq(apiKeys.id, sql.placeholder('id')))
-    .prepare('api_key_auth_lookup'),
+    .where(eq(apiKeys.id, sql.placeholder('id'))),
 );
 
 export interface KeySubject {
@@ -82,7 +81,7 @@ export interface KeySubject {
 }
 
 export async function getKeySubject(db: Db, id: string): Promise<KeySubject | null> {
-  const rows = await keyAuthLookup(db).execute({ id });
+  const rows = await keyAuthLookup(db, { id });
   return (rows[0] as KeySubject | undefined) ?? null;
 }
 

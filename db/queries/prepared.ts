@@ -1,22 +1,6 @@
 import { getTableColumns, type InferSelectModel, type Table } from 'drizzle-orm';
 import type { Db } from '../types.ts';
 
-/**
- * Builds a prepared statement once per database handle. On Bun the handle lives as long as the
- * process, so hot paths parse and plan their SQL once; on Workers a handle lives for one request.
- */
-export function preparedFor<T>(build: (db: Db) => T): (db: Db) => T {
-  const cache = new WeakMap<Db, T>();
-  return (db) => {
-    let statement = cache.get(db);
-    if (!statement) {
-      statement = build(db);
-      cache.set(db, statement);
-    }
-    return statement;
-  };
-}
-
 /** Rows of a raw `db.execute`, whichever driver produced them. */
 export function rowsOf<T>(result: unknown): T[] {
   if (Array.isArray(result)) return result as T[];
@@ -34,22 +18,23 @@ interface BuiltStatement {
 
 /**
  * A statement whose SQL text is built once per process and then run in whichever handle is given,
- * the pool or a transaction. `preparedFor`'s statements belong to one handle, and a transaction is a
- * new handle each time, so statements inside transactions were built again on every run: for one on
- * `calls` (38 columns) that costs 0.1–0.5 ms of CPU, several times its round trip. Values go in as
- * `sql.placeholder`s, encoded by their columns as in any prepared query. The statement itself is
- * sent as drizzle sends any other (unnamed on Bun, see db/driver/bun-sql.ts).
+ * the pool or a transaction (a transaction is a new handle each time). Building a statement on
+ * `calls` (38 columns) costs 0.1–0.5 ms of CPU, several times its round trip. Values go in as
+ * `sql.placeholder`s, encoded by their columns as in any prepared query. `name` names the
+ * statement where the driver prepares it on the server (Neon's node-postgres protocol); Bun's
+ * client sends every statement unnamed (see db/driver/bun-sql.ts), and PGlite ignores it.
  */
 export function builtOnce<V extends Record<string, unknown>, R>(
+  name: string,
   build: (db: Db) => { prepare(name: string): { execute(values?: V): Promise<R> } },
 ): (db: Db, values: V) => Promise<R> {
   let built: BuiltStatement | null = null;
   return (db, values) => {
-    built ??= build(db).prepare('built_once') as unknown as BuiltStatement;
+    built ??= build(db).prepare(name) as unknown as BuiltStatement;
     const query = db._.session.prepareQuery(
       built.query,
       built.fields,
-      undefined,
+      name,
       built._isResponseInArrayMode,
       built.customResultMapper,
     ) as unknown as BuiltStatement & { execute(values?: V): Promise<R> };
@@ -79,3 +64,6 @@ export function decodeRow<T extends Table>(table: T, raw: unknown): InferSelectM
   }
   return out as InferSelectModel<T>;
 }
+
+/** A value as JSON text for a `::jsonb` parameter; null and undefined stay SQL NULL. */
+export const jsonText = (value: unknown) => (value == null ? null : JSON.stringify(value));

@@ -2,28 +2,26 @@ import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import { calls, type Role, revokedTokens, users } from '../schema.ts';
 import type { Db } from '../types.ts';
 import { canonicalUsername } from '../username.ts';
-import { preparedFor } from './prepared.ts';
+import { builtOnce } from './prepared.ts';
 
 export type UserRow = typeof users.$inferSelect;
 
-const byId = preparedFor((db) =>
+const byId = builtOnce('user_by_id', (db) =>
   db
     .select()
     .from(users)
-    .where(eq(users.id, sql.placeholder('id')))
-    .prepare('user_by_id'),
+    .where(eq(users.id, sql.placeholder('id'))),
 );
 
-const byCanonicalUsername = preparedFor((db) =>
+const byCanonicalUsername = builtOnce('user_by_canonical_username', (db) =>
   db
     .select()
     .from(users)
-    .where(eq(users.usernameCanonical, sql.placeholder('canonical')))
-    .prepare('user_by_canonical_username'),
+    .where(eq(users.usernameCanonical, sql.placeholder('canonical'))),
 );
 
 // Runs on every authenticated request: the user as it is now and whether this token was revoked.
-const authLookup = preparedFor((db) =>
+const authLookup = builtOnce('auth_lookup', (db) =>
   db
     .select({
       id: users.id,
@@ -34,12 +32,11 @@ const authLookup = preparedFor((db) =>
       revoked: sql<boolean>`exists (select 1 from ${revokedTokens} where ${revokedTokens.jti} = ${sql.placeholder('jti')})`,
     })
     .from(users)
-    .where(eq(users.id, sql.placeholder('id')))
-    .prepare('auth_lookup'),
+    .where(eq(users.id, sql.placeholder('id'))),
 );
 
 // getAuthSubject and a call by id in one statement: a read of one call costs one round trip.
-const authLookupWithCall = preparedFor((db) =>
+const authLookupWithCall = builtOnce('auth_lookup_with_call', (db) =>
   db
     .select({
       id: users.id,
@@ -52,8 +49,7 @@ const authLookupWithCall = preparedFor((db) =>
     })
     .from(users)
     .leftJoin(calls, eq(calls.id, sql`${sql.placeholder('call')}::uuid`))
-    .where(eq(users.id, sql.placeholder('id')))
-    .prepare('auth_lookup_with_call'),
+    .where(eq(users.id, sql.placeholder('id'))),
 );
 
 export interface AuthSubject {
@@ -66,7 +62,7 @@ export interface AuthSubject {
 }
 
 export async function getAuthSubject(db: Db, id: string, jti: string): Promise<AuthSubject | null> {
-  const rows = await authLookup(db).execute({ id, jti });
+  const rows = await authLookup(db, { id, jti });
   return (rows[0] as AuthSubject | undefined) ?? null;
 }
 
@@ -80,7 +76,7 @@ export async function getAuthSubjectAndCall(
   jti: string,
   callId: string,
 ): Promise<{ subject: AuthSubject; call: typeof calls.$inferSelect | null } | null> {
-  const rows = await authLookupWithCall(db).execute({ id, jti, call: callId });
+  const rows = await authLookupWithCall(db, { id, jti, call: callId });
   const row = rows[0];
   if (!row) return null;
   const { call, ...subject } = row;
@@ -126,13 +122,13 @@ export async function getAuthSubjects(db: Db, ids: string[], jtis: string[]): Pr
 }
 
 export async function getUserById(db: Db, id: string): Promise<UserRow | null> {
-  const rows = await byId(db).execute({ id });
+  const rows = await byId(db, { id });
   return rows[0] ?? null;
 }
 
 /** The user whose name is `username` in any spelling that folds to the same canonical form. */
 export async function getUserByUsername(db: Db, username: string): Promise<UserRow | null> {
-  const rows = await byCanonicalUsername(db).execute({ canonical: canonicalUsername(username) });
+  const rows = await byCanonicalUsername(db, { canonical: canonicalUsername(username) });
   return rows[0] ?? null;
 }
 

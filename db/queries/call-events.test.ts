@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { type CallStatus, isTerminal } from '../../api/shared/contract/index.ts';
 import { callStory, deliveries, type StoryEvent, storyEvents } from '../../test/harness/call-story.ts';
 import { timelineProblem } from '../../test/harness/checks.ts';
-import { type CallEventInput, type CallRow, type KnownEvent, planCallEvents } from './calls.ts';
+import { type CallEventInput, type KnownEvent, planCallEvents } from './call-events.ts';
+import type { CallRow } from './calls.ts';
 
 /**
  * How call events are applied, without a database: whatever order, batching, repeats and clock
