@@ -11,6 +11,8 @@
  *   BENCH_ENGINE_SECONDS=20 BENCH_ENGINE_RATE=100 npm run bench -- --only engine
  *   BENCH_CAMPAIGN_CONTACTS=1000000 npm run bench -- --only campaign-read
  *   BENCH_FLOW_CALLS=500 BENCH_FLOW_RATE=100 npm run bench -- --only flows
+ *   BENCH_SIDECAR_PARTS=originate npm run bench -- --only sidecar    the originate path alone;
+ *     with BENCH_PG_STATEMENTS=1 its statements per originate, with BENCH_CPU_PROF_DIR=dir CPU profiles
  */
 import { benchApi } from './api.bench.ts';
 import { benchCampaignRead } from './campaign-read.bench.ts';
