@@ -1,4 +1,4 @@
-import type { CallEventInput } from '../../db/queries/call-events.ts';
+import type { CallEventInput } from '../../db/queries/call-event-plan.ts';
 import {
   type CallRow,
   getCall,

@@ -1,4 +1,5 @@
-import { type AppliedEvent, applyCallEvents, type CallEventInput } from '../../db/queries/call-events.ts';
+import type { AppliedEvent, CallEventInput } from '../../db/queries/call-event-plan.ts';
+import { applyCallEvents } from '../../db/queries/call-events.ts';
 import type { CallRow } from '../../db/queries/calls.ts';
 import { accountEndedCalls } from '../../db/queries/campaign-accounting.ts';
 import { addDncMany } from '../../db/queries/dnc.ts';

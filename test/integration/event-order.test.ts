@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { sql } from 'drizzle-orm';
-import { applyCallEvents, type CallEventInput } from '../../db/queries/call-events.ts';
+import type { CallEventInput } from '../../db/queries/call-event-plan.ts';
+import { applyCallEvents } from '../../db/queries/call-events.ts';
 import { insertCall } from '../../db/queries/calls.ts';
 import { rowsOf } from '../../db/queries/prepared.ts';
 import { createUser } from '../../db/queries/users.ts';

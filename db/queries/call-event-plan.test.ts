@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { type CallStatus, isTerminal } from '../../api/shared/contract/index.ts';
 import { callStory, deliveries, type StoryEvent, storyEvents } from '../../test/harness/call-story.ts';
 import { timelineProblem } from '../../test/harness/checks.ts';
-import { type CallEventInput, type KnownEvent, planCallEvents } from './call-events.ts';
+import { type CallEventInput, type KnownEvent, planCallEvents } from './call-event-plan.ts';
 import type { CallRow } from './calls.ts';
 
 /**
