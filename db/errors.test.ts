@@ -64,3 +64,43 @@ describe('isStatementTimeout', () => {
     }
   });
 });
+
+describe('what Bun SQL throws when a server goes away as a connection starts', () => {
+  // PostgreSQL shutting down or restarting closes connections it has just accepted; Bun's client
+  // then fails the statement waiting for that connection with an error of its own.
+  for (const when of ['on accepting it', 'on reading the startup message'] as const) {
+    test(`a server that closes the connection ${when}: unavailable (503), not a bug`, async () => {
+      const server = Bun.listen({
+        hostname: '127.0.0.1',
+        port: 0,
+        socket: {
+          open(socket) {
+            if (when === 'on accepting it') socket.end();
+          },
+          data(socket) {
+            socket.end();
+          },
+        },
+      });
+      const db = new Bun.SQL({
+        url: `postgres://outdial@127.0.0.1:${server.port}/outdial`,
+        max: 1,
+        connectionTimeout: 1,
+      });
+      try {
+        const error = await db`select 1`.then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(Error);
+        expect({ error: String(error), unavailable: isDatabaseUnavailable(wrapped(error)) }).toEqual({
+          error: String(error),
+          unavailable: true,
+        });
+      } finally {
+        await db.close().catch(() => {});
+        server.stop(true);
+      }
+    });
+  }
+});

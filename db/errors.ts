@@ -11,9 +11,13 @@ export class DatabaseUnavailableError extends Error {
   readonly isDatabaseUnavailable = true;
 }
 
-/** Bun's SQL client: the connection went away, or could not be made. */
+/**
+ * Bun's SQL client: the connection went away, or could not be made (FAILED: the server closed it
+ * while it was starting, as PostgreSQL does to connections it accepts while shutting down).
+ */
 const CLIENT_CODES = new Set([
   'ERR_POSTGRES_CONNECTION_CLOSED',
+  'ERR_POSTGRES_CONNECTION_FAILED',
   'ERR_POSTGRES_CONNECTION_REFUSED',
   'ERR_POSTGRES_CONNECTION_TIMEOUT',
   'ERR_POSTGRES_IDLE_TIMEOUT',
