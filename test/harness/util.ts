@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,17 +11,40 @@ export const ROOT = join(import.meta.dir, '..', '..');
 /** E2E_LOG=1: the API, the sidecar and the simulator of the e2e stack log to this terminal. */
 export const E2E_LOG = Boolean(process.env.E2E_LOG);
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * The lowest port the kernel hands out as a client's own (the ephemeral range). Servers here are
+ * put below it: a client reconnecting in a loop to a port of that range while its server restarts
+ * can be given that same port as its own, connect to itself (TCP's simultaneous open), and hold
+ * the port the server then cannot bind again.
+ */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 2048) return low;
+  } catch {
+    // not Linux: the IANA range's start
+  }
+  return 49152;
+}
+
+function listenOnce(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+/** A loopback port free now, below the ephemeral range (see ephemeralLow). */
+export async function freePort(): Promise<number> {
+  const low = Math.max(1025, ephemeralLow() - 20_000);
+  const high = ephemeralLow() - 1;
+  for (let i = 0; i < 200; i++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (await listenOnce(port)) return port;
+  }
+  throw new Error(`no free loopback port found between ${low} and ${high}`);
 }
 
 export function tempDir(prefix = 'sidecar-test-'): { path: string; remove: () => void } {
