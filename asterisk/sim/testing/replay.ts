@@ -169,8 +169,15 @@ class Replay {
     this.catchUpMs = opts.catchUpMs ?? 1500;
   }
 
-  private now(): number {
-    return Math.round((performance.now() - this.t0) / (this.scale || 1));
+  /**
+   * Recorded milliseconds since the start, to the microsecond: an event the simulator sends within
+   * the same millisecond as the request that caused it must still read as after it (timedDelays);
+   * rounded to whole milliseconds (two real ones at half speed), the two could be equal, and the
+   * event was then timed from whatever came before the request (49's RecordingFinished after its
+   * stop read as 1,207 ms late).
+   */
+  private now(at = performance.now()): number {
+    return Math.round(((at - this.t0) / (this.scale || 1)) * 1000) / 1000;
   }
 
   private at(ms: number): number {
@@ -269,9 +276,9 @@ class Replay {
       entry.error = String(err);
     }
     entry.t_ms = this.now();
-    // Both rounded on the same clock, so that t_ms - latency_ms is exactly when the request left:
-    // an event that came before it must never read as coming after (timedDelays).
-    entry.latency_ms = entry.t_ms - Math.round((started - this.t0) / (this.scale || 1));
+    // Both rounded on the same clock, so that t_ms - latency_ms is when the request left: an event
+    // that came before it must never read as coming after (timedDelays).
+    entry.latency_ms = entry.t_ms - this.now(started);
     this.observed.push(entry);
   }
 
