@@ -237,17 +237,17 @@ export async function originateCall(
       metrics.callAccepted();
       // Usually the sidecar's own batch with the call's dialing has been (or is being) written here
       // meanwhile: then this answer's milestone could not apply, and the call is as that batch left it.
-      const recorded = await recordedBySidecar(created.id, 'dialing');
-      if (recorded) return { call: recorded, success: true, message: 'Call is dialing', error: null };
-      // The sidecar's time of the dialing, not this reply's arrival: by now the call may have rung.
-      const call = await applyAndGet(services, created, [
-        apiEvent(created, 'dialing', {
-          status: 'dialing',
-          channel: reply.channel,
-          ...(reply.dialed_at ? { occurredAt: new Date(reply.dialed_at) } : {}),
-        }),
-      ]);
-      return { call, success: true, message: 'Call is dialing', error: null };
+      const call =
+        (await recordedBySidecar(created.id, 'dialing')) ??
+        // The sidecar's time of the dialing, not this reply's arrival: by now the call may have rung.
+        (await applyAndGet(services, created, [
+          apiEvent(created, 'dialing', {
+            status: 'dialing',
+            channel: reply.channel,
+            ...(reply.dialed_at ? { occurredAt: new Date(reply.dialed_at) } : {}),
+          }),
+        ]));
+      return acceptedAnswer(call);
     }
     case 'queued': {
       metrics.callAccepted();
@@ -304,6 +304,22 @@ async function sidecarOrder(services: Services, named: string | undefined): Prom
 async function failUnreachable(services: Services, call: CallRow): Promise<void> {
   services.metrics.callFailed('pbx_unreachable');
   await recordEvents(services, [apiEvent(call, 'ended', { status: 'failed', reason: 'pbx_unreachable' })]);
+}
+
+/**
+ * The answer to an originate the PBX accepted says so: `dialing` (the contract's word for it, which
+ * clients of the replaced service compare against), though its events may have taken the call further
+ * by then (ringing, answered: a read or the call's events show it); a call that has already ended is
+ * answered with its final status.
+ */
+function acceptedAnswer(call: CallRow) {
+  const ended = isTerminal(call.status);
+  return {
+    call: ended ? call : { ...call, status: 'dialing' as const },
+    success: true,
+    message: ended ? `Call already ${call.status}` : 'Call is dialing',
+    error: null,
+  };
 }
 
 async function applyAndGet(services: Services, call: CallRow, events: CallEventInput[]): Promise<CallRow> {

@@ -1228,7 +1228,9 @@ export interface paths {
          *     original fields (`success`, `call_id`, `phone_number`, `message`, `channel`, `status`, `created_at`,
          *     `error`) plus `reason`:
          *
-         *     - `status: "dialing"`: the PBX accepted the originate; `"pending"`: the call waits for a dialling
+         *     - `status: "dialing"`: the PBX accepted the originate (its events may have taken the call further by
+         *       the time the answer arrives: ringing, answered; read the call or follow its events; one that has
+         *       already ended is answered with its final status); `"pending"`: the call waits for a dialling
          *       slot at the sidecar (pacing). An originate that ARI did not answer in time is `dialing` too: it may
          *       have been carried out, so it is never sent again (that could ring the callee twice); the call's
          *       events decide, and if ARI has no channel for it, it ends `failed` with reason `lost`;

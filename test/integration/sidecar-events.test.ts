@@ -176,7 +176,7 @@ describe('event batches from the sidecar', () => {
       return (await res.json()) as { call_id: string; status: string };
     }
 
-    test('written before the answer: the call is answered as that batch left it, its milestones once', async () => {
+    test('written before the answer: the answer says dialing, the call is as that batch left it, its milestones once', async () => {
       const answer = await placeWith(async (id) => {
         const res = await stack.sidecar.sendEvents(stack.url, [
           ev(id, 'dialing', 'dialing', { event_id: `${id}:sc-dialing` }),
@@ -184,7 +184,9 @@ describe('event batches from the sidecar', () => {
         ]);
         expect(res.status).toBe(200);
       });
-      expect(answer.status).toBe('ringing');
+      // The originate's answer says what the originate did (the contract's `dialing`); a read shows
+      // where the call's events took it.
+      expect(answer.status).toBe('dialing');
       expect((await getCall(answer.call_id)).status).toBe('ringing');
       const log = await eventLog(answer.call_id);
       expect(log.map((e) => `${e.type}:${e.source}`)).toEqual([
@@ -192,6 +194,18 @@ describe('event batches from the sidecar', () => {
         `dialing:sidecar:${stack.sidecar.id}`,
         `ringing:sidecar:${stack.sidecar.id}`,
       ]);
+    });
+
+    test('ended before the answer (the callee was busy): the answer gives the final status', async () => {
+      const answer = (await placeWith(async (id) => {
+        const res = await stack.sidecar.sendEvents(stack.url, [
+          ev(id, 'dialing', 'dialing', { event_id: `${id}:sc-dialing` }),
+          ev(id, 'ended', 'busy', { reason: 'busy', hangup_cause: 17, dial_status: 'BUSY' }),
+        ]);
+        expect(res.status).toBe(200);
+      })) as { call_id: string; status: string; success: boolean; message: string };
+      expect([answer.status, answer.success, answer.message]).toEqual(['busy', true, 'Call already busy']);
+      expect((await getCall(answer.call_id)).status).toBe('busy');
     });
 
     test('still being written as the answer comes: read right after, the call is at dialing or beyond', async () => {
