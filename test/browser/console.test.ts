@@ -4,6 +4,7 @@ import { CALL_STATUSES } from '../../api/shared/contract/index.ts';
 import { collectPageErrors, launchBrowser, screenshot } from '../harness/browser.ts';
 import { type E2EStack, startE2EStack } from '../harness/e2e.ts';
 import type { TestUser } from '../harness/stack.ts';
+import { waitFor } from '../harness/util.ts';
 
 let stack: E2EStack;
 let browser: Browser;
@@ -122,7 +123,7 @@ describe('the operator console', () => {
     });
     await page.locator('#originate-form').getByLabel('Phone number').fill('+15551234002');
     await page.getByRole('button', { name: 'Call' }).click();
-    while (held.length < 2) await Bun.sleep(10);
+    await waitFor(() => held.length >= 2, 15_000, "the call's details and event log, fetched and held");
     const details = held.find((h) => !h.path.endsWith('/events'))!;
     const stale = ((await details.response.json()) as { status: string }).status;
     const statuses: readonly string[] = CALL_STATUSES;
@@ -136,8 +137,8 @@ describe('the operator console', () => {
     );
     const live = await page.locator('#call-status').textContent();
     release();
-    while (delivered < 2) await Bun.sleep(10);
-    await page.locator('#call-title', { hasText: 'Call to +15551234002' }).waitFor();
+    await waitFor(() => delivered >= 2, 10_000, 'the held answers delivered');
+    await page.locator('#call-title', { hasText: 'Call to +15551234002' }).waitFor({ timeout: 10_000 });
     // The title is set from the held answers; what else they would change follows in the same turn.
     await Bun.sleep(300);
     const badge = await page.locator('#call-status').textContent();
@@ -151,7 +152,7 @@ describe('the operator console', () => {
       await page.getByRole('button', { name: 'Hang up' }).click();
     expect(errors).toEqual([]);
     await page.close();
-  });
+  }, 60_000);
 
   test('a list answered before a newer live event shows the live status', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -187,20 +188,26 @@ describe('the operator console', () => {
     });
     expect(placed.status).toBe(200);
     const callId = ((await placed.json()) as { call_id: string }).call_id;
-    while (!stale) await Bun.sleep(10);
+    await waitFor(() => stale !== '', 15_000, 'a list holding the new call, fetched and held');
     const order = ['pending', 'dialing', 'ringing', 'answered', 'no_answer'];
+    // Bounded, and saying what it saw: a wait that outlives the test's own timeout takes the browser
+    // down with it (the runner kills what the file started), and every later test with it.
     let now = stale;
+    const deadline = Date.now() + 15_000;
     while (order.indexOf(now) <= order.indexOf(stale)) {
+      if (Date.now() > deadline)
+        throw new Error(`the call ${callId} did not move on from ${stale} in 15 s (it is ${now})`);
       await Bun.sleep(50);
       const res = await stack.request(`/api/v2/calls/${callId}`, { token: admin.token });
-      now = ((await res.json()) as { status: string }).status;
+      const body = (await res.json()) as { status: unknown };
+      now = res.ok ? String(body.status) : `an answer ${res.status}`;
     }
     // Room for the stream to bring the new status to the page before the stale list lands.
     await Bun.sleep(500);
     release();
-    while (!delivered) await Bun.sleep(10);
+    await waitFor(() => delivered, 10_000, 'the held list delivered');
     const row = page.locator(`#calls-table tr[data-call-id="${callId}"]`);
-    await row.waitFor();
+    await row.waitFor({ timeout: 10_000 });
     await Bun.sleep(300);
     const shown = await row.locator('.status').textContent();
     expect(shown).not.toBe(stale);
@@ -209,7 +216,7 @@ describe('the operator console', () => {
     await stack.request(`/api/v2/calls/${callId}/hangup`, { method: 'POST', token: admin.token });
     expect(errors).toEqual([]);
     await page.close();
-  });
+  }, 60_000);
 
   test('the sidecars panel shows the sidecar up with its load, and down once it stops', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
