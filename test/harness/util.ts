@@ -27,24 +27,36 @@ function ephemeralLow(): number {
   return 49152;
 }
 
-function listenOnce(port: number): Promise<boolean> {
+/** Listens on `port` (0: one the kernel picks) and closes again; the port, or null if taken. */
+function listenOnce(port: number): Promise<number | null> {
   return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    srv.once('error', () => resolve(null));
+    srv.listen(port, '127.0.0.1', () => {
+      const addr = srv.address();
+      const got = typeof addr === 'object' && addr ? addr.port : null;
+      srv.close(() => resolve(got));
+    });
   });
 }
 
-/** A loopback port free now, below the ephemeral range (see ephemeralLow). */
+/**
+ * A loopback port free now, below the ephemeral range (see ephemeralLow); where that range leaves
+ * too little room below it, one the kernel picks.
+ */
 export async function freePort(): Promise<number> {
-  const low = Math.max(1025, ephemeralLow() - 20_000);
   const high = ephemeralLow() - 1;
-  for (let i = 0; i < 200; i++) {
-    const port = low + Math.floor(Math.random() * (high - low + 1));
-    if (await listenOnce(port)) return port;
+  const low = Math.max(10_240, high - 20_000);
+  if (high - low >= 1000) {
+    for (let i = 0; i < 200; i++) {
+      const port = await listenOnce(low + Math.floor(Math.random() * (high - low + 1)));
+      if (port !== null) return port;
+    }
   }
-  throw new Error(`no free loopback port found between ${low} and ${high}`);
+  const port = await listenOnce(0);
+  if (port === null) throw new Error('no free loopback port');
+  return port;
 }
 
 export function tempDir(prefix = 'sidecar-test-'): { path: string; remove: () => void } {
