@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
-import { collectPageErrors, launchBrowser, screenshot } from '../harness/browser.ts';
+import { collectPageErrors, launchBrowser, POLLED, screenshot } from '../harness/browser.ts';
 import { type E2EStack, startE2EStack } from '../harness/e2e.ts';
 import type { TestUser } from '../harness/stack.ts';
 
@@ -188,7 +188,11 @@ describe('campaigns in the console', () => {
     for (const r of rejected) expect(r[1]).toContain('phone_number');
     await page.locator('#campaign-progress-text', { hasText: `0 of ${VALID} contacts finished` }).waitFor();
     // The contacts are fetched after the campaign is shown: their first page arrives on its own.
-    await page.waitForFunction(() => document.querySelectorAll('#contacts-table tbody tr').length === 25);
+    await page.waitForFunction(
+      () => document.querySelectorAll('#contacts-table tbody tr').length === 25,
+      undefined,
+      POLLED,
+    );
     await screenshot(page, 'console-campaign-import');
     expect(errors).toEqual([]);
     await page.close();
@@ -301,6 +305,7 @@ describe('campaigns in the console', () => {
     await page.waitForFunction(
       (n) => document.querySelectorAll('#contacts-table tbody tr').length === n,
       busy.length,
+      POLLED,
     );
     expect(await numbers()).toEqual(busy);
     const outcomes = await rows.evaluateAll((trs) =>
@@ -373,6 +378,8 @@ describe('campaigns in the console', () => {
     expect(await viewerPage.locator('#campaign-start').count()).toBe(0);
     await viewerPage.waitForFunction(
       () => document.querySelectorAll('#contacts-table tbody tr').length === 25,
+      undefined,
+      POLLED,
     );
     await viewerPage.evaluate(() => {
       location.hash = '#/campaigns';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { APIResponse, Browser, Page, Route } from 'playwright-core';
 import { CALL_STATUSES } from '../../api/shared/contract/index.ts';
-import { collectPageErrors, launchBrowser, screenshot } from '../harness/browser.ts';
+import { collectPageErrors, launchBrowser, POLLED, screenshot } from '../harness/browser.ts';
 import { type E2EStack, startE2EStack } from '../harness/e2e.ts';
 import type { TestUser } from '../harness/stack.ts';
 import { waitFor } from '../harness/util.ts';
@@ -133,7 +133,7 @@ describe('the operator console', () => {
         return shown !== before && known.includes(shown);
       },
       [stale, statuses] as const,
-      { timeout: 15_000 },
+      { ...POLLED, timeout: 15_000 },
     );
     const live = await page.locator('#call-status').textContent();
     release();
@@ -513,7 +513,11 @@ describe('the operator console', () => {
     await dialog.waitFor({ state: 'hidden' });
     // The role goes back when the dialog's close event has run, a moment after it is hidden.
     const roleSelect = await row.getByLabel(`Role of ${target.username}`).elementHandle();
-    await page.waitForFunction((select) => (select as HTMLSelectElement).value === 'operator', roleSelect);
+    await page.waitForFunction(
+      (select) => (select as HTMLSelectElement).value === 'operator',
+      roleSelect,
+      POLLED,
+    );
     expect((await userNow()).role).toBe('operator');
     // …and confirming does it.
     await row.getByLabel(`Role of ${target.username}`).selectOption('viewer');
@@ -536,6 +540,7 @@ describe('the operator console', () => {
     await page.waitForFunction(
       (name) => document.activeElement?.textContent === `Deactivate ${name}`,
       target.username,
+      POLLED,
     );
     expect((await userNow()).is_active).toBe(true);
     expect(await tokenWorks()).toBe(true);
@@ -549,7 +554,11 @@ describe('the operator console', () => {
     // The next message, whatever it says, so that a refusal shows as itself.
     const shown = await page.locator('#flash').textContent();
     await page.keyboard.press('Enter');
-    await page.waitForFunction((before) => document.getElementById('flash')?.textContent !== before, shown);
+    await page.waitForFunction(
+      (before) => document.getElementById('flash')?.textContent !== before,
+      shown,
+      POLLED,
+    );
     expect(await page.locator('#flash').textContent()).toBe(`${target.username} deactivated.`);
     expect((await userNow()).is_active).toBe(false);
     // Activating again asks nothing.

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Browser, Page, Route } from 'playwright-core';
 import { FLOW_EXAMPLE } from '../../api/shared/contract/index.ts';
-import { collectPageErrors, launchBrowser, screenshot } from '../harness/browser.ts';
+import { collectPageErrors, launchBrowser, POLLED, screenshot } from '../harness/browser.ts';
 import { type E2EStack, startE2EStack } from '../harness/e2e.ts';
 import type { TestUser } from '../harness/stack.ts';
 
@@ -80,7 +80,7 @@ async function playable(page: Page, name: string) {
         : null;
     },
     name,
-    { timeout: 10_000 },
+    { ...POLLED, timeout: 10_000 },
   );
   const { src, duration } = (await player.jsonValue())!;
   let answer = audioAnswers.get(page)!.findLast((a) => a.url.endsWith(`/recordings/${name}`));

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Browser, Page } from 'playwright-core';
-import { collectPageErrors, launchBrowser, screenshot } from '../harness/browser.ts';
+import { collectPageErrors, launchBrowser, POLLED, screenshot } from '../harness/browser.ts';
 import { type E2EStack, startE2EStack } from '../harness/e2e.ts';
 import type { TestUser } from '../harness/stack.ts';
 
@@ -56,8 +56,9 @@ describe('the console session', () => {
     const first = await stored(page, TOKEN);
     const loggedInAt = Date.now();
     // The timer refreshes a fifth of the minute early.
-    await page.waitForFunction((k) => sessionStorage.getItem(k) !== null, TOKEN);
+    await page.waitForFunction((k) => sessionStorage.getItem(k) !== null, TOKEN, POLLED);
     await page.waitForFunction(([k, old]) => sessionStorage.getItem(k!) !== old, [TOKEN, first] as const, {
+      ...POLLED,
       timeout: 70_000,
     });
     const second = await stored(page, TOKEN);

@@ -44,3 +44,11 @@ export function collectPageErrors(page: Page): string[] {
   page.on('pageerror', (e) => errors.push(String(e)));
   return errors;
 }
+
+/**
+ * Options for every `page.waitForFunction`: polled on a timer. Its default polls on
+ * requestAnimationFrame, which a headless Chromium on a busy machine may not run for longer than a
+ * test lasts: the wait then outlives the test with nothing wrong on the page (and the runner,
+ * stopping the test, kills the browser every later test of the file needs).
+ */
+export const POLLED = { polling: 50 } as const;
